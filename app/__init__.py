@@ -1,0 +1,1 @@
+"""RiskAtlas: regional safety-risk four-colour map service."""

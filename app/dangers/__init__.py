@@ -1,0 +1,1 @@
+"""Hidden dangers (事故隐患) and their closed loop."""

@@ -1,0 +1,1 @@
+"""Risk grading (LEC, LS, direct rules, GB 18218) and four-colour aggregation."""

@@ -1,0 +1,58 @@
+"""Typed settings, read from the environment (prefix RISKATLAS_, plus DATABASE_URL)."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+GEODATA_DIR = PROJECT_ROOT / "geodata"
+FRONTEND_DIR = PROJECT_ROOT / "frontend"
+
+
+class Settings(BaseSettings):
+    """Everything the service can be configured with."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKATLAS_", extra="ignore")
+
+    # An external server; when unset the embedded cluster under data_dir is used.
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "RISKATLAS_DATABASE_URL")
+    )
+    data_dir: Path = PROJECT_ROOT / ".data"
+    embedded_port: int = 54329
+    database_name: str = "riskatlas"
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    demo_seed: int = 20240601
+    demo_enterprises: int = 5000
+
+    @property
+    def embedded(self) -> bool:
+        """True when the project runs its own private PostGIS cluster."""
+        return self.database_url is None
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The SQLAlchemy URL of the database the service uses."""
+        if self.database_url:
+            return _psycopg_url(self.database_url)
+        return (
+            f"postgresql+psycopg://postgres@127.0.0.1:{self.embedded_port}/{self.database_name}"
+        )
+
+
+def _psycopg_url(url: str) -> str:
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Enterprises, major hazard sources, public zones and emergency resources."""
