@@ -1,0 +1,1 @@
+"""Pure geodesy: Chinese obfuscated datums, projections, tiling. No web, no database."""
