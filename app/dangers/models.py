@@ -5,7 +5,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, Located
+from app.orm import Base, Located
 from app.sites.models import ResponsiblePersons
 
 DANGER_GRADES = ("general", "larger", "major")

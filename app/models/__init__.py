@@ -1,7 +1,7 @@
 """Every ORM model, imported in one place for Alembic and the app."""
 
 from app.dangers.models import HiddenDanger
-from app.models.base import Base
+from app.orm import Base
 from app.regions.models import GridCell, Region, RegionPart
 from app.risk.models import Assessment, RiskPoint
 from app.sites.models import EmergencyResource, Enterprise, HazardSource, PublicZone

@@ -4,7 +4,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import CHAR, Boolean, CheckConstraint, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base
+from app.orm import Base
 
 REGION_LEVELS = ("province", "city", "county")
 

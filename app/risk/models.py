@@ -6,7 +6,7 @@ from sqlalchemy import CheckConstraint, DateTime, Float, ForeignKey, Integer, St
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import RISK_LEVEL_CHECK, Base, Located
+from app.orm import RISK_LEVEL_CHECK, Base, Located
 from app.sites.models import ResponsiblePersons
 
 

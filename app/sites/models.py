@@ -7,7 +7,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import RISK_LEVEL_CHECK, Base, Located
+from app.orm import RISK_LEVEL_CHECK, Base, Located
 
 
 class ResponsiblePersons:

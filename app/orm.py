@@ -1,4 +1,4 @@
-"""Declarative base and the columns every located row shares."""
+"""Declarative base and the columns every located row shares (imported by every domain model)."""
 
 from datetime import datetime
 

@@ -1,0 +1,42 @@
+# RiskAtlas: `make run` serves the map with demo data; `make test` runs the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup db-start db-stop bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c "import ensurepip" 2>/dev/null \
+	  || (command -v apt-get >/dev/null && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv) \
+	  || (echo "python3-venv is missing: install it" && exit 1)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[test]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+	$(BIN)/riskatlas setup
+
+run: $(STAMP)
+	$(BIN)/riskatlas serve
+
+# Browser tests use Debian's Chromium; it is installed here when missing.
+test: $(STAMP)
+	@command -v chromium >/dev/null || (command -v apt-get >/dev/null && apt-get update -qq \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) || true
+	$(BIN)/riskatlas db start
+	$(BIN)/pytest -q
+
+db-start: $(STAMP)
+	$(BIN)/riskatlas db start
+
+db-stop: $(STAMP)
+	$(BIN)/riskatlas db stop
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+clean:
+	-$(BIN)/riskatlas db stop
+	rm -rf $(VENV) .data

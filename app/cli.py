@@ -1,0 +1,142 @@
+"""The `riskatlas` command: database, loading, grids, serving."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from sqlalchemy import text
+
+from app import embedded_db, migrate
+from app.db import get_engine, session_factory
+from app.errors import RiskAtlasError
+from app.settings import Settings, get_settings
+
+
+def _db(args: argparse.Namespace, settings: Settings) -> None:
+    if args.action == "migrate":
+        migrate.upgrade()
+        print("database migrated")
+        return
+    if not settings.embedded:
+        print(f"DATABASE_URL is set: nothing to {args.action} (using {settings.database_url})")
+        return
+    action = {"start": embedded_db.start, "stop": embedded_db.stop, "status": embedded_db.status}
+    print(action[args.action](settings))
+
+
+def _load_regions(provinces: set[str] | None) -> None:
+    from app.regions.loader import load_regions  # noqa: PLC0415  (heavy imports)
+
+    with get_engine().begin() as connection:
+        report = load_regions(connection, provinces=provinces)
+    print(f"loaded {report.regions} regions ({report.leaves} county-level units) "
+          f"from {report.code_version} in {report.seconds:.1f} s")
+
+
+def _load_demo(seed: int, enterprises: int) -> None:
+    from app.sites.demo import generate_demo  # noqa: PLC0415
+
+    with session_factory()() as session, session.begin():
+        for table in ("hidden_dangers", "risk_points", "hazard_sources", "public_zones",
+                      "emergency_resources", "enterprises"):
+            session.execute(text(f"DELETE FROM {table}"))
+        counts = generate_demo(session, seed=seed, enterprises=enterprises)
+    print("demo data: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+def _load(args: argparse.Namespace, settings: Settings) -> None:
+    if args.what == "regions":
+        provinces = {p[:2] for p in args.provinces.split(",")} if args.provinces else None
+        _load_regions(provinces)
+    else:
+        _load_demo(args.seed or settings.demo_seed, args.enterprises or settings.demo_enterprises)
+
+
+def _grid(args: argparse.Namespace, settings: Settings) -> None:
+    from app.regions import grids  # noqa: PLC0415
+
+    with session_factory()() as session, session.begin():
+        if args.action == "generate":
+            count = grids.generate_grid(session, county_code=args.county, cell_size_m=args.size)
+        else:
+            collection = json.loads(Path(args.file).read_text(encoding="utf-8"))
+            count = grids.import_grids(session, feature_collection=collection)
+    print(f"{count} grid cells written")
+
+
+def setup(settings: Settings) -> None:
+    """Bring a database to a servable state: started, migrated, regions and demo loaded."""
+    if settings.embedded:
+        print(embedded_db.start(settings))
+    migrate.upgrade()
+    with get_engine().connect() as connection:
+        regions = connection.execute(text("SELECT count(*) FROM regions")).scalar_one()
+        enterprises = connection.execute(text("SELECT count(*) FROM enterprises")).scalar_one()
+    if regions == 0:
+        _load_regions(None)
+    if enterprises == 0:
+        _load_demo(settings.demo_seed, settings.demo_enterprises)
+
+
+def _setup(args: argparse.Namespace, settings: Settings) -> None:
+    setup(settings)
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> None:
+    import uvicorn  # noqa: PLC0415
+
+    if not args.no_setup:
+        setup(settings)
+    uvicorn.run("app.main:app", host=settings.host, port=args.port or settings.port,
+                workers=args.workers)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Describe every sub-command."""
+    parser = argparse.ArgumentParser(prog="riskatlas", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    db = commands.add_parser("db", help="embedded PostGIS and migrations")
+    db.add_argument("action", choices=["start", "stop", "status", "migrate"])
+    db.set_defaults(handler=_db)
+
+    load = commands.add_parser("load", help="load China's divisions or the Ningxia demo")
+    load.add_argument("what", choices=["regions", "demo"])
+    load.add_argument("--provinces", help="comma-separated province codes, e.g. 640000,110000")
+    load.add_argument("--seed", type=int)
+    load.add_argument("--enterprises", type=int)
+    load.set_defaults(handler=_load)
+
+    grid = commands.add_parser("grid", help="generate or import management grids")
+    grid_actions = grid.add_subparsers(dest="action", required=True)
+    generate = grid_actions.add_parser("generate", help="square cells for one county")
+    generate.add_argument("county", help="county code, e.g. 640181")
+    generate.add_argument("--size", type=int, default=1000, help="cell size in metres")
+    imported = grid_actions.add_parser("import", help="grid polygons from a GeoJSON file")
+    imported.add_argument("file")
+    grid.set_defaults(handler=_grid)
+
+    setup_cmd = commands.add_parser("setup", help="start, migrate, load what is missing")
+    setup_cmd.set_defaults(handler=_setup)
+
+    serve = commands.add_parser("serve", help="set up, then serve the API and map")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--no-setup", action="store_true")
+    serve.set_defaults(handler=_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `riskatlas` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args, get_settings())
+    except (RiskAtlasError, embedded_db.EmbeddedDatabaseError) as error:
+        print(f"riskatlas: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

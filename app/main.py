@@ -1,0 +1,53 @@
+"""The FastAPI application."""
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from app.deps import SessionDep
+from app.errors import RiskAtlasError, status_code_for
+from app.regions.router import router as regions_router
+
+
+def _field_name(location: tuple) -> str:
+    parts = [str(p) for p in location if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or str(location[-1])
+
+
+async def _domain_error(_: Request, error: RiskAtlasError) -> JSONResponse:
+    return JSONResponse(error.to_dict(), status_code=status_code_for(error))
+
+
+async def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+    problems = [
+        {"field": _field_name(tuple(e["loc"])), "reason": e["msg"]} for e in error.errors()
+    ]
+    summary = "; ".join(f"{p['field']}: {p['reason']}" for p in problems)
+    return JSONResponse(
+        {"detail": f"invalid request: {summary}", "field": problems[0]["field"], "errors": problems},
+        status_code=422,
+    )
+
+
+def create_app() -> FastAPI:
+    """Build the application with its routers and error table."""
+    app = FastAPI(
+        title="RiskAtlas 安全风险四色图服务",
+        version="0.1.0",
+        description="Regional safety-risk four-colour maps: regions, grading, tiles, features.",
+    )
+    app.add_exception_handler(RiskAtlasError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+
+    @app.get("/api/health", tags=["health"])
+    def health(session: SessionDep) -> dict[str, str]:
+        """Service, database and PostGIS status."""
+        postgis = session.execute(text("SELECT postgis_lib_version()")).scalar_one()
+        return {"status": "ok", "database": "ok", "postgis": postgis}
+
+    app.include_router(regions_router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,99 @@
+"""Looking up regions: by code, children, point location, geometry."""
+
+import json
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from app.errors import NotFound
+from app.regions.models import GridCell, Region
+from app.regions.schemas import Feature, Location, RegionOut, RegionRef
+
+GEOMETRY_COLUMNS = {"full": Region.geom, "medium": Region.geom_medium, "coarse": Region.geom_coarse}
+
+
+def _in_jurisdiction(code: str, jurisdiction: str) -> bool:
+    return code.startswith(jurisdiction)
+
+
+def get_region_or_raise(session: Session, *, code: str, jurisdiction: str = "") -> Region:
+    """Return the region with `code`, or raise NotFound naming it."""
+    region = session.get(Region, code)
+    if region is None or not _in_jurisdiction(code, jurisdiction):
+        raise NotFound(f"region {code} not found", field="code")
+    return region
+
+
+def to_out(region: Region) -> RegionOut:
+    """Render a region for the API."""
+    return RegionOut(
+        code=region.code, name=region.name, level=region.level, parent_code=region.parent_code
+    )
+
+
+def list_children(session: Session, *, code: str, jurisdiction: str = "") -> list[RegionOut]:
+    """Return the direct children of a region, by code."""
+    get_region_or_raise(session, code=code, jurisdiction=jurisdiction)
+    rows = session.scalars(
+        select(Region).where(Region.parent_code == code).order_by(Region.code)
+    ).all()
+    return [to_out(r) for r in rows if _in_jurisdiction(r.code, jurisdiction)]
+
+
+_LOCATE_SQL = text("""
+    WITH point AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geom),
+    leaf AS (
+        SELECT part.code FROM region_parts part, point
+         WHERE part.geom && point.geom AND ST_Intersects(part.geom, point.geom)
+         ORDER BY part.code LIMIT 1)
+    SELECT leaf.code AS leaf_code,
+           (SELECT g.code FROM grid_cells g, point
+             WHERE g.county_code = leaf.code AND g.geom && point.geom
+               AND ST_Intersects(g.geom, point.geom)
+             ORDER BY g.code LIMIT 1) AS grid_code
+      FROM leaf
+""")
+
+
+def locate(session: Session, *, lon: float, lat: float, jurisdiction: str = "") -> Location:
+    """Find the province, city, county (and grid cell) containing a WGS 84 point."""
+    row = session.execute(_LOCATE_SQL, {"lon": lon, "lat": lat}).first()
+    if row is None or not _in_jurisdiction(row.leaf_code, jurisdiction):
+        raise NotFound(f"no region contains lon={lon}, lat={lat}", field="lon,lat")
+    chain: list[Region] = []
+    region: Region | None = session.get(Region, row.leaf_code)
+    while region is not None:
+        chain.append(region)
+        region = session.get(Region, region.parent_code) if region.parent_code else None
+    by_level = {r.level: RegionRef(code=r.code, name=r.name) for r in chain}
+    leaf = chain[0]
+    grid = None
+    if row.grid_code:
+        cell = session.get(GridCell, row.grid_code)
+        grid = RegionRef(code=cell.code, name=cell.name)
+    return Location(
+        province=by_level["province"],
+        city=by_level.get("city"),
+        # A leaf that is a city (东莞) or a province (台湾) stands for its own county level.
+        county=RegionRef(code=leaf.code, name=leaf.name),
+        grid=grid,
+    )
+
+
+def region_feature(
+    session: Session, *, code: str, detail: str = "full", jurisdiction: str = ""
+) -> Feature:
+    """Return a region as a GeoJSON Feature, at full or generalised detail."""
+    region = get_region_or_raise(session, code=code, jurisdiction=jurisdiction)
+    geojson = session.scalar(
+        select(GEOMETRY_COLUMNS[detail].ST_AsGeoJSON(7)).where(Region.code == code)
+    )
+    return Feature(
+        id=region.code,
+        geometry=json.loads(geojson),
+        properties={
+            "code": region.code, "name": region.name, "level": region.level,
+            "parent_code": region.parent_code, "area_km2": round(region.area_km2, 3),
+            "is_leaf": region.is_leaf, "code_version": region.code_version,
+        },
+    )

@@ -1,0 +1,90 @@
+"""Test fixtures: a real PostGIS test database, migrated and loaded with China once per run.
+
+Each test runs inside a transaction that is rolled back, so tests never see each other.
+With DATABASE_URL unset the embedded cluster is used (started if needed); otherwise a
+database named `riskatlas_test` is created on that server.
+"""
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from app import embedded_db, migrate
+from app.db import get_session
+from app.main import create_app
+from app.regions.loader import load_regions, read_index
+from app.settings import get_settings
+
+TEST_DATABASE = "riskatlas_test"
+
+
+def _test_database_url() -> str:
+    settings = get_settings()
+    if settings.embedded:
+        embedded_db.start(settings)
+        embedded_db.ensure_database(settings, TEST_DATABASE)
+        return settings.sqlalchemy_url.rsplit("/", 1)[0] + "/" + TEST_DATABASE
+    url = make_url(settings.sqlalchemy_url)
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                            (TEST_DATABASE,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{TEST_DATABASE}"')
+    test_url = url.set(database=TEST_DATABASE)
+    with psycopg.connect(test_url.set(drivername="postgresql").render_as_string(
+            hide_password=False), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    return test_url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    """The migrated test database with all of China's divisions loaded (once)."""
+    url = _test_database_url()
+    migrate.upgrade(url)
+    engine = create_engine(url)
+    _, code_version = read_index()
+    with engine.begin() as connection:
+        loaded = connection.execute(text(
+            "SELECT count(*) FROM regions WHERE code_version = :v"), {"v": code_version}
+        ).scalar_one()
+        if loaded < 3000:
+            load_regions(connection)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A connection inside a transaction rolled back after the test."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        yield connection
+        transaction.rollback()
+
+
+@pytest.fixture
+def session(connection: Connection) -> Iterator[Session]:
+    """An ORM session whose commits become savepoints of the test's transaction."""
+    with Session(bind=connection, join_transaction_mode="create_savepoint",
+                 expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture
+def client(session: Session) -> Iterator[TestClient]:
+    """The API, served from the test's session."""
+    app = create_app()
+
+    def test_session() -> Iterator[Session]:
+        yield session
+        session.flush()
+
+    app.dependency_overrides[get_session] = test_session
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
