@@ -8,6 +8,8 @@ from sqlalchemy import text
 from app.deps import SessionDep
 from app.errors import RiskAtlasError, status_code_for
 from app.regions.router import router as regions_router
+from app.risk.router import router as risk_router
+from app.sites.router import router as sites_router
 
 
 def _field_name(location: tuple) -> str:
@@ -47,6 +49,8 @@ def create_app() -> FastAPI:
         return {"status": "ok", "database": "ok", "postgis": postgis}
 
     app.include_router(regions_router)
+    app.include_router(risk_router)
+    app.include_router(sites_router)
     return app
 
 

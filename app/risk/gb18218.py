@@ -119,6 +119,15 @@ def grade_for(r: float) -> tuple[int, str]:
     raise InvalidInput(f"R={r} falls in no grade band", field="r")
 
 
+def grade_level(grade: int) -> str:
+    """Return the colour of a hazard-source grade (一级 red … 四级 blue)."""
+    for _, known, level in _grades():
+        if known == grade:
+            return level
+    raise InvalidInput(f"grade {grade} is not a GB 18218 grade", field="grade",
+                       allowed=[g for _, g, _ in sorted(_grades(), key=lambda t: t[1])])
+
+
 def _clean(text: str | None) -> str | None:
     return text.strip() or None if text else None
 

@@ -1,8 +1,8 @@
 """Risk points and the grading history."""
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Float, ForeignKey, Integer, String, Text, func
+from sqlalchemy import CheckConstraint, Date, DateTime, Float, ForeignKey, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -57,3 +57,28 @@ class Assessment(Base):
         CheckConstraint(RISK_LEVEL_CHECK, name="risk_level"),
         {"comment": "append-only grading history"},
     )
+
+
+class RegionCount(Base):
+    """One running count for one region or grid cell, e.g. ('640100', 'risk_points.red', 12).
+
+    Kept exact by statement-level triggers on the located tables, so a write and the
+    aggregates it changes commit together; `riskatlas risk rebuild` recomputes them all.
+    """
+
+    __tablename__ = "region_counts"
+
+    region_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    measure: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class RegionCountSnapshot(Base):
+    """The counts of one day, for trends."""
+
+    __tablename__ = "region_count_snapshots"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    measure: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, nullable=False)

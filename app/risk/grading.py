@@ -1,0 +1,251 @@
+"""Applying the grading methods to stored things, and re-deriving levels after a change.
+
+Risk points are graded from their own inputs; major hazard sources by GB 18218 with α from
+the people around the plant (a spatial query); enterprises by the configurable rule in
+geodata/risk/enterprise_rule.json. Every grading is appended to `assessments`.
+"""
+
+import json
+from dataclasses import asdict
+from functools import cache
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.errors import InvalidInput
+from app.risk import gb18218, methods
+from app.risk.models import Assessment
+from app.settings import GEODATA_DIR
+
+PLANT_RADIUS_M = 500  # GB 18218-2018 α: people within 500 m of the plant boundary
+# Degrees that cover 500 m in any direction up to ~60° N: a bounding-box prefilter so the
+# geometry GiST index is used before the exact geodesic ST_DWithin.
+_PREFILTER_DEG = 0.011
+
+
+@cache
+def enterprise_rule() -> dict[str, Any]:
+    """Return the enterprise-level rule (see geodata/risk/enterprise_rule.json)."""
+    return json.loads((GEODATA_DIR / "risk" / "enterprise_rule.json").read_text(encoding="utf-8"))
+
+
+def grade_risk_point(method: str, inputs: dict[str, Any]) -> tuple[float | None, str, dict]:
+    """Grade a risk point's inputs: (score, level, result) by LEC, LS or direct rules.
+
+    `inputs` may carry `direct` flags ({rule_id: bool}); an enabled rule that applies makes
+    the point red whatever its score (直接判定).
+    """
+    flags = inputs.get("direct") or {}
+    if not isinstance(flags, dict):
+        raise InvalidInput("direct must map rule ids to true/false", field="inputs.direct",
+                           allowed=list(methods.direct_rules()))
+    forced = methods.direct_level(flags)
+    if method == "lec":
+        values = _numbers(inputs, ("l", "e", "c"))
+        result = methods.assess_lec(**values)
+        score, level, detail = result.d, result.level, {"d": result.d}
+    elif method == "ls":
+        values = _numbers(inputs, ("l", "s"))
+        ls = methods.assess_ls(values["l"], values["s"], inputs.get("variant"))
+        score, level, detail = float(ls.r), ls.level, {"r": ls.r}
+    elif method == "direct":
+        if forced is None:
+            raise InvalidInput("method 'direct' needs at least one applicable enabled rule",
+                               field="inputs.direct", allowed=list(methods.direct_rules()))
+        score, level, detail = None, forced, {}
+    else:
+        raise InvalidInput(f"unknown method {method!r}", field="method",
+                           allowed=["lec", "ls", "direct"])
+    if forced is not None:
+        level = methods.higher_level(level, forced)
+        detail["direct"] = sorted(k for k, v in flags.items() if v)
+    return score, level, {**detail, "level": level}
+
+
+def _numbers(inputs: dict[str, Any], names: tuple[str, ...]) -> dict[str, float]:
+    values = {}
+    for name in names:
+        value = inputs.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidInput(f"{name} must be a number", field=f"inputs.{name}")
+        values[name] = value
+    return values
+
+
+def record_assessment(
+    session: Session, *, subject_type: str, subject_id: int, method: str, inputs: dict,
+    result: dict, level: str | None, assessed_by: str,
+) -> None:
+    """Append one grading to the history."""
+    session.add(Assessment(
+        subject_type=subject_type, subject_id=subject_id, method=method, inputs=inputs,
+        result=result, risk_level=level, ruleset_version=methods.ruleset_version(),
+        assessed_by=assessed_by,
+    ))
+
+
+def parse_substances(raw: Any) -> list[gb18218.SubstanceInput]:
+    """Validate a list of {cas|name|category, quantity_t} into SubstanceInputs."""
+    if not isinstance(raw, list) or not raw:
+        raise InvalidInput("substances must be a non-empty list", field="substances")
+    parsed = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise InvalidInput("each substance must be an object", field=f"substances[{i}]")
+        quantity = item.get("quantity_t")
+        if isinstance(quantity, bool) or not isinstance(quantity, int | float) or quantity <= 0:
+            raise InvalidInput("quantity_t must be a positive number of tonnes",
+                               field=f"substances[{i}].quantity_t")
+        parsed.append(gb18218.SubstanceInput(
+            quantity_t=float(quantity), cas=item.get("cas"), name=item.get("name"),
+            category=item.get("category"),
+        ))
+    return parsed
+
+
+_EXPOSED_PEOPLE_SQL = """
+    SELECT coalesce(sum(coalesce(z.population, z.capacity, 0)), 0)::int
+      FROM public_zones z
+     WHERE z.geom && ST_Expand(CAST(:plant AS geometry), :prefilter)
+       AND ST_DWithin(z.geom::geography, CAST(:plant AS geometry)::geography, :radius)
+       AND NOT ST_Within(z.geom, CAST(:plant AS geometry))
+"""
+
+
+def exposed_people_around(session: Session, *, plant_ewkt: str) -> int:
+    """People in residential areas and public zones within 500 m outside a plant boundary."""
+    return session.execute(text(_EXPOSED_PEOPLE_SQL), {
+        "plant": plant_ewkt, "prefilter": _PREFILTER_DEG, "radius": PLANT_RADIUS_M,
+    }).scalar_one()
+
+
+_HAZARD_EXPOSURE_SQL = """
+    WITH plant AS (
+        SELECT h.id, h.substances, coalesce(e.footprint, h.geom) AS boundary
+          FROM hazard_sources h JOIN enterprises e ON e.id = h.enterprise_id
+         WHERE CAST(:ids AS int[]) IS NULL OR h.id = ANY(:ids))
+    SELECT plant.id, plant.substances,
+           (SELECT coalesce(sum(coalesce(z.population, z.capacity, 0)), 0)::int
+              FROM public_zones z
+             WHERE z.geom && ST_Expand(plant.boundary, :prefilter)
+               AND ST_DWithin(z.geom::geography, plant.boundary::geography, :radius)
+               AND NOT ST_Within(z.geom, plant.boundary)) AS exposed
+      FROM plant
+"""
+
+
+def regrade_hazard_sources(
+    session: Session, *, ids: list[int] | None = None, assessed_by: str = "system"
+) -> list[int]:
+    """Re-grade hazard sources (all when ids is None); return the enterprises touched."""
+    rows = session.execute(text(_HAZARD_EXPOSURE_SQL), {
+        "ids": ids, "prefilter": _PREFILTER_DEG, "radius": PLANT_RADIUS_M,
+    }).all()
+    updates = []
+    for row in rows:
+        assessment = gb18218.assess_hazard_source(parse_substances(row.substances), row.exposed)
+        updates.append({
+            "id": row.id, "s": assessment.s, "r": assessment.r, "alpha": assessment.alpha,
+            "exposed": assessment.exposed_people, "grade": assessment.grade,
+            "level": assessment.level,
+            "result": json.dumps({k: v for k, v in asdict(assessment).items() if k != "terms"}),
+            "inputs": json.dumps({"substances": row.substances,
+                                  "exposed_people": row.exposed}, ensure_ascii=False),
+        })
+    if not updates:
+        return []
+    # Only rows whose grade changed are written, and each change is recorded in the history.
+    changed = session.execute(text("""
+        WITH incoming AS (
+            SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(
+                id int, s float, r float, alpha float, exposed int, grade int, level text,
+                result jsonb, inputs jsonb))
+        UPDATE hazard_sources h
+           SET s_value = i.s, r_value = i.r, alpha = i.alpha, exposed_people = i.exposed,
+               grade = i.grade, risk_level = i.level
+          FROM incoming i
+         WHERE h.id = i.id
+           AND (h.s_value, h.r_value, h.alpha, h.exposed_people, h.grade, h.risk_level)
+               IS DISTINCT FROM (i.s, i.r, i.alpha, i.exposed, i.grade, i.level)
+        RETURNING h.id, h.enterprise_id, i.result, i.inputs, i.level
+    """), {"rows": json.dumps(updates, ensure_ascii=False)}).all()
+    session.execute(text("""
+        INSERT INTO assessments (subject_type, subject_id, method, inputs, result, risk_level,
+                                 ruleset_version, assessed_by)
+        SELECT 'hazard_source', x.id, 'gb18218', x.inputs, x.result, x.level, :version, :who
+          FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+               AS x(id int, inputs jsonb, result jsonb, level text)
+    """), {
+        "rows": json.dumps([{"id": c.id, "inputs": c.inputs, "result": c.result,
+                             "level": c.level} for c in changed], ensure_ascii=False),
+        "version": methods.ruleset_version(), "who": assessed_by,
+    })
+    return sorted({c.enterprise_id for c in changed})
+
+
+def regrade_hazard_sources_near(session: Session, *, geometry_ewkt: str) -> list[int]:
+    """Re-grade the hazard sources whose 500 m ring reaches a changed public zone."""
+    ids = session.scalars(text("""
+        SELECT h.id FROM hazard_sources h JOIN enterprises e ON e.id = h.enterprise_id
+         WHERE coalesce(e.footprint, h.geom) && ST_Expand(CAST(:g AS geometry), :prefilter)
+           AND ST_DWithin(coalesce(e.footprint, h.geom)::geography,
+                          CAST(:g AS geometry)::geography, :radius)
+    """), {"g": geometry_ewkt, "prefilter": _PREFILTER_DEG, "radius": PLANT_RADIUS_M}).all()
+    return regrade_hazard_sources(session, ids=list(ids)) if ids else []
+
+
+_ENTERPRISE_LEVEL_SQL = """
+    WITH target AS (
+        SELECT e.id, e.risk_level AS current,
+               (SELECT max(array_position(:ranks, rp.risk_level)) FROM risk_points rp
+                 WHERE rp.enterprise_id = e.id) AS point_rank,
+               EXISTS (SELECT 1 FROM hazard_sources h
+                        WHERE h.enterprise_id = e.id AND h.grade = ANY(:red_grades))
+                   AS has_red_hazard,
+               EXISTS (SELECT 1 FROM hidden_dangers d
+                        WHERE d.enterprise_id = e.id AND d.grade = 'major'
+                          AND d.status <> 'closed') AS has_open_major
+          FROM enterprises e
+         WHERE CAST(:ids AS int[]) IS NULL OR e.id = ANY(:ids)),
+    ranked AS (
+        SELECT t.*,
+               greatest(t.point_rank, CASE WHEN t.has_red_hazard THEN 4 END) AS base_rank
+          FROM target t),
+    derived AS (
+        SELECT r.*,
+               least(4, coalesce(r.base_rank,
+                                 CASE WHEN r.has_open_major THEN array_position(:ranks, :ungraded) END)
+                        + CASE WHEN r.has_open_major THEN :raise ELSE 0 END) AS final_rank
+          FROM ranked r)
+    UPDATE enterprises e
+       SET risk_level = (:ranks)[d.final_rank],
+           level_basis = jsonb_build_object(
+               'rule', :rule_version, 'highest_risk_point', (:ranks)[d.point_rank],
+               'red_hazard_source', d.has_red_hazard, 'open_major_danger', d.has_open_major)
+      FROM derived d
+     WHERE e.id = d.id AND e.risk_level IS DISTINCT FROM (:ranks)[d.final_rank]
+"""
+RANKS = ["blue", "yellow", "orange", "red"]  # array_position gives 1 (blue) … 4 (red)
+
+
+def refresh_enterprise_levels(session: Session, *, ids: list[int] | None = None) -> int:
+    """Re-derive enterprises' levels by the enterprise rule; return how many changed."""
+    if ids is not None and not ids:
+        return 0
+    rule = enterprise_rule()
+    return session.execute(text(_ENTERPRISE_LEVEL_SQL), {
+        "ids": ids, "ranks": RANKS, "red_grades": rule["hazard_source_grades_forcing_red"],
+        "raise": rule["open_major_danger_raise"],
+        "ungraded": rule["ungraded_with_open_major_danger"], "rule_version": rule["version"],
+    }).rowcount
+
+
+def rebuild(session: Session, *, regrade: bool = False) -> dict[str, int]:
+    """Re-derive every level (optionally re-grading hazard sources) and recount aggregates."""
+    touched = len(regrade_hazard_sources(session)) if regrade else 0
+    changed = refresh_enterprise_levels(session)
+    session.execute(text("SELECT rebuild_region_counts()"))
+    counts = session.execute(text("SELECT count(*) FROM region_counts")).scalar_one()
+    return {"enterprises_touched_by_hazard_regrade": touched, "enterprise_levels_changed": changed,
+            "count_rows": counts}

@@ -1,0 +1,80 @@
+"""Risk endpoints: grading calculators, risk points, aggregates and trends."""
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from app.crud import add_crud_routes
+from app.deps import JurisdictionDep, SessionDep
+from app.regions.schemas import REGION_CODE_PATTERN
+from app.risk import aggregation, methods, service
+from app.risk.models import RiskPoint
+from app.risk.schemas import LecIn, LecOut, LsIn, LsOut, RiskPointIn, RiskPointPatch
+
+router = APIRouter(prefix="/api", tags=["risk"])
+
+Method = Annotated[Literal["highest", "index"] | None, Query(description="regional level method")]
+Normalise = Annotated[Literal["area", "enterprises"] | None,
+                      Query(description="index normalisation")]
+
+
+@router.post("/risk/assess/lec", response_model=LecOut)
+def assess_lec(body: LecIn) -> LecOut:
+    """LEC: D = L × E × C, banded into four colours."""
+    result = methods.assess_lec(body.l, body.e, body.c)
+    return LecOut(d=result.d, level=result.level)
+
+
+@router.post("/risk/assess/ls", response_model=LsOut)
+def assess_ls(body: LsIn) -> LsOut:
+    """Risk matrix: R = L × S (1..5 each), banded by the default or a named variant."""
+    result = methods.assess_ls(body.l, body.s, body.variant)
+    return LsOut(r=result.r, level=result.level)
+
+
+@router.get("/risk/summary")
+def risk_summary(
+    session: SessionDep, jurisdiction: JurisdictionDep,
+    parent: Annotated[str, Query(pattern=REGION_CODE_PATTERN)],
+    method: Method = None, normalise: Normalise = None,
+) -> list[dict[str, Any]]:
+    """Aggregates per child region of `parent` (per grid cell when it is a county)."""
+    return aggregation.summarise_children(session, parent=parent, method=method,
+                                          normalise=normalise, jurisdiction=jurisdiction)
+
+
+@router.get("/risk/regions/{code}")
+def risk_region(code: str, session: SessionDep, jurisdiction: JurisdictionDep,
+                method: Method = None, normalise: Normalise = None) -> dict[str, Any]:
+    """Aggregates of one region or grid cell."""
+    return aggregation.summarise_region(session, code=code, method=method, normalise=normalise,
+                                        jurisdiction=jurisdiction)
+
+
+@router.get("/risk/trend")
+def risk_trend(
+    session: SessionDep, jurisdiction: JurisdictionDep,
+    region: Annotated[str, Query(min_length=6, max_length=40)],
+    start: Annotated[date, Query(alias="from")],
+    end: Annotated[date, Query(alias="to")],
+    method: Method = None, normalise: Normalise = None,
+) -> dict[str, Any]:
+    """Daily snapshots of a region's aggregates between two dates."""
+    return aggregation.trend(session, code=region, start=start, end=end, method=method,
+                             normalise=normalise, jurisdiction=jurisdiction)
+
+
+@router.post("/risk/snapshots", status_code=201)
+def take_snapshot(session: SessionDep, day: date | None = None) -> dict[str, Any]:
+    """Store the current aggregates as the snapshot of a day (today by default)."""
+    day = day or date.today()
+    return {"day": day.isoformat(), "rows": aggregation.take_snapshot(session, day=day)}
+
+
+add_crud_routes(
+    router, path="/risk-points", model=RiskPoint, render=service.render_risk_point,
+    create=service.create_risk_point, update=service.update_risk_point,
+    delete=service.delete_risk_point, create_schema=RiskPointIn, patch_schema=RiskPointPatch,
+    name="risk_points",
+)

@@ -1,0 +1,95 @@
+"""Risk points (风险点): graded from their inputs on every write, with history."""
+
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from app.crud import atomic_write, body_fields, body_location, get_or_raise, render_located
+from app.errors import InvalidInput
+from app.risk import grading
+from app.risk.models import RiskPoint
+from app.sites.models import Enterprise
+from app.sites.service import PERSON_FIELDS
+
+RISK_POINT_FIELDS = ("enterprise_id", "name", "hazard_type", "control_measures", "method",
+                     "inputs", "score", "risk_level", *PERSON_FIELDS)
+
+
+def render_risk_point(row: RiskPoint) -> dict[str, Any]:
+    """A risk point for the API."""
+    return render_located(row, RISK_POINT_FIELDS)
+
+
+def _grade(session: Session, point: RiskPoint, assessed_by: str) -> None:
+    score, level, result = grading.grade_risk_point(point.method, point.inputs)
+    point.score, point.risk_level = score, level
+    session.flush()
+    grading.record_assessment(
+        session, subject_type="risk_point", subject_id=point.id, method=point.method,
+        inputs=point.inputs, result=result, level=level, assessed_by=assessed_by)
+
+
+def _enterprise(session: Session, enterprise_id: int | None, jurisdiction: str) -> Enterprise | None:
+    if enterprise_id is None:
+        return None
+    enterprise = session.get(Enterprise, enterprise_id)
+    if enterprise is None or not enterprise.county_code.startswith(jurisdiction):
+        raise InvalidInput(f"enterprise {enterprise_id} does not exist", field="enterprise_id")
+    return enterprise
+
+
+def create_risk_point(session: Session, *, body: BaseModel, jurisdiction: str = "") -> dict:
+    """Register and grade a risk point; its enterprise's level follows."""
+    enterprise = _enterprise(session, body.enterprise_id, jurisdiction)
+    grading.grade_risk_point(body.method, body.inputs)  # refuse bad inputs before writing
+    geom = body_location(body) or (enterprise.geom if enterprise else None)
+    if geom is None:
+        raise InvalidInput("give lon and lat, or an enterprise to place it at", field="lon,lat")
+    with atomic_write(session):
+        point = RiskPoint(**body_fields(body, "assessed_by"), geom=geom)
+        session.add(point)
+        session.flush()
+        _grade(session, point, body.assessed_by)
+        if enterprise:
+            grading.refresh_enterprise_levels(session, ids=[enterprise.id])
+    session.refresh(point)
+    return render_risk_point(point)
+
+
+def update_risk_point(session: Session, *, id: int, body: BaseModel,
+                      jurisdiction: str = "") -> dict:
+    """Change a risk point; new inputs re-grade it (the old grade stays in the history)."""
+    point = get_or_raise(session, RiskPoint, id=id, jurisdiction=jurisdiction)
+    previous_enterprise = point.enterprise_id
+    values = body_fields(body, "assessed_by")
+    if "enterprise_id" in values:
+        _enterprise(session, values["enterprise_id"], jurisdiction)
+    regrade = "method" in values or "inputs" in values
+    if regrade:
+        grading.grade_risk_point(values.get("method", point.method),
+                                 values.get("inputs", point.inputs))
+    geom = body_location(body)
+    with atomic_write(session):
+        for name, value in values.items():
+            setattr(point, name, value)
+        if geom:
+            point.geom = geom
+        if regrade:
+            _grade(session, point, body.assessed_by or "api")
+        session.flush()
+        ids = {previous_enterprise, point.enterprise_id} - {None}
+        grading.refresh_enterprise_levels(session, ids=sorted(ids))
+    session.refresh(point)
+    return render_risk_point(point)
+
+
+def delete_risk_point(session: Session, *, id: int, jurisdiction: str = "") -> None:
+    """Delete a risk point; its enterprise's level is re-derived."""
+    point = get_or_raise(session, RiskPoint, id=id, jurisdiction=jurisdiction)
+    enterprise_id = point.enterprise_id
+    with atomic_write(session):
+        session.delete(point)
+        session.flush()
+        if enterprise_id:
+            grading.refresh_enterprise_levels(session, ids=[enterprise_id])

@@ -1,0 +1,851 @@
+"""Deterministic demo data for one province (Ningxia, 640000, by default).
+
+`plan_demo` builds every row in memory from a seed, reading the database only to learn the
+province's counties and to check, with the very rule the `assign_region_codes` trigger
+uses, which county each candidate geometry falls in: candidates outside the county they
+are meant for are drawn again. The plan is therefore identical for the same seed (and the
+same regions), and every row lands in the county its address names. `generate_demo`
+writes a plan in bulk and returns the number of rows per table; it never deletes.
+
+Name lists, sectors, parks, hazard-source templates and public-zone kinds are data, in
+geodata/demo/*.json. Risk points are graded through app.risk.methods; hazard sources,
+enterprises' levels and everything the risk engine derives are left NULL.
+"""
+
+import json
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from functools import cache
+from itertools import product
+from typing import Any
+
+from sqlalchemy import insert, text
+from sqlalchemy.orm import Session
+
+from app.dangers.models import HiddenDanger
+from app.errors import InvalidInput
+from app.regions import models as _regions  # noqa: F401  (the FK target of county_code)
+from app.risk import gb18218
+from app.risk.methods import LEVELS, assess_lec, assess_ls, lec_factors
+from app.risk.models import RiskPoint
+from app.settings import GEODATA_DIR
+from app.sites.credit_code import make_credit_code
+from app.sites.models import EmergencyResource, Enterprise, HazardSource, PublicZone
+
+DEMO_DIR = GEODATA_DIR / "demo"
+KM_PER_DEG = 111.32
+CHINA_TZ = timezone(timedelta(hours=8))
+# Counts of hazard sources and hidden dangers are given per this many enterprises.
+REFERENCE_ENTERPRISES = 5000
+HAZARD_SOURCES_PER_REFERENCE = 150
+DANGERS_PER_REFERENCE = {"general": 300, "major": 30}
+MAX_ROUNDS = 200
+
+Row = dict[str, Any]
+
+
+@cache
+def demo_data(name: str) -> dict[str, Any]:
+    """Return one of the geodata/demo/*.json files."""
+    return json.loads((DEMO_DIR / f"{name}.json").read_text(encoding="utf-8"))
+
+
+# Places
+
+
+@dataclass(frozen=True)
+class County:
+    code: str
+    name: str
+    short: str
+    city_name: str  # "" when the county hangs directly under the province
+    city_code: str
+    seat: tuple[float, float]
+    weight: float
+
+
+@dataclass(frozen=True)
+class Park:
+    name: str
+    counties: tuple[str, ...]
+    centre: tuple[float, float]
+    sigma_km: float
+    share: float
+    roads: tuple[str, ...]
+    sectors: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Province:
+    code: str
+    name: str
+    short: str
+    counties: tuple[County, ...]
+    parks: tuple[Park, ...]
+
+    def county(self, code: str) -> County:
+        return next(c for c in self.counties if c.code == code)
+
+    @property
+    def cities(self) -> list[tuple[str, str, list[County]]]:
+        """(code, name, counties) of each city, in code order."""
+        cities: dict[str, tuple[str, list[County]]] = {}
+        for c in self.counties:
+            cities.setdefault(c.city_code, (c.city_name or self.name, []))[1].append(c)
+        return [(code, name, cs) for code, (name, cs) in sorted(cities.items())]
+
+
+def _short(name: str) -> str:
+    for suffix in ("回族自治区", "维吾尔自治区", "壮族自治区", "自治区", "特别行政区", "省",
+                   "自治州", "地区", "盟", "市", "区", "县", "旗"):
+        if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+            return name[: -len(suffix)]
+    return name
+
+
+def load_province(session: Session, province: str) -> Province:
+    """Read a province's leaf counties and cities, and its parks and seats from places.json."""
+    row = session.execute(
+        text("SELECT code, name FROM regions WHERE code = :p AND level = 'province'"),
+        {"p": province},
+    ).first()
+    if row is None:
+        raise InvalidInput(f"{province} is not a loaded province", field="province")
+    names = dict(session.execute(
+        text("SELECT code, name FROM regions WHERE province_code = :p"), {"p": province}
+    ).all())
+    leaves = session.execute(text("""
+        SELECT code, name, parent_code, ST_X(label_point) AS x, ST_Y(label_point) AS y, area_km2
+          FROM regions WHERE province_code = :p AND is_leaf ORDER BY code
+    """), {"p": province}).all()
+    if not leaves:
+        raise InvalidInput(f"province {province} has no county-level regions", field="province")
+    places = demo_data("places").get(province, {})
+    seats = places.get("counties", {})
+    counties = []
+    for leaf in leaves:
+        city_code = leaf.parent_code if leaf.parent_code and leaf.parent_code != province else ""
+        known = seats.get(leaf.code, {})
+        counties.append(County(
+            code=leaf.code, name=leaf.name, short=_short(leaf.name),
+            city_name=names.get(city_code, "") if city_code else "",
+            city_code=city_code or leaf.code,
+            seat=tuple(known.get("seat", (leaf.x, leaf.y))),
+            weight=float(known.get("weight", math.sqrt(max(leaf.area_km2, 1.0)))),
+        ))
+    codes = {c.code for c in counties}
+    parks = tuple(
+        Park(name=p["name"], counties=tuple(c for c in p["counties"] if c in codes),
+             centre=tuple(p["centre"]), sigma_km=p["sigma_km"], share=p["share"],
+             roads=tuple(p["roads"]), sectors=p["sectors"])
+        for p in places.get("parks", []) if any(c in codes for c in p["counties"])
+    )
+    return Province(code=province, name=row.name, short=places.get("short_name", _short(row.name)),
+                    counties=tuple(counties), parks=parks)
+
+
+# Geometry helpers (WKT with 6 decimals, ~0.1 m, so what is checked is what is stored)
+
+
+def _fmt(lon: float, lat: float) -> str:
+    return f"{lon:.6f} {lat:.6f}"
+
+
+def point_wkt(lon: float, lat: float) -> str:
+    return f"SRID=4326;POINT({_fmt(lon, lat)})"
+
+
+def _offset(lon: float, lat: float, dx_km: float, dy_km: float) -> tuple[float, float]:
+    return (lon + dx_km / (KM_PER_DEG * math.cos(math.radians(lat))), lat + dy_km / KM_PER_DEG)
+
+
+def _gauss(rng: random.Random, centre: tuple[float, float], sigma_km: float) -> tuple[float, float]:
+    return _offset(centre[0], centre[1], rng.gauss(0, sigma_km), rng.gauss(0, sigma_km))
+
+
+def _ring(lon: float, lat: float, w_m: float, h_m: float, angle: float) -> str:
+    cos, sin = math.cos(angle), math.sin(angle)
+    corners = []
+    for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1), (-1, -1)):
+        x, y = sx * w_m / 2, sy * h_m / 2
+        corners.append(_fmt(*_offset(lon, lat, (x * cos - y * sin) / 1000, (x * sin + y * cos) / 1000)))
+    return "(" + ", ".join(corners) + ")"
+
+
+def _parse_point(wkt: str) -> tuple[float, float]:
+    lon, lat = wkt[wkt.index("(") + 1: wkt.index(")")].split()
+    return float(lon), float(lat)
+
+
+_COUNTY_SQL = text("""
+    SELECT (SELECT p.code FROM region_parts p
+             WHERE p.geom && a.g AND ST_Intersects(p.geom, a.g)
+             ORDER BY p.code LIMIT 1) AS code
+      FROM unnest(CAST(:wkts AS text[])) WITH ORDINALITY AS o(w, i)
+      CROSS JOIN LATERAL (
+          SELECT CASE WHEN GeometryType(t.g) = 'POINT' THEN t.g ELSE ST_PointOnSurface(t.g) END
+            FROM ST_GeomFromEWKT(o.w) AS t(g)) AS a(g)
+     ORDER BY o.i
+""")
+
+
+def counties_of(session: Session, wkts: list[str]) -> list[str | None]:
+    """Return the county the region trigger would assign to each EWKT geometry (None: none)."""
+    if not wkts:
+        return []
+    return list(session.execute(_COUNTY_SQL, {"wkts": wkts}).scalars())
+
+
+Maker = Callable[[random.Random], list[str]]
+
+
+def place(
+    session: Session,
+    rng: random.Random,
+    makers: list[Maker],
+    allowed: list[tuple[str, ...]],
+    province_codes: tuple[str, ...],
+    fallbacks: list[str | None] | None = None,
+) -> list[tuple[str, str]]:
+    """Draw a geometry for each maker until it falls in one of its allowed counties.
+
+    A maker returns [geometry, probe, ...]: the geometry's anchor (the point the trigger
+    uses) must fall in `allowed[i]`, every probe point in the province. Returns
+    (ewkt, county_code) per maker; after MAX_ROUNDS a maker takes its fallback (an EWKT
+    known to lie in an allowed county) or the run fails.
+    """
+    result: list[tuple[str, str] | None] = [None] * len(makers)
+    pending = list(range(len(makers)))
+    in_province = set(province_codes)
+    for _ in range(MAX_ROUNDS):
+        if not pending:
+            break
+        drawn = [(i, makers[i](rng)) for i in pending]
+        flat = [w for _, geoms in drawn for w in geoms]
+        codes = iter(counties_of(session, flat))
+        still = []
+        for i, geoms in drawn:
+            found = [next(codes) for _ in geoms]
+            if found[0] in allowed[i] and all(c in in_province for c in found[1:]):
+                result[i] = (geoms[0], found[0])
+            else:
+                still.append(i)
+        pending = still
+    for i in pending:
+        fallback = fallbacks[i] if fallbacks else None
+        if fallback is None:
+            raise RuntimeError(f"could not place demo geometry {i} in {allowed[i]}")
+        result[i] = (fallback, allowed[i][0])
+    return result  # type: ignore[return-value]
+
+
+# Random helpers
+
+
+def _pick(rng: random.Random, weights: dict[str, float]) -> str:
+    keys = list(weights)
+    return rng.choices(keys, weights=[weights[k] for k in keys])[0]
+
+
+def _log_uniform(rng: random.Random, low: float, high: float) -> float:
+    return math.exp(rng.uniform(math.log(low), math.log(high)))
+
+
+def allocate(total: int, weights: list[float], minimum: int = 0) -> list[int]:
+    """Split `total` by weights (largest remainder), giving each at least `minimum` if it can."""
+    n = len(weights)
+    base = [minimum] * n if total >= minimum * n else [0] * n
+    rest = total - sum(base)
+    wsum = sum(weights) or 1.0
+    exact = [rest * w / wsum for w in weights]
+    counts = [b + int(e) for b, e in zip(base, exact, strict=True)]
+    order = sorted(range(n), key=lambda i: (-(exact[i] - int(exact[i])), i))
+    for i in order[: total - sum(counts)]:
+        counts[i] += 1
+    return counts
+
+
+class People:
+    """Chinese personal names and mobile numbers."""
+
+    def __init__(self, rng: random.Random) -> None:
+        names = demo_data("names")
+        self.rng = rng
+        self.surnames = names["surnames"]
+        self.given = names["given_chars"]
+        self.prefixes = names["mobile_prefixes"]
+
+    def name(self) -> str:
+        rng = self.rng
+        given = rng.sample(self.given, 2) if rng.random() < 0.7 else [rng.choice(self.given)]
+        return _pick(rng, self.surnames) + "".join(given)
+
+    def phone(self) -> str:
+        return self.rng.choice(self.prefixes) + f"{self.rng.randrange(10**8):08d}"
+
+
+# Grading inputs
+
+
+@cache
+def _graded_inputs() -> dict[str, dict[str, list[tuple[dict[str, float], float, float]]]]:
+    """All plausible LEC and LS inputs grouped by method and level: (inputs, score, weight)."""
+    weights = demo_data("sectors")["lec_factor_weights"]
+    factors = lec_factors()
+    groups: dict[str, dict[str, list]] = {"lec": {lv: [] for lv in LEVELS},
+                                         "ls": {lv: [] for lv in LEVELS}}
+    for l, e, c in product(factors["L"], factors["E"], factors["C"]):  # noqa: E741
+        w = (weights["L"].get(str(l), 0) * weights["E"].get(str(e), 0)
+             * weights["C"].get(str(c), 0))
+        if w:
+            res = assess_lec(l, e, c)
+            groups["lec"][res.level].append(({"l": l, "e": e, "c": c}, res.d, w))
+    for l, s in product(range(1, 6), range(1, 6)):  # noqa: E741
+        res = assess_ls(l, s)
+        groups["ls"][res.level].append(({"l": l, "s": s}, float(res.r), 1.0))
+    return groups
+
+
+def draw_grading(rng: random.Random, level: str, method: str) -> tuple[dict, float, str]:
+    """Draw inputs of `method` that grade to `level`; returns (inputs, score, level)."""
+    options = _graded_inputs()[method][level] or _graded_inputs()["ls"][level]
+    inputs, _, _ = rng.choices(options, weights=[o[2] for o in options])[0]
+    if "e" in inputs:
+        res = assess_lec(inputs["l"], inputs["e"], inputs["c"])
+        return dict(inputs), res.d, res.level
+    res_ls = assess_ls(inputs["l"], inputs["s"])
+    return dict(inputs), float(res_ls.r), res_ls.level
+
+
+# Hazard-source templates
+
+
+@cache
+def hazard_units() -> list[dict[str, Any]]:
+    """The unit templates with each substance's critical quantity Q, checked by GB 18218."""
+    units = []
+    for unit in demo_data("hazard_units")["units"]:
+        subs = [gb18218.SubstanceInput(quantity_t=1.0, cas=s["cas"], name=s["name"],
+                                       category=s["category"]) for s in unit["substances"]]
+        terms = gb18218.assess_hazard_source(subs, 0).terms
+        units.append({**unit, "critical": [t.critical_t for t in terms]})
+    return units
+
+
+def draw_substances(rng: random.Random, unit: dict[str, Any]) -> list[dict[str, Any]]:
+    """Quantities for a unit template so that S = Σ q/Q lands in the configured range (≥ 1)."""
+    low, high = demo_data("hazard_units")["s_range"]
+    target = _log_uniform(rng, low, high)
+    subs = []
+    for s, critical in zip(unit["substances"], unit["critical"], strict=True):
+        q = max(round(s["share"] * target * critical * rng.uniform(0.85, 1.15), 1), 0.1)
+        subs.append({"cas": s["cas"], "name": s["name"], "category": s["category"],
+                     "quantity_t": q})
+    total = sum(sub["quantity_t"] / c for sub, c in zip(subs, unit["critical"], strict=True))
+    if total < 1:
+        factor = 1.05 / total
+        for sub in subs:
+            sub["quantity_t"] = round(sub["quantity_t"] * factor + 0.1, 1)
+    return subs
+
+
+def substance_inputs(substances: list[dict[str, Any]]) -> list[gb18218.SubstanceInput]:
+    """Turn a stored `substances` JSON list into GB 18218 inputs."""
+    return [gb18218.SubstanceInput(quantity_t=s["quantity_t"], cas=s.get("cas"),
+                                   name=s.get("name"), category=s.get("category"))
+            for s in substances]
+
+
+# The plan
+
+
+@dataclass
+class DemoPlan:
+    """Every row of a demo run; children refer to enterprises and risk points by index
+    (keys `_enterprise`, `_risk_point`), turned into ids when written."""
+
+    province: str
+    enterprises: list[Row] = field(default_factory=list)
+    hazard_sources: list[Row] = field(default_factory=list)
+    risk_points: list[Row] = field(default_factory=list)
+    hidden_dangers: list[Row] = field(default_factory=list)
+    public_zones: list[Row] = field(default_factory=list)
+    emergency_resources: list[Row] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "enterprises": len(self.enterprises),
+            "hazard_sources": len(self.hazard_sources),
+            "risk_points": len(self.risk_points),
+            "hidden_dangers": len(self.hidden_dangers),
+            "public_zones": len(self.public_zones),
+            "emergency_resources": len(self.emergency_resources),
+        }
+
+
+class _Planner:
+    def __init__(self, session: Session, seed: int, enterprises: int, province: str,
+                 as_of: date) -> None:
+        self.session = session
+        self.seed = seed
+        self.n = enterprises
+        self.prov = load_province(session, province)
+        self.codes = tuple(c.code for c in self.prov.counties)
+        self.as_of = as_of
+        self.names = demo_data("names")
+        self.sectors = {s["name"]: s for s in demo_data("sectors")["sectors"]}
+        self.plan = DemoPlan(province=province)
+        self.used_names: set[str] = set()
+
+    def rng(self, part: str) -> random.Random:
+        # One stream per part, so changing one part leaves the others' rows unchanged.
+        return random.Random(f"riskatlas-demo/{self.seed}/{self.prov.code}/{part}")
+
+    def place(self, rng: random.Random, makers: list[Maker], allowed: list[tuple[str, ...]],
+              fallbacks: list[str | None] | None = None) -> list[tuple[str, str]]:
+        return place(self.session, rng, makers, allowed, self.codes, fallbacks)
+
+    def unique(self, make: Callable[[], str]) -> str:
+        name = make()
+        for _ in range(50):
+            if name not in self.used_names:
+                break
+            name = make()
+        base, k = name, 2
+        while name in self.used_names:
+            name, k = f"{base}（{k}）", k + 1
+        self.used_names.add(name)
+        return name
+
+    def address(self, county: County, road: str, rng: random.Random, park: str = "") -> str:
+        return (f"{self.prov.name}{county.city_name}{county.name}{park}{road}"
+                f"{rng.randint(1, 399)}号")
+
+    # Enterprises
+
+    def enterprises(self) -> None:
+        rng = self.rng("enterprises")
+        prov, n = self.prov, self.n
+        park_counts = [round(n * p.share) for p in prov.parks]
+        if sum(park_counts) > n:
+            park_counts = allocate(n, [p.share for p in prov.parks])
+        scattered = allocate(n - sum(park_counts), [c.weight for c in prov.counties], minimum=1)
+        mix = {name: s["weight"] for name, s in self.sectors.items()}
+
+        slots: list[tuple[str, Park | None, County | None]] = []
+        for park, count in zip(prov.parks, park_counts, strict=True):
+            slots += [(_pick(rng, park.sectors), park, None) for _ in range(count)]
+        for county, count in zip(prov.counties, scattered, strict=True):
+            slots += [(_pick(rng, mix), None, county) for _ in range(count)]
+
+        makers: list[Maker] = []
+        allowed: list[tuple[str, ...]] = []
+        for sector, park, county in slots:
+            if park is not None:
+                makers.append(lambda r, p=park: [point_wkt(*_gauss(r, p.centre, p.sigma_km))])
+                allowed.append(park.counties)
+            else:
+                spread = self.sectors[sector].get("spread_km")
+                makers.append(lambda r, c=county, s=spread: [point_wkt(*_gauss(
+                    r, c.seat, s if s else (3.0 if r.random() < 0.75 else 12.0)))])
+                allowed.append((county.code,))
+        placed = self.place(rng, makers, allowed)
+
+        people = People(rng)
+        suffixes = demo_data("sectors")["suffixes"]
+        trade = self.names["trade_chars"]
+        codes: set[str] = set()
+        for (sector_name, park, _), (wkt, county_code) in zip(slots, placed, strict=True):
+            sector = self.sectors[sector_name]
+            county = prov.county(county_code)
+            terms = sector["terms"] if park or "scattered_terms" not in sector else (
+                sector["scattered_terms"] if rng.random() < 0.7 else sector["terms"])
+
+            def make_name(s=sector, t=terms, c=county) -> str:
+                r = rng.random()
+                prefix = prov.short if r < 0.5 else (
+                    _short(c.city_name) if r < 0.8 and c.city_name else c.short)
+                return prefix + "".join(rng.sample(trade, 2)) + rng.choice(t) + _pick(rng, suffixes)
+
+            name = self.unique(make_name)
+            code = make_credit_code(rng, county.code)
+            while code in codes:
+                code = make_credit_code(rng, county.code)
+            codes.add(code)
+            road = rng.choice(park.roads) if park else rng.choice(self.names["roads"])
+            low, high = sector["employees"]
+            lon, lat = _parse_point(wkt)
+            footprint = size = None
+            if park is not None and sector_name == "危险化学品":
+                size = (rng.uniform(200, 600), rng.uniform(200, 600))
+                footprint = f"SRID=4326;MULTIPOLYGON(({_ring(lon, lat, *size, 0.0)}))"
+            self.plan.enterprises.append({
+                "name": name,
+                "credit_code": code,
+                "sector": sector_name,
+                "address": self.address(county, road, rng, park.name if park else ""),
+                "park": park.name if park else None,
+                "employees": int(_log_uniform(rng, low, high)),
+                "footprint": footprint,
+                "responsible_person": people.name(),
+                "responsible_phone": people.phone(),
+                "government_person": f"{people.name()}（{county.name}{sector['regulator']}）",
+                "geom": wkt,
+                "_county": county.code,
+                "_size": size,
+            })
+
+    def _near_enterprise(self, e: Row, inset: float = 0.8, sigma_m: float = 60.0) -> Maker:
+        lon, lat = _parse_point(e["geom"])
+        size = e["_size"]
+        if size:
+            w, h = size
+
+            def maker(r: random.Random) -> list[str]:
+                return [point_wkt(*_offset(lon, lat, r.uniform(-0.5, 0.5) * w * inset / 1000,
+                                           r.uniform(-0.5, 0.5) * h * inset / 1000))]
+        else:
+            def maker(r: random.Random) -> list[str]:
+                dx, dy = (max(-150.0, min(150.0, r.gauss(0, sigma_m))) for _ in range(2))
+                return [point_wkt(*_offset(lon, lat, dx / 1000, dy / 1000))]
+        return maker
+
+    # Risk points
+
+    def risk_points(self) -> None:
+        rng = self.rng("risk_points")
+        people = People(rng)
+        common = demo_data("sectors")["common_risk_points"]
+        rows: list[Row] = []
+        makers: list[Maker] = []
+        for i, e in enumerate(self.plan.enterprises):
+            sector = self.sectors[e["sector"]]
+            k = rng.choices([1, 2, 3, 4, 5], weights=[15, 25, 30, 18, 12])[0]
+            own = rng.sample(sector["risk_points"], min(k, len(sector["risk_points"])))
+            templates = [t if rng.random() < 0.75 else None for t in own]
+            extra = iter(rng.sample(common, len(common)))
+            templates = [t or next(extra) for t in templates]
+            for t in templates:
+                level = _pick(rng, sector["risk_mix"])
+                method = "lec" if rng.random() < sector["lec_share"] else "ls"
+                inputs, score, level = draw_grading(rng, level, method)
+                rows.append({
+                    "name": t["name"], "hazard_type": t["hazard_type"],
+                    "control_measures": t["measures"], "method": "lec" if "e" in inputs else "ls",
+                    "inputs": inputs, "score": score, "risk_level": level,
+                    "responsible_person": people.name(), "responsible_phone": people.phone(),
+                    "government_person": e["government_person"],
+                    "_enterprise": i,
+                })
+                makers.append(self._near_enterprise(e))
+        ents = [self.plan.enterprises[r["_enterprise"]] for r in rows]
+        placed = self.place(rng, makers, [(e["_county"],) for e in ents],
+                            [e["geom"] for e in ents])
+        for row, (wkt, county) in zip(rows, placed, strict=True):
+            row["geom"], row["_county"] = wkt, county
+        self.plan.risk_points = rows
+
+    # Major hazard sources
+
+    def hazard_sources(self) -> None:
+        rng = self.rng("hazard_sources")
+        people = People(rng)
+        total = round(HAZARD_SOURCES_PER_REFERENCE * self.n / REFERENCE_ENTERPRISES)
+        ents = self.plan.enterprises
+        candidates = [i for i, e in enumerate(ents) if e["footprint"]] or [
+            i for i, e in enumerate(ents) if e["sector"] == "危险化学品"]
+        units = hazard_units()
+        rows: list[Row] = []
+        candidates = rng.sample(candidates, len(candidates))
+        for i in candidates:
+            if len(rows) >= total:
+                break
+            k = min(rng.choices([1, 2, 3, 4], weights=[45, 30, 15, 10])[0], total - len(rows))
+            chosen: list[dict] = []
+            while len(chosen) < k:
+                unit = rng.choices(units, weights=[u["weight"] for u in units])[0]
+                if unit not in chosen:
+                    chosen.append(unit)
+            for unit in chosen:
+                rows.append({
+                    "name": unit["name"], "unit_type": unit["unit_type"],
+                    "substances": draw_substances(rng, unit),
+                    "responsible_person": people.name(), "responsible_phone": people.phone(),
+                    "government_person": ents[i]["government_person"],
+                    "_enterprise": i,
+                })
+        owners = [ents[r["_enterprise"]] for r in rows]
+        placed = self.place(rng, [self._near_enterprise(e) for e in owners],
+                            [(e["_county"],) for e in owners], [e["geom"] for e in owners])
+        for row, (wkt, county) in zip(rows, placed, strict=True):
+            row["geom"], row["_county"] = wkt, county
+        self.plan.hazard_sources = rows
+
+    # Hidden dangers
+
+    def hidden_dangers(self) -> None:
+        rng = self.rng("hidden_dangers")
+        ents = self.plan.enterprises
+        if not ents:
+            return
+        common = demo_data("sectors")["common_dangers"]
+        points_of: dict[int, list[int]] = {}
+        for j, rp in enumerate(self.plan.risk_points):
+            points_of.setdefault(rp["_enterprise"], []).append(j)
+        statuses = {
+            "general": {"reported": 10, "assessed": 10, "rectifying": 25, "accepted": 15,
+                        "closed": 40},
+            "major": {"reported": 5, "assessed": 15, "rectifying": 50, "accepted": 15,
+                      "closed": 15},
+        }
+        span = {"general": (7, 30), "major": (30, 120)}
+        inspections = self.names["inspections"]
+        for grade, per_reference in DANGERS_PER_REFERENCE.items():
+            count = max(1, round(per_reference * self.n / REFERENCE_ENTERPRISES))
+            weights = [self.sectors[e["sector"]]["danger_weight"]
+                       * (self.sectors[e["sector"]]["risk_mix"]["red"] if grade == "major" else 1)
+                       for e in ents]
+            for i in rng.choices(range(len(ents)), weights=weights, k=count):
+                e = ents[i]
+                own = self.sectors[e["sector"]]["dangers"][grade]
+                title = rng.choice(own if rng.random() < 0.7 else common[grade])
+                rp = rng.choice(points_of[i]) if i in points_of and rng.random() < 0.7 else None
+                geom = self.plan.risk_points[rp]["geom"] if rp is not None else e["geom"]
+                found = datetime.combine(
+                    self.as_of - timedelta(days=rng.randint(0, 365 if grade == "general" else 540)),
+                    time(rng.randint(8, 17), rng.randint(0, 59)), CHINA_TZ)
+                status = _pick(rng, statuses[grade])
+                deadline = found.date() + timedelta(days=rng.randint(*span[grade]))
+                closed_at = None
+                if status == "closed":
+                    closed_at = min(found + timedelta(days=rng.randint(1, span[grade][1] + 15),
+                                                      hours=rng.randint(0, 6)),
+                                    datetime.combine(self.as_of, time(18), CHINA_TZ))
+                self.plan.hidden_dangers.append({
+                    "title": title,
+                    "description": f"{rng.choice(inspections)}中发现：{title}。",
+                    "grade": grade, "status": status, "deadline": deadline,
+                    "found_at": found, "closed_at": closed_at,
+                    "responsible_person": e["responsible_person"],
+                    "responsible_phone": e["responsible_phone"],
+                    "government_person": e["government_person"],
+                    "geom": geom,
+                    "_enterprise": i, "_risk_point": rp, "_county": (
+                        self.plan.risk_points[rp]["_county"] if rp is not None else e["_county"]),
+                })
+
+    # Public zones and emergency resources
+
+    def _zone_name(self, rng: random.Random, pattern_key: str, county: County) -> str:
+        patterns = self.names[pattern_key]
+        return self.unique(lambda: rng.choice(patterns).format(
+            county=county.name, n=rng.choice(self.names["ordinals"]),
+            word=rng.choice(self.names["place_words"]), road=rng.choice(self.names["roads"])))
+
+    def public_zones(self) -> None:
+        rng = self.rng("public_zones")
+        prov = self.prov
+        config = demo_data("public")
+        counties = list(prov.counties)
+        weights = [c.weight for c in counties]
+        rows: list[Row] = []
+        makers: list[Maker] = []
+        allowed: list[tuple[str, ...]] = []
+
+        # One people's hospital per county: a crowded place and an emergency resource.
+        hospital = config["county_hospital"]
+        self.county_hospitals: list[Row] = []
+        for c in counties:
+            rows.append({"kind": "hospital", "_name": hospital["name"].format(county=c.name),
+                         "_cfg": "hospital", "_population": hospital["population"],
+                         "_capacity": hospital["beds"]})
+            makers.append(lambda r, c=c: [point_wkt(*_gauss(r, c.seat, 1.5))])
+            allowed.append((c.code,))
+
+        for kind, cfg in config["public_zones"].items():
+            total = max(round(cfg["per_5000"] * self.n / REFERENCE_ENTERPRISES),
+                        cfg["min_per_county"] * len(counties))
+            near_parks = round(total * cfg.get("near_park_share", 0)) if prov.parks else 0
+            park_counts = allocate(near_parks, [p.share for p in prov.parks]) if near_parks else []
+            per_county = allocate(total - near_parks, weights, cfg["min_per_county"])
+            anchors: list[tuple[tuple[float, float], float, tuple[str, ...]]] = []
+            for park, k in zip(prov.parks, park_counts, strict=False):
+                anchors += [(park.centre, park.sigma_km * 1.2, park.counties)] * k
+            for c, k in zip(counties, per_county, strict=True):
+                anchors += [(c.seat, cfg["sigma_km"], (c.code,))] * k
+            for centre, sigma, codes in anchors:
+                rows.append({"kind": kind, "_cfg": kind})
+                makers.append(self._zone_maker(cfg, centre, sigma))
+                allowed.append(codes)
+
+        placed = self.place(rng, makers, allowed)
+        people_rng = rng
+        for row, (wkt, code) in zip(rows, placed, strict=True):
+            county = prov.county(code)
+            kind = row["kind"]
+            cfg = config["public_zones"][row["_cfg"]]
+            if "_name" in row:
+                name = self.unique(lambda n=row["_name"]: n)
+                population = rng.randint(*row["_population"])
+                capacity = rng.randint(*row["_capacity"])
+            else:
+                if kind == "residential":
+                    name = self.unique(lambda c=county: c.short + rng.choice(
+                        self.names["place_words"]) + rng.choice(self.names["residential_suffixes"]))
+                else:
+                    name = self._zone_name(people_rng, cfg["patterns"], county)
+                population = capacity = None
+                if cfg["population"]:
+                    population = int(_log_uniform(rng, *cfg["population"]))
+                    if cfg["capacity_ratio"]:
+                        capacity = int(population * rng.uniform(*cfg["capacity_ratio"]))
+            road = rng.choice(self.names["roads"])
+            address = (f"{prov.name}{county.city_name}{county.name}{road}沿线"
+                       if kind == "gas_pipeline" else self.address(county, road, rng))
+            out = {
+                "name": name, "kind": kind, "population": population, "capacity": capacity,
+                "address": address,
+                "managing_department": f"{county.name}{cfg['department']}",
+                "risk_level": _pick(rng, cfg["risk_mix"]),
+                "geom": wkt, "_county": code,
+            }
+            self.plan.public_zones.append(out)
+            if "_name" in row:
+                self.county_hospitals.append(out)
+
+    def _zone_maker(self, cfg: dict, centre: tuple[float, float], sigma: float) -> Maker:
+        shape = cfg.get("shape", "point")
+        if shape == "polygon":
+            low, high = cfg["size_m"]
+
+            def polygon(r: random.Random) -> list[str]:
+                lon, lat = _gauss(r, centre, sigma)
+                ring = _ring(lon, lat, r.uniform(low, high), r.uniform(low, high),
+                             r.uniform(0, math.pi / 2))
+                return [f"SRID=4326;POLYGON({ring})"]
+            return polygon
+        if shape == "line":
+            low, high = cfg["length_km"]
+
+            def line(r: random.Random) -> list[str]:
+                lon, lat = _gauss(r, centre, sigma)
+                vertices = [(lon, lat)]
+                heading = r.uniform(0, 2 * math.pi)
+                segments = r.randint(2, 5)
+                step = r.uniform(low, high) / segments
+                for _ in range(segments):
+                    heading += r.uniform(-0.5, 0.5)
+                    lon, lat = _offset(lon, lat, step * math.cos(heading), step * math.sin(heading))
+                    vertices.append((lon, lat))
+                wkt = "SRID=4326;LINESTRING(" + ", ".join(_fmt(*v) for v in vertices) + ")"
+                return [wkt, point_wkt(*vertices[0]), point_wkt(*vertices[-1])]
+            return line
+        return lambda r: [point_wkt(*_gauss(r, centre, sigma))]
+
+    def emergency_resources(self) -> None:
+        rng = self.rng("emergency_resources")
+        people = People(rng)
+        prov = self.prov
+        rows: list[Row] = []
+        makers: list[Maker] = []
+        allowed: list[tuple[str, ...]] = []
+        for spec in demo_data("public")["emergency_resources"]:
+            scope = spec["scope"]
+            if scope == "county_hospital":
+                for h in self.county_hospitals:
+                    rows.append({"name": h["name"], "kind": spec["kind"],
+                                 "capacity": f"床位{h['capacity']}张，急诊科24小时接诊",
+                                 "_fixed": (h["geom"], h["_county"])})
+                    makers.append(lambda r, g=h["geom"]: [g])
+                    allowed.append((h["_county"],))
+                continue
+            targets: list[tuple[dict[str, str], tuple[float, float], float, tuple[str, ...]]] = []
+            if scope == "county":
+                targets = [({"county": c.name}, c.seat, 2.5, (c.code,)) for c in prov.counties]
+            elif scope == "city":
+                targets = [({"city": name}, cs[0].seat, 3.0, tuple(c.code for c in cs))
+                           for _, name, cs in prov.cities]
+            elif scope == "park":
+                targets = [({"park": p.name}, p.centre, 1.5, p.counties) for p in prov.parks]
+            for names, centre, sigma, codes in targets:
+                for _ in range(rng.randint(*spec["count"])):
+                    words = {"word": rng.choice(self.names["place_words"]), **names}
+                    name = self.unique(lambda w=words: rng.choice(spec["names"]).format(**w))
+                    cap = spec["capacity"]
+                    values = {k: rng.randint(*v) for k, v in cap.items() if k != "text"}
+                    rows.append({"name": name, "kind": spec["kind"],
+                                 "capacity": cap["text"].format(**values)})
+                    makers.append(lambda r, c=centre, s=sigma: [point_wkt(*_gauss(r, c, s))])
+                    allowed.append(codes)
+        placed = self.place(rng, makers, allowed)
+        for row, (wkt, code) in zip(rows, placed, strict=True):
+            row.pop("_fixed", None)
+            row.update({"contact_person": people.name(), "contact_phone": people.phone(),
+                        "geom": wkt, "_county": code})
+        self.plan.emergency_resources = rows
+
+
+def plan_demo(session: Session, *, seed: int, enterprises: int = 5000, province: str = "640000",
+              as_of: date | None = None) -> DemoPlan:
+    """Build (without writing) every demo row for a province from a seed.
+
+    Reads only the regions tables. Same seed, counts, province, `as_of` (the date hidden
+    dangers are dated back from; default today) and regions → an identical plan. Private
+    keys starting with "_" (county, enterprise/risk-point index, footprint size) are
+    dropped when writing.
+    """
+    if enterprises < 1:
+        raise InvalidInput("enterprises must be at least 1", field="enterprises")
+    planner = _Planner(session, seed, enterprises, province, as_of or date.today())
+    planner.enterprises()
+    planner.risk_points()
+    planner.hazard_sources()
+    planner.hidden_dangers()
+    planner.public_zones()
+    planner.emergency_resources()
+    return planner.plan
+
+
+def _public(row: Row) -> Row:
+    return {k: v for k, v in row.items() if not k.startswith("_")}
+
+
+def write_plan(session: Session, plan: DemoPlan) -> dict[str, int]:
+    """Insert a plan in bulk (the trigger sets county_code and grid_code); return counts."""
+    def insert_returning(model: type, rows: list[Row]) -> list[int]:
+        if not rows:
+            return []
+        stmt = insert(model).returning(model.id, sort_by_parameter_order=True)
+        return list(session.scalars(stmt, [_public(r) for r in rows]))
+
+    def insert_plain(model: type, rows: list[Row]) -> None:
+        if rows:
+            session.execute(insert(model), [_public(r) for r in rows])
+
+    enterprise_ids = insert_returning(Enterprise, plan.enterprises)
+    insert_plain(HazardSource, [
+        {**r, "enterprise_id": enterprise_ids[r["_enterprise"]]} for r in plan.hazard_sources])
+    point_ids = insert_returning(RiskPoint, [
+        {**r, "enterprise_id": enterprise_ids[r["_enterprise"]]} for r in plan.risk_points])
+    insert_plain(HiddenDanger, [
+        {**r, "enterprise_id": enterprise_ids[r["_enterprise"]],
+         "risk_point_id": point_ids[r["_risk_point"]] if r["_risk_point"] is not None else None}
+        for r in plan.hidden_dangers])
+    insert_plain(PublicZone, plan.public_zones)
+    insert_plain(EmergencyResource, plan.emergency_resources)
+    session.flush()
+    return plan.counts()
+
+
+def generate_demo(session: Session, *, seed: int, enterprises: int = 5000,
+                  province: str = "640000", as_of: date | None = None) -> dict[str, int]:
+    """Plan and write the demo for a province; returns the number of rows per table.
+
+    Does not delete anything: the caller clears the tables first if it wants a fresh set
+    (credit codes are unique, so writing the same seed twice fails).
+    """
+    plan = plan_demo(session, seed=seed, enterprises=enterprises, province=province, as_of=as_of)
+    return write_plan(session, plan)

@@ -1,0 +1,43 @@
+"""Endpoints for enterprises, major hazard sources and public zones."""
+
+from functools import partial
+from typing import Any
+
+from fastapi import APIRouter
+
+from app.crud import add_crud_routes
+from app.deps import SessionDep
+from app.sites import service
+from app.sites.models import Enterprise, HazardSource, PublicZone
+from app.sites.schemas import (
+    EnterpriseIn, EnterprisePatch, HazardAssessIn, HazardSourceIn, HazardSourcePatch,
+    PublicZoneIn, PublicZonePatch,
+)
+
+router = APIRouter(prefix="/api", tags=["sites"])
+
+
+@router.post("/hazard-sources/assess")
+def assess_hazard_source(body: HazardAssessIn, session: SessionDep) -> dict[str, Any]:
+    """Identify (S = Σq/Q) and grade (R = α·Σβq/Q) a unit by GB 18218-2018 without storing it."""
+    return service.assess_hazard(session, body=body)
+
+
+add_crud_routes(
+    router, path="/enterprises", model=Enterprise, render=service.render_enterprise,
+    create=service.create_enterprise, update=service.update_enterprise,
+    delete=partial(service.delete_located, Enterprise),
+    create_schema=EnterpriseIn, patch_schema=EnterprisePatch, name="enterprises",
+)
+add_crud_routes(
+    router, path="/hazard-sources", model=HazardSource, render=service.render_hazard_source,
+    create=service.create_hazard_source, update=service.update_hazard_source,
+    delete=partial(service.delete_located, HazardSource),
+    create_schema=HazardSourceIn, patch_schema=HazardSourcePatch, name="hazard_sources",
+)
+add_crud_routes(
+    router, path="/public-zones", model=PublicZone, render=service.render_public_zone,
+    create=service.create_public_zone, update=service.update_public_zone,
+    delete=partial(service.delete_located, PublicZone),
+    create_schema=PublicZoneIn, patch_schema=PublicZonePatch, name="public_zones",
+)

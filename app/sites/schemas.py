@@ -1,0 +1,84 @@
+"""Request and response shapes for enterprises, hazard sources and public zones."""
+
+from copy import copy
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, create_model
+
+from app.geo.location import Crs
+
+Level = Literal["red", "orange", "yellow", "blue"]
+
+
+def partial(model: type[BaseModel]) -> type[BaseModel]:
+    """The same model with every field optional (for PATCH), keeping each field's checks."""
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        optional = copy(info)
+        optional.default = info.default if name == "crs" else None
+        fields[name] = (info.annotation | None, optional)
+    return create_model(f"{model.__name__.removesuffix('In')}Patch", **fields)
+
+
+class LocationIn(BaseModel):
+    """A location as lon/lat or GeoJSON, in the coordinate system the client picked it in."""
+
+    lon: float | None = Field(None, ge=-180, le=180)
+    lat: float | None = Field(None, ge=-90, le=90)
+    geometry: dict[str, Any] | None = None
+    crs: Crs = "wgs84"
+
+
+class PersonsIn(BaseModel):
+    responsible_person: str | None = Field(None, max_length=50)
+    responsible_phone: str | None = Field(None, max_length=30)
+    government_person: str | None = Field(None, max_length=50)
+
+
+class EnterpriseIn(LocationIn, PersonsIn):
+    name: str = Field(min_length=1, max_length=200)
+    credit_code: str = Field(min_length=18, max_length=18, description="统一社会信用代码")
+    sector: str = Field(min_length=1, max_length=40)
+    address: str | None = Field(None, max_length=300)
+    park: str | None = Field(None, max_length=100)
+    employees: int | None = Field(None, ge=0)
+    footprint: dict[str, Any] | None = Field(None, description="plant boundary, GeoJSON Polygon")
+
+
+
+class SubstanceIn(BaseModel):
+    cas: str | None = None
+    name: str | None = None
+    category: str | None = None
+    quantity_t: float
+
+
+class HazardSourceIn(LocationIn, PersonsIn):
+    enterprise_id: int
+    name: str = Field(min_length=1, max_length=200)
+    unit_type: Literal["production", "storage"]
+    substances: list[dict[str, Any]]
+
+
+
+class PublicZoneIn(LocationIn):
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = Field(min_length=1, max_length=30)
+    population: int | None = Field(None, ge=0)
+    capacity: int | None = Field(None, ge=0)
+    address: str | None = Field(None, max_length=300)
+    managing_department: str | None = Field(None, max_length=100)
+    risk_level: Level | None = Field(None, description="graded by government")
+
+
+
+class HazardAssessIn(BaseModel):
+    substances: list[dict[str, Any]]
+    exposed_people: int | None = Field(None, ge=0)
+    geometry: dict[str, Any] | None = Field(None, description="plant boundary or point, GeoJSON")
+    crs: Crs = "wgs84"
+
+
+EnterprisePatch = partial(EnterpriseIn)
+HazardSourcePatch = partial(HazardSourceIn)
+PublicZonePatch = partial(PublicZoneIn)
