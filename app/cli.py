@@ -3,6 +3,7 @@
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from sqlalchemy import text
@@ -65,6 +66,23 @@ def _grid(args: argparse.Namespace, settings: Settings) -> None:
     print(f"{count} grid cells written")
 
 
+def _risk(args: argparse.Namespace, settings: Settings) -> None:
+    from datetime import date  # noqa: PLC0415
+
+    from app.risk import aggregation, grading  # noqa: PLC0415
+
+    with session_factory()() as session, session.begin():
+        if args.action == "rebuild":
+            started = time.perf_counter()
+            report = grading.rebuild(session, regrade=args.regrade)
+            print(f"rebuilt in {time.perf_counter() - started:.1f} s: " +
+                  ", ".join(f"{k} {v}" for k, v in report.items()))
+        else:
+            day = date.fromisoformat(args.day) if args.day else date.today()
+            rows = aggregation.take_snapshot(session, day=day)
+            print(f"snapshot of {day}: {rows} rows")
+
+
 def setup(settings: Settings) -> None:
     """Bring a database to a servable state: started, migrated, regions and demo loaded."""
     if settings.embedded:
@@ -116,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     imported = grid_actions.add_parser("import", help="grid polygons from a GeoJSON file")
     imported.add_argument("file")
     grid.set_defaults(handler=_grid)
+
+    risk = commands.add_parser("risk", help="re-derive levels and aggregates; snapshots")
+    risk.add_argument("action", choices=["rebuild", "snapshot"])
+    risk.add_argument("--regrade", action="store_true", help="also re-grade hazard sources")
+    risk.add_argument("--day", help="snapshot day, YYYY-MM-DD (default today)")
+    risk.set_defaults(handler=_risk)
 
     setup_cmd = commands.add_parser("setup", help="start, migrate, load what is missing")
     setup_cmd.set_defaults(handler=_setup)

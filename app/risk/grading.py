@@ -198,10 +198,10 @@ def regrade_hazard_sources_near(session: Session, *, geometry_ewkt: str) -> list
 _ENTERPRISE_LEVEL_SQL = """
     WITH target AS (
         SELECT e.id, e.risk_level AS current,
-               (SELECT max(array_position(:ranks, rp.risk_level)) FROM risk_points rp
+               (SELECT max(array_position(CAST(:ranks AS text[]), rp.risk_level)) FROM risk_points rp
                  WHERE rp.enterprise_id = e.id) AS point_rank,
                EXISTS (SELECT 1 FROM hazard_sources h
-                        WHERE h.enterprise_id = e.id AND h.grade = ANY(:red_grades))
+                        WHERE h.enterprise_id = e.id AND h.grade = ANY(CAST(:red_grades AS int[])))
                    AS has_red_hazard,
                EXISTS (SELECT 1 FROM hidden_dangers d
                         WHERE d.enterprise_id = e.id AND d.grade = 'major'
@@ -212,19 +212,23 @@ _ENTERPRISE_LEVEL_SQL = """
         SELECT t.*,
                greatest(t.point_rank, CASE WHEN t.has_red_hazard THEN 4 END) AS base_rank
           FROM target t),
-    derived AS (
+    adjusted AS (
         SELECT r.*,
-               least(4, coalesce(r.base_rank,
-                                 CASE WHEN r.has_open_major THEN array_position(:ranks, :ungraded) END)
-                        + CASE WHEN r.has_open_major THEN :raise ELSE 0 END) AS final_rank
-          FROM ranked r)
+               coalesce(r.base_rank, CASE WHEN r.has_open_major
+                                          THEN array_position(CAST(:ranks AS text[]), CAST(:ungraded AS text)) END)
+               + CASE WHEN r.has_open_major THEN CAST(:raise AS int) ELSE 0 END AS raised_rank
+          FROM ranked r),
+    derived AS (
+        -- least() would skip a NULL rank: an ungraded enterprise must stay ungraded.
+        SELECT a.*, CASE WHEN a.raised_rank IS NOT NULL THEN least(4, a.raised_rank) END AS final_rank
+          FROM adjusted a)
     UPDATE enterprises e
-       SET risk_level = (:ranks)[d.final_rank],
+       SET risk_level = (CAST(:ranks AS text[]))[d.final_rank],
            level_basis = jsonb_build_object(
-               'rule', :rule_version, 'highest_risk_point', (:ranks)[d.point_rank],
+               'rule', CAST(:rule_version AS text), 'highest_risk_point', (CAST(:ranks AS text[]))[d.point_rank],
                'red_hazard_source', d.has_red_hazard, 'open_major_danger', d.has_open_major)
       FROM derived d
-     WHERE e.id = d.id AND e.risk_level IS DISTINCT FROM (:ranks)[d.final_rank]
+     WHERE e.id = d.id AND e.risk_level IS DISTINCT FROM (CAST(:ranks AS text[]))[d.final_rank]
 """
 RANKS = ["blue", "yellow", "orange", "red"]  # array_position gives 1 (blue) … 4 (red)
 

@@ -815,15 +815,16 @@ def _public(row: Row) -> Row:
 
 def write_plan(session: Session, plan: DemoPlan) -> dict[str, int]:
     """Insert a plan in bulk (the trigger sets county_code and grid_code); return counts."""
+    # Core INSERT … RETURNING goes through "insertmanyvalues" (1,000 rows a statement);
+    # a plain executemany would cost one round trip per row.
     def insert_returning(model: type, rows: list[Row]) -> list[int]:
         if not rows:
             return []
-        stmt = insert(model).returning(model.id, sort_by_parameter_order=True)
-        return list(session.scalars(stmt, [_public(r) for r in rows]))
+        table = model.__table__
+        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return list(session.execute(stmt, [_public(r) for r in rows]).scalars())
 
-    def insert_plain(model: type, rows: list[Row]) -> None:
-        if rows:
-            session.execute(insert(model), [_public(r) for r in rows])
+    insert_plain = insert_returning
 
     enterprise_ids = insert_returning(Enterprise, plan.enterprises)
     insert_plain(HazardSource, [
