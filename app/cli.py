@@ -36,6 +36,10 @@ def _load_regions(provinces: set[str] | None) -> None:
 
 
 def _load_demo(seed: int, enterprises: int) -> None:
+    """Replace located data with the Ningxia demo, grade it and snapshot today's aggregates."""
+    from datetime import date  # noqa: PLC0415
+
+    from app.risk import aggregation, grading  # noqa: PLC0415
     from app.sites.demo import generate_demo  # noqa: PLC0415
 
     with session_factory()() as session, session.begin():
@@ -43,6 +47,8 @@ def _load_demo(seed: int, enterprises: int) -> None:
                       "emergency_resources", "enterprises"):
             session.execute(text(f"DELETE FROM {table}"))
         counts = generate_demo(session, seed=seed, enterprises=enterprises)
+        grading.rebuild(session, regrade=True)
+        aggregation.take_snapshot(session, day=date.today())
     print("demo data: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 

@@ -7,9 +7,11 @@ from sqlalchemy import text
 
 from app.deps import SessionDep
 from app.errors import RiskAtlasError, status_code_for
+from app.features.router import features_router, ogc_router
 from app.regions.router import router as regions_router
 from app.risk.router import router as risk_router
 from app.sites.router import router as sites_router
+from app.tiles.router import router as tiles_router
 
 
 def _field_name(location: tuple) -> str:
@@ -51,6 +53,9 @@ def create_app() -> FastAPI:
     app.include_router(regions_router)
     app.include_router(risk_router)
     app.include_router(sites_router)
+    app.include_router(tiles_router)
+    app.include_router(features_router)
+    app.include_router(ogc_router)
     return app
 
 

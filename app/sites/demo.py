@@ -131,7 +131,8 @@ def load_province(session: Session, province: str) -> Province:
         known = seats.get(leaf.code, {})
         counties.append(County(
             code=leaf.code, name=leaf.name, short=_short(leaf.name),
-            city_name=names.get(city_code, "") if city_code else "",
+            # A municipality's city level repeats the province (北京市 → 北京市): drop it.
+            city_name="" if names.get(city_code, row.name) == row.name else names[city_code],
             city_code=city_code or leaf.code,
             seat=tuple(known.get("seat", (leaf.x, leaf.y))),
             weight=float(known.get("weight", math.sqrt(max(leaf.area_km2, 1.0)))),
@@ -420,9 +421,16 @@ class _Planner:
         self.used_names.add(name)
         return name
 
+    def region_prefix(self, county: County) -> str:
+        """Province, city and county names, each once (北京市东城区, 台湾省)."""
+        parts: list[str] = []
+        for part in (self.prov.name, county.city_name, county.name):
+            if part and part not in parts:
+                parts.append(part)
+        return "".join(parts)
+
     def address(self, county: County, road: str, rng: random.Random, park: str = "") -> str:
-        return (f"{self.prov.name}{county.city_name}{county.name}{park}{road}"
-                f"{rng.randint(1, 399)}号")
+        return f"{self.region_prefix(county)}{park}{road}{rng.randint(1, 399)}号"
 
     # Enterprises
 
@@ -464,7 +472,7 @@ class _Planner:
             terms = sector["terms"] if park or "scattered_terms" not in sector else (
                 sector["scattered_terms"] if rng.random() < 0.7 else sector["terms"])
 
-            def make_name(s=sector, t=terms, c=county) -> str:
+            def make_name(t=terms, c=county) -> str:
                 r = rng.random()
                 prefix = prov.short if r < 0.5 else (
                     _short(c.city_name) if r < 0.8 and c.city_name else c.short)
@@ -682,7 +690,6 @@ class _Planner:
                 allowed.append(codes)
 
         placed = self.place(rng, makers, allowed)
-        people_rng = rng
         for row, (wkt, code) in zip(rows, placed, strict=True):
             county = prov.county(code)
             kind = row["kind"]
@@ -696,14 +703,14 @@ class _Planner:
                     name = self.unique(lambda c=county: c.short + rng.choice(
                         self.names["place_words"]) + rng.choice(self.names["residential_suffixes"]))
                 else:
-                    name = self._zone_name(people_rng, cfg["patterns"], county)
+                    name = self._zone_name(rng, cfg["patterns"], county)
                 population = capacity = None
                 if cfg["population"]:
                     population = int(_log_uniform(rng, *cfg["population"]))
                     if cfg["capacity_ratio"]:
                         capacity = int(population * rng.uniform(*cfg["capacity_ratio"]))
             road = rng.choice(self.names["roads"])
-            address = (f"{prov.name}{county.city_name}{county.name}{road}沿线"
+            address = (f"{self.region_prefix(county)}{road}沿线"
                        if kind == "gas_pipeline" else self.address(county, road, rng))
             out = {
                 "name": name, "kind": kind, "population": population, "capacity": capacity,

@@ -1,0 +1,1 @@
+"""GeoJSON features and OGC API – Features (Part 1: Core) over the map layers."""

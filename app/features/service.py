@@ -1,0 +1,133 @@
+"""Querying layer features as GeoJSON: bbox, paging, the tile filters, datetime."""
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.errors import InvalidInput, NotFound
+from app.tiles.catalog import Layer
+from app.tiles.service import TileFilters
+
+MAX_LIMIT = 10_000
+REGION_DETAIL = {"full": "geom", "medium": "geom_medium", "coarse": "geom_coarse"}
+
+
+def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
+    """Parse 'minx,miny,maxx,maxy' (WGS 84), naming what is wrong."""
+    if bbox is None:
+        return None
+    parts = bbox.split(",")
+    if len(parts) != 4:
+        raise InvalidInput(f"bbox needs 4 numbers (minx,miny,maxx,maxy), got {len(parts)}",
+                           field="bbox")
+    try:
+        min_x, min_y, max_x, max_y = (float(p) for p in parts)
+    except ValueError as error:
+        raise InvalidInput(f"bbox has a value that is not a number: {bbox}", field="bbox") from error
+    if not (-180 <= min_x <= 180 and -180 <= max_x <= 180):
+        raise InvalidInput("bbox longitudes must lie in −180…180", field="bbox")
+    if not (-90 <= min_y <= 90 and -90 <= max_y <= 90):
+        raise InvalidInput("bbox latitudes must lie in −90…90", field="bbox")
+    if min_x > max_x or min_y > max_y:
+        raise InvalidInput("bbox must be minx,miny,maxx,maxy with min ≤ max", field="bbox")
+    return min_x, min_y, max_x, max_y
+
+
+def parse_datetime_interval(value: str | None) -> tuple[datetime | None, datetime | None]:
+    """Parse an OGC datetime: an instant, 'start/end', '../end' or 'start/..'."""
+    if not value:
+        return None, None
+
+    def instant(part: str) -> datetime | None:
+        if part in ("", ".."):
+            return None
+        try:
+            return datetime.fromisoformat(part.replace("Z", "+00:00"))
+        except ValueError as error:
+            raise InvalidInput(f"{part!r} is not an RFC 3339 date-time", field="datetime") from error
+
+    if "/" in value:
+        start, _, end = value.partition("/")
+        interval = instant(start), instant(end)
+        if interval[0] and interval[1] and interval[0] > interval[1]:
+            raise InvalidInput("datetime interval ends before it starts", field="datetime")
+        return interval
+    moment = instant(value)
+    return moment, moment
+
+
+def _where(layer: Layer, filters: TileFilters) -> str:
+    clauses = ["(CAST(:bbox_minx AS float) IS NULL OR t.{geom} && "
+               "ST_MakeEnvelope(:bbox_minx, :bbox_miny, :bbox_maxx, :bbox_maxy, 4326))"]
+    if layer.table == "regions":
+        clauses += ["t.code LIKE :code_prefix",
+                    "(CAST(:parent AS text) IS NULL OR t.parent_code = CAST(:parent AS text))"]
+        return " AND ".join(clauses)
+    if layer.table == "grid_cells":
+        clauses += ["t.code LIKE :code_prefix",
+                    "(CAST(:parent AS text) IS NULL OR t.county_code = CAST(:parent AS text))"]
+        return " AND ".join(clauses)
+    clauses += ["t.county_code LIKE :code_prefix",
+                "(CAST(:start AS timestamptz) IS NULL OR t.updated_at >= CAST(:start AS timestamptz))",
+                "(CAST(:end AS timestamptz) IS NULL OR t.updated_at <= CAST(:end AS timestamptz))"]
+    if layer.has_level:
+        clauses.append("(CAST(:levels AS text[]) IS NULL OR t.risk_level = ANY(CAST(:levels AS text[])))")
+    if layer.sector_sql:
+        clauses.append(f"(CAST(:sectors AS text[]) IS NULL OR {layer.sector_sql} = ANY(CAST(:sectors AS text[])))")
+    return " AND ".join(clauses)
+
+
+def _key(layer: Layer) -> str:
+    return "t.code" if layer.table in ("regions", "grid_cells") else "t.id"
+
+
+def query_features(
+    session: Session, *, layer: Layer, filters: TileFilters,
+    bbox: tuple[float, float, float, float] | None, limit: int, offset: int,
+    interval: tuple[datetime | None, datetime | None] = (None, None),
+    parent: str | None = None, detail: str = "full", fid: str | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """Return (features, number matched) of a layer."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must lie in 1…{MAX_LIMIT}", field="limit")
+    if offset < 0:
+        raise InvalidInput("offset must not be negative", field="offset")
+    geom = REGION_DETAIL[detail] if layer.table == "regions" else "geom"
+    updated_since = filters.updated_since
+    start = max(filter(None, (interval[0], updated_since)), default=None)
+    params = {
+        **filters.params(), "start": start, "end": interval[1], "parent": parent,
+        "bbox_minx": bbox[0] if bbox else None, "bbox_miny": bbox[1] if bbox else None,
+        "bbox_maxx": bbox[2] if bbox else None, "bbox_maxy": bbox[3] if bbox else None,
+        "limit": limit, "offset": offset, "fid": fid,
+    }
+    where = _where(layer, filters).format(geom=geom)
+    if fid is not None:
+        where += f" AND CAST({_key(layer)} AS text) = :fid"
+    properties = ", ".join(f"{expr} AS {key}" for key, expr in layer.properties.items())
+    rows = session.execute(text(
+        f"SELECT {_key(layer)} AS fid, ST_AsGeoJSON(t.{geom}, 7) AS geometry, "
+        f"{properties}{', t.updated_at' if layer.table not in ('regions', 'grid_cells') else ''} "
+        f"FROM {layer.table} t WHERE {where} ORDER BY {_key(layer)} LIMIT :limit OFFSET :offset"
+    ), params).mappings().all()
+    matched = session.execute(text(f"SELECT count(*) FROM {layer.table} t WHERE {where}"),
+                              params).scalar_one()
+    features = []
+    for row in rows:
+        props = {k: (v.isoformat() if isinstance(v, datetime) else v)
+                 for k, v in row.items() if k not in ("fid", "geometry")}
+        features.append({"type": "Feature", "id": row["fid"],
+                         "geometry": json.loads(row["geometry"]), "properties": props})
+    return features, matched
+
+
+def feature_or_raise(session: Session, *, layer: Layer, filters: TileFilters, fid: str) -> dict:
+    """One feature by id, or NotFound naming it."""
+    features, _ = query_features(session, layer=layer, filters=filters, bbox=None, limit=1,
+                                 offset=0, fid=fid)
+    if not features:
+        raise NotFound(f"feature {fid} not found in {layer.name}", field="featureId")
+    return features[0]

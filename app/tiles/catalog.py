@@ -1,0 +1,95 @@
+"""The layers the map serves: which table, which properties, when points are aggregated.
+
+Identifiers in tile and feature SQL come only from here, never from a request.
+"""
+
+from dataclasses import dataclass, field
+
+from app.errors import NotFound
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    table: str
+    title_zh: str
+    # property name -> SQL expression over the row alias `t`
+    properties: dict[str, str]
+    has_level: bool = True
+    # SQL giving the row's sector (None when the layer has no sector)
+    sector_sql: str | None = None
+    # Below this zoom, points are aggregated into cells with counts per colour.
+    aggregate_below: int | None = None
+    minzoom: int = 0
+    maxzoom: int = 16
+    geometry_types: tuple[str, ...] = ("Point",)
+    datetime_column: str = "t.updated_at"
+    extra_fields: dict[str, str] = field(default_factory=dict)
+
+
+_ENTERPRISE_SECTOR = "(SELECT e.sector FROM enterprises e WHERE e.id = t.enterprise_id)"
+
+POINT_LAYERS = {
+    "enterprises": Layer(
+        "enterprises", "enterprises", "企业",
+        {"id": "t.id", "name": "t.name", "level": "t.risk_level", "sector": "t.sector",
+         "park": "t.park", "credit_code": "t.credit_code", "county_code": "t.county_code"},
+        sector_sql="t.sector", aggregate_below=10),
+    "hazard_sources": Layer(
+        "hazard_sources", "hazard_sources", "重大危险源",
+        {"id": "t.id", "name": "t.name", "level": "t.risk_level", "grade": "t.grade",
+         "r": "t.r_value", "enterprise_id": "t.enterprise_id", "county_code": "t.county_code"},
+        sector_sql=_ENTERPRISE_SECTOR, aggregate_below=7),
+    "public_zones": Layer(
+        "public_zones", "public_zones", "公共区域",
+        {"id": "t.id", "name": "t.name", "level": "t.risk_level", "kind": "t.kind",
+         "population": "t.population", "county_code": "t.county_code"},
+        aggregate_below=9,
+        geometry_types=("Point", "Polygon", "MultiPolygon", "LineString", "MultiLineString")),
+    "risk_points": Layer(
+        "risk_points", "risk_points", "风险点",
+        {"id": "t.id", "name": "t.name", "level": "t.risk_level", "method": "t.method",
+         "score": "t.score", "enterprise_id": "t.enterprise_id", "county_code": "t.county_code"},
+        sector_sql=_ENTERPRISE_SECTOR, aggregate_below=11),
+    "emergency_resources": Layer(
+        "emergency_resources", "emergency_resources", "应急资源",
+        {"id": "t.id", "name": "t.name", "kind": "t.kind", "contact": "t.contact_person",
+         "phone": "t.contact_phone", "county_code": "t.county_code"},
+        has_level=False, aggregate_below=7),
+}
+
+AREA_LAYERS = {
+    "regions": Layer("regions", "regions", "行政区划",
+                     {"code": "t.code", "name": "t.name", "level_kind": "t.level"},
+                     has_level=True, maxzoom=16, geometry_types=("MultiPolygon",)),
+    "grid": Layer("grid", "grid_cells", "网格",
+                  {"code": "t.code", "name": "t.name", "county_code": "t.county_code",
+                   "warden": "t.warden_name"},
+                  has_level=True, minzoom=9, geometry_types=("MultiPolygon",)),
+}
+
+LAYERS: dict[str, Layer] = {**POINT_LAYERS, **AREA_LAYERS}
+
+
+def layer_or_raise(name: str) -> Layer:
+    """Return the layer called `name`, or raise NotFound naming it and the known layers."""
+    layer = LAYERS.get(name)
+    if layer is None:
+        raise NotFound(f"unknown layer {name!r}", field="layer", allowed=sorted(LAYERS))
+    return layer
+
+
+def region_level_for_zoom(z: int) -> str:
+    """The administrative level the `regions` layer draws at zoom z."""
+    if z < 5:
+        return "province"
+    if z < 8:
+        return "city"
+    if z < 11:
+        return "county"
+    return "grid"
+
+
+def region_geometry_column(z: int) -> str:
+    """The generalised outline that suits zoom z (≈1 km, ≈100 m, full)."""
+    return "geom_coarse" if z < 6 else "geom_medium" if z < 10 else "geom"

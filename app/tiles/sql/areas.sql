@@ -1,0 +1,42 @@
+-- Regions (province, city or county by zoom) or grid cells, with the four-colour counts
+-- from the risk engine's region_counts and the regional level by the 'highest' method
+-- (which measures make each colour is bound from geodata/risk data files).
+WITH bounds AS (
+    SELECT ST_TileEnvelope(:z, :x, :y) AS tile,
+           ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 0.015625), 4326) AS filter
+),
+units AS (
+    SELECT t.code, t.{geometry} AS geom, {properties}
+      FROM {table} t, bounds
+     WHERE t.{geometry} && bounds.filter
+       AND t.code LIKE :code_prefix
+       {unit_filter}
+),
+counted AS (
+    SELECT u.*, c.*
+      FROM units u
+      LEFT JOIN LATERAL (
+          SELECT coalesce(sum(value) FILTER (WHERE measure = 'risk_points.red'), 0) AS red,
+                 coalesce(sum(value) FILTER (WHERE measure = 'risk_points.orange'), 0) AS orange,
+                 coalesce(sum(value) FILTER (WHERE measure = 'risk_points.yellow'), 0) AS yellow,
+                 coalesce(sum(value) FILTER (WHERE measure = 'risk_points.blue'), 0) AS blue,
+                 coalesce(sum(value) FILTER (WHERE measure = 'enterprises.total'), 0) AS enterprises,
+                 coalesce(sum(value) FILTER (WHERE measure = 'dangers.open_major'), 0)
+                     AS open_major_dangers,
+                 CASE WHEN bool_or(value > 0 AND measure = ANY(CAST(:red_measures AS text[]))) THEN 'red'
+                      WHEN bool_or(value > 0 AND measure = ANY(CAST(:orange_measures AS text[]))) THEN 'orange'
+                      WHEN bool_or(value > 0 AND measure = ANY(CAST(:yellow_measures AS text[]))) THEN 'yellow'
+                      WHEN bool_or(value > 0 AND measure = ANY(CAST(:blue_measures AS text[]))) THEN 'blue'
+                 END AS level
+            FROM region_counts rc WHERE rc.region_code = u.code
+      ) c ON true
+),
+features AS (
+    SELECT ST_AsMVTGeom(ST_Transform(counted.geom, 3857), bounds.tile, 4096, 64, true) AS geom,
+           counted.code AS id_code, {output_properties},
+           red, orange, yellow, blue, enterprises, open_major_dangers, level,
+           CAST(:method AS text) AS method
+      FROM counted, bounds
+     WHERE CAST(:levels AS text[]) IS NULL OR level = ANY(CAST(:levels AS text[]))
+)
+SELECT ST_AsMVT(features, :layer, 4096, 'geom') FROM features WHERE geom IS NOT NULL

@@ -1,0 +1,245 @@
+"""The Ningxia demo generator: valid, located where it claims, clustered, deterministic."""
+
+from datetime import date, datetime, time, timedelta, timezone
+
+import pytest
+from sqlalchemy import text
+
+from app.risk.gb18218 import assess_hazard_source
+from app.risk.methods import assess_lec, assess_ls
+from app.sites.credit_code import is_valid_credit_code
+from app.sites.demo import generate_demo, plan_demo, substance_inputs
+
+AS_OF = date(2024, 6, 1)
+NINGXIA = "640000"
+NINGDONG = (106.6, 38.1)
+TABLES = ("enterprises", "hazard_sources", "risk_points", "hidden_dangers", "public_zones",
+          "emergency_resources")
+
+
+def _max_ids(session) -> dict[str, int]:
+    return {t: session.execute(text(f"SELECT coalesce(max(id), 0) FROM {t}")).scalar_one()
+            for t in TABLES}
+
+
+@pytest.fixture
+def demo(session):
+    """Generate 300 enterprises; yields (counts, {table: id above which the rows are new})."""
+    before = _max_ids(session)
+    counts = generate_demo(session, seed=42, enterprises=300, as_of=AS_OF)
+    return counts, before
+
+
+def _rows(session, table: str, before: dict[str, int], columns: str = "*"):
+    return session.execute(
+        text(f"SELECT {columns} FROM {table} WHERE id > :id ORDER BY id"), {"id": before[table]}
+    ).mappings().all()
+
+
+def test_counts_match_the_tables(session, demo):
+    counts, before = demo
+    for table in TABLES:
+        n = session.execute(text(f"SELECT count(*) FROM {table} WHERE id > :id"),
+                            {"id": before[table]}).scalar_one()
+        assert counts[table] == n, table
+    assert counts["enterprises"] == 300
+    assert counts["risk_points"] >= 300
+    assert counts["hazard_sources"] >= 5
+    assert counts["hidden_dangers"] >= 10
+
+
+def test_credit_codes_are_valid_and_unique(session, demo):
+    _, before = demo
+    rows = _rows(session, "enterprises", before, "credit_code, county_code")
+    codes = [r["credit_code"] for r in rows]
+    assert len(set(codes)) == len(codes) == 300
+    for r in rows:
+        assert is_valid_credit_code(r["credit_code"])
+        assert r["credit_code"][2:8] == r["county_code"]
+
+
+def test_every_row_lies_in_its_ningxia_county(session, demo):
+    _, before = demo
+    for table in TABLES:
+        bad = session.execute(text(f"""
+            SELECT count(*) FROM {table} t JOIN regions r ON r.code = t.county_code
+             WHERE t.id > :id
+               AND (r.province_code <> :p OR NOT r.is_leaf
+                    OR NOT ST_Intersects(r.geom, CASE WHEN GeometryType(t.geom) = 'POINT'
+                                                 THEN t.geom ELSE ST_PointOnSurface(t.geom) END))
+        """), {"id": before[table], "p": NINGXIA}).scalar_one()
+        assert bad == 0, table
+    # The address names the county the point is in.
+    rows = session.execute(text("""
+        SELECT e.address, r.name FROM enterprises e JOIN regions r ON r.code = e.county_code
+         WHERE e.id > :id"""), {"id": before["enterprises"]}).all()
+    assert all(county in address for address, county in rows)
+
+
+def test_all_22_counties_have_enterprises(session, demo):
+    _, before = demo
+    counties = {r["county_code"] for r in _rows(session, "enterprises", before, "county_code")}
+    leaves = session.execute(text(
+        "SELECT count(*) FROM regions WHERE province_code = :p AND is_leaf"), {"p": NINGXIA}
+    ).scalar_one()
+    assert leaves == 22
+    assert len(counties) == 22
+
+
+def test_sectors_and_enterprise_fields(session, demo):
+    _, before = demo
+    rows = _rows(session, "enterprises", before)
+    sectors = {r["sector"] for r in rows}
+    assert len(sectors) >= 8
+    assert {"危险化学品", "建筑施工", "道路运输", "工贸"} <= sectors
+    assert len({r["name"] for r in rows}) == len(rows)
+    for r in rows:
+        assert r["name"].endswith("公司")
+        assert r["employees"] > 0
+        assert r["responsible_person"] and r["government_person"]
+        assert r["responsible_phone"].isdigit() and len(r["responsible_phone"]) == 11
+        assert r["risk_level"] is None and r["level_basis"] is None
+
+
+def test_chemical_enterprises_cluster_in_parks(session, demo):
+    _, before = demo
+    share, in_parks = session.execute(text("""
+        SELECT avg(ST_DWithin(geom::geography, ST_MakePoint(:x, :y)::geography, 10000)::int),
+               avg((park IS NOT NULL)::int)
+          FROM enterprises WHERE id > :id AND sector = '危险化学品'
+    """), {"id": before["enterprises"], "x": NINGDONG[0], "y": NINGDONG[1]}).one()
+    assert share >= 0.25
+    assert in_parks >= 0.5
+    # Footprints: only chemical enterprises in parks, a few hundred metres, around the point.
+    bad = session.execute(text("""
+        SELECT count(*) FROM enterprises WHERE id > :id AND footprint IS NOT NULL
+           AND (sector <> '危险化学品' OR park IS NULL OR NOT ST_Contains(footprint, geom)
+                OR sqrt(ST_Area(footprint::geography)) NOT BETWEEN 150 AND 650)
+    """), {"id": before["enterprises"]}).scalar_one()
+    assert bad == 0
+
+
+def test_hazard_sources_resolve_by_gb18218(session, demo):
+    _, before = demo
+    rows = _rows(session, "hazard_sources", before)
+    assert rows
+    for r in rows:
+        assert r["unit_type"] in ("production", "storage")
+        assessment = assess_hazard_source(substance_inputs(r["substances"]), 0)
+        assert assessment.is_major, r["substances"]
+        for s in r["substances"]:
+            assert set(s) == {"cas", "name", "category", "quantity_t"}
+        assert (r["s_value"], r["r_value"], r["alpha"], r["exposed_people"], r["grade"],
+                r["risk_level"]) == (None,) * 6
+    # Inside a chemical enterprise's footprint.
+    bad = session.execute(text("""
+        SELECT count(*) FROM hazard_sources h JOIN enterprises e ON e.id = h.enterprise_id
+         WHERE h.id > :id AND (e.sector <> '危险化学品' OR h.county_code <> e.county_code
+                               OR (e.footprint IS NOT NULL AND NOT ST_Contains(e.footprint, h.geom)))
+    """), {"id": before["hazard_sources"]}).scalar_one()
+    assert bad == 0
+
+
+def test_risk_points_are_graded_by_the_methods(session, demo):
+    _, before = demo
+    rows = _rows(session, "risk_points", before)
+    per_enterprise: dict[int, int] = {}
+    levels: dict[str, int] = {}
+    for r in rows:
+        per_enterprise[r["enterprise_id"]] = per_enterprise.get(r["enterprise_id"], 0) + 1
+        inputs = r["inputs"]
+        if r["method"] == "lec":
+            res = assess_lec(inputs["l"], inputs["e"], inputs["c"])
+            assert (r["score"], r["risk_level"]) == (res.d, res.level)
+        else:
+            assert r["method"] == "ls"
+            res_ls = assess_ls(inputs["l"], inputs["s"])
+            assert (r["score"], r["risk_level"]) == (res_ls.r, res_ls.level)
+        levels[r["risk_level"]] = levels.get(r["risk_level"], 0) + 1
+    assert len(per_enterprise) == 300
+    assert all(1 <= n <= 5 for n in per_enterprise.values())
+    # Skewed: blue and yellow dominate, red is rare but present.
+    assert levels["blue"] + levels["yellow"] > 0.6 * len(rows)
+    assert 0 < levels["red"] < levels["orange"] < levels["yellow"]
+    same_county = session.execute(text("""
+        SELECT count(*) FROM risk_points p JOIN enterprises e ON e.id = p.enterprise_id
+         WHERE p.id > :id AND p.county_code <> e.county_code"""),
+        {"id": before["risk_points"]}).scalar_one()
+    assert same_county == 0
+
+
+def test_severe_sectors_grade_higher(session):
+    before = _max_ids(session)
+    generate_demo(session, seed=7, enterprises=1500, as_of=AS_OF)
+    share = dict(session.execute(text("""
+        SELECT e.sector IN ('危险化学品', '非煤矿山', '烟花爆竹'),
+               avg((p.risk_level IN ('red', 'orange'))::int)
+          FROM risk_points p JOIN enterprises e ON e.id = p.enterprise_id
+         WHERE p.id > :id GROUP BY 1"""), {"id": before["risk_points"]}).all())
+    assert share[True] > share[False]
+
+
+def test_public_zones_and_emergency_resources(session, demo):
+    _, before = demo
+    zones = session.execute(text("""
+        SELECT kind, GeometryType(geom) AS type, population, risk_level, managing_department
+          FROM public_zones WHERE id > :id"""), {"id": before["public_zones"]}).mappings().all()
+    kinds = {z["kind"] for z in zones}
+    assert kinds == {"school", "hospital", "market", "station", "residential", "gas_pipeline"}
+    for z in zones:
+        assert z["risk_level"] in ("red", "orange", "yellow", "blue")
+        assert z["managing_department"]
+        if z["kind"] == "residential":
+            assert z["type"] == "POLYGON" and 500 <= z["population"] <= 8000
+        elif z["kind"] == "gas_pipeline":
+            assert z["type"] == "LINESTRING"
+        else:
+            assert z["type"] == "POINT" and z["population"] > 0
+    low = sum(z["risk_level"] in ("blue", "yellow") for z in zones)
+    assert low > 0.7 * len(zones)
+    length = session.execute(text("""
+        SELECT min(ST_Length(geom::geography)), max(ST_Length(geom::geography))
+          FROM public_zones WHERE id > :id AND kind = 'gas_pipeline'"""),
+        {"id": before["public_zones"]}).one()
+    assert 1000 < length[0] and length[1] < 10000
+    resources = _rows(session, "emergency_resources", before)
+    assert {r["kind"] for r in resources} == {"fire_station", "rescue_team", "materials_depot",
+                                              "hospital"}
+    assert all(r["contact_person"] and r["contact_phone"] for r in resources)
+
+
+def test_hidden_dangers(session, demo):
+    _, before = demo
+    rows = _rows(session, "hidden_dangers", before)
+    assert {r["grade"] for r in rows} == {"general", "major"}
+    assert sum(r["grade"] == "major" for r in rows) < sum(r["grade"] == "general" for r in rows)
+    assert len({r["status"] for r in rows}) >= 3
+    end = datetime.combine(AS_OF, time(23, 59), timezone(timedelta(hours=8)))
+    for r in rows:
+        assert r["title"] and r["enterprise_id"]
+        assert r["found_at"] <= end
+        assert (r["closed_at"] is not None) == (r["status"] == "closed")
+        if r["closed_at"] is not None:
+            assert r["found_at"] <= r["closed_at"]
+    linked = session.execute(text("""
+        SELECT count(*) FROM hidden_dangers d JOIN risk_points p ON p.id = d.risk_point_id
+         WHERE d.id > :id AND p.enterprise_id <> d.enterprise_id"""),
+        {"id": before["hidden_dangers"]}).scalar_one()
+    assert linked == 0
+
+
+def test_plan_is_deterministic(session):
+    a = plan_demo(session, seed=11, enterprises=200, as_of=AS_OF)
+    b = plan_demo(session, seed=11, enterprises=200, as_of=AS_OF)
+    c = plan_demo(session, seed=12, enterprises=200, as_of=AS_OF)
+    assert a == b
+    key = [(e["name"], e["credit_code"], e["geom"]) for e in a.enterprises]
+    assert key == [(e["name"], e["credit_code"], e["geom"]) for e in b.enterprises]
+    assert key != [(e["name"], e["credit_code"], e["geom"]) for e in c.enterprises]
+    assert [e["credit_code"] for e in a.enterprises] != [e["credit_code"] for e in c.enterprises]
+
+
+def test_plan_writes_nothing(session):
+    before = _max_ids(session)
+    plan_demo(session, seed=3, enterprises=50, as_of=AS_OF)
+    assert _max_ids(session) == before
