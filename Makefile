@@ -21,10 +21,12 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(BIN)/riskatlas serve
 
-# Browser tests use Debian's Chromium; it is installed here when missing.
+# Browser tests use Debian's Chromium, the OGC test GDAL's ogrinfo: installed when missing.
 test: $(STAMP)
-	@command -v chromium >/dev/null || (command -v apt-get >/dev/null && apt-get update -qq \
-	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) || true
+	@(command -v chromium >/dev/null && command -v ogrinfo >/dev/null) \
+	  || (command -v apt-get >/dev/null && apt-get update -qq \
+	      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium gdal-bin) \
+	  || echo "warning: could not install chromium / gdal-bin"
 	$(BIN)/riskatlas db start
 	$(BIN)/pytest -q
 

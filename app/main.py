@@ -12,6 +12,8 @@ from app.regions.router import router as regions_router
 from app.risk.router import router as risk_router
 from app.sites.router import router as sites_router
 from app.tiles.router import router as tiles_router
+from app.tiles.service import TileCache
+from app.settings import get_settings
 
 
 def _field_name(location: tuple) -> str:
@@ -41,6 +43,7 @@ def create_app() -> FastAPI:
         version="0.1.0",
         description="Regional safety-risk four-colour maps: regions, grading, tiles, features.",
     )
+    app.state.tile_cache = TileCache(max_bytes=get_settings().tile_cache_mb * 1024 * 1024)
     app.add_exception_handler(RiskAtlasError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
 

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
+    tile_cache_mb: int = 256
+
     demo_seed: int = 20240601
     demo_enterprises: int = 5000
 

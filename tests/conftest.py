@@ -5,6 +5,12 @@ With DATABASE_URL unset the embedded cluster is used (started if needed); otherw
 database named `riskatlas_test` is created on that server.
 """
 
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 
 import psycopg
@@ -18,7 +24,7 @@ from app import embedded_db, migrate
 from app.db import get_session
 from app.main import create_app
 from app.regions.loader import load_regions, read_index
-from app.settings import get_settings
+from app.settings import PROJECT_ROOT, get_settings
 
 TEST_DATABASE = "riskatlas_test"
 
@@ -88,3 +94,34 @@ def client(session: Session) -> Iterator[TestClient]:
     app.dependency_overrides[get_session] = test_session
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server_url(engine: Engine) -> Iterator[str]:
+    """The app served by uvicorn over HTTP on the test database (sees committed data only)."""
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
+        env=env, cwd=PROJECT_ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"{url}/api/health", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("the test server did not start")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

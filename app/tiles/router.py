@@ -3,15 +3,22 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from app.deps import JurisdictionDep, SessionDep
 from app.tiles import service
-from app.tiles.catalog import LAYERS, layer_or_raise
+from app.tiles.catalog import layer_or_raise
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
 MVT = "application/vnd.mapbox-vector-tile"
-TILE_CACHE = service.TileCache(max_bytes=256 * 1024 * 1024)
+
+
+def get_tile_cache(request: Request) -> service.TileCache:
+    """The application's tile cache (one per process, created with the app)."""
+    return request.app.state.tile_cache
+
+
+TileCacheDep = Annotated[service.TileCache, Depends(get_tile_cache)]
 
 LevelFilter = Annotated[str | None, Query(description="colours, e.g. red,orange")]
 SectorFilter = Annotated[str | None, Query(description="sectors, comma-separated")]
@@ -22,7 +29,7 @@ RegionFilter = Annotated[str | None, Query(description="region code or prefix")]
             responses={200: {"content": {MVT: {}}}, 304: {"description": "not modified"}})
 def get_tile(
     layer: str, z: int, x: int, y: int, session: SessionDep, jurisdiction: JurisdictionDep,
-    level: LevelFilter = None, sector: SectorFilter = None, region: RegionFilter = None,
+    tile_cache: TileCacheDep, level: LevelFilter = None, sector: SectorFilter = None, region: RegionFilter = None,
     updated_since: datetime | None = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -31,7 +38,7 @@ def get_tile(
     service.validate_tile_address(z, x, y)
     filters = service.parse_filters(found, jurisdiction=jurisdiction, level=level,
                                     sector=sector, region=region, updated_since=updated_since)
-    etag, tile, cached = service.get_tile(session, TILE_CACHE, layer=found, z=z, x=x, y=y,
+    etag, tile, cached = service.get_tile(session, tile_cache, layer=found, z=z, x=x, y=y,
                                           filters=filters)
     headers = {"ETag": etag, "Cache-Control": "no-cache", "X-Tile-Cache": "hit" if cached else "miss"}
     if if_none_match and etag in [tag.strip() for tag in if_none_match.split(",")]:
@@ -60,8 +67,3 @@ def get_tilejson(layer: str, request: Request) -> dict[str, Any]:
                            "minzoom": found.minzoom, "maxzoom": found.maxzoom}],
         "scheme": "xyz",
     }
-
-
-def known_layers() -> list[str]:
-    """The layer names, for docs and tests."""
-    return sorted(LAYERS)
