@@ -130,3 +130,22 @@ def test_unknown_region_in_summary(client: TestClient) -> None:
 
 def test_snapshot_day_defaults_to_today(client: TestClient) -> None:
     assert client.post("/api/risk/snapshots").json()["day"] == date.today().isoformat()
+
+
+def test_rebuild_with_regrade_follows_changed_rules(client: TestClient, session: Session,
+                                                    monkeypatch) -> None:
+    from app.risk import grading, methods
+
+    point = client.post("/api/risk-points", json=lec_point(None, 3, 6, 7)).json()   # D=126
+    assert point["risk_level"] == "yellow"
+    # A province that tightens the LEC bands: D > 100 becomes orange.
+    bands = [("red", 320.0, None), ("orange", 100.0, 320.0), ("yellow", 70.0, 100.0),
+             ("blue", None, 70.0)]
+    monkeypatch.setattr(methods, "_lec_bands", lambda: bands)
+    report = grading.rebuild(session, regrade=True)
+    assert report["risk_points_regraded"] == 1
+    assert _counts(client, "640104")["counts"] == {"red": 0, "orange": 1, "yellow": 0, "blue": 0}
+    history = session.execute(text(
+        "SELECT risk_level FROM assessments WHERE subject_type = 'risk_point' AND subject_id = :id"
+        " ORDER BY id"), {"id": point["id"]}).scalars().all()
+    assert history == ["yellow", "orange"]

@@ -245,11 +245,60 @@ def refresh_enterprise_levels(session: Session, *, ids: list[int] | None = None)
     }).rowcount
 
 
+def regrade_risk_points(session: Session, *, batch: int = 20_000,
+                        assessed_by: str = "system") -> dict[str, int]:
+    """Re-grade every risk point by the current rules, in batches; record changed grades.
+
+    A point whose stored inputs no longer fit the rules keeps its grade and is counted as
+    `ungradable`, so a rule change never silently drops a colour.
+    """
+    report = {"risk_points_regraded": 0, "risk_points_ungradable": 0}
+    last_id = 0
+    while True:
+        rows = session.execute(text(
+            "SELECT id, method, inputs, score, risk_level FROM risk_points "
+            "WHERE id > :last ORDER BY id LIMIT :batch"), {"last": last_id, "batch": batch}).all()
+        if not rows:
+            return report
+        last_id = rows[-1].id
+        changed = []
+        for row in rows:
+            try:
+                score, level, result = grade_risk_point(row.method, row.inputs)
+            except InvalidInput:
+                report["risk_points_ungradable"] += 1
+                continue
+            if (score, level) != (row.score, row.risk_level):
+                changed.append({"id": row.id, "score": score, "level": level, "method": row.method,
+                                "inputs": row.inputs, "result": result})
+        if not changed:
+            continue
+        payload = json.dumps(changed, ensure_ascii=False)
+        session.execute(text("""
+            UPDATE risk_points p SET score = x.score, risk_level = x.level
+              FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(id int, score float, level text)
+             WHERE p.id = x.id"""), {"rows": payload})
+        session.execute(text("""
+            INSERT INTO assessments (subject_type, subject_id, method, inputs, result, risk_level,
+                                     ruleset_version, assessed_by)
+            SELECT 'risk_point', x.id, x.method, x.inputs, x.result, x.level, :version, :who
+              FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+                   AS x(id int, method text, inputs jsonb, result jsonb, level text)"""),
+            {"rows": payload, "version": methods.ruleset_version(), "who": assessed_by})
+        report["risk_points_regraded"] += len(changed)
+
+
 def rebuild(session: Session, *, regrade: bool = False) -> dict[str, int]:
-    """Re-derive every level (optionally re-grading hazard sources) and recount aggregates."""
-    touched = len(regrade_hazard_sources(session)) if regrade else 0
-    changed = refresh_enterprise_levels(session)
+    """Re-derive every level and recount the aggregates from scratch.
+
+    With `regrade`, risk points and hazard sources are first re-graded by the current rules
+    (after a rule-set change); without it, their stored grades are kept.
+    """
+    report: dict[str, int] = {}
+    if regrade:
+        report.update(regrade_risk_points(session))
+        report["enterprises_touched_by_hazard_regrade"] = len(regrade_hazard_sources(session))
+    report["enterprise_levels_changed"] = refresh_enterprise_levels(session)
     session.execute(text("SELECT rebuild_region_counts()"))
-    counts = session.execute(text("SELECT count(*) FROM region_counts")).scalar_one()
-    return {"enterprises_touched_by_hazard_regrade": touched, "enterprise_levels_changed": changed,
-            "count_rows": counts}
+    report["count_rows"] = session.execute(text("SELECT count(*) FROM region_counts")).scalar_one()
+    return report
