@@ -5,6 +5,8 @@ form; the one-step inverse (subtract the offset computed at the GCJ point) errs 
 so `gcj02_to_wgs84` iterates the forward transform to a fixed point (error < 1e-9°).
 """
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -51,17 +53,25 @@ def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[Array, Array]:
     return lon + d_lon, lat + d_lat
 
 
+def _invert(forward: Callable[[Array, Array], tuple[Array, Array]], lon: ArrayLike,
+            lat: ArrayLike, first_guess: tuple[Array, Array]) -> tuple[Array, Array]:
+    """Solve forward(x) = target by fixed-point iteration (the offsets vary slowly)."""
+    target_lon, target_lat = np.asarray(lon, float), np.asarray(lat, float)
+    guess_lon, guess_lat = first_guess
+    for _ in range(_MAX_ITERATIONS):
+        fwd_lon, fwd_lat = forward(guess_lon, guess_lat)
+        err_lon, err_lat = fwd_lon - target_lon, fwd_lat - target_lat
+        guess_lon, guess_lat = guess_lon - err_lon, guess_lat - err_lat
+        if max(np.max(np.abs(err_lon), initial=0),
+               np.max(np.abs(err_lat), initial=0)) < _TOLERANCE_DEG:
+            break
+    return guess_lon, guess_lat
+
+
 def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[Array, Array]:
     """Recover WGS 84 from GCJ-02 by fixed-point iteration on the forward transform."""
-    gcj_lon, gcj_lat = np.asarray(lon, float), np.asarray(lat, float)
-    wgs_lon, wgs_lat = gcj_lon.copy(), gcj_lat.copy()
-    for _ in range(_MAX_ITERATIONS):
-        fwd_lon, fwd_lat = wgs84_to_gcj02(wgs_lon, wgs_lat)
-        err_lon, err_lat = fwd_lon - gcj_lon, fwd_lat - gcj_lat
-        wgs_lon, wgs_lat = wgs_lon - err_lon, wgs_lat - err_lat
-        if max(np.max(np.abs(err_lon), initial=0), np.max(np.abs(err_lat), initial=0)) < _TOLERANCE_DEG:
-            break
-    return wgs_lon, wgs_lat
+    start = (np.asarray(lon, float), np.asarray(lat, float))
+    return _invert(wgs84_to_gcj02, lon, lat, start)
 
 
 def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[Array, Array]:
@@ -74,15 +84,8 @@ def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[Array, Array]:
 
 def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[Array, Array]:
     """Recover GCJ-02 from BD-09 by fixed-point iteration on the forward transform."""
-    bd_lon, bd_lat = np.asarray(lon, float), np.asarray(lat, float)
-    gcj_lon, gcj_lat = bd_lon - 0.0065, bd_lat - 0.006
-    for _ in range(_MAX_ITERATIONS):
-        fwd_lon, fwd_lat = gcj02_to_bd09(gcj_lon, gcj_lat)
-        err_lon, err_lat = fwd_lon - bd_lon, fwd_lat - bd_lat
-        gcj_lon, gcj_lat = gcj_lon - err_lon, gcj_lat - err_lat
-        if max(np.max(np.abs(err_lon), initial=0), np.max(np.abs(err_lat), initial=0)) < _TOLERANCE_DEG:
-            break
-    return gcj_lon, gcj_lat
+    start = (np.asarray(lon, float) - 0.0065, np.asarray(lat, float) - 0.006)
+    return _invert(gcj02_to_bd09, lon, lat, start)
 
 
 def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[Array, Array]:
