@@ -8,9 +8,9 @@ from typing import Annotated, Any
 import shapely.geometry
 from fastapi import APIRouter, Query, Response
 from geoalchemy2.shape import to_shape
+from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput, NotFound

@@ -4,8 +4,8 @@ import math
 
 import pytest
 import shapely
-from sqlalchemy import text
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 
 def test_health(client: TestClient) -> None:

@@ -1,7 +1,16 @@
 """Regions (province / city / county) and grid cells."""
 
 from geoalchemy2 import Geometry
-from sqlalchemy import CHAR, Boolean, CheckConstraint, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    CHAR,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.orm import Base

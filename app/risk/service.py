@@ -5,7 +5,13 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from app.crud import atomic_write, body_fields, body_location, get_or_raise, render_located
+from app.crud import (
+    atomic_write,
+    body_fields,
+    body_location,
+    get_or_raise,
+    render_located,
+)
 from app.errors import InvalidInput
 from app.risk import grading
 from app.risk.models import RiskPoint

@@ -10,8 +10,13 @@ from app.deps import SessionDep
 from app.sites import service
 from app.sites.models import Enterprise, HazardSource, PublicZone
 from app.sites.schemas import (
-    EnterpriseIn, EnterprisePatch, HazardAssessIn, HazardSourceIn, HazardSourcePatch,
-    PublicZoneIn, PublicZonePatch,
+    EnterpriseIn,
+    EnterprisePatch,
+    HazardAssessIn,
+    HazardSourceIn,
+    HazardSourcePatch,
+    PublicZoneIn,
+    PublicZonePatch,
 )
 
 router = APIRouter(prefix="/api", tags=["sites"])

@@ -12,7 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.crud import (
-    atomic_write, body_fields, body_location, geometry_json, get_or_raise, render_located,
+    atomic_write,
+    body_fields,
+    body_location,
+    geometry_json,
+    get_or_raise,
+    render_located,
 )
 from app.errors import InvalidInput
 from app.geo.location import ewkt, parse_location

@@ -22,7 +22,11 @@ from app.risk.aggregation import method_label, regional_methods
 from app.risk.gb18218 import grade_level
 from app.risk.methods import LEVELS
 from app.tiles.catalog import (
-    AREA_LAYERS, Layer, layer_or_raise, region_geometry_column, region_level_for_zoom,
+    AREA_LAYERS,
+    Layer,
+    layer_or_raise,
+    region_geometry_column,
+    region_level_for_zoom,
 )
 
 SQL_DIR = Path(__file__).parent / "sql"
