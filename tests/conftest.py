@@ -61,6 +61,12 @@ def engine() -> Iterator[Engine]:
         ).scalar_one()
         if loaded < 3000:
             load_regions(connection)
+        # Tests build exactly the data they need: start from no located rows, whatever an
+        # interrupted earlier run left committed.
+        connection.execute(text(
+            "TRUNCATE hidden_dangers, risk_points, hazard_sources, public_zones,"
+            " emergency_resources, enterprises, grid_cells, assessments,"
+            " region_count_snapshots, region_counts"))
     yield engine
     engine.dispose()
 
