@@ -2,14 +2,17 @@
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from app.deps import SessionDep
 from app.errors import RiskAtlasError, status_code_for
 from app.features.router import features_router, ogc_router
 from app.regions.router import router as regions_router
+from app.reports.router import router as reports_router
 from app.risk.router import router as risk_router
+from app.settings import FRONTEND_DIR
 from app.sites.router import router as sites_router
 from app.tiles.router import router as tiles_router
 from app.tiles.service import TileCache
@@ -59,6 +62,14 @@ def create_app() -> FastAPI:
     app.include_router(tiles_router)
     app.include_router(features_router)
     app.include_router(ogc_router)
+    app.include_router(reports_router)
+
+    # The officials' web map: index at /, its files (and vendored libraries) under /static.
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(FRONTEND_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=FRONTEND_DIR, check_dir=False), name="static")
     return app
 
 

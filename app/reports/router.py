@@ -1,0 +1,117 @@
+"""Map endpoints for the officials' web map, search, heat points and the offline HTML export."""
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+import gzip
+import json
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from app.deps import JurisdictionDep, SessionDep
+from app.features.service import parse_bbox
+from app.errors import InvalidInput
+from app.regions.schemas import REGION_CODE_PATTERN
+from app.reports import service
+
+router = APIRouter(prefix="/api", tags=["map"])
+GZIP_ABOVE = 2048
+
+
+def _json(request: Request, body: Any) -> Response:
+    """JSON, gzip-compressed when the client accepts it and it is worth it."""
+    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    headers = {"Vary": "Accept-Encoding"}
+    if len(data) > GZIP_ABOVE and "gzip" in request.headers.get("accept-encoding", ""):
+        data = gzip.compress(data, compresslevel=5)
+        headers["Content-Encoding"] = "gzip"
+    return Response(data, media_type="application/json", headers=headers)
+
+Method = Annotated[Literal["highest", "index"] | None, Query(description="regional level method")]
+Normalise = Annotated[Literal["area", "enterprises"] | None,
+                      Query(description="index normalisation")]
+Detail = Annotated[Literal["coarse", "medium", "full"],
+                   Query(description="outline generalisation of the children")]
+
+
+@router.get("/map/view", response_class=Response,
+            responses={200: {"content": {"application/json": {}}}})
+def map_view(
+    request: Request, session: SessionDep, jurisdiction: JurisdictionDep,
+    code: Annotated[str | None, Query(pattern=REGION_CODE_PATTERN,
+                                      description="region; omitted = the country")] = None,
+    detail: Detail = "coarse", method: Method = None, normalise: Normalise = None,
+) -> Response:
+    """One drill-down step: the region's aggregates, ancestors, extent, and its children's
+    outlines (grid cells for a county) carrying the same rows as /api/risk/summary."""
+    return _json(request, service.map_view(session, code=code, detail=detail, method=method,
+                                           normalise=normalise, jurisdiction=jurisdiction))
+
+
+@router.get("/map/country")
+def country(session: SessionDep, jurisdiction: JurisdictionDep, method: Method = None,
+            normalise: Normalise = None) -> dict[str, Any]:
+    """The country's aggregates (sum over the provinces) and one row per province."""
+    return service.country_summary(session, method=method, normalise=normalise,
+                                   jurisdiction=jurisdiction)
+
+
+@router.get("/map/trend")
+def country_trend(
+    session: SessionDep, jurisdiction: JurisdictionDep,
+    start: Annotated[date, Query(alias="from")], end: Annotated[date, Query(alias="to")],
+    method: Method = None, normalise: Normalise = None,
+) -> dict[str, Any]:
+    """Daily snapshots of the whole country, shaped like /api/risk/trend."""
+    return service.country_trend(session, start=start, end=end, method=method,
+                                 normalise=normalise, jurisdiction=jurisdiction)
+
+
+@router.get("/map/sectors")
+def sectors(session: SessionDep, jurisdiction: JurisdictionDep) -> list[dict[str, Any]]:
+    """The enterprises' sectors with counts (for the sector filter)."""
+    return service.sectors(session, jurisdiction=jurisdiction)
+
+
+@router.get("/search")
+def search(
+    session: SessionDep, jurisdiction: JurisdictionDep,
+    q: Annotated[str, Query(min_length=1, max_length=100,
+                            description="region name or code, enterprise name or credit code")],
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> dict[str, Any]:
+    """Regions and enterprises matching `q`, each with a position to fly to."""
+    return service.search(session, q=q, limit=limit, jurisdiction=jurisdiction)
+
+
+@router.get("/heat", response_class=Response,
+            responses={200: {"content": {"application/json": {}}}})
+def heat(
+    request: Request, session: SessionDep, jurisdiction: JurisdictionDep,
+    bbox: Annotated[str, Query(description="minx,miny,maxx,maxy (WGS 84)")],
+    zoom: Annotated[int, Query(ge=0, le=22)],
+    layer: Literal["risk_points", "enterprises", "hazard_sources", "public_zones"] = "risk_points",
+    level: str | None = None, sector: str | None = None, region: str | None = None,
+) -> dict[str, Any]:
+    """Heat-map points: [lat, lon, weight] per ≈4-pixel cell, red weighted heaviest."""
+    box = parse_bbox(bbox)
+    if box is None:  # pragma: no cover  (bbox is required)
+        raise InvalidInput("bbox is required", field="bbox")
+    return _json(request, service.heat_points(
+        session, layer=layer, bbox=box, zoom=zoom, level=level, sector=sector, region=region,
+        jurisdiction=jurisdiction))
+
+
+@router.get("/exports/regions/{code}.html", response_class=HTMLResponse)
+def export_region_html(
+    session: SessionDep, jurisdiction: JurisdictionDep,
+    code: Annotated[str, Path(pattern=REGION_CODE_PATTERN, description="region code")],
+    points: Literal["enterprises", "risk_points", "hazard_sources", "public_zones"] = "enterprises",
+    download: bool = False,
+) -> HTMLResponse:
+    """A self-contained HTML map of a region (folium; Leaflet inlined, opens offline)."""
+    body = service.region_html(session, code=code, points_layer=points, jurisdiction=jurisdiction)
+    headers = {"Content-Disposition": f'attachment; filename="riskatlas-{code}.html"'} \
+        if download else {}
+    return HTMLResponse(body, headers=headers)

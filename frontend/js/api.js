@@ -1,0 +1,77 @@
+// Talking to the RiskAtlas API, with a progress bar and cancellable requests.
+
+export const LEVELS = ['red', 'orange', 'yellow', 'blue'];
+export const COLOURS = { red: '#e8222d', orange: '#f5891f', yellow: '#f7d117', blue: '#2f6fd6', none: '#d9dde3' };
+export const RANK = { red: 4, orange: 3, yellow: 2, blue: 1 };
+export const GRADE_LEVEL = { 1: 'red', 2: 'orange', 3: 'yellow', 4: 'blue' };
+
+let pending = 0;
+function progress(delta) {
+  pending = Math.max(0, pending + delta);
+  const bar = document.getElementById('progress');
+  if (bar) bar.hidden = pending === 0;
+}
+
+export class ApiError extends Error {
+  constructor(status, detail, url) {
+    super(`${status} ${detail || ''} (${url})`);
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+/** GET JSON; `signal` aborts it (an aborted request rejects with AbortError). */
+export async function getJSON(url, { signal } = {}) {
+  progress(1);
+  try {
+    const response = await fetch(url, { signal, headers: { Accept: 'application/json' } });
+    if (!response.ok) {
+      let detail = '';
+      try { detail = (await response.json()).detail; } catch (e) { /* not JSON */ }
+      throw new ApiError(response.status, detail, url);
+    }
+    return await response.json();
+  } finally {
+    progress(-1);
+  }
+}
+
+/** Use the request started in index.html when it is the one wanted, else fetch. */
+export function firstOrFetch(url) {
+  const first = window.RA_FIRST;
+  if (first && first.url === url) {
+    window.RA_FIRST = null;
+    progress(1);
+    return first.promise.finally(() => progress(-1));
+  }
+  return getJSON(url);
+}
+
+export function isAbort(error) {
+  return error && (error.name === 'AbortError' || error.code === 20);
+}
+
+export function escapeHtml(text) {
+  return String(text ?? '').replace(/[&<>"']/g, (c) => ({
+    '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+}
+
+export function debounce(fn, ms) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+/** The detail of child outlines that suits a region code's level. */
+export function detailFor(code) {
+  if (!code || /0000$/.test(code)) return 'coarse';
+  if (/00$/.test(code)) return 'medium';
+  return 'full';
+}
+
+export function isoDay(date) {
+  const d = new Date(date.getTime() - date.getTimezoneOffset() * 60000);
+  return d.toISOString().slice(0, 10);
+}

