@@ -165,3 +165,31 @@ def test_bad_tile_requests(client: TestClient, url: str, status: int, field: str
     response = client.get(url)
     assert response.status_code == status
     assert response.json()["field"] == field
+
+
+def test_layer_version_is_bumped_once_at_commit(engine) -> None:
+    """Writers hold the shared version row only while committing, once per transaction."""
+    def version() -> int:
+        with engine.connect() as connection:
+            return connection.execute(text(
+                "SELECT version FROM layer_versions WHERE layer = 'emergency_resources'")).scalar_one()
+
+    before = version()
+    insert = text("""
+        INSERT INTO emergency_resources (name, kind, geom)
+        SELECT '救援队' || n, 'rescue_team', ST_SetSRID(ST_MakePoint(106.28 + n * 0.001, 38.47), 4326)
+          FROM generate_series(1, 3) AS n""")
+    with engine.connect() as connection:
+        with connection.begin():
+            connection.execute(insert)
+            connection.execute(insert)
+            # Not yet: the bump waits for the commit.
+            assert connection.execute(text(
+                "SELECT version FROM layer_versions WHERE layer = 'emergency_resources'"
+            )).scalar_one() == before
+    try:
+        assert version() == before + 1
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM emergency_resources WHERE name LIKE '救援队%'"))
+    assert version() == before + 2

@@ -1,0 +1,1 @@
+"""Benchmarks on a synthetic national data set (see bench/README.md)."""
