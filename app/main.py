@@ -1,5 +1,8 @@
 """The FastAPI application."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
@@ -12,11 +15,11 @@ from app.features.router import features_router, ogc_router
 from app.regions.router import router as regions_router
 from app.reports.router import router as reports_router
 from app.risk.router import router as risk_router
-from app.settings import FRONTEND_DIR
+from app.settings import FRONTEND_DIR, get_settings
 from app.sites.router import router as sites_router
 from app.tiles.router import router as tiles_router
 from app.tiles.service import TileCache
-from app.settings import get_settings
+from app.tiles.versions import LayerVersions
 
 
 def _field_name(location: tuple) -> str:
@@ -39,14 +42,25 @@ async def _validation_error(_: Request, error: RequestValidationError) -> JSONRe
     )
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    app.state.layer_versions.start()
+    yield
+    app.state.layer_versions.stop()
+
+
 def create_app() -> FastAPI:
     """Build the application with its routers and error table."""
     app = FastAPI(
+        lifespan=_lifespan,
         title="RiskAtlas 安全风险四色图服务",
         version="0.1.0",
         description="Regional safety-risk four-colour maps: regions, grading, tiles, features.",
     )
-    app.state.tile_cache = TileCache(max_bytes=get_settings().tile_cache_mb * 1024 * 1024)
+    settings = get_settings()
+    app.state.tile_cache = TileCache(max_bytes=settings.tile_cache_mb * 1024 * 1024)
+    app.state.layer_versions = LayerVersions(
+        settings.libpq_url if settings.tile_versions == "notify" else None)
     app.add_exception_handler(RiskAtlasError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
 

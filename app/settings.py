@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +29,9 @@ class Settings(BaseSettings):
     port: int = 8000
 
     tile_cache_mb: int = 256
+    # notify: layer versions pushed by PostgreSQL at commit (no query per cached tile);
+    # query: read from the table on every tile request.
+    tile_versions: Literal["notify", "query"] = "notify"
 
     demo_seed: int = 20240601
     demo_enterprises: int = 5000
@@ -36,6 +40,11 @@ class Settings(BaseSettings):
     def embedded(self) -> bool:
         """True when the project runs its own private PostGIS cluster."""
         return self.database_url is None
+
+    @property
+    def libpq_url(self) -> str:
+        """The database URL as libpq/psycopg understands it."""
+        return self.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
 
     @property
     def sqlalchemy_url(self) -> str:

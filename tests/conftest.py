@@ -6,7 +6,12 @@ database named `riskatlas_test` is created on that server.
 """
 
 import os
-import socket
+
+# The in-process test app reads layer versions from the table: its writes happen in
+# transactions that are rolled back, so PostgreSQL never sends their notifications.
+os.environ["RISKATLAS_TILE_VERSIONS"] = "query"
+
+import socket  # noqa: E402
 import subprocess
 import sys
 import time
@@ -114,7 +119,8 @@ def _free_port() -> int:
 def live_server_url(engine: Engine) -> Iterator[str]:
     """The app served by uvicorn over HTTP on the test database (sees committed data only)."""
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False)}
+    env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+           "RISKATLAS_TILE_VERSIONS": "notify"}
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning"],

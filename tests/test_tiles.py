@@ -1,5 +1,7 @@
 """Vector tiles: features and positions, aggregation truthfulness, filters, cache, errors."""
 
+import time
+
 import mapbox_vector_tile
 import pytest
 from fastapi.testclient import TestClient
@@ -193,3 +195,31 @@ def test_layer_version_is_bumped_once_at_commit(engine) -> None:
         with engine.begin() as connection:
             connection.execute(text("DELETE FROM emergency_resources WHERE name LIKE '救援队%'"))
     assert version() == before + 2
+
+
+def test_layer_versions_follow_commits_through_notifications(engine) -> None:
+    from sqlalchemy.orm import Session as OrmSession
+
+    from app.tiles.versions import LayerVersions, query_version, wait_until_live
+
+    dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    versions = LayerVersions(dsn)
+    with OrmSession(engine) as session:
+        # Not listening yet: the table answers.
+        assert versions.get(session, "emergency_resources") == query_version(session, "emergency_resources")
+        versions.start()
+        try:
+            assert wait_until_live(versions)
+            before = versions.get(session, "emergency_resources")
+            with engine.begin() as connection:
+                connection.execute(text(
+                    "INSERT INTO emergency_resources (name, kind, geom) VALUES ('通知测试', "
+                    "'rescue_team', ST_SetSRID(ST_MakePoint(106.28, 38.47), 4326))"))
+            deadline = time.monotonic() + 5
+            while versions.get(session, "emergency_resources") == before and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert versions.get(session, "emergency_resources") == before + 1
+        finally:
+            versions.stop()
+            with engine.begin() as connection:
+                connection.execute(text("DELETE FROM emergency_resources WHERE name = '通知测试'"))

@@ -4,8 +4,8 @@ from app.dangers.models import HiddenDanger
 from app.orm import Base
 from app.regions.models import GridCell, Region, RegionPart
 from app.risk.models import Assessment, RegionCount, RegionCountSnapshot, RiskPoint
-from app.tiles.models import LayerVersion
 from app.sites.models import EmergencyResource, Enterprise, HazardSource, PublicZone
+from app.tiles.models import LayerVersion
 
 __all__ = [
     "Assessment", "Base", "LayerVersion", "EmergencyResource", "Enterprise", "GridCell", "HazardSource",

@@ -1,17 +1,16 @@
 """Map endpoints for the officials' web map, search, heat points and the offline HTML export."""
 
-from datetime import date
-from typing import Annotated, Any, Literal
-
 import gzip
 import json
+from datetime import date
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.deps import JurisdictionDep, SessionDep
-from app.features.service import parse_bbox
 from app.errors import InvalidInput
+from app.features.service import parse_bbox
 from app.regions.schemas import REGION_CODE_PATTERN
 from app.reports import service
 

@@ -2,7 +2,14 @@
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
-    CHAR, CheckConstraint, Float, ForeignKey, Integer, SmallInteger, String, Text,
+    CHAR,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column

@@ -33,28 +33,28 @@ POINT_LAYERS = {
     "enterprises": Layer(
         "enterprises", "enterprises", "企业",
         {"id": "t.id", "name": "t.name", "level": "t.risk_level", "sector": "t.sector",
-         "park": "t.park", "credit_code": "t.credit_code", "county_code": "t.county_code"},
-        sector_sql="t.sector", aggregate_below=10),
+         "park": "t.park", "credit_code": "t.credit_code"},
+        sector_sql="t.sector", aggregate_below=12),
     "hazard_sources": Layer(
         "hazard_sources", "hazard_sources", "重大危险源",
         {"id": "t.id", "name": "t.name", "level": "t.risk_level", "grade": "t.grade",
-         "r": "t.r_value", "enterprise_id": "t.enterprise_id", "county_code": "t.county_code"},
+         "r": "t.r_value", "enterprise_id": "t.enterprise_id"},
         sector_sql=_ENTERPRISE_SECTOR, aggregate_below=7),
     "public_zones": Layer(
         "public_zones", "public_zones", "公共区域",
         {"id": "t.id", "name": "t.name", "level": "t.risk_level", "kind": "t.kind",
-         "population": "t.population", "county_code": "t.county_code"},
-        aggregate_below=9,
+         "population": "t.population"},
+        aggregate_below=10,
         geometry_types=("Point", "Polygon", "MultiPolygon", "LineString", "MultiLineString")),
     "risk_points": Layer(
         "risk_points", "risk_points", "风险点",
         {"id": "t.id", "name": "t.name", "level": "t.risk_level", "method": "t.method",
-         "score": "t.score", "enterprise_id": "t.enterprise_id", "county_code": "t.county_code"},
-        sector_sql=_ENTERPRISE_SECTOR, aggregate_below=11),
+         "score": "t.score", "enterprise_id": "t.enterprise_id"},
+        sector_sql=_ENTERPRISE_SECTOR, aggregate_below=13),
     "emergency_resources": Layer(
         "emergency_resources", "emergency_resources", "应急资源",
         {"id": "t.id", "name": "t.name", "kind": "t.kind", "contact": "t.contact_person",
-         "phone": "t.contact_phone", "county_code": "t.county_code"},
+         "phone": "t.contact_phone"},
         has_level=False, aggregate_below=7),
 }
 

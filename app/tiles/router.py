@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from app.deps import JurisdictionDep, SessionDep
 from app.tiles import service
 from app.tiles.catalog import layer_or_raise
+from app.tiles.versions import LayerVersions
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
 MVT = "application/vnd.mapbox-vector-tile"
@@ -20,6 +21,14 @@ def get_tile_cache(request: Request) -> service.TileCache:
 
 TileCacheDep = Annotated[service.TileCache, Depends(get_tile_cache)]
 
+
+def get_layer_versions(request: Request) -> LayerVersions:
+    """The application's layer-version tracker."""
+    return request.app.state.layer_versions
+
+
+LayerVersionsDep = Annotated[LayerVersions, Depends(get_layer_versions)]
+
 LevelFilter = Annotated[str | None, Query(description="colours, e.g. red,orange")]
 SectorFilter = Annotated[str | None, Query(description="sectors, comma-separated")]
 RegionFilter = Annotated[str | None, Query(description="region code or prefix")]
@@ -29,7 +38,7 @@ RegionFilter = Annotated[str | None, Query(description="region code or prefix")]
             responses={200: {"content": {MVT: {}}}, 304: {"description": "not modified"}})
 def get_tile(
     layer: str, z: int, x: int, y: int, session: SessionDep, jurisdiction: JurisdictionDep,
-    tile_cache: TileCacheDep, level: LevelFilter = None, sector: SectorFilter = None, region: RegionFilter = None,
+    tile_cache: TileCacheDep, versions: LayerVersionsDep, level: LevelFilter = None, sector: SectorFilter = None, region: RegionFilter = None,
     updated_since: datetime | None = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -38,7 +47,7 @@ def get_tile(
     service.validate_tile_address(z, x, y)
     filters = service.parse_filters(found, jurisdiction=jurisdiction, level=level,
                                     sector=sector, region=region, updated_since=updated_since)
-    etag, tile, cached = service.get_tile(session, tile_cache, layer=found, z=z, x=x, y=y,
+    etag, tile, cached = service.get_tile(session, tile_cache, versions, layer=found, z=z, x=x, y=y,
                                           filters=filters)
     headers = {"ETag": etag, "Cache-Control": "no-cache", "X-Tile-Cache": "hit" if cached else "miss"}
     if if_none_match and etag in [tag.strip() for tag in if_none_match.split(",")]:

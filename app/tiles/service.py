@@ -28,6 +28,7 @@ from app.tiles.catalog import (
     region_geometry_column,
     region_level_for_zoom,
 )
+from app.tiles.versions import LayerVersions
 
 SQL_DIR = Path(__file__).parent / "sql"
 MAX_ZOOM = 22
@@ -171,12 +172,6 @@ def render_tile(session: Session, *, layer: Layer, z: int, x: int, y: int,
     return bytes(session.execute(statement, params).scalar_one() or b"")
 
 
-def layer_version(session: Session, layer: Layer) -> int:
-    """The current data version of a layer."""
-    return session.execute(text("SELECT version FROM layer_versions WHERE layer = :layer"),
-                           {"layer": layer.name}).scalar_one()
-
-
 def tile_etag(*, layer: Layer, z: int, x: int, y: int, filters: TileFilters,
               version: int) -> str:
     """The strong ETag of a tile, computable before rendering it."""
@@ -220,11 +215,11 @@ class TileCache:
             self._bytes = 0
 
 
-def get_tile(session: Session, cache_: TileCache, *, layer: Layer, z: int, x: int, y: int,
-             filters: TileFilters) -> tuple[str, bytes, bool]:
+def get_tile(session: Session, cache_: TileCache, versions: LayerVersions, *, layer: Layer,
+             z: int, x: int, y: int, filters: TileFilters) -> tuple[str, bytes, bool]:
     """Return (etag, tile, served_from_cache)."""
     etag = tile_etag(layer=layer, z=z, x=x, y=y, filters=filters,
-                     version=layer_version(session, layer))
+                     version=versions.get(session, layer.name))
     cached = cache_.get(etag)
     if cached is not None:
         return etag, cached, True
