@@ -14,7 +14,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 _JURISDICTION = re.compile(r"^\d{0,6}$")
 
 
-def get_jurisdiction(
+async def get_jurisdiction(
     x_jurisdiction: Annotated[str | None, Header(description="region code prefix")] = None,
 ) -> str:
     """Return the region-code prefix the caller may read ('' = the whole country).

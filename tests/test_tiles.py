@@ -206,19 +206,20 @@ def test_layer_versions_follow_commits_through_notifications(engine) -> None:
     versions = LayerVersions(dsn)
     with OrmSession(engine) as session:
         # Not listening yet: the table answers.
-        assert versions.get(session, "emergency_resources") == query_version(session, "emergency_resources")
+        assert versions.cached("emergency_resources") is None
         versions.start()
         try:
             assert wait_until_live(versions)
-            before = versions.get(session, "emergency_resources")
+            before = versions.cached("emergency_resources")
+            assert before == query_version(session, "emergency_resources")
             with engine.begin() as connection:
                 connection.execute(text(
                     "INSERT INTO emergency_resources (name, kind, geom) VALUES ('通知测试', "
                     "'rescue_team', ST_SetSRID(ST_MakePoint(106.28, 38.47), 4326))"))
             deadline = time.monotonic() + 5
-            while versions.get(session, "emergency_resources") == before and time.monotonic() < deadline:
+            while versions.cached("emergency_resources") == before and time.monotonic() < deadline:
                 time.sleep(0.01)
-            assert versions.get(session, "emergency_resources") == before + 1
+            assert versions.cached("emergency_resources") == before + 1
         finally:
             versions.stop()
             with engine.begin() as connection:

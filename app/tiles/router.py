@@ -14,7 +14,7 @@ router = APIRouter(prefix="/tiles", tags=["tiles"])
 MVT = "application/vnd.mapbox-vector-tile"
 
 
-def get_tile_cache(request: Request) -> service.TileCache:
+async def get_tile_cache(request: Request) -> service.TileCache:
     """The application's tile cache (one per process, created with the app)."""
     return request.app.state.tile_cache
 
@@ -22,7 +22,7 @@ def get_tile_cache(request: Request) -> service.TileCache:
 TileCacheDep = Annotated[service.TileCache, Depends(get_tile_cache)]
 
 
-def get_layer_versions(request: Request) -> LayerVersions:
+async def get_layer_versions(request: Request) -> LayerVersions:
     """The application's layer-version tracker."""
     return request.app.state.layer_versions
 
@@ -36,7 +36,7 @@ RegionFilter = Annotated[str | None, Query(description="region code or prefix")]
 
 @router.get("/{layer}/{z}/{x}/{y}.mvt", response_class=Response,
             responses={200: {"content": {MVT: {}}}, 304: {"description": "not modified"}})
-def get_tile(
+async def get_tile(
     layer: str, z: int, x: int, y: int, session: SessionDep, jurisdiction: JurisdictionDep,
     tile_cache: TileCacheDep, versions: LayerVersionsDep, level: LevelFilter = None, sector: SectorFilter = None, region: RegionFilter = None,
     updated_since: datetime | None = None,
@@ -47,7 +47,7 @@ def get_tile(
     service.validate_tile_address(z, x, y)
     filters = service.parse_filters(found, jurisdiction=jurisdiction, level=level,
                                     sector=sector, region=region, updated_since=updated_since)
-    etag, tile, cached = service.get_tile(session, tile_cache, versions, layer=found, z=z, x=x, y=y,
+    etag, tile, cached = await service.get_tile(session, tile_cache, versions, layer=found, z=z, x=x, y=y,
                                           filters=filters)
     headers = {"ETag": etag, "Cache-Control": "no-cache", "X-Tile-Cache": "hit" if cached else "miss"}
     if if_none_match and etag in [tag.strip() for tag in if_none_match.split(",")]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.crud import parse_levels
 from app.errors import InvalidInput
@@ -28,7 +29,7 @@ from app.tiles.catalog import (
     region_geometry_column,
     region_level_for_zoom,
 )
-from app.tiles.versions import LayerVersions
+from app.tiles.versions import LayerVersions, query_version
 
 SQL_DIR = Path(__file__).parent / "sql"
 MAX_ZOOM = 22
@@ -215,14 +216,22 @@ class TileCache:
             self._bytes = 0
 
 
-def get_tile(session: Session, cache_: TileCache, versions: LayerVersions, *, layer: Layer,
-             z: int, x: int, y: int, filters: TileFilters) -> tuple[str, bytes, bool]:
-    """Return (etag, tile, served_from_cache)."""
-    etag = tile_etag(layer=layer, z=z, x=x, y=y, filters=filters,
-                     version=versions.get(session, layer.name))
+async def get_tile(session: Session, cache_: TileCache, versions: LayerVersions, *,
+                   layer: Layer, z: int, x: int, y: int,
+                   filters: TileFilters) -> tuple[str, bytes, bool]:
+    """Return (etag, tile, served_from_cache); database work runs in the thread pool.
+
+    A cached tile whose layer version is known from notifications is answered on the
+    event loop without touching the database.
+    """
+    version = versions.cached(layer.name)
+    if version is None:
+        version = await run_in_threadpool(query_version, session, layer.name)
+    etag = tile_etag(layer=layer, z=z, x=x, y=y, filters=filters, version=version)
     cached = cache_.get(etag)
     if cached is not None:
         return etag, cached, True
-    tile = render_tile(session, layer=layer, z=z, x=x, y=y, filters=filters)
+    tile = await run_in_threadpool(render_tile, session, layer=layer, z=z, x=x, y=y,
+                                   filters=filters)
     cache_.put(etag, tile)
     return etag, tile, False

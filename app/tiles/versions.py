@@ -40,11 +40,9 @@ class LayerVersions:
         """True while the listener is connected and the versions are current."""
         return self._live
 
-    def get(self, session: Session, layer: str) -> int:
-        """The layer's version: from memory when listening, else from the table."""
-        if self._live and layer in self._versions:
-            return self._versions[layer]
-        return query_version(session, layer)
+    def cached(self, layer: str) -> int | None:
+        """The layer's version from memory, or None when it must be read from the table."""
+        return self._versions.get(layer) if self._live else None
 
     def start(self) -> None:
         """Start listening in a daemon thread (no-op without a DSN)."""
