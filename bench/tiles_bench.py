@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import create_engine, text
@@ -81,6 +82,17 @@ class Run:
                 f"{self.hits / max(len(self.latencies_ms), 1) * 100:>7.0f}%")
 
 
+def _in_threads(work: Callable[[list], None], chunks: list[list]) -> float:
+    """Run `work` on every chunk in its own thread; return the wall-clock seconds."""
+    started = time.perf_counter()
+    threads = [threading.Thread(target=work, args=(chunk,)) for chunk in chunks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
+
+
 def run_floor(url: str, tiles: list, parallel: int) -> Run:
     """The server's own SQL, straight to PostGIS, `parallel` connections."""
     from sqlalchemy.orm import Session
@@ -103,13 +115,7 @@ def run_floor(url: str, tiles: list, parallel: int) -> Run:
                     run.sizes.append(len(tile))
                     run.size_by_tile[(layer, z, x, y)] = len(tile)
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=work, args=(c,)) for c in chunks]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    run.seconds = time.perf_counter() - started
+    run.seconds = _in_threads(work, chunks)
     engine.dispose()
     return run
 
@@ -136,13 +142,7 @@ def run_http(name: str, port: int, tiles: list, clients: int) -> Run:
                 run.hits += response.getheader("X-Tile-Cache") == "hit"
         connection.close()
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=work, args=(c,)) for c in chunks]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    run.seconds = time.perf_counter() - started
+    run.seconds = _in_threads(work, chunks)
     return run
 
 
