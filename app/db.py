@@ -4,8 +4,8 @@ from collections.abc import AsyncIterator
 from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine
-from starlette.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from app.settings import get_settings
 

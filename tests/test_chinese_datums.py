@@ -9,7 +9,6 @@ from app.geo.chinese_datums import (
     bd09_to_wgs84,
     gcj02_to_bd09,
     gcj02_to_wgs84,
-    to_wgs84,
     wgs84_to_gcj02,
 )
 
@@ -73,9 +72,3 @@ def test_bd09_to_wgs84_against_prcoords() -> None:
     assert abs(lon - 106.27) < 1e-8 and abs(lat - 38.47) < 1e-8
     reference = prcoords.bd_wgs_bored((float(bd_lat), float(bd_lon)))
     assert abs(lon - reference.lon) < 5e-7 and abs(lat - reference.lat) < 5e-7
-
-
-def test_to_wgs84_by_crs_name() -> None:
-    assert to_wgs84(106.27, 38.47, "wgs84") == (106.27, 38.47)
-    lon, _ = to_wgs84(106.27, 38.47, "gcj02")
-    assert lon < 106.27

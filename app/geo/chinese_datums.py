@@ -91,15 +91,3 @@ def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[Array, Array]:
 def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[Array, Array]:
     """Recover WGS 84 from Baidu BD-09."""
     return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
-
-
-def to_wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
-    """Convert one point given in `crs` (wgs84 | cgcs2000 | gcj02 | bd09) to WGS 84."""
-    converters = {
-        "wgs84": lambda x, y: (np.asarray(x), np.asarray(y)),
-        "cgcs2000": lambda x, y: (np.asarray(x), np.asarray(y)),
-        "gcj02": gcj02_to_wgs84,
-        "bd09": bd09_to_wgs84,
-    }
-    out_lon, out_lat = converters[crs](lon, lat)
-    return float(out_lon), float(out_lat)
