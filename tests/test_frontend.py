@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from app.geo.webmercator import lonlat_to_tile
 from app.risk import grading
 from app.settings import PROJECT_ROOT
 from app.sites.demo import plan_demo, write_plan
@@ -127,6 +128,13 @@ class Page:
         if code is not None:
             self.page.wait_for_function(f"document.body.dataset.code === '{code}'", timeout=20_000)
         self.page.wait_for_load_state("networkidle")
+        self.wait_tiles()
+
+    def wait_tiles(self) -> None:
+        """Until every vector-tile layer has drawn the tiles in view."""
+        self.page.wait_for_function(
+            "() => (document.querySelector('#map').dataset.tilesLoading || '0') === '0'",
+            timeout=20_000)
 
     def screenshot(self, name: str) -> Path:
         ARTIFACTS.mkdir(exist_ok=True)
@@ -209,6 +217,92 @@ def test_clicking_ningxia_drills_into_its_five_cities(page: Page, server: str) -
     page.wait_ready("")
     assert page.regions_drawn() == 34
     assert page.errors == []
+
+
+def _lone_red_enterprise(engine: Engine, demo: dict[str, int]) -> dict:
+    """A red demo enterprise with no other enterprise within 40 m (nothing drawn over it)."""
+    with engine.connect() as connection:
+        row = connection.execute(text("""
+            SELECT e.name, ST_X(e.geom) AS lng, ST_Y(e.geom) AS lat FROM enterprises e
+             WHERE e.id > :after AND e.risk_level = 'red'
+               AND NOT EXISTS (SELECT 1 FROM enterprises o WHERE o.id <> e.id
+                                  AND ST_DWithin(o.geom::geography, e.geom::geography, 40))
+             ORDER BY e.id LIMIT 1"""), {"after": demo["enterprises"]}).mappings().one()
+    return dict(row)
+
+
+def _screen_point(page: Page, lat: float, lng: float) -> tuple[float, float]:
+    return page.page.evaluate("""([lat, lng]) => {
+        const {riskMap} = window.RiskAtlas;
+        const p = riskMap.map.latLngToContainerPoint([lat, lng]);
+        const r = riskMap.map.getContainer().getBoundingClientRect();
+        return [r.left + p.x, r.top + p.y];
+    }""", [lat, lng])
+
+
+def test_an_enterprise_is_drawn_in_its_colour_and_clicking_it_opens_its_popup(
+        page: Page, engine: Engine, demo: dict[str, int]) -> None:
+    enterprise = _lone_red_enterprise(engine, demo)
+    page.open(f"/#/{NINGXIA}?c={enterprise['lat']:.5f},{enterprise['lng']:.5f}&z=16&l=enterprises")
+    x, y = _screen_point(page, enterprise["lat"], enterprise["lng"])
+    # The tile pictures come from the tile worker; read back the pixel at the enterprise.
+    rgba = page.page.evaluate("""([x, y]) => {
+        for (const tile of document.querySelectorAll('.leaflet-enterprises-pane canvas.leaflet-tile')) {
+            const r = tile.getBoundingClientRect();
+            if (x < r.left || x >= r.right || y < r.top || y >= r.bottom) continue;
+            const probe = document.createElement('canvas');
+            probe.width = tile.width; probe.height = tile.height;
+            const ctx = probe.getContext('2d');
+            ctx.drawImage(tile, 0, 0);
+            const scale = tile.width / r.width;
+            return [...ctx.getImageData(Math.floor((x - r.left) * scale),
+                                        Math.floor((y - r.top) * scale), 1, 1).data];
+        }
+        return null;
+    }""", [x, y])
+    assert rgba is not None, "no enterprise tile covers the enterprise"
+    assert all(abs(a - b) <= 4 for a, b in zip(rgba[:3], (0xE8, 0x22, 0x2D))) and rgba[3] > 200, rgba
+    page.page.mouse.click(x, y)
+    popup = page.page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert enterprise["name"] in popup.inner_text()
+    assert "重大风险" in popup.inner_text()
+    assert "#/640000" in page.page.url    # a click on a point opens it, it does not drill down
+    page.screenshot("03-enterprise-popup.png")
+    assert page.errors == []
+
+
+def test_the_tile_decoder_reads_what_the_server_encodes(
+        page: Page, server: str, engine: Engine, demo: dict[str, int]) -> None:
+    from mapbox_vector_tile import decode
+
+    enterprise = _lone_red_enterprise(engine, demo)
+    page.open(f"/#/{NINGXIA}")
+    paths = [f"/tiles/{layer}/{z}/{x}/{y}.mvt" for layer, z in (
+        ("enterprises", 7), ("enterprises", 14), ("regions", 6), ("regions", 9), ("grid", 12))
+        for x, y in [lonlat_to_tile(enterprise["lng"], enterprise["lat"], z)]]
+    for path in paths:
+        with urllib.request.urlopen(server + path) as response:
+            expected = decode(response.read(), default_options={"y_coord_down": True})
+        decoded = page.page.evaluate("""async (path) => {
+            const { decodeTile } = await import('/static/js/tiles/mvt.js');
+            const layers = decodeTile(await (await fetch(path)).arrayBuffer());
+            return Object.fromEntries(Object.entries(layers).map(([name, layer]) => [name, {
+                extent: layer.extent,
+                features: layer.features.map((f) => ({ type: f.type, properties: f.properties,
+                                                       first: f.parts[0][0] })) }]));
+        }""", path)
+        assert decoded.keys() == expected.keys(), path
+        for name, layer in expected.items():
+            assert decoded[name]["extent"] == layer["extent"]
+            assert len(decoded[name]["features"]) == len(layer["features"]) > 0, path
+            for ours, theirs in zip(decoded[name]["features"], layer["features"]):
+                assert ours["type"] == theirs["geometry"]["type"].replace("Multi", "")
+                assert ours["properties"] == pytest.approx(theirs["properties"])
+                coordinates = theirs["geometry"]["coordinates"]
+                while isinstance(coordinates[0], list):
+                    coordinates = coordinates[0]
+                assert ours["first"] == list(coordinates)
 
 
 def test_legend_and_panel_counts_equal_the_api(page: Page, server: str) -> None:
@@ -375,7 +469,7 @@ def test_colour_and_sector_filters_reach_the_tiles(page: Page, server: str) -> N
     page.wait_ready(NINGXIA)
     page.requests.clear()
     page.page.locator("input[data-level='blue']").uncheck()
-    page.page.wait_for_load_state("networkidle")
+    page.wait_tiles()
     tiles = [u for u in page.requests if "/tiles/enterprises/" in u]
     assert tiles and all("level=red%2Corange%2Cyellow" in u or "level=red,orange,yellow" in u
                          for u in tiles)
@@ -383,7 +477,7 @@ def test_colour_and_sector_filters_reach_the_tiles(page: Page, server: str) -> N
     sector = _get(server, "/api/map/sectors")[0]["sector"]
     page.requests.clear()
     page.page.locator("#sector-filter").select_option(sector)
-    page.page.wait_for_load_state("networkidle")
+    page.wait_tiles()
     tiles = [u for u in page.requests if "/tiles/enterprises/" in u]
     assert tiles and all("sector=" in u for u in tiles)
     # The filters survive a reload (they are in the URL).

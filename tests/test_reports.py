@@ -169,8 +169,8 @@ def test_frontend_and_api_are_both_served(client: TestClient) -> None:
     index = client.get("/")
     assert index.status_code == 200 and "安全风险四色图" in index.text
     for path in ("/static/js/app.js", "/static/css/app.css", "/static/lib/leaflet/leaflet.js",
-                 "/static/lib/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js",
-                 "/static/lib/leaflet.heat/leaflet-heat.js", "/static/lib/jspdf/jspdf.umd.min.js",
+                 "/static/js/tiles/worker.js", "/static/lib/leaflet.heat/leaflet-heat.js",
+                 "/static/lib/jspdf/jspdf.umd.min.js",
                  "/static/lib/fonts/noto-sans-sc/noto-sans-sc-400.css"):
         assert client.get(path).status_code == 200, path
     assert client.get("/api/health").status_code == 200

@@ -142,6 +142,16 @@ def test_cache_etag_304_and_invalidation_by_a_write(client: TestClient) -> None:
     assert client.get(f"/tiles/emergency_resources/14/{ex}/{ey}.mvt").headers["x-tile-cache"] == "hit"
 
 
+def test_a_current_client_copy_is_confirmed_without_rendering(client: TestClient) -> None:
+    # Another server process (its own empty tile cache) answers the client's ETag with 304.
+    x, y = lonlat_to_tile(*XINGQING, 12)
+    url = f"/tiles/enterprises/12/{x}/{y}.mvt"
+    etag = client.get(url).headers["etag"]
+    client.app.state.tile_cache.clear()
+    assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+    assert client.get(url).headers["x-tile-cache"] == "miss"   # the 304 rendered nothing
+
+
 def test_tilejson(client: TestClient) -> None:
     body = client.get("/tiles/enterprises/tilejson.json", params={"level": "red"}).json()
     assert body["tilejson"] == "3.0.0"

@@ -38,7 +38,8 @@ RegionFilter = Annotated[str | None, Query(description="region code or prefix")]
             responses={200: {"content": {MVT: {}}}, 304: {"description": "not modified"}})
 async def get_tile(
     layer: str, z: int, x: int, y: int, session: SessionDep, jurisdiction: JurisdictionDep,
-    tile_cache: TileCacheDep, versions: LayerVersionsDep, level: LevelFilter = None, sector: SectorFilter = None, region: RegionFilter = None,
+    tile_cache: TileCacheDep, versions: LayerVersionsDep, level: LevelFilter = None,
+    sector: SectorFilter = None, region: RegionFilter = None,
     updated_since: datetime | None = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -47,11 +48,13 @@ async def get_tile(
     service.validate_tile_address(z, x, y)
     filters = service.parse_filters(found, jurisdiction=jurisdiction, level=level,
                                     sector=sector, region=region, updated_since=updated_since)
-    etag, tile, cached = await service.get_tile(session, tile_cache, versions, layer=found, z=z, x=x, y=y,
-                                          filters=filters)
-    headers = {"ETag": etag, "Cache-Control": "no-cache", "X-Tile-Cache": "hit" if cached else "miss"}
+    address = {"layer": found, "z": z, "x": x, "y": y, "filters": filters}
+    etag = await service.current_etag(session, versions, **address)
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if if_none_match and etag in [tag.strip() for tag in if_none_match.split(",")]:
         return Response(status_code=304, headers=headers)
+    tile, cached = await service.get_tile(session, tile_cache, etag=etag, **address)
+    headers["X-Tile-Cache"] = "hit" if cached else "miss"
     return Response(tile, media_type=MVT, headers=headers)
 
 

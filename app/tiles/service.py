@@ -216,22 +216,25 @@ class TileCache:
             self._bytes = 0
 
 
-async def get_tile(session: Session, cache_: TileCache, versions: LayerVersions, *,
-                   layer: Layer, z: int, x: int, y: int,
-                   filters: TileFilters) -> tuple[str, bytes, bool]:
-    """Return (etag, tile, served_from_cache); database work runs in the thread pool.
-
-    A cached tile whose layer version is known from notifications is answered on the
-    event loop without touching the database.
-    """
+async def current_etag(session: Session, versions: LayerVersions, *, layer: Layer, z: int,
+                       x: int, y: int, filters: TileFilters) -> str:
+    """The ETag the tile has now. The layer version comes from notifications when known,
+    so a client's cached copy is confirmed (304) without touching the database or the
+    tile cache, in whichever server process the request lands."""
     version = versions.cached(layer.name)
     if version is None:
         version = await run_in_threadpool(query_version, session, layer.name)
-    etag = tile_etag(layer=layer, z=z, x=x, y=y, filters=filters, version=version)
+    return tile_etag(layer=layer, z=z, x=x, y=y, filters=filters, version=version)
+
+
+async def get_tile(session: Session, cache_: TileCache, *, etag: str, layer: Layer, z: int,
+                   x: int, y: int, filters: TileFilters) -> tuple[bytes, bool]:
+    """Return (tile, served_from_cache) for a tile whose current ETag is `etag`;
+    rendering runs in the thread pool."""
     cached = cache_.get(etag)
     if cached is not None:
-        return etag, cached, True
+        return cached, True
     tile = await run_in_threadpool(render_tile, session, layer=layer, z=z, x=x, y=y,
                                    filters=filters)
     cache_.put(etag, tile)
-    return etag, tile, False
+    return tile, False

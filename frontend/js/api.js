@@ -6,7 +6,8 @@ export const RANK = { red: 4, orange: 3, yellow: 2, blue: 1 };
 export const GRADE_LEVEL = { 1: 'red', 2: 'orange', 3: 'yellow', 4: 'blue' };
 
 let pending = 0;
-function progress(delta) {
+/** Count work in flight (+1 / -1); the progress bar shows while any is. */
+export function progress(delta) {
   pending = Math.max(0, pending + delta);
   const bar = document.getElementById('progress');
   if (bar) bar.hidden = pending === 0;

@@ -4,7 +4,8 @@
 import { COLOURS, LEVELS, debounce, detailFor, escapeHtml, firstOrFetch, getJSON, isAbort, isoDay } from './api.js';
 import { exportView } from './export.js';
 import { applyI18n, getLang, num, setLang, t } from './i18n.js';
-import { ALL_LAYERS, RiskMap, gradeSymbolSvg, resourceSymbolSvg } from './map.js';
+import { ALL_LAYERS, RiskMap } from './map.js';
+import { gradeSymbolSvg, resourceSymbolSvg } from './symbols.js';
 import { gradeLabel, markRanking, renderPanel, renderPanelError, renderTrend } from './panel.js';
 
 const DEFAULT_LAYERS = ['choropleth', 'boundaries', 'enterprises'];
@@ -109,18 +110,24 @@ function showGridPopup(feature) {
 
 function hoverCard(feature, event) {
   const card = $('#hovercard');
-  if (!feature || !event || mobile()) { card.hidden = true; markRanking(panelBody, null); return; }
+  if (!feature || !event || mobile()) {
+    if (!card.hidden) { card.hidden = true; card.dataset.code = ''; markRanking(panelBody, null); }
+    return;
+  }
   const p = feature.properties;
-  const level = p.regional_level;
-  card.innerHTML = `<b>${escapeHtml(p.name)}</b><br><span class="lv" style="background:${COLOURS[level] || COLOURS.none}"></span>${escapeHtml(t(level ? `level.${level}` : 'level.none'))}
-    · ${escapeHtml(t('panel.riskPoints'))} ${num(p.counts ? LEVELS.reduce((s, l) => s + p.counts[l], 0) : 0)}
-    · ${escapeHtml(t('panel.enterprises'))} ${num(p.enterprises_total || 0)}`;
-  card.hidden = false;
+  if (card.dataset.code !== p.code || card.hidden) {   // new content only for a new region
+    const level = p.regional_level;
+    card.innerHTML = `<b>${escapeHtml(p.name)}</b><br><span class="lv" style="background:${COLOURS[level] || COLOURS.none}"></span>${escapeHtml(t(level ? `level.${level}` : 'level.none'))}
+      · ${escapeHtml(t('panel.riskPoints'))} ${num(p.counts ? LEVELS.reduce((s, l) => s + p.counts[l], 0) : 0)}
+      · ${escapeHtml(t('panel.enterprises'))} ${num(p.enterprises_total || 0)}`;
+    card.dataset.code = p.code;
+    card.hidden = false;
+    markRanking(panelBody, p.code);
+  }
   const x = Math.min(event.clientX + 14, window.innerWidth - card.offsetWidth - 8);
   const y = Math.min(event.clientY + 14, window.innerHeight - card.offsetHeight - 8);
   card.style.left = `${x}px`;
   card.style.top = `${y}px`;
-  markRanking(panelBody, p.code);
 }
 
 // Drill-down

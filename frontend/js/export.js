@@ -2,7 +2,7 @@
 
 import { COLOURS, LEVELS, isoDay } from './api.js';
 import { getLang, num, t } from './i18n.js';
-import { gradeSymbolSvg, resourceSymbolSvg } from './map.js';
+import { gradeSymbolSvg, resourceSymbolSvg } from './symbols.js';
 import { gradeLabel, methodText } from './panel.js';
 
 const FONT = '"PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans SC", sans-serif';

@@ -1,29 +1,11 @@
 // The Leaflet map: basemaps, the four-colour choropleth, vector-tile layers, heat map.
 /* global L */
 
-import { COLOURS, GRADE_LEVEL, LEVELS, RANK, debounce, escapeHtml, getJSON, isAbort } from './api.js';
+import { LEVELS, debounce, escapeHtml, getJSON, isAbort, progress } from './api.js';
 import { num, t } from './i18n.js';
-
-// Leaflet.VectorGrid 1.3.0 was written for Leaflet 1.0–1.7: its tile renderer calls
-// L.DomEvent.fakeStop (removed in 1.8), and a click that hits no feature dies on the tile's
-// canvas (Leaflet 1.8+ marks renderer canvases `_leaflet_disable_events`, so the map never
-// sees it). Do what Leaflet 1.9's own canvas renderer does: fire on the feature hit, or
-// else on the map, so clicks between points still reach the map (and the choropleth).
-if (!L.DomEvent.fakeStop) L.DomEvent.fakeStop = L.DomEvent.stop;
-L.Canvas.Tile.include({
-  _onClick(e) {
-    const point = this._map.mouseEventToLayerPoint(e).subtract(this.getOffset());
-    let clicked = null;
-    for (const id in this._layers) {
-      const layer = this._layers[id];
-      if (layer.options.interactive && layer._containsPoint(point)
-          && (!(e.type === 'click' || e.type === 'preclick') || !this._map._draggableMoved(layer))) {
-        clicked = layer;
-      }
-    }
-    this._fireEvent(clicked ? [clicked] : false, e);
-  },
-});
+import { colourOf } from './symbols.js';
+import { sourceOf } from './tiles/styles.js';
+import { WorkerTileLayer } from './tiles/layer.js';
 
 export const POINT_LAYERS = ['enterprises', 'risk_points', 'hazard_sources', 'public_zones',
   'emergency_resources'];
@@ -34,41 +16,6 @@ const PANES = { choropleth: 350, boundaries: 360, grid: 370, public_zones: 380, 
   risk_points: 410, enterprises: 420, emergency_resources: 430, hazard_sources: 440,
   highlight: 450, labels: 460 };
 const ROMAN = { 1: 'Ⅰ', 2: 'Ⅱ', 3: 'Ⅲ', 4: 'Ⅳ' };
-const RESOURCE_COLOUR = '#0b8a6b';
-
-export const colourOf = (level) => COLOURS[level] || COLOURS.none;
-
-/** An SVG triangle with the grade numeral (major hazard sources). */
-export function gradeSymbolSvg(grade, size = 22) {
-  const fill = colourOf(GRADE_LEVEL[grade]);
-  const text = grade === 3 ? '#5a4a00' : '#fff';
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}" viewBox="0 0 24 24">` +
-    `<path d="M12 1.5 23 21.5H1z" fill="${fill}" stroke="#1f2d3d" stroke-width="1.2" stroke-linejoin="round"/>` +
-    `<text x="12" y="19" font-size="10" font-weight="700" text-anchor="middle" fill="${text}" ` +
-    `font-family="Arial, sans-serif">${{ 1: 'I', 2: 'II', 3: 'III', 4: 'IV' }[grade] || ''}</text></svg>`;
-}
-
-/** An emergency-resource symbol: a green disc with a glyph per kind. */
-export function resourceSymbolSvg(kind, size = 18) {
-  const glyphs = {
-    hospital: '<path d="M10 6h4v4h4v4h-4v4h-4v-4H6v-4h4z" fill="#fff"/>',
-    fire_station: '<path d="M12 5c1 3 5 5 5 9a5 5 0 0 1-10 0c0-2 1-3 2-4 0 2 1 3 2 3 0-3-1-5 1-8z" fill="#fff"/>',
-    rescue_team: '<path d="M12 5l6 2v5c0 4-3 6-6 7-3-1-6-3-6-7V7z" fill="#fff"/>',
-    materials_depot: '<path d="M6 9l6-3 6 3v8l-6 3-6-3z" fill="#fff"/>',
-  };
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}" viewBox="0 0 24 24">` +
-    `<circle cx="12" cy="12" r="11" fill="${RESOURCE_COLOUR}" stroke="#fff" stroke-width="1.5"/>` +
-    `${glyphs[kind] || '<circle cx="12" cy="12" r="4" fill="#fff"/>'}</svg>`;
-}
-
-const svgUrl = (svg) => `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
-const ICONS = {};
-function icon(key, svg, size) {
-  if (!ICONS[key]) {
-    ICONS[key] = L.icon({ iconUrl: svgUrl(svg), iconSize: [size, size], iconAnchor: [size / 2, size / 2] });
-  }
-  return ICONS[key];
-}
 
 // Point-in-polygon on GeoJSON (WGS 84), with the bounding box checked first.
 
@@ -123,7 +70,7 @@ export class RiskMap {
     this.onHover = onHover || (() => {});
     this.map = L.map(element, {
       center: [36, 104], zoom: 4, minZoom: 3, maxZoom: 18, zoomControl: true,
-      preferCanvas: false, worldCopyJump: false, attributionControl: true, zoomSnap: 0.25,
+      preferCanvas: false, fadeAnimation: false, worldCopyJump: false, attributionControl: true, zoomSnap: 0.25,
       zoomDelta: 0.5, wheelPxPerZoomLevel: 90,
     });
     this.map.attributionControl.setPrefix(false);
@@ -142,6 +89,7 @@ export class RiskMap {
     this.labelLayer = L.layerGroup([], { pane: 'labels' }).addTo(this.map);
     this.highlightLayer = L.layerGroup([], { pane: 'highlight' }).addTo(this.map);
     this.overlays = {};          // name -> Leaflet layer
+    this.loadingLayers = new Set();
     this.enabled = new Set();
     this.filters = { levels: new Set(LEVELS), sector: '' };
     this.basemap = null;
@@ -150,8 +98,9 @@ export class RiskMap {
     this.choroplethOn = true;
 
     this.map.on('click', (e) => this._click(e));
-    this.map.on('mousemove', (e) => this._mousemove(e));
-    this.map.on('mouseout', () => this._hover(null));
+    // No hover highlight while the map is dragged: it would restyle the page on every move.
+    this.map.on('mousemove', (e) => { if (!this.map.dragging.moving()) this._mousemove(e); });
+    this.map.on('mouseout dragstart', () => this._hover(null));
     this.map.on('moveend', () => {
       this._updateLabels();
       this.onMoveEnd();
@@ -290,7 +239,12 @@ export class RiskMap {
       style: { fill: false, color: '#0f1f33', weight: 3, opacity: 0.95 } }).addTo(this.highlightLayer);
   }
 
-  _click(e) {
+  async _click(e) {
+    const feature = await this.featureAt(e.latlng);
+    if (feature) {
+      this._popup(feature.name, feature.properties, e);
+      return;
+    }
     const child = this.childAt(e.latlng);
     if (child) this.onDrill(child.feature, e.latlng);
   }
@@ -323,34 +277,34 @@ export class RiskMap {
   }
 
   _vectorLayer(name) {
-    const styles = {
-      enterprises: (p, z) => pointStyle(p, z, 3.5),
-      risk_points: (p, z) => pointStyle(p, z, 3),
-      public_zones: (p, z) => (p.aggregated ? pointStyle(p, z, 3) : {
-        radius: 4, fill: true, fillColor: colourOf(p.level), fillOpacity: 0.35, color: colourOf(p.level),
-        weight: 2, opacity: 0.9 }),
-      hazard_sources: (p, z) => (p.aggregated ? pointStyle(p, z, 4)
-        : { icon: icon(`g${p.grade}`, gradeSymbolSvg(p.grade || 4, 22), 22) }),
-      emergency_resources: (p, z) => (p.aggregated ? {
-        radius: Math.min(14, 4 + Math.sqrt(p.count) * 1.5), fill: true, fillColor: RESOURCE_COLOUR,
-        fillOpacity: 0.85, color: '#fff', weight: 1.5 }
-        : { icon: icon(`r${p.kind}`, resourceSymbolSvg(p.kind, 18), 18) }),
-      grid: (p) => ({ fill: true, fillColor: colourOf(p.level), fillOpacity: 0.45, color: '#ffffff',
-        weight: 0.8, opacity: 0.9 }),
-      boundaries: () => ({ fill: false, color: '#7d8b9b', weight: 0.8, opacity: 0.9 }),
-    };
-    const source = name === 'boundaries' ? 'regions' : name;
-    const layer = L.vectorGrid.protobuf(`/tiles/${source}/{z}/{x}/{y}.mvt${this.tileQuery(name)}`, {
-      rendererFactory: L.canvas.tile, vectorTileLayerStyles: { [source]: styles[name] },
-      interactive: name !== 'boundaries', pane: name, maxNativeZoom: 16, maxZoom: 18,
+    const layer = new WorkerTileLayer(`/tiles/${sourceOf(name)}/{z}/{x}/{y}.mvt${this.tileQuery(name)}`, {
+      layer: name, interactive: name !== 'boundaries', pane: name, maxNativeZoom: 16, maxZoom: 18,
       minZoom: name === 'grid' ? 9 : 0,
     });
-    if (name !== 'boundaries') layer.on('click', (e) => this._popup(name, e));
+    layer.on('loading', () => this._tilesLoading(layer, true));
+    layer.on('load remove', () => this._tilesLoading(layer, false));
     return layer;
   }
 
-  _popup(name, e) {
-    const p = (e.layer && e.layer.properties) || {};
+  /** Tiles in flight show in the progress bar and as `data-tiles-loading` on the map. */
+  _tilesLoading(layer, loading) {
+    if (loading === this.loadingLayers.has(layer)) return;
+    if (loading) this.loadingLayers.add(layer); else this.loadingLayers.delete(layer);
+    progress(loading ? 1 : -1);
+    this.map.getContainer().dataset.tilesLoading = String(this.loadingLayers.size);
+  }
+
+  /** The topmost feature of a vector-tile layer under a point: {name, properties} or null. */
+  async featureAt(latlng) {
+    const names = Object.keys(this.overlays).filter((name) => name !== 'heat')
+      .sort((a, b) => PANES[b] - PANES[a]);
+    const found = await Promise.all(names.map((name) => this.overlays[name].featureAt(latlng)
+      .catch(() => null)));
+    const index = found.findIndex(Boolean);
+    return index < 0 ? null : { name: names[index], properties: found[index] };
+  }
+
+  _popup(name, p, e) {
     let html;
     if (p.aggregated && !e.originalEvent?.shiftKey) {
       // An aggregated cell stands for many points: clicking it drills into the region it
@@ -449,19 +403,7 @@ export class RiskMap {
     }
   }
 
-  /** How many features each colour has per layer, for the legend: from the region summary. */
+  /** Re-measure the map after its container changed size. */
   invalidate() { this.map.invalidateSize({ pan: false }); }
 }
 
-function pointStyle(p, z, base) {
-  if (p.aggregated) {
-    const grow = z <= 5 ? 0.8 : z <= 7 ? 1.1 : 1.4;
-    return { radius: Math.min(14, base + Math.log2(p.count + 1) * grow), fill: true,
-      fillColor: colourOf(p.level), fillOpacity: 0.82, color: '#ffffff', weight: 1.2, opacity: 1 };
-  }
-  const radius = z >= 15 ? base + 2.5 : z >= 13 ? base + 1.5 : base;
-  return { radius, fill: true, fillColor: colourOf(p.level), fillOpacity: 0.95, color: '#ffffff',
-    weight: 1, opacity: 1 };
-}
-
-export { RANK, levelBadge };

@@ -2,7 +2,7 @@
 
 import { COLOURS, LEVELS, RANK, escapeHtml } from './api.js';
 import { getLang, num, t } from './i18n.js';
-import { gradeSymbolSvg } from './map.js';
+import { gradeSymbolSvg } from './symbols.js';
 
 export function methodText(label) {
   const name = String(label || '').split('@')[0];

@@ -1,0 +1,169 @@
+// The tile worker: fetches vector tiles, decodes them and draws them on an OffscreenCanvas,
+// then hands the picture to the page as an ImageBitmap. Decoding and canvas rasterisation of
+// thousands of features per tile happen here, off the main thread, so panning never waits
+// for them. The worker keeps each drawn tile's features (in tile pixels) to answer hit tests
+// for popups, until the page releases the tile.
+//
+// Messages in:  {type: 'symbols', symbols: {key: ImageBitmap}}
+//               {type: 'render', id, url, layer, z, size, ratio}
+//               {type: 'hit', id, tile, x, y, tolerance}
+//               {type: 'release', id}
+// Messages out: {type: 'rendered', id, bitmap | null}  {type: 'failed', id, status, message}
+//               {type: 'hit', id, properties | null}
+
+import { decodeTile } from './mvt.js';
+import { STYLES, order, sourceOf } from './styles.js';
+
+let symbols = {};
+const pending = new Map();   // render id → AbortController
+const drawn = new Map();     // render id → [{feature, style}] in drawing order, tile pixels
+
+/** Features with their styles, lowest risk first, grouped where they share a style. */
+function styledGroups(features, name, z) {
+  const styleOf = STYLES[name];
+  const items = features.map((feature) => ({ feature, style: styleOf(feature.properties, z),
+    rank: order(feature.properties) }));
+  items.sort((a, b) => a.rank - b.rank);
+  const groups = new Map();
+  for (const item of items) {
+    const key = `${item.rank}|${JSON.stringify(item.style)}`;
+    if (!groups.has(key)) groups.set(key, { style: item.style, items: [] });
+    groups.get(key).items.push(item);
+  }
+  return [...groups.values()];
+}
+
+function tracePath(ctx, feature, style, ratio) {
+  for (const part of feature.parts) {
+    if (feature.type === 'Point') {
+      const [x, y] = part[0];
+      const radius = style.radius * ratio;
+      ctx.moveTo(x * ratio + radius, y * ratio);
+      ctx.arc(x * ratio, y * ratio, radius, 0, Math.PI * 2);
+    } else {
+      part.forEach(([x, y], i) => (i ? ctx.lineTo(x * ratio, y * ratio) : ctx.moveTo(x * ratio, y * ratio)));
+    }
+  }
+}
+
+/** One fill and one stroke per style group: a few canvas calls per tile instead of thousands. */
+function drawGroup(ctx, group, ratio) {
+  const { style, items } = group;
+  if (style.symbol) {
+    const bitmap = symbols[style.symbol];
+    const size = style.size * ratio;
+    for (const { feature } of items) {
+      for (const part of feature.parts) {
+        const [x, y] = part[0];
+        if (bitmap) ctx.drawImage(bitmap, x * ratio - size / 2, y * ratio - size / 2, size, size);
+      }
+    }
+    return;
+  }
+  const fillable = items.filter(({ feature }) => feature.type !== 'LineString');
+  const isCircle = style.radius !== undefined;
+  if ((isCircle || style.fill) && fillable.length) {
+    ctx.beginPath();
+    for (const { feature } of fillable) tracePath(ctx, feature, style, ratio);
+    ctx.globalAlpha = style.fillOpacity ?? 1;
+    ctx.fillStyle = style.fillColor;
+    ctx.fill();
+  }
+  if (style.weight > 0) {
+    ctx.beginPath();
+    for (const { feature } of items) tracePath(ctx, feature, style, ratio);
+    ctx.globalAlpha = style.opacity ?? 1;
+    ctx.strokeStyle = style.color;
+    ctx.lineWidth = style.weight * ratio;
+    ctx.stroke();
+  }
+}
+
+async function render({ id, url, layer, z, size, ratio }) {
+  const controller = new AbortController();
+  pending.set(id, controller);
+  try {
+    const response = await fetch(url, { signal: controller.signal });
+    if (!response.ok) {
+      postMessage({ type: 'failed', id, status: response.status, message: response.statusText });
+      return;
+    }
+    const buffer = await response.arrayBuffer();
+    if (controller.signal.aborted) return;
+    const tileLayer = decodeTile(buffer)[sourceOf(layer)];
+    if (!tileLayer || !tileLayer.features.length) {
+      drawn.set(id, []);
+      postMessage({ type: 'rendered', id, bitmap: null });
+      return;
+    }
+    // Tile coordinates (0…extent) → tile pixels, once, for drawing and for hit tests.
+    const scale = size / tileLayer.extent;
+    for (const feature of tileLayer.features) {
+      feature.parts = feature.parts.map((part) => part.map(([x, y]) => [x * scale, y * scale]));
+    }
+    const groups = styledGroups(tileLayer.features, layer, z);
+    const canvas = new OffscreenCanvas(Math.round(size * ratio), Math.round(size * ratio));
+    const ctx = canvas.getContext('2d');
+    ctx.lineJoin = 'round';
+    ctx.lineCap = 'round';
+    for (const group of groups) drawGroup(ctx, group, ratio);
+    drawn.set(id, groups.flatMap((group) => group.items));
+    const bitmap = canvas.transferToImageBitmap();
+    postMessage({ type: 'rendered', id, bitmap }, [bitmap]);
+  } catch (error) {
+    if (error.name !== 'AbortError') postMessage({ type: 'failed', id, status: 0, message: String(error) });
+  } finally {
+    pending.delete(id);
+  }
+}
+
+// Hit testing, in tile pixels
+
+function segmentDistance(px, py, [x0, y0], [x1, y1]) {
+  const dx = x1 - x0; const dy = y1 - y0;
+  const length2 = dx * dx + dy * dy;
+  const t = length2 ? Math.max(0, Math.min(1, ((px - x0) * dx + (py - y0) * dy) / length2)) : 0;
+  return Math.hypot(px - (x0 + t * dx), py - (y0 + t * dy));
+}
+
+function insideRings(parts, x, y) {
+  let inside = false;
+  for (const ring of parts) {
+    for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      const [xi, yi] = ring[i]; const [xj, yj] = ring[j];
+      if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+    }
+  }
+  return inside;
+}
+
+function hits({ feature, style }, x, y, tolerance) {
+  if (feature.type === 'Point') {
+    return feature.parts.some(([[px, py]]) => (style.symbol
+      ? Math.abs(x - px) <= style.size / 2 + tolerance && Math.abs(y - py) <= style.size / 2 + tolerance
+      : Math.hypot(x - px, y - py) <= style.radius + (style.weight || 0) / 2 + tolerance));
+  }
+  if (feature.type === 'Polygon' && style.fill && insideRings(feature.parts, x, y)) return true;
+  const reach = (style.weight || 1) / 2 + tolerance;
+  return feature.parts.some((part) => part.some((point, i) => i > 0
+    && segmentDistance(x, y, part[i - 1], point) <= reach));
+}
+
+function hitTest({ tile, x, y, tolerance }) {
+  const items = drawn.get(tile) || [];
+  for (let i = items.length - 1; i >= 0; i -= 1) {    // topmost (last drawn) first
+    if (hits(items[i], x, y, tolerance)) return items[i].feature.properties;
+  }
+  return null;
+}
+
+onmessage = ({ data }) => {
+  if (data.type === 'symbols') symbols = data.symbols;
+  else if (data.type === 'render') render(data);
+  else if (data.type === 'hit') postMessage({ type: 'hit', id: data.id, properties: hitTest(data) });
+  else if (data.type === 'release') {
+    pending.get(data.id)?.abort();
+    pending.delete(data.id);
+    drawn.delete(data.id);
+  }
+};
