@@ -57,12 +57,12 @@ export class TileWorkerPool {
   }
 
   /** Draw one tile; resolves to an ImageBitmap, or null for a tile with nothing in it. */
-  render({ url, layer, z, size }) {
+  render({ pieces, layer, z, size, pieceSize }) {
     this.lastId += 1;
     const request = { id: this.lastId, worker: this.workers[this.next] };
     this.next = (this.next + 1) % this.workers.length;
     request.done = this.ready.then(() => this._ask(request.worker,
-      { type: 'render', id: request.id, url, layer, z, size, ratio: this.ratio }));
+      { type: 'render', id: request.id, pieces, layer, z, size, pieceSize, ratio: this.ratio }));
     return request;
   }
 
@@ -82,8 +82,11 @@ export class TileWorkerPool {
 let sharedPool = null;
 const pool = () => { sharedPool = sharedPool || new TileWorkerPool(); return sharedPool; };
 
+const SERVER_TILE = 256;
+const PIECES = 2;
+
 export const WorkerTileLayer = L.GridLayer.extend({
-  options: { layer: '', interactive: true },
+  options: { layer: '', interactive: true, tileSize: SERVER_TILE * PIECES },
 
   initialize(url, options) {
     this._url = url;
@@ -95,10 +98,19 @@ export const WorkerTileLayer = L.GridLayer.extend({
 
   createTile(coords, done) {
     const tile = document.createElement('canvas');
-    const size = this.getTileSize();
+    const size = this.getTileSize().x;
     const { x, y } = this._wrapCoords(coords);
-    const url = new URL(L.Util.template(this._url, { x, y, z: coords.z }), document.baseURI).href;
-    tile.request = pool().render({ url, layer: this.options.layer, z: coords.z, size: size.x });
+    // One picture of PIECES × PIECES server tiles: fewer elements for the page to place.
+    const pieces = [];
+    for (let j = 0; j < PIECES; j += 1) {
+      for (let i = 0; i < PIECES; i += 1) {
+        const address = { x: x * PIECES + i, y: y * PIECES + j, z: coords.z };
+        pieces.push({ url: new URL(L.Util.template(this._url, address), document.baseURI).href,
+          at: [i * SERVER_TILE, j * SERVER_TILE] });
+      }
+    }
+    tile.request = pool().render({ pieces, layer: this.options.layer, z: coords.z, size,
+      pieceSize: SERVER_TILE });
     tile.request.done.then((bitmap) => {
       if (bitmap) {
         tile.width = bitmap.width;

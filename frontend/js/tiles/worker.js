@@ -5,7 +5,7 @@
 // for popups, until the page releases the tile.
 //
 // Messages in:  {type: 'symbols', symbols: {key: ImageBitmap}}
-//               {type: 'render', id, url, layer, z, size, ratio}
+//               {type: 'render', id, pieces: [{url, at: [x, y]}], layer, z, size, pieceSize, ratio}
 //               {type: 'hit', id, tile, x, y, tolerance}
 //               {type: 'release', id}
 // Messages out: {type: 'rendered', id, bitmap | null}  {type: 'failed', id, status, message}
@@ -79,29 +79,32 @@ function drawGroup(ctx, group, ratio) {
   }
 }
 
-async function render({ id, url, layer, z, size, ratio }) {
+/** Fetch and decode one server tile; its features in picture pixels (offset by `at`). */
+async function loadPiece({ url, at: [dx, dy] }, layer, pieceSize, signal) {
+  const response = await fetch(url, { signal });
+  if (!response.ok) throw Object.assign(new Error(response.statusText), { status: response.status });
+  const tileLayer = decodeTile(await response.arrayBuffer())[sourceOf(layer)];
+  if (!tileLayer) return [];
+  const scale = pieceSize / tileLayer.extent;
+  for (const feature of tileLayer.features) {
+    feature.parts = feature.parts.map((part) => part.map(([x, y]) => [dx + x * scale, dy + y * scale]));
+  }
+  return tileLayer.features;
+}
+
+async function render({ id, pieces, layer, z, size, pieceSize, ratio }) {
   const controller = new AbortController();
   pending.set(id, controller);
   try {
-    const response = await fetch(url, { signal: controller.signal });
-    if (!response.ok) {
-      postMessage({ type: 'failed', id, status: response.status, message: response.statusText });
-      return;
-    }
-    const buffer = await response.arrayBuffer();
+    const features = (await Promise.all(pieces.map((piece) => loadPiece(piece, layer, pieceSize,
+      controller.signal)))).flat();
     if (controller.signal.aborted) return;
-    const tileLayer = decodeTile(buffer)[sourceOf(layer)];
-    if (!tileLayer || !tileLayer.features.length) {
+    if (!features.length) {
       drawn.set(id, []);
       postMessage({ type: 'rendered', id, bitmap: null });
       return;
     }
-    // Tile coordinates (0…extent) → tile pixels, once, for drawing and for hit tests.
-    const scale = size / tileLayer.extent;
-    for (const feature of tileLayer.features) {
-      feature.parts = feature.parts.map((part) => part.map(([x, y]) => [x * scale, y * scale]));
-    }
-    const groups = styledGroups(tileLayer.features, layer, z);
+    const groups = styledGroups(features, layer, z);
     const canvas = new OffscreenCanvas(Math.round(size * ratio), Math.round(size * ratio));
     const ctx = canvas.getContext('2d');
     ctx.lineJoin = 'round';
@@ -111,7 +114,9 @@ async function render({ id, url, layer, z, size, ratio }) {
     const bitmap = canvas.transferToImageBitmap();
     postMessage({ type: 'rendered', id, bitmap }, [bitmap]);
   } catch (error) {
-    if (error.name !== 'AbortError') postMessage({ type: 'failed', id, status: 0, message: String(error) });
+    if (error.name !== 'AbortError') {
+      postMessage({ type: 'failed', id, status: error.status || 0, message: String(error.message) });
+    }
   } finally {
     pending.delete(id);
   }
