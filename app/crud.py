@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import shapely.geometry
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from geoalchemy2.shape import to_shape
 from pydantic import BaseModel
 from sqlalchemy import Select, func, select
@@ -15,9 +15,13 @@ from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
 from app.geo.location import ewkt, parse_location
+from app.orm import INT4_MAX
 from app.risk.methods import LEVELS
 
 LOCATION_FIELDS = {"lon", "lat", "geometry", "crs"}
+
+
+RowId = Annotated[int, Path(ge=1, le=INT4_MAX, description="row id")]
 
 
 def get_or_raise(session: Session, model: type, *, id: int, jurisdiction: str = "") -> Any:
@@ -148,15 +152,15 @@ def add_crud_routes(
         return create(session, body=body, jurisdiction=jurisdiction)
 
     @router.get(path + "/{id}", name=f"get_{name}")
-    def get_row(id: int, session: SessionDep, jurisdiction: JurisdictionDep) -> dict[str, Any]:
+    def get_row(id: RowId, session: SessionDep, jurisdiction: JurisdictionDep) -> dict[str, Any]:
         return render(get_or_raise(session, model, id=id, jurisdiction=jurisdiction))
 
     @router.patch(path + "/{id}", name=f"update_{name}")
-    def update_row(id: int, body: patch_schema, session: SessionDep,  # type: ignore[valid-type]
+    def update_row(id: RowId, body: patch_schema, session: SessionDep,  # type: ignore[valid-type]
                    jurisdiction: JurisdictionDep) -> dict[str, Any]:
         return update(session, id=id, body=body, jurisdiction=jurisdiction)
 
     @router.delete(path + "/{id}", status_code=204, name=f"delete_{name}")
-    def delete_row(id: int, session: SessionDep, jurisdiction: JurisdictionDep) -> Response:
+    def delete_row(id: RowId, session: SessionDep, jurisdiction: JurisdictionDep) -> Response:
         delete(session, id=id, jurisdiction=jurisdiction)
         return Response(status_code=204)

@@ -15,6 +15,9 @@ NAMING = {
 }
 
 RISK_LEVELS = ("red", "orange", "yellow", "blue")
+# PostgreSQL `integer` (ids, head counts): a larger number from a client is a 422, not a DB error.
+INT4_MAX = 2**31 - 1
+
 RISK_LEVEL_CHECK = "risk_level IS NULL OR risk_level IN ('red','orange','yellow','blue')"
 
 

@@ -8,11 +8,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from app.crud import RowId
 from app.deps import JurisdictionDep, SessionDep
 from app.errors import InvalidInput
 from app.features.service import parse_bbox
 from app.regions.schemas import REGION_CODE_PATTERN
-from app.reports import service
+from app.reports import dossier, service
 
 router = APIRouter(prefix="/api", tags=["map"])
 GZIP_ABOVE = 2048
@@ -46,6 +47,15 @@ def map_view(
     outlines (grid cells for a county) carrying the same rows as /api/risk/summary."""
     return _json(request, service.map_view(session, code=code, detail=detail, method=method,
                                            normalise=normalise, jurisdiction=jurisdiction))
+
+
+@router.get("/map/enterprises/{id}")
+def enterprise_dossier(
+    id: RowId, session: SessionDep, jurisdiction: JurisdictionDep,
+) -> dict[str, Any]:
+    """An enterprise's dossier (企业风险档案): facts, level and its basis, risk points (highest
+    first), major hazard sources, hidden dangers not yet closed, the latest gradings."""
+    return dossier.enterprise_dossier(session, id=id, jurisdiction=jurisdiction)
 
 
 @router.get("/map/country")

@@ -8,10 +8,12 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -65,6 +67,7 @@ class Assessment(Base):
 
     __table_args__ = (
         CheckConstraint(RISK_LEVEL_CHECK, name="risk_level"),
+        Index("ix_assessments_subject", "subject_type", "subject_id", text("assessed_at DESC")),
         {"comment": "append-only grading history"},
     )
 

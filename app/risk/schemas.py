@@ -4,6 +4,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from app.orm import INT4_MAX
 from app.sites.schemas import LocationIn, PersonsIn, partial
 
 
@@ -30,7 +31,7 @@ class LsOut(BaseModel):
 
 
 class RiskPointIn(LocationIn, PersonsIn):
-    enterprise_id: int | None = None
+    enterprise_id: int | None = Field(None, ge=1, le=INT4_MAX)
     name: str = Field(min_length=1, max_length=200)
     hazard_type: str | None = Field(None, max_length=40)
     control_measures: str | None = None

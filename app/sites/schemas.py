@@ -6,6 +6,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, create_model
 
 from app.geo.location import Crs
+from app.orm import INT4_MAX
 
 Level = Literal["red", "orange", "yellow", "blue"]
 
@@ -41,7 +42,7 @@ class EnterpriseIn(LocationIn, PersonsIn):
     sector: str = Field(min_length=1, max_length=40)
     address: str | None = Field(None, max_length=300)
     park: str | None = Field(None, max_length=100)
-    employees: int | None = Field(None, ge=0)
+    employees: int | None = Field(None, ge=0, le=INT4_MAX)
     footprint: dict[str, Any] | None = Field(None, description="plant boundary, GeoJSON Polygon")
 
 
@@ -54,7 +55,7 @@ class SubstanceIn(BaseModel):
 
 
 class HazardSourceIn(LocationIn, PersonsIn):
-    enterprise_id: int
+    enterprise_id: int = Field(ge=1, le=INT4_MAX)
     name: str = Field(min_length=1, max_length=200)
     unit_type: Literal["production", "storage"]
     substances: list[dict[str, Any]]
@@ -64,8 +65,8 @@ class HazardSourceIn(LocationIn, PersonsIn):
 class PublicZoneIn(LocationIn):
     name: str = Field(min_length=1, max_length=200)
     kind: str = Field(min_length=1, max_length=30)
-    population: int | None = Field(None, ge=0)
-    capacity: int | None = Field(None, ge=0)
+    population: int | None = Field(None, ge=0, le=INT4_MAX)
+    capacity: int | None = Field(None, ge=0, le=INT4_MAX)
     address: str | None = Field(None, max_length=300)
     managing_department: str | None = Field(None, max_length=100)
     risk_level: Level | None = Field(None, description="graded by government")
@@ -74,7 +75,7 @@ class PublicZoneIn(LocationIn):
 
 class HazardAssessIn(BaseModel):
     substances: list[dict[str, Any]]
-    exposed_people: int | None = Field(None, ge=0)
+    exposed_people: int | None = Field(None, ge=0, le=INT4_MAX)
     geometry: dict[str, Any] | None = Field(None, description="plant boundary or point, GeoJSON")
     crs: Crs = "wgs84"
 

@@ -1,0 +1,71 @@
+"""An enterprise's dossier (企业风险档案): what a popup's "details" opens on the map.
+
+One read of everything an official checks about one enterprise: its facts and four-colour
+level with the basis the enterprise rule recorded, its risk points (highest first), its
+major hazard sources, its hidden dangers that are not closed, and the latest grading
+records. Limited to the caller's jurisdiction like every read.
+"""
+
+from typing import Any
+
+from sqlalchemy import case, select, tuple_
+from sqlalchemy.orm import Session
+
+from app.crud import get_or_raise
+from app.dangers.models import HiddenDanger
+from app.risk.models import Assessment, RiskPoint
+from app.risk.service import render_risk_point
+from app.sites.models import Enterprise, HazardSource
+from app.sites.service import render_enterprise, render_hazard_source
+
+RECENT_ASSESSMENTS = 10
+
+# Highest risk first; ungraded rows last.
+_LEVEL_ORDER = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
+_DANGER_GRADE_ORDER = {"major": 0, "larger": 1, "general": 2}
+
+
+def _level_rank(column: Any) -> Any:
+    return case(_LEVEL_ORDER, value=column, else_=len(_LEVEL_ORDER))
+
+
+def _render_danger(row: HiddenDanger) -> dict[str, Any]:
+    return {"id": row.id, "title": row.title, "grade": row.grade, "status": row.status,
+            "deadline": row.deadline.isoformat() if row.deadline else None,
+            "found_at": row.found_at.isoformat(), "risk_point_id": row.risk_point_id}
+
+
+def _render_assessment(row: Assessment) -> dict[str, Any]:
+    return {"subject_type": row.subject_type, "subject_id": row.subject_id, "method": row.method,
+            "risk_level": row.risk_level, "ruleset_version": row.ruleset_version,
+            "assessed_by": row.assessed_by, "assessed_at": row.assessed_at.isoformat()}
+
+
+def enterprise_dossier(session: Session, *, id: int, jurisdiction: str = "") -> dict[str, Any]:
+    enterprise = get_or_raise(session, Enterprise, id=id, jurisdiction=jurisdiction)
+    risk_points = session.scalars(
+        select(RiskPoint).where(RiskPoint.enterprise_id == id)
+        .order_by(_level_rank(RiskPoint.risk_level), RiskPoint.score.desc().nulls_last(),
+                  RiskPoint.id)).all()
+    hazard_sources = session.scalars(
+        select(HazardSource).where(HazardSource.enterprise_id == id)
+        .order_by(HazardSource.grade.nulls_last(), HazardSource.id)).all()
+    open_dangers = session.scalars(
+        select(HiddenDanger)
+        .where(HiddenDanger.enterprise_id == id, HiddenDanger.status != "closed")
+        .order_by(case(_DANGER_GRADE_ORDER, value=HiddenDanger.grade),
+                  HiddenDanger.deadline.nulls_last(), HiddenDanger.id)).all()
+    subjects = [("enterprise", id), *(("risk_point", p.id) for p in risk_points),
+                *(("hazard_source", h.id) for h in hazard_sources)]
+    recent = session.scalars(
+        select(Assessment)
+        .where(tuple_(Assessment.subject_type, Assessment.subject_id).in_(subjects))
+        .order_by(Assessment.assessed_at.desc(), Assessment.id.desc())
+        .limit(RECENT_ASSESSMENTS)).all()
+    return {
+        "enterprise": render_enterprise(enterprise),
+        "risk_points": [render_risk_point(point) for point in risk_points],
+        "hazard_sources": [render_hazard_source(source) for source in hazard_sources],
+        "open_dangers": [_render_danger(danger) for danger in open_dangers],
+        "assessments": [_render_assessment(a) for a in recent],
+    }
