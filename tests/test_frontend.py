@@ -272,6 +272,31 @@ def test_an_enterprise_is_drawn_in_its_colour_and_clicking_it_opens_its_popup(
     assert page.errors == []
 
 
+def test_the_popup_opens_the_enterprise_dossier_in_the_panel(
+        page: Page, server: str, engine: Engine, demo: dict[str, int]) -> None:
+    enterprise = _lone_red_enterprise(engine, demo)
+    page.open(f"/#/{NINGXIA}?c={enterprise['lat']:.5f},{enterprise['lng']:.5f}&z=16&l=enterprises")
+    page.page.mouse.click(*_screen_point(page, enterprise["lat"], enterprise["lng"]))
+    page.page.locator(".leaflet-popup-content a[data-enterprise]").click()
+    page.page.locator("#dossier-name").wait_for()
+    eid = int(re.search(r"[?&]e=(\d+)", page.page.url).group(1))
+    dossier = _get(server, f"/api/map/enterprises/{eid}")
+    assert page.page.locator("#dossier-name").inner_text() == enterprise["name"]
+    assert page.page.locator("#dossier-level").get_attribute("data-level") == "red"
+    assert (page.page.locator("#dossier-risk-points tr").count()
+            == len(dossier["risk_points"]) > 0)
+    assert page.page.locator("#dossier-dangers tr").count() == len(dossier["open_dangers"])
+    page.screenshot("04-enterprise-dossier.png")
+    # Shareable: the URL alone opens the dossier; "back" returns to the region's panel.
+    page.page.reload()
+    page.wait_ready(NINGXIA)
+    page.page.locator("#dossier-name").wait_for()
+    page.page.locator("#dossier-back").click()
+    page.page.locator("#region-name").wait_for()
+    assert "e=" not in page.page.url
+    assert page.errors == []
+
+
 def test_the_tile_decoder_reads_what_the_server_encodes(
         page: Page, server: str, engine: Engine, demo: dict[str, int]) -> None:
     from mapbox_vector_tile import decode

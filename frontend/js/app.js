@@ -7,6 +7,7 @@ import { applyI18n, getLang, num, setLang, t } from './i18n.js';
 import { ALL_LAYERS, RiskMap } from './map.js';
 import { gradeSymbolSvg, resourceSymbolSvg } from './symbols.js';
 import { gradeLabel, markRanking, renderPanel, renderPanelError, renderTrend } from './panel.js';
+import { renderDossier } from './dossier.js';
 
 const DEFAULT_LAYERS = ['choropleth', 'boundaries', 'enterprises'];
 const SETTINGS_KEY = 'ra.settings';
@@ -27,6 +28,8 @@ const state = {
   settings: loadSettings(),
   sectors: [],
   request: 0,
+  detail: null,     // the enterprise whose dossier the panel shows, or null for the region
+  dossier: null,
 };
 
 const $ = (selector) => document.querySelector(selector);
@@ -40,7 +43,7 @@ function toast(message, ms = 2600) {
   toast.timer = setTimeout(() => { el.hidden = true; }, ms);
 }
 
-// URL: #/CODE?c=lat,lng&z=zoom&l=layers&f=levels&s=sector  (CODE omitted = the country)
+// URL: #/CODE?c=lat,lng&z=zoom&l=layers&f=levels&s=sector&e=enterprise  (CODE omitted = the country)
 
 function parseHash() {
   const hash = decodeURIComponent(location.hash || '').replace(/^#/, '');
@@ -57,6 +60,7 @@ function parseHash() {
   if (params.has('l')) out.layers = params.get('l').split(',').filter((n) => ALL_LAYERS.includes(n));
   if (params.has('f')) out.levels = params.get('f').split(',').filter((n) => LEVELS.includes(n));
   if (params.has('s')) out.sector = params.get('s');
+  out.detail = /^\d{1,10}$/.test(params.get('e') || '') ? Number(params.get('e')) : null;
   return out;
 }
 
@@ -71,6 +75,7 @@ function buildHash() {
   if (layers.sort().join() !== [...DEFAULT_LAYERS].sort().join()) params.set('l', layers.join(','));
   if (state.levels.size < LEVELS.length) params.set('f', [...state.levels].join(','));
   if (state.sector) params.set('s', state.sector);
+  if (state.detail) params.set('e', String(state.detail));
   const query = params.toString().replace(/%2C/g, ',');
   return `#/${state.code || ''}${query ? `?${query}` : ''}`;
 }
@@ -139,7 +144,7 @@ function viewUrl(code) {
   return url;
 }
 
-async function navigate(code, { push = false, center = null, zoom = null, fit = true } = {}) {
+async function navigate(code, { push = false, center = null, zoom = null, fit = true, detail = null } = {}) {
   const ticket = ++state.request;
   let view;
   try {
@@ -157,6 +162,7 @@ async function navigate(code, { push = false, center = null, zoom = null, fit = 
   if (ticket !== state.request) return;
   state.code = code;
   state.view = view;
+  state.detail = detail;
   riskMap.showChildren(view);
   $('#hovercard').hidden = true;
   if (center && zoom !== null) riskMap.map.setView(center, zoom, { animate: false });
@@ -164,6 +170,7 @@ async function navigate(code, { push = false, center = null, zoom = null, fit = 
   renderBreadcrumb();
   renderAll();
   writeHash(push);
+  if (detail) openDossier(detail);
   document.title = `${view.region.code ? view.region.name : t('country')} · ${t('app.title')}`;
   if (!document.body.dataset.ready && window.performance && performance.mark) performance.mark('ra-first-map');
   document.body.dataset.ready = 'true';
@@ -187,6 +194,11 @@ async function loadTrend(ticket) {
 
 function renderAll() {
   if (!state.view) return;
+  renderLegend();
+  if (state.detail && state.dossier && state.dossier.enterprise.id === state.detail) {
+    renderDossier(panelBody, state.dossier, { onBack: closeDossier, onLocate: locateEnterprise });
+    return;
+  }
   renderPanel(panelBody, state.view, {
     onChild: (code) => {
       const child = riskMap.byCode.get(code);
@@ -200,8 +212,50 @@ function renderAll() {
     },
     onChildHover: (code) => riskMap.highlight(code),
   });
-  renderLegend();
 }
+
+// The enterprise dossier in the panel
+
+async function openDossier(id, { push = false } = {}) {
+  state.detail = id;
+  writeHash(push);
+  if (mobile()) setPanel(true);
+  try {
+    const dossier = await getJSON(`/api/map/enterprises/${id}`);
+    if (state.detail !== id) return;
+    state.dossier = dossier;
+    renderAll();
+  } catch (error) {
+    if (state.detail !== id) return;
+    toast(`${t('common.error')}: ${error.status === 404 ? t('search.none') : error.message}`);
+    closeDossier();
+  }
+}
+
+function closeDossier() {
+  state.detail = null;
+  writeHash(false);
+  renderAll();
+  loadTrend(state.request);
+}
+
+function locateEnterprise(enterprise) {
+  const [lng, lat] = enterprise.geometry.coordinates;
+  if (!state.layers.has('enterprises')) { state.layers.add('enterprises'); applyLayers(); }
+  riskMap.map.flyTo([lat, lng], Math.max(riskMap.map.getZoom(), 15), { duration: 0.6 });
+  const marker = L.circleMarker([lat, lng], { pane: 'highlight', radius: 14, color: '#0f1f33',
+    weight: 3, fill: false, interactive: false }).addTo(riskMap.highlightLayer);
+  setTimeout(() => riskMap.highlightLayer.removeLayer(marker), 6000);
+  if (mobile()) setPanel(false);
+}
+
+// Popups (a Leaflet popup stops clicks from bubbling, so listen while they go down)
+$('#map').addEventListener('click', (e) => {
+  const link = e.target.closest('a[data-enterprise]');
+  if (!link) return;
+  e.preventDefault();
+  openDossier(Number(link.dataset.enterprise), { push: true });
+}, true);
 
 function renderBreadcrumb() {
   const nav = $('#breadcrumb');
@@ -227,8 +281,13 @@ function onLocationChange() {
   const wanted = parseHash();
   applyHashOptions(wanted);
   if (wanted.code !== state.code || !state.view) {
-    navigate(wanted.code, { push: false, center: wanted.center, zoom: wanted.zoom ?? null });
-  } else if (wanted.center) {
+    navigate(wanted.code, { push: false, center: wanted.center, zoom: wanted.zoom ?? null, detail: wanted.detail });
+    return;
+  }
+  if (wanted.detail !== state.detail) {
+    if (wanted.detail) openDossier(wanted.detail); else closeDossier();
+  }
+  if (wanted.center) {
     const c = riskMap.map.getCenter();
     if (Math.abs(c.lat - wanted.center[0]) > 1e-3 || Math.abs(c.lng - wanted.center[1]) > 1e-3
         || Math.abs(riskMap.map.getZoom() - wanted.zoom) > 0.01) {
@@ -417,7 +476,8 @@ async function chooseResult(item) {
     return;
   }
   if (!state.layers.has('enterprises')) { state.layers.add('enterprises'); applyLayers(); }
-  await navigate(item.county_code, { push: true, fit: false, center: [item.lat, item.lon], zoom: 15 });
+  await navigate(item.county_code, { push: true, fit: false, center: [item.lat, item.lon], zoom: 15,
+    detail: mobile() ? null : item.id });
   riskMap.map.flyTo([item.lat, item.lon], 15, { duration: 0.6 });
   const marker = L.circleMarker([item.lat, item.lon], { pane: 'highlight', radius: 14, color: '#0f1f33',
     weight: 3, fill: false, interactive: false }).addTo(riskMap.highlightLayer);
@@ -431,7 +491,7 @@ async function chooseResult(item) {
     <dt>${escapeHtml(t('popup.credit'))}</dt><dd>${escapeHtml(d.credit_code)}</dd>
     ${d.address ? `<dt>${escapeHtml(t('popup.county'))}</dt><dd>${escapeHtml(d.address)}</dd>` : ''}
     ${d.responsible_person ? `<dt>${escapeHtml(t('popup.contact'))}</dt><dd>${escapeHtml(d.responsible_person)} ${escapeHtml(d.responsible_phone || '')}</dd>` : ''}
-    </dl><a class="more" href="/api/enterprises/${item.id}" target="_blank" rel="noopener">${escapeHtml(t('common.details'))} →</a></div>`).openOn(riskMap.map);
+    </dl><a class="more" href="#" data-enterprise="${item.id}">${escapeHtml(t('dossier.open'))} →</a></div>`).openOn(riskMap.map);
   setTimeout(() => riskMap.highlightLayer.removeLayer(marker), 6000);
 }
 
@@ -559,6 +619,6 @@ if (initial.layers) state.layers = new Set(initial.layers);
 if (initial.levels) state.levels = new Set(initial.levels);
 if (initial.sector !== undefined) state.sector = initial.sector;
 // The choropleth first; the tile layers once it is drawn (they would compete for the server).
-navigate(initial.code, { push: false, center: initial.center, zoom: initial.zoom ?? null })
+navigate(initial.code, { push: false, center: initial.center, zoom: initial.zoom ?? null, detail: initial.detail })
   .finally(() => { applyLayers(); loadSectors(); });
 window.addEventListener('resize', debounce(() => riskMap.invalidate(), 150));

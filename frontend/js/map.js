@@ -250,7 +250,7 @@ export class RiskMap {
   }
 
   _mousemove(e) {
-    const child = this.childAt(e.latlng);
+    const child = this.choroplethOn ? this.childAt(e.latlng) : null;
     this._hover(child, e.originalEvent);
   }
 
@@ -341,9 +341,9 @@ export class RiskMap {
         rows.push([t('popup.warden'), escapeHtml(p.warden)],
           [t('panel.riskPoints'), LEVELS.map((l) => num(p[l])).join(' / ')]);
       }
-      const api = { enterprises: 'enterprises', hazard_sources: 'hazard-sources', public_zones: 'public-zones',
-        risk_points: 'risk-points' }[name];
-      const link = api && p.id ? `<a class="more" href="/api/${api}/${p.id}" target="_blank" rel="noopener">${escapeHtml(t('common.details'))} →</a>` : '';
+      // Points of an enterprise open its dossier in the panel (app.js listens for data-enterprise).
+      const enterprise = name === 'enterprises' ? p.id : p.enterprise_id;
+      const link = enterprise ? `<a class="more" href="#" data-enterprise="${Number(enterprise)}">${escapeHtml(t('dossier.open'))} →</a>` : '';
       html = `<div class="popup"><h3>${escapeHtml(p.name || p.code || '')}</h3>${facts(rows)}${link}</div>`;
     }
     L.popup({ maxWidth: 300 }).setLatLng(e.latlng).setContent(html).openOn(this.map);

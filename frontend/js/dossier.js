@@ -1,0 +1,105 @@
+// The side panel's enterprise dossier (企业风险档案): what a popup's details link opens.
+
+import { COLOURS, escapeHtml } from './api.js';
+import { num, t } from './i18n.js';
+import { gradeSymbolSvg } from './symbols.js';
+
+const ROMAN = { 1: 'Ⅰ', 2: 'Ⅱ', 3: 'Ⅲ', 4: 'Ⅳ' };
+
+function badge(level) {
+  return `<span class="badge ${level || 'none'}">${escapeHtml(t(level ? `level.${level}` : 'level.none'))}</span>`;
+}
+
+function facts(rows) {
+  const shown = rows.filter(([, value]) => value !== null && value !== undefined && value !== '');
+  return `<dl class="facts">${shown.map(([key, value]) => `<dt>${escapeHtml(key)}</dt><dd>${value}</dd>`).join('')}</dl>`;
+}
+
+function section(title, count, body) {
+  return `<div class="section"><h2>${escapeHtml(title)} <small>${num(count)}</small></h2>${body}</div>`;
+}
+
+const none = () => `<div class="note">${escapeHtml(t('dossier.none'))}</div>`;
+
+/** Why the enterprise has its level, from the basis the enterprise rule recorded. */
+function basis(level, recorded) {
+  if (!recorded) return '';
+  const rows = [];
+  if (recorded.highest_risk_point) rows.push([t('dossier.basis.highest_risk_point'), badge(recorded.highest_risk_point)]);
+  if (recorded.red_hazard_source) rows.push([t('dossier.basis.red_hazard_source'), badge('red')]);
+  if (recorded.open_major_danger) rows.push([t('dossier.basis.open_major_danger'), '↑']);
+  if (recorded.rule) rows.push([t('dossier.basis.rule'), `<code>${escapeHtml(recorded.rule)}</code>`]);
+  return `<div class="section" id="dossier-basis"><h2>${escapeHtml(t('dossier.basis'))}</h2>${facts(rows)}</div>`;
+}
+
+function riskPointRows(points) {
+  if (!points.length) return none();
+  return `<table class="dossier-table" id="dossier-risk-points"><tbody>${points.map((p) => `<tr>
+    <td><span class="chip" style="background:${COLOURS[p.risk_level] || COLOURS.none}"></span></td>
+    <td>${escapeHtml(p.name)}${p.hazard_type ? `<small>${escapeHtml(p.hazard_type)}</small>` : ''}</td>
+    <td class="num">${escapeHtml(String(p.method || '').toUpperCase())} ${p.score !== null && p.score !== undefined ? num(Math.round(p.score * 10) / 10) : ''}</td>
+  </tr>`).join('')}</tbody></table>`;
+}
+
+function hazardRows(sources) {
+  if (!sources.length) return none();
+  return `<table class="dossier-table" id="dossier-hazards"><tbody>${sources.map((h) => `<tr>
+    <td>${h.grade ? gradeSymbolSvg(h.grade, 16) : ''}</td>
+    <td>${escapeHtml(h.name)}</td>
+    <td class="num">${h.grade ? `${ROMAN[h.grade]} ${escapeHtml(t('panel.grade'))}` : ''} ${h.r_value !== null && h.r_value !== undefined ? `R ${Number(h.r_value).toFixed(1)}` : ''}</td>
+  </tr>`).join('')}</tbody></table>`;
+}
+
+function dangerRows(dangers) {
+  if (!dangers.length) return none();
+  return `<table class="dossier-table" id="dossier-dangers"><tbody>${dangers.map((d) => `<tr class="${d.grade === 'major' ? 'alert' : ''}">
+    <td><span class="tag ${escapeHtml(d.grade)}">${escapeHtml(t(`danger.${d.grade}`, d.grade))}</span></td>
+    <td>${escapeHtml(d.title)}${d.deadline ? `<small>${escapeHtml(t('dossier.deadline'))} ${escapeHtml(d.deadline)}</small>` : ''}</td>
+    <td class="num">${escapeHtml(t(`status.${d.status}`, d.status))}</td>
+  </tr>`).join('')}</tbody></table>`;
+}
+
+function gradingRows(assessments) {
+  if (!assessments.length) return none();
+  return `<table class="dossier-table"><tbody>${assessments.map((a) => `<tr>
+    <td><span class="chip" style="background:${COLOURS[a.risk_level] || COLOURS.none}"></span></td>
+    <td>${escapeHtml(t(`subject.${a.subject_type}`, a.subject_type))} · ${escapeHtml(a.method)}<small>${escapeHtml(a.assessed_at.slice(0, 16).replace('T', ' '))} · ${escapeHtml(a.assessed_by)}</small></td>
+    <td class="num"><code>${escapeHtml(a.ruleset_version)}</code></td>
+  </tr>`).join('')}</tbody></table>`;
+}
+
+/** Render a dossier into the panel; `onBack` returns to the region, `onLocate` flies there. */
+export function renderDossier(root, dossier, { onBack, onLocate } = {}) {
+  const e = dossier.enterprise;
+  const level = e.risk_level;
+  root.innerHTML = `
+    <button type="button" class="link-btn" id="dossier-back">← ${escapeHtml(t('dossier.back'))}</button>
+    <div class="region-head"><div>
+      <h1 id="dossier-name">${escapeHtml(e.name)}</h1>
+      <div class="sub">${escapeHtml(t('dossier.title'))} · ${escapeHtml(e.sector || '')}</div></div>
+    </div>
+    <div class="level-card ${level || ''}" id="dossier-level" data-level="${level || ''}">
+      <div><div class="sub">${escapeHtml(t('popup.level'))}</div>
+        <div class="big" style="color:${COLOURS[level] || '#52606d'}">${escapeHtml(t(level ? `level.${level}` : 'level.none'))}</div></div>
+      <button type="button" class="btn small" id="dossier-locate">${escapeHtml(t('dossier.locate'))}</button>
+    </div>
+    ${basis(level, e.level_basis)}
+    <div class="section"><h2>${escapeHtml(t('dossier.facts'))}</h2>${facts([
+      [t('popup.credit'), `<code>${escapeHtml(e.credit_code)}</code>`],
+      [t('popup.sector'), escapeHtml(e.sector)],
+      [t('popup.park'), escapeHtml(e.park)],
+      [t('dossier.address'), escapeHtml(e.address)],
+      [t('dossier.employees'), e.employees !== null && e.employees !== undefined ? num(e.employees) : null],
+      [t('dossier.responsible'), e.responsible_person ? `${escapeHtml(e.responsible_person)} ${escapeHtml(e.responsible_phone || '')}` : null],
+      [t('dossier.government'), escapeHtml(e.government_person)],
+      [t('popup.county'), escapeHtml(e.county_code)],
+    ])}</div>
+    ${section(t('dossier.dangers'), dossier.open_dangers.length, dangerRows(dossier.open_dangers))}
+    ${section(t('dossier.riskPoints'), dossier.risk_points.length, riskPointRows(dossier.risk_points))}
+    ${section(t('dossier.hazards'), dossier.hazard_sources.length, hazardRows(dossier.hazard_sources))}
+    ${section(t('dossier.gradings'), dossier.assessments.length, gradingRows(dossier.assessments))}
+    <div class="foot-note"><a href="/api/map/enterprises/${e.id}" target="_blank" rel="noopener">${escapeHtml(t('dossier.raw'))}</a></div>`;
+  root.querySelector('#dossier-back').addEventListener('click', () => onBack && onBack());
+  root.querySelector('#dossier-locate').addEventListener('click', () => onLocate && onLocate(e));
+  root.scrollTop = 0;
+}
