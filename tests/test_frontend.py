@@ -297,6 +297,39 @@ def test_the_popup_opens_the_enterprise_dossier_in_the_panel(
     assert page.errors == []
 
 
+def test_tile_pictures_have_no_seams_between_their_server_tiles(page: Page) -> None:
+    # Each picture joins 2×2 server tiles; polygons are cut at every server tile's buffer,
+    # and a cut edge stroked across the picture would draw a line along the seam.
+    page.open(f"/#/{NINGXIA}?l=boundaries")
+    page.wait_tiles()
+    seams = page.page.evaluate("""() => {
+        const worst = [];
+        for (const tile of document.querySelectorAll('.leaflet-boundaries-pane canvas.leaflet-tile')) {
+            if (!tile.width || tile.width < 100) continue;   // an empty picture
+            const probe = document.createElement('canvas');
+            probe.width = tile.width; probe.height = tile.height;
+            const ctx = probe.getContext('2d');
+            ctx.drawImage(tile, 0, 0);
+            const data = ctx.getImageData(0, 0, tile.width, tile.height).data;
+            const half = tile.width / 2;
+            const inked = (x, y) => data[(y * tile.width + x) * 4 + 3] > 0;
+            let column = 0; let row = 0;
+            for (let x = half - 6; x < half + 6; x += 1) {
+                let n = 0; for (let y = 0; y < tile.height; y += 1) n += inked(x, y);
+                column = Math.max(column, n / tile.height);
+            }
+            for (let y = half - 6; y < half + 6; y += 1) {
+                let n = 0; for (let x = 0; x < tile.width; x += 1) n += inked(x, y);
+                row = Math.max(row, n / tile.width);
+            }
+            worst.push(Math.max(column, row));
+        }
+        return worst;
+    }""")
+    assert len(seams) >= 4
+    assert max(seams) < 0.5, seams
+
+
 def test_the_tile_decoder_reads_what_the_server_encodes(
         page: Page, server: str, engine: Engine, demo: dict[str, int]) -> None:
     from mapbox_vector_tile import decode

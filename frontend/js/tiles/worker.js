@@ -96,21 +96,34 @@ async function render({ id, pieces, layer, z, size, pieceSize, ratio }) {
   const controller = new AbortController();
   pending.set(id, controller);
   try {
-    const features = (await Promise.all(pieces.map((piece) => loadPiece(piece, layer, pieceSize,
-      controller.signal)))).flat();
+    const loaded = await Promise.all(pieces.map((piece) => loadPiece(piece, layer, pieceSize,
+      controller.signal)));
     if (controller.signal.aborted) return;
-    if (!features.length) {
+    if (!loaded.some((features) => features.length)) {
       drawn.set(id, []);
       postMessage({ type: 'rendered', id, bitmap: null });
       return;
     }
-    const groups = styledGroups(features, layer, z);
     const canvas = new OffscreenCanvas(Math.round(size * ratio), Math.round(size * ratio));
     const ctx = canvas.getContext('2d');
     ctx.lineJoin = 'round';
     ctx.lineCap = 'round';
-    for (const group of groups) drawGroup(ctx, group, ratio);
-    drawn.set(id, groups.flatMap((group) => group.items));
+    const items = [];
+    loaded.forEach((features, i) => {
+      // Each server tile only inside its own square: polygons are cut at the tile's buffer,
+      // and those cut edges must not be stroked across the neighbouring piece.
+      const [x, y] = pieces[i].at;
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(x * ratio, y * ratio, pieceSize * ratio, pieceSize * ratio);
+      ctx.clip();
+      for (const group of styledGroups(features, layer, z)) {
+        drawGroup(ctx, group, ratio);
+        items.push(...group.items);
+      }
+      ctx.restore();
+    });
+    drawn.set(id, items);
     const bitmap = canvas.transferToImageBitmap();
     postMessage({ type: 'rendered', id, bitmap }, [bitmap]);
   } catch (error) {
