@@ -2,18 +2,9 @@
 
 import { COLOURS, escapeHtml } from './api.js';
 import { num, t } from './i18n.js';
-import { gradeSymbolSvg } from './symbols.js';
+import { factList, levelBadge } from './fragments.js';
+import { GRADE_NUMERALS, gradeSymbolSvg } from './symbols.js';
 
-const ROMAN = { 1: 'Ⅰ', 2: 'Ⅱ', 3: 'Ⅲ', 4: 'Ⅳ' };
-
-function badge(level) {
-  return `<span class="badge ${level || 'none'}">${escapeHtml(t(level ? `level.${level}` : 'level.none'))}</span>`;
-}
-
-function facts(rows) {
-  const shown = rows.filter(([, value]) => value !== null && value !== undefined && value !== '');
-  return `<dl class="facts">${shown.map(([key, value]) => `<dt>${escapeHtml(key)}</dt><dd>${value}</dd>`).join('')}</dl>`;
-}
 
 function section(title, count, body) {
   return `<div class="section"><h2>${escapeHtml(title)} <small>${num(count)}</small></h2>${body}</div>`;
@@ -25,11 +16,11 @@ const none = () => `<div class="note">${escapeHtml(t('dossier.none'))}</div>`;
 function basis(level, recorded) {
   if (!recorded) return '';
   const rows = [];
-  if (recorded.highest_risk_point) rows.push([t('dossier.basis.highest_risk_point'), badge(recorded.highest_risk_point)]);
-  if (recorded.red_hazard_source) rows.push([t('dossier.basis.red_hazard_source'), badge('red')]);
+  if (recorded.highest_risk_point) rows.push([t('dossier.basis.highest_risk_point'), levelBadge(recorded.highest_risk_point)]);
+  if (recorded.red_hazard_source) rows.push([t('dossier.basis.red_hazard_source'), levelBadge('red')]);
   if (recorded.open_major_danger) rows.push([t('dossier.basis.open_major_danger'), '↑']);
   if (recorded.rule) rows.push([t('dossier.basis.rule'), `<code>${escapeHtml(recorded.rule)}</code>`]);
-  return `<div class="section" id="dossier-basis"><h2>${escapeHtml(t('dossier.basis'))}</h2>${facts(rows)}</div>`;
+  return `<div class="section" id="dossier-basis"><h2>${escapeHtml(t('dossier.basis'))}</h2>${factList(rows, 'facts')}</div>`;
 }
 
 function riskPointRows(points) {
@@ -46,7 +37,7 @@ function hazardRows(sources) {
   return `<table class="dossier-table" id="dossier-hazards"><tbody>${sources.map((h) => `<tr>
     <td>${h.grade ? gradeSymbolSvg(h.grade, 16) : ''}</td>
     <td>${escapeHtml(h.name)}</td>
-    <td class="num">${h.grade ? `${ROMAN[h.grade]} ${escapeHtml(t('panel.grade'))}` : ''} ${h.r_value !== null && h.r_value !== undefined ? `R ${Number(h.r_value).toFixed(1)}` : ''}</td>
+    <td class="num">${h.grade ? `${GRADE_NUMERALS[h.grade]} ${escapeHtml(t('panel.grade'))}` : ''} ${h.r_value !== null && h.r_value !== undefined ? `R ${Number(h.r_value).toFixed(1)}` : ''}</td>
   </tr>`).join('')}</tbody></table>`;
 }
 
@@ -84,7 +75,7 @@ export function renderDossier(root, dossier, { onBack, onLocate } = {}) {
       <button type="button" class="btn small" id="dossier-locate">${escapeHtml(t('dossier.locate'))}</button>
     </div>
     ${basis(level, e.level_basis)}
-    <div class="section"><h2>${escapeHtml(t('dossier.facts'))}</h2>${facts([
+    <div class="section"><h2>${escapeHtml(t('dossier.facts'))}</h2>${factList([
       [t('popup.credit'), `<code>${escapeHtml(e.credit_code)}</code>`],
       [t('popup.sector'), escapeHtml(e.sector)],
       [t('popup.park'), escapeHtml(e.park)],
@@ -93,7 +84,7 @@ export function renderDossier(root, dossier, { onBack, onLocate } = {}) {
       [t('dossier.responsible'), e.responsible_person ? `${escapeHtml(e.responsible_person)} ${escapeHtml(e.responsible_phone || '')}` : null],
       [t('dossier.government'), escapeHtml(e.government_person)],
       [t('popup.county'), escapeHtml(e.county_code)],
-    ])}</div>
+    ], 'facts')}</div>
     ${section(t('dossier.dangers'), dossier.open_dangers.length, dangerRows(dossier.open_dangers))}
     ${section(t('dossier.riskPoints'), dossier.risk_points.length, riskPointRows(dossier.risk_points))}
     ${section(t('dossier.hazards'), dossier.hazard_sources.length, hazardRows(dossier.hazard_sources))}

@@ -3,7 +3,8 @@
 
 import { LEVELS, debounce, escapeHtml, getJSON, isAbort, progress } from './api.js';
 import { num, t } from './i18n.js';
-import { colourOf } from './symbols.js';
+import { factList, levelBadge } from './fragments.js';
+import { GRADE_NUMERALS, colourOf } from './symbols.js';
 import { sourceOf } from './tiles/styles.js';
 import { WorkerTileLayer } from './tiles/layer.js';
 
@@ -15,7 +16,6 @@ const HAS_LEVEL = new Set(['enterprises', 'risk_points', 'hazard_sources', 'publ
 const PANES = { choropleth: 350, boundaries: 360, grid: 370, public_zones: 380, heat: 390,
   risk_points: 410, enterprises: 420, emergency_resources: 430, hazard_sources: 440,
   highlight: 450, labels: 460 };
-const ROMAN = { 1: 'Ⅰ', 2: 'Ⅱ', 3: 'Ⅲ', 4: 'Ⅳ' };
 
 // Point-in-polygon on GeoJSON (WGS 84), with the bounding box checked first.
 
@@ -50,17 +50,6 @@ function featureContains(feature, bbox, lng, lat) {
   if (lng < bbox[0] || lng > bbox[2] || lat < bbox[1] || lat > bbox[3]) return false;
   return polygonsOf(feature.geometry).some((polygon) => ringContains(polygon[0], lng, lat)
     && !polygon.slice(1).some((hole) => ringContains(hole, lng, lat)));
-}
-
-/** The text of one row of facts in a popup. */
-function facts(rows) {
-  return `<dl>${rows.filter(([, v]) => v !== null && v !== undefined && v !== '')
-    .map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${v}</dd>`).join('')}</dl>`;
-}
-
-function levelBadge(level) {
-  return level ? `<span class="badge ${level}">${escapeHtml(t(`level.${level}`))}</span>`
-    : `<span class="badge none">${escapeHtml(t('level.none'))}</span>`;
 }
 
 export class RiskMap {
@@ -325,7 +314,7 @@ export class RiskMap {
         rows.push([t('popup.sector'), escapeHtml(p.sector)], [t('popup.credit'), escapeHtml(p.credit_code)],
           [t('popup.park'), escapeHtml(p.park)]);
       } else if (name === 'hazard_sources') {
-        rows.push([t('popup.grade'), p.grade ? `${ROMAN[p.grade]} ${t('panel.grade')}` : null],
+        rows.push([t('popup.grade'), p.grade ? `${GRADE_NUMERALS[p.grade]} ${t('panel.grade')}` : null],
           [t('popup.r'), p.r !== undefined && p.r !== null ? Number(p.r).toFixed(2) : null]);
       } else if (name === 'risk_points') {
         rows.push([t('popup.method'), escapeHtml(String(p.method || '').toUpperCase())],
@@ -344,7 +333,7 @@ export class RiskMap {
       // Points of an enterprise open its dossier in the panel (app.js listens for data-enterprise).
       const enterprise = name === 'enterprises' ? p.id : p.enterprise_id;
       const link = enterprise ? `<a class="more" href="#" data-enterprise="${Number(enterprise)}">${escapeHtml(t('dossier.open'))} →</a>` : '';
-      html = `<div class="popup"><h3>${escapeHtml(p.name || p.code || '')}</h3>${facts(rows)}${link}</div>`;
+      html = `<div class="popup"><h3>${escapeHtml(p.name || p.code || '')}</h3>${factList(rows)}${link}</div>`;
     }
     L.popup({ maxWidth: 300 }).setLatLng(e.latlng).setContent(html).openOn(this.map);
   }

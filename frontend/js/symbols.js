@@ -7,6 +7,9 @@ export const RESOURCE_KINDS = ['hospital', 'fire_station', 'rescue_team', 'mater
 
 export const colourOf = (level) => COLOURS[level] || COLOURS.none;
 
+/** Major hazard source grades as written in the standard (一级 … 四级 → Ⅰ … Ⅳ). */
+export const GRADE_NUMERALS = { 1: 'Ⅰ', 2: 'Ⅱ', 3: 'Ⅲ', 4: 'Ⅳ' };
+
 /** An SVG triangle with the grade numeral (major hazard sources). */
 export function gradeSymbolSvg(grade, size = 22) {
   const fill = colourOf(GRADE_LEVEL[grade]);
