@@ -26,7 +26,8 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from bench.tiles_bench import default_url, start_server
+from bench.harness import start_server
+from bench.national import bench_database_url
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
 VIEWPORT = {"width": 1400, "height": 900}
@@ -104,7 +105,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--loads", type=int, default=5)
     args = parser.parse_args()
-    process, port = start_server(args.database_url or default_url(), 2)
+    process, port = start_server(bench_database_url(args.database_url), 2)
     base = f"http://127.0.0.1:{port}"
     firsts: list[float] = []
     pans: list[tuple[str, PanFigures]] = []

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from app.risk import grading, methods
 from bench import national
+from bench.harness import in_threads
 
 COUNTED = "bench:risk_bench"  # rows written with the count triggers on
 UNCOUNTED = "bench:risk_bench:uncounted"  # rows written with them off
@@ -229,6 +230,16 @@ def read_counts(reader: psycopg.Connection, keys: tuple[str, ...], measures: tup
     return values
 
 
+def counts_after_regrade(reader: psycopg.Connection, target: "Target", counted: bool
+                         ) -> dict[tuple[str, str], int]:
+    """The counts the target's regions should show once its risk point moved old → new
+    (unchanged when the write is not counted)."""
+    measures = (f"risk_points.{target.old}", f"risk_points.{target.new}")
+    delta = {measures[0]: -1, measures[1]: 1} if counted else {measures[0]: 0, measures[1]: 0}
+    before = read_counts(reader, target.keys, measures)
+    return {key: value + delta[key[1]] for key, value in before.items()}
+
+
 def wait_visible(reader, keys, expected: dict, started: float, timeout: float = 10.0) -> float:
     measures = tuple({m for _, m in expected})
     while True:
@@ -386,10 +397,7 @@ def pick_updates(conn: psycopg.Connection, n: int, seed: int) -> list[Target]:
 def bench_updates(writer, reader, targets: list[Target], counted: bool) -> list[float]:
     visible = []
     for t in targets:
-        measures = (f"risk_points.{t.old}", f"risk_points.{t.new}")
-        before = read_counts(reader, t.keys, measures)
-        delta = {measures[0]: -1, measures[1]: 1} if counted else {measures[0]: 0, measures[1]: 0}
-        expected = {k: v + delta[k[1]] for k, v in before.items()}
+        expected = counts_after_regrade(reader, t, counted)
         started = time.perf_counter()
         with writer.transaction():
             writer.execute("UPDATE risk_points SET risk_level = %s, score = 1 WHERE id = %s",
@@ -445,10 +453,7 @@ def bench_service_updates(engine, writer, reader, targets: list[Target], counted
     service, _, RiskPointPatch = api
     visible = []
     for t in targets:
-        measures = (f"risk_points.{t.old}", f"risk_points.{t.new}")
-        before = read_counts(reader, t.keys, measures)
-        delta = {measures[0]: -1, measures[1]: 1} if counted else {measures[0]: 0, measures[1]: 0}
-        expected = {k: v + delta[k[1]] for k, v in before.items()}
+        expected = counts_after_regrade(reader, t, counted)
         body = RiskPointPatch(method="lec", inputs=lec_inputs_for(t.new), assessed_by=COUNTED)
         started = time.perf_counter()
         with Session(engine, expire_on_commit=False) as session:
@@ -620,13 +625,7 @@ def bench_contention(url: str, conn, report: Report, seed: int, threads: int, pe
                     with lock:
                         latencies.append(dt)
                         ids.append(row[0])
-        started = time.perf_counter()
-        workers = [threading.Thread(target=worker, args=(chunk,)) for chunk in workload]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        return time.perf_counter() - started, latencies
+        return in_threads(worker, workload), latencies
 
     layer_triggers = [r[0] for r in conn.execute(
         "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgname = ANY(%s)",

@@ -14,33 +14,24 @@ The data set comes from `python -m bench.national` (database `riskatlas_bench`).
 
 import argparse
 import http.client
-import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import create_engine, text
 
 from app.geo.webmercator import lonlat_to_tile
-from app.settings import PROJECT_ROOT, get_settings
 from app.tiles.catalog import LAYERS
 from app.tiles.service import parse_filters, render_tile
+from bench import national
+from bench.harness import in_threads, start_server
 
 LAYER_MIX = ["enterprises", "risk_points", "regions", "public_zones", "hazard_sources",
              "emergency_resources", "grid"]
 ZOOMS = range(4, 15)
 MAX_TILE_BYTES = 500 * 1024
-
-
-def default_url() -> str:
-    settings = get_settings()
-    return settings.sqlalchemy_url.rsplit("/", 1)[0] + "/riskatlas_bench"
 
 
 def tile_list(engine, count: int, seed: int = 1) -> list[tuple[str, int, int, int]]:
@@ -82,17 +73,6 @@ class Run:
                 f"{self.hits / max(len(self.latencies_ms), 1) * 100:>7.0f}%")
 
 
-def _in_threads(work: Callable[[list], None], chunks: list[list]) -> float:
-    """Run `work` on every chunk in its own thread; return the wall-clock seconds."""
-    started = time.perf_counter()
-    threads = [threading.Thread(target=work, args=(chunk,)) for chunk in chunks]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.perf_counter() - started
-
-
 def run_floor(url: str, tiles: list, parallel: int) -> Run:
     """The server's own SQL, straight to PostGIS, `parallel` connections."""
     from sqlalchemy.orm import Session
@@ -115,7 +95,7 @@ def run_floor(url: str, tiles: list, parallel: int) -> Run:
                     run.sizes.append(len(tile))
                     run.size_by_tile[(layer, z, x, y)] = len(tile)
 
-    run.seconds = _in_threads(work, chunks)
+    run.seconds = in_threads(work, chunks)
     engine.dispose()
     return run
 
@@ -142,29 +122,8 @@ def run_http(name: str, port: int, tiles: list, clients: int) -> Run:
                 run.hits += response.getheader("X-Tile-Cache") == "hit"
         connection.close()
 
-    run.seconds = _in_threads(work, chunks)
+    run.seconds = in_threads(work, chunks)
     return run
-
-
-def start_server(url: str, workers: int) -> tuple[subprocess.Popen, int]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": url}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port",
-         str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
-        env=env, cwd=PROJECT_ROOT)
-    for _ in range(150):
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            connection.request("GET", "/api/health")
-            if connection.getresponse().status == 200:
-                return process, port
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("server did not start")
 
 
 def main() -> None:
@@ -174,7 +133,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args()
-    url = args.database_url or default_url()
+    url = national.bench_database_url(args.database_url)
     engine = create_engine(url)
     with engine.connect() as connection:
         counts = connection.execute(text(

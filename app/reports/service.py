@@ -45,16 +45,6 @@ NO_LEVEL_COLOUR = "#d9dde3"
 # Counts
 
 
-def _counts(session: Session, codes: list[str]) -> dict[str, dict[str, int]]:
-    rows = session.execute(text(
-        "SELECT region_code, measure, value FROM region_counts WHERE region_code = ANY(:codes)"
-    ), {"codes": codes}).all()
-    counts: dict[str, dict[str, int]] = {code: {} for code in codes}
-    for code, measure, value in rows:
-        counts[code][measure] = value
-    return counts
-
-
 def _sum_counts(per_region: dict[str, dict[str, int]]) -> dict[str, int]:
     total: dict[str, int] = {}
     for counts in per_region.values():
@@ -89,7 +79,7 @@ def country_summary(session: Session, *, method: str | None = None,
     """The country's aggregates (the sum over its provinces) and one row per province."""
     method, normalise = aggregation.resolve_method(method, normalise)
     provinces = _provinces(session, jurisdiction)
-    counts = _counts(session, [p.code for p in provinces])
+    counts = aggregation.counts_for(session, [p.code for p in provinces])
     rows = [aggregation.summary_row(code=p.code, name=p.name, level=p.level,
                                     area_km2=p.area_km2, counts=counts[p.code],
                                     method=method, normalise=normalise) for p in provinces]

@@ -108,7 +108,8 @@ def summary_row(*, code: str, name: str, level: str, area_km2: float, counts: di
     }
 
 
-def _counts_for(session: Session, codes: list[str]) -> dict[str, dict[str, int]]:
+def counts_for(session: Session, codes: list[str]) -> dict[str, dict[str, int]]:
+    """Every stored measure of each region: {code: {measure: value}}."""
     rows = session.execute(text(
         "SELECT region_code, measure, value FROM region_counts WHERE region_code = ANY(:codes)"
     ), {"codes": codes}).all()
@@ -135,7 +136,7 @@ def summarise_children(session: Session, *, parent: str, method: str | None = No
     units = [u for u in session.execute(_CHILD_UNITS_SQL, {
         "parent": parent, "parent_is_leaf": region.is_leaf}).all()
         if u.code.startswith(jurisdiction)]
-    counts = _counts_for(session, [u.code for u in units])
+    counts = counts_for(session, [u.code for u in units])
     return [summary_row(code=u.code, name=u.name, level=u.level, area_km2=u.area_km2,
                         counts=counts[u.code], method=method, normalise=normalise)
             for u in units]
@@ -152,7 +153,7 @@ def summarise_region(session: Session, *, code: str, method: str | None = None,
     """), {"code": code}).first()
     if unit is None or not unit.code.startswith(jurisdiction):
         raise NotFound(f"region {code} not found", field="code")
-    counts = _counts_for(session, [code])[code]
+    counts = counts_for(session, [code])[code]
     return summary_row(code=unit.code, name=unit.name, level=unit.level, area_km2=unit.area_km2,
                        counts=counts, method=method, normalise=normalise)
 

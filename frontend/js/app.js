@@ -8,6 +8,7 @@ import { ALL_LAYERS, RiskMap } from './map.js';
 import { gradeSymbolSvg, resourceSymbolSvg } from './symbols.js';
 import { gradeLabel, markRanking, renderPanel, renderPanelError, renderTrend } from './panel.js';
 import { renderDossier } from './dossier.js';
+import { factList, levelBadge } from './fragments.js';
 
 const DEFAULT_LAYERS = ['choropleth', 'boundaries', 'enterprises'];
 const SETTINGS_KEY = 'ra.settings';
@@ -216,19 +217,22 @@ function renderAll() {
 
 // The enterprise dossier in the panel
 
+/** Show an enterprise's dossier in the panel; resolves to the dossier (null if it failed). */
 async function openDossier(id, { push = false } = {}) {
   state.detail = id;
   writeHash(push);
   if (mobile()) setPanel(true);
   try {
     const dossier = await getJSON(`/api/map/enterprises/${id}`);
-    if (state.detail !== id) return;
+    if (state.detail !== id) return null;
     state.dossier = dossier;
     renderAll();
+    return dossier;
   } catch (error) {
-    if (state.detail !== id) return;
+    if (state.detail !== id) return null;
     toast(`${t('common.error')}: ${error.status === 404 ? t('search.none') : error.message}`);
     closeDossier();
+    return null;
   }
 }
 
@@ -476,22 +480,23 @@ async function chooseResult(item) {
     return;
   }
   if (!state.layers.has('enterprises')) { state.layers.add('enterprises'); applyLayers(); }
-  await navigate(item.county_code, { push: true, fit: false, center: [item.lat, item.lon], zoom: 15,
-    detail: mobile() ? null : item.id });
+  await navigate(item.county_code, { push: true, fit: false, center: [item.lat, item.lon], zoom: 15 });
   riskMap.map.flyTo([item.lat, item.lon], 15, { duration: 0.6 });
   const marker = L.circleMarker([item.lat, item.lon], { pane: 'highlight', radius: 14, color: '#0f1f33',
     weight: 3, fill: false, interactive: false }).addTo(riskMap.highlightLayer);
-  let detail = null;
-  try { detail = await getJSON(`/api/enterprises/${item.id}`); } catch (e) { detail = null; }
-  const d = detail || item;
-  const level = d.risk_level || item.level;
-  L.popup({ maxWidth: 300 }).setLatLng([item.lat, item.lon]).setContent(`<div class="popup"><h3>${escapeHtml(d.name)}</h3><dl>
-    <dt>${escapeHtml(t('popup.level'))}</dt><dd>${level ? `<span class="badge ${level}">${escapeHtml(t(`level.${level}`))}</span>` : '–'}</dd>
-    <dt>${escapeHtml(t('popup.sector'))}</dt><dd>${escapeHtml(d.sector)}</dd>
-    <dt>${escapeHtml(t('popup.credit'))}</dt><dd>${escapeHtml(d.credit_code)}</dd>
-    ${d.address ? `<dt>${escapeHtml(t('popup.county'))}</dt><dd>${escapeHtml(d.address)}</dd>` : ''}
-    ${d.responsible_person ? `<dt>${escapeHtml(t('popup.contact'))}</dt><dd>${escapeHtml(d.responsible_person)} ${escapeHtml(d.responsible_phone || '')}</dd>` : ''}
-    </dl><a class="more" href="#" data-enterprise="${item.id}">${escapeHtml(t('dossier.open'))} →</a></div>`).openOn(riskMap.map);
+  // The panel shows the dossier beside the map; a phone keeps the map and shows the popup.
+  const dossier = mobile() ? await getJSON(`/api/map/enterprises/${item.id}`).catch(() => null)
+    : await openDossier(item.id);
+  const d = dossier ? dossier.enterprise : item;
+  const facts = factList([
+    [t('popup.level'), levelBadge(d.risk_level || item.level)],
+    [t('popup.sector'), escapeHtml(d.sector)],
+    [t('popup.credit'), escapeHtml(d.credit_code)],
+    [t('popup.county'), escapeHtml(d.address)],
+    [t('popup.contact'), d.responsible_person ? `${escapeHtml(d.responsible_person)} ${escapeHtml(d.responsible_phone || '')}` : null],
+  ]);
+  L.popup({ maxWidth: 300 }).setLatLng([item.lat, item.lon]).setContent(`<div class="popup"><h3>${escapeHtml(d.name)}</h3>${facts}
+    <a class="more" href="#" data-enterprise="${item.id}">${escapeHtml(t('dossier.open'))} →</a></div>`).openOn(riskMap.map);
   setTimeout(() => riskMap.highlightLayer.removeLayer(marker), 6000);
 }
 

@@ -1,0 +1,45 @@
+"""What several benchmarks need: threads over chunks of work, and a server to measure."""
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+from app.settings import PROJECT_ROOT
+
+
+def in_threads(work: Callable[[list], None], chunks: list[list]) -> float:
+    """Run `work` on every chunk in its own thread; return the wall-clock seconds."""
+    started = time.perf_counter()
+    threads = [threading.Thread(target=work, args=(chunk,)) for chunk in chunks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
+
+
+def start_server(url: str, workers: int) -> tuple[subprocess.Popen, int]:
+    """uvicorn with `workers` processes on a free loopback port, once /api/health answers."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": url}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port",
+         str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+        env=env, cwd=PROJECT_ROOT)
+    for _ in range(150):
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            connection.request("GET", "/api/health")
+            if connection.getresponse().status == 200:
+                return process, port
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("server did not start")
