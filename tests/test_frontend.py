@@ -269,6 +269,10 @@ def test_an_enterprise_is_drawn_in_its_colour_and_clicking_it_opens_its_popup(
     assert "重大风险" in popup.inner_text()
     assert "#/640000" in page.page.url    # a click on a point opens it, it does not drill down
     page.screenshot("03-enterprise-popup.png")
+    # The popup belongs to this view: going up to the country closes it.
+    page.page.locator("#breadcrumb a[data-code='']").click()
+    page.wait_ready("")
+    assert page.page.locator(".leaflet-popup").count() == 0
     assert page.errors == []
 
 

@@ -161,6 +161,7 @@ async function navigate(code, { push = false, center = null, zoom = null, fit = 
     return;
   }
   if (ticket !== state.request) return;
+  if (code !== state.code) riskMap.map.closePopup();   // a popup belongs to the view it was opened in
   state.code = code;
   state.view = view;
   state.detail = detail;
@@ -492,7 +493,7 @@ async function chooseResult(item) {
     [t('popup.level'), levelBadge(d.risk_level || item.level)],
     [t('popup.sector'), escapeHtml(d.sector)],
     [t('popup.credit'), escapeHtml(d.credit_code)],
-    [t('popup.county'), escapeHtml(d.address)],
+    [t('dossier.address'), escapeHtml(d.address)],
     [t('popup.contact'), d.responsible_person ? `${escapeHtml(d.responsible_person)} ${escapeHtml(d.responsible_phone || '')}` : null],
   ]);
   L.popup({ maxWidth: 300 }).setLatLng([item.lat, item.lon]).setContent(`<div class="popup"><h3>${escapeHtml(d.name)}</h3>${facts}
