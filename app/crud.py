@@ -13,6 +13,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from app.datetimes import UpdatedSince
 from app.errors import Conflict, InvalidInput, NotFound
 from app.geo.location import ewkt, parse_location
 from app.orm import INT4_MAX
@@ -22,6 +23,9 @@ LOCATION_FIELDS = {"lon", "lat", "geometry", "crs"}
 
 
 RowId = Annotated[int, Path(ge=1, le=INT4_MAX, description="row id")]
+# Deeper pages than this are refused (a 64-bit offset overflowed PostgreSQL's bigint).
+MAX_OFFSET = 10_000_000
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip")]
 
 
 def get_or_raise(session: Session, model: type, *, id: int, jurisdiction: str = "") -> Any:
@@ -93,7 +97,9 @@ def atomic_write(session: Session) -> Iterator[None]:
         column = constraint.split("_", 2)[-1] if constraint else None
         if getattr(error.orig, "sqlstate", "") == "23505":
             raise Conflict(f"a row with this {column} already exists", field=column) from error
-        raise InvalidInput(f"refused by the database: {error.orig}", field=column) from error
+        # The driver's message quotes the whole row: name the constraint, never the data.
+        raise InvalidInput(f"refused by the database ({constraint or 'a constraint'})",
+                           field=column) from error
     except DBAPIError as error:
         if getattr(error.orig, "sqlstate", "") == "RA001":
             raise InvalidInput(str(error.orig).split("\n")[0] + " (outside China)",
@@ -137,10 +143,11 @@ def add_crud_routes(
         session: SessionDep, jurisdiction: JurisdictionDep,
         region: Annotated[str | None, Query(pattern=r"^\d{2,6}$")] = None,
         level: Annotated[str | None, Query(description="e.g. red,orange")] = None,
-        sector: str | None = None, q: str | None = None,
-        updated_since: datetime | None = None,
+        sector: Annotated[str | None, Query(max_length=400)] = None,
+        q: Annotated[str | None, Query(max_length=100)] = None,
+        updated_since: UpdatedSince = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> dict[str, Any]:
         return list_page(session, model, render=render, jurisdiction=jurisdiction, limit=limit,
                          offset=offset, sector=sector, q=q, region=region, level=level,

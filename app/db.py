@@ -1,21 +1,67 @@
-"""Engine and sessions."""
+"""Engine, sessions and the one rule for transactions: commit before the response leaves.
 
-from collections.abc import AsyncIterator
+Every synchronous endpoint that takes a session runs inside `in_transaction`: its work and
+its COMMIT happen in the same worker thread, before FastAPI sends anything. So an
+acknowledged write is stored, a read right after it finds the row, and a request never
+holds a pooled connection while it waits for another thread to commit it. Deadlocks and
+serialisation failures are retried a bounded number of times with the whole endpoint.
+"""
+
+import functools
+import inspect
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable
 from functools import lru_cache
+from typing import Any, ParamSpec, TypeVar
 
+import anyio.to_thread
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from app.settings import get_settings
+from app.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+# PostgreSQL errors that mean "the same transaction would succeed if run again".
+RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def server_options(settings: Settings) -> str:
+    """libpq `options` giving API connections their server-side time limits."""
+    return (f"-c statement_timeout={settings.statement_timeout_ms}"
+            f" -c idle_in_transaction_session_timeout={settings.idle_in_transaction_timeout_ms}")
 
 
 @lru_cache
 def get_engine() -> Engine:
-    """Return the process-wide engine."""
+    """Return the process-wide engine, its pool sized with the request thread pool."""
+    settings = get_settings()
     return create_engine(
-        get_settings().sqlalchemy_url, pool_size=10, max_overflow=20, pool_pre_ping=True
+        settings.sqlalchemy_url, pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow, pool_timeout=settings.db_pool_timeout_s,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": settings.db_connect_timeout_s,
+                      "options": server_options(settings)},
     )
+
+
+def request_threads(settings: Settings) -> int:
+    """Worker threads for requests: one per connection the pool can hand out."""
+    return settings.db_pool_size + settings.db_max_overflow
+
+
+def size_thread_pool(settings: Settings) -> None:
+    """Limit concurrent request threads to the connections available to them."""
+    anyio.to_thread.current_default_thread_limiter().total_tokens = request_threads(settings)
 
 
 def session_factory() -> sessionmaker[Session]:
@@ -24,23 +70,98 @@ def session_factory() -> sessionmaker[Session]:
 
 
 async def get_session() -> AsyncIterator[Session]:
-    """Yield a session that commits on success and rolls back on error.
+    """Yield a session; endpoints finish their own transaction (see `in_transaction`)."""
+    async for session in session_scope(session_factory()()):
+        yield session
 
-    Creating a session does no I/O, so this runs on the event loop; the commit, rollback
-    and close that talk to the database run in the thread pool, and only when the request
-    used the database (a cached tile needs none of it).
+
+async def session_scope(session: Session) -> AsyncIterator[Session]:
+    """Yield `session` to one request, then release it.
+
+    Creating a session does no I/O, so this runs on the event loop. Only a request that
+    failed half-way still holds a transaction here; it is rolled back in the thread pool.
     """
-    session = session_factory()()
     try:
         yield session
-        if session.in_transaction():
-            await run_in_threadpool(session.commit)
-    except Exception:
-        if session.in_transaction():
-            await run_in_threadpool(session.rollback)
-        raise
     finally:
         if session.get_transaction() is not None:
-            await run_in_threadpool(session.close)
+            await run_in_threadpool(_discard, session)
         else:
             session.close()
+
+
+def _discard(session: Session) -> None:
+    try:
+        session.rollback()
+    except DBAPIError:
+        log.warning("rollback failed: the connection is gone", exc_info=True)
+    finally:
+        session.close()
+
+
+def is_retryable(error: BaseException) -> bool:
+    """True for a deadlock or serialisation failure (the transaction may simply rerun)."""
+    return isinstance(error, DBAPIError) and \
+        getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def run_transaction(session: Session, work: Callable[[], T], *, retries: int) -> T:
+    """Run `work` and commit; on a deadlock roll back and run it again (bounded)."""
+    for attempt in range(retries + 1):
+        try:
+            result = work()
+            session.commit()
+            return result
+        except BaseException as error:
+            _rollback_quietly(session)
+            if attempt < retries and is_retryable(error):
+                # Jitter, so the transactions that deadlocked do not collide again.
+                time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+                continue
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _rollback_quietly(session: Session) -> None:
+    try:
+        session.rollback()
+    except DBAPIError:
+        # The connection died (database down); the pool discards it on return.
+        log.warning("rollback failed: the connection is gone", exc_info=True)
+
+
+def in_transaction(endpoint: Callable[P, T]) -> Callable[P, T]:
+    """Wrap a synchronous endpoint so it commits (or retries) before returning."""
+
+    @functools.wraps(endpoint)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        session = next((v for v in kwargs.values() if isinstance(v, Session)), None)
+        if session is None:
+            return endpoint(*args, **kwargs)
+        return run_transaction(session, lambda: endpoint(*args, **kwargs),
+                               retries=get_settings().write_retries)
+
+    return run
+
+
+async def run_in_session_thread(session: Session, work: Callable[..., T], /,
+                                *args: Any, **kwargs: Any) -> T:
+    """For asynchronous endpoints: run database work and its commit in one worker thread."""
+    return await run_in_threadpool(
+        run_transaction, session, functools.partial(work, *args, **kwargs), retries=0)
+
+
+class TransactionalRoute(APIRoute):
+    """An API route whose synchronous endpoint finishes its transaction itself."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if not inspect.iscoroutinefunction(endpoint):
+            endpoint = in_transaction(endpoint)
+        super().__init__(path, endpoint, **kwargs)
+
+
+def api_router(**kwargs: Any) -> APIRouter:
+    """An APIRouter whose routes commit before responding and document error bodies."""
+    from app.errors import ERROR_RESPONSES  # noqa: PLC0415  (errors is imported by routers)
+
+    return APIRouter(route_class=TransactionalRoute, responses=ERROR_RESPONSES, **kwargs)

@@ -1,6 +1,12 @@
-"""Domain exceptions and the one table that maps them to HTTP status codes."""
+"""Domain exceptions, the one table that maps them to HTTP status codes, and the error body.
+
+Every error response has the same JSON shape (`ErrorBody`), whatever raised it: a domain
+error, request validation, the body guard, the database being down, or a bug.
+"""
 
 from typing import Any
+
+from pydantic import BaseModel, Field
 
 
 class RiskAtlasError(Exception):
@@ -35,11 +41,24 @@ class Conflict(RiskAtlasError):
     """The request contradicts stored data (duplicate key, illegal transition …)."""
 
 
+class TooLarge(RiskAtlasError):
+    """The request body exceeds the configured limit."""
+
+
+class ServiceUnavailable(RiskAtlasError):
+    """The database cannot be reached or is overloaded; the client should retry later."""
+
+
 STATUS_CODES: dict[type[RiskAtlasError], int] = {
     NotFound: 404,
     InvalidInput: 422,
     Conflict: 409,
+    TooLarge: 413,
+    ServiceUnavailable: 503,
 }
+
+# Seconds a client should wait before retrying after a 503.
+RETRY_AFTER_S = 2
 
 
 def status_code_for(error: RiskAtlasError) -> int:
@@ -48,3 +67,38 @@ def status_code_for(error: RiskAtlasError) -> int:
         if cls in STATUS_CODES:
             return STATUS_CODES[cls]
     return error.status_code
+
+
+class Problem(BaseModel):
+    """One invalid input of a request."""
+
+    field: str
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    detail: str = Field(description="what went wrong, in plain words")
+    field: str | None = Field(None, description="the input at fault, when one is")
+    allowed: list[Any] | None = Field(None, description="the values that would be accepted")
+    errors: list[Problem] | None = Field(None, description="every invalid input (422)")
+    request_id: str | None = Field(None, description="quote it when reporting a 5xx")
+
+    model_config = {"extra": "allow"}
+
+
+def _response(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+# Documented on every API route: the statuses any of them can answer with.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _response("bad request (e.g. an unknown host name)"),
+    404: _response("not found, or outside the caller's jurisdiction"),
+    409: _response("conflicts with stored data"),
+    413: _response("request body too large"),
+    422: _response("invalid input; `field` names it"),
+    500: _response("unexpected error; `request_id` identifies it in the logs"),
+    503: _response("database unavailable; retry after `Retry-After` seconds"),
+}

@@ -4,9 +4,12 @@ from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import JSONResponse
 
+from app.crud import Offset
+from app.datetimes import UpdatedSince
+from app.db import api_router
 from app.deps import JurisdictionDep, SessionDep
 from app.features import service
 from app.tiles.catalog import LAYERS, Layer, layer_or_raise
@@ -21,8 +24,8 @@ CONFORMANCE = [
 ]
 CHINA_BBOX = [73.4, 3.3, 135.1, 53.6]
 
-features_router = APIRouter(prefix="/api/features", tags=["features"])
-ogc_router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
+features_router = api_router(prefix="/api/features", tags=["features"])
+ogc_router = api_router(prefix="/ogc", tags=["OGC API - Features"])
 
 Bbox = Annotated[str | None, Query(description="minx,miny,maxx,maxy (WGS 84)")]
 Format = Annotated[str | None, Query(alias="f", description="json (the only encoding)")]
@@ -56,6 +59,7 @@ def _collection_page(request: Request, session: SessionDep, jurisdiction: str, l
                      detail: str = "full") -> dict[str, Any]:
     filters = parse_filters(layer, jurisdiction=jurisdiction, level=level, sector=sector,
                             region=region, updated_since=updated_since)
+    limit = service.page_limit(layer, detail, limit)
     features, matched = service.query_features(
         session, layer=layer, filters=filters, bbox=service.parse_bbox(bbox), limit=limit,
         offset=offset, interval=service.parse_datetime_interval(datetime_), parent=parent,
@@ -74,9 +78,9 @@ def _collection_page(request: Request, session: SessionDep, jurisdiction: str, l
 def list_features(
     layer: str, request: Request, session: SessionDep, jurisdiction: JurisdictionDep,
     bbox: Bbox = None, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0, level: str | None = None,
+    offset: Offset = 0, level: str | None = None,
     sector: str | None = None, region: str | None = None,
-    updated_since: datetime | None = None,
+    updated_since: UpdatedSince = None,
     parent: Annotated[str | None, Query(pattern=r"^\d{6}$",
                                         description="regions/grid: children of")] = None,
     detail: Literal["full", "medium", "coarse"] = "full",
@@ -163,7 +167,7 @@ def collection(collection_id: str, request: Request, f: Format = None) -> dict[s
 def items(
     collection_id: str, request: Request, session: SessionDep, jurisdiction: JurisdictionDep,
     bbox: Bbox = None, limit: Annotated[int, Query(ge=1, le=10_000)] = 10,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     datetime_: Annotated[str | None, Query(alias="datetime")] = None,
     level: str | None = None, sector: str | None = None, region: str | None = None,
     f: Format = None,

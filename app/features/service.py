@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.datetimes import aware
 from app.errors import InvalidInput, NotFound
 from app.tiles.catalog import Layer
 from app.tiles.service import TileFilters
@@ -45,7 +46,7 @@ def parse_datetime_interval(value: str | None) -> tuple[datetime | None, datetim
         if part in ("", ".."):
             return None
         try:
-            return datetime.fromisoformat(part.replace("Z", "+00:00"))
+            return aware(datetime.fromisoformat(part.replace("Z", "+00:00")))
         except ValueError as error:
             raise InvalidInput(f"{part!r} is not an RFC 3339 date-time", field="datetime") from error
 
@@ -82,6 +83,18 @@ def _where(layer: Layer, filters: TileFilters) -> str:
 
 def _key(layer: Layer) -> str:
     return "t.code" if layer.table in ("regions", "grid_cells") else "t.id"
+
+
+# Largest page of region outlines per detail (OGC: a larger limit is lowered, not refused):
+# a full-detail province outline alone can weigh megabytes.
+REGION_PAGE_LIMITS = {"full": 10, "medium": 100, "coarse": 1000}
+
+
+def page_limit(layer: Layer, detail: str, asked: int) -> int:
+    """The limit a page is actually served with."""
+    if layer.table == "regions":
+        return min(asked, REGION_PAGE_LIMITS[detail])
+    return asked
 
 
 def query_features(

@@ -11,6 +11,9 @@ from app.errors import InvalidInput
 from app.geo.chinese_datums import bd09_to_wgs84, gcj02_to_wgs84
 
 Crs = Literal["wgs84", "cgcs2000", "gcj02", "bd09"]
+# A plant boundary or zone drawn by hand has hundreds of vertices; a million made every
+# listing of its county tens of megabytes.
+MAX_VERTICES = 10_000
 _CONVERTERS = {"gcj02": gcj02_to_wgs84, "bd09": bd09_to_wgs84}
 
 
@@ -40,6 +43,10 @@ def parse_location(
         shape, field = shapely.Point(lon, lat), "lon,lat"
     else:
         raise InvalidInput("give lon and lat, or a GeoJSON geometry", field="lon,lat")
+    if shapely.get_num_coordinates(shape) > MAX_VERTICES:
+        raise InvalidInput(f"more than {MAX_VERTICES} vertices", field=field)
+    # Heights are not stored: a 3-D position keeps its longitude and latitude.
+    shape = shapely.force_2d(shape)
     if shape.geom_type not in allowed:
         raise InvalidInput(f"{shape.geom_type} is not allowed here", field=field,
                            allowed=list(allowed))

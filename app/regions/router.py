@@ -2,13 +2,14 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
+from app.db import api_router
 from app.deps import JurisdictionDep, SessionDep
 from app.regions import service
 from app.regions.schemas import REGION_CODE_PATTERN, Feature, Location, RegionOut
 
-router = APIRouter(prefix="/api/regions", tags=["regions"])
+router = api_router(prefix="/api/regions", tags=["regions"])
 
 RegionCode = Annotated[str, Path(pattern=REGION_CODE_PATTERN, description="GB/T 2260 code")]
 

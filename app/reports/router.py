@@ -5,17 +5,18 @@ import json
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.crud import RowId
+from app.db import api_router
 from app.deps import JurisdictionDep, SessionDep
 from app.errors import InvalidInput
 from app.features.service import parse_bbox
 from app.regions.schemas import REGION_CODE_PATTERN
 from app.reports import dossier, service
 
-router = APIRouter(prefix="/api", tags=["map"])
+router = api_router(prefix="/api", tags=["map"])
 GZIP_ABOVE = 2048
 
 

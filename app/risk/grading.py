@@ -85,6 +85,12 @@ def record_assessment(
     ))
 
 
+# China's largest crude-oil bases hold a few million tonnes: ten million bounds any real
+# unit, and keeps R = α·Σβq/Q finite (1e308 t gave grade 1 with R null).
+MAX_QUANTITY_T = 1e7
+MAX_SUBSTANCE_TEXT = 200
+
+
 def parse_substances(raw: Any) -> list[gb18218.SubstanceInput]:
     """Validate a list of {cas|name|category, quantity_t} into SubstanceInputs."""
     if not isinstance(raw, list) or not raw:
@@ -94,9 +100,16 @@ def parse_substances(raw: Any) -> list[gb18218.SubstanceInput]:
         if not isinstance(item, dict):
             raise InvalidInput("each substance must be an object", field=f"substances[{i}]")
         quantity = item.get("quantity_t")
-        if isinstance(quantity, bool) or not isinstance(quantity, int | float) or quantity <= 0:
-            raise InvalidInput("quantity_t must be a positive number of tonnes",
-                               field=f"substances[{i}].quantity_t")
+        if isinstance(quantity, bool) or not isinstance(quantity, int | float) \
+                or not 0 < quantity <= MAX_QUANTITY_T:
+            raise InvalidInput(
+                f"quantity_t must be a positive number of tonnes up to {MAX_QUANTITY_T:g}",
+                field=f"substances[{i}].quantity_t")
+        for key in ("cas", "name", "category"):
+            if item.get(key) is not None and (
+                    not isinstance(item[key], str) or len(item[key]) > MAX_SUBSTANCE_TEXT):
+                raise InvalidInput(f"{key} must be text of at most {MAX_SUBSTANCE_TEXT} characters",
+                                   field=f"substances[{i}].{key}")
         parsed.append(gb18218.SubstanceInput(
             quantity_t=float(quantity), cas=item.get("cas"), name=item.get("name"),
             category=item.get("category"),

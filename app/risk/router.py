@@ -3,16 +3,17 @@
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from app.crud import add_crud_routes
+from app.db import api_router
 from app.deps import JurisdictionDep, SessionDep
 from app.regions.schemas import REGION_CODE_PATTERN
 from app.risk import aggregation, methods, service
 from app.risk.models import RiskPoint
 from app.risk.schemas import LecIn, LecOut, LsIn, LsOut, RiskPointIn, RiskPointPatch
 
-router = APIRouter(prefix="/api", tags=["risk"])
+router = api_router(prefix="/api", tags=["risk"])
 
 Method = Annotated[Literal["highest", "index"] | None, Query(description="regional level method")]
 Normalise = Annotated[Literal["area", "enterprises"] | None,

@@ -1,8 +1,9 @@
 """Risk API shapes."""
 
-from typing import Any, Literal
+import json
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from app.orm import INT4_MAX
 from app.sites.schemas import LocationIn, PersonsIn, partial
@@ -30,13 +31,22 @@ class LsOut(BaseModel):
     level: str
 
 
+MAX_INPUTS_BYTES = 4096
+
+
+def _small_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
+    if len(json.dumps(inputs, ensure_ascii=False)) > MAX_INPUTS_BYTES:
+        raise ValueError(f"inputs larger than {MAX_INPUTS_BYTES} bytes")
+    return inputs
+
+
 class RiskPointIn(LocationIn, PersonsIn):
     enterprise_id: int | None = Field(None, ge=1, le=INT4_MAX)
     name: str = Field(min_length=1, max_length=200)
     hazard_type: str | None = Field(None, max_length=40)
-    control_measures: str | None = None
+    control_measures: str | None = Field(None, max_length=4000)
     method: Literal["lec", "ls", "direct"]
-    inputs: dict[str, Any] = Field(
+    inputs: Annotated[dict[str, Any], AfterValidator(_small_inputs)] = Field(
         description="lec: {l,e,c}; ls: {l,s,variant?}; any: direct: {rule_id: true}")
     assessed_by: str = Field("api", max_length=50)
 

@@ -3,9 +3,8 @@
 from functools import partial
 from typing import Any
 
-from fastapi import APIRouter
-
 from app.crud import add_crud_routes
+from app.db import api_router
 from app.deps import SessionDep
 from app.sites import service
 from app.sites.models import Enterprise, HazardSource, PublicZone
@@ -19,7 +18,7 @@ from app.sites.schemas import (
     PublicZonePatch,
 )
 
-router = APIRouter(prefix="/api", tags=["sites"])
+router = api_router(prefix="/api", tags=["sites"])
 
 
 @router.post("/hazard-sources/assess")

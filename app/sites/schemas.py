@@ -1,7 +1,7 @@
 """Request and response shapes for enterprises, hazard sources and public zones."""
 
 from copy import copy
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
@@ -12,12 +12,16 @@ Level = Literal["red", "orange", "yellow", "blue"]
 
 
 def partial(model: type[BaseModel]) -> type[BaseModel]:
-    """The same model with every field optional (for PATCH), keeping each field's checks."""
+    """The same model with every field optional (for PATCH), keeping each field's checks.
+
+    A field the full model requires may be left out but not set to null (422 naming it).
+    """
     fields: dict[str, Any] = {}
     for name, info in model.model_fields.items():
         optional = copy(info)
         optional.default = info.default if name == "crs" else None
-        fields[name] = (info.annotation | None, optional)
+        fields[name] = (info.annotation if info.is_required() else info.annotation | None,
+                        optional)
     return create_model(f"{model.__name__.removesuffix('In')}Patch", **fields)
 
 
@@ -47,18 +51,15 @@ class EnterpriseIn(LocationIn, PersonsIn):
 
 
 
-class SubstanceIn(BaseModel):
-    cas: str | None = None
-    name: str | None = None
-    category: str | None = None
-    quantity_t: float
+# Substances are checked against GB 18218's tables when graded (app/risk/grading.py).
+Substances = Annotated[list[dict[str, Any]], Field(min_length=1, max_length=100)]
 
 
 class HazardSourceIn(LocationIn, PersonsIn):
     enterprise_id: int = Field(ge=1, le=INT4_MAX)
     name: str = Field(min_length=1, max_length=200)
     unit_type: Literal["production", "storage"]
-    substances: list[dict[str, Any]]
+    substances: Substances
 
 
 
@@ -74,7 +75,7 @@ class PublicZoneIn(LocationIn):
 
 
 class HazardAssessIn(BaseModel):
-    substances: list[dict[str, Any]]
+    substances: Substances
     exposed_people: int | None = Field(None, ge=0, le=INT4_MAX)
     geometry: dict[str, Any] | None = Field(None, description="plant boundary or point, GeoJSON")
     crs: Crs = "wgs84"

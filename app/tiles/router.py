@@ -3,14 +3,16 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import Depends, Header, Query, Request, Response
 
+from app.datetimes import UpdatedSince
+from app.db import api_router
 from app.deps import JurisdictionDep, SessionDep
 from app.tiles import service
 from app.tiles.catalog import layer_or_raise
 from app.tiles.versions import LayerVersions
 
-router = APIRouter(prefix="/tiles", tags=["tiles"])
+router = api_router(prefix="/tiles", tags=["tiles"])
 MVT = "application/vnd.mapbox-vector-tile"
 
 
@@ -40,7 +42,7 @@ async def get_tile(
     layer: str, z: int, x: int, y: int, session: SessionDep, jurisdiction: JurisdictionDep,
     tile_cache: TileCacheDep, versions: LayerVersionsDep, level: LevelFilter = None,
     sector: SectorFilter = None, region: RegionFilter = None,
-    updated_since: datetime | None = None,
+    updated_since: UpdatedSince = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """One Mapbox Vector Tile (Web Mercator XYZ)."""

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from app.crud import parse_levels
+from app.db import run_in_session_thread
 from app.errors import InvalidInput
 from app.risk.aggregation import method_label, regional_methods
 from app.risk.gb18218 import grade_level
@@ -223,7 +223,7 @@ async def current_etag(session: Session, versions: LayerVersions, *, layer: Laye
     tile cache, in whichever server process the request lands."""
     version = versions.cached(layer.name)
     if version is None:
-        version = await run_in_threadpool(query_version, session, layer.name)
+        version = await run_in_session_thread(session, query_version, session, layer.name)
     return tile_etag(layer=layer, z=z, x=x, y=y, filters=filters, version=version)
 
 
@@ -234,7 +234,7 @@ async def get_tile(session: Session, cache_: TileCache, *, etag: str, layer: Lay
     cached = cache_.get(etag)
     if cached is not None:
         return cached, True
-    tile = await run_in_threadpool(render_tile, session, layer=layer, z=z, x=x, y=y,
+    tile = await run_in_session_thread(session, render_tile, session, layer=layer, z=z, x=x, y=y,
                                    filters=filters)
     cache_.put(etag, tile)
     return tile, False
