@@ -1,26 +1,47 @@
-"""The `riskatlas` command: database, loading, grids, serving."""
+"""The `riskatlas` command: database, loading, grids, serving.
+
+Every command but `serve`'s server works as the owner role (schema changes, bulk loads,
+rebuilds); the API server logs in as the app role (app/db_roles.py).
+"""
 
 import argparse
 import json
 import sys
 import time
+from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from app import embedded_db, migrate
-from app.db import get_engine, session_factory
+from app.db_roles import MissingCredentialsError
 from app.errors import RiskAtlasError
 from app.settings import Settings, get_settings
 
 
+@lru_cache
+def _owner_engine() -> Engine:
+    return create_engine(get_settings().owner_sqlalchemy_url, pool_pre_ping=True)
+
+
+def _owner_session() -> Session:
+    return Session(_owner_engine(), expire_on_commit=False)
+
+
+def _migrate(settings: Settings) -> None:
+    migrate.upgrade(settings.owner_sqlalchemy_url, app_url=settings.sqlalchemy_url)
+
+
 def _db(args: argparse.Namespace, settings: Settings) -> None:
     if args.action == "migrate":
-        migrate.upgrade()
+        _migrate(settings)
         print("database migrated")
         return
     if not settings.embedded:
-        print(f"DATABASE_URL is set: nothing to {args.action} (using {settings.database_url})")
+        server = make_url(settings.database_url).render_as_string(hide_password=True)
+        print(f"DATABASE_URL is set: nothing to {args.action} (using {server})")
         return
     action = {"start": embedded_db.start, "stop": embedded_db.stop, "status": embedded_db.status}
     print(action[args.action](settings))
@@ -29,7 +50,7 @@ def _db(args: argparse.Namespace, settings: Settings) -> None:
 def _load_regions(provinces: set[str] | None) -> None:
     from app.regions.loader import load_regions  # noqa: PLC0415  (heavy imports)
 
-    with get_engine().begin() as connection:
+    with _owner_engine().begin() as connection:
         report = load_regions(connection, provinces=provinces)
     print(f"loaded {report.regions} regions ({report.leaves} county-level units) "
           f"from {report.code_version} in {report.seconds:.1f} s")
@@ -42,7 +63,7 @@ def _load_demo(seed: int, enterprises: int) -> None:
     from app.risk import aggregation, grading  # noqa: PLC0415
     from app.sites.demo import generate_demo  # noqa: PLC0415
 
-    with session_factory()() as session, session.begin():
+    with _owner_session() as session, session.begin():
         for table in ("hidden_dangers", "risk_points", "hazard_sources", "public_zones",
                       "emergency_resources", "enterprises"):
             session.execute(text(f"DELETE FROM {table}"))
@@ -63,7 +84,7 @@ def _load(args: argparse.Namespace, settings: Settings) -> None:
 def _grid(args: argparse.Namespace, settings: Settings) -> None:
     from app.regions import grids  # noqa: PLC0415
 
-    with session_factory()() as session, session.begin():
+    with _owner_session() as session, session.begin():
         if args.action == "generate":
             count = grids.generate_grid(session, county_code=args.county, cell_size_m=args.size)
         else:
@@ -77,7 +98,7 @@ def _risk(args: argparse.Namespace, settings: Settings) -> None:
 
     from app.risk import aggregation, grading  # noqa: PLC0415
 
-    with session_factory()() as session, session.begin():
+    with _owner_session() as session, session.begin():
         if args.action == "rebuild":
             started = time.perf_counter()
             report = grading.rebuild(session, regrade=args.regrade)
@@ -93,8 +114,8 @@ def setup(settings: Settings) -> None:
     """Bring a database to a servable state: started, migrated, regions and demo loaded."""
     if settings.embedded:
         print(embedded_db.start(settings))
-    migrate.upgrade()
-    with get_engine().connect() as connection:
+    _migrate(settings)
+    with _owner_engine().connect() as connection:
         regions = connection.execute(text("SELECT count(*) FROM regions")).scalar_one()
         enterprises = connection.execute(text("SELECT count(*) FROM enterprises")).scalar_one()
     if regions == 0:
@@ -112,6 +133,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
 
     if not args.no_setup:
         setup(settings)
+        # The server itself logs in as the app role: no owner connection stays open.
+        _owner_engine().dispose()
     uvicorn.run("app.main:app", host=settings.host, port=args.port or settings.port,
                 workers=args.workers)
 
@@ -163,7 +186,8 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.handler(args, get_settings())
-    except (RiskAtlasError, embedded_db.EmbeddedDatabaseError) as error:
+    except (RiskAtlasError, embedded_db.EmbeddedDatabaseError,
+            MissingCredentialsError) as error:
         print(f"riskatlas: {error}", file=sys.stderr)
         sys.exit(2)
 

@@ -1,9 +1,12 @@
 """Run Alembic migrations from code (no alembic.ini needed)."""
 
+import psycopg
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.engine import make_url
 
-from app.settings import PROJECT_ROOT
+from app.db_roles import grant_app_role
+from app.settings import PROJECT_ROOT, get_settings
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -15,6 +18,17 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
-def upgrade(url: str | None = None) -> None:
-    """Migrate the database to the newest revision."""
-    command.upgrade(alembic_config(url), "head")
+def upgrade(url: str | None = None, app_url: str | None = None) -> None:
+    """Migrate the database to the newest revision, as the owner (default: its URL).
+
+    With `app_url`, whose role differs from the owner's, that role is then granted what the
+    API needs on every object: servers whose roles were made without the owner's default
+    privileges (app/db_roles.py) would otherwise leave new tables out of its reach.
+    """
+    owner_url = make_url(url or get_settings().owner_sqlalchemy_url)
+    command.upgrade(alembic_config(owner_url.render_as_string(hide_password=False)), "head")
+    app_role = make_url(app_url).username if app_url else None
+    if app_role and app_role != owner_url.username:
+        plain = owner_url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(plain, autocommit=True) as conn:
+            grant_app_role(conn, owner_url.username, app_role)

@@ -3,9 +3,12 @@
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.db_roles import APP_ROLE, OWNER_ROLE, read_password
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 GEODATA_DIR = PROJECT_ROOT / "geodata"
@@ -21,28 +24,15 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "RISKATLAS_DATABASE_URL")
     )
+    # Migrations, loads, rebuilds and backups with DATABASE_URL set log in with this URL
+    # (a role that owns the schema); it defaults to DATABASE_URL.
+    owner_database_url: str | None = None
     data_dir: Path = PROJECT_ROOT / ".data"
     embedded_port: int = 54329
     database_name: str = "riskatlas"
 
     host: str = "127.0.0.1"
     port: int = 8000
-    # Host names the service answers to (Host header); "*" allows any.
-    trusted_hosts: list[str] = ["127.0.0.1", "localhost", "testserver", "[::1]"]
-
-    # Connections and threads are sized together: every request thread can hold one
-    # connection, so no thread ever waits for the pool while holding another's turn.
-    db_pool_size: int = 20
-    db_max_overflow: int = 10
-    db_pool_timeout_s: float = 5.0
-    db_connect_timeout_s: int = 3
-    # Server-side limits for API connections (0 = none; command-line jobs use none).
-    statement_timeout_ms: int = 15_000
-    idle_in_transaction_timeout_ms: int = 30_000
-    # Deadlocks and serialisation failures are retried this many times.
-    write_retries: int = 3
-    # Request bodies larger than this are refused with 413.
-    max_body_bytes: int = 2 * 1024 * 1024
 
     tile_cache_mb: int = 256
     # notify: layer versions pushed by PostgreSQL at commit (no query per cached tile);
@@ -59,17 +49,36 @@ class Settings(BaseSettings):
 
     @property
     def libpq_url(self) -> str:
-        """The database URL as libpq/psycopg understands it."""
-        return self.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
+        """The API's database URL as libpq/psycopg understands it."""
+        return _libpq_url(self.sqlalchemy_url)
 
     @property
     def sqlalchemy_url(self) -> str:
-        """The SQLAlchemy URL of the database the service uses."""
+        """The SQLAlchemy URL the API uses: the app role, which cannot change the schema."""
         if self.database_url:
             return _psycopg_url(self.database_url)
-        return (
-            f"postgresql+psycopg://postgres@127.0.0.1:{self.embedded_port}/{self.database_name}"
-        )
+        return self._embedded_url(APP_ROLE)
+
+    @property
+    def owner_sqlalchemy_url(self) -> str:
+        """The SQLAlchemy URL of the role that owns the schema (migrations, loads, backups)."""
+        if self.database_url:
+            return _psycopg_url(self.owner_database_url or self.database_url)
+        return self._embedded_url(OWNER_ROLE)
+
+    @property
+    def owner_libpq_url(self) -> str:
+        """The owner's database URL as libpq/psycopg understands it."""
+        return _libpq_url(self.owner_sqlalchemy_url)
+
+    def _embedded_url(self, role: str) -> str:
+        password = quote(read_password(self.data_dir, role), safe="")
+        return (f"postgresql+psycopg://{role}:{password}@127.0.0.1:{self.embedded_port}"
+                f"/{self.database_name}")
+
+
+def _libpq_url(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 def _psycopg_url(url: str) -> str:

@@ -113,17 +113,21 @@ class Scale:
 
 
 def bench_database_url(database_url: str | None = None) -> str:
-    """The SQLAlchemy URL of the bench database (embedded `riskatlas_bench` by default)."""
+    """The SQLAlchemy URL of the bench database (embedded `riskatlas_bench` by default).
+
+    The owner's: generating the data set creates staging tables and truncates.
+    """
     if database_url:
         url = make_url(database_url)
         if url.drivername in ("postgresql", "postgres"):
             url = url.set(drivername="postgresql+psycopg")
         return url.render_as_string(hide_password=False)
     settings = get_settings()
-    if not settings.embedded:
-        url = make_url(settings.sqlalchemy_url).set(database=BENCH_DATABASE)
-        return url.render_as_string(hide_password=False)
-    return f"postgresql+psycopg://postgres@127.0.0.1:{settings.embedded_port}/{BENCH_DATABASE}"
+    if settings.embedded:
+        # The roles' passwords exist once the cluster has been set up.
+        embedded_db.start(settings)
+    url = make_url(settings.owner_sqlalchemy_url).set(database=BENCH_DATABASE)
+    return url.render_as_string(hide_password=False)
 
 
 def libpq_url(url: str) -> str:

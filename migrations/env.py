@@ -16,7 +16,8 @@ def include_object(obj, name, type_, reflected, compare_to):  # noqa: ANN001
 
 
 def run_migrations_online() -> None:
-    url = context.config.attributes.get("url") or get_settings().sqlalchemy_url
+    # Schema changes need the owner role; the API's role may only read and write rows.
+    url = context.config.attributes.get("url") or get_settings().owner_sqlalchemy_url
     engine = create_engine(url)
     with engine.connect() as connection:
         context.configure(

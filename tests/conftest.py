@@ -2,7 +2,9 @@
 
 Each test runs inside a transaction that is rolled back, so tests never see each other.
 With DATABASE_URL unset the embedded cluster is used (started if needed); otherwise a
-database named `riskatlas_test` is created on that server.
+database named `riskatlas_test` is created on that server by the owner role
+(RISKATLAS_OWNER_DATABASE_URL, else DATABASE_URL's). `engine` logs in as the app role, like
+the API; `owner_engine` as the owner, which migrates and loads.
 """
 
 import os
@@ -22,7 +24,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
 from app import embedded_db, migrate
@@ -31,35 +33,47 @@ from app.main import create_app
 from app.regions.loader import load_regions, read_index
 from app.settings import PROJECT_ROOT, get_settings
 
-# Parallel runs on one server (several checkouts, helpers) each take their own database.
-TEST_DATABASE = os.environ.get("RISKATLAS_TEST_DATABASE", "riskatlas_test")
+TEST_DATABASE = "riskatlas_test"
 
 
-def _test_database_url() -> str:
-    settings = get_settings()
-    if settings.embedded:
-        embedded_db.start(settings)
-        embedded_db.ensure_database(settings, TEST_DATABASE)
-        return settings.sqlalchemy_url.rsplit("/", 1)[0] + "/" + TEST_DATABASE
-    url = make_url(settings.sqlalchemy_url)
-    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+def _create_test_database(owner_url: URL) -> None:
+    """On a server of one's own (DATABASE_URL): the owner creates the test database."""
+    admin = owner_url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                             (TEST_DATABASE,)).fetchone():
             conn.execute(f'CREATE DATABASE "{TEST_DATABASE}"')
-    test_url = url.set(database=TEST_DATABASE)
-    with psycopg.connect(test_url.set(drivername="postgresql").render_as_string(
-            hide_password=False), autocommit=True) as conn:
+    with psycopg.connect(owner_url.set(database=TEST_DATABASE, drivername="postgresql")
+                         .render_as_string(hide_password=False), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-    return test_url.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
-def engine() -> Iterator[Engine]:
-    """The migrated test database with all of China's divisions loaded (once)."""
-    url = _test_database_url()
-    migrate.upgrade(url)
-    engine = create_engine(url)
+def database_urls() -> tuple[str, str]:
+    """The test database's URLs as (app role, owner role), with their passwords.
+
+    The test database is set up like the service's: the owner migrates and loads it, the
+    API's tests run as the app role.
+    """
+    settings = get_settings()
+    if settings.embedded:
+        # First: set-up makes the roles' passwords that the URLs carry.
+        embedded_db.start(settings)
+        embedded_db.ensure_database(settings, TEST_DATABASE)
+    app_url = make_url(settings.sqlalchemy_url).set(database=TEST_DATABASE)
+    owner_url = make_url(settings.owner_sqlalchemy_url).set(database=TEST_DATABASE)
+    if not settings.embedded:
+        _create_test_database(owner_url)
+    return (app_url.render_as_string(hide_password=False),
+            owner_url.render_as_string(hide_password=False))
+
+
+@pytest.fixture(scope="session")
+def owner_engine(database_urls: tuple[str, str]) -> Iterator[Engine]:
+    """The migrated test database with all of China's divisions loaded (once), as the owner."""
+    app_url, owner_url = database_urls
+    migrate.upgrade(owner_url, app_url=app_url)
+    engine = create_engine(owner_url)
     _, code_version = read_index()
     with engine.begin() as connection:
         loaded = connection.execute(text(
@@ -73,6 +87,14 @@ def engine() -> Iterator[Engine]:
             "TRUNCATE hidden_dangers, risk_points, hazard_sources, public_zones,"
             " emergency_resources, enterprises, grid_cells, assessments,"
             " region_count_snapshots, region_counts"))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(database_urls: tuple[str, str], owner_engine: Engine) -> Iterator[Engine]:
+    """The prepared test database as the API sees it: the app role (rows only, no DDL)."""
+    engine = create_engine(database_urls[0])
     yield engine
     engine.dispose()
 
@@ -120,6 +142,7 @@ def _free_port() -> int:
 def live_server_url(engine: Engine) -> Iterator[str]:
     """The app served by uvicorn over HTTP on the test database (sees committed data only)."""
     port = _free_port()
+    # DATABASE_URL is the app role's, as for the deployed service.
     env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False),
            "RISKATLAS_TILE_VERSIONS": "notify"}
     process = subprocess.Popen(
