@@ -33,6 +33,22 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # Host names the service answers to (Host header); "*" allows any.
+    trusted_hosts: list[str] = ["127.0.0.1", "localhost", "testserver", "[::1]"]
+
+    # Connections and threads are sized together: every request thread can hold one
+    # connection, so no thread ever waits for the pool while holding another's turn.
+    db_pool_size: int = 20
+    db_max_overflow: int = 10
+    db_pool_timeout_s: float = 5.0
+    db_connect_timeout_s: int = 3
+    # Server-side limits for API connections (0 = none; command-line jobs use none).
+    statement_timeout_ms: int = 15_000
+    idle_in_transaction_timeout_ms: int = 30_000
+    # Deadlocks and serialisation failures are retried this many times.
+    write_retries: int = 3
+    # Request bodies larger than this are refused with 413.
+    max_body_bytes: int = 2 * 1024 * 1024
 
     tile_cache_mb: int = 256
     # notify: layer versions pushed by PostgreSQL at commit (no query per cached tile);

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from app.settings import PROJECT_ROOT
 
@@ -23,8 +24,12 @@ def in_threads(work: Callable[[list], None], chunks: list[list]) -> float:
     return time.perf_counter() - started
 
 
-def start_server(url: str, workers: int) -> tuple[subprocess.Popen, int]:
-    """uvicorn with `workers` processes on a free loopback port, once /api/health answers."""
+def start_server(url: str, workers: int,
+                 app_dir: Path = PROJECT_ROOT) -> tuple[subprocess.Popen, int]:
+    """uvicorn with `workers` processes on a free loopback port, once /api/health answers.
+
+    `app_dir` serves another checkout's code (e.g. `git archive` of an older commit).
+    """
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -32,7 +37,7 @@ def start_server(url: str, workers: int) -> tuple[subprocess.Popen, int]:
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port",
          str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
-        env=env, cwd=PROJECT_ROOT)
+        env=env, cwd=app_dir)
     for _ in range(150):
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)

@@ -33,7 +33,8 @@ from app.main import create_app
 from app.regions.loader import load_regions, read_index
 from app.settings import PROJECT_ROOT, get_settings
 
-TEST_DATABASE = "riskatlas_test"
+# Parallel runs on one server (several checkouts, helpers) each take their own database.
+TEST_DATABASE = os.environ.get("RISKATLAS_TEST_DATABASE", "riskatlas_test")
 
 
 def _create_test_database(owner_url: URL) -> None:

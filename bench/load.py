@@ -1,0 +1,898 @@
+"""Load and faults from outside: many HTTP clients against one running service, then proof
+that every write it acknowledged is stored and every aggregate equals a recount.
+
+    python -m bench.load [--clients 100] [--seconds 60] [--fault] [--url http://127.0.0.1:PORT]
+                         [--database-url URL] [--workers N] [--enterprises 1000]
+
+Without --url the benchmark starts its own uvicorn on a free loopback port (as many
+processes as `riskatlas serve` starts, unless --workers says otherwise) on the database
+`riskatlas_bench_load` of the configured server: created, migrated and loaded with Ningxia's
+divisions and a demo of --enterprises enterprises when missing, and cleared of the rows
+earlier runs wrote. It never touches `riskatlas`, the tests' databases or `riskatlas_bench`.
+With --url it measures that server (loopback only), which must serve the database named by
+--database-url (the default is the one above), since the checks read it directly.
+
+Each client is a thread with two HTTP connections that loops without pause over a mix of
+vector tiles around Ningxia (revalidated with If-None-Match, as the web map does), the
+province's risk summary, enterprise lists, dossiers, and writes: enterprises and risk points
+created, renamed and re-graded, and deleted, always rows the client created itself. After
+every 201 the created row is read back at once over the client's other connection (so, with
+several server processes, often from another process): a 404 there is a write the service
+acknowledged before it was visible. A probe polls /api/health/ready (/api/health on servers
+without it) every 0.5 s. --fault stops the embedded cluster for --outage seconds during the
+run and starts it again.
+
+Afterwards, once the database is quiet, direct SQL checks that every acknowledged create,
+rename and delete is in the database, that writes with no answer (timeouts, 5xx) are either
+absent or whole, that `region_counts` equals the recount of rebuild_region_counts() (run in
+a transaction that is rolled back) and that no enterprise's level differs from the one its
+risk points give. A baseline measured in the same run (the same mix with one client, and
+/api/health/live when the server has it) is printed beside the figures.
+"""
+
+import argparse
+import itertools
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import psycopg
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from app import embedded_db, migrate
+from app.cli import build_parser
+from app.geo.webmercator import lonlat_to_tile
+from app.regions.loader import load_regions
+from app.risk import grading
+from app.settings import PROJECT_ROOT, get_settings
+from app.sites.credit_code import CHARSET, check_character, org_check_character
+from app.sites.demo import generate_demo
+from bench.harness import start_server
+from bench.national import libpq_url
+
+LOAD_DATABASE = "riskatlas_bench_load"
+PROVINCE = "640000"
+# Every row the benchmark writes is named with this prefix, so a later run can remove them.
+NAME_PREFIX = "负载"
+REQUEST_TIMEOUT_S = 10.0
+PROBE_INTERVAL_S = 0.5
+MAX_CLIENTS = 500
+MAX_SECONDS = 600
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+# Relative weights of what a client does next (reads-after-201 come on top of creates).
+MIX = {"tile": 34, "summary": 8, "list": 8, "dossier": 10,
+       "create_enterprise": 10, "create_risk_point": 12, "patch": 10, "delete": 8}
+KINDS = (*MIX, "read_after")
+# Everything but tiles needs the database (a cached tile is answered without it).
+DATABASE_KINDS = tuple(kind for kind in KINDS if kind != "tile")
+TILE_LAYERS = ("enterprises", "risk_points", "regions", "hazard_sources", "public_zones")
+TILE_ZOOMS = (5, 7, 9, 11, 12, 13, 14)
+LEC = {"l": (10, 6, 3, 1, 0.5), "e": (10, 6, 3, 2, 1), "c": (100, 40, 15, 7, 3, 1)}
+SECTORS = ("危险化学品", "冶金", "建材", "机械", "轻工", "城镇燃气")
+PATHS = {"enterprises": "/api/enterprises", "risk_points": "/api/risk-points"}
+
+
+# What the service answered
+
+
+@dataclass(frozen=True)
+class Answer:
+    kind: str
+    started: float          # perf_counter at the request's start
+    seconds: float
+    status: int | None      # None: no answer (timeout or transport error)
+    failure: str = ""       # "timeout" or the transport error's class
+    json_body: bool = True  # False for an error answered as something else than JSON
+    retry_after: bool = False
+
+    @property
+    def ended(self) -> float:
+        return self.started + self.seconds
+
+
+class Ledger:
+    """Row by row, what the service acknowledged and what it may or may not have done.
+
+    A row's entry is the set of states it may be in: its name, or None for deleted. An
+    acknowledged write replaces the set; a write with no answer (timeout, 5xx) adds its
+    state to it, since it may or may not have been applied.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.rows: dict[tuple[str, int], set[str | None]] = {}
+        self.unanswered_creates: list[tuple[str, str]] = []   # (table, name)
+        self.acknowledged = Counter()                          # kind → 2xx answers
+
+    def settled(self, kind: str, table: str, id: int, state: str | None) -> None:
+        with self._lock:
+            self.rows[(table, id)] = {state}
+            self.acknowledged[kind] += 1
+
+    def maybe(self, table: str, id: int, state: str | None) -> None:
+        with self._lock:
+            self.rows.setdefault((table, id), set()).add(state)
+
+    def maybe_created(self, table: str, name: str) -> None:
+        with self._lock:
+            self.unanswered_creates.append((table, name))
+
+
+# What the clients work on
+
+
+@dataclass(frozen=True)
+class Targets:
+    places: list[tuple[str, float, float]]   # (county, lon, lat) inside the province's counties
+    cities: list[str]
+    enterprises: list[int]                    # existing enterprises, for dossiers
+    tiles: list[str]
+
+
+def read_targets(url: str, *, seed: int = 1) -> Targets:
+    """Places, regions, enterprises and tile addresses of the province, from the database."""
+    with psycopg.connect(libpq_url(url)) as conn:
+        places = conn.execute(
+            "SELECT r.code, ST_X(p.geom), ST_Y(p.geom) FROM regions r,"
+            " LATERAL ST_Dump(ST_GeneratePoints(r.geom, 8, %s)) p"
+            " WHERE r.is_leaf AND r.code LIKE %s ORDER BY 1, 2, 3",
+            (seed, PROVINCE[:2] + "%")).fetchall()
+        cities = [code for (code,) in conn.execute(
+            "SELECT code FROM regions WHERE parent_code = %s ORDER BY code", (PROVINCE,))]
+        enterprises = [id for (id,) in conn.execute(
+            "SELECT id FROM enterprises WHERE county_code LIKE %s AND name NOT LIKE %s"
+            " ORDER BY id LIMIT 500", (PROVINCE[:2] + "%", NAME_PREFIX + "%"))]
+    if not places or not cities:
+        raise RuntimeError(f"the database has no divisions of {PROVINCE}: load them first")
+    places = [(code.strip(), lon, lat) for code, lon, lat in places]
+    # Two places per county: a few hundred tiles, so most are served warm as on a real map.
+    anchors = [p for i, p in enumerate(places) if i % 8 < 2]
+    tiles = sorted({f"/tiles/{layer}/{z}/{x}/{y}.mvt"
+                    for layer in TILE_LAYERS for z in TILE_ZOOMS
+                    for x, y in (lonlat_to_tile(lon, lat, z) for _, lon, lat in anchors)})
+    return Targets(places, [c.strip() for c in cities], enterprises, tiles)
+
+
+def credit_code(county: str, serial: int) -> str:
+    """A valid GB 32100 code registered in `county` whose organisation code spells `serial`
+    in base 31 (so codes are unique while serials are)."""
+    body = "".join(CHARSET[serial // 31 ** k % 31] for k in range(7, -1, -1))
+    first17 = "91" + county + body + org_check_character(body)
+    return first17 + check_character(first17)
+
+
+class Client:
+    """One simulated user: a loop over the mix on one connection, reads-after on another."""
+
+    def __init__(self, index: int, base_url: str, targets: Targets, ledger: Ledger,
+                 serials: itertools.count, tag: str) -> None:
+        self.index = index
+        self.targets = targets
+        self.ledger = ledger
+        self.serials = serials
+        self.tag = tag
+        self.rng = random.Random(index)
+        self.http = httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S)
+        # A second connection pool: the read-back never rides on the write's connection.
+        self.reader = httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S)
+        self.answers: list[Answer] = []
+        self.etags: dict[str, str] = {}
+        self.enterprises: dict[int, tuple[float, float]] = {}   # own: id → (lon, lat)
+        self.risk_points: dict[int, int | None] = {}            # own: id → enterprise id
+        self.names: dict[tuple[str, int], str] = {}
+        self.created = itertools.count(1)
+        self.read_after_404 = 0
+        self.read_after_stale = 0
+        self.own_row_404 = 0
+
+    def close(self) -> None:
+        self.http.close()
+        self.reader.close()
+
+    def loop(self, deadline: float) -> None:
+        kinds, weights = list(MIX), list(MIX.values())
+        while time.perf_counter() < deadline:
+            kind = self.rng.choices(kinds, weights)[0]
+            getattr(self, "do_" + kind)()
+
+    def call(self, kind: str, method: str, path: str, *, reader: bool = False,
+             **kwargs) -> httpx.Response | None:
+        client = self.reader if reader else self.http
+        started = time.perf_counter()
+        try:
+            response = client.request(method, path, **kwargs)
+        except httpx.TimeoutException:
+            self.answers.append(Answer(kind, started, time.perf_counter() - started, None,
+                                       "timeout"))
+            return None
+        except httpx.TransportError as error:
+            self.answers.append(Answer(kind, started, time.perf_counter() - started, None,
+                                       type(error).__name__))
+            return None
+        seconds = time.perf_counter() - started
+        is_json = response.headers.get("content-type", "").startswith("application/json")
+        self.answers.append(Answer(kind, started, seconds, response.status_code,
+                                   json_body=is_json or response.status_code < 400,
+                                   retry_after="retry-after" in response.headers))
+        return response
+
+    # Reads
+
+    def do_tile(self) -> None:
+        path = self.rng.choice(self.targets.tiles)
+        headers = {"If-None-Match": self.etags[path]} if path in self.etags else {}
+        response = self.call("tile", "GET", path, headers=headers)
+        if response is not None and response.status_code == 200 and "etag" in response.headers:
+            self.etags[path] = response.headers["etag"]
+
+    def do_summary(self) -> None:
+        self.call("summary", "GET", "/api/risk/summary", params={"parent": PROVINCE})
+
+    def do_list(self) -> None:
+        self.call("list", "GET", "/api/enterprises",
+                  params={"region": self.rng.choice(self.targets.cities), "limit": 50})
+
+    def do_dossier(self) -> None:
+        ids = self.targets.enterprises + list(self.enterprises)
+        if not ids:
+            return self.do_list()
+        self.call("dossier", "GET", f"/api/map/enterprises/{self.rng.choice(ids)}")
+
+    # Writes
+
+    def _name(self, what: str) -> str:
+        return f"{NAME_PREFIX}{what}{self.tag}-{self.index}-{next(self.created)}"
+
+    def _lec(self) -> dict[str, float]:
+        return {factor: self.rng.choice(values) for factor, values in LEC.items()}
+
+    def _created(self, kind: str, table: str, name: str,
+                 response: httpx.Response | None) -> int | None:
+        """Record a create's outcome; read the row back at once when it was acknowledged."""
+        if response is None or response.status_code >= 500:
+            self.ledger.maybe_created(table, name)
+            return None
+        if response.status_code != 201:
+            return None
+        id = response.json()["id"]
+        self.ledger.settled(kind, table, id, name)
+        self.names[(table, id)] = name
+        back = self.call("read_after", "GET", f"{PATHS[table]}/{id}", reader=True)
+        if back is not None and back.status_code == 404:
+            self.read_after_404 += 1
+        elif back is not None and back.status_code == 200 and back.json().get("name") != name:
+            self.read_after_stale += 1
+        return id
+
+    def do_create_enterprise(self) -> None:
+        county, lon, lat = self.rng.choice(self.targets.places)
+        name = self._name("企业")
+        body = {"name": name, "credit_code": credit_code(county, next(self.serials)),
+                "sector": self.rng.choice(SECTORS), "lon": lon, "lat": lat,
+                "employees": self.rng.randint(5, 500)}
+        response = self.call("create_enterprise", "POST", "/api/enterprises", json=body)
+        id = self._created("create_enterprise", "enterprises", name, response)
+        if id is not None:
+            self.enterprises[id] = (lon, lat)
+
+    def do_create_risk_point(self) -> None:
+        # Most risk points belong to one of the client's enterprises, so its level follows.
+        enterprise = (self.rng.choice(list(self.enterprises))
+                      if self.enterprises and self.rng.random() < 0.7 else None)
+        lon, lat = (self.enterprises[enterprise] if enterprise
+                    else self.rng.choice(self.targets.places)[1:])
+        name = self._name("风险点")
+        body = {"enterprise_id": enterprise, "name": name, "method": "lec",
+                "inputs": self._lec(), "lon": lon, "lat": lat}
+        response = self.call("create_risk_point", "POST", "/api/risk-points", json=body)
+        id = self._created("create_risk_point", "risk_points", name, response)
+        if id is not None:
+            self.risk_points[id] = enterprise
+
+    def _own_row(self) -> tuple[str, int] | None:
+        tables = [t for t, rows in (("enterprises", self.enterprises),
+                                    ("risk_points", self.risk_points)) if rows]
+        if not tables:
+            return None
+        table = self.rng.choice(tables)
+        rows = self.enterprises if table == "enterprises" else self.risk_points
+        return table, self.rng.choice(list(rows))
+
+    def do_patch(self) -> None:
+        own = self._own_row()
+        if own is None:
+            return self.do_create_enterprise()
+        table, id = own
+        name = self.names[own].split("~")[0] + f"~{next(self.created)}"
+        body = {"name": name}
+        body.update({"employees": self.rng.randint(5, 500)} if table == "enterprises"
+                    else {"inputs": self._lec()})
+        response = self.call("patch", "PATCH", f"{PATHS[table]}/{id}", json=body)
+        if response is None or response.status_code >= 500:
+            self.ledger.maybe(table, id, name)
+        elif response.status_code == 200:
+            self.ledger.settled("patch", table, id, name)
+            self.names[own] = name
+        elif response.status_code == 404:
+            self.own_row_404 += 1
+
+    def do_delete(self) -> None:
+        own = self._own_row()
+        if own is None:
+            return self.do_create_risk_point()
+        table, id = own
+        response = self.call("delete", "DELETE", f"{PATHS[table]}/{id}")
+        if response is not None and response.status_code == 404:
+            self.own_row_404 += 1
+        acknowledged = response is not None and response.status_code == 204
+        if not acknowledged and response is not None and response.status_code < 500:
+            return
+        # Deleted, or maybe: either way the client leaves the row alone from now on.
+        gone = [own]
+        if table == "enterprises":
+            del self.enterprises[id]
+            # Its risk points go with it (ON DELETE CASCADE).
+            points = [p for p, e in self.risk_points.items() if e == id]
+            gone += [("risk_points", p) for p in points]
+            for point in points:
+                del self.risk_points[point]
+        else:
+            del self.risk_points[id]
+        for row_table, row_id in gone:
+            if acknowledged:
+                self.ledger.settled("delete" if (row_table, row_id) == own else "cascade",
+                                    row_table, row_id, None)
+            else:
+                self.ledger.maybe(row_table, row_id, None)
+
+
+# The run
+
+
+@dataclass(frozen=True)
+class Fault:
+    """Stop the embedded cluster `at` seconds into the run for `outage` seconds."""
+
+    at: float
+    outage: float = 5.0
+
+
+@dataclass
+class Outage:
+    stop_called: float = 0.0
+    stopped: float = 0.0
+    start_called: float = 0.0
+    started: float = 0.0    # the cluster accepts connections again
+
+
+@dataclass
+class Run:
+    answers: list[Answer]
+    probes: list[Answer]
+    started: float
+    ended: float
+    clients: list[Client]
+    outage: Outage | None = None
+
+    def total(self, attribute: str) -> int:
+        return sum(getattr(client, attribute) for client in self.clients)
+
+
+def health_path(base_url: str) -> str:
+    """/api/health/ready where the server has it (503 while the database is down)."""
+    with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client:
+        return ("/api/health/ready" if client.get("/api/health/ready").status_code != 404
+                else "/api/health")
+
+
+def _probe(base_url: str, path: str, until: threading.Event, probes: list[Answer]) -> None:
+    with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client:
+        while not until.is_set():
+            started = time.perf_counter()
+            try:
+                status, failure = client.get(path).status_code, ""
+            except httpx.TimeoutException:
+                status, failure = None, "timeout"
+            except httpx.TransportError as error:
+                status, failure = None, type(error).__name__
+            probes.append(Answer("health", started, time.perf_counter() - started, status,
+                                 failure))
+            until.wait(max(0.0, PROBE_INTERVAL_S - (time.perf_counter() - started)))
+
+
+def _stop_database_for(fault: Fault, outage: Outage, until: threading.Event) -> None:
+    settings = get_settings()
+    if until.wait(fault.at):
+        return
+    outage.stop_called = time.perf_counter()
+    try:
+        embedded_db.stop(settings)
+        outage.stopped = time.perf_counter()
+        time.sleep(fault.outage)
+    finally:
+        # The database comes back whatever happened meanwhile.
+        outage.start_called = time.perf_counter()
+        embedded_db.start(settings)
+        outage.started = time.perf_counter()
+
+
+def run_load(base_url: str, targets: Targets, ledger: Ledger, *, clients: int, seconds: float,
+             fault: Fault | None = None) -> Run:
+    """`clients` threads over the mix for `seconds`, a health probe, and the fault if any."""
+    if not 1 <= clients <= MAX_CLIENTS or not 0 < seconds <= MAX_SECONDS:
+        raise ValueError(f"at most {MAX_CLIENTS} clients and {MAX_SECONDS} s")
+    if fault and fault.at + fault.outage >= seconds:
+        raise ValueError("the outage must end before the run does")
+    if urlsplit(base_url).hostname not in LOOPBACK:
+        raise ValueError(f"{base_url} is not on loopback")
+    if fault and not get_settings().embedded:
+        raise ValueError("--fault stops the embedded cluster; with DATABASE_URL set, "
+                         "stop that server by hand")
+    # Names and credit-code serials start from the clock in ms, so no later run reuses
+    # them (a run creates fewer rows than it lasts milliseconds).
+    now_ms = time.time_ns() // 1_000_000
+    tag, serials = f"{now_ms:x}", itertools.count(now_ms % 31 ** 8)
+    workers = [Client(i, base_url, targets, ledger, serials, tag) for i in range(clients)]
+    probes: list[Answer] = []
+    done = threading.Event()
+    t0 = time.perf_counter()
+    deadline = t0 + seconds
+    probe = threading.Thread(target=_probe, args=(base_url, health_path(base_url), done, probes))
+    outage = Outage() if fault else None
+    faults = (threading.Thread(target=_stop_database_for, args=(fault, outage, done))
+              if fault else None)
+    threads = [threading.Thread(target=w.loop, args=(deadline,)) for w in workers]
+    for thread in [probe, *([faults] if faults else []), *threads]:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join()
+    finally:
+        done.set()
+        if faults:
+            faults.join()
+        probe.join()
+        for worker in workers:
+            worker.close()
+    return Run([a for w in workers for a in w.answers], probes, t0, time.perf_counter(),
+               workers, outage)
+
+
+# Checks, by direct SQL once the service is quiet
+
+
+@dataclass
+class Check:
+    acknowledged: Counter
+    lost: list[str]                  # acknowledged writes the database does not show
+    unanswered: int                  # creates with no answer or a 5xx
+    unanswered_landed: int           # … of which the row exists
+    duplicated: int                  # names stored more than once
+    counts: int                      # region_counts entries compared
+    count_mismatches: int | str      # differing entries, or why they could not be compared
+    stale_levels: int | str          # enterprises whose level is not what their points give
+    ungraded_points: int             # written risk points whose latest grading is not theirs
+    busy_seconds: float              # how long other transactions kept the database busy
+
+
+def _wait_until_quiet(conn: psycopg.Connection, limit_s: float = 20.0) -> float:
+    """Wait (bounded) until no other session holds locks in this database: a request the
+    client gave up on may still be running, or holding a transaction, in the server.
+    (pg_locks, unlike pg_stat_activity, shows other roles' sessions to any role.)"""
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit_s:
+        busy = conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE pid <> pg_backend_pid() AND locktype = 'relation'"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchone()[0]
+        if not busy:
+            break
+        time.sleep(0.25)
+    return time.perf_counter() - started
+
+
+def count_mismatches(conn: psycopg.Connection) -> tuple[int, int]:
+    """(entries that differ, entries compared) between region_counts and a recount by
+    rebuild_region_counts() in a transaction that is rolled back. The triggers leave 0
+    where a count drops to nothing and the rebuild writes no zeros: both mean the same."""
+    query = "SELECT region_code, measure, value FROM region_counts WHERE value <> 0"
+    with conn.transaction(force_rollback=True):
+        conn.execute("SET LOCAL lock_timeout = '30s'")
+        stored = {(r, m): v for r, m, v in conn.execute(query)}
+        conn.execute("SELECT rebuild_region_counts()")
+        recount = {(r, m): v for r, m, v in conn.execute(query)}
+    keys = stored.keys() | recount.keys()
+    return sum(stored.get(k) != recount.get(k) for k in keys), len(keys)
+
+
+def stale_enterprise_levels(url: str) -> int | str:
+    """Enterprises whose stored level is not what the enterprise rule gives (rolled back)."""
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session:
+            session.execute(text("SET LOCAL lock_timeout = '30s'"))
+            try:
+                return grading.refresh_enterprise_levels(session)
+            except OperationalError:
+                return "not compared: enterprises locked by an open transaction"
+            finally:
+                session.rollback()
+    finally:
+        engine.dispose()
+
+
+def check(url: str, ledger: Ledger) -> Check:
+    """Compare the ledger and the aggregates with the database."""
+    lost: list[str] = []
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        busy = _wait_until_quiet(conn)
+        for table in PATHS:
+            ids = [id for (t, id) in ledger.rows if t == table]
+            stored = dict(conn.execute(f"SELECT id, name FROM {table} WHERE id = ANY(%s)",
+                                       (ids,)).fetchall())
+            for id in ids:
+                states, actual = ledger.rows[(table, id)], stored.get(id)
+                if actual not in states:
+                    lost.append(f"{table} {id}: {actual!r}, expected one of {sorted(states, key=str)}")
+        landed = 0
+        for table in PATHS:
+            wanted = [name for t, name in ledger.unanswered_creates if t == table]
+            landed += conn.execute(f"SELECT count(DISTINCT name) FROM {table} WHERE name = ANY(%s)",
+                                   (wanted,)).fetchone()[0]
+        # Every name is written by one create: a create stored twice (say, retried after
+        # its commit had in fact succeeded) shows as a repeated name.
+        duplicated = 0
+        for table in PATHS:
+            duplicated += conn.execute(
+                f"SELECT count(*) FROM (SELECT name FROM {table} WHERE name LIKE %s"
+                " GROUP BY name HAVING count(*) > 1) d", (NAME_PREFIX + "%",)).fetchone()[0]
+        # A risk point is whole with the grading that gave its level in the history.
+        ungraded = conn.execute(
+            "SELECT count(*) FROM risk_points p WHERE p.name LIKE %s"
+            " AND p.risk_level IS DISTINCT FROM (SELECT a.risk_level FROM assessments a"
+            "  WHERE a.subject_type = 'risk_point' AND a.subject_id = p.id"
+            "  ORDER BY a.id DESC LIMIT 1)", (NAME_PREFIX + "%",)).fetchone()[0]
+        try:
+            mismatches, counts = count_mismatches(conn)
+        except psycopg.errors.LockNotAvailable:
+            mismatches, counts = "not compared: region_counts locked by an open transaction", 0
+    return Check(ledger.acknowledged, lost, len(ledger.unanswered_creates), landed,
+                 duplicated, counts, mismatches, stale_enterprise_levels(url), ungraded, busy)
+
+
+# Figures
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered)) - 1))]
+
+
+def status_class(answer: Answer) -> str:
+    if answer.status is None:
+        return "timeout" if answer.failure == "timeout" else "error"
+    return f"{answer.status // 100}xx"
+
+
+def longest_health_gap(run: Run) -> float:
+    """The longest time without a successful health answer, from the run's start to its end."""
+    times = [run.started] + sorted(p.ended for p in run.probes if p.status == 200) + [run.ended]
+    return max(b - a for a, b in itertools.pairwise(times))
+
+
+@dataclass
+class FaultFigures:
+    down_s: float
+    statuses: Counter                 # what requests overlapping the outage got
+    non_json_errors: int
+    missing_retry_after: int          # 503s without Retry-After
+    longest_s: float                  # the slowest of those requests
+    recovery_s: float | None          # database back → first 2xx of a database request
+    probe_recovery_s: float | None    # database back → first 200 of the health probe
+
+
+def fault_figures(run: Run) -> FaultFigures:
+    outage = run.outage
+    during = [a for a in run.answers + run.probes
+              if a.started < outage.started and a.ended > outage.stop_called]
+    after = sorted((a for a in run.answers if a.kind in DATABASE_KINDS
+                    and a.started >= outage.started and a.status and a.status < 300),
+                   key=lambda a: a.ended)
+    probe_after = sorted((p for p in run.probes if p.started >= outage.started
+                          and p.status == 200), key=lambda p: p.ended)
+    return FaultFigures(
+        down_s=outage.started - outage.stop_called,
+        statuses=Counter(a.status or a.failure for a in during),
+        non_json_errors=sum(1 for a in during if a.status and not a.json_body),
+        missing_retry_after=sum(1 for a in during if a.status == 503 and not a.retry_after),
+        longest_s=max((a.seconds for a in during), default=0.0),
+        recovery_s=after[0].ended - outage.started if after else None,
+        probe_recovery_s=probe_after[0].ended - outage.started if probe_after else None,
+    )
+
+
+@dataclass
+class Report:
+    run: Run
+    check: Check
+    baseline: Run | None = None
+    live_ms: list[float] = field(default_factory=list)
+
+    def classes(self, kind: str | None = None) -> Counter:
+        return Counter(status_class(a) for a in self.run.answers if kind in (None, a.kind))
+
+    @property
+    def five_xx(self) -> int:
+        return self.classes()["5xx"]
+
+    @property
+    def timeouts(self) -> int:
+        return self.classes()["timeout"]
+
+    @property
+    def probe_failures(self) -> int:
+        return sum(1 for p in self.run.probes if p.status != 200)
+
+    def problems(self) -> list[str]:
+        """What went wrong, against the targets: no 5xx but 503s during an outage, no
+        timeouts, no lost write, every created row readable at once, health answering,
+        aggregates and levels equal to a recount; during an outage only JSON 503s with
+        Retry-After, each answered within 5 s, and recovery within 5 s."""
+        c, run = self.check, self.run
+        during = fault_figures(run) if run.outage else None
+        allowed_5xx = during.statuses[503] if during else 0
+        found = {
+            "5xx answers": self.five_xx - allowed_5xx,
+            "timeouts": self.timeouts,
+            "transport errors": self.classes()["error"],
+            "lost writes": len(c.lost),
+            "reads after 201 that missed the row": run.total("read_after_404") + run.total("read_after_stale"),
+            "own rows answered 404": run.total("own_row_404"),
+            "names stored twice": c.duplicated,
+            "region_counts entries unlike the recount": c.count_mismatches,
+            "enterprises whose level is stale": c.stale_levels,
+            "risk points without their grading": c.ungraded_points,
+            "health polls failed outside an outage": sum(
+                1 for p in run.probes if p.status != 200
+                and not (run.outage and p.started < run.outage.started + 5 and p.ended > run.outage.stop_called)),
+        }
+        if during:
+            found.update({
+                "non-JSON errors during the outage": during.non_json_errors,
+                "503s without Retry-After": during.missing_retry_after,
+                "answers slower than 5 s during the outage": int(during.longest_s >= 5),
+                "no recovery within 5 s": int(during.recovery_s is None or during.recovery_s > 5),
+            })
+        return [f"{what}: {n}" for what, n in found.items() if n]
+
+    def print(self, title: str) -> None:
+        print(title)
+        header = (f"{'kind':<18}{'requests':>9}{'2xx':>7}{'3xx':>7}{'4xx':>6}{'5xx':>6}"
+                  f"{'timeout':>8}{'error':>6}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+                  f"   baseline p50 / p95 ms   ×p95")
+        print(header)
+        for kind in (*KINDS, None):
+            answers = [a for a in self.run.answers if kind in (None, a.kind)]
+            if not answers:
+                continue
+            classes = Counter(status_class(a) for a in answers)
+            ms = [a.seconds * 1000 for a in answers if a.status is not None] or [0.0]
+            base = [a.seconds * 1000 for a in (self.baseline.answers if self.baseline else [])
+                    if kind in (None, a.kind) and a.status is not None]
+            base_text = (f"{statistics.median(base):8.1f} / {percentile(base, 95):7.1f}"
+                         f"   {percentile(ms, 95) / percentile(base, 95):5.1f}"
+                         if base else "")
+            print(f"{kind or 'all':<18}{len(answers):>9}{classes['2xx']:>7}{classes['3xx']:>7}"
+                  f"{classes['4xx']:>6}{classes['5xx']:>6}{classes['timeout']:>8}"
+                  f"{classes['error']:>6}{statistics.median(ms):>9.1f}{percentile(ms, 95):>9.1f}"
+                  f"{percentile(ms, 99):>9.1f}   {base_text}")
+        seconds = self.run.ended - self.run.started
+        print(f"throughput {len(self.run.answers) / seconds:.0f} requests/s over {seconds:.1f} s"
+              + (f"; baseline (1 client) {len(self.baseline.answers) / (self.baseline.ended - self.baseline.started):.0f} requests/s"
+                 if self.baseline else ""))
+        errors = [a for a in self.run.answers if a.status and a.status >= 500]
+        if errors:
+            print(f"5xx answers: {dict(Counter(a.status for a in errors))},"
+                  f" {sum(1 for a in errors if not a.json_body)} of them not JSON,"
+                  f" {sum(1 for a in errors if a.status == 503 and not a.retry_after)}"
+                  f" 503s without Retry-After")
+        if self.live_ms:
+            print(f"baseline /api/health/live: p50 {statistics.median(self.live_ms):.1f} ms,"
+                  f" p95 {percentile(self.live_ms, 95):.1f} ms (n={len(self.live_ms)})")
+        probe_ms = [p.seconds * 1000 for p in self.run.probes] or [0.0]
+        print(f"health probe: {len(self.run.probes)} polls, {self.probe_failures} failed"
+              f" ({dict(Counter(p.status or p.failure for p in self.run.probes if p.status != 200))}),"
+              f" p95 {percentile(probe_ms, 95):.0f} ms, longest gap {longest_health_gap(self.run):.1f} s")
+        c = self.check
+        print(f"writes acknowledged: {sum(v for k, v in c.acknowledged.items() if k != 'cascade')}"
+              f" ({', '.join(f'{k} {v}' for k, v in sorted(c.acknowledged.items()))});"
+              f" lost {len(c.lost)}; reads after 201 that were 404: {self.run.total('read_after_404')}"
+              f" (stale {self.run.total('read_after_stale')});"
+              f" own rows answered 404: {self.run.total('own_row_404')}")
+        print(f"writes without an answer or with a 5xx: {c.unanswered} creates"
+              f" ({c.unanswered_landed} stored), names stored twice {c.duplicated}")
+        compared = (f"{c.count_mismatches} of {c.counts} region_counts entries differ from"
+                    " the recount" if isinstance(c.count_mismatches, int) else c.count_mismatches)
+        print(f"aggregates: {compared}; enterprise levels stale: {c.stale_levels};"
+              f" risk points without their grading: {c.ungraded_points}"
+              + (f" (database busy {c.busy_seconds:.1f} s after the run)" if c.busy_seconds > 0.5
+                 else ""))
+        for line in c.lost[:10]:
+            print(f"  lost: {line}")
+        if self.run.outage:
+            f = fault_figures(self.run)
+            o = self.run.outage
+            print(f"fault: database down {f.down_s:.1f} s (stopping {o.stopped - o.stop_called:.1f} s,"
+                  f" stopped {o.start_called - o.stopped:.1f} s, starting"
+                  f" {o.started - o.start_called:.1f} s); answers overlapping it:"
+                  f" {dict(f.statuses)}; non-JSON errors {f.non_json_errors};"
+                  f" 503 without Retry-After {f.missing_retry_after};"
+                  f" slowest {f.longest_s:.2f} s;"
+                  f" first 2xx of a database request {_s(f.recovery_s)} after the database"
+                  f" was back, first ready probe {_s(f.probe_recovery_s)}")
+
+
+def _s(seconds: float | None) -> str:
+    return "never" if seconds is None else f"{seconds:.2f} s"
+
+
+def live_latency(base_url: str, n: int = 50) -> list[float]:
+    """Milliseconds of /api/health/live (no database), or [] when the server lacks it."""
+    times = []
+    with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client:
+        for _ in range(n):
+            started = time.perf_counter()
+            if client.get("/api/health/live").status_code != 200:
+                return []
+            times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def measure(base_url: str, database_url: str, *, clients: int, seconds: float,
+            fault: Fault | None = None, baseline_seconds: float = 0.0,
+            after_run: Callable[[], None] | None = None) -> Report:
+    """Baseline (optional), the run, then the checks through `database_url` (a role that
+    may read every row). `after_run` runs between the run and the checks."""
+    targets = read_targets(database_url)
+    ledger = Ledger()
+    baseline = live = None
+    if baseline_seconds:
+        live = live_latency(base_url)
+        baseline = run_load(base_url, targets, ledger, clients=1, seconds=baseline_seconds)
+    run = run_load(base_url, targets, ledger, clients=clients, seconds=seconds, fault=fault)
+    if after_run:
+        after_run()
+    return Report(run, check(database_url, ledger), baseline, live or [])
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    """Stop a server we started: gracefully, else (requests hanging in it) by force."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+# The load database
+
+
+def load_database_urls() -> tuple[str, str]:
+    """SQLAlchemy URLs of `riskatlas_bench_load` on the configured server: the service's
+    (the app role) and the schema owner's (migrations, loads, checks)."""
+    settings = get_settings()
+    return tuple(make_url(url).set(database=LOAD_DATABASE).render_as_string(hide_password=False)
+                 for url in (settings.sqlalchemy_url, settings.owner_sqlalchemy_url))
+
+
+def prepare_database(owner_url: str, *, enterprises: int, seed: int = 20240601,
+                     log=print) -> None:
+    """Create, migrate and fill the load database when needed; remove earlier runs' rows."""
+    settings = get_settings()
+    name = make_url(owner_url).database
+    if name in ("riskatlas", settings.database_name) or name.startswith("riskatlas_test"):
+        raise ValueError(f"{name} is not a benchmark database")
+    if settings.embedded:
+        embedded_db.start(settings)
+        embedded_db.ensure_database(settings, name)
+    else:
+        with psycopg.connect(settings.owner_libpq_url, autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                (name,)).fetchone():
+                conn.execute(f'CREATE DATABASE "{name}"')
+        with psycopg.connect(libpq_url(owner_url), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    migrate.upgrade(owner_url)
+    engine = create_engine(owner_url)
+    try:
+        with Session(engine) as session, session.begin():
+            if not session.scalar(text("SELECT count(*) FROM regions WHERE code = :c"),
+                                  {"c": PROVINCE}):
+                log("loading Ningxia's divisions …")
+                load_regions(session.connection(), provinces={PROVINCE[:2]})
+            for table in ("risk_points", "enterprises"):
+                session.execute(text(f"DELETE FROM {table} WHERE name LIKE :p"),
+                                {"p": NAME_PREFIX + "%"})
+            if not session.scalar(text("SELECT count(*) FROM enterprises")):
+                log(f"loading a demo of {enterprises} enterprises …")
+                generate_demo(session, seed=seed, enterprises=enterprises)
+                grading.rebuild(session, regrade=True)
+    finally:
+        engine.dispose()
+
+
+def serve_workers() -> int:
+    """How many processes `riskatlas serve` starts by default."""
+    return build_parser().parse_args(["serve"]).workers
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--url", help="a running server on loopback (default: start one)")
+    parser.add_argument("--database-url",
+                        help=f"the database the server uses (default: {LOAD_DATABASE})")
+    parser.add_argument("--workers", type=int, help="server processes (default: as riskatlas serve)")
+    parser.add_argument("--app-dir", type=Path, default=PROJECT_ROOT,
+                        help="serve the code of another checkout (e.g. a git archive)")
+    parser.add_argument("--enterprises", type=int, default=1000, help="demo size when loading")
+    parser.add_argument("--baseline-seconds", type=float, default=5,
+                        help="the same mix with one client first")
+    parser.add_argument("--fault", action="store_true", help="stop the database during the run")
+    parser.add_argument("--fault-at", type=float, help="seconds into the run (default: a third)")
+    parser.add_argument("--outage", type=float, default=5.0, help="seconds the database is down")
+    args = parser.parse_args(argv)
+
+    if args.database_url:
+        database_url = owner_url = args.database_url
+    else:
+        database_url, owner_url = load_database_urls()
+        prepare_database(owner_url, enterprises=args.enterprises)
+    fault = Fault(args.fault_at if args.fault_at is not None else args.seconds / 3,
+                  args.outage) if args.fault else None
+    server = None
+    base_url = args.url
+    workers = args.workers or serve_workers()
+    if base_url is None:
+        server, port = start_server(database_url, workers, app_dir=args.app_dir)
+        base_url = f"http://127.0.0.1:{port}"
+    try:
+        # A server we started is stopped before the checks: whatever it acknowledged must
+        # be stored by then, and nothing still hanging in it can commit later.
+        report = measure(base_url, owner_url, clients=args.clients, seconds=args.seconds,
+                         fault=fault, baseline_seconds=args.baseline_seconds,
+                         after_run=(lambda: stop_server(server)) if server else None)
+    finally:
+        if server and server.poll() is None:
+            stop_server(server)
+    where = (f"{base_url} ({workers} process{'es' if workers > 1 else ''}"
+             + (f", code of {args.app_dir}" if args.app_dir != PROJECT_ROOT else "") + ")"
+             if server else base_url)
+    report.print(f"{args.clients} clients × {args.seconds:g} s on {where},"
+                 f" database {make_url(database_url).database}"
+                 + (f"; database stopped for {fault.outage:g} s at {fault.at:g} s" if fault else ""))
+    problems = report.problems()
+    for problem in problems:
+        print(f"FAILED: {problem}")
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    main()
