@@ -1,7 +1,7 @@
-"""The `riskatlas` command: database, loading, grids, serving.
+"""The `riskatlas` command: database, loading, grids, backups, serving.
 
 Every command but `serve`'s server works as the owner role (schema changes, bulk loads,
-rebuilds); the API server logs in as the app role (app/db_roles.py).
+rebuilds, backups); the API server logs in as the app role (app/db_roles.py).
 """
 
 import argparse
@@ -15,7 +15,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from app import embedded_db, migrate
+from app import backup, embedded_db, migrate
 from app.db_roles import MissingCredentialsError
 from app.errors import RiskAtlasError
 from app.settings import Settings, get_settings
@@ -139,6 +139,17 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
                 workers=args.workers)
 
 
+def _backup(args: argparse.Namespace, settings: Settings) -> None:
+    backup.backup(settings.owner_sqlalchemy_url, Path(args.file))
+    print(f"backup written to {args.file}")
+
+
+def _restore(args: argparse.Namespace, settings: Settings) -> None:
+    backup.restore(settings.owner_sqlalchemy_url, Path(args.file),
+                   app_role=make_url(settings.sqlalchemy_url).username)
+    print(f"restored from {args.file}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Describe every sub-command."""
     parser = argparse.ArgumentParser(prog="riskatlas", description=__doc__)
@@ -170,6 +181,15 @@ def build_parser() -> argparse.ArgumentParser:
     risk.add_argument("--day", help="snapshot day, YYYY-MM-DD (default today)")
     risk.set_defaults(handler=_risk)
 
+    backup_cmd = commands.add_parser("backup", help="write the database to a file (pg_dump -Fc)")
+    backup_cmd.add_argument("file")
+    backup_cmd.set_defaults(handler=_backup)
+
+    restore_cmd = commands.add_parser(
+        "restore", help="replace the database's objects and rows with a backup's")
+    restore_cmd.add_argument("file")
+    restore_cmd.set_defaults(handler=_restore)
+
     setup_cmd = commands.add_parser("setup", help="start, migrate, load what is missing")
     setup_cmd.set_defaults(handler=_setup)
 
@@ -186,8 +206,8 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.handler(args, get_settings())
-    except (RiskAtlasError, embedded_db.EmbeddedDatabaseError,
-            MissingCredentialsError) as error:
+    except (RiskAtlasError, embedded_db.EmbeddedDatabaseError, MissingCredentialsError,
+            backup.BackupError) as error:
         print(f"riskatlas: {error}", file=sys.stderr)
         sys.exit(2)
 
