@@ -15,7 +15,8 @@ _JURISDICTION = re.compile(r"^\d{0,6}$")
 
 
 async def get_jurisdiction(
-    x_jurisdiction: Annotated[str | None, Header(description="region code prefix")] = None,
+    x_jurisdiction: Annotated[str, Header(description="region code prefix",
+                                          pattern=r"^\s*\d{0,6}\s*$")] = "",
 ) -> str:
     """Return the region-code prefix the caller may read ('' = the whole country).
 

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import RETRY_AFTER_S, RiskAtlasError, status_code_for
+from app.errors import RETRY_AFTER_S, ErrorBody, RiskAtlasError, status_code_for
 
 log = logging.getLogger("riskatlas.errors")
 
@@ -131,10 +131,27 @@ async def _database_error(request: Request, error: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers; the request-id middleware is added by the caller."""
+    """Register the handlers and document their body; the caller adds the middleware."""
+    document_error_body(app)
     app.add_exception_handler(RiskAtlasError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(sa_exc.DBAPIError, _database_error)
     app.add_exception_handler(sa_exc.TimeoutError, _database_unavailable)
     app.add_exception_handler(sa_exc.DisconnectionError, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected_error)
+
+
+def document_error_body(app: FastAPI) -> None:
+    """Add `ErrorBody` (which ERROR_RESPONSES refer to) to the OpenAPI components."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = build()
+            schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+            error_body = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(error_body.pop("$defs", {}))
+            schemas["ErrorBody"] = error_body
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
