@@ -1,0 +1,50 @@
+"""Issue 9 from outside: many clients at once on a live server lose no write and never stall.
+
+bench/load.py's run, short: CLIENTS clients for SECONDS s against uvicorn on the test
+database (tests/conftest.py's `live_server_url`, one process), then its checks by SQL.
+"""
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, text
+
+from bench.load import longest_health_gap, measure
+
+CLIENTS = 40
+SECONDS = 15
+# What the server commits stays: the other tests start from no located rows.
+COMMITTED_TABLES = ("hidden_dangers, risk_points, hazard_sources, public_zones,"
+                    " emergency_resources, enterprises, grid_cells, assessments,"
+                    " region_count_snapshots, region_counts")
+
+
+@pytest.fixture
+def committed_rows_removed(owner_engine: Engine) -> Iterator[None]:
+    """Remove what the live server committed, once the test is over."""
+    yield
+    with owner_engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {COMMITTED_TABLES}"))
+
+
+def test_many_clients_get_answers_and_every_acknowledged_write_is_stored(
+        live_server_url: str, owner_engine: Engine, committed_rows_removed: None) -> None:
+    # The engine's URL object, not its text: failure reports show it without the password.
+    report = measure(live_server_url, owner_engine.url, clients=CLIENTS, seconds=SECONDS)
+    report.print(f"{CLIENTS} clients × {SECONDS} s on {live_server_url}")  # shown on failure
+
+    # The run did what it says, so the checks below cannot pass on nothing.
+    assert len(report.run.answers) >= 10 * CLIENTS
+    assert min(report.check.acknowledged[kind] for kind in
+               ("create_enterprise", "create_risk_point", "patch", "delete")) >= 10
+
+    classes = report.classes()
+    assert classes["5xx"] == 0
+    assert classes["timeout"] == 0
+    assert report.check.lost == []
+    assert report.run.total("read_after_404") == 0
+    assert report.probe_failures == 0
+    assert longest_health_gap(report.run) < 5
+    assert report.check.count_mismatches == 0
+    assert report.check.stale_levels == 0
+    assert report.problems() == []
