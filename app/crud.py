@@ -6,18 +6,19 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import shapely.geometry
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 from geoalchemy2.shape import to_shape
 from pydantic import BaseModel
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from app.auth.scope import Scope
 from app.datetimes import UpdatedSince
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput
 from app.geo.location import ewkt, parse_location
 from app.orm import INT4_MAX
-from app.risk.methods import LEVELS
+from app.sites.models import Enterprise
 
 LOCATION_FIELDS = {"lon", "lat", "geometry", "crs"}
 
@@ -28,57 +29,70 @@ MAX_OFFSET = 10_000_000
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip")]
 
 
-def get_or_raise(session: Session, model: type, *, id: int, jurisdiction: str = "") -> Any:
-    """Return the row with this id inside the jurisdiction, or raise NotFound."""
-    row = session.get(model, id)
-    if row is None or not row.county_code.startswith(jurisdiction):
-        raise NotFound(f"{model.__tablename__} {id} not found", field="id")
+def get_or_raise(session: Session, model: type, *, id: int, scope: Scope) -> Any:
+    """The row with this id if the scope reads it, else 404 (no hint that it exists)."""
+    table = model.__tablename__
+    if not scope.can_read(table):
+        raise scope.not_found(table, id)
+    filters = scope.filters(table, has_level=hasattr(model, "risk_level"))
+    row = session.scalars(select(model).where(model.id == id)
+                          .where(filters.condition(table, has_level=hasattr(model, "risk_level")))
+                          ).first()
+    if row is None:
+        raise scope.not_found(table, id)
     return row
 
 
-def parse_levels(levels: str | None) -> list[str] | None:
-    """Parse 'red,orange' into a list, rejecting unknown colours."""
-    if not levels:
-        return None
-    wanted = [level.strip() for level in levels.split(",") if level.strip()]
-    unknown = [level for level in wanted if level not in LEVELS]
-    if unknown:
-        raise InvalidInput(f"unknown level {unknown[0]!r}", field="level", allowed=list(LEVELS))
-    return wanted
-
-
-def filtered(
-    model: type, *, jurisdiction: str, region: str | None = None, level: str | None = None,
-    updated_since: datetime | None = None,
-) -> Select:
-    """A select of `model` limited to a jurisdiction and the common filters."""
-    statement = select(model)
-    for prefix in (jurisdiction, (region or "").rstrip("0") if region and len(region) == 6 else region):
-        if prefix:
-            statement = statement.where(model.county_code.startswith(prefix))
-    levels = parse_levels(level)
-    if levels:
-        statement = statement.where(model.risk_level.in_(levels))
-    if updated_since:
-        statement = statement.where(model.updated_at >= updated_since)
-    return statement
-
-
 def list_page(
-    session: Session, model: type, *, render: Callable[[Any], dict], jurisdiction: str,
-    limit: int, offset: int, sector: str | None = None, q: str | None = None,
-    **filters: Any,
+    session: Session, model: type, *, render: Callable[[Any], dict[str, Any]], scope: Scope,
+    limit: int, offset: int, q: str | None = None, level: str | None = None,
+    sector: str | None = None, region: str | None = None,
+    updated_since: datetime | None = None,
 ) -> dict[str, Any]:
-    """A page of rows filtered by region, level, sector, name and update time."""
-    statement = filtered(model, jurisdiction=jurisdiction, **filters)
-    if sector and hasattr(model, "sector"):
-        statement = statement.where(model.sector.in_(sector.split(",")))
+    """A page of the rows the scope reads, filtered by region, level, sector, name, time."""
+    table = model.__tablename__
+    scope.require_read(table)
+    has_level = hasattr(model, "risk_level")
+    filters = scope.filters(table, level=level, sector=sector, region=region,
+                            updated_since=updated_since, has_level=has_level)
+    statement = select(model).where(filters.condition(table, has_level=has_level))
     if q:
         statement = statement.where(model.name.contains(q))
     total = session.scalar(select(func.count()).select_from(statement.subquery()))
     rows = session.scalars(statement.order_by(model.id).limit(limit).offset(offset)).all()
     return {"items": [render(row) for row in rows], "total": total, "limit": limit,
             "offset": offset}
+
+
+def check_written(session: Session, scope: Scope, row: Any) -> None:
+    """After a write: 403 unless the row, where the database placed it, is the writer's."""
+    table = row.__tablename__
+    enterprise_id = row.id if table == "enterprises" else getattr(row, "enterprise_id", None)
+    if table == "enterprises":
+        sector = row.sector
+    elif enterprise_id is not None:
+        sector = session.scalar(select(Enterprise.sector).where(Enterprise.id == enterprise_id))
+    else:
+        sector = None
+    scope.check_written(table, county_code=row.county_code, enterprise_id=enterprise_id,
+                        sector=sector)
+
+
+def check_version(row: Any, expected: int | None, render: Callable[[Any], dict[str, Any]]) -> None:
+    """409 with the current row when the client edited an older version of it."""
+    if expected is not None and expected != row.version:
+        raise Conflict(f"{row.__tablename__} {row.id} changed since version {expected}",
+                       field="version", current_version=row.version, current=render(row))
+
+
+def expected_version(if_match: str | None, body: BaseModel | None = None) -> int | None:
+    """The version a PATCH or DELETE was made against: If-Match, else the body's `version`."""
+    if if_match:
+        tag = if_match.strip().removeprefix("W/").strip('"')
+        if not tag.isdigit():
+            raise InvalidInput("If-Match must be the ETag a GET returned", field="If-Match")
+        return int(tag)
+    return getattr(body, "version", None) if body is not None else None
 
 
 def geometry_json(geom: Any) -> dict[str, Any] | None:
@@ -108,9 +122,9 @@ def atomic_write(session: Session) -> Iterator[None]:
 
 
 def render_located(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
-    """A located row for the API: its fields, region codes and GeoJSON geometry."""
+    """A located row for the API: its fields, region codes, version and GeoJSON geometry."""
     return {
-        "id": row.id, **{f: getattr(row, f) for f in fields},
+        "id": row.id, "version": row.version, **{f: getattr(row, f) for f in fields},
         "county_code": row.county_code, "grid_code": row.grid_code,
         "updated_at": row.updated_at.isoformat() if row.updated_at else None,
         "geometry": geometry_json(row.geom),
@@ -126,21 +140,30 @@ def body_location(body: BaseModel, allowed: tuple[str, ...] = ("Point",)) -> str
 
 
 def body_fields(body: BaseModel, *exclude: str) -> dict[str, Any]:
+    """The body's own fields as set by the client (not location, not `version`)."""
     return {k: v for k, v in body.model_dump(exclude_unset=True).items()
-            if k not in LOCATION_FIELDS | set(exclude)}
+            if k not in LOCATION_FIELDS | {"version"} | set(exclude)}
 
 
 def add_crud_routes(
-    router: APIRouter, *, path: str, model: type, render: Callable[[Any], dict],
-    create: Callable[..., dict], update: Callable[..., dict], delete: Callable[..., None],
+    router: APIRouter, *, path: str, model: type, render: Callable[[Any], dict[str, Any]],
+    create: Callable[..., Any], update: Callable[..., Any], delete: Callable[..., None],
     create_schema: type[BaseModel], patch_schema: type[BaseModel], name: str,
 ) -> None:
-    """Register list / create / read / update / delete routes for a located resource."""
-    from app.deps import JurisdictionDep, SessionDep  # noqa: PLC0415  (deps imports db)
+    """Register list / create / read / update / delete routes for a located resource.
+
+    Reads see only the scope's rows (404 otherwise); writes need the right to write the
+    kind and must leave the row inside the writer's scope (403 naming the field); item
+    reads carry an ETag of the row's version, and PATCH / DELETE made against an older
+    version (If-Match or `version`) get 409 with the current row.
+    """
+    from app.deps import ScopeDep, SessionDep  # noqa: PLC0415  (deps imports db)
+
+    table = model.__tablename__
 
     @router.get(path, name=f"list_{name}")
     def list_rows(
-        session: SessionDep, jurisdiction: JurisdictionDep,
+        session: SessionDep, scope: ScopeDep,
         region: Annotated[str | None, Query(pattern=r"^\d{2,6}$")] = None,
         level: Annotated[str | None, Query(description="e.g. red,orange")] = None,
         sector: Annotated[str | None, Query(max_length=400)] = None,
@@ -149,25 +172,46 @@ def add_crud_routes(
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Offset = 0,
     ) -> dict[str, Any]:
-        return list_page(session, model, render=render, jurisdiction=jurisdiction, limit=limit,
+        return list_page(session, model, render=render, scope=scope, limit=limit,
                          offset=offset, sector=sector, q=q, region=region, level=level,
                          updated_since=updated_since)
 
     @router.post(path, status_code=201, name=f"create_{name}")
     def create_row(body: create_schema, session: SessionDep,  # type: ignore[valid-type]
-                   jurisdiction: JurisdictionDep) -> dict[str, Any]:
-        return create(session, body=body, jurisdiction=jurisdiction)
+                   scope: ScopeDep, response: Response) -> dict[str, Any]:
+        scope.require_write(table)
+        row = create(session, body=body, scope=scope)
+        check_written(session, scope, row)
+        response.headers["ETag"] = f'"{row.version}"'
+        return render(row)
 
     @router.get(path + "/{id}", name=f"get_{name}")
-    def get_row(id: RowId, session: SessionDep, jurisdiction: JurisdictionDep) -> dict[str, Any]:
-        return render(get_or_raise(session, model, id=id, jurisdiction=jurisdiction))
+    def get_row(id: RowId, session: SessionDep, scope: ScopeDep,
+                response: Response) -> dict[str, Any]:
+        row = get_or_raise(session, model, id=id, scope=scope)
+        response.headers["ETag"] = f'"{row.version}"'
+        return render(row)
 
     @router.patch(path + "/{id}", name=f"update_{name}")
     def update_row(id: RowId, body: patch_schema, session: SessionDep,  # type: ignore[valid-type]
-                   jurisdiction: JurisdictionDep) -> dict[str, Any]:
-        return update(session, id=id, body=body, jurisdiction=jurisdiction)
+                   scope: ScopeDep, response: Response,
+                   if_match: Annotated[str | None, Header(max_length=100)] = None,
+                   ) -> dict[str, Any]:
+        row = get_or_raise(session, model, id=id, scope=scope)
+        scope.require_write(table)
+        check_version(row, expected_version(if_match, body), render)
+        check_written(session, scope, row)
+        row = update(session, row=row, body=body, scope=scope)
+        check_written(session, scope, row)
+        response.headers["ETag"] = f'"{row.version}"'
+        return render(row)
 
     @router.delete(path + "/{id}", status_code=204, name=f"delete_{name}")
-    def delete_row(id: RowId, session: SessionDep, jurisdiction: JurisdictionDep) -> Response:
-        delete(session, id=id, jurisdiction=jurisdiction)
+    def delete_row(id: RowId, session: SessionDep, scope: ScopeDep,
+                   if_match: Annotated[str | None, Header(max_length=100)] = None) -> Response:
+        row = get_or_raise(session, model, id=id, scope=scope)
+        scope.require_write(table)
+        check_version(row, expected_version(if_match), render)
+        check_written(session, scope, row)
+        delete(session, row=row, scope=scope)
         return Response(status_code=204)

@@ -30,7 +30,7 @@ class RiskAtlasError(Exception):
 
 
 class NotFound(RiskAtlasError):
-    """A named thing does not exist (or is outside the caller's jurisdiction)."""
+    """A named thing does not exist (or lies outside the caller's scope)."""
 
 
 class InvalidInput(RiskAtlasError):
@@ -39,6 +39,18 @@ class InvalidInput(RiskAtlasError):
 
 class Conflict(RiskAtlasError):
     """The request contradicts stored data (duplicate key, illegal transition …)."""
+
+
+class Unauthorized(RiskAtlasError):
+    """No valid credentials: sign in (or refresh the token) first."""
+
+
+class Forbidden(RiskAtlasError):
+    """Signed in, but this role or scope may not do this."""
+
+
+class TooManyRequests(RiskAtlasError):
+    """Too many attempts (failed sign-ins); retry after `Retry-After` seconds."""
 
 
 class TooLarge(RiskAtlasError):
@@ -50,6 +62,9 @@ class ServiceUnavailable(RiskAtlasError):
 
 
 STATUS_CODES: dict[type[RiskAtlasError], int] = {
+    Unauthorized: 401,
+    Forbidden: 403,
+    TooManyRequests: 429,
     NotFound: 404,
     InvalidInput: 422,
     Conflict: 409,
@@ -98,10 +113,13 @@ def _response(description: str) -> dict[str, Any]:
 # Documented on every API route: the statuses any of them can answer with.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _response("bad request (e.g. an unknown host name)"),
-    404: _response("not found, or outside the caller's jurisdiction"),
+    401: _response("not signed in, or the token is invalid or expired"),
+    403: _response("signed in, but not allowed to do this here; `field` names why"),
+    404: _response("not found, or outside the caller's scope"),
     409: _response("conflicts with stored data"),
     413: _response("request body too large"),
     422: _response("invalid input; `field` names it"),
+    429: _response("too many failed sign-ins; retry after `Retry-After` seconds"),
     500: _response("unexpected error; `request_id` identifies it in the logs"),
     503: _response("database unavailable; retry after `Retry-After` seconds"),
 }

@@ -67,6 +67,10 @@ def error_response(scope: Scope, status: int, body: dict[str, Any]) -> JSONRespo
     headers = {REQUEST_ID_HEADER: request_id} if request_id else {}
     if status == 503:
         headers["Retry-After"] = str(RETRY_AFTER_S)
+    if status == 429:
+        headers["Retry-After"] = str(body.pop("retry_after_s", RETRY_AFTER_S))
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse({**body, "request_id": request_id}, status_code=status, headers=headers)
 
 

@@ -3,14 +3,19 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from app.audit.router import router as audit_router
+from app.auth.router import router as auth_router
+from app.auth.service import UserCache
 from app.db import size_thread_pool
+from app.deps import get_scope
 from app.features.router import features_router, ogc_router
 from app.health import router as health_router
 from app.http_errors import RequestIdMiddleware, install_error_handlers
+from app.http_security import install_http_security
 from app.input_guard import InputGuard
 from app.regions.router import router as regions_router
 from app.reports.router import router as reports_router
@@ -39,22 +44,22 @@ def create_app() -> FastAPI:
         description="Regional safety-risk four-colour maps: regions, grading, tiles, features.",
     )
     settings = get_settings()
+    app.state.user_cache = UserCache(settings.user_cache_seconds)
     app.state.tile_cache = TileCache(max_bytes=settings.tile_cache_mb * 1024 * 1024)
     app.state.layer_versions = LayerVersions(
         settings.libpq_url if settings.tile_versions == "notify" else None)
     install_error_handlers(app)
+    install_http_security(app, settings)
     # Added last = outermost: every response, refusals included, carries a request id.
     app.add_middleware(InputGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(health_router)
-    app.include_router(regions_router)
-    app.include_router(risk_router)
-    app.include_router(sites_router)
-    app.include_router(tiles_router)
-    app.include_router(features_router)
-    app.include_router(ogc_router)
-    app.include_router(reports_router)
+    # Every API route knows its caller: a bad or revoked token is 401 even where the
+    # public may read, and every write's transaction names its author for the audit log.
+    for router in (auth_router, audit_router, regions_router, risk_router, sites_router,
+                   tiles_router, features_router, ogc_router, reports_router):
+        app.include_router(router, dependencies=[Depends(get_scope)])
 
     # The officials' web map: index at /, its files (and vendored libraries) under /static.
     @app.get("/", include_in_schema=False)

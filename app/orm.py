@@ -1,9 +1,10 @@
 """Declarative base and the columns every located row shares (imported by every domain model)."""
 
 from datetime import datetime
+from typing import Any
 
 from geoalchemy2 import Geometry
-from sqlalchemy import CHAR, DateTime, FetchedValue, ForeignKey, MetaData, String, func
+from sqlalchemy import CHAR, DateTime, FetchedValue, ForeignKey, Integer, MetaData, String, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 NAMING = {
@@ -33,7 +34,15 @@ class Located:
     """
 
     geom_type = "POINT"
-    __mapper_args__ = {"eager_defaults": True}
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        # Every ORM update checks and bumps `version`: a stale edit fails, never overwrites.
+        return {"eager_defaults": True, "version_id_col": cls.__table__.c.version}
+
+    @declared_attr
+    def version(cls) -> Mapped[int]:
+        return mapped_column(Integer, nullable=False, server_default="1")
 
     @declared_attr
     def geom(cls) -> Mapped[object]:

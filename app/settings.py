@@ -50,6 +50,20 @@ class Settings(BaseSettings):
     # Request bodies larger than this are refused with 413.
     max_body_bytes: int = 2 * 1024 * 1024
 
+    # Signing key of access and refresh tokens. Unset: generated once under
+    # data_dir/secrets (one host); several hosts behind a load balancer must share one.
+    jwt_secret: str | None = None
+    access_token_minutes: int = 30
+    refresh_token_days: int = 7
+    # Failed sign-ins within the window before 429: per account, per client address.
+    login_window_minutes: int = 15
+    login_failures_per_account: int = 5
+    login_failures_per_address: int = 20
+    # How long a process trusts a user's role, scope and status before reading them again.
+    user_cache_seconds: float = 5.0
+    # Password of the demo accounts `riskatlas setup` creates.
+    demo_password: str = "riskatlas-demo"
+
     tile_cache_mb: int = 256
     # notify: layer versions pushed by PostgreSQL at commit (no query per cached tile);
     # query: read from the table on every tile request.

@@ -14,11 +14,12 @@ import os
 os.environ["RISKATLAS_TILE_VERSIONS"] = "query"
 
 import socket  # noqa: E402
+import uuid
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
@@ -28,6 +29,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
 from app import embedded_db, migrate
+from app.auth import tokens
+from app.auth.models import User
+from app.auth.passwords import hash_password
 from app.db import get_session
 from app.main import create_app
 from app.regions.loader import load_regions, read_index
@@ -35,6 +39,7 @@ from app.settings import PROJECT_ROOT, get_settings
 
 # Parallel runs on one server (several checkouts, helpers) each take their own database.
 TEST_DATABASE = os.environ.get("RISKATLAS_TEST_DATABASE", "riskatlas_test")
+TEST_PASSWORD = "test-password-1"
 
 
 def _create_test_database(owner_url: URL) -> None:
@@ -87,7 +92,7 @@ def owner_engine(database_urls: tuple[str, str]) -> Iterator[Engine]:
         connection.execute(text(
             "TRUNCATE hidden_dangers, risk_points, hazard_sources, public_zones,"
             " emergency_resources, enterprises, grid_cells, assessments,"
-            " region_count_snapshots, region_counts"))
+            " region_count_snapshots, region_counts, users, login_failures"))
     yield engine
     engine.dispose()
 
@@ -119,9 +124,40 @@ def session(connection: Connection) -> Iterator[Session]:
         yield session
 
 
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    """The argon2 hash of TEST_PASSWORD, computed once (hashing is slow on purpose)."""
+    return hash_password(TEST_PASSWORD)
+
+
 @pytest.fixture
-def client(session: Session) -> Iterator[TestClient]:
-    """The API, served from the test's session."""
+def make_user(session: Session, password_hash: str) -> Callable[..., dict[str, str]]:
+    """Create a user in the test's transaction; return its Authorization header.
+
+    `make_user("official", region_code="640100")`, `make_user("enterprise",
+    enterprise_id=7)` …; the user's password is TEST_PASSWORD.
+    """
+    def make(role: str, username: str | None = None, **scope: object) -> dict[str, str]:
+        user = User(username=username or f"{role}-{uuid.uuid4().hex[:10]}",
+                    password_hash=password_hash, role=role, **scope)
+        session.add(user)
+        session.flush()
+        token, _ = tokens.issue(user.id, user.token_version, "access")
+        return {"Authorization": f"Bearer {token}"}
+
+    return make
+
+
+# An empty Authorization header: the request is the public's.
+PUBLIC = {"Authorization": ""}
+
+
+@pytest.fixture
+def client(session: Session, make_user: Callable[..., dict[str, str]]) -> Iterator[TestClient]:
+    """The API, served from the test's session, signed in as an admin.
+
+    Send `headers=PUBLIC` for the public, or `headers=make_user(role, …)` for another user.
+    """
     app = create_app()
 
     def test_session() -> Iterator[Session]:
@@ -130,6 +166,7 @@ def client(session: Session) -> Iterator[TestClient]:
 
     app.dependency_overrides[get_session] = test_session
     with TestClient(app, raise_server_exceptions=False) as client:
+        client.headers.update(make_user("admin"))
         yield client
 
 

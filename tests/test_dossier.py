@@ -4,6 +4,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.dangers.models import HiddenDanger
+from tests.conftest import PUBLIC
 from tests.factories import LINGWU, XINGQING, enterprise_payload, lec_point
 
 
@@ -48,12 +49,14 @@ def test_dossier_has_the_enterprise_its_risks_and_open_dangers(client: TestClien
                if a["subject_type"] == "enterprise")
 
 
-def test_dossier_respects_the_jurisdiction_and_rejects_bad_ids(client: TestClient) -> None:
+def test_dossier_respects_the_scope_and_rejects_bad_ids(client: TestClient, make_user) -> None:
     enterprise = _create(client, "/api/enterprises", enterprise_payload(LINGWU))   # 灵武市 640181
     url = f"/api/map/enterprises/{enterprise['id']}"
-    assert client.get(url, headers={"X-Jurisdiction": "6401"}).status_code == 200
-    outside = client.get(url, headers={"X-Jurisdiction": "6402"})
+    yinchuan = make_user("official", region_code="640100")
+    assert client.get(url, headers=yinchuan).status_code == 200
+    outside = client.get(url, headers=make_user("official", region_code="640200"))
     assert outside.status_code == 404 and outside.json()["field"] == "id"
+    assert client.get(url, headers=PUBLIC).status_code == 404
     for bad in ("0", "99999999999", "abc"):
         response = client.get(f"/api/map/enterprises/{bad}")
         assert response.status_code == 422 and response.json()["field"] == "id", bad

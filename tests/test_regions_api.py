@@ -6,6 +6,7 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from tests.conftest import PUBLIC
 
 
 def test_health(client: TestClient) -> None:
@@ -125,9 +126,9 @@ def test_point_outside_china(client: TestClient) -> None:
     assert response.json()["detail"].startswith("no region contains")
 
 
-def test_jurisdiction_limits_reads(client: TestClient) -> None:
-    headers = {"X-Jurisdiction": "640000"}
-    assert client.get("/api/regions/640100", headers=headers).status_code == 200
-    assert client.get("/api/regions/110000", headers=headers).status_code == 404
-    bad = client.get("/api/regions/640100", headers={"X-Jurisdiction": "64x"})
-    assert bad.status_code == 422 and bad.json()["field"] == "X-Jurisdiction"
+def test_regions_are_public(client: TestClient) -> None:
+    assert client.get("/api/regions/640100", headers=PUBLIC).status_code == 200
+    assert client.get("/api/regions/110000", headers=PUBLIC).status_code == 200
+    bad = client.get("/api/regions/640100", headers={"Authorization": "Bearer not-a-token"})
+    assert bad.status_code == 401 and bad.json()["field"] == "Authorization"
+    assert bad.headers["www-authenticate"] == "Bearer"

@@ -2,6 +2,7 @@
 
 import json
 import math
+import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -11,6 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import db
+from app.auth import tokens
+from app.auth.models import User
 from app.main import create_app
 from app.reports import service
 from tests.factories import XINGQING, enterprise_payload, lec_point
@@ -191,7 +194,8 @@ class _CheckCommittedOnResponse:
 
 
 @pytest.fixture
-def committing_app(engine: Engine) -> Iterator[tuple[TestClient, _CheckCommittedOnResponse]]:
+def committing_app(engine: Engine, password_hash: str,
+                   ) -> Iterator[tuple[TestClient, _CheckCommittedOnResponse]]:
     """The API on the test database with real commits; its rows are deleted afterwards."""
     factory = sessionmaker(engine, expire_on_commit=False)
 
@@ -202,13 +206,20 @@ def committing_app(engine: Engine) -> Iterator[tuple[TestClient, _CheckCommitted
     app = create_app()
     app.dependency_overrides[db.get_session] = real_session
     watcher = _CheckCommittedOnResponse(app, engine, "提交检查有限公司")
+    with factory() as setup, setup.begin():
+        admin = User(username=f"commit-check-{uuid.uuid4().hex[:8]}", role="admin",
+                     password_hash=password_hash)
+        setup.add(admin)
+    token, _ = tokens.issue(admin.id, 0, "access")
     try:
         with TestClient(watcher, raise_server_exceptions=False) as client:
+            client.headers["Authorization"] = f"Bearer {token}"
             yield client, watcher
     finally:
         with engine.begin() as connection:
             connection.execute(text("DELETE FROM enterprises WHERE name = :n"),
                                {"n": watcher.name})
+            connection.execute(text("DELETE FROM users WHERE id = :id"), {"id": admin.id})
 
 
 def test_a_201_is_committed_before_the_response_starts(committing_app) -> None:

@@ -1,15 +1,21 @@
 """The map's server side: drill-down views, search, heat points, the offline HTML export."""
 
+import html
 import re
 from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
+from jinja2.utils import htmlsafe_json_dumps
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.regions.grids import import_grids
+from app.reports.service import OFFLINE_EXPORT_POLICY
 from app.risk import aggregation, grading
 from app.sites.demo import generate_demo
+from tests.conftest import PUBLIC
+from tests.factories import XINGQING, enterprise_payload, square_around
 
 NINGXIA = "640000"
 YINCHUAN = "640100"
@@ -71,12 +77,15 @@ def test_county_view_lists_grid_cells_and_ancestors(client: TestClient, session:
     assert sorted(f["id"] for f in cells) == sorted(row["code"] for row in summary)
 
 
-def test_view_respects_the_jurisdiction(client: TestClient) -> None:
-    view = client.get("/api/map/view", headers={"X-Jurisdiction": NINGXIA}).json()
+def test_view_starts_at_the_users_region(client: TestClient, make_user) -> None:
+    official = make_user("official", region_code=NINGXIA)
+    view = client.get("/api/map/view", headers=official).json()
     assert view["region"]["code"] == NINGXIA
     assert len(view["children"]["features"]) == 5
+    # Region aggregates are public: any region, for anyone.
     assert client.get("/api/map/view", params={"code": "110000"},
-                      headers={"X-Jurisdiction": NINGXIA}).status_code == 404
+                      headers=official).status_code == 200
+    assert client.get("/api/map/view", headers=PUBLIC).json()["region"]["code"] == ""
 
 
 def test_bad_view_parameters_are_named(client: TestClient) -> None:
@@ -85,7 +94,8 @@ def test_bad_view_parameters_are_named(client: TestClient) -> None:
     assert client.get("/api/map/view", params={"code": "999999"}).status_code == 404
 
 
-def test_search_by_region_enterprise_name_and_credit_code(client: TestClient, demo) -> None:
+def test_search_by_region_enterprise_name_and_credit_code(client: TestClient, demo,
+                                                          make_user) -> None:
     found = client.get("/api/search", params={"q": "银川"}).json()["items"]
     assert found[0] == {**found[0], "type": "region", "code": YINCHUAN, "name": "银川市"}
     enterprise = client.get("/api/enterprises", params={"limit": 1}).json()["items"][0]
@@ -97,10 +107,15 @@ def test_search_by_region_enterprise_name_and_credit_code(client: TestClient, de
     assert by_code["items"][0]["id"] == enterprise["id"]
     prefix = client.get("/api/search", params={"q": enterprise["credit_code"][:10]}).json()
     assert enterprise["id"] in [i.get("id") for i in prefix["items"]]
-    # Jurisdiction limits both regions and enterprises.
-    beijing = client.get("/api/search", params={"q": "北京"},
-                         headers={"X-Jurisdiction": NINGXIA}).json()["items"]
-    assert beijing == []
+    # Regions are public; enterprises only inside the scope, and never for the public.
+    beijing_official = make_user("official", region_code="110000")
+    hits = client.get("/api/search", params={"q": enterprise["name"]},
+                      headers=beijing_official).json()["items"]
+    assert [i["type"] for i in hits] == []
+    public = client.get("/api/search", params={"q": enterprise["name"]}, headers=PUBLIC).json()
+    assert all(i["type"] == "region" for i in public["items"])
+    assert client.get("/api/search", params={"q": "北京"},
+                      headers=PUBLIC).json()["items"][0]["code"] == "110000"
     assert client.get("/api/search", params={"q": ""}).status_code == 422
 
 
@@ -157,6 +172,55 @@ def test_html_export_is_self_contained(client: TestClient, demo) -> None:
     assert f"企业 {yinchuan['enterprises_total']} 个" in page
     downloaded = client.get(f"/api/exports/regions/{YINCHUAN}.html", params={"download": True})
     assert "attachment" in downloaded.headers["content-disposition"]
+
+
+def test_html_export_has_its_own_policy_and_still_downloads(client: TestClient) -> None:
+    for params in ({}, {"download": True}):
+        response = client.get(f"/api/exports/regions/{YINCHUAN}.html", params=params)
+        assert response.status_code == 200
+        assert response.headers["content-security-policy"] == OFFLINE_EXPORT_POLICY
+        assert response.headers["x-content-type-options"] == "nosniff"
+    assert "attachment" in response.headers["content-disposition"]
+
+
+# Names someone could register (issue 9); the export must show each as plain text.
+HOSTILE_NAMES = {
+    "enterprises": "<img src=x onerror=alert(1)>",
+    "public_zones": '"><script>alert(1)</script>',
+    "hazard_sources": "<svg onload=alert(1)>",
+}
+HOSTILE_GRID_NAME = "<iframe src=javascript:alert(1)></iframe>"
+
+
+def _escaped_forms(raw: str) -> set[str]:
+    """The HTML-escaped text, as written in the page or in JSON inside a script."""
+    return {html.escape(raw), htmlsafe_json_dumps(html.escape(raw))[1:-1]}
+
+
+def test_html_export_shows_hostile_names_as_text(client: TestClient, session: Session) -> None:
+    lon, lat = XINGQING
+    import_grids(session, feature_collection={"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"code": "XSS-1", "name": HOSTILE_GRID_NAME},
+        "geometry": square_around(lon, lat, 0.01)}]})
+    enterprise = client.post("/api/enterprises", json=enterprise_payload(
+        name=HOSTILE_NAMES["enterprises"]))
+    assert enterprise.status_code == 201, enterprise.text
+    hazard = client.post("/api/hazard-sources", json={
+        "enterprise_id": enterprise.json()["id"], "name": HOSTILE_NAMES["hazard_sources"],
+        "unit_type": "storage", "substances": [{"cas": "7782-50-5", "quantity_t": 10}],
+        "lon": lon - 0.0015, "lat": lat})
+    assert hazard.status_code == 201, hazard.text
+    zone = client.post("/api/public-zones", json={
+        "name": HOSTILE_NAMES["public_zones"], "kind": "residential", "population": 40,
+        "geometry": square_around(lon + 0.0016, lat, 0.0003)})
+    assert zone.status_code == 201, zone.text
+    for layer, name in HOSTILE_NAMES.items():
+        page = client.get("/api/exports/regions/640104.html", params={"points": layer}).text
+        for raw in (name, HOSTILE_GRID_NAME):   # a point's tooltip; the grid cell's tooltip
+            assert raw not in page, (layer, raw)
+            assert any(form in page for form in _escaped_forms(raw)), (layer, raw)
+        for tag in ("<img src=x", "<script>alert", "<svg onload", "<iframe"):
+            assert tag not in page, (layer, tag)
 
 
 def test_html_export_of_unknown_region_is_404(client: TestClient) -> None:

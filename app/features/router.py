@@ -7,10 +7,11 @@ from urllib.parse import urlencode
 from fastapi import Query, Request
 from fastapi.responses import JSONResponse
 
+from app.auth.scope import Scope
 from app.crud import Offset
 from app.datetimes import UpdatedSince
 from app.db import api_router
-from app.deps import JurisdictionDep, SessionDep
+from app.deps import ScopeDep, SessionDep
 from app.features import service
 from app.tiles.catalog import LAYERS, Layer, layer_or_raise
 from app.tiles.service import parse_filters
@@ -52,12 +53,12 @@ def _page_links(request: Request, *, offset: int, limit: int, returned: int,
     return links
 
 
-def _collection_page(request: Request, session: SessionDep, jurisdiction: str, layer: Layer, *,
+def _collection_page(request: Request, session: SessionDep, scope: Scope, layer: Layer, *,
                      bbox: str | None, limit: int, offset: int, level: str | None,
                      sector: str | None, region: str | None, updated_since: datetime | None,
                      datetime_: str | None = None, parent: str | None = None,
                      detail: str = "full") -> dict[str, Any]:
-    filters = parse_filters(layer, jurisdiction=jurisdiction, level=level, sector=sector,
+    filters = parse_filters(layer, scope=scope, level=level, sector=sector,
                             region=region, updated_since=updated_since)
     limit = service.page_limit(layer, detail, limit)
     features, matched = service.query_features(
@@ -76,7 +77,7 @@ def _collection_page(request: Request, session: SessionDep, jurisdiction: str, l
 @features_router.get("/{layer}", response_class=JSONResponse,
                      responses={200: {"content": {GEOJSON: {}}}})
 def list_features(
-    layer: str, request: Request, session: SessionDep, jurisdiction: JurisdictionDep,
+    layer: str, request: Request, session: SessionDep, scope: ScopeDep,
     bbox: Bbox = None, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     offset: Offset = 0, level: str | None = None,
     sector: str | None = None, region: str | None = None,
@@ -87,7 +88,7 @@ def list_features(
 ) -> JSONResponse:
     """A layer as an RFC 7946 FeatureCollection, one page at a time."""
     return _geojson(_collection_page(
-        request, session, jurisdiction, layer_or_raise(layer), bbox=bbox, limit=limit,
+        request, session, scope, layer_or_raise(layer), bbox=bbox, limit=limit,
         offset=offset, level=level, sector=sector, region=region, updated_since=updated_since,
         parent=parent, detail=detail))
 
@@ -165,7 +166,7 @@ def collection(collection_id: str, request: Request, f: Format = None) -> dict[s
 @ogc_router.get("/collections/{collection_id}/items", response_class=JSONResponse,
                 responses={200: {"content": {GEOJSON: {}}}})
 def items(
-    collection_id: str, request: Request, session: SessionDep, jurisdiction: JurisdictionDep,
+    collection_id: str, request: Request, session: SessionDep, scope: ScopeDep,
     bbox: Bbox = None, limit: Annotated[int, Query(ge=1, le=10_000)] = 10,
     offset: Offset = 0,
     datetime_: Annotated[str | None, Query(alias="datetime")] = None,
@@ -174,7 +175,7 @@ def items(
 ) -> JSONResponse:
     """Items of a collection (bbox, limit/offset with next links, datetime on update time)."""
     layer = layer_or_raise(collection_id)
-    page = _collection_page(request, session, jurisdiction, layer, bbox=bbox, limit=limit,
+    page = _collection_page(request, session, scope, layer, bbox=bbox, limit=limit,
                             offset=offset, level=level, sector=sector, region=region,
                             updated_since=None, datetime_=datetime_)
     page["links"].append({"href": f"{_base(request)}/ogc/collections/{layer.name}",
@@ -186,10 +187,10 @@ def items(
 @ogc_router.get("/collections/{collection_id}/items/{feature_id}", response_class=JSONResponse,
                 responses={200: {"content": {GEOJSON: {}}}})
 def item(collection_id: str, feature_id: str, request: Request, session: SessionDep,
-         jurisdiction: JurisdictionDep, f: Format = None) -> JSONResponse:
+         scope: ScopeDep, f: Format = None) -> JSONResponse:
     """One item."""
     layer = layer_or_raise(collection_id)
-    filters = parse_filters(layer, jurisdiction=jurisdiction)
+    filters = parse_filters(layer, scope=scope)
     feature = service.feature_or_raise(session, layer=layer, filters=filters, fid=feature_id)
     base = f"{_base(request)}/ogc/collections/{layer.name}"
     feature["links"] = [

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from app.datetimes import aware
 from app.errors import InvalidInput, NotFound
 from app.tiles.catalog import Layer
-from app.tiles.service import TileFilters
+from app.auth.scope import RowFilters
 
 MAX_LIMIT = 10_000
 REGION_DETAIL = {"full": "geom", "medium": "geom_medium", "coarse": "geom_coarse"}
@@ -60,7 +60,7 @@ def parse_datetime_interval(value: str | None) -> tuple[datetime | None, datetim
     return moment, moment
 
 
-def _where(layer: Layer, filters: TileFilters) -> str:
+def _where(layer: Layer, filters: RowFilters) -> str:
     clauses = ["(CAST(:bbox_minx AS float) IS NULL OR t.{geom} && "
                "ST_MakeEnvelope(:bbox_minx, :bbox_miny, :bbox_maxx, :bbox_maxy, 4326))"]
     if layer.table == "regions":
@@ -71,13 +71,10 @@ def _where(layer: Layer, filters: TileFilters) -> str:
         clauses += ["t.code LIKE :code_prefix",
                     "(CAST(:parent AS text) IS NULL OR t.county_code = CAST(:parent AS text))"]
         return " AND ".join(clauses)
-    clauses += ["t.county_code LIKE :code_prefix",
-                "(CAST(:start AS timestamptz) IS NULL OR t.updated_at >= CAST(:start AS timestamptz))",
-                "(CAST(:end AS timestamptz) IS NULL OR t.updated_at <= CAST(:end AS timestamptz))"]
-    if layer.has_level:
-        clauses.append("(CAST(:levels AS text[]) IS NULL OR t.risk_level = ANY(CAST(:levels AS text[])))")
-    if layer.sector_sql:
-        clauses.append(f"(CAST(:sectors AS text[]) IS NULL OR {layer.sector_sql} = ANY(CAST(:sectors AS text[])))")
+    clauses += [
+        "(CAST(:start AS timestamptz) IS NULL OR t.updated_at >= CAST(:start AS timestamptz))",
+        "(CAST(:end AS timestamptz) IS NULL OR t.updated_at <= CAST(:end AS timestamptz))",
+        *filters.clauses("t", has_level=layer.has_level)]
     return " AND ".join(clauses)
 
 
@@ -98,7 +95,7 @@ def page_limit(layer: Layer, detail: str, asked: int) -> int:
 
 
 def query_features(
-    session: Session, *, layer: Layer, filters: TileFilters,
+    session: Session, *, layer: Layer, filters: RowFilters,
     bbox: tuple[float, float, float, float] | None, limit: int, offset: int,
     interval: tuple[datetime | None, datetime | None] = (None, None),
     parent: str | None = None, detail: str = "full", fid: str | None = None,
@@ -137,7 +134,7 @@ def query_features(
     return features, matched
 
 
-def feature_or_raise(session: Session, *, layer: Layer, filters: TileFilters, fid: str) -> dict:
+def feature_or_raise(session: Session, *, layer: Layer, filters: RowFilters, fid: str) -> dict:
     """One feature by id, or NotFound naming it."""
     features, _ = query_features(session, layer=layer, filters=filters, bbox=None, limit=1,
                                  offset=0, fid=fid)

@@ -1,5 +1,7 @@
 """Every ORM model, imported in one place for Alembic and the app."""
 
+from app.audit.models import AuditEntry
+from app.auth.models import LoginFailure, User
 from app.dangers.models import HiddenDanger
 from app.orm import Base
 from app.regions.models import GridCell, Region, RegionPart
@@ -8,6 +10,7 @@ from app.sites.models import EmergencyResource, Enterprise, HazardSource, Public
 from app.tiles.models import LayerVersion
 
 __all__ = [
+    "AuditEntry", "LoginFailure", "User",
     "Assessment", "Base", "LayerVersion", "EmergencyResource", "Enterprise", "GridCell", "HazardSource",
     "HiddenDanger", "PublicZone", "Region", "RegionCount", "RegionCountSnapshot", "RegionPart",
     "RiskPoint",

@@ -12,14 +12,10 @@ from app.regions.schemas import Feature, Location, RegionOut, RegionRef
 GEOMETRY_COLUMNS = {"full": Region.geom, "medium": Region.geom_medium, "coarse": Region.geom_coarse}
 
 
-def _in_jurisdiction(code: str, jurisdiction: str) -> bool:
-    return code.startswith(jurisdiction)
-
-
-def get_region_or_raise(session: Session, *, code: str, jurisdiction: str = "") -> Region:
+def get_region_or_raise(session: Session, *, code: str) -> Region:
     """Return the region with `code`, or raise NotFound naming it."""
     region = session.get(Region, code)
-    if region is None or not _in_jurisdiction(code, jurisdiction):
+    if region is None:
         raise NotFound(f"region {code} not found", field="code")
     return region
 
@@ -31,13 +27,13 @@ def to_out(region: Region) -> RegionOut:
     )
 
 
-def list_children(session: Session, *, code: str, jurisdiction: str = "") -> list[RegionOut]:
+def list_children(session: Session, *, code: str) -> list[RegionOut]:
     """Return the direct children of a region, by code."""
-    get_region_or_raise(session, code=code, jurisdiction=jurisdiction)
+    get_region_or_raise(session, code=code)
     rows = session.scalars(
         select(Region).where(Region.parent_code == code).order_by(Region.code)
     ).all()
-    return [to_out(r) for r in rows if _in_jurisdiction(r.code, jurisdiction)]
+    return [to_out(r) for r in rows]
 
 
 _LOCATE_SQL = text("""
@@ -55,10 +51,10 @@ _LOCATE_SQL = text("""
 """)
 
 
-def locate(session: Session, *, lon: float, lat: float, jurisdiction: str = "") -> Location:
+def locate(session: Session, *, lon: float, lat: float) -> Location:
     """Find the province, city, county (and grid cell) containing a WGS 84 point."""
     row = session.execute(_LOCATE_SQL, {"lon": lon, "lat": lat}).first()
-    if row is None or not _in_jurisdiction(row.leaf_code, jurisdiction):
+    if row is None:
         raise NotFound(f"no region contains lon={lon}, lat={lat}", field="lon,lat")
     chain: list[Region] = []
     region: Region | None = session.get(Region, row.leaf_code)
@@ -81,10 +77,10 @@ def locate(session: Session, *, lon: float, lat: float, jurisdiction: str = "") 
 
 
 def region_feature(
-    session: Session, *, code: str, detail: str = "full", jurisdiction: str = ""
+    session: Session, *, code: str, detail: str = "full"
 ) -> Feature:
     """Return a region as a GeoJSON Feature, at full or generalised detail."""
-    region = get_region_or_raise(session, code=code, jurisdiction=jurisdiction)
+    region = get_region_or_raise(session, code=code)
     geojson = session.scalar(
         select(GEOMETRY_COLUMNS[detail].ST_AsGeoJSON(7)).where(Region.code == code)
     )

@@ -2,8 +2,9 @@
 
 One read of everything an official checks about one enterprise: its facts and four-colour
 level with the basis the enterprise rule recorded, its risk points (highest first), its
-major hazard sources, its hidden dangers that are not closed, and the latest grading
-records. Limited to the caller's jurisdiction like every read.
+major hazard sources, its hidden dangers that are not closed, the latest grading records
+and the latest changes (修改记录, from the audit log). Only for a caller whose scope reads
+the enterprise (404 otherwise, like every read).
 """
 
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 from sqlalchemy import case, select, tuple_
 from sqlalchemy.orm import Session
 
+from app.audit.models import AuditEntry
+from app.auth.scope import Scope
 from app.crud import get_or_raise
 from app.dangers.models import HiddenDanger
 from app.risk.models import Assessment, RiskPoint
@@ -19,6 +22,9 @@ from app.sites.models import Enterprise, HazardSource
 from app.sites.service import render_enterprise, render_hazard_source
 
 RECENT_ASSESSMENTS = 10
+RECENT_CHANGES = 20
+# Bookkeeping columns a change history need not list.
+UNREPORTED_FIELDS = {"updated_at", "version", "level_basis"}
 
 # Highest risk first; ungraded rows last.
 _LEVEL_ORDER = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
@@ -41,8 +47,18 @@ def _render_assessment(row: Assessment) -> dict[str, Any]:
             "assessed_by": row.assessed_by, "assessed_at": row.assessed_at.isoformat()}
 
 
-def enterprise_dossier(session: Session, *, id: int, jurisdiction: str = "") -> dict[str, Any]:
-    enterprise = get_or_raise(session, Enterprise, id=id, jurisdiction=jurisdiction)
+def _render_change(entry: AuditEntry) -> dict[str, Any]:
+    before, after = entry.before or {}, entry.after or {}
+    changed = sorted(key for key in {*before, *after} - UNREPORTED_FIELDS
+                     if before.get(key) != after.get(key))
+    return {"at": entry.at.isoformat(), "username": entry.username, "action": entry.action,
+            "table": entry.table_name, "row_id": entry.row_id,
+            "fields": changed if entry.action == "update" else []}
+
+
+def enterprise_dossier(session: Session, *, id: int, scope: Scope) -> dict[str, Any]:
+    """Everything about one enterprise the caller may read, with its change history."""
+    enterprise = get_or_raise(session, Enterprise, id=id, scope=scope)
     risk_points = session.scalars(
         select(RiskPoint).where(RiskPoint.enterprise_id == id)
         .order_by(_level_rank(RiskPoint.risk_level), RiskPoint.score.desc().nulls_last(),
@@ -62,7 +78,13 @@ def enterprise_dossier(session: Session, *, id: int, jurisdiction: str = "") -> 
         .where(tuple_(Assessment.subject_type, Assessment.subject_id).in_(subjects))
         .order_by(Assessment.assessed_at.desc(), Assessment.id.desc())
         .limit(RECENT_ASSESSMENTS)).all()
+    rows = [("enterprises", str(id)), *(("risk_points", str(p.id)) for p in risk_points),
+            *(("hazard_sources", str(h.id)) for h in hazard_sources)]
+    changes = session.scalars(
+        select(AuditEntry).where(tuple_(AuditEntry.table_name, AuditEntry.row_id).in_(rows))
+        .order_by(AuditEntry.id.desc()).limit(RECENT_CHANGES)).all()
     return {
+        "changes": [_render_change(entry) for entry in changes],
         "enterprise": render_enterprise(enterprise),
         "risk_points": [render_risk_point(point) for point in risk_points],
         "hazard_sources": [render_hazard_source(source) for source in hazard_sources],

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.crud import RowId
 from app.db import api_router
-from app.deps import JurisdictionDep, SessionDep
+from app.deps import ScopeDep, SessionDep
 from app.errors import InvalidInput
 from app.features.service import parse_bbox
 from app.regions.schemas import REGION_CODE_PATTERN
@@ -39,66 +39,66 @@ Detail = Annotated[Literal["coarse", "medium", "full"],
 @router.get("/map/view", response_class=Response,
             responses={200: {"content": {"application/json": {}}}})
 def map_view(
-    request: Request, session: SessionDep, jurisdiction: JurisdictionDep,
+    request: Request, session: SessionDep, scope: ScopeDep,
     code: Annotated[str | None, Query(pattern=REGION_CODE_PATTERN,
-                                      description="region; omitted = the country")] = None,
+                                      description="region; omitted = the user's region, "
+                                                  "else the country")] = None,
     detail: Detail = "coarse", method: Method = None, normalise: Normalise = None,
 ) -> Response:
     """One drill-down step: the region's aggregates, ancestors, extent, and its children's
     outlines (grid cells for a county) carrying the same rows as /api/risk/summary."""
     return _json(request, service.map_view(session, code=code, detail=detail, method=method,
-                                           normalise=normalise, jurisdiction=jurisdiction))
+                                           normalise=normalise, home=scope.region_code))
 
 
 @router.get("/map/enterprises/{id}")
 def enterprise_dossier(
-    id: RowId, session: SessionDep, jurisdiction: JurisdictionDep,
+    id: RowId, session: SessionDep, scope: ScopeDep,
 ) -> dict[str, Any]:
     """An enterprise's dossier (企业风险档案): facts, level and its basis, risk points (highest
     first), major hazard sources, hidden dangers not yet closed, the latest gradings."""
-    return dossier.enterprise_dossier(session, id=id, jurisdiction=jurisdiction)
+    return dossier.enterprise_dossier(session, id=id, scope=scope)
 
 
 @router.get("/map/country")
-def country(session: SessionDep, jurisdiction: JurisdictionDep, method: Method = None,
+def country(session: SessionDep, method: Method = None,
             normalise: Normalise = None) -> dict[str, Any]:
     """The country's aggregates (sum over the provinces) and one row per province."""
-    return service.country_summary(session, method=method, normalise=normalise,
-                                   jurisdiction=jurisdiction)
+    return service.country_summary(session, method=method, normalise=normalise)
 
 
 @router.get("/map/trend")
 def country_trend(
-    session: SessionDep, jurisdiction: JurisdictionDep,
+    session: SessionDep,
     start: Annotated[date, Query(alias="from")], end: Annotated[date, Query(alias="to")],
     method: Method = None, normalise: Normalise = None,
 ) -> dict[str, Any]:
     """Daily snapshots of the whole country, shaped like /api/risk/trend."""
     return service.country_trend(session, start=start, end=end, method=method,
-                                 normalise=normalise, jurisdiction=jurisdiction)
+                                 normalise=normalise)
 
 
 @router.get("/map/sectors")
-def sectors(session: SessionDep, jurisdiction: JurisdictionDep) -> list[dict[str, Any]]:
+def sectors(session: SessionDep, scope: ScopeDep) -> list[dict[str, Any]]:
     """The enterprises' sectors with counts (for the sector filter)."""
-    return service.sectors(session, jurisdiction=jurisdiction)
+    return service.sectors(session, scope=scope)
 
 
 @router.get("/search")
 def search(
-    session: SessionDep, jurisdiction: JurisdictionDep,
+    session: SessionDep, scope: ScopeDep,
     q: Annotated[str, Query(min_length=1, max_length=100,
                             description="region name or code, enterprise name or credit code")],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> dict[str, Any]:
     """Regions and enterprises matching `q`, each with a position to fly to."""
-    return service.search(session, q=q, limit=limit, jurisdiction=jurisdiction)
+    return service.search(session, q=q, limit=limit, scope=scope)
 
 
 @router.get("/heat", response_class=Response,
             responses={200: {"content": {"application/json": {}}}})
 def heat(
-    request: Request, session: SessionDep, jurisdiction: JurisdictionDep,
+    request: Request, session: SessionDep, scope: ScopeDep,
     bbox: Annotated[str, Query(description="minx,miny,maxx,maxy (WGS 84)")],
     zoom: Annotated[int, Query(ge=0, le=22)],
     layer: Literal["risk_points", "enterprises", "hazard_sources", "public_zones"] = "risk_points",
@@ -110,18 +110,19 @@ def heat(
         raise InvalidInput("bbox is required", field="bbox")
     return _json(request, service.heat_points(
         session, layer=layer, bbox=box, zoom=zoom, level=level, sector=sector, region=region,
-        jurisdiction=jurisdiction))
+        scope=scope))
 
 
 @router.get("/exports/regions/{code}.html", response_class=HTMLResponse)
 def export_region_html(
-    session: SessionDep, jurisdiction: JurisdictionDep,
+    session: SessionDep, scope: ScopeDep,
     code: Annotated[str, Path(pattern=REGION_CODE_PATTERN, description="region code")],
     points: Literal["enterprises", "risk_points", "hazard_sources", "public_zones"] = "enterprises",
     download: bool = False,
 ) -> HTMLResponse:
     """A self-contained HTML map of a region (folium; Leaflet inlined, opens offline)."""
-    body = service.region_html(session, code=code, points_layer=points, jurisdiction=jurisdiction)
-    headers = {"Content-Disposition": f'attachment; filename="riskatlas-{code}.html"'} \
-        if download else {}
+    body = service.region_html(session, code=code, points_layer=points, scope=scope)
+    headers = {"Content-Security-Policy": service.OFFLINE_EXPORT_POLICY}
+    if download:
+        headers["Content-Disposition"] = f'attachment; filename="riskatlas-{code}.html"'
     return HTMLResponse(body, headers=headers)

@@ -8,7 +8,8 @@
   weighted by colour (red heaviest), for the heat map.
 * `region_html`: a self-contained folium map of one region (no CDN: Leaflet is inlined).
 
-Every query is limited to the caller's jurisdiction (a region-code prefix).
+Region aggregates are public; located rows (search hits, heat points, export points) are
+limited to what the caller's scope reads (app/auth/scope.py).
 """
 
 import base64
@@ -23,7 +24,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.errors import InvalidInput, NotFound
+from app.auth.scope import Scope
+from app.errors import InvalidInput
 from app.regions.service import get_region_or_raise
 from app.risk import aggregation
 from app.risk.methods import LEVELS
@@ -53,32 +55,20 @@ def _sum_counts(per_region: dict[str, dict[str, int]]) -> dict[str, int]:
     return total
 
 
-def _jurisdiction_root(session: Session, jurisdiction: str) -> str | None:
-    """The region a jurisdiction prefix names ('64' → 640000), or None for the country."""
-    if not jurisdiction:
-        return None
-    code = jurisdiction.ljust(6, "0")
-    found = session.execute(text("SELECT code FROM regions WHERE code = :c"), {"c": code}).first()
-    if found is None:
-        raise NotFound(f"jurisdiction {jurisdiction} names no region", field="X-Jurisdiction")
-    return code
-
-
 # Map view
 
 
-def _provinces(session: Session, jurisdiction: str) -> list[Any]:
+def _provinces(session: Session) -> list[Any]:
     return session.execute(text("""
-        SELECT code, name, level, area_km2 FROM regions
-         WHERE parent_code IS NULL AND code LIKE :prefix ORDER BY code
-    """), {"prefix": jurisdiction + "%"}).all()
+        SELECT code, name, level, area_km2 FROM regions WHERE parent_code IS NULL ORDER BY code
+    """)).all()
 
 
 def country_summary(session: Session, *, method: str | None = None,
-                    normalise: str | None = None, jurisdiction: str = "") -> dict[str, Any]:
+                    normalise: str | None = None) -> dict[str, Any]:
     """The country's aggregates (the sum over its provinces) and one row per province."""
     method, normalise = aggregation.resolve_method(method, normalise)
-    provinces = _provinces(session, jurisdiction)
+    provinces = _provinces(session)
     counts = aggregation.counts_for(session, [p.code for p in provinces])
     rows = [aggregation.summary_row(code=p.code, name=p.name, level=p.level,
                                     area_km2=p.area_km2, counts=counts[p.code],
@@ -109,14 +99,14 @@ _OUTLINES_MAX = 64
 COUNTRY_SIMPLIFY = 0.02
 
 
-def _outline_rows(session: Session, *, parent: str | None, is_leaf: bool, detail: str,
-                  jurisdiction: str) -> list[tuple]:
+def _outline_rows(session: Session, *, parent: str | None, is_leaf: bool,
+                  detail: str) -> list[tuple]:
     """(code, name, level, is_leaf, warden, geometry, label) of the children, cached per
     data version of the regions and grid layers (outlines change only on reload)."""
     versions = tuple(session.execute(text(
         "SELECT version FROM layer_versions WHERE layer IN ('regions', 'grid') ORDER BY layer"
     )).scalars())
-    key = (parent, is_leaf, detail, jurisdiction, versions)
+    key = (parent, is_leaf, detail, versions)
     if key in _OUTLINES:
         _OUTLINES.move_to_end(key)
         return _OUTLINES[key]
@@ -128,8 +118,8 @@ def _outline_rows(session: Session, *, parent: str | None, is_leaf: bool, detail
             SELECT code, name, 'grid' AS level, true AS is_leaf, warden_name AS warden,
                    ST_AsGeoJSON(geom, 5) AS geometry,
                    ST_X(ST_PointOnSurface(geom)) AS lx, ST_Y(ST_PointOnSurface(geom)) AS ly
-              FROM grid_cells WHERE county_code = :parent AND code LIKE :prefix ORDER BY code
-        """), {"parent": parent, "prefix": jurisdiction + "%"})
+              FROM grid_cells WHERE county_code = :parent ORDER BY code
+        """), {"parent": parent})
     else:
         result = session.execute(text(f"""
             SELECT code, name, level, is_leaf, NULL AS warden,
@@ -138,9 +128,8 @@ def _outline_rows(session: Session, *, parent: str | None, is_leaf: bool, detail
               FROM regions
              WHERE (CAST(:parent AS text) IS NULL AND parent_code IS NULL
                     OR parent_code = CAST(:parent AS text))
-               AND code LIKE :prefix
              ORDER BY code
-        """), {"parent": parent, "prefix": jurisdiction + "%"})
+        """), {"parent": parent})
     rows = [(r["code"], r["name"], r["level"], r["is_leaf"], r["warden"],
              json.loads(r["geometry"]), [round(r["lx"], 5), round(r["ly"], 5)])
             for r in result.mappings()]
@@ -150,23 +139,21 @@ def _outline_rows(session: Session, *, parent: str | None, is_leaf: bool, detail
     return rows
 
 
-def _child_features(session: Session, *, parent: str | None, is_leaf: bool, detail: str,
-                    jurisdiction: str) -> list[dict[str, Any]]:
-    rows = _outline_rows(session, parent=parent, is_leaf=is_leaf, detail=detail,
-                         jurisdiction=jurisdiction)
+def _child_features(session: Session, *, parent: str | None, is_leaf: bool,
+                    detail: str) -> list[dict[str, Any]]:
+    rows = _outline_rows(session, parent=parent, is_leaf=is_leaf, detail=detail)
     return [{"type": "Feature", "id": code, "geometry": geometry,
              "properties": {"code": code, "name": name, "level_kind": level, "is_leaf": leaf,
                             "warden": warden, "label": label}}
             for code, name, level, leaf, warden, geometry, label in rows]
 
 
-def _extent(session: Session, code: str | None, jurisdiction: str) -> list[float] | None:
+def _extent(session: Session, code: str | None) -> list[float] | None:
     if code is None:
         row = session.execute(text("""
             SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
-              SELECT ST_Extent(geom_coarse) AS e FROM regions
-               WHERE parent_code IS NULL AND code LIKE :prefix) x
-        """), {"prefix": jurisdiction + "%"}).first()
+              SELECT ST_Extent(geom_coarse) AS e FROM regions WHERE parent_code IS NULL) x
+        """)).first()
     else:
         row = session.execute(text("""
             SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
@@ -180,32 +167,29 @@ def _extent(session: Session, code: str | None, jurisdiction: str) -> list[float
 
 def map_view(session: Session, *, code: str | None, detail: str = "coarse",
              method: str | None = None, normalise: str | None = None,
-             jurisdiction: str = "") -> dict[str, Any]:
-    """One drill-down step: a region (None = the country) and its children, coloured."""
+             home: str | None = None) -> dict[str, Any]:
+    """One drill-down step: a region (None = the user's home region, else the country) and
+    its children, coloured. Region aggregates are public."""
     if detail not in GEOMETRY_DETAIL:
         raise InvalidInput(f"unknown detail {detail!r}", field="detail",
                            allowed=list(GEOMETRY_DETAIL))
+    code = code or home
     if code is None:
-        code = _jurisdiction_root(session, jurisdiction)
-    if code is None:
-        summary = country_summary(session, method=method, normalise=normalise,
-                                  jurisdiction=jurisdiction)
+        summary = country_summary(session, method=method, normalise=normalise)
         region = {**summary["region"], "parent_code": None, "is_leaf": False}
         ancestors: list[dict[str, str]] = []
         rows = summary["children"]
-        features = _child_features(session, parent=None, is_leaf=False, detail=detail,
-                                   jurisdiction=jurisdiction)
+        features = _child_features(session, parent=None, is_leaf=False, detail=detail)
     else:
-        found = get_region_or_raise(session, code=code, jurisdiction=jurisdiction)
+        found = get_region_or_raise(session, code=code)
         region = {**aggregation.summarise_region(session, code=code, method=method,
-                                                 normalise=normalise, jurisdiction=jurisdiction),
+                                                 normalise=normalise),
                   "parent_code": found.parent_code, "is_leaf": found.is_leaf}
-        ancestors = [a for a in _ancestors(session, code) if a["code"].startswith(jurisdiction)]
+        ancestors = _ancestors(session, code)
         rows = aggregation.summarise_children(session, parent=code, method=method,
-                                              normalise=normalise, jurisdiction=jurisdiction)
+                                              normalise=normalise)
         features = _child_features(session, parent=code, is_leaf=found.is_leaf,
-                                   detail="full" if found.is_leaf else detail,
-                                   jurisdiction=jurisdiction)
+                                   detail="full" if found.is_leaf else detail)
     outline = None
     if code is not None:
         column, digits = GEOMETRY_DETAIL["coarse" if region["level"] == "province" else "medium"]
@@ -220,19 +204,19 @@ def map_view(session: Session, *, code: str | None, detail: str = "coarse",
     for feature in features:
         feature["properties"].update(by_code.get(feature["id"], {}))
     return {
-        "region": region, "ancestors": ancestors, "bbox": _extent(session, code, jurisdiction),
+        "region": region, "ancestors": ancestors, "bbox": _extent(session, code),
         "method": region["method"], "outline": outline,
         "children": {"type": "FeatureCollection", "features": features},
     }
 
 
 def country_trend(session: Session, *, start: date, end: date, method: str | None = None,
-                  normalise: str | None = None, jurisdiction: str = "") -> dict[str, Any]:
+                  normalise: str | None = None) -> dict[str, Any]:
     """Daily snapshots of the country (summed over its provinces), like /api/risk/trend."""
     if start > end:
         raise InvalidInput("from must not be after to", field="from")
     method, normalise = aggregation.resolve_method(method, normalise)
-    provinces = _provinces(session, jurisdiction)
+    provinces = _provinces(session)
     rows = session.execute(text("""
         SELECT day, measure, sum(value) AS value FROM region_count_snapshots
          WHERE region_code = ANY(:codes) AND day BETWEEN :start AND :end
@@ -255,12 +239,12 @@ def country_trend(session: Session, *, start: date, end: date, method: str | Non
             "from": start.isoformat(), "to": end.isoformat(), "points": points}
 
 
-def sectors(session: Session, *, jurisdiction: str = "") -> list[dict[str, Any]]:
-    """The enterprises' sectors, most common first."""
+def sectors(session: Session, *, scope: Scope) -> list[dict[str, Any]]:
+    """The enterprises' sectors, most common first: counts (public) in the caller's region."""
     rows = session.execute(text("""
         SELECT sector, count(*) AS n FROM enterprises WHERE county_code LIKE :prefix
          GROUP BY sector ORDER BY n DESC, sector
-    """), {"prefix": jurisdiction + "%"}).all()
+    """), {"prefix": scope.read_prefix + "%"}).all()
     return [{"sector": r.sector, "enterprises": r.n} for r in rows]
 
 
@@ -269,36 +253,38 @@ def sectors(session: Session, *, jurisdiction: str = "") -> list[dict[str, Any]]
 _CREDIT_CODE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{6,18}$")
 
 
-def search(session: Session, *, q: str, limit: int = 10, jurisdiction: str = "") -> dict[str, Any]:
-    """Regions by name or code, enterprises by name or credit code; each with where to fly."""
+def search(session: Session, *, q: str, scope: Scope, limit: int = 10) -> dict[str, Any]:
+    """Regions by name or code (public), enterprises by name or credit code (those the
+    caller may read); each with where to fly."""
     q = q.strip()
     if not q:
         raise InvalidInput("q must not be empty", field="q")
     like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    prefix = jurisdiction + "%"
     regions = session.execute(text("""
         SELECT code, name, level, is_leaf, ST_X(label_point) AS lon, ST_Y(label_point) AS lat,
                ST_XMin(geom_coarse) AS x0, ST_YMin(geom_coarse) AS y0,
                ST_XMax(geom_coarse) AS x1, ST_YMax(geom_coarse) AS y1,
                (SELECT p.name FROM regions p WHERE p.code = regions.parent_code) AS parent_name
           FROM regions
-         WHERE (name LIKE :like OR code = :q) AND code LIKE :prefix
+         WHERE (name LIKE :like OR code = :q)
          ORDER BY (name = :q) DESC, CASE level WHEN 'province' THEN 0 WHEN 'city' THEN 1 ELSE 2 END,
                   length(name), code
          LIMIT :limit
-    """), {"like": like, "q": q, "prefix": prefix, "limit": limit}).mappings().all()
+    """), {"like": like, "q": q, "limit": limit}).mappings().all()
     credit = q.upper()
-    enterprises = session.execute(text("""
+    visible = scope.filters("enterprises")
+    enterprises = [] if not scope.can_read("enterprises") else session.execute(text(f"""
         SELECT e.id, e.name, e.credit_code, e.sector, e.risk_level, e.county_code,
                ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat, r.name AS county_name
           FROM enterprises e JOIN regions r ON r.code = e.county_code
          WHERE (e.name LIKE :like OR (CAST(:credit AS text) IS NOT NULL
                                       AND e.credit_code LIKE CAST(:credit AS text) || '%'))
-           AND e.county_code LIKE :prefix
+           AND {visible.where("e")}
          ORDER BY (e.credit_code = :q_upper) DESC, (e.name = :q) DESC, length(e.name), e.id
          LIMIT :limit
-    """), {"like": like, "credit": credit if _CREDIT_CODE.match(credit) else None,
-           "q": q, "q_upper": credit, "prefix": prefix, "limit": limit}).mappings().all()
+    """), {**visible.params(), "like": like,
+           "credit": credit if _CREDIT_CODE.match(credit) else None,
+           "q": q, "q_upper": credit, "limit": limit}).mappings().all()
     items = [{"type": "region", "code": r["code"], "name": r["name"], "level": r["level"],
               "is_leaf": r["is_leaf"], "context": r["parent_name"] or "",
               "lon": round(r["lon"], 6), "lat": round(r["lat"], 6),
@@ -315,22 +301,18 @@ def search(session: Session, *, q: str, limit: int = 10, jurisdiction: str = "")
 
 def heat_points(session: Session, *, layer: str, bbox: tuple[float, float, float, float],
                 zoom: int, level: str | None = None, sector: str | None = None,
-                region: str | None = None, jurisdiction: str = "") -> dict[str, Any]:
-    """[lat, lon, weight] per cell of ≈4 screen pixels at `zoom`, weighted by colour."""
+                region: str | None = None, scope: Scope) -> dict[str, Any]:
+    """[lat, lon, weight] per cell of ≈4 screen pixels at `zoom`, weighted by colour,
+    of the rows the caller may read."""
     if layer not in HEAT_LAYERS:
         raise InvalidInput(f"no heat map for layer {layer!r}", field="layer",
                            allowed=list(HEAT_LAYERS))
     if not 0 <= zoom <= 22:
         raise InvalidInput("zoom must lie in 0…22", field="zoom")
     found = layer_or_raise(layer)
-    filters = parse_filters(found, jurisdiction=jurisdiction, level=level, sector=sector,
-                            region=region)
+    filters = parse_filters(found, scope=scope, level=level, sector=sector, region=region)
     anchor = "t.geom" if found.geometry_types == ("Point",) else "ST_PointOnSurface(t.geom)"
-    clauses = ["t.county_code LIKE :code_prefix",
-               "(CAST(:levels AS text[]) IS NULL OR t.risk_level = ANY(CAST(:levels AS text[])))"]
-    if found.sector_sql:
-        clauses.append(f"(CAST(:sectors AS text[]) IS NULL OR {found.sector_sql}"
-                       " = ANY(CAST(:sectors AS text[])))")
+    clauses = filters.clauses("t", has_level=found.has_level)
     weight = "CASE t.risk_level " + " ".join(
         f"WHEN '{lvl}' THEN {w}" for lvl, w in HEAT_WEIGHTS.items()) + " ELSE 0.1 END"
     cell = 360.0 / (256 * 2 ** zoom) * 4  # degrees per 4 pixels
@@ -354,6 +336,14 @@ def heat_points(session: Session, *, layer: str, bbox: tuple[float, float, float
 # Offline HTML export (folium)
 
 LEAFLET_DIR = FRONTEND_DIR / "lib" / "leaflet"
+
+# The export is one file: inline scripts and styles, data: images and fonts, nothing
+# fetched. Opened from the server rather than from disk it runs sandboxed (an opaque
+# origin), so no script in it could read the web map's storage or call the API as the user.
+OFFLINE_EXPORT_POLICY = (
+    "sandbox allow-scripts; default-src 'none'; script-src 'unsafe-inline'; "
+    "style-src 'unsafe-inline'; img-src data:; font-src data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'")
 
 
 @cache
@@ -423,8 +413,8 @@ def _colour(level: str | None) -> str:
     return LEVEL_COLOURS.get(level or "", NO_LEVEL_COLOUR)
 
 
-def region_html(session: Session, *, code: str, points_layer: str = "enterprises",
-                jurisdiction: str = "", today: date | None = None) -> str:
+def region_html(session: Session, *, code: str, scope: Scope, points_layer: str = "enterprises",
+                today: date | None = None) -> str:
     """A self-contained HTML map of one region: children by colour, points, legend."""
     import folium  # noqa: PLC0415  (heavy, only needed here)
     from branca.element import Element, MacroElement  # noqa: PLC0415
@@ -433,7 +423,7 @@ def region_html(session: Session, *, code: str, points_layer: str = "enterprises
     if points_layer not in POINT_LAYERS or not POINT_LAYERS[points_layer].has_level:
         raise InvalidInput(f"unknown points layer {points_layer!r}", field="points",
                            allowed=[k for k, v in POINT_LAYERS.items() if v.has_level])
-    view = map_view(session, code=code, detail="medium", jurisdiction=jurisdiction)
+    view = map_view(session, code=code, detail="medium")
     region = view["region"]
     outline = session.execute(text("""
         SELECT ST_AsGeoJSON(geom_medium, 5) FROM regions WHERE code = :c
@@ -447,6 +437,10 @@ def region_html(session: Session, *, code: str, points_layer: str = "enterprises
             SELECT code FROM regions WHERE code = :code OR parent_code = :code
                OR parent_code IN (SELECT code FROM regions WHERE parent_code = :code))"""
         params = {"code": code}
+    # Points only of rows the caller may read (the public gets the choropleth alone).
+    visible = scope.filters(table) if scope.can_read(table) else None
+    where += f" AND {visible.where('t')}" if visible else " AND false"
+    params.update(visible.params() if visible else {})
     points = session.execute(text(f"""
         SELECT round(ST_Y(p)::numeric, 5) AS lat, round(ST_X(p)::numeric, 5) AS lon,
                name, risk_level FROM (
@@ -482,26 +476,35 @@ def region_html(session: Session, *, code: str, points_layer: str = "enterprises
         return {"fillColor": _colour(feature["properties"].get("regional_level")),
                 "color": "#ffffff", "weight": 1, "fillOpacity": 0.55}
 
-    children = view["children"]
+    # Names are user text (grid cells are imported, points entered) and Leaflet tooltips,
+    # folium's GeoJsonTooltip included, take HTML: every name is escaped as it comes in.
+    children = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": f["geometry"],
+         "properties": {"name": html.escape(f["properties"]["name"]),
+                        "regional_level": f["properties"].get("regional_level")}}
+        for f in view["children"]["features"]]}
     if children["features"]:
         folium.GeoJson(children, name="children", style_function=style,
                        tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False)).add_to(fmap)
     if outline:
-        folium.GeoJson(json.loads(outline), name="outline",
+        # Not interactive: on the same canvas, above the children, it would take every hover
+        # and no child's tooltip would show (Leaflet hit-tests a polygon's area even unfilled).
+        folium.GeoJson(json.loads(outline), name="outline", interactive=False,
                        style_function=lambda _: {"fill": False, "color": "#1f2d3d", "weight": 2.5}
                        ).add_to(fmap)
 
-    data = [[float(p.lat), float(p.lon), p.name, p.risk_level or ""] for p in points]
+    data = [[float(p.lat), float(p.lon), html.escape(p.name), p.risk_level or ""] for p in points]
 
     class Points(MacroElement):
         _template = Template("""
             {% macro script(this, kwargs) %}
             (function () {
               var colours = {{ this.colours }}, rows = {{ this.rows }};
-              var renderer = L.canvas({padding: 0.5});
               L.control.scale({imperial: false}).addTo({{ this._parent.get_name() }});
+              // The map's own canvas (prefer_canvas), shared with the regions: a canvas of
+              // their own on top would take every hover and hide the regions' tooltips.
               rows.forEach(function (r) {
-                L.circleMarker([r[0], r[1]], {renderer: renderer, radius: 4, weight: 1,
+                L.circleMarker([r[0], r[1]], {radius: 4, weight: 1,
                   color: '#ffffff', fillColor: colours[r[3]] || '#888', fillOpacity: 0.95})
                  .bindTooltip(r[2]).addTo({{ this._parent.get_name() }});
               });
@@ -540,7 +543,7 @@ def region_html(session: Session, *, code: str, points_layer: str = "enterprises
         f["properties"]["name"] for f in children["features"])
     root.header.add_child(Element(f"<style>{_embedded_font_css(font_text)}</style>"),
                           name="ra_font")
-    root.title = f"{region['name']} 安全风险四色分布图"
+    root.title = f"{name} 安全风险四色分布图"  # branca writes the title unescaped
     rendered = root.render()
     return rendered.replace("<head>", f"<head>\n<title>{name} 安全风险四色分布图</title>", 1) \
         if "<title>" not in rendered else rendered

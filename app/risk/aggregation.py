@@ -129,13 +129,12 @@ _CHILD_UNITS_SQL = text("""
 
 
 def summarise_children(session: Session, *, parent: str, method: str | None = None,
-                       normalise: str | None = None, jurisdiction: str = "") -> list[dict]:
+                       normalise: str | None = None) -> list[dict]:
     """One row per child region of `parent`, or per grid cell when `parent` is a county."""
     method, normalise = resolve_method(method, normalise)
-    region = get_region_or_raise(session, code=parent, jurisdiction=jurisdiction)
+    region = get_region_or_raise(session, code=parent)
     units = [u for u in session.execute(_CHILD_UNITS_SQL, {
-        "parent": parent, "parent_is_leaf": region.is_leaf}).all()
-        if u.code.startswith(jurisdiction)]
+        "parent": parent, "parent_is_leaf": region.is_leaf}).all()]
     counts = counts_for(session, [u.code for u in units])
     return [summary_row(code=u.code, name=u.name, level=u.level, area_km2=u.area_km2,
                         counts=counts[u.code], method=method, normalise=normalise)
@@ -143,7 +142,7 @@ def summarise_children(session: Session, *, parent: str, method: str | None = No
 
 
 def summarise_region(session: Session, *, code: str, method: str | None = None,
-                     normalise: str | None = None, jurisdiction: str = "") -> dict:
+                     normalise: str | None = None) -> dict:
     """The aggregates of one region or grid cell."""
     method, normalise = resolve_method(method, normalise)
     unit = session.execute(text("""
@@ -151,7 +150,7 @@ def summarise_region(session: Session, *, code: str, method: str | None = None,
         UNION ALL
         SELECT code, name, 'grid', ST_Area(geom::geography) / 1e6 FROM grid_cells WHERE code = :code
     """), {"code": code}).first()
-    if unit is None or not unit.code.startswith(jurisdiction):
+    if unit is None:
         raise NotFound(f"region {code} not found", field="code")
     counts = counts_for(session, [code])[code]
     return summary_row(code=unit.code, name=unit.name, level=unit.level, area_km2=unit.area_km2,
@@ -168,13 +167,12 @@ def take_snapshot(session: Session, *, day: date) -> int:
 
 
 def trend(session: Session, *, code: str, start: date, end: date, method: str | None = None,
-          normalise: str | None = None, jurisdiction: str = "") -> dict[str, Any]:
+          normalise: str | None = None) -> dict[str, Any]:
     """The daily snapshots of one region between two dates (inclusive)."""
     if start > end:
         raise InvalidInput("from must not be after to", field="from")
     method, normalise = resolve_method(method, normalise)
-    current = summarise_region(session, code=code, method=method, normalise=normalise,
-                               jurisdiction=jurisdiction)
+    current = summarise_region(session, code=code, method=method, normalise=normalise)
     area = session.execute(text("""
         SELECT area_km2 FROM regions WHERE code = :code
         UNION ALL SELECT ST_Area(geom::geography) / 1e6 FROM grid_cells WHERE code = :code

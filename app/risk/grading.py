@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.auth.scope import RowFilters
 from app.errors import InvalidInput
 from app.risk import gb18218, methods
 from app.risk.models import Assessment
@@ -126,11 +127,20 @@ _EXPOSED_PEOPLE_SQL = """
 """
 
 
-def exposed_people_around(session: Session, *, plant_ewkt: str) -> int:
-    """People in residential areas and public zones within 500 m outside a plant boundary."""
-    return session.execute(text(_EXPOSED_PEOPLE_SQL), {
-        "plant": plant_ewkt, "prefilter": _PREFILTER_DEG, "radius": PLANT_RADIUS_M,
-    }).scalar_one()
+def exposed_people_around(session: Session, *, plant_ewkt: str,
+                          visible: RowFilters | None = None) -> int:
+    """People in residential areas and public zones within 500 m outside a plant boundary.
+
+    Official grading counts every zone; a what-if assessment for a user counts only the
+    zones `visible` to that user, so it cannot reveal what the user may not read.
+    """
+    sql = _EXPOSED_PEOPLE_SQL
+    params: dict[str, object] = {"plant": plant_ewkt, "prefilter": _PREFILTER_DEG,
+                                 "radius": PLANT_RADIUS_M}
+    if visible is not None:
+        sql += " AND " + visible.where("z")
+        params.update(visible.params())
+    return session.execute(text(sql), params).scalar_one()
 
 
 _HAZARD_EXPOSURE_SQL = """

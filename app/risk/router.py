@@ -7,7 +7,7 @@ from fastapi import Query
 
 from app.crud import add_crud_routes
 from app.db import api_router
-from app.deps import JurisdictionDep, SessionDep
+from app.deps import ScopeDep, SessionDep
 from app.regions.schemas import REGION_CODE_PATTERN
 from app.risk import aggregation, methods, service
 from app.risk.models import RiskPoint
@@ -36,26 +36,25 @@ def assess_ls(body: LsIn) -> LsOut:
 
 @router.get("/risk/summary")
 def risk_summary(
-    session: SessionDep, jurisdiction: JurisdictionDep,
+    session: SessionDep,
     parent: Annotated[str, Query(pattern=REGION_CODE_PATTERN)],
     method: Method = None, normalise: Normalise = None,
 ) -> list[dict[str, Any]]:
     """Aggregates per child region of `parent` (per grid cell when it is a county)."""
     return aggregation.summarise_children(session, parent=parent, method=method,
-                                          normalise=normalise, jurisdiction=jurisdiction)
+                                          normalise=normalise)
 
 
 @router.get("/risk/regions/{code}")
-def risk_region(code: str, session: SessionDep, jurisdiction: JurisdictionDep,
+def risk_region(code: str, session: SessionDep,
                 method: Method = None, normalise: Normalise = None) -> dict[str, Any]:
     """Aggregates of one region or grid cell."""
-    return aggregation.summarise_region(session, code=code, method=method, normalise=normalise,
-                                        jurisdiction=jurisdiction)
+    return aggregation.summarise_region(session, code=code, method=method, normalise=normalise)
 
 
 @router.get("/risk/trend")
 def risk_trend(
-    session: SessionDep, jurisdiction: JurisdictionDep,
+    session: SessionDep,
     region: Annotated[str, Query(min_length=6, max_length=40)],
     start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to")],
@@ -63,12 +62,14 @@ def risk_trend(
 ) -> dict[str, Any]:
     """Daily snapshots of a region's aggregates between two dates."""
     return aggregation.trend(session, code=region, start=start, end=end, method=method,
-                             normalise=normalise, jurisdiction=jurisdiction)
+                             normalise=normalise)
 
 
 @router.post("/risk/snapshots", status_code=201)
-def take_snapshot(session: SessionDep, day: date | None = None) -> dict[str, Any]:
-    """Store the current aggregates as the snapshot of a day (today by default)."""
+def take_snapshot(session: SessionDep, scope: ScopeDep,
+                  day: date | None = None) -> dict[str, Any]:
+    """Store the current aggregates as the snapshot of a day (today by default; admins)."""
+    scope.require_role("admin")
     day = day or date.today()
     return {"day": day.isoformat(), "rows": aggregation.take_snapshot(session, day=day)}
 

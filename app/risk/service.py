@@ -9,14 +9,14 @@ from app.crud import (
     atomic_write,
     body_fields,
     body_location,
-    get_or_raise,
     render_located,
 )
+from app.auth.scope import Scope
 from app.errors import InvalidInput
 from app.risk import grading
 from app.risk.models import RiskPoint
 from app.sites.models import Enterprise
-from app.sites.service import PERSON_FIELDS
+from app.sites.service import PERSON_FIELDS, enterprise_or_raise
 
 RISK_POINT_FIELDS = ("enterprise_id", "name", "hazard_type", "control_measures", "method",
                      "inputs", "score", "risk_level", *PERSON_FIELDS)
@@ -36,18 +36,13 @@ def _grade(session: Session, point: RiskPoint, assessed_by: str) -> None:
         inputs=point.inputs, result=result, level=level, assessed_by=assessed_by)
 
 
-def _enterprise(session: Session, enterprise_id: int | None, jurisdiction: str) -> Enterprise | None:
-    if enterprise_id is None:
-        return None
-    enterprise = session.get(Enterprise, enterprise_id)
-    if enterprise is None or not enterprise.county_code.startswith(jurisdiction):
-        raise InvalidInput(f"enterprise {enterprise_id} does not exist", field="enterprise_id")
-    return enterprise
+def _enterprise(session: Session, enterprise_id: int | None, scope: Scope) -> Enterprise | None:
+    return None if enterprise_id is None else enterprise_or_raise(session, enterprise_id, scope)
 
 
-def create_risk_point(session: Session, *, body: BaseModel, jurisdiction: str = "") -> dict:
+def create_risk_point(session: Session, *, body: BaseModel, scope: Scope) -> RiskPoint:
     """Register and grade a risk point; its enterprise's level follows."""
-    enterprise = _enterprise(session, body.enterprise_id, jurisdiction)
+    enterprise = _enterprise(session, body.enterprise_id, scope)
     grading.grade_risk_point(body.method, body.inputs)  # refuse bad inputs before writing
     geom = body_location(body) or (enterprise.geom if enterprise else None)
     if geom is None:
@@ -60,17 +55,17 @@ def create_risk_point(session: Session, *, body: BaseModel, jurisdiction: str = 
         if enterprise:
             grading.refresh_enterprise_levels(session, ids=[enterprise.id])
     session.refresh(point)
-    return render_risk_point(point)
+    return point
 
 
-def update_risk_point(session: Session, *, id: int, body: BaseModel,
-                      jurisdiction: str = "") -> dict:
+def update_risk_point(session: Session, *, row: RiskPoint, body: BaseModel,
+                      scope: Scope) -> RiskPoint:
     """Change a risk point; new inputs re-grade it (the old grade stays in the history)."""
-    point = get_or_raise(session, RiskPoint, id=id, jurisdiction=jurisdiction)
+    point = row
     previous_enterprise = point.enterprise_id
     values = body_fields(body, "assessed_by")
     if "enterprise_id" in values:
-        _enterprise(session, values["enterprise_id"], jurisdiction)
+        _enterprise(session, values["enterprise_id"], scope)
     regrade = "method" in values or "inputs" in values
     if regrade:
         grading.grade_risk_point(values.get("method", point.method),
@@ -87,12 +82,12 @@ def update_risk_point(session: Session, *, id: int, body: BaseModel,
         ids = {previous_enterprise, point.enterprise_id} - {None}
         grading.refresh_enterprise_levels(session, ids=sorted(ids))
     session.refresh(point)
-    return render_risk_point(point)
+    return point
 
 
-def delete_risk_point(session: Session, *, id: int, jurisdiction: str = "") -> None:
+def delete_risk_point(session: Session, *, row: RiskPoint, scope: Scope) -> None:
     """Delete a risk point; its enterprise's level is re-derived."""
-    point = get_or_raise(session, RiskPoint, id=id, jurisdiction=jurisdiction)
+    point = row
     enterprise_id = point.enterprise_id
     with atomic_write(session):
         session.delete(point)

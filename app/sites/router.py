@@ -5,7 +5,7 @@ from typing import Any
 
 from app.crud import add_crud_routes
 from app.db import api_router
-from app.deps import SessionDep
+from app.deps import ScopeDep, SessionDep
 from app.sites import service
 from app.sites.models import Enterprise, HazardSource, PublicZone
 from app.sites.schemas import (
@@ -22,9 +22,12 @@ router = api_router(prefix="/api", tags=["sites"])
 
 
 @router.post("/hazard-sources/assess")
-def assess_hazard_source(body: HazardAssessIn, session: SessionDep) -> dict[str, Any]:
-    """Identify (S = Σq/Q) and grade (R = α·Σβq/Q) a unit by GB 18218-2018 without storing it."""
-    return service.assess_hazard(session, body=body)
+def assess_hazard_source(body: HazardAssessIn, session: SessionDep,
+                         scope: ScopeDep) -> dict[str, Any]:
+    """Identify (S = Σq/Q) and grade (R = α·Σβq/Q) a unit by GB 18218-2018 without storing it.
+
+    With a plant geometry, α counts the people of the public zones the caller may read."""
+    return service.assess_hazard(session, body=body, scope=scope)
 
 
 add_crud_routes(

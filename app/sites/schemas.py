@@ -22,6 +22,8 @@ def partial(model: type[BaseModel]) -> type[BaseModel]:
         optional.default = info.default if name == "crs" else None
         fields[name] = (info.annotation if info.is_required() else info.annotation | None,
                         optional)
+    fields["version"] = (int | None, Field(None, ge=1, le=INT4_MAX,
+                                           description="the version edited (or If-Match)"))
     return create_model(f"{model.__name__.removesuffix('In')}Patch", **fields)
 
 

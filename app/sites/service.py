@@ -19,7 +19,8 @@ from app.crud import (
     get_or_raise,
     render_located,
 )
-from app.errors import InvalidInput
+from app.auth.scope import Scope
+from app.errors import InvalidInput, NotFound
 from app.geo.location import ewkt, parse_location
 from app.risk import gb18218, grading
 from app.sites.credit_code import is_valid_credit_code
@@ -73,8 +74,7 @@ def _check_credit_code(code: str | None) -> None:
                            field="credit_code")
 
 
-def create_enterprise(session: Session, *, body: BaseModel,
-                      jurisdiction: str = "") -> dict[str, Any]:
+def create_enterprise(session: Session, *, body: BaseModel, scope: Scope) -> Enterprise:
     """Register an enterprise; its level follows from its risk points and hazard sources."""
     _check_credit_code(body.credit_code)
     geom, footprint = body_location(body), _footprint(body)
@@ -86,13 +86,13 @@ def create_enterprise(session: Session, *, body: BaseModel,
         session.flush()
         grading.refresh_enterprise_levels(session, ids=[enterprise.id])
     session.refresh(enterprise)
-    return render_enterprise(enterprise)
+    return enterprise
 
 
-def update_enterprise(session: Session, *, id: int, body: BaseModel,
-                      jurisdiction: str = "") -> dict[str, Any]:
+def update_enterprise(session: Session, *, row: Enterprise, body: BaseModel,
+                      scope: Scope) -> Enterprise:
     """Change an enterprise; a moved plant re-grades its hazard sources (α)."""
-    enterprise = get_or_raise(session, Enterprise, id=id, jurisdiction=jurisdiction)
+    enterprise, id = row, row.id
     _check_credit_code(body.credit_code)
     geom, footprint = body_location(body), _footprint(body)
     with atomic_write(session):
@@ -109,7 +109,7 @@ def update_enterprise(session: Session, *, id: int, body: BaseModel,
                 grading.regrade_hazard_sources(session, ids=hazard_ids)
         grading.refresh_enterprise_levels(session, ids=[id])
     session.refresh(enterprise)
-    return render_enterprise(enterprise)
+    return enterprise
 
 
 # Major hazard sources (重大危险源)
@@ -120,17 +120,19 @@ def _check_substances(raw: list[dict[str, Any]]) -> None:
     gb18218.assess_hazard_source(grading.parse_substances(raw), 0)
 
 
-def _enterprise_or_raise(session: Session, enterprise_id: int, jurisdiction: str) -> Enterprise:
-    enterprise = session.get(Enterprise, enterprise_id)
-    if enterprise is None or not enterprise.county_code.startswith(jurisdiction):
-        raise InvalidInput(f"enterprise {enterprise_id} does not exist", field="enterprise_id")
+def enterprise_or_raise(session: Session, enterprise_id: int, scope: Scope) -> Enterprise:
+    """The enterprise a row refers to, if the scope reads it; else 422 naming the field."""
+    try:
+        enterprise: Enterprise = get_or_raise(session, Enterprise, id=enterprise_id, scope=scope)
+    except NotFound as error:
+        raise InvalidInput(f"enterprise {enterprise_id} does not exist",
+                           field="enterprise_id") from error
     return enterprise
 
 
-def create_hazard_source(session: Session, *, body: BaseModel,
-                         jurisdiction: str = "") -> dict[str, Any]:
+def create_hazard_source(session: Session, *, body: BaseModel, scope: Scope) -> HazardSource:
     """Register a major hazard source (at its enterprise unless located) and grade it."""
-    enterprise = _enterprise_or_raise(session, body.enterprise_id, jurisdiction)
+    enterprise = enterprise_or_raise(session, body.enterprise_id, scope)
     _check_substances(body.substances)
     geom = body_location(body)
     with atomic_write(session):
@@ -140,16 +142,16 @@ def create_hazard_source(session: Session, *, body: BaseModel,
         grading.regrade_hazard_sources(session, ids=[source.id])
         grading.refresh_enterprise_levels(session, ids=[enterprise.id])
     session.refresh(source)
-    return render_hazard_source(source)
+    return source
 
 
-def update_hazard_source(session: Session, *, id: int, body: BaseModel,
-                         jurisdiction: str = "") -> dict[str, Any]:
+def update_hazard_source(session: Session, *, row: HazardSource, body: BaseModel,
+                         scope: Scope) -> HazardSource:
     """Change a hazard source and re-grade it and its enterprise(s)."""
-    source = get_or_raise(session, HazardSource, id=id, jurisdiction=jurisdiction)
+    source, id = row, row.id
     previous_enterprise = source.enterprise_id
     if body.enterprise_id is not None:
-        _enterprise_or_raise(session, body.enterprise_id, jurisdiction)
+        enterprise_or_raise(session, body.enterprise_id, scope)
     if body.substances is not None:
         _check_substances(body.substances)
     geom = body_location(body)
@@ -162,10 +164,10 @@ def update_hazard_source(session: Session, *, id: int, body: BaseModel,
         grading.refresh_enterprise_levels(
             session, ids=sorted({previous_enterprise, source.enterprise_id}))
     session.refresh(source)
-    return render_hazard_source(source)
+    return source
 
 
-def assess_hazard(session: Session, *, body: HazardAssessIn) -> dict[str, Any]:
+def assess_hazard(session: Session, *, body: HazardAssessIn, scope: Scope) -> dict[str, Any]:
     """Identify and grade a unit without storing it; α from people or from a geometry."""
     substances = grading.parse_substances(body.substances)
     if body.exposed_people is not None:
@@ -173,7 +175,10 @@ def assess_hazard(session: Session, *, body: HazardAssessIn) -> dict[str, Any]:
     elif body.geometry is not None:
         plant = parse_location(lon=None, lat=None, geometry=body.geometry, crs=body.crs,
                                allowed=("Point", "Polygon", "MultiPolygon"))
-        exposed = grading.exposed_people_around(session, plant_ewkt=ewkt(plant))
+        # Counted from the zones the caller may read: no population oracle.
+        scope.require_read("public_zones")
+        exposed = grading.exposed_people_around(session, plant_ewkt=ewkt(plant),
+                                                visible=scope.filters("public_zones"))
     else:
         raise InvalidInput("give exposed_people or the plant geometry", field="exposed_people")
     result = gb18218.assess_hazard_source(substances, exposed)
@@ -186,8 +191,7 @@ def assess_hazard(session: Session, *, body: HazardAssessIn) -> dict[str, Any]:
 # Public zones (公共区域), graded by government
 
 
-def create_public_zone(session: Session, *, body: BaseModel,
-                       jurisdiction: str = "") -> dict[str, Any]:
+def create_public_zone(session: Session, *, body: BaseModel, scope: Scope) -> PublicZone:
     """Register a public zone; hazard sources within 500 m are re-graded (α)."""
     geom = body_location(body, PUBLIC_ZONE_GEOMETRIES)
     if geom is None:
@@ -198,13 +202,13 @@ def create_public_zone(session: Session, *, body: BaseModel,
         session.flush()
         _regrade_around(session, geom)
     session.refresh(zone)
-    return render_public_zone(zone)
+    return zone
 
 
-def update_public_zone(session: Session, *, id: int, body: BaseModel,
-                       jurisdiction: str = "") -> dict[str, Any]:
+def update_public_zone(session: Session, *, row: PublicZone, body: BaseModel,
+                       scope: Scope) -> PublicZone:
     """Change a public zone; hazard sources near its old and new place are re-graded."""
-    zone = get_or_raise(session, PublicZone, id=id, jurisdiction=jurisdiction)
+    zone, id = row, row.id
     old_geom = session.scalar(select(PublicZone.geom.ST_AsEWKT()).where(PublicZone.id == id))
     geom = body_location(body, PUBLIC_ZONE_GEOMETRIES)
     with atomic_write(session):
@@ -216,7 +220,7 @@ def update_public_zone(session: Session, *, id: int, body: BaseModel,
         if geom:
             _regrade_around(session, geom)
     session.refresh(zone)
-    return render_public_zone(zone)
+    return zone
 
 
 def _regrade_around(session: Session, geometry_ewkt: str) -> None:
@@ -227,9 +231,9 @@ def _regrade_around(session: Session, geometry_ewkt: str) -> None:
 # Shared reads and deletes
 
 
-def delete_located(model: type, session: Session, *, id: int, jurisdiction: str = "") -> None:
+def delete_located(model: type, session: Session, *, row: Any, scope: Scope) -> None:
     """Delete an enterprise, hazard source or public zone and re-derive what depended on it."""
-    row = get_or_raise(session, model, id=id, jurisdiction=jurisdiction)
+    id = row.id
     geom = session.scalar(select(model.geom.ST_AsEWKT()).where(model.id == id))
     enterprise_id = getattr(row, "enterprise_id", None)
     with atomic_write(session):

@@ -7,7 +7,7 @@ from fastapi import Depends, Header, Query, Request, Response
 
 from app.datetimes import UpdatedSince
 from app.db import api_router
-from app.deps import JurisdictionDep, SessionDep
+from app.deps import ScopeDep, SessionDep
 from app.tiles import service
 from app.tiles.catalog import layer_or_raise
 from app.tiles.versions import LayerVersions
@@ -39,16 +39,20 @@ RegionFilter = Annotated[str | None, Query(description="region code or prefix")]
 @router.get("/{layer}/{z}/{x}/{y}.mvt", response_class=Response,
             responses={200: {"content": {MVT: {}}}, 304: {"description": "not modified"}})
 async def get_tile(
-    layer: str, z: int, x: int, y: int, session: SessionDep, jurisdiction: JurisdictionDep,
+    layer: str, z: int, x: int, y: int, session: SessionDep, scope: ScopeDep,
     tile_cache: TileCacheDep, versions: LayerVersionsDep, level: LevelFilter = None,
     sector: SectorFilter = None, region: RegionFilter = None,
     updated_since: UpdatedSince = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """One Mapbox Vector Tile (Web Mercator XYZ)."""
+    """One Mapbox Vector Tile (Web Mercator XYZ).
+
+    Region layers are public; located layers need a signed-in role that reads them and
+    hold only its scope's rows. The ETag (and the tile cache keyed by it) covers the scope.
+    """
     found = layer_or_raise(layer)
     service.validate_tile_address(z, x, y)
-    filters = service.parse_filters(found, jurisdiction=jurisdiction, level=level,
+    filters = service.parse_filters(found, scope=scope, level=level,
                                     sector=sector, region=region, updated_since=updated_since)
     address = {"layer": found, "z": z, "x": x, "y": y, "filters": filters}
     etag = await service.current_etag(session, versions, **address)

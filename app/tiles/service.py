@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
-from app.crud import parse_levels
+from app.auth.scope import PUBLIC_SCOPE, RowFilters, Scope
 from app.db import run_in_session_thread
 from app.errors import InvalidInput
 from app.risk.aggregation import method_label, regional_methods
@@ -35,55 +35,21 @@ SQL_DIR = Path(__file__).parent / "sql"
 MAX_ZOOM = 22
 CELLS_PER_TILE_SIDE = 64
 WEB_MERCATOR_WIDTH_M = 40075016.685578488
-NO_MATCH_PREFIX = "-"  # a code prefix no region has: the filters exclude everything
 
 
-@dataclass(frozen=True)
-class TileFilters:
-    """Filters shared by tiles and features: colours, sectors, region prefix, update time."""
-
-    levels: tuple[str, ...] | None = None
-    sectors: tuple[str, ...] | None = None
-    code_prefix: str = ""
-    updated_since: datetime | None = None
-
-    def cache_key(self) -> str:
-        """A stable text form of the filters."""
-        since = self.updated_since.isoformat() if self.updated_since else ""
-        return f"{self.levels}|{self.sectors}|{self.code_prefix}|{since}"
-
-    def params(self) -> dict[str, object]:
-        """The filters as bound SQL parameters."""
-        return {"levels": list(self.levels) if self.levels else None,
-                "sectors": list(self.sectors) if self.sectors else None,
-                "code_prefix": self.code_prefix + "%", "updated_since": self.updated_since}
-
-
-def _significant(code: str) -> str:
-    return code.rstrip("0") if len(code) == 6 else code
-
-
-def parse_filters(layer: Layer, *, jurisdiction: str, level: str | None = None,
+def parse_filters(layer: Layer, *, scope: Scope, level: str | None = None,
                   sector: str | None = None, region: str | None = None,
-                  updated_since: datetime | None = None) -> TileFilters:
-    """Validate request filters against what the layer offers."""
-    levels = parse_levels(level)
-    if levels and not layer.has_level:
-        raise InvalidInput(f"layer {layer.name} has no risk level", field="level")
-    sectors = tuple(s.strip() for s in sector.split(",") if s.strip()) if sector else None
-    if sectors and layer.sector_sql is None:
-        raise InvalidInput(f"layer {layer.name} has no sector", field="sector")
-    if region is not None and not (region.isdigit() and 2 <= len(region) <= 6):
-        raise InvalidInput("region must be a region code or a prefix of 2–6 digits",
-                           field="region")
-    prefix = jurisdiction
-    if region:
-        wanted = _significant(region)
-        if wanted.startswith(jurisdiction):
-            prefix = wanted
-        elif not jurisdiction.startswith(wanted):
-            prefix = NO_MATCH_PREFIX
-    return TileFilters(tuple(levels) if levels else None, sectors, prefix, updated_since)
+                  updated_since: datetime | None = None) -> RowFilters:
+    """The filters of a read of `layer`: region aggregates are public, located rows are
+    the scope's only (the public gets 401, a role without the kind 403)."""
+    if layer.name in AREA_LAYERS:
+        return PUBLIC_SCOPE.filters(layer.table, level=level, sector=sector, region=region,
+                                    updated_since=updated_since, has_level=layer.has_level,
+                                    has_sector=False)
+    scope.require_read(layer.table)
+    return scope.filters(layer.table, level=level, sector=sector, region=region,
+                         updated_since=updated_since, has_level=layer.has_level,
+                         has_sector=layer.sector_sql is not None)
 
 
 def validate_tile_address(z: int, x: int, y: int) -> None:
@@ -102,16 +68,8 @@ def _template(name: str) -> str:
 
 
 def _point_filters(layer: Layer) -> str:
-    clauses = ["AND t.county_code LIKE :code_prefix",
-               "AND (CAST(:updated_since AS timestamptz) IS NULL"
-               " OR t.updated_at >= CAST(:updated_since AS timestamptz))"]
-    if layer.has_level:
-        clauses.append("AND (CAST(:levels AS text[]) IS NULL"
-                       " OR t.risk_level = ANY(CAST(:levels AS text[])))")
-    if layer.sector_sql:
-        clauses.append(f"AND (CAST(:sectors AS text[]) IS NULL"
-                       f" OR {layer.sector_sql} = ANY(CAST(:sectors AS text[])))")
-    return "\n       ".join(clauses)
+    clauses = RowFilters(layer.table).clauses("t", has_level=layer.has_level)
+    return "\n       ".join(f"AND {clause}" for clause in clauses)
 
 
 @cache
@@ -152,7 +110,7 @@ def _highest_measures() -> dict[str, list[str]]:
 
 
 def render_tile(session: Session, *, layer: Layer, z: int, x: int, y: int,
-                filters: TileFilters) -> bytes:
+                filters: RowFilters) -> bytes:
     """Render one tile in PostGIS."""
     params: dict[str, object] = {"z": z, "x": x, "y": y, "layer": layer.name, **filters.params()}
     if layer.name in AREA_LAYERS:
@@ -173,7 +131,7 @@ def render_tile(session: Session, *, layer: Layer, z: int, x: int, y: int,
     return bytes(session.execute(statement, params).scalar_one() or b"")
 
 
-def tile_etag(*, layer: Layer, z: int, x: int, y: int, filters: TileFilters,
+def tile_etag(*, layer: Layer, z: int, x: int, y: int, filters: RowFilters,
               version: int) -> str:
     """The strong ETag of a tile, computable before rendering it."""
     digest = hashlib.sha1(
@@ -217,7 +175,7 @@ class TileCache:
 
 
 async def current_etag(session: Session, versions: LayerVersions, *, layer: Layer, z: int,
-                       x: int, y: int, filters: TileFilters) -> str:
+                       x: int, y: int, filters: RowFilters) -> str:
     """The ETag the tile has now. The layer version comes from notifications when known,
     so a client's cached copy is confirmed (304) without touching the database or the
     tile cache, in whichever server process the request lands."""
@@ -228,7 +186,7 @@ async def current_etag(session: Session, versions: LayerVersions, *, layer: Laye
 
 
 async def get_tile(session: Session, cache_: TileCache, *, etag: str, layer: Layer, z: int,
-                   x: int, y: int, filters: TileFilters) -> tuple[bytes, bool]:
+                   x: int, y: int, filters: RowFilters) -> tuple[bytes, bool]:
     """Return (tile, served_from_cache) for a tile whose current ETag is `etag`;
     rendering runs in the thread pool."""
     cached = cache_.get(etag)
