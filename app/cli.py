@@ -122,6 +122,64 @@ def setup(settings: Settings) -> None:
         _load_regions(None)
     if enterprises == 0:
         _load_demo(settings.demo_seed, settings.demo_enterprises)
+    _demo_accounts(settings)
+
+
+def _demo_accounts(settings: Settings) -> None:
+    """Grids for the demo counties (when there are none) and an account of every role."""
+    from app.auth.demo import DEMO_GRIDS, ensure_demo_accounts  # noqa: PLC0415
+    from app.regions import grids  # noqa: PLC0415
+
+    with _owner_session() as session, session.begin():
+        if session.scalar(text("SELECT count(*) FROM grid_cells")) == 0:
+            for county, size in DEMO_GRIDS.items():
+                grids.generate_grid(session, county_code=county, cell_size_m=size)
+        accounts = ensure_demo_accounts(session, password=settings.demo_password)
+    print(f"demo accounts (password: {settings.demo_password}):")
+    for role in ("admin", "official", "planner", "warden", "enterprise"):
+        of_role = [a for a in accounts if a.role == role]
+        shown = of_role if len(of_role) <= 6 else [*of_role[:4]]
+        for account in shown:
+            print(f"  {account.username:<22} {role:<10} {account.scope}")
+        if len(shown) < len(of_role):
+            print(f"  … and {len(of_role) - len(shown)} more {role} accounts "
+                  f"({'ent-<enterprise id>' if role == 'enterprise' else 'warden-<county>-<n>'})")
+
+
+def _users(args: argparse.Namespace, settings: Settings) -> None:
+    """Manage users from the command line (as the owner, recorded in the audit log)."""
+    import getpass  # noqa: PLC0415
+
+    from app.auth import service  # noqa: PLC0415
+    from app.auth.scope import PUBLIC_SCOPE  # noqa: PLC0415
+    from app.audit.service import tell_database_who  # noqa: PLC0415
+
+    def password() -> str:
+        return args.password or getpass.getpass(f"password for {args.username}: ")
+
+    with _owner_session() as session:
+        tell_database_who(session, scope=PUBLIC_SCOPE, client_address="cli",
+                          request_id=None, actor=f"cli:{getpass.getuser()}")
+        with session.begin():
+            if args.action == "list":
+                for user in service.list_users(session):
+                    state = "disabled" if user.disabled else "active"
+                    scope = user.region_code or user.enterprise_id or \
+                        (f"{len(user.grid_cells)} cells" if user.grid_cells else "")
+                    print(f"{user.username:<24} {user.role:<10} {state:<8} {scope}")
+                return
+            if args.action == "create":
+                service.create_user(
+                    session, username=args.username, password=password(), role=args.role,
+                    region_code=args.region, department=args.department,
+                    grid_cells=args.grid_cells.split(",") if args.grid_cells else [],
+                    enterprise_id=args.enterprise)
+            else:
+                user = service.get_user(session, args.username)
+                changes = {"disabled": True} if args.action == "disable" else \
+                    {"password": password()}
+                service.update_user(session, user, changes)
+    print(f"user {args.username}: {args.action} done")
 
 
 def _setup(args: argparse.Namespace, settings: Settings) -> None:
@@ -189,6 +247,17 @@ def build_parser() -> argparse.ArgumentParser:
         "restore", help="replace the database's objects and rows with a backup's")
     restore_cmd.add_argument("file")
     restore_cmd.set_defaults(handler=_restore)
+
+    users = commands.add_parser("users", help="create, list, disable users; set passwords")
+    users.add_argument("action", choices=["create", "list", "disable", "set-password"])
+    users.add_argument("username", nargs="?")
+    users.add_argument("--role", choices=["admin", "official", "warden", "enterprise", "planner"])
+    users.add_argument("--region", help="official/planner: province, city or county code")
+    users.add_argument("--department", help="official: e.g. 住房城乡建设 (geodata/auth)")
+    users.add_argument("--grid-cells", help="warden: comma-separated grid cell codes")
+    users.add_argument("--enterprise", type=int, help="enterprise account: enterprise id")
+    users.add_argument("--password", help="else asked for (not echoed)")
+    users.set_defaults(handler=_users)
 
     setup_cmd = commands.add_parser("setup", help="start, migrate, load what is missing")
     setup_cmd.set_defaults(handler=_setup)

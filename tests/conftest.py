@@ -141,7 +141,9 @@ def make_user(session: Session, password_hash: str) -> Callable[..., dict[str, s
         user = User(username=username or f"{role}-{uuid.uuid4().hex[:10]}",
                     password_hash=password_hash, role=role, **scope)
         session.add(user)
-        session.flush()
+        # Committed (to a savepoint of the test's transaction): a request that fails
+        # and rolls back must not take the user with it.
+        session.commit()
         token, _ = tokens.issue(user.id, user.token_version, "access")
         return {"Authorization": f"Bearer {token}"}
 

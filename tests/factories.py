@@ -32,3 +32,9 @@ def square_around(lon: float, lat: float, half_deg: float) -> dict:
         [lon - half_deg, lat - half_deg], [lon + half_deg, lat - half_deg],
         [lon + half_deg, lat + half_deg], [lon - half_deg, lat + half_deg],
         [lon - half_deg, lat - half_deg]]]}
+
+# Outside Yinchuan (宁夏石嘴山 大武口区) and the pair the old prefix rule confused:
+# 120110 东丽区 was read as prefix 12011, which also matched 120111 西青区.
+DAWUKOU = (106.3800, 39.0200)
+DONGLI = (117.3100, 39.0900)
+XIQING = (117.0100, 39.1400)

@@ -24,10 +24,11 @@ _SET_ACTOR = text("SELECT set_config('riskatlas.actor', :actor, true),"
 
 
 def tell_database_who(session: Session, *, scope: Scope, client_address: str | None,
-                      request_id: str | None) -> None:
-    """Have every transaction of this session name the user, address and request."""
+                      request_id: str | None, actor: str | None = None) -> None:
+    """Have every transaction of this session name the user (or `actor`, for a command
+    line), address and request."""
     session.info[ACTOR_KEY] = {
-        "actor": scope.username or "", "actor_id": str(scope.user_id or ""),
+        "actor": actor or scope.username or "", "actor_id": str(scope.user_id or ""),
         "client_address": client_address or "", "request_id": request_id or ""}
 
 

@@ -49,7 +49,7 @@ class UserIn(BaseModel):
 
 
 class UserPatch(BaseModel):
-    password: str | None = Password
+    password: str | None = Field(None, min_length=8, max_length=200)
     role: Role | None = None
     display_name: str | None = Field(None, max_length=100)
     region_code: str | None = Field(None, pattern=r"^\d{6}$")
