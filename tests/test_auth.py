@@ -70,7 +70,7 @@ def test_expired_and_tampered_tokens_get_401(client, make_user) -> None:
                          algorithm="HS256")
     response = client.get("/api/auth/me", headers=_bearer(expired))
     assert response.status_code == 401 and "expired" in response.json()["detail"]
-    forged = jwt.encode({**claims, "sub": "1"}, "another key", algorithm="HS256")
+    forged = jwt.encode({**claims, "sub": "1"}, "another key of thirty-two bytes!", algorithm="HS256")
     assert client.get("/api/auth/me", headers=_bearer(forged)).status_code == 401
     refresh = _sign_in(client, "tokens").json()["refresh_token"]
     assert client.get("/api/auth/me", headers=_bearer(refresh)).status_code == 401

@@ -1,0 +1,245 @@
+"""Issue 10: every route × every role, built from the app's own routes.
+
+A new route fails `test_every_route_is_classified` until it is added to MATRIX with the
+answer each role gets. Each probe is a real request against PostGIS: rows are made for it
+inside the test's transaction (an enterprise in 兴庆区, inside the official's city and the
+warden's county, owned by the enterprise account).
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.main import create_app
+from tests.conftest import PUBLIC, TEST_PASSWORD
+from tests.factories import XINGQING, enterprise_payload, lec_point
+
+ROLES = ("public", "admin", "official", "planner", "warden", "enterprise")
+OK = "2xx"
+
+
+def _expect(default: int | str, **roles: int | str) -> dict[str, int | str]:
+    return {role: roles.get(role, default) for role in ROLES}
+
+
+PUBLIC_ROUTE = _expect(OK)
+ADMIN_ONLY = _expect(403, public=401, admin=OK)
+LIST = {  # role may read the kind at all: 200; the public 401; others 403
+    table: _expect(OK, public=401, **{r: 403 for r in roles})
+    for table, roles in {"enterprises": ("planner",), "risk_points": ("planner",),
+                         "hazard_sources": (), "public_zones": ("enterprise",)}.items()}
+ITEM = {  # an in-scope row: readers 200, everyone else 404 (no hint it exists)
+    table: _expect(OK, public=404, **{r: 404 for r in roles})
+    for table, roles in {"enterprises": ("planner",), "risk_points": ("planner",),
+                         "hazard_sources": (), "public_zones": ("enterprise",)}.items()}
+CREATE = {
+    "enterprises": _expect(403, public=401, admin=OK, official=OK),
+    "risk_points": _expect(403, public=401, admin=OK, official=OK, enterprise=OK),
+    "hazard_sources": _expect(403, public=401, admin=OK, official=OK, enterprise=OK),
+    "public_zones": _expect(403, public=401, admin=OK, official=OK),
+}
+CHANGE = {  # PATCH / DELETE: the row is read first (404 if unseen), then written (403)
+    "enterprises": _expect(403, public=404, planner=404, admin=OK, official=OK),
+    "risk_points": _expect(403, public=404, planner=404, admin=OK, official=OK, enterprise=OK),
+    "hazard_sources": _expect(403, public=404, admin=OK, official=OK, enterprise=OK),
+    "public_zones": _expect(403, public=404, enterprise=404, admin=OK, official=OK),
+}
+LAYER = _expect(OK, public=401, planner=403)  # located layer (enterprises) read
+# Deleting needs a new enterprise each time: not the account's own, so it is unseen there.
+DELETE = {"enterprises": _expect(403, public=404, planner=404, enterprise=404, admin=OK,
+                                 official=OK)}
+
+
+@dataclass
+class Context:
+    admin: TestClient
+    enterprise_id: int
+    users: dict[str, dict[str, str]]
+    tokens: dict[str, str]
+
+    def fresh(self, table: str, *, to_delete: bool = False) -> int:
+        """A new row of `table` in 兴庆区 belonging to the test enterprise (for enterprises:
+        the test enterprise itself, or a new one when it is to be deleted)."""
+        body: dict[str, Any] = {
+            "enterprises": enterprise_payload(),
+            "risk_points": lec_point(self.enterprise_id, 3, 6, 7),
+            "hazard_sources": _hazard_source(self.enterprise_id),
+            "public_zones": _zone(),
+        }[table]
+        if table == "enterprises" and not to_delete:
+            return self.enterprise_id
+        response = self.admin.post(f"/api/{table.replace('_', '-')}", json=body)
+        assert response.status_code == 201, response.text
+        return int(response.json()["id"])
+
+
+def _hazard_source(enterprise_id: int) -> dict[str, Any]:
+    return {"enterprise_id": enterprise_id, "name": "储罐", "unit_type": "storage",
+            "substances": [{"cas": "7782-50-5", "quantity_t": 2}]}
+
+
+def _zone() -> dict[str, Any]:
+    return {"name": "广场", "kind": "square", "lon": XINGQING[0], "lat": XINGQING[1]}
+
+
+Probe = Callable[[Context], tuple[str, dict[str, Any]]]
+
+
+def _crud(table: str) -> dict[tuple[str, str], tuple[Probe, dict[str, int | str]]]:
+    path = f"/api/{table.replace('_', '-')}"
+    create_body = {"enterprises": lambda c: enterprise_payload(),
+                   "risk_points": lambda c: lec_point(c.enterprise_id, 3, 6, 7),
+                   "hazard_sources": lambda c: _hazard_source(c.enterprise_id),
+                   "public_zones": lambda c: _zone()}[table]
+    patch_body = {"enterprises": {"address": "新址"}, "risk_points": {"name": "改名"},
+                  "hazard_sources": {"name": "改名"}, "public_zones": {"name": "改名"}}[table]
+    return {
+        ("GET", path): (lambda c: (path, {}), LIST[table]),
+        ("POST", path): (lambda c: (path, {"json": create_body(c)}), CREATE[table]),
+        ("GET", path + "/{id}"): (lambda c: (f"{path}/{c.fresh(table)}", {}), ITEM[table]),
+        ("PATCH", path + "/{id}"): (lambda c: (f"{path}/{c.fresh(table)}",
+                                               {"json": patch_body}), CHANGE[table]),
+        ("DELETE", path + "/{id}"): (lambda c: (f"{path}/{c.fresh(table, to_delete=True)}",
+                                                {}), DELETE.get(table, CHANGE[table])),
+    }
+
+
+def _sign_in_admin(c: Context) -> tuple[str, dict[str, Any]]:
+    return "/api/auth/token", {"data": {"username": "matrix-admin", "password": TEST_PASSWORD}}
+
+
+MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
+    ("GET", "/"): (lambda c: ("/", {}), PUBLIC_ROUTE),
+    ("GET", "/api/health/live"): (lambda c: ("/api/health/live", {}), PUBLIC_ROUTE),
+    ("GET", "/api/health/ready"): (lambda c: ("/api/health/ready", {}), PUBLIC_ROUTE),
+    ("GET", "/api/health"): (lambda c: ("/api/health", {}), PUBLIC_ROUTE),
+    ("POST", "/api/auth/token"): (_sign_in_admin, PUBLIC_ROUTE),
+    ("POST", "/api/auth/refresh"): (lambda c: ("/api/auth/refresh", {
+        "json": {"refresh_token": c.tokens["refresh"]}}), PUBLIC_ROUTE),
+    ("GET", "/api/auth/me"): (lambda c: ("/api/auth/me", {}), PUBLIC_ROUTE),
+    ("GET", "/api/users"): (lambda c: ("/api/users", {}), ADMIN_ONLY),
+    ("POST", "/api/users"): (lambda c: ("/api/users", {"json": {
+        "username": f"made-{c.fresh('risk_points')}", "password": "long-enough",
+        "role": "planner", "region_code": "640000"}}), ADMIN_ONLY),
+    ("GET", "/api/users/{id}"): (lambda c: (f"/api/users/{c.tokens['admin_id']}", {}),
+                                 ADMIN_ONLY),
+    ("PATCH", "/api/users/{id}"): (lambda c: (f"/api/users/{c.tokens['admin_id']}", {
+        "json": {"display_name": "矩阵"}}), ADMIN_ONLY),
+    ("GET", "/api/audit"): (lambda c: ("/api/audit", {}),
+                            _expect(403, public=401, admin=OK, official=OK)),
+    ("GET", "/api/regions/locate"): (lambda c: ("/api/regions/locate?lon=106.28&lat=38.47",
+                                                {}), PUBLIC_ROUTE),
+    ("GET", "/api/regions/{code}"): (lambda c: ("/api/regions/640104", {}), PUBLIC_ROUTE),
+    ("GET", "/api/regions/{code}/children"): (lambda c: ("/api/regions/640100/children", {}),
+                                              PUBLIC_ROUTE),
+    ("GET", "/api/regions/{code}/geometry"): (
+        lambda c: ("/api/regions/640104/geometry?detail=coarse", {}), PUBLIC_ROUTE),
+    ("POST", "/api/risk/assess/lec"): (lambda c: ("/api/risk/assess/lec", {
+        "json": {"l": 3, "e": 6, "c": 7}}), PUBLIC_ROUTE),
+    ("POST", "/api/risk/assess/ls"): (lambda c: ("/api/risk/assess/ls", {
+        "json": {"l": 3, "s": 4}}), PUBLIC_ROUTE),
+    ("GET", "/api/risk/summary"): (lambda c: ("/api/risk/summary?parent=640000", {}),
+                                   PUBLIC_ROUTE),
+    ("GET", "/api/risk/regions/{code}"): (lambda c: ("/api/risk/regions/640104", {}),
+                                          PUBLIC_ROUTE),
+    ("GET", "/api/risk/trend"): (lambda c: (
+        "/api/risk/trend?region=640104&from=2026-01-01&to=2026-12-31", {}), PUBLIC_ROUTE),
+    ("POST", "/api/risk/snapshots"): (lambda c: ("/api/risk/snapshots", {}), ADMIN_ONLY),
+    ("POST", "/api/hazard-sources/assess"): (lambda c: ("/api/hazard-sources/assess", {
+        "json": {"substances": [{"cas": "7782-50-5", "quantity_t": 2}],
+                 "geometry": {"type": "Point", "coordinates": list(XINGQING)}}}),
+        _expect(OK, public=401, enterprise=403)),
+    **_crud("risk_points"), **_crud("enterprises"), **_crud("hazard_sources"),
+    **_crud("public_zones"),
+    ("GET", "/tiles/{layer}/{z}/{x}/{y}.mvt"): (
+        lambda c: ("/tiles/enterprises/14/13028/6292.mvt", {}), LAYER),
+    ("GET", "/tiles/{layer}/tilejson.json"): (
+        lambda c: ("/tiles/enterprises/tilejson.json", {}), PUBLIC_ROUTE),
+    ("GET", "/api/features/{layer}"): (lambda c: ("/api/features/enterprises", {}), LAYER),
+    ("GET", "/ogc"): (lambda c: ("/ogc", {}), PUBLIC_ROUTE),
+    ("GET", "/ogc/"): (lambda c: ("/ogc/", {}), PUBLIC_ROUTE),
+    ("GET", "/ogc/conformance"): (lambda c: ("/ogc/conformance", {}), PUBLIC_ROUTE),
+    ("GET", "/ogc/collections"): (lambda c: ("/ogc/collections", {}), PUBLIC_ROUTE),
+    ("GET", "/ogc/collections/{collection_id}"): (
+        lambda c: ("/ogc/collections/enterprises", {}), PUBLIC_ROUTE),
+    ("GET", "/ogc/collections/{collection_id}/items"): (
+        lambda c: ("/ogc/collections/enterprises/items", {}), LAYER),
+    ("GET", "/ogc/collections/{collection_id}/items/{feature_id}"): (
+        lambda c: (f"/ogc/collections/enterprises/items/{c.enterprise_id}", {}), LAYER),
+    ("GET", "/api/map/view"): (lambda c: ("/api/map/view?code=640100", {}), PUBLIC_ROUTE),
+    ("GET", "/api/map/enterprises/{id}"): (lambda c: (f"/api/map/enterprises/{c.enterprise_id}",
+                                                      {}), ITEM["enterprises"]),
+    ("GET", "/api/map/country"): (lambda c: ("/api/map/country", {}), PUBLIC_ROUTE),
+    ("GET", "/api/map/trend"): (lambda c: ("/api/map/trend?from=2026-01-01&to=2026-12-31", {}),
+                                PUBLIC_ROUTE),
+    ("GET", "/api/map/sectors"): (lambda c: ("/api/map/sectors", {}), PUBLIC_ROUTE),
+    ("GET", "/api/search"): (lambda c: ("/api/search?q=测试", {}), PUBLIC_ROUTE),
+    ("GET", "/api/heat"): (lambda c: ("/api/heat?bbox=105,37,108,40&zoom=8", {}), LAYER),
+    ("GET", "/api/exports/regions/{code}.html"): (
+        lambda c: ("/api/exports/regions/640104.html", {}), PUBLIC_ROUTE),
+}
+
+
+def _operations() -> set[tuple[str, str]]:
+    """Every (method, path) the app routes, included routers flattened."""
+    found: set[tuple[str, str]] = set()
+
+    def visit(routes: Any) -> None:
+        for route in routes:
+            if hasattr(route, "effective_route_contexts"):
+                for context in route.effective_route_contexts():
+                    found.update((m, context.path) for m in context.methods)
+            elif getattr(route, "include_in_schema", False) or \
+                    getattr(route, "path", None) == "/":
+                found.update((m, route.path) for m in route.methods if m != "HEAD")
+
+    visit(create_app().router.routes)
+    return {(method, path) for method, path in found if method != "HEAD"}
+
+
+def test_every_route_is_classified() -> None:
+    operations = _operations()
+    assert operations - MATRIX.keys() == set(), "classify these routes in MATRIX"
+    assert MATRIX.keys() - operations == set(), "MATRIX names routes that do not exist"
+
+
+@pytest.fixture
+def context(client: TestClient, make_user, session: Session) -> Iterator[Context]:
+    enterprise = client.post("/api/enterprises", json=enterprise_payload()).json()
+    session.execute(text("INSERT INTO grid_cells (code, name, county_code, geom, source) "
+                         "SELECT '640104-M1', '矩阵网格', '640104', geom, 'imported' "
+                         "FROM regions WHERE code = '640104'"))
+    session.commit()
+    users = {
+        "public": PUBLIC,
+        "admin": make_user("admin", username="matrix-admin"),
+        "official": make_user("official", region_code="640100"),
+        "planner": make_user("planner", region_code="640000"),
+        "warden": make_user("warden", grid_cells=["640104-M1"]),
+        "enterprise": make_user("enterprise", enterprise_id=enterprise["id"]),
+    }
+    pair = client.post("/api/auth/token", headers=PUBLIC,
+                       data={"username": "matrix-admin", "password": TEST_PASSWORD}).json()
+    admin_id = session.execute(text("SELECT id FROM users WHERE username = 'matrix-admin'"))
+    yield Context(client, enterprise["id"], users,
+                  {"refresh": pair["refresh_token"], "admin_id": str(admin_id.scalar_one())})
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(MATRIX), ids=[f"{m} {p}" for m, p in
+                                                                  sorted(MATRIX)])
+def test_each_role_gets_the_classified_answer(context: Context, method: str, path: str) -> None:
+    probe, expected = MATRIX[(method, path)]
+    wrong = []
+    for role in ROLES:
+        url, kwargs = probe(context)
+        response = context.admin.request(method, url, headers=context.users[role], **kwargs)
+        want = expected[role]
+        good = 200 <= response.status_code < 300 if want == OK else response.status_code == want
+        if not good:
+            wrong.append(f"{role}: {response.status_code} (want {want}) {response.text[:120]}")
+    assert not wrong, "\n".join(wrong)
