@@ -172,6 +172,35 @@ def client(session: Session, make_user: Callable[..., dict[str, str]]) -> Iterat
         yield client
 
 
+@pytest.fixture(scope="session")
+def live_users(engine: Engine, password_hash: str) -> dict[str, str]:
+    """Committed users for tests against a live server: username by role, TEST_PASSWORD.
+
+    admin; official of 宁夏 (640000); planner of 宁夏. Made once per run (the run starts
+    with no users, see `engine`).
+    """
+    users = {"admin": ("live-admin", {}),
+             "official": ("live-nx-official", {"region_code": "640000"}),
+             "planner": ("live-nx-planner", {"region_code": "640000"})}
+    with Session(engine) as session, session.begin():
+        for role, (username, scope) in users.items():
+            if session.scalar(text("SELECT 1 FROM users WHERE username = :u"),
+                              {"u": username}) is None:
+                session.add(User(username=username, role=role, password_hash=password_hash,
+                                 **scope))
+    return {role: username for role, (username, _) in users.items()}
+
+
+def live_token(url: str, username: str) -> str:
+    """Sign in on a live server; the access token."""
+    import httpx  # noqa: PLC0415
+
+    response = httpx.post(f"{url}/api/auth/token",
+                          data={"username": username, "password": TEST_PASSWORD}, timeout=30)
+    response.raise_for_status()
+    return str(response.json()["access_token"])
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
