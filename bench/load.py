@@ -1,16 +1,19 @@
 """Load and faults from outside: many HTTP clients against one running service, then proof
 that every write it acknowledged is stored and every aggregate equals a recount.
 
-    python -m bench.load [--clients 100] [--seconds 60] [--fault] [--url http://127.0.0.1:PORT]
-                         [--database-url URL] [--workers N] [--enterprises 1000]
+    python -m bench.load [--clients 100] [--seconds 60] [--fault [--fault-at S] [--outage 5]]
+                         [--url http://127.0.0.1:PORT] [--database-url URL] [--workers N]
+                         [--app-dir DIR] [--enterprises 1000] [--baseline-seconds 5]
 
 Without --url the benchmark starts its own uvicorn on a free loopback port (as many
-processes as `riskatlas serve` starts, unless --workers says otherwise) on the database
-`riskatlas_bench_load` of the configured server: created, migrated and loaded with Ningxia's
-divisions and a demo of --enterprises enterprises when missing, and cleared of the rows
-earlier runs wrote. It never touches `riskatlas`, the tests' databases or `riskatlas_bench`.
-With --url it measures that server (loopback only), which must serve the database named by
---database-url (the default is the one above), since the checks read it directly.
+processes as `riskatlas serve` starts, unless --workers says otherwise; the code of
+--app-dir, e.g. a `git archive` of an older commit, for before/after figures) on the
+database `riskatlas_bench_load` of the configured server: created, migrated and loaded with
+Ningxia's divisions and a demo of --enterprises enterprises when missing, and cleared of the
+rows earlier runs wrote. It never touches `riskatlas`, the tests' databases or
+`riskatlas_bench`. That server is stopped before the checks, so nothing still hanging in it
+can commit afterwards. With --url it measures that server (loopback only), which must serve
+the database named by --database-url (default the one above): the checks read it directly.
 
 Each client is a thread with two HTTP connections that loops without pause over a mix of
 vector tiles around Ningxia (revalidated with If-None-Match, as the web map does), the
@@ -20,19 +23,21 @@ every 201 the created row is read back at once over the client's other connectio
 several server processes, often from another process): a 404 there is a write the service
 acknowledged before it was visible. A probe polls /api/health/ready (/api/health on servers
 without it) every 0.5 s. --fault stops the embedded cluster for --outage seconds during the
-run and starts it again.
+run, starts it again, and keeps the clients on until RECOVERY_LIMIT_S after it is back.
 
 Afterwards, once the database is quiet, direct SQL checks that every acknowledged create,
-rename and delete is in the database, that writes with no answer (timeouts, 5xx) are either
-absent or whole, that `region_counts` equals the recount of rebuild_region_counts() (run in
-a transaction that is rolled back) and that no enterprise's level differs from the one its
-risk points give. A baseline measured in the same run (the same mix with one client, and
+rename and delete is in the database, that writes with no answer (timeouts, 5xx) were
+stored at most once and whole: `region_counts` equals the recount of
+rebuild_region_counts() (run in a transaction that is rolled back), no enterprise's level
+differs from the one its risk points give, every risk point's latest grading is in the
+history. A baseline measured in the same run (the same mix with one client, and
 /api/health/live when the server has it) is printed beside the figures.
 """
 
 import argparse
 import itertools
 import random
+import secrets
 import statistics
 import subprocess
 import sys
@@ -52,7 +57,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app import embedded_db, migrate
+from app.audit.service import tell_database_who
+from app.auth import service as accounts
+from app.auth.scope import PUBLIC_SCOPE
 from app.cli import build_parser
+from app.errors import NotFound
 from app.geo.webmercator import lonlat_to_tile
 from app.regions.loader import load_regions
 from app.risk import grading
@@ -66,6 +75,7 @@ LOAD_DATABASE = "riskatlas_bench_load"
 PROVINCE = "640000"
 # Every row the benchmark writes is named with this prefix, so a later run can remove them.
 NAME_PREFIX = "负载"
+BENCH_USER = "bench-load"   # the admin account the clients sign in as
 REQUEST_TIMEOUT_S = 10.0
 PROBE_INTERVAL_S = 0.5
 # Targets a run is judged by (Report.problems).
@@ -187,6 +197,37 @@ def read_targets(url: str | URL, *, seed: int = 1) -> Targets:
     return Targets(places, [c.strip() for c in cities], enterprises, tiles)
 
 
+def sign_in(base_url: str, database_url: str | URL) -> dict[str, str]:
+    """Headers of the benchmark's admin, signed in; none for a server without accounts.
+
+    The account gets a new random password on every run (set as the owner, through the
+    accounts service, so it is audited), then signs in over HTTP like any client.
+    """
+    with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client:
+        if client.get("/api/auth/me").status_code == 404:
+            return {}
+        password = secrets.token_urlsafe(24)
+        engine = create_engine(database_url)
+        try:
+            with Session(engine) as session, session.begin():
+                tell_database_who(session, scope=PUBLIC_SCOPE, client_address="bench",
+                                  request_id=None, actor="bench.load")
+                try:
+                    user = accounts.get_user(session, BENCH_USER)
+                except NotFound:
+                    accounts.create_user(session, username=BENCH_USER, password=password,
+                                         role="admin")
+                else:
+                    accounts.update_user(session, user, {"password": password,
+                                                         "disabled": False, "role": "admin"})
+        finally:
+            engine.dispose()
+        response = client.post("/api/auth/token",
+                               data={"username": BENCH_USER, "password": password})
+        response.raise_for_status()
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
 def credit_code(county: str, serial: int) -> str:
     """A valid GB 32100 code registered in `county` whose organisation code spells `serial`
     in base 31 (so codes are unique while serials are)."""
@@ -198,17 +239,17 @@ def credit_code(county: str, serial: int) -> str:
 class Client:
     """One simulated user: a loop over the mix on one connection, reads-after on another."""
 
-    def __init__(self, index: int, base_url: str, targets: Targets, ledger: Ledger,
-                 serials: itertools.count, tag: str) -> None:
+    def __init__(self, index: int, base_url: str, headers: dict[str, str], targets: Targets,
+                 ledger: Ledger, serials: itertools.count, tag: str) -> None:
         self.index = index
         self.targets = targets
         self.ledger = ledger
         self.serials = serials
         self.tag = tag
         self.rng = random.Random(index)
-        self.http = httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S)
+        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=REQUEST_TIMEOUT_S)
         # A second connection pool: the read-back never rides on the write's connection.
-        self.reader = httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S)
+        self.reader = httpx.Client(base_url=base_url, headers=headers, timeout=REQUEST_TIMEOUT_S)
         self.answers: list[Answer] = []
         self.etags: dict[str, str] = {}
         self.enterprises: dict[int, tuple[float, float]] = {}   # own: id → (lon, lat)
@@ -397,6 +438,11 @@ class Run:
     def total(self, attribute: str) -> int:
         return sum(getattr(client, attribute) for client in self.clients)
 
+    @property
+    def rate(self) -> float:
+        """Answers (and failures) per second."""
+        return len(self.answers) / (self.ended - self.started)
+
     def affected(self, answer: Answer) -> bool:
         """True when the answer overlaps the outage or the recovery time allowed after it."""
         o = self.outage
@@ -435,13 +481,13 @@ def _stop_database_for(fault: Fault, outage: Outage, until: threading.Event) -> 
         outage.started = time.perf_counter()
 
 
-def run_load(base_url: str, targets: Targets, ledger: Ledger, *, clients: int, seconds: float,
-             fault: Fault | None = None) -> Run:
+def run_load(base_url: str, headers: dict[str, str], targets: Targets, ledger: Ledger, *,
+             clients: int, seconds: float, fault: Fault | None = None) -> Run:
     """`clients` threads over the mix for `seconds`, a health probe, and the fault if any."""
     if not 1 <= clients <= MAX_CLIENTS or not 0 < seconds <= MAX_SECONDS:
         raise ValueError(f"at most {MAX_CLIENTS} clients and {MAX_SECONDS} s")
-    if fault and fault.at + fault.outage >= seconds:
-        raise ValueError("the outage must end before the run does")
+    if fault and not 0 <= fault.at < seconds:
+        raise ValueError("the outage must begin during the run")
     if urlsplit(base_url).hostname not in LOOPBACK:
         raise ValueError(f"{base_url} is not on loopback")
     if fault and not get_settings().embedded:
@@ -451,7 +497,8 @@ def run_load(base_url: str, targets: Targets, ledger: Ledger, *, clients: int, s
     # them (a run creates fewer rows than it lasts milliseconds).
     now_ms = time.time_ns() // 1_000_000
     tag, serials = f"{now_ms:x}", itertools.count(now_ms % 31 ** 8)
-    workers = [Client(i, base_url, targets, ledger, serials, tag) for i in range(clients)]
+    workers = [Client(i, base_url, headers, targets, ledger, serials, tag)
+               for i in range(clients)]
     probes: list[Answer] = []
     stop, done = threading.Event(), threading.Event()   # clients stop; probe and fault stop
     outage = Outage() if fault else None
@@ -558,7 +605,8 @@ def check(url: str | URL, ledger: Ledger) -> Check:
             for id in ids:
                 states, actual = ledger.rows[(table, id)], stored.get(id)
                 if actual not in states:
-                    lost.append(f"{table} {id}: {actual!r}, expected one of {sorted(states, key=str)}")
+                    lost.append(f"{table} {id}: {actual!r},"
+                                f" expected one of {sorted(states, key=str)}")
         landed = 0
         for table in PATHS:
             wanted = [name for t, name in ledger.unanswered_creates if t == table]
@@ -602,7 +650,7 @@ def status_class(answer: Answer) -> str:
 
 def longest_health_gap(run: Run) -> float:
     """The longest time without a successful health answer, from the run's start to its end."""
-    times = [run.started] + sorted(p.ended for p in run.probes if p.status == 200) + [run.ended]
+    times = [run.started, *sorted(p.ended for p in run.probes if p.status == 200), run.ended]
     return max(b - a for a, b in itertools.pairwise(times))
 
 
@@ -699,69 +747,75 @@ class Report:
 
     def print(self, title: str) -> None:
         print(title)
-        header = (f"{'kind':<18}{'requests':>9}{'2xx':>7}{'3xx':>7}{'4xx':>6}{'5xx':>6}"
-                  f"{'timeout':>8}{'error':>6}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-                  f"   baseline p50 / p95 ms   ×p95")
-        print(header)
+        print(f"{'kind':<18}{'requests':>9}{'2xx':>7}{'3xx':>7}{'4xx':>6}{'5xx':>6}"
+              f"{'timeout':>8}{'error':>6}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+              "   baseline p50 / p95 ms   ×p95")
         for kind in (*KINDS, None):
             answers = [a for a in self.run.answers if kind in (None, a.kind)]
-            if not answers:
-                continue
-            classes = Counter(status_class(a) for a in answers)
-            ms = [a.seconds * 1000 for a in answers if a.status is not None] or [0.0]
-            base = [a.seconds * 1000 for a in (self.baseline.answers if self.baseline else [])
-                    if kind in (None, a.kind) and a.status is not None]
-            base_text = (f"{statistics.median(base):8.1f} / {percentile(base, 95):7.1f}"
-                         f"   {percentile(ms, 95) / percentile(base, 95):5.1f}"
-                         if base else "")
-            print(f"{kind or 'all':<18}{len(answers):>9}{classes['2xx']:>7}{classes['3xx']:>7}"
-                  f"{classes['4xx']:>6}{classes['5xx']:>6}{classes['timeout']:>8}"
-                  f"{classes['error']:>6}{statistics.median(ms):>9.1f}{percentile(ms, 95):>9.1f}"
-                  f"{percentile(ms, 99):>9.1f}   {base_text}")
-        seconds = self.run.ended - self.run.started
-        print(f"throughput {len(self.run.answers) / seconds:.0f} requests/s over {seconds:.1f} s"
-              + (f"; baseline (1 client) {len(self.baseline.answers) / (self.baseline.ended - self.baseline.started):.0f} requests/s"
-                 if self.baseline else ""))
-        errors = [a for a in self.run.answers if a.status and a.status >= 500]
+            if answers:
+                print(self._row(kind, answers))
+        for line in self._summary():
+            print(line)
+
+    def _row(self, kind: str | None, answers: list[Answer]) -> str:
+        classes = Counter(status_class(a) for a in answers)
+        ms = [a.seconds * 1000 for a in answers if a.status is not None] or [0.0]
+        base = [a.seconds * 1000 for a in (self.baseline.answers if self.baseline else [])
+                if kind in (None, a.kind) and a.status is not None]
+        base_text = (f"{statistics.median(base):8.1f} / {percentile(base, 95):7.1f}"
+                     f"   {percentile(ms, 95) / percentile(base, 95):5.1f}" if base else "")
+        counts = "".join(f"{classes[c]:>{w}}" for c, w in (
+            ("2xx", 7), ("3xx", 7), ("4xx", 6), ("5xx", 6), ("timeout", 8), ("error", 6)))
+        return (f"{kind or 'all':<18}{len(answers):>9}{counts}{statistics.median(ms):>9.1f}"
+                f"{percentile(ms, 95):>9.1f}{percentile(ms, 99):>9.1f}   {base_text}")
+
+    def _summary(self) -> list[str]:
+        run, c = self.run, self.check
+        lines = [f"throughput {run.rate:.0f} requests/s over {run.ended - run.started:.1f} s"
+                 + (f"; baseline (1 client) {self.baseline.rate:.0f} requests/s"
+                    if self.baseline else "")]
+        errors = [a for a in run.answers if a.status and a.status >= 500]
         if errors:
-            print(f"5xx answers: {dict(Counter(a.status for a in errors))},"
-                  f" {sum(1 for a in errors if not a.json_body)} of them not JSON,"
-                  f" {sum(1 for a in errors if a.status == 503 and not a.retry_after)}"
-                  f" 503s without Retry-After")
+            lines.append(f"5xx answers: {dict(Counter(a.status for a in errors))},"
+                         f" {sum(1 for a in errors if not a.json_body)} of them not JSON,"
+                         f" {sum(1 for a in errors if a.status == 503 and not a.retry_after)}"
+                         " 503s without Retry-After")
         if self.live_ms:
-            print(f"baseline /api/health/live: p50 {statistics.median(self.live_ms):.1f} ms,"
-                  f" p95 {percentile(self.live_ms, 95):.1f} ms (n={len(self.live_ms)})")
-        probe_ms = [p.seconds * 1000 for p in self.run.probes] or [0.0]
-        print(f"health probe: {len(self.run.probes)} polls, {self.probe_failures} failed"
-              f" ({dict(Counter(p.status or p.failure for p in self.run.probes if p.status != 200))}),"
-              f" p95 {percentile(probe_ms, 95):.0f} ms, longest gap {longest_health_gap(self.run):.1f} s")
-        c = self.check
-        print(f"writes acknowledged: {sum(v for k, v in c.acknowledged.items() if k != 'cascade')}"
-              f" ({', '.join(f'{k} {v}' for k, v in sorted(c.acknowledged.items()))});"
-              f" lost {len(c.lost)}; reads after 201 that were 404: {self.run.total('read_after_404')}"
-              f" (stale {self.run.total('read_after_stale')});"
-              f" own rows answered 404: {self.run.total('own_row_404')}")
-        print(f"writes without an answer or with a 5xx: {c.unanswered} creates"
-              f" ({c.unanswered_landed} stored), names stored twice {c.duplicated}")
-        compared = (f"{c.count_mismatches} of {c.counts} region_counts entries differ from"
-                    " the recount" if isinstance(c.count_mismatches, int) else c.count_mismatches)
-        print(f"aggregates: {compared}; enterprise levels stale: {c.stale_levels};"
-              f" risk points without their grading: {c.ungraded_points}"
-              + (f" (database busy {c.busy_seconds:.1f} s after the run)" if c.busy_seconds > 0.5
-                 else ""))
-        for line in c.lost[:10]:
-            print(f"  lost: {line}")
-        if self.run.outage:
-            f = fault_figures(self.run)
-            o = self.run.outage
-            print(f"fault: database down {f.down_s:.1f} s (stopping {o.stopped - o.stop_called:.1f} s,"
-                  f" stopped {o.start_called - o.stopped:.1f} s, starting"
-                  f" {o.started - o.start_called:.1f} s); answers overlapping it:"
-                  f" {dict(f.statuses)}; non-JSON errors {f.non_json_errors};"
-                  f" 503 without Retry-After {f.missing_retry_after};"
-                  f" slowest {f.longest_s:.2f} s;"
-                  f" first 2xx of a database request {_s(f.recovery_s)} after the database"
-                  f" was back, first ready probe {_s(f.probe_recovery_s)}")
+            lines.append(f"baseline /api/health/live: p50 {statistics.median(self.live_ms):.1f}"
+                         f" ms, p95 {percentile(self.live_ms, 95):.1f} ms"
+                         f" (n={len(self.live_ms)})")
+        failed = Counter(p.status or p.failure for p in run.probes if p.status != 200)
+        probe_ms = [p.seconds * 1000 for p in run.probes] or [0.0]
+        lines.append(f"health probe: {len(run.probes)} polls, {self.probe_failures} failed"
+                     f" ({dict(failed)}), p95 {percentile(probe_ms, 95):.0f} ms,"
+                     f" longest gap {longest_health_gap(run):.1f} s")
+        acknowledged = sum(v for k, v in c.acknowledged.items() if k != "cascade")
+        lines.append(
+            f"writes acknowledged: {acknowledged}"
+            f" ({', '.join(f'{k} {v}' for k, v in sorted(c.acknowledged.items()))});"
+            f" lost {len(c.lost)}; reads after 201 that were 404:"
+            f" {run.total('read_after_404')} (stale {run.total('read_after_stale')});"
+            f" own rows answered 404: {run.total('own_row_404')}")
+        lines.append(f"writes without an answer or with a 5xx: {c.unanswered} creates"
+                     f" ({c.unanswered_landed} stored), names stored twice {c.duplicated}")
+        compared = (f"{c.count_mismatches} of {c.counts} region_counts entries differ from the"
+                    " recount" if isinstance(c.count_mismatches, int) else c.count_mismatches)
+        lines.append(f"aggregates: {compared}; enterprise levels stale: {c.stale_levels};"
+                     f" risk points without their grading: {c.ungraded_points}"
+                     + (f" (database busy {c.busy_seconds:.1f} s after the run)"
+                        if c.busy_seconds > 0.5 else ""))
+        lines += [f"  lost: {line}" for line in c.lost[:10]]
+        if run.outage:
+            f, o = fault_figures(run), run.outage
+            lines.append(
+                f"fault: database down {f.down_s:.1f} s (stopping {o.stopped - o.stop_called:.1f}"
+                f" s, stopped {o.start_called - o.stopped:.1f} s, starting"
+                f" {o.started - o.start_called:.1f} s); answers overlapping it:"
+                f" {dict(f.statuses)}; non-JSON errors {f.non_json_errors};"
+                f" 503 without Retry-After {f.missing_retry_after}; slowest {f.longest_s:.2f} s;"
+                f" first 2xx of a database request {_s(f.recovery_s)} after the database was"
+                f" back, first ready probe {_s(f.probe_recovery_s)}")
+        return lines
 
 
 def _s(seconds: float | None) -> str:
@@ -786,12 +840,15 @@ def measure(base_url: str, database_url: str | URL, *, clients: int, seconds: fl
     """Baseline (optional), the run, then the checks through `database_url` (a role that
     may read every row). `after_run` runs between the run and the checks."""
     targets = read_targets(database_url)
+    headers = sign_in(base_url, database_url)
     ledger = Ledger()
     baseline = live = None
     if baseline_seconds:
         live = live_latency(base_url)
-        baseline = run_load(base_url, targets, ledger, clients=1, seconds=baseline_seconds)
-    run = run_load(base_url, targets, ledger, clients=clients, seconds=seconds, fault=fault)
+        baseline = run_load(base_url, headers, targets, ledger, clients=1,
+                            seconds=baseline_seconds)
+    run = run_load(base_url, headers, targets, ledger, clients=clients, seconds=seconds,
+                   fault=fault)
     if after_run:
         after_run()
     return Report(run, check(database_url, ledger), baseline, live or [])
@@ -867,7 +924,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--url", help="a running server on loopback (default: start one)")
     parser.add_argument("--database-url",
                         help=f"the database the server uses (default: {LOAD_DATABASE})")
-    parser.add_argument("--workers", type=int, help="server processes (default: as riskatlas serve)")
+    parser.add_argument("--workers", type=int,
+                        help="server processes (default: as riskatlas serve)")
     parser.add_argument("--app-dir", type=Path, default=PROJECT_ROOT,
                         help="serve the code of another checkout (e.g. a git archive)")
     parser.add_argument("--enterprises", type=int, default=1000, help="demo size when loading")
@@ -905,7 +963,8 @@ def main(argv: list[str] | None = None) -> None:
              if server else base_url)
     report.print(f"{args.clients} clients × {args.seconds:g} s on {where},"
                  f" database {make_url(database_url).database}"
-                 + (f"; database stopped for {fault.outage:g} s at {fault.at:g} s" if fault else ""))
+                 + (f"; database stopped for {fault.outage:g} s at {fault.at:g} s"
+                    if fault else ""))
     problems = report.problems()
     for problem in problems:
         print(f"FAILED: {problem}")

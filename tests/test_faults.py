@@ -23,6 +23,7 @@ from bench.load import (
     Fault,
     fault_figures,
     measure,
+    sign_in,
 )
 from tests.factories import XINGQING, enterprise_payload
 from tests.test_load import committed_rows_removed  # noqa: F401  (fixture)
@@ -63,8 +64,11 @@ def _database_requests(enterprise_id: int, tag: str) -> list[tuple[str, str, dic
 
 def test_requests_during_an_outage_get_503_json_quickly_and_the_service_recovers(
         live_server_url: str, owner_engine: Engine) -> None:
-    http = httpx.Client(base_url=live_server_url, timeout=10)
-    enterprise = http.post("/api/enterprises", json=enterprise_payload()).json()
+    http = httpx.Client(base_url=live_server_url, timeout=10,
+                        headers=sign_in(live_server_url, owner_engine.url))
+    created = http.post("/api/enterprises", json=enterprise_payload())
+    assert created.status_code == 201, created.text
+    enterprise = created.json()
     assert http.get("/api/health/ready").status_code == 200
     tag = str(time.time_ns())
     answers = []

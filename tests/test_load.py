@@ -16,7 +16,7 @@ SECONDS = 15
 # What the server commits stays: the other tests start from no located rows.
 COMMITTED_TABLES = ("hidden_dangers, risk_points, hazard_sources, public_zones,"
                     " emergency_resources, enterprises, grid_cells, assessments,"
-                    " region_count_snapshots, region_counts")
+                    " region_count_snapshots, region_counts, users, login_failures")
 
 
 @pytest.fixture
