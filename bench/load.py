@@ -2,18 +2,20 @@
 that every write it acknowledged is stored and every aggregate equals a recount.
 
     python -m bench.load [--clients 100] [--seconds 60] [--fault [--fault-at S] [--outage 5]]
-                         [--url http://127.0.0.1:PORT] [--database-url URL] [--workers N]
-                         [--app-dir DIR] [--enterprises 1000] [--baseline-seconds 5]
+                         [--url http://127.0.0.1:PORT] [--database riskatlas_bench_load |
+                         --database-url URL] [--workers N] [--app-dir DIR]
+                         [--enterprises 1000] [--baseline-seconds 5]
 
 Without --url the benchmark starts its own uvicorn on a free loopback port (as many
 processes as `riskatlas serve` starts, unless --workers says otherwise; the code of
 --app-dir, e.g. a `git archive` of an older commit, for before/after figures) on the
-database `riskatlas_bench_load` of the configured server: created, migrated and loaded with
-Ningxia's divisions and a demo of --enterprises enterprises when missing, and cleared of the
-rows earlier runs wrote. It never touches `riskatlas`, the tests' databases or
-`riskatlas_bench`. That server is stopped before the checks, so nothing still hanging in it
-can commit afterwards. With --url it measures that server (loopback only), which must serve
-the database named by --database-url (default the one above): the checks read it directly.
+database --database (`riskatlas_bench_load`) of the configured server: created, migrated and
+loaded with Ningxia's divisions and a demo of --enterprises enterprises by that code's own
+`riskatlas` commands when missing, and cleared of the rows earlier runs wrote. It never
+touches `riskatlas`, the tests' databases or `riskatlas_bench`. That server is stopped
+before the checks, so nothing still hanging in it can commit afterwards. With --url it
+measures that server (loopback only), which must serve the database named by --database or
+--database-url: the checks read it directly.
 
 Each client is a thread with two HTTP connections that loops without pause over a mix of
 vector tiles around Ningxia (revalidated with If-None-Match, as the web map does), the
@@ -36,6 +38,7 @@ history. A baseline measured in the same run (the same mix with one client, and
 
 import argparse
 import itertools
+import os
 import random
 import secrets
 import statistics
@@ -56,18 +59,16 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from app import embedded_db, migrate
+from app import embedded_db
 from app.audit.service import tell_database_who
 from app.auth import service as accounts
 from app.auth.scope import PUBLIC_SCOPE
 from app.cli import build_parser
 from app.errors import NotFound
 from app.geo.webmercator import lonlat_to_tile
-from app.regions.loader import load_regions
 from app.risk import grading
 from app.settings import PROJECT_ROOT, get_settings
 from app.sites.credit_code import CHARSET, check_character, org_check_character
-from app.sites.demo import generate_demo
 from bench.harness import start_server
 from bench.national import libpq_url
 
@@ -867,17 +868,21 @@ def stop_server(process: subprocess.Popen) -> None:
 # The load database
 
 
-def load_database_urls() -> tuple[str, str]:
-    """SQLAlchemy URLs of `riskatlas_bench_load` on the configured server: the service's
-    (the app role) and the schema owner's (migrations, loads, checks)."""
+def load_database_urls(name: str = LOAD_DATABASE) -> tuple[str, str]:
+    """SQLAlchemy URLs of database `name` on the configured server: the service's (the app
+    role) and the schema owner's (migrations, loads, checks)."""
     settings = get_settings()
-    return tuple(make_url(url).set(database=LOAD_DATABASE).render_as_string(hide_password=False)
+    return tuple(make_url(url).set(database=name).render_as_string(hide_password=False)
                  for url in (settings.sqlalchemy_url, settings.owner_sqlalchemy_url))
 
 
-def prepare_database(owner_url: str, *, enterprises: int, seed: int = 20240601,
+def prepare_database(owner_url: str, *, enterprises: int, app_dir: Path = PROJECT_ROOT,
                      log=print) -> None:
-    """Create, migrate and fill the load database when needed; remove earlier runs' rows."""
+    """Create, migrate and fill a load database when needed; remove earlier runs' rows.
+
+    Migrations and loads are the `riskatlas` commands of the checkout in `app_dir`, so an
+    older checkout gets the schema its own code expects.
+    """
     settings = get_settings()
     name = make_url(owner_url).database
     if name in ("riskatlas", settings.database_name) or name.startswith("riskatlas_test"):
@@ -892,23 +897,23 @@ def prepare_database(owner_url: str, *, enterprises: int, seed: int = 20240601,
                 conn.execute(f'CREATE DATABASE "{name}"')
         with psycopg.connect(libpq_url(owner_url), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-    migrate.upgrade(owner_url)
-    engine = create_engine(owner_url)
-    try:
-        with Session(engine) as session, session.begin():
-            if not session.scalar(text("SELECT count(*) FROM regions WHERE code = :c"),
-                                  {"c": PROVINCE}):
-                log("loading Ningxia's divisions …")
-                load_regions(session.connection(), provinces={PROVINCE[:2]})
-            for table in ("risk_points", "enterprises"):
-                session.execute(text(f"DELETE FROM {table} WHERE name LIKE :p"),
-                                {"p": NAME_PREFIX + "%"})
-            if not session.scalar(text("SELECT count(*) FROM enterprises")):
-                log(f"loading a demo of {enterprises} enterprises …")
-                generate_demo(session, seed=seed, enterprises=enterprises)
-                grading.rebuild(session, regrade=True)
-    finally:
-        engine.dispose()
+
+    def riskatlas(*args: str) -> None:
+        url = libpq_url(owner_url)
+        env = {**os.environ, "DATABASE_URL": url, "RISKATLAS_OWNER_DATABASE_URL": url}
+        subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=app_dir, env=env,
+                       check=True)
+
+    riskatlas("db", "migrate")
+    with psycopg.connect(libpq_url(owner_url), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM regions WHERE code = %s", (PROVINCE,)).fetchone():
+            log("loading Ningxia's divisions …")
+            riskatlas("load", "regions", "--provinces", PROVINCE)
+        for table in ("risk_points", "enterprises"):
+            conn.execute(f"DELETE FROM {table} WHERE name LIKE %s", (NAME_PREFIX + "%",))
+        if not conn.execute("SELECT 1 FROM enterprises LIMIT 1").fetchone():
+            log(f"loading a demo of {enterprises} enterprises …")
+            riskatlas("load", "demo", "--enterprises", str(enterprises))
 
 
 def serve_workers() -> int:
@@ -922,8 +927,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--url", help="a running server on loopback (default: start one)")
-    parser.add_argument("--database-url",
-                        help=f"the database the server uses (default: {LOAD_DATABASE})")
+    parser.add_argument("--database", default=LOAD_DATABASE,
+                        help="database on the configured server, prepared when needed")
+    parser.add_argument("--database-url", help="a database the server uses, as it is")
     parser.add_argument("--workers", type=int,
                         help="server processes (default: as riskatlas serve)")
     parser.add_argument("--app-dir", type=Path, default=PROJECT_ROOT,
@@ -939,8 +945,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.database_url:
         database_url = owner_url = args.database_url
     else:
-        database_url, owner_url = load_database_urls()
-        prepare_database(owner_url, enterprises=args.enterprises)
+        database_url, owner_url = load_database_urls(args.database)
+        prepare_database(owner_url, enterprises=args.enterprises, app_dir=args.app_dir)
     fault = Fault(args.fault_at if args.fault_at is not None else args.seconds / 3,
                   args.outage) if args.fault else None
     server = None
