@@ -162,9 +162,13 @@ def _configure(settings: Settings) -> bool:
 def _listening_as_configured(settings: Settings) -> bool:
     """True when the running postmaster has the configured port and Unix socket.
 
-    postmaster.pid holds, from its fourth line, the port and the socket directory.
+    postmaster.pid holds, from its fourth line, the port and the socket directory. A file
+    gone meanwhile (the server stopped) reads as not configured: a restart starts it.
     """
-    lines = (_cluster_dir(settings) / "postmaster.pid").read_text().splitlines()
+    try:
+        lines = (_cluster_dir(settings) / "postmaster.pid").read_text().splitlines()
+    except FileNotFoundError:
+        return False
     return lines[3:5] == [str(settings.embedded_port), str(_cluster_dir(settings))]
 
 
@@ -271,14 +275,16 @@ def drop_database(settings: Settings, name: str) -> None:
 
 
 def stop(settings: Settings) -> str:
-    """Stop the cluster if it runs."""
-    if not is_running(settings):
-        return "embedded PostGIS is not running"
-    _pg_ctl(settings, "-m", "fast", "-w", "stop")
+    """Stop the cluster if it runs (never in the middle of another process's set-up)."""
+    with _setup_lock(settings):
+        if not is_running(settings):
+            return "embedded PostGIS is not running"
+        _pg_ctl(settings, "-m", "fast", "-w", "stop")
     return "embedded PostGIS stopped"
 
 
 def status(settings: Settings) -> str:
     """Say whether the cluster runs, and where."""
     state = "running" if is_running(settings) else "stopped"
-    return f"embedded PostGIS {state}: 127.0.0.1:{settings.embedded_port} ({_cluster_dir(settings)})"
+    return (f"embedded PostGIS {state}: 127.0.0.1:{settings.embedded_port} "
+            f"({_cluster_dir(settings)})")
