@@ -37,7 +37,7 @@ export async function getJSON(url, { signal } = {}) {
   }
 }
 
-/** Use the request started in index.html when it is the one wanted, else fetch. */
+/** Use the request boot.js started when it is the one wanted, else fetch. */
 export function firstOrFetch(url) {
   const first = window.RA_FIRST;
   if (first && first.url === url) {
@@ -50,11 +50,6 @@ export function firstOrFetch(url) {
 
 export function isAbort(error) {
   return error && (error.name === 'AbortError' || error.code === 20);
-}
-
-export function escapeHtml(text) {
-  return String(text ?? '').replace(/[&<>"']/g, (c) => ({
-    '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 }
 
 export function debounce(fn, ms) {

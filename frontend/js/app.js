@@ -1,14 +1,14 @@
 // RiskAtlas officials' web map: state, URL routing, controls, search, settings, export.
 /* global L */
 
-import { COLOURS, LEVELS, debounce, detailFor, escapeHtml, firstOrFetch, getJSON, isAbort, isoDay } from './api.js';
+import { LEVELS, debounce, detailFor, firstOrFetch, getJSON, isAbort, isoDay } from './api.js';
 import { exportView } from './export.js';
 import { applyI18n, getLang, num, setLang, t } from './i18n.js';
 import { ALL_LAYERS, RiskMap } from './map.js';
 import { gradeSymbolSvg, resourceSymbolSvg } from './symbols.js';
 import { gradeLabel, markRanking, renderPanel, renderPanelError, renderTrend } from './panel.js';
 import { renderDossier } from './dossier.js';
-import { factList, levelBadge } from './fragments.js';
+import { escapeHtml, factList, levelBadge, levelClass } from './fragments.js';
 
 const DEFAULT_LAYERS = ['choropleth', 'boundaries', 'enterprises'];
 const SETTINGS_KEY = 'ra.settings';
@@ -108,7 +108,7 @@ function showGridPopup(feature) {
   const p = feature.properties;
   const rows = LEVELS.map((l) => `<span><i class="badge ${l}">${escapeHtml(t(`level.${l}.short`))}</i> ${num(p.counts ? p.counts[l] : 0)}</span>`).join('');
   L.popup().setLatLng([p.label[1], p.label[0]]).setContent(`<div class="popup"><h3>${escapeHtml(p.name)}</h3>
-    <dl><dt>${escapeHtml(t('popup.level'))}</dt><dd>${p.regional_level ? `<span class="badge ${p.regional_level}">${escapeHtml(t(`level.${p.regional_level}`))}</span>` : escapeHtml(t('level.none'))}</dd>
+    <dl><dt>${escapeHtml(t('popup.level'))}</dt><dd>${p.regional_level ? levelBadge(p.regional_level) : escapeHtml(t('level.none'))}</dd>
     <dt>${escapeHtml(t('popup.warden'))}</dt><dd>${escapeHtml(p.warden || '–')}</dd>
     <dt>${escapeHtml(t('panel.openMajor'))}</dt><dd>${num(p.open_major_dangers || 0)}</dd></dl>
     <div class="counts">${rows}</div></div>`).openOn(riskMap.map);
@@ -123,7 +123,7 @@ function hoverCard(feature, event) {
   const p = feature.properties;
   if (card.dataset.code !== p.code || card.hidden) {   // new content only for a new region
     const level = p.regional_level;
-    card.innerHTML = `<b>${escapeHtml(p.name)}</b><br><span class="lv" style="background:${COLOURS[level] || COLOURS.none}"></span>${escapeHtml(t(level ? `level.${level}` : 'level.none'))}
+    card.innerHTML = `<b>${escapeHtml(p.name)}</b><br><span class="lv fill ${levelClass(level)}"></span>${escapeHtml(t(level ? `level.${level}` : 'level.none'))}
       · ${escapeHtml(t('panel.riskPoints'))} ${num(p.counts ? LEVELS.reduce((s, l) => s + p.counts[l], 0) : 0)}
       · ${escapeHtml(t('panel.enterprises'))} ${num(p.enterprises_total || 0)}`;
     card.dataset.code = p.code;
@@ -270,7 +270,7 @@ function renderBreadcrumb() {
   nav.innerHTML = items.map((item, i) => {
     const sep = i ? '<span class="sep">›</span>' : '';
     return item.current ? `${sep}<span class="current" aria-current="page">${escapeHtml(item.name)}</span>`
-      : `${sep}<a href="#/${item.code}" data-code="${item.code}">${escapeHtml(item.name)}</a>`;
+      : `${sep}<a href="#/${escapeHtml(item.code)}" data-code="${escapeHtml(item.code)}">${escapeHtml(item.name)}</a>`;
   }).join('');
 }
 
@@ -314,15 +314,15 @@ function applyHashOptions(wanted) {
 // Layers and filters (a map control)
 
 const LAYER_ITEMS = [
-  ['choropleth', () => '<span class="sym" style="background:linear-gradient(135deg,#e8222d 0 25%,#f5891f 25% 50%,#f7d117 50% 75%,#2f6fd6 75%);border-radius:3px"></span>'],
+  ['choropleth', () => '<span class="sym sym-choropleth"></span>'],
   ['boundaries', () => '<span class="sym"><svg viewBox="0 0 14 14" width="14" height="14"><path d="M1 9l4-6 4 3 4-4M1 13l5-3 7 2" fill="none" stroke="#7d8b9b" stroke-width="1.4"/></svg></span>'],
-  ['enterprises', () => '<span class="sym" style="background:#f5891f;border:2px solid #fff;border-radius:50%;box-shadow:0 0 0 1px #ccc"></span>'],
-  ['risk_points', () => '<span class="sym" style="background:#e8222d;border:3px solid #fff;border-radius:50%;box-shadow:0 0 0 1px #ccc"></span>'],
+  ['enterprises', () => '<span class="sym sym-enterprises"></span>'],
+  ['risk_points', () => '<span class="sym sym-risk-points"></span>'],
   ['hazard_sources', () => `<span class="sym">${gradeSymbolSvg(2, 14)}</span>`],
-  ['public_zones', () => '<span class="sym" style="background:rgba(247,209,23,.4);border:2px solid #f7d117"></span>'],
-  ['grid', () => '<span class="sym" style="background:repeating-linear-gradient(0deg,#fff 0 1px,rgba(47,111,214,.45) 1px 5px)"></span>'],
+  ['public_zones', () => '<span class="sym sym-public-zones"></span>'],
+  ['grid', () => '<span class="sym sym-grid"></span>'],
   ['emergency_resources', () => `<span class="sym">${resourceSymbolSvg('hospital', 14)}</span>`],
-  ['heat', () => '<span class="sym" style="background:radial-gradient(circle,#e8222d,#f7d117 55%,rgba(47,111,214,.3) 80%);border-radius:50%"></span>'],
+  ['heat', () => '<span class="sym sym-heat"></span>'],
 ];
 
 const LayersControl = L.Control.extend({
@@ -345,7 +345,7 @@ const LayersControl = L.Control.extend({
       return;
     }
     const layers = LAYER_ITEMS.map(([name, sym]) => `<label><input type="checkbox" data-layer="${name}" ${state.layers.has(name) ? 'checked' : ''}>${sym()}<span>${escapeHtml(t(`layers.${name}`))}</span></label>`).join('');
-    const levels = LEVELS.map((l) => `<label title="${escapeHtml(t(`level.${l}`))}"><input type="checkbox" data-level="${l}" ${state.levels.has(l) ? 'checked' : ''}><span class="sym" style="background:${COLOURS[l]};border-radius:3px;width:12px;height:12px"></span>${escapeHtml(t(`level.${l}`))}</label>`).join('');
+    const levels = LEVELS.map((l) => `<label title="${escapeHtml(t(`level.${l}`))}"><input type="checkbox" data-level="${l}" ${state.levels.has(l) ? 'checked' : ''}><span class="sym fill ${l}"></span>${escapeHtml(t(`level.${l}`))}</label>`).join('');
     const sectors = [`<option value="">${escapeHtml(t('layers.allSectors'))}</option>`, ...state.sectors.map((s) => `<option value="${escapeHtml(s.sector)}" ${s.sector === state.sector ? 'selected' : ''}>${escapeHtml(s.sector)} (${num(s.enterprises)})</option>`)].join('');
     div.innerHTML = `<div class="ra-control ra-layers" id="layers-control">
       <h3>${escapeHtml(t('layers.title'))}<button type="button" class="ra-collapse" id="layers-close" aria-label="close">✕</button></h3>
@@ -400,7 +400,7 @@ function renderLegend() {
   }
   const head = `<h3>${escapeHtml(t('legend.title'))}<button type="button" class="ra-collapse" id="legend-toggle" aria-label="toggle">${legendControl.collapsed ? '▴' : '▾'}</button></h3>`;
   if (legendControl.collapsed) {
-    div.innerHTML = `${head}<div class="extra">${LEVELS.map((l) => `<span><i class="sw" style="background:${COLOURS[l]}"></i>${escapeHtml(t(`level.${l}.short`))}</span>`).join('')}</div>`;
+    div.innerHTML = `${head}<div class="extra">${LEVELS.map((l) => `<span><i class="sw fill ${l}"></i>${escapeHtml(t(`level.${l}.short`))}</span>`).join('')}</div>`;
   } else {
     const cols = [
       ['regions', t('legend.regions'), (l) => childCounts[l] || 0],
@@ -408,9 +408,9 @@ function renderLegend() {
       ['enterprises', t('panel.enterprises'), (l) => r.enterprises[l]],
       ['public_zones', t('panel.publicZones'), (l) => r.public_zones[l]],
     ];
-    const rows = LEVELS.map((l) => `<tr><td class="lbl"><i class="sw" style="background:${COLOURS[l]}"></i>${escapeHtml(t(`level.${l}`))}</td>${
+    const rows = LEVELS.map((l) => `<tr><td class="lbl"><i class="sw fill ${l}"></i>${escapeHtml(t(`level.${l}`))}</td>${
       cols.map(([key, , value]) => `<td data-legend="${key}" data-level="${l}">${num(value(l))}</td>`).join('')}</tr>`).join('');
-    const none = `<tr><td class="lbl"><i class="sw" style="background:${COLOURS.none}"></i>${escapeHtml(t('level.none'))}</td><td data-legend="regions" data-level="none">${num(childCounts.none || 0)}</td><td></td><td></td><td></td></tr>`;
+    const none = `<tr><td class="lbl"><i class="sw fill none"></i>${escapeHtml(t('level.none'))}</td><td data-legend="regions" data-level="none">${num(childCounts.none || 0)}</td><td></td><td></td><td></td></tr>`;
     const extras = [];
     if (state.layers.has('hazard_sources')) {
       extras.push(...[1, 2, 3, 4].map((g) => `<span data-legend="hazard_sources" data-grade="${g}">${gradeSymbolSvg(g, 14)}${escapeHtml(gradeLabel(g))} ${num(r.hazard_sources[String(g)] || 0)}</span>`));
@@ -464,7 +464,7 @@ function renderSearch() {
     searchList.innerHTML = `<li class="empty">${escapeHtml(t('search.none'))}</li>`;
   } else {
     searchList.innerHTML = searchItems.map((item, i) => `<li role="option" data-index="${i}" aria-selected="${i === searchIndex}">
-      <span class="kind ${item.type}">${escapeHtml(t(`search.${item.type}`))}</span>
+      <span class="kind ${escapeHtml(item.type)}">${escapeHtml(t(`search.${item.type}`))}</span>
       <span class="name">${escapeHtml(item.name)}</span>
       <span class="ctx">${escapeHtml(item.type === 'enterprise' ? `${item.context} · ${item.credit_code}` : item.context)}</span></li>`).join('');
   }
@@ -497,7 +497,7 @@ async function chooseResult(item) {
     [t('popup.contact'), d.responsible_person ? `${escapeHtml(d.responsible_person)} ${escapeHtml(d.responsible_phone || '')}` : null],
   ]);
   L.popup({ maxWidth: 300 }).setLatLng([item.lat, item.lon]).setContent(`<div class="popup"><h3>${escapeHtml(d.name)}</h3>${facts}
-    <a class="more" href="#" data-enterprise="${item.id}">${escapeHtml(t('dossier.open'))} →</a></div>`).openOn(riskMap.map);
+    <a class="more" href="#" data-enterprise="${Number(item.id)}">${escapeHtml(t('dossier.open'))} →</a></div>`).openOn(riskMap.map);
   setTimeout(() => riskMap.highlightLayer.removeLayer(marker), 6000);
 }
 

@@ -1,8 +1,7 @@
 // The side panel's enterprise dossier (企业风险档案): what a popup's details link opens.
 
-import { COLOURS, escapeHtml } from './api.js';
 import { num, t } from './i18n.js';
-import { factList, levelBadge } from './fragments.js';
+import { escapeHtml, factList, levelBadge, levelClass } from './fragments.js';
 import { GRADE_NUMERALS, gradeSymbolSvg } from './symbols.js';
 
 
@@ -26,7 +25,7 @@ function basis(level, recorded) {
 function riskPointRows(points) {
   if (!points.length) return none();
   return `<table class="dossier-table" id="dossier-risk-points"><tbody>${points.map((p) => `<tr>
-    <td><span class="chip" style="background:${COLOURS[p.risk_level] || COLOURS.none}"></span></td>
+    <td><span class="chip fill ${levelClass(p.risk_level)}"></span></td>
     <td>${escapeHtml(p.name)}${p.hazard_type ? `<small>${escapeHtml(p.hazard_type)}</small>` : ''}</td>
     <td class="num">${escapeHtml(String(p.method || '').toUpperCase())} ${p.score !== null && p.score !== undefined ? num(Math.round(p.score * 10) / 10) : ''}</td>
   </tr>`).join('')}</tbody></table>`;
@@ -53,7 +52,7 @@ function dangerRows(dangers) {
 function gradingRows(assessments) {
   if (!assessments.length) return none();
   return `<table class="dossier-table"><tbody>${assessments.map((a) => `<tr>
-    <td><span class="chip" style="background:${COLOURS[a.risk_level] || COLOURS.none}"></span></td>
+    <td><span class="chip fill ${levelClass(a.risk_level)}"></span></td>
     <td>${escapeHtml(t(`subject.${a.subject_type}`, a.subject_type))} · ${escapeHtml(a.method)}<small>${escapeHtml(a.assessed_at.slice(0, 16).replace('T', ' '))} · ${escapeHtml(a.assessed_by)}</small></td>
     <td class="num"><code>${escapeHtml(a.ruleset_version)}</code></td>
   </tr>`).join('')}</tbody></table>`;
@@ -69,9 +68,9 @@ export function renderDossier(root, dossier, { onBack, onLocate } = {}) {
       <h1 id="dossier-name">${escapeHtml(e.name)}</h1>
       <div class="sub">${escapeHtml(t('dossier.title'))} · ${escapeHtml(e.sector || '')}</div></div>
     </div>
-    <div class="level-card ${level || ''}" id="dossier-level" data-level="${level || ''}">
+    <div class="level-card ${levelClass(level)}" id="dossier-level" data-level="${escapeHtml(level || '')}">
       <div><div class="sub">${escapeHtml(t('popup.level'))}</div>
-        <div class="big" style="color:${COLOURS[level] || '#52606d'}">${escapeHtml(t(level ? `level.${level}` : 'level.none'))}</div></div>
+        <div class="big">${escapeHtml(t(level ? `level.${level}` : 'level.none'))}</div></div>
       <button type="button" class="btn small" id="dossier-locate">${escapeHtml(t('dossier.locate'))}</button>
     </div>
     ${basis(level, e.level_basis)}
@@ -89,7 +88,7 @@ export function renderDossier(root, dossier, { onBack, onLocate } = {}) {
     ${section(t('dossier.riskPoints'), dossier.risk_points.length, riskPointRows(dossier.risk_points))}
     ${section(t('dossier.hazards'), dossier.hazard_sources.length, hazardRows(dossier.hazard_sources))}
     ${section(t('dossier.gradings'), dossier.assessments.length, gradingRows(dossier.assessments))}
-    <div class="foot-note"><a href="/api/map/enterprises/${e.id}" target="_blank" rel="noopener">${escapeHtml(t('dossier.raw'))}</a></div>`;
+    <div class="foot-note"><a href="/api/map/enterprises/${Number(e.id)}" target="_blank" rel="noopener">${escapeHtml(t('dossier.raw'))}</a></div>`;
   root.querySelector('#dossier-back').addEventListener('click', () => onBack && onBack());
   root.querySelector('#dossier-locate').addEventListener('click', () => onLocate && onLocate(e));
   root.scrollTop = 0;

@@ -1,9 +1,9 @@
 // The Leaflet map: basemaps, the four-colour choropleth, vector-tile layers, heat map.
 /* global L */
 
-import { LEVELS, debounce, escapeHtml, getJSON, isAbort, progress } from './api.js';
+import { LEVELS, debounce, getJSON, isAbort, progress } from './api.js';
 import { num, t } from './i18n.js';
-import { factList, levelBadge } from './fragments.js';
+import { escapeHtml, factList, levelBadge } from './fragments.js';
 import { GRADE_NUMERALS, colourOf } from './symbols.js';
 import { sourceOf } from './tiles/styles.js';
 import { WorkerTileLayer } from './tiles/layer.js';

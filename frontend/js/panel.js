@@ -1,6 +1,7 @@
 // The side panel: the region in view, its counts, hazard sources, dangers, trend, ranking.
 
-import { COLOURS, LEVELS, RANK, escapeHtml } from './api.js';
+import { COLOURS, LEVELS, RANK } from './api.js';
+import { escapeHtml, levelClass } from './fragments.js';
 import { getLang, num, t } from './i18n.js';
 import { gradeSymbolSvg } from './symbols.js';
 
@@ -25,11 +26,17 @@ function countsTable(region) {
     ['enterprises', region.enterprises],
     ['publicZones', region.public_zones],
   ];
-  const head = LEVELS.map((l) => `<th title="${escapeHtml(levelName(l))}"><span class="dot" style="background:${COLOURS[l]}"></span></th>`).join('');
+  const head = LEVELS.map((l) => `<th title="${escapeHtml(levelName(l))}"><span class="dot fill ${l}"></span></th>`).join('');
   const body = rows.map(([key, counts]) => {
     const total = LEVELS.reduce((s, l) => s + (counts[l] || 0), 0);
-    const bar = total ? LEVELS.map((l) => `<i style="width:${(100 * (counts[l] || 0)) / total}%;background:${COLOURS[l]}"></i>`).join('') : '';
-    return `<tr data-row="${key}"><td>${escapeHtml(t(`panel.${key}`))}<div class="stack">${bar}</div></td>${
+    // Shares drawn as SVG rectangles: sized by attributes, as the CSP allows no style attribute.
+    let start = 0;
+    const bar = total ? LEVELS.map((l) => {
+      const width = (100 * (counts[l] || 0)) / total;
+      start += width;
+      return `<rect x="${start - width}" width="${width}" height="1" fill="${COLOURS[l]}"/>`;
+    }).join('') : '';
+    return `<tr data-row="${key}"><td>${escapeHtml(t(`panel.${key}`))}<svg class="stack" viewBox="0 0 100 1" preserveAspectRatio="none" aria-hidden="true">${bar}</svg></td>${
       LEVELS.map((l) => `<td data-level="${l}">${num(counts[l] || 0)}</td>`).join('')}<td><b>${num(total)}</b></td></tr>`;
   }).join('');
   return `<table class="counts"><thead><tr><th></th>${head}<th>${escapeHtml(t('common.total'))}</th></tr></thead><tbody>${body}</tbody></table>`;
@@ -59,7 +66,7 @@ function ranking(view) {
     return `<div class="section"><h2>${escapeHtml(title)}</h2><div class="empty-note">${escapeHtml(t(isGrid ? 'panel.noGrid' : 'panel.noChildren'))}</div></div>`;
   }
   const items = rows.map((p, i) => `<li data-code="${escapeHtml(p.code)}" title="${escapeHtml(levelName(p.regional_level))}">
-      <span class="no">${i + 1}</span><span class="chip" style="background:${COLOURS[p.regional_level] || COLOURS.none}"></span>
+      <span class="no">${i + 1}</span><span class="chip fill ${levelClass(p.regional_level)}"></span>
       <span class="nm">${escapeHtml(p.name)}</span>
       <span class="nums"><b class="r">${num(p.counts ? p.counts.red : 0)}</b> / <b class="o">${num(p.counts ? p.counts.orange : 0)}</b> / ${num(p.enterprises_total || 0)}</span></li>`).join('');
   return `<div class="section"><h2>${escapeHtml(title)} <small>${escapeHtml(t('level.red.short'))}/${escapeHtml(t('level.orange.short'))} · ${escapeHtml(t('panel.enterprises'))}</small></h2><ol class="ranking" id="ranking">${items}</ol></div>`;
@@ -76,10 +83,10 @@ export function renderPanel(root, view, { onChild, onChildHover } = {}) {
       <div><h1 id="region-name">${escapeHtml(name)}</h1>
         <div class="sub">${r.code ? `${escapeHtml(kind)} · ${escapeHtml(r.code)}` : escapeHtml(t('app.mapTitle'))}</div></div>
     </div>
-    <div class="level-card ${level || ''}" id="level-card" data-level="${level || ''}">
+    <div class="level-card ${levelClass(level)}" id="level-card" data-level="${escapeHtml(level || '')}">
       <div><div class="sub">${escapeHtml(t('panel.regionLevel'))}</div>
-        <div class="big" style="color:${COLOURS[level] || '#52606d'}">${escapeHtml(levelName(level))}</div></div>
-      <div class="method" id="region-method" title="${escapeHtml(method.label)}">${escapeHtml(t('panel.method'))}${getLang() === 'en' ? ': ' : '：'}${escapeHtml(method.short)}<br><code>${escapeHtml(method.label)}</code>${r.index !== null && r.index !== undefined ? `<br>${escapeHtml(t('panel.index'))} ${r.index}` : ''}</div>
+        <div class="big">${escapeHtml(levelName(level))}</div></div>
+      <div class="method" id="region-method" title="${escapeHtml(method.label)}">${escapeHtml(t('panel.method'))}${getLang() === 'en' ? ': ' : '：'}${escapeHtml(method.short)}<br><code>${escapeHtml(method.label)}</code>${r.index !== null && r.index !== undefined ? `<br>${escapeHtml(t('panel.index'))} ${escapeHtml(r.index)}` : ''}</div>
     </div>
     <div class="section"><h2>${escapeHtml(t('panel.counts'))}</h2>${countsTable(r)}</div>
     <div class="section"><div class="kpis">
@@ -130,17 +137,17 @@ export function renderTrend(root, trend) {
     <text x="${pad.l - 4}" y="${y(max * f) + 4}" font-size="10" text-anchor="end" fill="#8592a0">${num(Math.round(max * f))}</text>`).join('');
   const series = LEVELS.map((l) => {
     const coords = points.map((p, i) => `${x(days[i]).toFixed(1)},${y(p.counts[l] || 0).toFixed(1)}`);
-    const dots = points.length <= 31 ? points.map((p, i) => `<circle cx="${x(days[i]).toFixed(1)}" cy="${y(p.counts[l] || 0).toFixed(1)}" r="2.5" fill="${COLOURS[l]}"><title>${p.date} ${levelName(l)} ${p.counts[l] || 0}</title></circle>`).join('') : '';
+    const dots = points.length <= 31 ? points.map((p, i) => `<circle cx="${x(days[i]).toFixed(1)}" cy="${y(p.counts[l] || 0).toFixed(1)}" r="2.5" fill="${COLOURS[l]}"><title>${escapeHtml(`${p.date} ${levelName(l)} ${p.counts[l] || 0}`)}</title></circle>`).join('') : '';
     return `<polyline points="${coords.join(' ')}" fill="none" stroke="${COLOURS[l]}" stroke-width="2"/>${dots}`;
   }).join('');
-  const labels = `<text x="${pad.l}" y="${H - 4}" font-size="10" fill="#8592a0">${points[0].date}</text>
-    <text x="${W - pad.r}" y="${H - 4}" font-size="10" text-anchor="end" fill="#8592a0">${points[points.length - 1].date}</text>`;
+  const labels = `<text x="${pad.l}" y="${H - 4}" font-size="10" fill="#8592a0">${escapeHtml(points[0].date)}</text>
+    <text x="${W - pad.r}" y="${H - 4}" font-size="10" text-anchor="end" fill="#8592a0">${escapeHtml(points[points.length - 1].date)}</text>`;
   const note = points.length < 2 ? `<div class="note">${escapeHtml(t('panel.trendFew'))}</div>` : '';
   box.innerHTML = `${title}<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${escapeHtml(t('panel.trend'))}" data-points="${points.length}">${grid}${series}${labels}</svg>${note}`;
 }
 
 export function renderPanelError(root, error, onRetry) {
   root.innerHTML = `<div class="empty-note">${escapeHtml(t('common.error'))}: ${escapeHtml(error.message || error)}</div>
-    <button type="button" class="btn" style="color:#1f2d3d;border-color:#cfd6de" id="retry">${escapeHtml(t('common.retry'))}</button>`;
+    <button type="button" class="btn" id="retry">${escapeHtml(t('common.retry'))}</button>`;
   root.querySelector('#retry').addEventListener('click', onRetry);
 }
