@@ -104,12 +104,24 @@ def browser() -> Iterator:
         browser.close()
 
 
+# Every document a test opens reports what its Content-Security-Policy blocked.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener('securitypolicyviolation', (e) => window.raCspViolation(
+  `${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} in ${e.documentURI}`));
+"""
+
+
 class Page:
-    """A page with its console errors and the hosts it asked for."""
+    """A page with its console errors (the tile workers' too), the hosts it asked for,
+    its Content-Security-Policy violations and any dialog a script opened."""
 
     def __init__(self, browser, base: str, *, width: int = 1400, height: int = 900) -> None:
         self.context = browser.new_context(viewport={"width": width, "height": height},
                                            accept_downloads=True, locale="zh-CN")
+        self.violations: list[str] = []
+        self.dialogs: list[str] = []
+        self.context.expose_function("raCspViolation", self._violation)
+        self.context.add_init_script(REPORT_CSP_VIOLATIONS)
         self.page = self.context.new_page()
         self.base = base
         self.errors: list[str] = []
@@ -117,6 +129,19 @@ class Page:
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
         self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("worker", lambda worker: worker.on("console", self._worker_console))
+        self.page.on("dialog", self._dialog)
+
+    def _worker_console(self, message) -> None:
+        if message.type == "error":
+            self.errors.append(f"worker: {message.text}")
+
+    def _violation(self, report: str) -> None:
+        self.violations.append(report)
+
+    def _dialog(self, dialog) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
 
     def open(self, path: str = "/") -> "Page":
         self.page.goto(self.base + path)
@@ -126,7 +151,10 @@ class Page:
     def wait_ready(self, code: str | None = None) -> None:
         self.page.wait_for_selector("body[data-ready=true]", timeout=20_000)
         if code is not None:
-            self.page.wait_for_function(f"document.body.dataset.code === '{code}'", timeout=20_000)
+            # Predicates are functions: a string expression would be eval'd in the page, which
+            # the Content-Security-Policy forbids.
+            self.page.wait_for_function("(code) => document.body.dataset.code === code",
+                                        arg=code, timeout=20_000)
         self.page.wait_for_load_state("networkidle")
         self.wait_tiles()
 
@@ -510,7 +538,7 @@ def test_phone_viewport_stays_usable(browser, server: str) -> None:
             assert b and b["x"] >= 0 and b["x"] + b["width"] <= 361, selector
         # Drilling still works from the ranking, and the panel folds away for the map.
         page.locator("#ranking li").first.click()
-        page.wait_for_function("document.body.dataset.code !== '640000'")
+        page.wait_for_function("() => document.body.dataset.code !== '640000'")
         assert phone.errors == []
     finally:
         phone.close()
@@ -587,3 +615,285 @@ def test_basemap_is_a_setting_kept_in_the_browser(page: Page) -> None:
     page.page.locator("#settings-dialog button[value='save']").click()
     page.page.wait_for_function("() => !document.querySelector('img.leaflet-tile')")
     assert page.errors == []
+
+
+# Script injection (issue 9): names anyone can register, shown everywhere as plain text.
+
+HOSTILE = {
+    "enterprise": "<img src=x onerror=alert('enterprise')>",
+    "sector": "<b onmouseover=alert('sector')>化工</b>",
+    "address": "\"><img src=x onerror=alert('address')>",
+    "person": "<script>alert('person')</script>",
+    "hazard": "<svg onload=alert('hazard')>",
+    "risk_point": "<img src=x onerror=alert('risk point')>",
+    "zone": "\"><script>alert('zone')</script>",
+    "danger": "<iframe src=javascript:alert('danger')></iframe>",
+    "grid": "<iframe src=javascript:alert('grid')></iframe>",
+    "grid_code": "\"><img src=x onerror=alert('code')>",
+}
+# Elements or handlers any of the names would have created had it been taken as HTML.
+INJECTED = r"""() => [
+    ...document.querySelectorAll('img[src="x"], iframe, [onerror], [onload], [onmouseover]'),
+    ...[...document.scripts].filter((script) => /^alert\(/.test(script.text.trim())),
+  ].map((element) => element.outerHTML)"""
+
+
+def _send(base: str, method: str, path: str, headers: dict[str, str],
+          body: dict | None = None) -> dict:
+    import json
+    request = urllib.request.Request(
+        base + path, method=method, data=json.dumps(body).encode() if body else None,
+        headers={"Content-Type": "application/json", **headers})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read() or b"{}")
+
+
+@pytest.fixture(scope="module")
+def admin(engine: Engine, password_hash: str) -> Iterator[dict[str, str]]:
+    """An admin's Authorization header, good on the served app (one signing key). The web
+    map has no sign-in of its own yet: tests that need located rows send it with every
+    request of the browser context (set_extra_http_headers)."""
+    import uuid
+
+    from app.auth import tokens
+    from app.auth.models import User
+
+    with Session(engine) as session, session.begin():
+        user = User(username=f"browser-admin-{uuid.uuid4().hex[:8]}",
+                    password_hash=password_hash, role="admin")
+        session.add(user)
+        session.flush()
+        user_id, token_version = user.id, user.token_version
+    token, _ = tokens.issue(user_id, token_version, "access")
+    yield {"Authorization": f"Bearer {token}"}
+    with Session(engine) as session, session.begin():
+        session.execute(text("DELETE FROM users WHERE id = :id"), {"id": user_id})
+
+
+@pytest.fixture
+def hostile(server: str, engine: Engine, demo, admin: dict[str, str]) -> Iterator[dict]:
+    """An enterprise, its risk point, hazard source and hidden danger, a public zone and a
+    grid cell, all with script-like names, written through the API (committed) in a
+    corner of 兴庆区 with nothing else within 300 m; removed afterwards."""
+    from app.dangers.models import HiddenDanger
+    from app.regions.grids import import_grids, reassign_grid_codes
+    from tests.factories import enterprise_payload, lec_point, square_around
+
+    with engine.connect() as connection:
+        lon, lat = connection.execute(text("""
+            SELECT x, y FROM generate_series(0, 8) i,
+                   LATERAL (SELECT (106.27 + 0.006 * (i % 3))::float8 AS x,
+                                   (38.46 + 0.006 * (i / 3))::float8 AS y) c
+             WHERE NOT EXISTS (
+                   SELECT 1 FROM enterprises e
+                    WHERE ST_DWithin(e.geom::geography,
+                                     ST_SetSRID(ST_MakePoint(x, y), 4326)::geography, 300))
+             ORDER BY i LIMIT 1""")).one()
+    with Session(engine) as session, session.begin():
+        import_grids(session, feature_collection={"type": "FeatureCollection", "features": [{
+            "type": "Feature", "geometry": square_around(lon, lat, 0.01),
+            "properties": {"code": HOSTILE["grid_code"], "name": HOSTILE["grid"]}}]})
+    enterprise = _send(server, "POST", "/api/enterprises", admin, enterprise_payload(
+        (lon, lat), name=HOSTILE["enterprise"], sector=HOSTILE["sector"],
+        address=HOSTILE["address"], responsible_person=HOSTILE["person"]))
+    places = {"enterprise": (lon, lat), "hazard": (lon - 0.0015, lat),
+              "risk_point": (lon, lat + 0.0012), "zone": (lon + 0.0016, lat)}
+    point = _send(server, "POST", "/api/risk-points", admin, {
+        **lec_point(enterprise["id"], 6, 6, 15, places["risk_point"]),
+        "name": HOSTILE["risk_point"]})
+    hazard = _send(server, "POST", "/api/hazard-sources", admin, {
+        "enterprise_id": enterprise["id"], "name": HOSTILE["hazard"], "unit_type": "storage",
+        "substances": [{"cas": "7782-50-5", "quantity_t": 10}],
+        "lon": places["hazard"][0], "lat": places["hazard"][1]})
+    zone = _send(server, "POST", "/api/public-zones", admin, {
+        "name": HOSTILE["zone"], "kind": "residential", "population": 40,
+        "geometry": square_around(*places["zone"], 0.0003)})
+    with Session(engine) as session, session.begin():
+        session.add(HiddenDanger(enterprise_id=enterprise["id"], title=HOSTILE["danger"],
+                                 grade="general", status="reported",
+                                 geom=f"SRID=4326;POINT({lon} {lat})"))
+    yield {"county": enterprise["county_code"], "id": enterprise["id"], "places": places}
+    _send(server, "DELETE", f"/api/risk-points/{point['id']}", admin)
+    _send(server, "DELETE", f"/api/hazard-sources/{hazard['id']}", admin)
+    _send(server, "DELETE", f"/api/public-zones/{zone['id']}", admin)
+    _send(server, "DELETE", f"/api/enterprises/{enterprise['id']}", admin)
+    with Session(engine) as session, session.begin():
+        session.execute(text("DELETE FROM grid_cells WHERE code = :code"),
+                        {"code": HOSTILE["grid_code"]})
+        reassign_grid_codes(session, county_codes=[enterprise["county_code"]])
+        session.execute(text("SELECT rebuild_region_counts()"))
+
+
+def _assert_nothing_injected(page: Page) -> None:
+    assert page.dialogs == []
+    assert page.page.evaluate(INJECTED) == []
+    assert page.violations == [] and page.errors == []
+
+
+def test_hostile_names_show_as_text_in_popups_panel_search_and_dossier(
+        page: Page, hostile: dict, admin: dict[str, str]) -> None:
+    page.context.set_extra_http_headers(admin)
+    county, places = hostile["county"], hostile["places"]
+    lon, lat = places["enterprise"]
+    page.open(f"/#/{county}?c={lat:.5f},{lon:.5f}&z=16"
+              "&l=choropleth,enterprises,risk_points,hazard_sources,public_zones")
+    page.wait_ready(county)
+    # The grid cell: its label on the map, its row in the panel, the hover card.
+    assert HOSTILE["grid"] in page.page.locator(".region-label").all_inner_texts()
+    assert page.page.locator("#ranking li .nm").all_inner_texts() == [HOSTILE["grid"]]
+    page.page.mouse.move(*_screen_point(page, lat + 0.004, lon + 0.004))
+    assert HOSTILE["grid"] in page.page.locator("#hovercard").inner_text()
+    # Each point's popup.
+    popup = page.page.locator(".leaflet-popup-content")
+    for key in ("risk_point", "hazard", "zone", "enterprise"):
+        x_lon, y_lat = places[key]
+        page.page.mouse.click(*_screen_point(page, y_lat, x_lon))
+        popup.locator("h3", has_text=HOSTILE[key]).wait_for()
+        assert popup.locator("h3").inner_text() == HOSTILE[key], key
+    assert HOSTILE["sector"] in popup.inner_text()
+    page.screenshot("20-hostile-popup.png")
+    # The dossier the enterprise's popup opens.
+    popup.locator("a[data-enterprise]").click()
+    page.page.locator("#dossier-name").wait_for()
+    dossier = page.page.locator("#panel-body")
+    assert page.page.locator("#dossier-name").inner_text() == HOSTILE["enterprise"]
+    for key in ("sector", "address", "person", "hazard", "risk_point", "danger"):
+        assert HOSTILE[key] in dossier.inner_text(), key
+    page.screenshot("21-hostile-dossier.png")
+    # Search results, and the popup a result opens.
+    page.page.locator("#search-input").fill("onerror=alert('enterprise')")
+    first = page.page.locator("#search-results li[data-index='0']")
+    first.wait_for()
+    assert first.locator(".name").inner_text() == HOSTILE["enterprise"]
+    page.screenshot("22-hostile-search.png")
+    first.click()
+    popup.locator("h3", has_text=HOSTILE["enterprise"]).wait_for()
+    # The grid cell's popup, from its row in the panel.
+    page.page.locator("#dossier-back").click()
+    page.page.locator("#ranking li").first.click()
+    popup.locator("h3", has_text=HOSTILE["grid"]).wait_for()
+    _assert_nothing_injected(page)
+
+
+def test_the_map_runs_under_its_content_security_policy(
+        page: Page, engine: Engine, demo: dict[str, int], admin: dict[str, str]) -> None:
+    page.context.set_extra_http_headers(admin)
+    page.context.route(re.compile(r"https://t\d\.tianditu\.gov\.cn/.*"),
+                       lambda route: route.fulfill(status=200, content_type="image/png",
+                                                   body=PNG_1PX))
+    response = page.page.goto(page.base + f"/#/{NINGXIA}")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self';" in policy and "'unsafe-inline'" not in policy
+    page.wait_ready(NINGXIA)
+    # Level colours are classes now, not style attributes: Ningxia (red), its top-ranked
+    # child and the legend's red swatch are drawn in red.
+    red = "rgb(232, 34, 45)"
+    colours = page.page.evaluate("""() => [
+        getComputedStyle(document.querySelector('#level-card .big')).color,
+        getComputedStyle(document.querySelector('#ranking li .chip')).backgroundColor,
+        getComputedStyle(document.querySelector('#legend .sw.red')).backgroundColor]""")
+    assert colours == [red] * 3
+    # Pan by dragging, as a user would.
+    box = page.page.locator("#map").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.page.mouse.move(x, y)
+    page.page.mouse.down()
+    page.page.mouse.move(x - 250, y - 120, steps=12)
+    page.page.mouse.up()
+    page.wait_tiles()
+    # A popup and the dossier, with the hazard sources and the heat map drawn.
+    enterprise = _lone_red_enterprise(engine, demo)
+    page.open(f"/#/{NINGXIA}?c={enterprise['lat']:.5f},{enterprise['lng']:.5f}&z=16"
+              "&l=choropleth,boundaries,enterprises,hazard_sources,heat")
+    page.page.mouse.click(*_screen_point(page, enterprise["lat"], enterprise["lng"]))
+    page.page.locator(".leaflet-popup-content a[data-enterprise]").click()
+    page.page.locator("#dossier-name").wait_for()
+    page.screenshot("23-csp-dossier.png")
+    # PDF export (loads the vendored jsPDF on demand) and an external basemap.
+    page.page.locator("#btn-export").click()
+    with page.page.expect_download():
+        page.page.locator("[data-export='pdf']").click()
+    page.page.evaluate("""() => localStorage.setItem('ra.settings',
+        JSON.stringify({basemap: 'tdt-vec', tdtKey: 'test-key', method: 'highest'}))""")
+    page.page.reload()
+    page.wait_ready(NINGXIA)
+    page.page.locator("img.leaflet-tile").first.wait_for(state="attached")
+    page.page.wait_for_load_state("networkidle")
+    page.screenshot("24-csp-basemap.png")
+    assert page.violations == []
+    assert page.errors == []
+
+
+def test_the_offline_export_keeps_hostile_names_as_text(
+        page: Page, hostile: dict, admin: dict[str, str]) -> None:
+    page.context.set_extra_http_headers(admin)
+    county, (lon, lat) = hostile["county"], hostile["places"]["enterprise"]
+    page.open(f"/#/{county}")
+    page.wait_ready(county)
+    # The export button still downloads the file, which the export's own policy does not
+    # change. A link sends no Authorization header, so this is the public's export: the
+    # choropleth, with the grid cell's name escaped, and no points.
+    page.page.locator("#btn-export").click()
+    with page.page.expect_download() as download_info:
+        page.page.locator("[data-export='html']").click()
+    public = Path(download_info.value.path()).read_text(encoding="utf-8")
+    assert "iframe src=javascript:alert" in public and HOSTILE["grid"] not in public
+    # The admin's export, served (sandboxed, inline scripts allowed) and opened from disk.
+    served = f"{page.base}/api/exports/regions/{county}.html"
+    saved = ARTIFACTS / f"25-export-{county}.html"
+    with urllib.request.urlopen(urllib.request.Request(served, headers=admin)) as response:
+        saved.write_bytes(response.read())
+    for url in (served, saved.as_uri()):
+        page.page.goto(url)
+        # Zoom in on the enterprise (its neighbours' markers overlap at the county's zoom).
+        # Folium calls the map map_…; only names are listed, as the sandboxed page may not
+        # even look at localStorage. Leaflet ignores setView while the export's first
+        # (animated) fitBounds runs, so ask until the map is there.
+        find_map = "window[Object.keys(window).find((k) => /^map_/.test(k))]"
+        page.page.wait_for_function(f"""(place) => {{
+            const map = {find_map};
+            if (!map) return false;
+            map.setView(place, 16, {{animate: false}});
+            return map.getZoom() === 16;
+        }}""", arg=[lat, lon])
+        enterprise_at, grid_at = page.page.evaluate(f"""(places) => {{
+            const map = {find_map};
+            const r = map.getContainer().getBoundingClientRect();
+            return places.map((place) => {{
+                const p = map.latLngToContainerPoint(place);
+                return [r.left + p.x, r.top + p.y];
+            }});
+        }}""", [[lat, lon], [lat + 0.004, lon + 0.004]])
+        tooltip = page.page.locator(".leaflet-tooltip")
+        page.page.mouse.move(*enterprise_at)
+        tooltip.filter(has_text=HOSTILE["enterprise"]).wait_for()
+        page.page.mouse.move(*grid_at)
+        tooltip.filter(has_text=HOSTILE["grid"]).wait_for()
+        page.screenshot("26-export-tooltip.png")
+        _assert_nothing_injected(page)
+
+
+def test_api_docs_run_under_their_own_policy(page: Page) -> None:
+    # No network here: answer the CDN with small stand-ins that show they were allowed to run.
+    stand_ins = {
+        "swagger-ui-bundle.js": "window.SwaggerUIBundle = Object.assign((config) => {"
+                                " document.body.dataset.docs = config.url; },"
+                                " {presets: {apis: {}}, SwaggerUIStandalonePreset: {}});",
+        "redoc.standalone.js": "document.body.dataset.docs ="
+                               " document.querySelector('redoc').getAttribute('spec-url');",
+    }
+
+    def answer(route) -> None:
+        name = route.request.url.rsplit("/", 1)[-1]
+        kind = "application/javascript" if name in stand_ins else "text/css"
+        route.fulfill(status=200, content_type=kind, body=stand_ins.get(name, ""))
+
+    page.context.route(re.compile(r"https://(cdn\.jsdelivr\.net|fonts\.googleapis\.com)/.*"),
+                       answer)
+    page.context.route(re.compile(r"https://fastapi\.tiangolo\.com/.*"),
+                       lambda route: route.fulfill(status=200, content_type="image/png",
+                                                   body=PNG_1PX))
+    for path in ("/docs", "/redoc"):
+        page.page.goto(page.base + path)
+        page.page.wait_for_function("() => document.body.dataset.docs === '/openapi.json'")
+    assert page.violations == [] and page.errors == []
