@@ -104,8 +104,10 @@ class SecurityHeaders:
 
 
 def install_http_security(app: FastAPI, settings: Settings) -> None:
-    """Check the Host header and add the security headers (to the 400 of a foreign host
-    too: the headers middleware is added last, so it wraps the host check)."""
+    """Check the Host header and add the security headers. Middlewares added before this
+    call run inside it, so their refusals (the input guard's 413) carry the headers too,
+    as does the 400 of a foreign host; and a foreign host is refused before any body is
+    read."""
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
     docs_paths = frozenset(
         path for path in (app.docs_url, app.swagger_ui_oauth2_redirect_url, app.redoc_url) if path)

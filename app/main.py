@@ -49,9 +49,9 @@ def create_app() -> FastAPI:
     app.state.layer_versions = LayerVersions(
         settings.libpq_url if settings.tile_versions == "notify" else None)
     install_error_handlers(app)
-    install_http_security(app, settings)
     # Added last = outermost: every response, refusals included, carries a request id.
     app.add_middleware(InputGuard, max_body_bytes=settings.max_body_bytes)
+    install_http_security(app, settings)
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(health_router)

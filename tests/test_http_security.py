@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from fastapi.testclient import TestClient
 
 from app.http_security import API_DOCS_POLICY, BASEMAP_TILE_ORIGINS, MAP_POLICY
-from app.settings import FRONTEND_DIR
+from app.settings import FRONTEND_DIR, get_settings
 
 COMPANIONS = {"x-content-type-options": "nosniff",
               "referrer-policy": "strict-origin-when-cross-origin",
@@ -28,6 +28,14 @@ def test_every_response_carries_the_map_policy_and_its_companions(client: TestCl
         assert response.headers["content-security-policy"] == MAP_POLICY, path
         for name, value in COMPANIONS.items():
             assert response.headers[name] == value, (path, name)
+
+
+def test_refusals_before_any_route_carry_the_headers_too(client: TestClient) -> None:
+    too_large = client.post("/api/enterprises", content=b" " * (get_settings().max_body_bytes + 1),
+                            headers={"Content-Type": "application/json"})
+    assert too_large.status_code == 413
+    assert too_large.headers["content-security-policy"] == MAP_POLICY
+    assert too_large.headers["x-content-type-options"] == "nosniff"
 
 
 def test_the_map_policy_allows_nothing_inline_and_only_the_basemap_hosts() -> None:
@@ -64,6 +72,7 @@ def test_a_foreign_host_is_refused(client: TestClient) -> None:
     response = client.get("/api/map/sectors", headers={"Host": "evil.example"})
     assert response.status_code == 400
     assert response.headers["content-security-policy"] == MAP_POLICY
+    assert response.headers["x-request-id"]
     assert client.get("/", headers={"Host": "localhost:8000"}).status_code == 200
 
 

@@ -478,7 +478,7 @@ def region_html(session: Session, *, code: str, scope: Scope, points_layer: str 
 
     # Names are user text (grid cells are imported, points entered) and Leaflet tooltips,
     # folium's GeoJsonTooltip included, take HTML: every name is escaped as it comes in.
-    children = {"type": "FeatureCollection", "features": [
+    children: dict[str, Any] = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": f["geometry"],
          "properties": {"name": html.escape(f["properties"]["name"]),
                         "regional_level": f["properties"].get("regional_level")}}
@@ -493,7 +493,7 @@ def region_html(session: Session, *, code: str, scope: Scope, points_layer: str 
                        style_function=lambda _: {"fill": False, "color": "#1f2d3d", "weight": 2.5}
                        ).add_to(fmap)
 
-    data = [[float(p.lat), float(p.lon), html.escape(p.name), p.risk_level or ""] for p in points]
+    data = [(float(p.lat), float(p.lon), html.escape(p.name), p.risk_level or "") for p in points]
 
     class Points(MacroElement):
         _template = Template("""
