@@ -942,6 +942,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--outage", type=float, default=5.0, help="seconds the database is down")
     args = parser.parse_args(argv)
 
+    if args.app_dir != PROJECT_ROOT:
+        # The other checkout shares this one's local state: embedded cluster, secrets.
+        os.environ.setdefault("RISKATLAS_DATA_DIR", str(get_settings().data_dir))
     if args.database_url:
         database_url = owner_url = args.database_url
     else:
