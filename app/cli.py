@@ -40,7 +40,7 @@ def _db(args: argparse.Namespace, settings: Settings) -> None:
         print("database migrated")
         return
     if not settings.embedded:
-        server = make_url(settings.database_url).render_as_string(hide_password=True)
+        server = make_url(settings.sqlalchemy_url).render_as_string(hide_password=True)
         print(f"DATABASE_URL is set: nothing to {args.action} (using {server})")
         return
     action = {"start": embedded_db.start, "stop": embedded_db.stop, "status": embedded_db.status}

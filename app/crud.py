@@ -9,7 +9,7 @@ import shapely.geometry
 from fastapi import APIRouter, Header, Path, Query, Response
 from geoalchemy2.shape import to_shape
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,7 @@ from app.errors import Conflict, InvalidInput
 from app.geo.location import ewkt, parse_location
 from app.orm import INT4_MAX
 from app.sites.models import Enterprise
+from app.sites.schemas import LocationIn
 
 LOCATION_FIELDS = {"lon", "lat", "geometry", "crs"}
 
@@ -29,7 +30,7 @@ MAX_OFFSET = 10_000_000
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip")]
 
 
-def get_or_raise(session: Session, model: type, *, id: int, scope: Scope) -> Any:
+def get_or_raise(session: Session, model: type[Any], *, id: int, scope: Scope) -> Any:
     """The row with this id if the scope reads it, else 404 (no hint that it exists)."""
     table = model.__tablename__
     if not scope.can_read(table):
@@ -44,7 +45,7 @@ def get_or_raise(session: Session, model: type, *, id: int, scope: Scope) -> Any
 
 
 def list_page(
-    session: Session, model: type, *, render: Callable[[Any], dict[str, Any]], scope: Scope,
+    session: Session, model: type[Any], *, render: Callable[[Any], dict[str, Any]], scope: Scope,
     limit: int, offset: int, q: str | None = None, level: str | None = None,
     sector: str | None = None, region: str | None = None,
     updated_since: datetime | None = None,
@@ -55,7 +56,7 @@ def list_page(
     has_level = hasattr(model, "risk_level")
     filters = scope.filters(table, level=level, sector=sector, region=region,
                             updated_since=updated_since, has_level=has_level)
-    statement = select(model).where(filters.condition(table, has_level=has_level))
+    statement: Select[Any] = select(model).where(filters.condition(table, has_level=has_level))
     if q:
         statement = statement.where(model.name.contains(q))
     total = session.scalar(select(func.count()).select_from(statement.subquery()))
@@ -107,7 +108,8 @@ def atomic_write(session: Session) -> Iterator[None]:
         with session.begin_nested():
             yield
     except IntegrityError as error:
-        constraint = getattr(error.orig.diag, "constraint_name", "") or ""
+        diagnostics = getattr(error.orig, "diag", None)
+        constraint = getattr(diagnostics, "constraint_name", "") or ""
         column = constraint.split("_", 2)[-1] if constraint else None
         if getattr(error.orig, "sqlstate", "") == "23505":
             raise Conflict(f"a row with this {column} already exists", field=column) from error
@@ -131,7 +133,7 @@ def render_located(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-def body_location(body: BaseModel, allowed: tuple[str, ...] = ("Point",)) -> str | None:
+def body_location(body: LocationIn, allowed: tuple[str, ...] = ("Point",)) -> str | None:
     """EWKT of the body's location, or None when the body does not move the row."""
     if body.lon is None and body.lat is None and body.geometry is None:
         return None
@@ -146,7 +148,7 @@ def body_fields(body: BaseModel, *exclude: str) -> dict[str, Any]:
 
 
 def add_crud_routes(
-    router: APIRouter, *, path: str, model: type, render: Callable[[Any], dict[str, Any]],
+    router: APIRouter, *, path: str, model: type[Any], render: Callable[[Any], dict[str, Any]],
     create: Callable[..., Any], update: Callable[..., Any], delete: Callable[..., None],
     create_schema: type[BaseModel], patch_schema: type[BaseModel], name: str,
 ) -> None:

@@ -4,6 +4,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import passwords, tokens
 from app.auth.models import LoginFailure, User
-from app.auth.scope import ROLES, Scope, department_sectors, region_prefix
+from app.auth.scope import NO_MATCH_PREFIX, ROLES, Scope, department_sectors, region_prefix
 from app.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from app.regions.models import GridCell, Region
 from app.settings import get_settings
@@ -34,7 +35,8 @@ def _check_scope(session: Session, values: dict[str, Any]) -> dict[str, Any]:
     role = values["role"]
     if role not in ROLES:
         raise InvalidInput(f"unknown role {role!r}", field="role", allowed=list(ROLES))
-    scoped = {"region_code": None, "department": None, "grid_cells": [], "enterprise_id": None}
+    scoped: dict[str, Any] = {"region_code": None, "department": None, "grid_cells": [],
+                              "enterprise_id": None}
     if role in ("official", "planner"):
         code = values.get("region_code")
         if not code or session.get(Region, code) is None:
@@ -182,24 +184,24 @@ def refresh(session: Session, refresh_token: str) -> dict[str, Any]:
 
 def scope_of(session: Session, user: User) -> Scope:
     """Build the scope a user acts in (reads the user's region, cells or enterprise)."""
-    common = {"role": user.role, "user_id": user.id, "username": user.username}
+    scope = partial(Scope, role=user.role, user_id=user.id, username=user.username)
     if user.role == "admin":
-        return Scope(**common, write_prefix="")
+        return scope(write_prefix="")
     if user.role in ("official", "planner"):
         code = user.region_code or ""
-        sectors = department_sectors().get(user.department or "") if user.department else None
-        return Scope(**common, region_code=code, read_prefix=region_prefix(code),
+        sectors = department_sectors().get(user.department) if user.department else None
+        return scope(region_code=code, read_prefix=region_prefix(code),
                      write_prefix=region_prefix(code) if user.role == "official" else None,
                      department=user.department, sectors=sectors)
     if user.role == "warden":
         county = session.scalar(select(GridCell.county_code)
                                 .where(GridCell.code.in_(user.grid_cells)).limit(1))
-        return Scope(**common, region_code=county, read_prefix=county or "-",
+        return scope(region_code=county, read_prefix=county or NO_MATCH_PREFIX,
                      grid_cells=tuple(user.grid_cells))
     county = session.scalar(select(Enterprise.county_code)
                             .where(Enterprise.id == user.enterprise_id))
-    return Scope(**common, region_code=county, read_prefix=county or "-",
-                 write_prefix=county or "-", enterprise_id=user.enterprise_id)
+    return scope(region_code=county, read_prefix=county or NO_MATCH_PREFIX,
+                 write_prefix=county or NO_MATCH_PREFIX, enterprise_id=user.enterprise_id)
 
 
 @dataclass(frozen=True)

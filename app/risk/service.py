@@ -2,19 +2,19 @@
 
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from app.auth.scope import Scope
 from app.crud import (
     atomic_write,
     body_fields,
     body_location,
     render_located,
 )
-from app.auth.scope import Scope
 from app.errors import InvalidInput
 from app.risk import grading
 from app.risk.models import RiskPoint
+from app.risk.schemas import RiskPointIn
 from app.sites.models import Enterprise
 from app.sites.service import PERSON_FIELDS, enterprise_or_raise
 
@@ -40,7 +40,7 @@ def _enterprise(session: Session, enterprise_id: int | None, scope: Scope) -> En
     return None if enterprise_id is None else enterprise_or_raise(session, enterprise_id, scope)
 
 
-def create_risk_point(session: Session, *, body: BaseModel, scope: Scope) -> RiskPoint:
+def create_risk_point(session: Session, *, body: RiskPointIn, scope: Scope) -> RiskPoint:
     """Register and grade a risk point; its enterprise's level follows."""
     enterprise = _enterprise(session, body.enterprise_id, scope)
     grading.grade_risk_point(body.method, body.inputs)  # refuse bad inputs before writing
@@ -58,7 +58,7 @@ def create_risk_point(session: Session, *, body: BaseModel, scope: Scope) -> Ris
     return point
 
 
-def update_risk_point(session: Session, *, row: RiskPoint, body: BaseModel,
+def update_risk_point(session: Session, *, row: RiskPoint, body: RiskPointIn,
                       scope: Scope) -> RiskPoint:
     """Change a risk point; new inputs re-grade it (the old grade stays in the history)."""
     point = row

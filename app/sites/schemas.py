@@ -1,7 +1,7 @@
 """Request and response shapes for enterprises, hazard sources and public zones."""
 
 from copy import copy
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, Field, create_model
 
@@ -9,9 +9,10 @@ from app.geo.location import Crs
 from app.orm import INT4_MAX
 
 Level = Literal["red", "orange", "yellow", "blue"]
+M = TypeVar("M", bound=BaseModel)
 
 
-def partial(model: type[BaseModel]) -> type[BaseModel]:
+def partial(model: type[M]) -> type[M]:
     """The same model with every field optional (for PATCH), keeping each field's checks.
 
     A field the full model requires may be left out but not set to null (422 naming it).
@@ -20,11 +21,12 @@ def partial(model: type[BaseModel]) -> type[BaseModel]:
     for name, info in model.model_fields.items():
         optional = copy(info)
         optional.default = info.default if name == "crs" else None
-        fields[name] = (info.annotation if info.is_required() else info.annotation | None,
-                        optional)
+        annotation: Any = info.annotation
+        fields[name] = (annotation if info.is_required() else annotation | None, optional)
     fields["version"] = (int | None, Field(None, ge=1, le=INT4_MAX,
                                            description="the version edited (or If-Match)"))
-    return create_model(f"{model.__name__.removesuffix('In')}Patch", **fields)
+    # Typed as the full model: the same fields, only optional (services check for None).
+    return cast(type[M], create_model(f"{model.__name__.removesuffix('In')}Patch", **fields))
 
 
 class LocationIn(BaseModel):

@@ -7,10 +7,10 @@ grades, enterprise levels) and the aggregate triggers, so it lands whole or not 
 from typing import Any
 
 import shapely
-from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.auth.scope import Scope
 from app.crud import (
     atomic_write,
     body_fields,
@@ -19,13 +19,12 @@ from app.crud import (
     get_or_raise,
     render_located,
 )
-from app.auth.scope import Scope
 from app.errors import InvalidInput, NotFound
 from app.geo.location import ewkt, parse_location
 from app.risk import gb18218, grading
 from app.sites.credit_code import is_valid_credit_code
 from app.sites.models import Enterprise, HazardSource, PublicZone
-from app.sites.schemas import HazardAssessIn
+from app.sites.schemas import EnterpriseIn, HazardAssessIn, HazardSourceIn, PublicZoneIn
 
 PUBLIC_ZONE_GEOMETRIES = ("Point", "Polygon", "MultiPolygon", "LineString", "MultiLineString")
 PERSON_FIELDS = ("responsible_person", "responsible_phone", "government_person")
@@ -60,7 +59,7 @@ def _apply(row: Any, values: dict[str, Any]) -> None:
 # Enterprises
 
 
-def _footprint(body: BaseModel) -> str | None:
+def _footprint(body: EnterpriseIn) -> str | None:
     if getattr(body, "footprint", None) is None:
         return None
     shape = parse_location(lon=None, lat=None, geometry=body.footprint, crs=body.crs or "wgs84",
@@ -74,7 +73,7 @@ def _check_credit_code(code: str | None) -> None:
                            field="credit_code")
 
 
-def create_enterprise(session: Session, *, body: BaseModel, scope: Scope) -> Enterprise:
+def create_enterprise(session: Session, *, body: EnterpriseIn, scope: Scope) -> Enterprise:
     """Register an enterprise; its level follows from its risk points and hazard sources."""
     _check_credit_code(body.credit_code)
     geom, footprint = body_location(body), _footprint(body)
@@ -89,7 +88,7 @@ def create_enterprise(session: Session, *, body: BaseModel, scope: Scope) -> Ent
     return enterprise
 
 
-def update_enterprise(session: Session, *, row: Enterprise, body: BaseModel,
+def update_enterprise(session: Session, *, row: Enterprise, body: EnterpriseIn,
                       scope: Scope) -> Enterprise:
     """Change an enterprise; a moved plant re-grades its hazard sources (α)."""
     enterprise, id = row, row.id
@@ -130,7 +129,7 @@ def enterprise_or_raise(session: Session, enterprise_id: int, scope: Scope) -> E
     return enterprise
 
 
-def create_hazard_source(session: Session, *, body: BaseModel, scope: Scope) -> HazardSource:
+def create_hazard_source(session: Session, *, body: HazardSourceIn, scope: Scope) -> HazardSource:
     """Register a major hazard source (at its enterprise unless located) and grade it."""
     enterprise = enterprise_or_raise(session, body.enterprise_id, scope)
     _check_substances(body.substances)
@@ -145,7 +144,7 @@ def create_hazard_source(session: Session, *, body: BaseModel, scope: Scope) -> 
     return source
 
 
-def update_hazard_source(session: Session, *, row: HazardSource, body: BaseModel,
+def update_hazard_source(session: Session, *, row: HazardSource, body: HazardSourceIn,
                          scope: Scope) -> HazardSource:
     """Change a hazard source and re-grade it and its enterprise(s)."""
     source, id = row, row.id
@@ -191,7 +190,7 @@ def assess_hazard(session: Session, *, body: HazardAssessIn, scope: Scope) -> di
 # Public zones (公共区域), graded by government
 
 
-def create_public_zone(session: Session, *, body: BaseModel, scope: Scope) -> PublicZone:
+def create_public_zone(session: Session, *, body: PublicZoneIn, scope: Scope) -> PublicZone:
     """Register a public zone; hazard sources within 500 m are re-graded (α)."""
     geom = body_location(body, PUBLIC_ZONE_GEOMETRIES)
     if geom is None:
@@ -205,11 +204,11 @@ def create_public_zone(session: Session, *, body: BaseModel, scope: Scope) -> Pu
     return zone
 
 
-def update_public_zone(session: Session, *, row: PublicZone, body: BaseModel,
+def update_public_zone(session: Session, *, row: PublicZone, body: PublicZoneIn,
                        scope: Scope) -> PublicZone:
     """Change a public zone; hazard sources near its old and new place are re-graded."""
     zone, id = row, row.id
-    old_geom = session.scalar(select(PublicZone.geom.ST_AsEWKT()).where(PublicZone.id == id))
+    old_geom = _ewkt_of(session, PublicZone, id)
     geom = body_location(body, PUBLIC_ZONE_GEOMETRIES)
     with atomic_write(session):
         _apply(zone, body_fields(body))
@@ -231,10 +230,15 @@ def _regrade_around(session: Session, geometry_ewkt: str) -> None:
 # Shared reads and deletes
 
 
-def delete_located(model: type, session: Session, *, row: Any, scope: Scope) -> None:
+def _ewkt_of(session: Session, model: type[Any], id: int) -> str:
+    """A stored row's geometry as EWKT (the row exists: it was just read)."""
+    return str(session.scalar(select(model.geom.ST_AsEWKT()).where(model.id == id)))
+
+
+def delete_located(model: type[Any], session: Session, *, row: Any, scope: Scope) -> None:
     """Delete an enterprise, hazard source or public zone and re-derive what depended on it."""
     id = row.id
-    geom = session.scalar(select(model.geom.ST_AsEWKT()).where(model.id == id))
+    geom = _ewkt_of(session, model, id)
     enterprise_id = getattr(row, "enterprise_id", None)
     with atomic_write(session):
         session.delete(row)
