@@ -972,7 +972,7 @@ def main(argv: list[str] | None = None) -> None:
              if server else base_url)
     report.print(f"{args.clients} clients × {args.seconds:g} s on {where},"
                  f" database {make_url(database_url).database}"
-                 + (f"; database stopped for {fault.outage:g} s at {fault.at:g} s"
+                 + (f"; database stopped for {fault.outage:g} s at {fault.at:.3g} s"
                     if fault else ""))
     problems = report.problems()
     for problem in problems:
