@@ -44,8 +44,8 @@ def _libpq_args(url: str) -> tuple[str, dict[str, str]]:
     password = params.pop("password", None)
     env = dict(os.environ)
     if password is not None:
-        env["PGPASSWORD"] = password
-    return make_conninfo(**params), env
+        env["PGPASSWORD"] = str(password)
+    return make_conninfo("", **params), env
 
 
 def _run(args: list[str], env: dict[str, str]) -> None:
@@ -70,8 +70,16 @@ def backup(owner_url: str, path: Path) -> None:
         partial.unlink(missing_ok=True)
 
 
+def _one_value(conn: psycopg.Connection, query: str) -> object:
+    """The single value of a query that always returns one row."""
+    row = conn.execute(query).fetchone()
+    if row is None:
+        raise BackupError(f"the server returned no row for {query!r}")
+    return row[0]
+
+
 def _layer_versions(conn: psycopg.Connection) -> dict[str, int]:
-    exists = conn.execute("SELECT to_regclass('public.layer_versions')").fetchone()[0]
+    exists = _one_value(conn, "SELECT to_regclass('public.layer_versions')")
     if exists is None:
         return {}
     return dict(conn.execute("SELECT layer, version FROM layer_versions").fetchall())
@@ -96,7 +104,7 @@ def restore(owner_url: str, path: Path, app_role: str | None = None) -> None:
           "--single-transaction", "--exit-on-error", "--no-owner", "--no-acl",
           f"--dbname={conninfo}", str(path)], env)
     with psycopg.connect(_libpq_url(owner_url)) as conn:
-        owner = conn.execute("SELECT current_user").fetchone()[0]
+        owner = str(_one_value(conn, "SELECT current_user"))
         if app_role and app_role != owner:
             grant_app_role(conn, owner, app_role)
         if _layer_versions(conn):

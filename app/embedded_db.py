@@ -74,7 +74,7 @@ def _cluster_dir(settings: Settings) -> Path:
     return settings.data_dir / "postgres"
 
 
-def _pg_ctl(settings: Settings, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def _pg_ctl(settings: Settings, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     cmd = _as_cluster_owner([str(PG_BIN / "pg_ctl"), "-D", str(_cluster_dir(settings)), *args])
     return subprocess.run(cmd, check=check, capture_output=True, text=True)
 

@@ -28,7 +28,11 @@ def upgrade(url: str | None = None, app_url: str | None = None) -> None:
     owner_url = make_url(url or get_settings().owner_sqlalchemy_url)
     command.upgrade(alembic_config(owner_url.render_as_string(hide_password=False)), "head")
     app_role = make_url(app_url).username if app_url else None
-    if app_role and app_role != owner_url.username:
+    owner = owner_url.username
+    if app_role and app_role != owner:
+        if owner is None:
+            raise ValueError(f"the owner's URL names no role: cannot grant {app_role} "
+                             "the privileges on the owner's objects")
         plain = owner_url.set(drivername="postgresql").render_as_string(hide_password=False)
         with psycopg.connect(plain, autocommit=True) as conn:
-            grant_app_role(conn, owner_url.username, app_role)
+            grant_app_role(conn, owner, app_role)

@@ -1,11 +1,14 @@
 """Declarative base and the columns every located row shares (imported by every domain model)."""
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from geoalchemy2 import Geometry
 from sqlalchemy import CHAR, DateTime, FetchedValue, ForeignKey, Integer, MetaData, String, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+if TYPE_CHECKING:
+    from sqlalchemy import FromClause
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -34,6 +37,10 @@ class Located:
     """
 
     geom_type = "POINT"
+
+    if TYPE_CHECKING:
+        # Every class mixing this in is also a `Base`, whose mapping sets the table.
+        __table__: ClassVar[FromClause]
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """GeoJSON at /api/features/{layer} and OGC API – Features at /ogc."""
 
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -32,18 +33,19 @@ Bbox = Annotated[str | None, Query(description="minx,miny,maxx,maxy (WGS 84)")]
 Format = Annotated[str | None, Query(alias="f", description="json (the only encoding)")]
 
 
-def _geojson(body: dict[str, Any]) -> JSONResponse:
+def _geojson(body: Mapping[str, Any]) -> JSONResponse:
     return JSONResponse(body, media_type=GEOJSON)
 
 
 def _page_links(request: Request, *, offset: int, limit: int, returned: int,
-                matched: int) -> list[dict[str, str]]:
+                matched: int) -> list[service.Link]:
     def url(new_offset: int) -> str:
         query = dict(request.query_params)
         query.update(offset=str(new_offset), limit=str(limit))
         return f"{str(request.url).split('?')[0]}?{urlencode(query)}"
 
-    links = [{"href": str(request.url), "rel": "self", "type": GEOJSON, "title": "this page"}]
+    links: list[service.Link] = [
+        {"href": str(request.url), "rel": "self", "type": GEOJSON, "title": "this page"}]
     if offset + returned < matched:
         links.append({"href": url(offset + limit), "rel": "next", "type": GEOJSON,
                       "title": "next page"})
@@ -68,7 +70,7 @@ def _collection_page(request: Request, session: SessionDep, scope: Scope, layer:
     return {
         "type": "FeatureCollection", "features": features,
         "numberMatched": matched, "numberReturned": len(features),
-        "timeStamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "timeStamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "links": _page_links(request, offset=offset, limit=limit, returned=len(features),
                              matched=matched),
     }
@@ -129,10 +131,12 @@ def landing_page(request: Request, f: Format = None) -> dict[str, Any]:
         "description": "Enterprises, major hazard sources, public zones, risk points, regions, "
                        "grid cells and emergency resources with four-colour risk levels.",
         "links": [
-            {"href": f"{base}/ogc", "rel": "self", "type": "application/json", "title": "this document"},
+            {"href": f"{base}/ogc", "rel": "self", "type": "application/json",
+             "title": "this document"},
             {"href": f"{base}/openapi.json", "rel": "service-desc",
              "type": "application/vnd.oai.openapi+json;version=3.0", "title": "API definition"},
-            {"href": f"{base}/docs", "rel": "service-doc", "type": "text/html", "title": "API documentation"},
+            {"href": f"{base}/docs", "rel": "service-doc", "type": "text/html",
+             "title": "API documentation"},
             {"href": f"{base}/ogc/conformance", "rel": "conformance", "type": "application/json",
              "title": "conformance classes"},
             {"href": f"{base}/ogc/collections", "rel": "data", "type": "application/json",
@@ -194,7 +198,8 @@ def item(collection_id: str, feature_id: str, request: Request, session: Session
     feature = service.feature_or_raise(session, layer=layer, filters=filters, fid=feature_id)
     base = f"{_base(request)}/ogc/collections/{layer.name}"
     feature["links"] = [
-        {"href": f"{base}/items/{feature_id}", "rel": "self", "type": GEOJSON, "title": "this item"},
+        {"href": f"{base}/items/{feature_id}", "rel": "self", "type": GEOJSON,
+         "title": "this item"},
         {"href": base, "rel": "collection", "type": "application/json", "title": layer.title_zh},
     ]
     return _geojson(feature)

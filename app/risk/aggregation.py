@@ -8,9 +8,9 @@ geodata/risk/regional_methods.json, and every answer names the method and its ve
 import json
 from datetime import date
 from functools import cache
-from typing import Any
+from typing import Any, TypedDict, cast
 
-from sqlalchemy import text
+from sqlalchemy import CursorResult, text
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput, NotFound
@@ -22,10 +22,39 @@ from app.settings import GEODATA_DIR
 GRADES = ("1", "2", "3", "4")
 
 
+class HighestMethod(TypedDict):
+    considers: list[str]  # count kinds, e.g. risk_points, hazard_sources
+
+
+class Normalisation(TypedDict):
+    unit: str
+    per: float
+    breaks: dict[str, float]  # lowest index value of red, orange and yellow
+
+
+class IndexMethod(TypedDict):
+    default_normalise: str
+    weights: dict[str, float]  # per level
+    counted: list[str]
+    open_major_danger_weight: float
+    normalise: dict[str, Normalisation]
+
+
+class RegionalMethods(TypedDict):
+    """geodata/risk/regional_methods.json."""
+
+    version: str
+    default: str
+    source: str
+    highest: HighestMethod
+    index: IndexMethod
+
+
 @cache
-def regional_methods() -> dict[str, Any]:
+def regional_methods() -> RegionalMethods:
     """Return the regional-level methods (see geodata/risk/regional_methods.json)."""
-    return json.loads((GEODATA_DIR / "risk" / "regional_methods.json").read_text(encoding="utf-8"))
+    path = GEODATA_DIR / "risk" / "regional_methods.json"
+    return cast(RegionalMethods, json.loads(path.read_text(encoding="utf-8")))
 
 
 def resolve_method(method: str | None, normalise: str | None) -> tuple[str, str | None]:
@@ -60,7 +89,7 @@ def regional_level(counts: dict[str, int], *, area_km2: float, method: str,
     """Return (level, index value) of a region from its counts."""
     config = regional_methods()
     if method == "highest":
-        level = None
+        level: str | None = None
         for kind in config["highest"]["considers"]:
             if kind == "hazard_sources":
                 for grade in GRADES:
@@ -73,12 +102,16 @@ def regional_level(counts: dict[str, int], *, area_km2: float, method: str,
                     break
         return level, None
     index = config["index"]
+    if normalise is None:
+        raise InvalidInput("the index method needs a normalisation", field="normalise",
+                           allowed=list(index["normalise"]))
     weighted = sum(
         weight * counts.get(f"{kind}.{level}", 0)
         for kind in index["counted"] for level, weight in index["weights"].items()
     ) + index["open_major_danger_weight"] * counts.get("dangers.open_major", 0)
     option = index["normalise"][normalise]
-    denominator = area_km2 / option["per"] if normalise == "area" else counts.get("enterprises.total", 0)
+    denominator = (area_km2 / option["per"] if normalise == "area"
+                   else counts.get("enterprises.total", 0))
     if weighted == 0:
         return None, 0.0
     value = weighted / denominator if denominator else 0.0
@@ -129,7 +162,7 @@ _CHILD_UNITS_SQL = text("""
 
 
 def summarise_children(session: Session, *, parent: str, method: str | None = None,
-                       normalise: str | None = None) -> list[dict]:
+                       normalise: str | None = None) -> list[dict[str, Any]]:
     """One row per child region of `parent`, or per grid cell when `parent` is a county."""
     method, normalise = resolve_method(method, normalise)
     region = get_region_or_raise(session, code=parent)
@@ -142,7 +175,7 @@ def summarise_children(session: Session, *, parent: str, method: str | None = No
 
 
 def summarise_region(session: Session, *, code: str, method: str | None = None,
-                     normalise: str | None = None) -> dict:
+                     normalise: str | None = None) -> dict[str, Any]:
     """The aggregates of one region or grid cell."""
     method, normalise = resolve_method(method, normalise)
     unit = session.execute(text("""
@@ -160,10 +193,13 @@ def summarise_region(session: Session, *, code: str, method: str | None = None,
 def take_snapshot(session: Session, *, day: date) -> int:
     """Store today's counts (non-zero) as the snapshot of `day`, replacing an earlier one."""
     session.execute(text("DELETE FROM region_count_snapshots WHERE day = :day"), {"day": day})
-    return session.execute(text("""
+    result = session.execute(text("""
         INSERT INTO region_count_snapshots (day, region_code, measure, value)
         SELECT :day, region_code, measure, value FROM region_counts WHERE value <> 0
-    """), {"day": day}).rowcount
+    """), {"day": day})
+    if not isinstance(result, CursorResult):  # what a statement run on a connection gives
+        raise TypeError(f"expected a CursorResult, got {type(result).__name__}")
+    return result.rowcount
 
 
 def trend(session: Session, *, code: str, start: date, end: date, method: str | None = None,

@@ -8,9 +8,9 @@ geodata/risk/enterprise_rule.json. Every grading is appended to `assessments`.
 import json
 from dataclasses import asdict
 from functools import cache
-from typing import Any
+from typing import Any, TypedDict, cast
 
-from sqlalchemy import text
+from sqlalchemy import CursorResult, text
 from sqlalchemy.orm import Session
 
 from app.auth.scope import RowFilters
@@ -25,13 +25,27 @@ PLANT_RADIUS_M = 500  # GB 18218-2018 α: people within 500 m of the plant bound
 _PREFILTER_DEG = 0.011
 
 
+class EnterpriseRule(TypedDict):
+    """geodata/risk/enterprise_rule.json (its `source` and `note` explain it)."""
+
+    version: str
+    source: str
+    base: str
+    hazard_source_grades_forcing_red: list[int]
+    open_major_danger_raise: int
+    ungraded_with_open_major_danger: str
+    note: str
+
+
 @cache
-def enterprise_rule() -> dict[str, Any]:
+def enterprise_rule() -> EnterpriseRule:
     """Return the enterprise-level rule (see geodata/risk/enterprise_rule.json)."""
-    return json.loads((GEODATA_DIR / "risk" / "enterprise_rule.json").read_text(encoding="utf-8"))
+    path = GEODATA_DIR / "risk" / "enterprise_rule.json"
+    return cast(EnterpriseRule, json.loads(path.read_text(encoding="utf-8")))
 
 
-def grade_risk_point(method: str, inputs: dict[str, Any]) -> tuple[float | None, str, dict]:
+def grade_risk_point(method: str,
+                     inputs: dict[str, Any]) -> tuple[float | None, str, dict[str, Any]]:
     """Grade a risk point's inputs: (score, level, result) by LEC, LS or direct rules.
 
     `inputs` may carry `direct` flags ({rule_id: bool}); an enabled rule that applies makes
@@ -42,6 +56,8 @@ def grade_risk_point(method: str, inputs: dict[str, Any]) -> tuple[float | None,
         raise InvalidInput("direct must map rule ids to true/false", field="inputs.direct",
                            allowed=list(methods.direct_rules()))
     forced = methods.direct_level(flags)
+    score: float | None
+    detail: dict[str, Any]
     if method == "lec":
         values = _numbers(inputs, ("l", "e", "c"))
         result = methods.assess_lec(**values)
@@ -75,8 +91,8 @@ def _numbers(inputs: dict[str, Any], names: tuple[str, ...]) -> dict[str, float]
 
 
 def record_assessment(
-    session: Session, *, subject_type: str, subject_id: int, method: str, inputs: dict,
-    result: dict, level: str | None, assessed_by: str,
+    session: Session, *, subject_type: str, subject_id: int, method: str,
+    inputs: dict[str, Any], result: dict[str, Any], level: str | None, assessed_by: str,
 ) -> None:
     """Append one grading to the history."""
     session.add(Assessment(
@@ -140,7 +156,8 @@ def exposed_people_around(session: Session, *, plant_ewkt: str,
     if visible is not None:
         sql += " AND " + visible.where("z")
         params.update(visible.params())
-    return session.execute(text(sql), params).scalar_one()
+    people: int = session.execute(text(sql), params).scalar_one()
+    return people
 
 
 _HAZARD_EXPOSURE_SQL = """
@@ -221,7 +238,8 @@ def regrade_hazard_sources_near(session: Session, *, geometry_ewkt: str) -> list
 _ENTERPRISE_LEVEL_SQL = """
     WITH target AS (
         SELECT e.id, e.risk_level AS current,
-               (SELECT max(array_position(CAST(:ranks AS text[]), rp.risk_level)) FROM risk_points rp
+               (SELECT max(array_position(CAST(:ranks AS text[]), rp.risk_level))
+                  FROM risk_points rp
                  WHERE rp.enterprise_id = e.id) AS point_rank,
                EXISTS (SELECT 1 FROM hazard_sources h
                         WHERE h.enterprise_id = e.id AND h.grade = ANY(CAST(:red_grades AS int[])))
@@ -237,18 +255,22 @@ _ENTERPRISE_LEVEL_SQL = """
           FROM target t),
     adjusted AS (
         SELECT r.*,
-               coalesce(r.base_rank, CASE WHEN r.has_open_major
-                                          THEN array_position(CAST(:ranks AS text[]), CAST(:ungraded AS text)) END)
+               coalesce(r.base_rank,
+                        CASE WHEN r.has_open_major
+                             THEN array_position(CAST(:ranks AS text[]),
+                                                 CAST(:ungraded AS text)) END)
                + CASE WHEN r.has_open_major THEN CAST(:raise AS int) ELSE 0 END AS raised_rank
           FROM ranked r),
     derived AS (
         -- least() would skip a NULL rank: an ungraded enterprise must stay ungraded.
-        SELECT a.*, CASE WHEN a.raised_rank IS NOT NULL THEN least(4, a.raised_rank) END AS final_rank
+        SELECT a.*,
+               CASE WHEN a.raised_rank IS NOT NULL THEN least(4, a.raised_rank) END AS final_rank
           FROM adjusted a)
     UPDATE enterprises e
        SET risk_level = (CAST(:ranks AS text[]))[d.final_rank],
            level_basis = jsonb_build_object(
-               'rule', CAST(:rule_version AS text), 'highest_risk_point', (CAST(:ranks AS text[]))[d.point_rank],
+               'rule', CAST(:rule_version AS text),
+               'highest_risk_point', (CAST(:ranks AS text[]))[d.point_rank],
                'red_hazard_source', d.has_red_hazard, 'open_major_danger', d.has_open_major)
       FROM derived d
      WHERE e.id = d.id AND e.risk_level IS DISTINCT FROM (CAST(:ranks AS text[]))[d.final_rank]
@@ -261,11 +283,14 @@ def refresh_enterprise_levels(session: Session, *, ids: list[int] | None = None)
     if ids is not None and not ids:
         return 0
     rule = enterprise_rule()
-    return session.execute(text(_ENTERPRISE_LEVEL_SQL), {
+    result = session.execute(text(_ENTERPRISE_LEVEL_SQL), {
         "ids": ids, "ranks": RANKS, "red_grades": rule["hazard_source_grades_forcing_red"],
         "raise": rule["open_major_danger_raise"],
         "ungraded": rule["ungraded_with_open_major_danger"], "rule_version": rule["version"],
-    }).rowcount
+    })
+    if not isinstance(result, CursorResult):  # what a statement run on a connection gives
+        raise TypeError(f"expected a CursorResult, got {type(result).__name__}")
+    return result.rowcount
 
 
 def regrade_risk_points(session: Session, *, batch: int = 20_000,

@@ -4,7 +4,7 @@ import csv
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from app.errors import InvalidInput
 from app.settings import GEODATA_DIR
@@ -34,6 +34,14 @@ def _level_or_raise(level: str, field: str = "level") -> int:
     if level not in LEVELS:
         raise InvalidInput(f"{level!r} is not a risk level", field=field, allowed=list(LEVELS))
     return LEVELS.index(level)
+
+
+@overload
+def higher_level(a: str, b: str | None) -> str: ...
+@overload
+def higher_level(a: str | None, b: str) -> str: ...
+@overload
+def higher_level(a: str | None, b: str | None) -> str | None: ...
 
 
 def higher_level(a: str | None, b: str | None) -> str | None:
@@ -143,22 +151,29 @@ def ls_variants() -> list[str]:
     return [default] + [v for v in variants if v != default]
 
 
-def assess_ls(l: int, s: int, variant: str | None = None) -> LsResult:  # noqa: E741
-    """Grade a risk point by the risk matrix: R = L × S, both in 1..5."""
+def _ls_scale(name: str, value: float) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+        raise InvalidInput(
+            f"{name}={value} is not a value of the LS {name} scale (integers 1..5)",
+            field=name.lower(),
+            allowed=[1, 2, 3, 4, 5],
+        )
+    return value
+
+
+def assess_ls(l: float, s: float, variant: str | None = None) -> LsResult:  # noqa: E741
+    """Grade a risk point by the risk matrix: R = L × S, both integers in 1..5.
+
+    Any other number (graded inputs are unchecked JSON) is refused with InvalidInput.
+    """
     default, variants = _ls_bands()
-    for name, value in (("L", l), ("S", s)):
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
-            raise InvalidInput(
-                f"{name}={value} is not a value of the LS {name} scale (integers 1..5)",
-                field=name.lower(),
-                allowed=[1, 2, 3, 4, 5],
-            )
+    l_scale, s_scale = _ls_scale("L", l), _ls_scale("S", s)
     name = default if variant is None else variant
     if name not in variants:
         raise InvalidInput(
             f"{variant!r} is not an LS band variant", field="variant", allowed=ls_variants()
         )
-    r = l * s
+    r = l_scale * s_scale
     return LsResult(r=r, level=variants[name][r])
 
 

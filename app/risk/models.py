@@ -1,6 +1,7 @@
 """Risk points and the grading history."""
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -39,7 +40,7 @@ class RiskPoint(Located, ResponsiblePersons, Base):
     hazard_type: Mapped[str | None] = mapped_column(String(40))
     control_measures: Mapped[str | None] = mapped_column(Text)
     method: Mapped[str] = mapped_column(String(8), nullable=False)
-    inputs: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     score: Mapped[float | None] = mapped_column(Float)
     risk_level: Mapped[str | None] = mapped_column(String(6), index=True)
 
@@ -56,8 +57,8 @@ class Assessment(Base):
     subject_type: Mapped[str] = mapped_column(String(20), nullable=False)
     subject_id: Mapped[int] = mapped_column(Integer, nullable=False)
     method: Mapped[str] = mapped_column(String(20), nullable=False)
-    inputs: Mapped[dict] = mapped_column(JSONB, nullable=False)
-    result: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    result: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     risk_level: Mapped[str | None] = mapped_column(String(6))
     ruleset_version: Mapped[str] = mapped_column(String(40), nullable=False)
     assessed_by: Mapped[str] = mapped_column(String(50), nullable=False)

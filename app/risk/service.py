@@ -79,7 +79,7 @@ def update_risk_point(session: Session, *, row: RiskPoint, body: RiskPointIn,
         if regrade:
             _grade(session, point, body.assessed_by or "api")
         session.flush()
-        ids = {previous_enterprise, point.enterprise_id} - {None}
+        ids = {i for i in (previous_enterprise, point.enterprise_id) if i is not None}
         grading.refresh_enterprise_levels(session, ids=sorted(ids))
     session.refresh(point)
     return point

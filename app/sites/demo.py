@@ -15,18 +15,19 @@ enterprises' levels and everything the risk engine derives are left NULL.
 import json
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from functools import cache
 from itertools import product
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict, overload
 
-from sqlalchemy import insert, text
+from sqlalchemy import Table, insert, text
 from sqlalchemy.orm import Session
 
 from app.dangers.models import HiddenDanger
 from app.errors import InvalidInput
+from app.orm import Base
 from app.regions import models as _regions  # noqa: F401  (the FK target of county_code)
 from app.risk import gb18218
 from app.risk.methods import LEVELS, assess_lec, assess_ls, lec_factors
@@ -47,10 +48,158 @@ MAX_ROUNDS = 200
 Row = dict[str, Any]
 
 
+# The shapes of geodata/demo/*.json (keys starting with "_" are comments, never read).
+
+
+class CountyPlace(TypedDict, total=False):
+    seat: list[float]  # lon, lat
+    weight: float
+
+
+class ParkPlace(TypedDict):
+    name: str
+    counties: list[str]
+    centre: list[float]  # lon, lat
+    sigma_km: float
+    share: float
+    roads: list[str]
+    sectors: dict[str, float]  # sector name -> weight
+
+
+class ProvincePlaces(TypedDict, total=False):
+    short_name: str
+    counties: dict[str, CountyPlace]  # by county code
+    parks: list[ParkPlace]
+
+
+PatternKey = Literal["school_patterns", "hospital_patterns", "market_patterns",
+                     "station_patterns", "pipeline_patterns"]
+
+
+class Names(TypedDict):
+    surnames: dict[str, float]  # surname -> weight
+    given_chars: list[str]
+    trade_chars: list[str]
+    roads: list[str]
+    place_words: list[str]
+    residential_suffixes: list[str]
+    school_patterns: list[str]
+    hospital_patterns: list[str]
+    market_patterns: list[str]
+    station_patterns: list[str]
+    pipeline_patterns: list[str]
+    ordinals: list[str]
+    mobile_prefixes: list[str]
+    inspections: list[str]
+
+
+class RiskPointTemplate(TypedDict):
+    name: str
+    hazard_type: str
+    measures: str
+
+
+class Sector(TypedDict):
+    name: str
+    weight: float
+    danger_weight: float
+    lec_share: float
+    terms: list[str]
+    scattered_terms: NotRequired[list[str]]
+    spread_km: NotRequired[float]
+    employees: list[float]  # low, high
+    regulator: str
+    risk_mix: dict[str, float]  # level -> weight
+    risk_points: list[RiskPointTemplate]
+    dangers: dict[str, list[str]]  # danger grade -> titles
+
+
+class Sectors(TypedDict):
+    sectors: list[Sector]
+    suffixes: dict[str, float]  # company-name suffix -> weight
+    lec_factor_weights: dict[str, dict[str, float]]  # factor -> value -> weight
+    common_risk_points: list[RiskPointTemplate]
+    common_dangers: dict[str, list[str]]  # danger grade -> titles
+
+
+class UnitSubstance(TypedDict):
+    cas: str
+    name: str
+    category: str | None
+    share: float
+
+
+class HazardUnitTemplate(TypedDict):
+    name: str
+    unit_type: str
+    weight: float
+    substances: list[UnitSubstance]
+
+
+class HazardUnits(TypedDict):
+    s_range: list[float]  # low, high
+    units: list[HazardUnitTemplate]
+
+
+class CountyHospital(TypedDict):
+    name: str
+    population: list[int]  # low, high
+    beds: list[int]  # low, high
+
+
+class ZoneKind(TypedDict):
+    label: str
+    department: str
+    per_5000: float
+    min_per_county: int
+    sigma_km: float
+    population: list[float] | None  # low, high
+    capacity_ratio: list[float] | None  # low, high
+    risk_mix: dict[str, float]  # level -> weight
+    patterns: NotRequired[PatternKey]
+    shape: NotRequired[Literal["point", "polygon", "line"]]
+    size_m: NotRequired[list[float]]  # low, high
+    length_km: NotRequired[list[float]]  # low, high
+    near_park_share: NotRequired[float]
+
+
+class ResourceSpec(TypedDict):
+    kind: str
+    label: str
+    scope: Literal["county_hospital", "county", "city", "park"]
+    count: NotRequired[list[int]]  # low, high
+    names: NotRequired[list[str]]
+    # "text" with {n1}, {n2} … and, for each of those, [low, high]
+    capacity: NotRequired[dict[str, Any]]
+
+
+class Public(TypedDict):
+    county_hospital: CountyHospital
+    public_zones: dict[str, ZoneKind]
+    emergency_resources: list[ResourceSpec]
+
+
 @cache
-def demo_data(name: str) -> dict[str, Any]:
-    """Return one of the geodata/demo/*.json files."""
+def _read_demo_json(name: str) -> Any:
     return json.loads((DEMO_DIR / f"{name}.json").read_text(encoding="utf-8"))
+
+
+@overload
+def demo_data(name: Literal["places"]) -> dict[str, ProvincePlaces]: ...
+@overload
+def demo_data(name: Literal["names"]) -> Names: ...
+@overload
+def demo_data(name: Literal["sectors"]) -> Sectors: ...
+@overload
+def demo_data(name: Literal["hazard_units"]) -> HazardUnits: ...
+@overload
+def demo_data(name: Literal["public"]) -> Public: ...
+
+
+def demo_data(name: str) -> Any:
+    """Return one of the geodata/demo/*.json files (typed by the overloads above: JSON is
+    not checked when read, the files are the repository's own)."""
+    return _read_demo_json(name)
 
 
 # Places
@@ -114,33 +263,34 @@ def load_province(session: Session, province: str) -> Province:
     ).first()
     if row is None:
         raise InvalidInput(f"{province} is not a loaded province", field="province")
-    names = dict(session.execute(
+    names: dict[str, str] = {code: name for code, name in session.execute(
         text("SELECT code, name FROM regions WHERE province_code = :p"), {"p": province}
-    ).all())
+    ).all()}
     leaves = session.execute(text("""
         SELECT code, name, parent_code, ST_X(label_point) AS x, ST_Y(label_point) AS y, area_km2
           FROM regions WHERE province_code = :p AND is_leaf ORDER BY code
     """), {"p": province}).all()
     if not leaves:
         raise InvalidInput(f"province {province} has no county-level regions", field="province")
-    places = demo_data("places").get(province, {})
+    places: ProvincePlaces = demo_data("places").get(province, {})
     seats = places.get("counties", {})
     counties = []
     for leaf in leaves:
         city_code = leaf.parent_code if leaf.parent_code and leaf.parent_code != province else ""
-        known = seats.get(leaf.code, {})
+        known: CountyPlace = seats.get(leaf.code, {})
+        seat_lon, seat_lat = known.get("seat", (leaf.x, leaf.y))
         counties.append(County(
             code=leaf.code, name=leaf.name, short=_short(leaf.name),
             # A municipality's city level repeats the province (北京市 → 北京市): drop it.
             city_name="" if names.get(city_code, row.name) == row.name else names[city_code],
             city_code=city_code or leaf.code,
-            seat=tuple(known.get("seat", (leaf.x, leaf.y))),
+            seat=(seat_lon, seat_lat),
             weight=float(known.get("weight", math.sqrt(max(leaf.area_km2, 1.0)))),
         ))
     codes = {c.code for c in counties}
     parks = tuple(
         Park(name=p["name"], counties=tuple(c for c in p["counties"] if c in codes),
-             centre=tuple(p["centre"]), sigma_km=p["sigma_km"], share=p["share"],
+             centre=(p["centre"][0], p["centre"][1]), sigma_km=p["sigma_km"], share=p["share"],
              roads=tuple(p["roads"]), sectors=p["sectors"])
         for p in places.get("parks", []) if any(c in codes for c in p["counties"])
     )
@@ -172,7 +322,8 @@ def _ring(lon: float, lat: float, w_m: float, h_m: float, angle: float) -> str:
     corners = []
     for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1), (-1, -1)):
         x, y = sx * w_m / 2, sy * h_m / 2
-        corners.append(_fmt(*_offset(lon, lat, (x * cos - y * sin) / 1000, (x * sin + y * cos) / 1000)))
+        corners.append(_fmt(*_offset(lon, lat, (x * cos - y * sin) / 1000,
+                                     (x * sin + y * cos) / 1000)))
     return "(" + ", ".join(corners) + ")"
 
 
@@ -203,6 +354,22 @@ def counties_of(session: Session, wkts: list[str]) -> list[str | None]:
 Maker = Callable[[random.Random], list[str]]
 
 
+def _gauss_maker(centre: tuple[float, float], sigma_km: float) -> Maker:
+    """A maker of a point drawn normally around `centre`."""
+    return lambda r: [point_wkt(*_gauss(r, centre, sigma_km))]
+
+
+def _scattered_maker(seat: tuple[float, float], spread_km: float | None) -> Maker:
+    """A maker of a point around a county seat: `spread_km`, else mostly near, some far."""
+    return lambda r: [point_wkt(*_gauss(
+        r, seat, spread_km if spread_km else (3.0 if r.random() < 0.75 else 12.0)))]
+
+
+def _fixed_maker(ewkt: str) -> Maker:
+    """A maker that always gives the same geometry."""
+    return lambda r: [ewkt]
+
+
 def place(
     session: Session,
     rng: random.Random,
@@ -218,7 +385,7 @@ def place(
     (ewkt, county_code) per maker; after MAX_ROUNDS a maker takes its fallback (an EWKT
     known to lie in an allowed county) or the run fails.
     """
-    result: list[tuple[str, str] | None] = [None] * len(makers)
+    result: dict[int, tuple[str, str]] = {}
     pending = list(range(len(makers)))
     in_province = set(province_codes)
     for _ in range(MAX_ROUNDS):
@@ -240,13 +407,13 @@ def place(
         if fallback is None:
             raise RuntimeError(f"could not place demo geometry {i} in {allowed[i]}")
         result[i] = (fallback, allowed[i][0])
-    return result  # type: ignore[return-value]
+    return [result[i] for i in range(len(makers))]
 
 
 # Random helpers
 
 
-def _pick(rng: random.Random, weights: dict[str, float]) -> str:
+def _pick(rng: random.Random, weights: Mapping[str, float]) -> str:
     keys = list(weights)
     return rng.choices(keys, weights=[weights[k] for k in keys])[0]
 
@@ -290,14 +457,16 @@ class People:
 
 # Grading inputs
 
+GradedInputs = tuple[dict[str, float], float, float]  # (inputs, score, weight)
+
 
 @cache
-def _graded_inputs() -> dict[str, dict[str, list[tuple[dict[str, float], float, float]]]]:
+def _graded_inputs() -> dict[str, dict[str, list[GradedInputs]]]:
     """All plausible LEC and LS inputs grouped by method and level: (inputs, score, weight)."""
     weights = demo_data("sectors")["lec_factor_weights"]
     factors = lec_factors()
-    groups: dict[str, dict[str, list]] = {"lec": {lv: [] for lv in LEVELS},
-                                         "ls": {lv: [] for lv in LEVELS}}
+    groups: dict[str, dict[str, list[GradedInputs]]] = {"lec": {lv: [] for lv in LEVELS},
+                                                       "ls": {lv: [] for lv in LEVELS}}
     for l, e, c in product(factors["L"], factors["E"], factors["C"]):  # noqa: E741
         w = (weights["L"].get(str(l), 0) * weights["E"].get(str(e), 0)
              * weights["C"].get(str(c), 0))
@@ -305,12 +474,13 @@ def _graded_inputs() -> dict[str, dict[str, list[tuple[dict[str, float], float, 
             res = assess_lec(l, e, c)
             groups["lec"][res.level].append(({"l": l, "e": e, "c": c}, res.d, w))
     for l, s in product(range(1, 6), range(1, 6)):  # noqa: E741
-        res = assess_ls(l, s)
-        groups["ls"][res.level].append(({"l": l, "s": s}, float(res.r), 1.0))
+        res_ls = assess_ls(l, s)
+        groups["ls"][res_ls.level].append(({"l": l, "s": s}, float(res_ls.r), 1.0))
     return groups
 
 
-def draw_grading(rng: random.Random, level: str, method: str) -> tuple[dict, float, str]:
+def draw_grading(rng: random.Random, level: str,
+                 method: str) -> tuple[dict[str, float], float, str]:
     """Draw inputs of `method` that grade to `level`; returns (inputs, score, level)."""
     options = _graded_inputs()[method][level] or _graded_inputs()["ls"][level]
     inputs, _, _ = rng.choices(options, weights=[o[2] for o in options])[0]
@@ -324,10 +494,23 @@ def draw_grading(rng: random.Random, level: str, method: str) -> tuple[dict, flo
 # Hazard-source templates
 
 
+class HazardUnit(HazardUnitTemplate):
+    critical: list[float]  # Q (t) of each substance
+
+
+class Substance(TypedDict):
+    """A substance as stored in `hazard_sources.substances`."""
+
+    cas: str | None
+    name: str | None
+    category: str | None
+    quantity_t: float
+
+
 @cache
-def hazard_units() -> list[dict[str, Any]]:
+def hazard_units() -> list[HazardUnit]:
     """The unit templates with each substance's critical quantity Q, checked by GB 18218."""
-    units = []
+    units: list[HazardUnit] = []
     for unit in demo_data("hazard_units")["units"]:
         subs = [gb18218.SubstanceInput(quantity_t=1.0, cas=s["cas"], name=s["name"],
                                        category=s["category"]) for s in unit["substances"]]
@@ -336,11 +519,11 @@ def hazard_units() -> list[dict[str, Any]]:
     return units
 
 
-def draw_substances(rng: random.Random, unit: dict[str, Any]) -> list[dict[str, Any]]:
+def draw_substances(rng: random.Random, unit: HazardUnit) -> list[Substance]:
     """Quantities for a unit template so that S = Σ q/Q lands in the configured range (≥ 1)."""
     low, high = demo_data("hazard_units")["s_range"]
     target = _log_uniform(rng, low, high)
-    subs = []
+    subs: list[Substance] = []
     for s, critical in zip(unit["substances"], unit["critical"], strict=True):
         q = max(round(s["share"] * target * critical * rng.uniform(0.85, 1.15), 1), 0.1)
         subs.append({"cas": s["cas"], "name": s["name"], "category": s["category"],
@@ -353,7 +536,7 @@ def draw_substances(rng: random.Random, unit: dict[str, Any]) -> list[dict[str, 
     return subs
 
 
-def substance_inputs(substances: list[dict[str, Any]]) -> list[gb18218.SubstanceInput]:
+def substance_inputs(substances: Sequence[Mapping[str, Any]]) -> list[gb18218.SubstanceInput]:
     """Turn a stored `substances` JSON list into GB 18218 inputs."""
     return [gb18218.SubstanceInput(quantity_t=s["quantity_t"], cas=s.get("cas"),
                                    name=s.get("name"), category=s.get("category"))
@@ -397,7 +580,7 @@ class _Planner:
         self.codes = tuple(c.code for c in self.prov.counties)
         self.as_of = as_of
         self.names = demo_data("names")
-        self.sectors = {s["name"]: s for s in demo_data("sectors")["sectors"]}
+        self.sectors: dict[str, Sector] = {s["name"]: s for s in demo_data("sectors")["sectors"]}
         self.plan = DemoPlan(province=province)
         self.used_names: set[str] = set()
 
@@ -443,36 +626,37 @@ class _Planner:
         scattered = allocate(n - sum(park_counts), [c.weight for c in prov.counties], minimum=1)
         mix = {name: s["weight"] for name, s in self.sectors.items()}
 
-        slots: list[tuple[str, Park | None, County | None]] = []
+        # (sector, the park or the county the enterprise is drawn in)
+        slots: list[tuple[str, Park | County]] = []
         for park, count in zip(prov.parks, park_counts, strict=True):
-            slots += [(_pick(rng, park.sectors), park, None) for _ in range(count)]
+            slots += [(_pick(rng, park.sectors), park) for _ in range(count)]
         for county, count in zip(prov.counties, scattered, strict=True):
-            slots += [(_pick(rng, mix), None, county) for _ in range(count)]
+            slots += [(_pick(rng, mix), county) for _ in range(count)]
 
         makers: list[Maker] = []
         allowed: list[tuple[str, ...]] = []
-        for sector, park, county in slots:
-            if park is not None:
-                makers.append(lambda r, p=park: [point_wkt(*_gauss(r, p.centre, p.sigma_km))])
-                allowed.append(park.counties)
+        for sector_name, where in slots:
+            if isinstance(where, Park):
+                makers.append(_gauss_maker(where.centre, where.sigma_km))
+                allowed.append(where.counties)
             else:
-                spread = self.sectors[sector].get("spread_km")
-                makers.append(lambda r, c=county, s=spread: [point_wkt(*_gauss(
-                    r, c.seat, s if s else (3.0 if r.random() < 0.75 else 12.0)))])
-                allowed.append((county.code,))
+                spread = self.sectors[sector_name].get("spread_km")
+                makers.append(_scattered_maker(where.seat, spread))
+                allowed.append((where.code,))
         placed = self.place(rng, makers, allowed)
 
         people = People(rng)
         suffixes = demo_data("sectors")["suffixes"]
         trade = self.names["trade_chars"]
         codes: set[str] = set()
-        for (sector_name, park, _), (wkt, county_code) in zip(slots, placed, strict=True):
+        for (sector_name, where), (wkt, county_code) in zip(slots, placed, strict=True):
+            in_park = where if isinstance(where, Park) else None
             sector = self.sectors[sector_name]
             county = prov.county(county_code)
-            terms = sector["terms"] if park or "scattered_terms" not in sector else (
+            terms = sector["terms"] if in_park or "scattered_terms" not in sector else (
                 sector["scattered_terms"] if rng.random() < 0.7 else sector["terms"])
 
-            def make_name(t=terms, c=county) -> str:
+            def make_name(t: list[str] = terms, c: County = county) -> str:
                 r = rng.random()
                 prefix = prov.short if r < 0.5 else (
                     _short(c.city_name) if r < 0.8 and c.city_name else c.short)
@@ -483,19 +667,20 @@ class _Planner:
             while code in codes:
                 code = make_credit_code(rng, county.code)
             codes.add(code)
-            road = rng.choice(park.roads) if park else rng.choice(self.names["roads"])
+            road = rng.choice(in_park.roads) if in_park else rng.choice(self.names["roads"])
             low, high = sector["employees"]
             lon, lat = _parse_point(wkt)
-            footprint = size = None
-            if park is not None and sector_name == "危险化学品":
+            footprint: str | None = None
+            size: tuple[float, float] | None = None
+            if in_park is not None and sector_name == "危险化学品":
                 size = (rng.uniform(200, 600), rng.uniform(200, 600))
                 footprint = f"SRID=4326;MULTIPOLYGON(({_ring(lon, lat, *size, 0.0)}))"
             self.plan.enterprises.append({
                 "name": name,
                 "credit_code": code,
                 "sector": sector_name,
-                "address": self.address(county, road, rng, park.name if park else ""),
-                "park": park.name if park else None,
+                "address": self.address(county, road, rng, in_park.name if in_park else ""),
+                "park": in_park.name if in_park else None,
                 "employees": int(_log_uniform(rng, low, high)),
                 "footprint": footprint,
                 "responsible_person": people.name(),
@@ -533,9 +718,9 @@ class _Planner:
             sector = self.sectors[e["sector"]]
             k = rng.choices([1, 2, 3, 4, 5], weights=[15, 25, 30, 18, 12])[0]
             own = rng.sample(sector["risk_points"], min(k, len(sector["risk_points"])))
-            templates = [t if rng.random() < 0.75 else None for t in own]
+            kept = [t if rng.random() < 0.75 else None for t in own]
             extra = iter(rng.sample(common, len(common)))
-            templates = [t or next(extra) for t in templates]
+            templates = [t or next(extra) for t in kept]
             for t in templates:
                 level = _pick(rng, sector["risk_mix"])
                 method = "lec" if rng.random() < sector["lec_share"] else "ls"
@@ -572,7 +757,7 @@ class _Planner:
             if len(rows) >= total:
                 break
             k = min(rng.choices([1, 2, 3, 4], weights=[45, 30, 15, 10])[0], total - len(rows))
-            chosen: list[dict] = []
+            chosen: list[HazardUnit] = []
             while len(chosen) < k:
                 unit = rng.choices(units, weights=[u["weight"] for u in units])[0]
                 if unit not in chosen:
@@ -601,8 +786,8 @@ class _Planner:
             return
         common = demo_data("sectors")["common_dangers"]
         points_of: dict[int, list[int]] = {}
-        for j, rp in enumerate(self.plan.risk_points):
-            points_of.setdefault(rp["_enterprise"], []).append(j)
+        for j, point in enumerate(self.plan.risk_points):
+            points_of.setdefault(point["_enterprise"], []).append(j)
         statuses = {
             "general": {"reported": 10, "assessed": 10, "rectifying": 25, "accepted": 15,
                         "closed": 40},
@@ -627,7 +812,7 @@ class _Planner:
                     time(rng.randint(8, 17), rng.randint(0, 59)), CHINA_TZ)
                 status = _pick(rng, statuses[grade])
                 deadline = found.date() + timedelta(days=rng.randint(*span[grade]))
-                closed_at = None
+                closed_at: datetime | None = None
                 if status == "closed":
                     closed_at = min(found + timedelta(days=rng.randint(1, span[grade][1] + 15),
                                                       hours=rng.randint(0, 6)),
@@ -647,7 +832,7 @@ class _Planner:
 
     # Public zones and emergency resources
 
-    def _zone_name(self, rng: random.Random, pattern_key: str, county: County) -> str:
+    def _zone_name(self, rng: random.Random, pattern_key: PatternKey, county: County) -> str:
         patterns = self.names[pattern_key]
         return self.unique(lambda: rng.choice(patterns).format(
             county=county.name, n=rng.choice(self.names["ordinals"]),
@@ -670,7 +855,7 @@ class _Planner:
             rows.append({"kind": "hospital", "_name": hospital["name"].format(county=c.name),
                          "_cfg": "hospital", "_population": hospital["population"],
                          "_capacity": hospital["beds"]})
-            makers.append(lambda r, c=c: [point_wkt(*_gauss(r, c.seat, 1.5))])
+            makers.append(_gauss_maker(c.seat, 1.5))
             allowed.append((c.code,))
 
         for kind, cfg in config["public_zones"].items():
@@ -694,14 +879,24 @@ class _Planner:
             county = prov.county(code)
             kind = row["kind"]
             cfg = config["public_zones"][row["_cfg"]]
+            population: int | None
+            capacity: int | None
             if "_name" in row:
-                name = self.unique(lambda n=row["_name"]: n)
+
+                def fixed_name(n: str = row["_name"]) -> str:
+                    return n
+
+                name = self.unique(fixed_name)
                 population = rng.randint(*row["_population"])
                 capacity = rng.randint(*row["_capacity"])
             else:
                 if kind == "residential":
-                    name = self.unique(lambda c=county: c.short + rng.choice(
-                        self.names["place_words"]) + rng.choice(self.names["residential_suffixes"]))
+
+                    def residential_name(c: County = county) -> str:
+                        return c.short + rng.choice(self.names["place_words"]) + rng.choice(
+                            self.names["residential_suffixes"])
+
+                    name = self.unique(residential_name)
                 else:
                     name = self._zone_name(rng, cfg["patterns"], county)
                 population = capacity = None
@@ -723,7 +918,7 @@ class _Planner:
             if "_name" in row:
                 self.county_hospitals.append(out)
 
-    def _zone_maker(self, cfg: dict, centre: tuple[float, float], sigma: float) -> Maker:
+    def _zone_maker(self, cfg: ZoneKind, centre: tuple[float, float], sigma: float) -> Maker:
         shape = cfg.get("shape", "point")
         if shape == "polygon":
             low, high = cfg["size_m"]
@@ -766,7 +961,7 @@ class _Planner:
                     rows.append({"name": h["name"], "kind": spec["kind"],
                                  "capacity": f"床位{h['capacity']}张，急诊科24小时接诊",
                                  "_fixed": (h["geom"], h["_county"])})
-                    makers.append(lambda r, g=h["geom"]: [g])
+                    makers.append(_fixed_maker(h["geom"]))
                     allowed.append((h["_county"],))
                 continue
             targets: list[tuple[dict[str, str], tuple[float, float], float, tuple[str, ...]]] = []
@@ -780,12 +975,17 @@ class _Planner:
             for names, centre, sigma, codes in targets:
                 for _ in range(rng.randint(*spec["count"])):
                     words = {"word": rng.choice(self.names["place_words"]), **names}
-                    name = self.unique(lambda w=words: rng.choice(spec["names"]).format(**w))
+
+                    def resource_name(w: dict[str, str] = words,
+                                      patterns: list[str] = spec["names"]) -> str:
+                        return rng.choice(patterns).format(**w)
+
+                    name = self.unique(resource_name)
                     cap = spec["capacity"]
                     values = {k: rng.randint(*v) for k, v in cap.items() if k != "text"}
                     rows.append({"name": name, "kind": spec["kind"],
                                  "capacity": cap["text"].format(**values)})
-                    makers.append(lambda r, c=centre, s=sigma: [point_wkt(*_gauss(r, c, s))])
+                    makers.append(_gauss_maker(centre, sigma))
                     allowed.append(codes)
         placed = self.place(rng, makers, allowed)
         for row, (wkt, code) in zip(rows, placed, strict=True):
@@ -824,10 +1024,12 @@ def write_plan(session: Session, plan: DemoPlan) -> dict[str, int]:
     """Insert a plan in bulk (the trigger sets county_code and grid_code); return counts."""
     # Core INSERT … RETURNING goes through "insertmanyvalues" (1,000 rows a statement);
     # a plain executemany would cost one round trip per row.
-    def insert_returning(model: type, rows: list[Row]) -> list[int]:
+    def insert_returning(model: type[Base], rows: list[Row]) -> list[int]:
         if not rows:
             return []
         table = model.__table__
+        if not isinstance(table, Table):
+            raise TypeError(f"{model.__name__} is not mapped to a table")
         stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         return list(session.execute(stmt, [_public(r) for r in rows]).scalars())
 

@@ -1,5 +1,7 @@
 """Located things the risk map shows."""
 
+from typing import Any
+
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     CHAR,
@@ -43,7 +45,7 @@ class Enterprise(Located, ResponsiblePersons, Base):
         Geometry("MULTIPOLYGON", srid=4326, spatial_index=True)
     )
     risk_level: Mapped[str | None] = mapped_column(String(6), index=True)
-    level_basis: Mapped[dict | None] = mapped_column(JSONB)
+    level_basis: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class HazardSource(Located, ResponsiblePersons, Base):
@@ -63,7 +65,7 @@ class HazardSource(Located, ResponsiblePersons, Base):
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     unit_type: Mapped[str] = mapped_column(String(12), nullable=False)
     # [{cas?, name?, category?, quantity_t}]
-    substances: Mapped[list] = mapped_column(JSONB, nullable=False)
+    substances: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
     s_value: Mapped[float | None] = mapped_column(Float)
     r_value: Mapped[float | None] = mapped_column(Float)
     alpha: Mapped[float | None] = mapped_column(Float)

@@ -1,6 +1,5 @@
 """Tile endpoints: /tiles/{layer}/{z}/{x}/{y}.mvt and TileJSON."""
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request, Response
@@ -18,7 +17,8 @@ MVT = "application/vnd.mapbox-vector-tile"
 
 async def get_tile_cache(request: Request) -> service.TileCache:
     """The application's tile cache (one per process, created with the app)."""
-    return request.app.state.tile_cache
+    cache: service.TileCache = request.app.state.tile_cache
+    return cache
 
 
 TileCacheDep = Annotated[service.TileCache, Depends(get_tile_cache)]
@@ -26,7 +26,8 @@ TileCacheDep = Annotated[service.TileCache, Depends(get_tile_cache)]
 
 async def get_layer_versions(request: Request) -> LayerVersions:
     """The application's layer-version tracker."""
-    return request.app.state.layer_versions
+    versions: LayerVersions = request.app.state.layer_versions
+    return versions
 
 
 LayerVersionsDep = Annotated[LayerVersions, Depends(get_layer_versions)]
@@ -54,7 +55,7 @@ async def get_tile(
     service.validate_tile_address(z, x, y)
     filters = service.parse_filters(found, scope=scope, level=level,
                                     sector=sector, region=region, updated_since=updated_since)
-    address = {"layer": found, "z": z, "x": x, "y": y, "filters": filters}
+    address: service.TileAddress = {"layer": found, "z": z, "x": x, "y": y, "filters": filters}
     etag = await service.current_etag(session, versions, **address)
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if if_none_match and etag in [tag.strip() for tag in if_none_match.split(",")]:

@@ -8,10 +8,10 @@ tile is never stale, and several API processes agree without talking to each oth
 import hashlib
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
+from typing import TypedDict
 
 from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
@@ -35,6 +35,16 @@ SQL_DIR = Path(__file__).parent / "sql"
 MAX_ZOOM = 22
 CELLS_PER_TILE_SIDE = 64
 WEB_MERCATOR_WIDTH_M = 40075016.685578488
+
+
+class TileAddress(TypedDict):
+    """Which tile of which read: the layer, its XYZ address and the row filters."""
+
+    layer: Layer
+    z: int
+    x: int
+    y: int
+    filters: RowFilters
 
 
 def parse_filters(layer: Layer, *, scope: Scope, level: str | None = None,

@@ -21,8 +21,10 @@ log = logging.getLogger(__name__)
 
 def query_version(session: Session, layer: str) -> int:
     """Read a layer's version from the database."""
-    return session.execute(text("SELECT version FROM layer_versions WHERE layer = :layer"),
-                           {"layer": layer}).scalar_one()
+    version: int = session.execute(
+        text("SELECT version FROM layer_versions WHERE layer = :layer"), {"layer": layer}
+    ).scalar_one()
+    return version
 
 
 class LayerVersions:
@@ -48,8 +50,8 @@ class LayerVersions:
         """Start listening in a daemon thread (no-op without a DSN)."""
         if self._dsn is None or self._thread is not None:
             return
-        self._thread = threading.Thread(target=self._listen_forever, name="layer-versions",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._listen_forever, args=(self._dsn,),
+                                        name="layer-versions", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -57,17 +59,17 @@ class LayerVersions:
         self._stopping.set()
         self._live = False
 
-    def _listen_forever(self) -> None:
+    def _listen_forever(self, dsn: str) -> None:
         while not self._stopping.is_set():
             try:
-                self._listen()
+                self._listen(dsn)
             except psycopg.Error as error:
                 log.warning("layer version listener lost its connection: %s", error)
             self._live = False
             self._stopping.wait(1.0)
 
-    def _listen(self) -> None:
-        with psycopg.connect(self._dsn, autocommit=True) as connection:
+    def _listen(self, dsn: str) -> None:
+        with psycopg.connect(dsn, autocommit=True) as connection:
             # Listen first, then read: a bump between the two is not lost.
             connection.execute(f"LISTEN {CHANNEL}")
             rows = connection.execute("SELECT layer, version FROM layer_versions").fetchall()
