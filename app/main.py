@@ -17,6 +17,7 @@ from app.health import router as health_router
 from app.http_errors import RequestIdMiddleware, install_error_handlers
 from app.http_security import install_http_security
 from app.input_guard import InputGuard
+from app.nearby.router import router as nearby_router
 from app.regions.router import router as regions_router
 from app.reports.router import router as reports_router
 from app.risk.router import router as risk_router
@@ -58,7 +59,8 @@ def create_app() -> FastAPI:
     # Every API route knows its caller: a bad or revoked token is 401 even where the
     # public may read, and every write's transaction names its author for the audit log.
     for router in (auth_router, audit_router, regions_router, risk_router, sites_router,
-                   tiles_router, features_router, ogc_router, reports_router):
+                   tiles_router, features_router, ogc_router, reports_router,
+                   nearby_router):
         app.include_router(router, dependencies=[Depends(get_scope)])
 
     # The officials' web map: index at /, its files (and vendored libraries) under /static.

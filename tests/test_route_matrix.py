@@ -32,22 +32,26 @@ ADMIN_ONLY = _expect(403, public=401, admin=OK)
 LIST = {  # role may read the kind at all: 200; the public 401; others 403
     table: _expect(OK, public=401, **{r: 403 for r in roles})
     for table, roles in {"enterprises": ("planner",), "risk_points": ("planner",),
-                         "hazard_sources": (), "public_zones": ("enterprise",)}.items()}
+                         "hazard_sources": (), "public_zones": ("enterprise",),
+                         "emergency_resources": ("enterprise",)}.items()}
 ITEM = {  # an in-scope row: readers 200, everyone else 404 (no hint it exists)
     table: _expect(OK, public=404, **{r: 404 for r in roles})
     for table, roles in {"enterprises": ("planner",), "risk_points": ("planner",),
-                         "hazard_sources": (), "public_zones": ("enterprise",)}.items()}
+                         "hazard_sources": (), "public_zones": ("enterprise",),
+                         "emergency_resources": ("enterprise",)}.items()}
 CREATE = {
     "enterprises": _expect(403, public=401, admin=OK, official=OK),
     "risk_points": _expect(403, public=401, admin=OK, official=OK, enterprise=OK),
     "hazard_sources": _expect(403, public=401, admin=OK, official=OK, enterprise=OK),
     "public_zones": _expect(403, public=401, admin=OK, official=OK),
+    "emergency_resources": _expect(403, public=401, admin=OK, official=OK),
 }
 CHANGE = {  # PATCH / DELETE: the row is read first (404 if unseen), then written (403)
     "enterprises": _expect(403, public=404, planner=404, admin=OK, official=OK),
     "risk_points": _expect(403, public=404, planner=404, admin=OK, official=OK, enterprise=OK),
     "hazard_sources": _expect(403, public=404, admin=OK, official=OK, enterprise=OK),
     "public_zones": _expect(403, public=404, enterprise=404, admin=OK, official=OK),
+    "emergency_resources": _expect(403, public=404, enterprise=404, admin=OK, official=OK),
 }
 LAYER = _expect(OK, public=401, planner=403)  # located layer (enterprises) read
 # Deleting needs a new enterprise each time: not the account's own, so it is unseen there.
@@ -70,6 +74,7 @@ class Context:
             "risk_points": lec_point(self.enterprise_id, 3, 6, 7),
             "hazard_sources": _hazard_source(self.enterprise_id),
             "public_zones": _zone(),
+            "emergency_resources": _resource(),
         }[table]
         if table == "enterprises" and not to_delete:
             return self.enterprise_id
@@ -87,6 +92,10 @@ def _zone() -> dict[str, Any]:
     return {"name": "广场", "kind": "square", "lon": XINGQING[0], "lat": XINGQING[1]}
 
 
+def _resource() -> dict[str, Any]:
+    return {"name": "消防救援站", "kind": "fire_station", "lon": XINGQING[0], "lat": XINGQING[1]}
+
+
 Probe = Callable[[Context], tuple[str, dict[str, Any]]]
 
 
@@ -95,9 +104,11 @@ def _crud(table: str) -> dict[tuple[str, str], tuple[Probe, dict[str, int | str]
     create_body = {"enterprises": lambda c: enterprise_payload(),
                    "risk_points": lambda c: lec_point(c.enterprise_id, 3, 6, 7),
                    "hazard_sources": lambda c: _hazard_source(c.enterprise_id),
-                   "public_zones": lambda c: _zone()}[table]
+                   "public_zones": lambda c: _zone(),
+                   "emergency_resources": lambda c: _resource()}[table]
     patch_body = {"enterprises": {"address": "新址"}, "risk_points": {"name": "改名"},
-                  "hazard_sources": {"name": "改名"}, "public_zones": {"name": "改名"}}[table]
+                  "hazard_sources": {"name": "改名"}, "public_zones": {"name": "改名"},
+                  "emergency_resources": {"name": "改名"}}[table]
     return {
         ("GET", path): (lambda c: (path, {}), LIST[table]),
         ("POST", path): (lambda c: (path, {"json": create_body(c)}), CREATE[table]),
@@ -155,7 +166,7 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
                  "geometry": {"type": "Point", "coordinates": list(XINGQING)}}}),
         _expect(OK, public=401, enterprise=403)),
     **_crud("risk_points"), **_crud("enterprises"), **_crud("hazard_sources"),
-    **_crud("public_zones"),
+    **_crud("public_zones"), **_crud("emergency_resources"),
     ("GET", "/tiles/{layer}/{z}/{x}/{y}.mvt"): (
         lambda c: ("/tiles/enterprises/14/13028/6292.mvt", {}), LAYER),
     ("GET", "/tiles/{layer}/tilejson.json"): (
@@ -180,6 +191,10 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
     ("GET", "/api/map/sectors"): (lambda c: ("/api/map/sectors", {}), PUBLIC_ROUTE),
     ("GET", "/api/search"): (lambda c: ("/api/search?q=测试", {}), PUBLIC_ROUTE),
     ("GET", "/api/heat"): (lambda c: ("/api/heat?bbox=105,37,108,40&zoom=8", {}), LAYER),
+    ("GET", "/api/nearby"): (lambda c: ("/api/nearby?lon=106.28&lat=38.47", {}),
+                             _expect(OK, public=401)),
+    ("GET", "/api/emergency/nearest"): (lambda c: ("/api/emergency/nearest?lon=106.28&lat=38.47",
+                                                   {}), _expect(OK, public=401, enterprise=403)),
     ("GET", "/api/exports/regions/{code}.html"): (
         lambda c: ("/api/exports/regions/640104.html", {}), PUBLIC_ROUTE),
 }

@@ -1,4 +1,4 @@
-"""Endpoints for enterprises, major hazard sources and public zones."""
+"""Endpoints for enterprises, major hazard sources, public zones and emergency resources."""
 
 from functools import partial
 from typing import Any
@@ -6,9 +6,11 @@ from typing import Any
 from app.crud import add_crud_routes
 from app.db import api_router
 from app.deps import ScopeDep, SessionDep
-from app.sites import service
-from app.sites.models import Enterprise, HazardSource, PublicZone
+from app.sites import emergency, service
+from app.sites.models import EmergencyResource, Enterprise, HazardSource, PublicZone
 from app.sites.schemas import (
+    EmergencyResourceIn,
+    EmergencyResourcePatch,
     EnterpriseIn,
     EnterprisePatch,
     HazardAssessIn,
@@ -47,4 +49,11 @@ add_crud_routes(
     create=service.create_public_zone, update=service.update_public_zone,
     delete=partial(service.delete_located, PublicZone),
     create_schema=PublicZoneIn, patch_schema=PublicZonePatch, name="public_zones",
+)
+add_crud_routes(
+    router, path="/emergency-resources", model=EmergencyResource,
+    render=emergency.render_emergency_resource, create=emergency.create_emergency_resource,
+    update=emergency.update_emergency_resource, delete=emergency.delete_emergency_resource,
+    create_schema=EmergencyResourceIn, patch_schema=EmergencyResourcePatch,
+    name="emergency_resources",
 )

@@ -88,3 +88,20 @@ class HazardAssessIn(BaseModel):
 EnterprisePatch = partial(EnterpriseIn)
 HazardSourcePatch = partial(HazardSourceIn)
 PublicZonePatch = partial(PublicZoneIn)
+
+
+# Kinds of emergency resources (应急资源).
+EmergencyKind = Literal["rescue_team", "fire_station", "expert", "equipment",
+                        "materials_depot", "shelter", "hospital"]
+
+
+class EmergencyResourceIn(LocationIn):
+    name: str = Field(min_length=1, max_length=200)
+    kind: EmergencyKind
+    capacity: str | None = Field(None, max_length=2000,
+                                 description="what it holds or can do, e.g. 消防车8辆，指战员40人")
+    contact_person: str | None = Field(None, max_length=50)
+    contact_phone: str | None = Field(None, max_length=30)
+
+
+EmergencyResourcePatch = partial(EmergencyResourceIn)
