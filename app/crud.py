@@ -19,7 +19,7 @@ from app.errors import Conflict, InvalidInput
 from app.geo.location import ewkt, parse_location
 from app.orm import INT4_MAX
 from app.sites.models import Enterprise
-from app.sites.schemas import LocationIn
+from app.sites.schemas import LocationIn, page_of
 
 LOCATION_FIELDS = {"lon", "lat", "geometry", "crs"}
 
@@ -151,6 +151,7 @@ def add_crud_routes(
     router: APIRouter, *, path: str, model: type[Any], render: Callable[[Any], dict[str, Any]],
     create: Callable[..., Any], update: Callable[..., Any], delete: Callable[..., None],
     create_schema: type[BaseModel], patch_schema: type[BaseModel], name: str,
+    out_schema: type[BaseModel] | None = None,
 ) -> None:
     """Register list / create / read / update / delete routes for a located resource.
 
@@ -162,8 +163,9 @@ def add_crud_routes(
     from app.deps import ScopeDep, SessionDep  # noqa: PLC0415  (deps imports db)
 
     table = model.__tablename__
+    page_schema = page_of(out_schema) if out_schema else None
 
-    @router.get(path, name=f"list_{name}")
+    @router.get(path, name=f"list_{name}", response_model=page_schema)
     def list_rows(
         session: SessionDep, scope: ScopeDep,
         region: Annotated[str | None, Query(pattern=r"^\d{2,6}$")] = None,
@@ -178,7 +180,7 @@ def add_crud_routes(
                          offset=offset, sector=sector, q=q, region=region, level=level,
                          updated_since=updated_since)
 
-    @router.post(path, status_code=201, name=f"create_{name}")
+    @router.post(path, status_code=201, name=f"create_{name}", response_model=out_schema)
     def create_row(body: create_schema, session: SessionDep,  # type: ignore[valid-type]
                    scope: ScopeDep, response: Response) -> dict[str, Any]:
         scope.require_write(table)
@@ -187,14 +189,14 @@ def add_crud_routes(
         response.headers["ETag"] = f'"{row.version}"'
         return render(row)
 
-    @router.get(path + "/{id}", name=f"get_{name}")
+    @router.get(path + "/{id}", name=f"get_{name}", response_model=out_schema)
     def get_row(id: RowId, session: SessionDep, scope: ScopeDep,
                 response: Response) -> dict[str, Any]:
         row = get_or_raise(session, model, id=id, scope=scope)
         response.headers["ETag"] = f'"{row.version}"'
         return render(row)
 
-    @router.patch(path + "/{id}", name=f"update_{name}")
+    @router.patch(path + "/{id}", name=f"update_{name}", response_model=out_schema)
     def update_row(id: RowId, body: patch_schema, session: SessionDep,  # type: ignore[valid-type]
                    scope: ScopeDep, response: Response,
                    if_match: Annotated[str | None, Header(max_length=100)] = None,

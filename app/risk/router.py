@@ -11,7 +11,7 @@ from app.deps import ScopeDep, SessionDep
 from app.regions.schemas import REGION_CODE_PATTERN
 from app.risk import aggregation, methods, service
 from app.risk.models import RiskPoint
-from app.risk.schemas import LecIn, LecOut, LsIn, LsOut, RiskPointIn, RiskPointPatch
+from app.risk.schemas import LecIn, LecOut, LsIn, LsOut, RiskPointIn, RiskPointOut, RiskPointPatch
 
 router = api_router(prefix="/api", tags=["risk"])
 
@@ -78,5 +78,6 @@ add_crud_routes(
     router, path="/risk-points", model=RiskPoint, render=service.render_risk_point,
     create=service.create_risk_point, update=service.update_risk_point,
     delete=service.delete_risk_point, create_schema=RiskPointIn, patch_schema=RiskPointPatch,
+    out_schema=RiskPointOut,
     name="risk_points",
 )

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field
 
 from app.orm import INT4_MAX
-from app.sites.schemas import LocationIn, PersonsIn, partial
+from app.sites.schemas import LocatedOut, LocationIn, PersonsIn, PersonsOut, partial
 
 
 class LecIn(BaseModel):
@@ -49,6 +49,17 @@ class RiskPointIn(LocationIn, PersonsIn):
     inputs: Annotated[dict[str, Any], AfterValidator(_small_inputs)] = Field(
         description="lec: {l,e,c}; ls: {l,s,variant?}; any: direct: {rule_id: true}")
     assessed_by: str = Field("api", max_length=50)
+
+
+class RiskPointOut(LocatedOut, PersonsOut):
+    enterprise_id: int | None
+    name: str
+    hazard_type: str | None
+    control_measures: str | None
+    method: Literal["lec", "ls", "direct"]
+    inputs: dict[str, Any]
+    score: float | None
+    risk_level: Literal["red", "orange", "yellow", "blue"] | None
 
 
 RiskPointPatch = partial(RiskPointIn)

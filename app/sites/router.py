@@ -12,11 +12,14 @@ from app.sites.schemas import (
     EmergencyResourceIn,
     EmergencyResourcePatch,
     EnterpriseIn,
+    EnterpriseOut,
     EnterprisePatch,
     HazardAssessIn,
     HazardSourceIn,
+    HazardSourceOut,
     HazardSourcePatch,
     PublicZoneIn,
+    PublicZoneOut,
     PublicZonePatch,
 )
 
@@ -37,18 +40,21 @@ add_crud_routes(
     create=service.create_enterprise, update=service.update_enterprise,
     delete=partial(service.delete_located, Enterprise),
     create_schema=EnterpriseIn, patch_schema=EnterprisePatch, name="enterprises",
+    out_schema=EnterpriseOut,
 )
 add_crud_routes(
     router, path="/hazard-sources", model=HazardSource, render=service.render_hazard_source,
     create=service.create_hazard_source, update=service.update_hazard_source,
     delete=partial(service.delete_located, HazardSource),
     create_schema=HazardSourceIn, patch_schema=HazardSourcePatch, name="hazard_sources",
+    out_schema=HazardSourceOut,
 )
 add_crud_routes(
     router, path="/public-zones", model=PublicZone, render=service.render_public_zone,
     create=service.create_public_zone, update=service.update_public_zone,
     delete=partial(service.delete_located, PublicZone),
     create_schema=PublicZoneIn, patch_schema=PublicZonePatch, name="public_zones",
+    out_schema=PublicZoneOut,
 )
 add_crud_routes(
     router, path="/emergency-resources", model=EmergencyResource,

@@ -85,6 +85,64 @@ class HazardAssessIn(BaseModel):
     crs: Crs = "wgs84"
 
 
+class LocatedOut(BaseModel):
+    """What every located row answers with."""
+
+    id: int
+    version: int = Field(description="send it back (If-Match or `version`) when editing")
+    county_code: str
+    grid_code: str | None
+    updated_at: str | None
+    geometry: dict[str, Any] | None = Field(description="GeoJSON, WGS 84")
+
+
+class PersonsOut(BaseModel):
+    responsible_person: str | None
+    responsible_phone: str | None
+    government_person: str | None
+
+
+class EnterpriseOut(LocatedOut, PersonsOut):
+    name: str
+    credit_code: str
+    sector: str
+    address: str | None
+    park: str | None
+    employees: int | None
+    risk_level: Level | None
+    level_basis: dict[str, Any] | None
+    footprint: dict[str, Any] | None
+
+
+class HazardSourceOut(LocatedOut, PersonsOut):
+    enterprise_id: int
+    name: str
+    unit_type: Literal["production", "storage"]
+    substances: list[dict[str, Any]]
+    s_value: float | None
+    r_value: float | None
+    alpha: float | None
+    exposed_people: int | None
+    grade: int | None
+    risk_level: Level | None
+
+
+class PublicZoneOut(LocatedOut):
+    name: str
+    kind: str
+    population: int | None
+    capacity: int | None
+    address: str | None
+    managing_department: str | None
+    risk_level: Level | None
+
+
+def page_of(item: type[BaseModel]) -> type[BaseModel]:
+    """The response model of a list: a page of `item`s."""
+    return create_model(f"{item.__name__.removesuffix('Out')}Page", items=(list[item], ...),
+                        total=(int, ...), limit=(int, ...), offset=(int, ...))
+
+
 EnterprisePatch = partial(EnterpriseIn)
 HazardSourcePatch = partial(HazardSourceIn)
 PublicZonePatch = partial(PublicZoneIn)
