@@ -139,7 +139,7 @@ class PublicZoneOut(LocatedOut):
 
 def page_of(item: type[BaseModel]) -> type[BaseModel]:
     """The response model of a list: a page of `item`s."""
-    items = list.__class_getitem__(item)  # list[item], built at run time
+    items: Any = list.__class_getitem__(item)  # list[item], built at run time
     return create_model(f"{item.__name__.removesuffix('Out')}Page", items=(items, ...),
                         total=(int, ...), limit=(int, ...), offset=(int, ...))
 
