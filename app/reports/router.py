@@ -103,7 +103,7 @@ def heat(
     zoom: Annotated[int, Query(ge=0, le=22)],
     layer: Literal["risk_points", "enterprises", "hazard_sources", "public_zones"] = "risk_points",
     level: str | None = None, sector: str | None = None, region: str | None = None,
-) -> dict[str, Any]:
+) -> Response:
     """Heat-map points: [lat, lon, weight] per ≈4-pixel cell, red weighted heaviest."""
     box = parse_bbox(bbox)
     if box is None:  # pragma: no cover  (bbox is required)

@@ -59,9 +59,9 @@ def _sum_counts(per_region: dict[str, dict[str, int]]) -> dict[str, int]:
 
 
 def _provinces(session: Session) -> list[Any]:
-    return session.execute(text("""
+    return list(session.execute(text("""
         SELECT code, name, level, area_km2 FROM regions WHERE parent_code IS NULL ORDER BY code
-    """)).all()
+    """)).all())
 
 
 def country_summary(session: Session, *, method: str | None = None,
@@ -93,14 +93,14 @@ def _ancestors(session: Session, code: str) -> list[dict[str, str]]:
     return [{"code": r.code, "name": r.name, "level": r.level} for r in rows]
 
 
-_OUTLINES: "OrderedDict[tuple, list[tuple]]" = OrderedDict()
+_OUTLINES: "OrderedDict[tuple[Any, ...], list[tuple[Any, ...]]]" = OrderedDict()
 _OUTLINES_MAX = 64
 # Tolerance (degrees) of an extra simplification of the provinces for the whole-country view.
 COUNTRY_SIMPLIFY = 0.02
 
 
 def _outline_rows(session: Session, *, parent: str | None, is_leaf: bool,
-                  detail: str) -> list[tuple]:
+                  detail: str) -> list[tuple[Any, ...]]:
     """(code, name, level, is_leaf, warden, geometry, label) of the children, cached per
     data version of the regions and grid layers (outlines change only on reload)."""
     versions = tuple(session.execute(text(
@@ -352,7 +352,7 @@ def _leaflet_inline() -> tuple[str, str]:
     js = (LEAFLET_DIR / "leaflet.js").read_text(encoding="utf-8")
     css = (LEAFLET_DIR / "leaflet.css").read_text(encoding="utf-8")
 
-    def inline(match: re.Match) -> str:
+    def inline(match: re.Match[str]) -> str:
         path = LEAFLET_DIR / match.group(1)
         if not path.is_file():
             return "none"
@@ -430,6 +430,7 @@ def region_html(session: Session, *, code: str, scope: Scope, points_layer: str 
         UNION ALL SELECT ST_AsGeoJSON(geom, 5) FROM grid_cells WHERE code = :c
     """), {"c": code}).scalar()
     table = POINT_LAYERS[points_layer].table
+    params: dict[str, object]
     if region["level"] == "grid":
         where, params = "t.grid_code = :code", {"code": code}
     else:  # every county-level unit at or below the region, whatever its code looks like
@@ -458,7 +459,8 @@ def region_html(session: Session, *, code: str, scope: Scope, points_layer: str 
     fmap.default_js = []
     fmap.default_css = []
     leaflet_js, leaflet_css = _leaflet_inline()
-    root = fmap.get_root()
+    # branca has no type hints: the root of a folium map is a Figure with header/html.
+    root: Any = fmap.get_root()
     root.header.add_child(Element(f"<style>{leaflet_css}</style>"), name="leaflet_css")
     root.header.add_child(Element(f"<script>{leaflet_js}</script>"), name="leaflet_js")
     root.header.add_child(Element(
@@ -472,7 +474,7 @@ def region_html(session: Session, *, code: str, scope: Scope, points_layer: str 
         ".ra-north{top:10px;right:10px;text-align:center;font-weight:bold}</style>"),
         name="ra_style")
 
-    def style(feature: dict) -> dict:
+    def style(feature: dict[str, Any]) -> dict[str, Any]:
         return {"fillColor": _colour(feature["properties"].get("regional_level")),
                 "color": "#ffffff", "weight": 1, "fillOpacity": 0.55}
 
@@ -513,7 +515,7 @@ def region_html(session: Session, *, code: str, scope: Scope, points_layer: str 
         """)
 
         def __init__(self) -> None:
-            super().__init__()
+            super().__init__()  # type: ignore[no-untyped-call]  # branca is untyped
             self._name = "RiskAtlasPoints"
             self.colours = json.dumps(LEVEL_COLOURS)
             self.rows = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
@@ -544,6 +546,6 @@ def region_html(session: Session, *, code: str, scope: Scope, points_layer: str 
     root.header.add_child(Element(f"<style>{_embedded_font_css(font_text)}</style>"),
                           name="ra_font")
     root.title = f"{name} 安全风险四色分布图"  # branca writes the title unescaped
-    rendered = root.render()
+    rendered = str(root.render())
     return rendered.replace("<head>", f"<head>\n<title>{name} 安全风险四色分布图</title>", 1) \
         if "<title>" not in rendered else rendered
