@@ -233,19 +233,20 @@ def test_nearby_crosses_county_borders_and_keeps_the_scope(
 def test_knn_candidates_are_rechecked_geodesically_at_high_latitude(
         client: TestClient, session: Session) -> None:
     # At 53° N, 1 km east is 0.0150° of longitude while 1.2–1.5 km north is 0.011–0.013° of
-    # latitude: the twelve rows to the north come first in degrees, last on the ground.
+    # latitude: the twenty rows to the north come first in degrees, last on the ground.
     east = _offset(MOHE, 90, 1000)
-    north = [_offset(MOHE, 0, 1200 + 25 * i) for i in range(12)]
+    north = [_offset(MOHE, 0, 1200 + 15 * i) for i in range(20)]
     rows: list[Row] = [("emergency_resources", _resource(client, east), *east)]
     rows += [("emergency_resources", _resource(client, where), *where) for where in north]
     by_degrees = session.execute(text(
         "SELECT id FROM emergency_resources ORDER BY geom <-> ST_SetSRID(ST_MakePoint("
-        ":lon, :lat), 4326) LIMIT 12"), {"lon": MOHE[0], "lat": MOHE[1]}).scalars().all()
-    assert rows[0][1] not in by_degrees  # a KNN list cut by degrees misses the nearest
-    assert first_candidates(1, MOHE[1]) < len(north)  # so the first list is cut and widened
+        ":lon, :lat), 4326) LIMIT :n"), {"lon": MOHE[0], "lat": MOHE[1],
+                                        "n": first_candidates(1, MOHE[1])}).scalars().all()
+    # The first candidate list, cut by degrees, misses the nearest row: it must be widened.
+    assert rows[0][1] not in by_degrees
     expected = _expected(MOHE, rows)
     assert expected[0][1] == rows[0][1]
-    for limit in (1, 3, 13):
+    for limit in (1, 3, 21):
         _assert_matches(_nearby(client, lon=MOHE[0], lat=MOHE[1], limit=limit)["features"],
                         expected[:limit])
 
