@@ -10,6 +10,7 @@ from app.sites import emergency, service
 from app.sites.models import EmergencyResource, Enterprise, HazardSource, PublicZone
 from app.sites.schemas import (
     EmergencyResourceIn,
+    EmergencyResourceOut,
     EmergencyResourcePatch,
     EnterpriseIn,
     EnterpriseOut,
@@ -61,5 +62,5 @@ add_crud_routes(
     render=emergency.render_emergency_resource, create=emergency.create_emergency_resource,
     update=emergency.update_emergency_resource, delete=emergency.delete_emergency_resource,
     create_schema=EmergencyResourceIn, patch_schema=EmergencyResourcePatch,
-    name="emergency_resources",
+    name="emergency_resources", out_schema=EmergencyResourceOut,
 )

@@ -164,3 +164,11 @@ class EmergencyResourceIn(LocationIn):
 
 
 EmergencyResourcePatch = partial(EmergencyResourceIn)
+
+
+class EmergencyResourceOut(LocatedOut):
+    name: str
+    kind: str
+    capacity: str | None
+    contact_person: str | None
+    contact_phone: str | None
