@@ -3,8 +3,15 @@
 A small deterministic demo (300 enterprises in Ningxia) is committed to the test database
 for this module and removed afterwards; the app is served by uvicorn in a subprocess on a
 free port. Screenshots go to test-artifacts/ (gitignored).
+
+Without signing in the map is the public's (region colours and counts). Tests that need
+located rows open a page signed in as `live-nx-official` or `live-admin` (tests/conftest.py,
+`live_users`): the tokens from `POST /api/auth/token` are put into the page's sessionStorage
+before its first script runs, where the web map keeps them after a sign-in; the sign-in
+itself is tested through the page's own dialog.
 """
 
+import json
 import os
 import re
 import shutil
@@ -26,6 +33,7 @@ from app.geo.webmercator import lonlat_to_tile
 from app.risk import grading
 from app.settings import PROJECT_ROOT
 from app.sites.demo import plan_demo, write_plan
+from tests.conftest import TEST_PASSWORD, live_token
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -110,27 +118,57 @@ document.addEventListener('securitypolicyviolation', (e) => window.raCspViolatio
   `${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} in ${e.documentURI}`));
 """
 
+# A signed-in session put where the web map keeps it (frontend/js/auth.js), once per tab:
+# signing out in the test stays signed out after a reload.
+SEED_SESSION = """(() => {
+  // Not in documents without storage (the sandboxed offline export, file: pages).
+  if (self.origin === 'null' || location.protocol === 'file:') return;
+  if (sessionStorage.getItem('ra.test.seeded')) return;
+  sessionStorage.setItem('ra.test.seeded', '1');
+  const seed = %s;
+  sessionStorage.setItem('ra.auth', JSON.stringify({
+    access_token: seed.access_token, refresh_token: seed.refresh_token,
+    expires_at: Date.now() + seed.expires_in * 1000, user: seed.user}));
+})();"""
+
 
 class Page:
     """A page with its console errors (the tile workers' too), the hosts it asked for,
     its Content-Security-Policy violations and any dialog a script opened."""
 
-    def __init__(self, browser, base: str, *, width: int = 1400, height: int = 900) -> None:
+    def __init__(self, browser, base: str, *, width: int = 1400, height: int = 900,
+                 session: dict | None = None) -> None:
         self.context = browser.new_context(viewport={"width": width, "height": height},
                                            accept_downloads=True, locale="zh-CN")
         self.violations: list[str] = []
         self.dialogs: list[str] = []
         self.context.expose_function("raCspViolation", self._violation)
         self.context.add_init_script(REPORT_CSP_VIOLATIONS)
+        if session is not None:
+            self.context.add_init_script(SEED_SESSION % json.dumps(session))
         self.page = self.context.new_page()
         self.base = base
         self.errors: list[str] = []
         self.requests: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        # (url, Authorization header) of every request, the tile workers' included.
+        self.sent: list[tuple[str, str | None]] = []
+        self.page.on("console", self._console)
         self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
-        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("request", self._request)
         self.page.on("worker", lambda worker: worker.on("console", self._worker_console))
         self.page.on("dialog", self._dialog)
+
+    def _console(self, message) -> None:
+        if message.type != "error":
+            return
+        # A refused request names its address only in the message's location.
+        failed = message.text.startswith("Failed to load resource")
+        self.errors.append(f"{message.text} {message.location.get('url', '')}" if failed
+                           else message.text)
+
+    def _request(self, request) -> None:
+        self.requests.append(request.url)
+        self.sent.append((request.url, request.headers.get("authorization")))
 
     def _worker_console(self, message) -> None:
         if message.type == "error":
@@ -173,20 +211,81 @@ class Page:
     def regions_drawn(self) -> int:
         return self.page.locator("path.ra-region").count()
 
+    def token(self) -> str | None:
+        """The access token the page holds (None for the public)."""
+        return self.page.evaluate(
+            "() => (JSON.parse(sessionStorage.getItem('ra.auth')) || {}).access_token || null")
+
+    def painted(self, pane: str) -> int:
+        """Pixels drawn by the tile pictures of a layer's pane."""
+        return self.page.evaluate("""(pane) => {
+            let n = 0;
+            const tiles = document.querySelectorAll(`.leaflet-${pane}-pane canvas.leaflet-tile`);
+            for (const tile of tiles) {
+                if (!tile.width) continue;
+                const probe = document.createElement('canvas');
+                probe.width = tile.width; probe.height = tile.height;
+                const ctx = probe.getContext('2d');
+                ctx.drawImage(tile, 0, 0);
+                const data = ctx.getImageData(0, 0, tile.width, tile.height).data;
+                for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n += 1;
+            }
+            return n;
+        }""", pane)
+
     def close(self) -> None:
         self.context.close()
 
 
 @pytest.fixture
 def page(browser, server) -> Iterator[Page]:
+    """A page of the public (nobody signed in)."""
     opened = Page(browser, server)
     yield opened
     opened.close()
 
 
-def _get(base: str, path: str) -> object:
-    import json
-    with urllib.request.urlopen(base + path, timeout=10) as response:
+def _session_of(base: str, username: str) -> dict:
+    """Sign in on the served app: the token pair and the user as the web map stores them."""
+    import httpx
+
+    tokens = httpx.post(f"{base}/api/auth/token", timeout=30,
+                        data={"username": username, "password": TEST_PASSWORD}).json()
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    user = httpx.get(f"{base}/api/auth/me", headers=headers, timeout=30).json()
+    labels = {}
+    if user["scope"]["region"]:
+        labels["region"] = httpx.get(f"{base}/api/regions/{user['scope']['region']}",
+                                     headers=headers, timeout=30).json()["name"]
+    return {**tokens, "user": {**user, "labels": labels}}
+
+
+@pytest.fixture(scope="module")
+def sessions(server: str, live_users: dict[str, str]) -> dict[str, dict]:
+    """Signed-in sessions by role (admin, official of 宁夏), one sign-in each per module."""
+    return {role: _session_of(server, live_users[role]) for role in ("admin", "official")}
+
+
+@pytest.fixture
+def official_page(browser, server: str, sessions: dict[str, dict]) -> Iterator[Page]:
+    """A page signed in as the official of 宁夏 (640000)."""
+    opened = Page(browser, server, session=sessions["official"])
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def admin_page(browser, server: str, sessions: dict[str, dict]) -> Iterator[Page]:
+    """A page signed in as an admin."""
+    opened = Page(browser, server, session=sessions["admin"])
+    yield opened
+    opened.close()
+
+
+def _get(base: str, path: str, token: str | None = None) -> object:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with urllib.request.urlopen(urllib.request.Request(base + path, headers=headers),
+                                timeout=10) as response:
         return json.loads(response.read())
 
 
@@ -269,7 +368,8 @@ def _screen_point(page: Page, lat: float, lng: float) -> tuple[float, float]:
 
 
 def test_an_enterprise_is_drawn_in_its_colour_and_clicking_it_opens_its_popup(
-        page: Page, engine: Engine, demo: dict[str, int]) -> None:
+        official_page: Page, engine: Engine, demo: dict[str, int]) -> None:
+    page = official_page
     enterprise = _lone_red_enterprise(engine, demo)
     page.open(f"/#/{NINGXIA}?c={enterprise['lat']:.5f},{enterprise['lng']:.5f}&z=16&l=enterprises")
     x, y = _screen_point(page, enterprise["lat"], enterprise["lng"])
@@ -305,19 +405,28 @@ def test_an_enterprise_is_drawn_in_its_colour_and_clicking_it_opens_its_popup(
 
 
 def test_the_popup_opens_the_enterprise_dossier_in_the_panel(
-        page: Page, server: str, engine: Engine, demo: dict[str, int]) -> None:
+        official_page: Page, server: str, engine: Engine, demo: dict[str, int]) -> None:
+    page = official_page
     enterprise = _lone_red_enterprise(engine, demo)
     page.open(f"/#/{NINGXIA}?c={enterprise['lat']:.5f},{enterprise['lng']:.5f}&z=16&l=enterprises")
     page.page.mouse.click(*_screen_point(page, enterprise["lat"], enterprise["lng"]))
     page.page.locator(".leaflet-popup-content a[data-enterprise]").click()
     page.page.locator("#dossier-name").wait_for()
     eid = int(re.search(r"[?&]e=(\d+)", page.page.url).group(1))
-    dossier = _get(server, f"/api/map/enterprises/{eid}")
+    dossier = _get(server, f"/api/map/enterprises/{eid}", page.token())
     assert page.page.locator("#dossier-name").inner_text() == enterprise["name"]
     assert page.page.locator("#dossier-level").get_attribute("data-level") == "red"
     assert (page.page.locator("#dossier-risk-points tr").count()
             == len(dossier["risk_points"]) > 0)
     assert page.page.locator("#dossier-dangers tr").count() == len(dossier["open_dangers"])
+    assert page.page.locator("#dossier-changes tr").count() == len(dossier["changes"])
+    # The raw data opens from the page's copy (a link to the API would carry no token).
+    assert page.page.locator("#dossier-raw").get_attribute("href").startswith("blob:")
+    with page.page.expect_popup() as opened:
+        page.page.locator("#dossier-raw").click()
+    opened.value.wait_for_load_state()
+    assert json.loads(opened.value.locator("body").inner_text())["enterprise"]["id"] == eid
+    opened.value.close()
     page.screenshot("04-enterprise-dossier.png")
     # Shareable: the URL alone opens the dossier; "back" returns to the region's panel.
     page.page.reload()
@@ -363,25 +472,31 @@ def test_tile_pictures_have_no_seams_between_their_server_tiles(page: Page) -> N
 
 
 def test_the_tile_decoder_reads_what_the_server_encodes(
-        page: Page, server: str, engine: Engine, demo: dict[str, int]) -> None:
+        official_page: Page, server: str, engine: Engine, demo: dict[str, int]) -> None:
     from mapbox_vector_tile import decode
 
+    page = official_page
     enterprise = _lone_red_enterprise(engine, demo)
     page.open(f"/#/{NINGXIA}")
+    token = page.token()
+    assert token
     paths = [f"/tiles/{layer}/{z}/{x}/{y}.mvt" for layer, z in (
         ("enterprises", 7), ("enterprises", 14), ("regions", 6), ("regions", 9), ("grid", 12))
         for x, y in [lonlat_to_tile(enterprise["lng"], enterprise["lat"], z)]]
     for path in paths:
-        with urllib.request.urlopen(server + path) as response:
+        request = urllib.request.Request(server + path,
+                                         headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request) as response:
             expected = decode(response.read(), default_options={"y_coord_down": True})
-        decoded = page.page.evaluate("""async (path) => {
+        decoded = page.page.evaluate("""async ([path, token]) => {
             const { decodeTile } = await import('/static/js/tiles/mvt.js');
-            const layers = decodeTile(await (await fetch(path)).arrayBuffer());
+            const response = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+            const layers = decodeTile(await response.arrayBuffer());
             return Object.fromEntries(Object.entries(layers).map(([name, layer]) => [name, {
                 extent: layer.extent,
                 features: layer.features.map((f) => ({ type: f.type, properties: f.properties,
                                                        first: f.parts[0][0] })) }]));
-        }""", path)
+        }""", [path, token])
         assert decoded.keys() == expected.keys(), path
         for name, layer in expected.items():
             assert decoded[name]["extent"] == layer["extent"]
@@ -421,7 +536,8 @@ def test_legend_and_panel_counts_equal_the_api(page: Page, server: str) -> None:
     assert page.errors == []
 
 
-def test_heat_map_toggle_draws_it(page: Page) -> None:
+def test_heat_map_toggle_draws_it(official_page: Page) -> None:
+    page = official_page
     page.open(f"/#/{NINGXIA}")
     page.wait_ready(NINGXIA)
     with page.page.expect_response(lambda r: "/api/heat?" in r.url) as response:
@@ -453,7 +569,8 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def test_png_and_pdf_export_download(page: Page) -> None:
+def test_png_and_pdf_export_download(official_page: Page) -> None:
+    page = official_page
     page.open(f"/#/{NINGXIA}")
     page.wait_ready(NINGXIA)
     page.page.locator("input[data-layer='hazard_sources']").check()
@@ -481,9 +598,10 @@ def test_png_and_pdf_export_download(page: Page) -> None:
     assert [u for u in page.requests if not u.startswith((page.base, "data:", "blob:"))] == []
 
 
-def test_search_flies_to_an_enterprise(page: Page, server: str) -> None:
+def test_search_flies_to_an_enterprise(official_page: Page, server: str) -> None:
+    page = official_page
     page.open("/")
-    enterprise = _get(server, "/api/enterprises?limit=1")["items"][0]
+    enterprise = _get(server, "/api/enterprises?limit=1", page.token())["items"][0]
     page.page.locator("#search-input").fill(enterprise["credit_code"])
     first = page.page.locator("#search-results li[data-index='0']")
     first.wait_for()
@@ -554,7 +672,8 @@ def test_first_map_is_drawn_fast(page: Page) -> None:
     assert first < 3000
 
 
-def test_colour_and_sector_filters_reach_the_tiles(page: Page, server: str) -> None:
+def test_colour_and_sector_filters_reach_the_tiles(official_page: Page, server: str) -> None:
+    page = official_page
     page.open(f"/#/{NINGXIA}")
     page.wait_ready(NINGXIA)
     page.requests.clear()
@@ -617,6 +736,277 @@ def test_basemap_is_a_setting_kept_in_the_browser(page: Page) -> None:
     assert page.errors == []
 
 
+# Signing in (issue 10): the dialog, who is signed in, the public map, tokens on every request.
+
+LOCATED_LAYERS = ("enterprises", "risk_points", "hazard_sources", "public_zones",
+                  "emergency_resources", "heat")
+LOCATED_PATHS = re.compile(r"/tiles/(enterprises|risk_points|hazard_sources|public_zones|"
+                           r"emergency_resources)/|/api/heat\?|/api/map/enterprises/|/api/features/")
+OFFICIAL_LINE = "live-nx-official · 官员 · 宁夏回族自治区"
+
+
+def _located(urls: list[str]) -> list[str]:
+    return [u for u in urls if LOCATED_PATHS.search(u)]
+
+
+def _fill_sign_in(page: Page, username: str, password: str) -> None:
+    if not page.page.locator("#login-dialog").is_visible():
+        page.page.locator("#btn-login").click()
+    dialog = page.page.locator("#login-dialog")
+    dialog.locator("input[name='username']").fill(username)
+    dialog.locator("input[name='password']").fill(password)
+
+
+def _refused(errors: list[str], *statuses: int) -> list[str]:
+    """The errors left once the browser's own reports of refused sign-ins are set aside."""
+    return [e for e in errors if not (
+        e.startswith("Failed to load resource") and "/api/auth/token" in e
+        and any(f"status of {status}" in e for status in statuses))]
+
+
+def test_the_public_map_shows_regions_only_and_asks_for_nothing_located(page: Page) -> None:
+    page.open(f"/#/{NINGXIA}?l=choropleth,boundaries,enterprises,risk_points,heat")
+    assert page.regions_drawn() == 5
+    assert page.page.locator("#btn-login").is_visible()
+    assert not page.page.locator("#account-wrap").is_visible()
+    placeholder = page.page.locator("#search-input").get_attribute("placeholder")
+    assert placeholder == "搜索地区（登录后可搜索企业）"
+    # Located layers say they need a sign-in; they are not asked for, so nothing fails.
+    for name in LOCATED_LAYERS:
+        label = page.page.locator(f"#layers-control label:has(input[data-layer='{name}'])")
+        assert label.get_attribute("data-locked") == "signin", name
+        assert label.locator("input").is_disabled() and not label.locator("input").is_checked()
+        assert "需登录" in label.inner_text()
+    for name in ("choropleth", "boundaries", "grid"):
+        assert page.page.locator(f"input[data-layer='{name}']").is_enabled(), name
+    assert _located(page.requests) == []
+    assert all(auth is None for _, auth in page.sent)
+    # The layers stay asked for (in the URL) for when someone signs in.
+    wanted = re.search(r"[?&]l=([^&]+)", page.page.url).group(1).split(",")
+    assert sorted(wanted) == ["boundaries", "choropleth", "enterprises", "heat", "risk_points"]
+    page.screenshot("30-public-layers.png")
+    # A locked layer offers the sign-in.
+    page.page.locator("#layers-control label:has(input[data-layer='risk_points']) button.lock"
+                      ).click()
+    dialog = page.page.locator("#login-dialog")
+    assert dialog.is_visible()
+    assert "登录后可查看" in dialog.locator("#login-reason").inner_text()
+    page.page.locator("#login-cancel").click()
+    assert not dialog.is_visible()
+    # So does a shared link to a dossier; cancelled, the region stays.
+    page.page.goto(page.base + f"/#/{NINGXIA}?e=1")
+    dialog.wait_for()
+    assert dialog.locator("#login-reason").inner_text() == "登录后可查看企业档案"
+    page.page.keyboard.press("Escape")
+    page.page.wait_for_function("() => !location.hash.includes('e=')")
+    assert page.page.locator("#region-name").inner_text() == "宁夏回族自治区"
+    assert _located(page.requests) == []
+    assert page.errors == [] and page.violations == []
+
+
+def test_signing_in_and_out_through_the_page(
+        browser, server: str, live_users: dict[str, str], demo: dict[str, int]) -> None:
+    desk = Page(browser, server, width=1280, height=800)
+    try:
+        page = desk.page
+        desk.open("/")
+        assert desk.regions_drawn() == 34
+        dialog = page.locator("#login-dialog")
+        error = page.locator("#login-error")
+        # A wrong password: said in Chinese, the dialog stays, the password is cleared.
+        _fill_sign_in(desk, live_users["official"], "wrong-password")
+        desk.screenshot("31-login.png")
+        page.locator("#login-submit").click()
+        error.wait_for()
+        assert error.inner_text() == "用户名或密码错误"
+        assert dialog.is_visible()
+        assert dialog.locator("input[name='password']").input_value() == ""
+        assert dialog.locator("input[name='username']").input_value() == live_users["official"]
+        desk.screenshot("32-login-wrong-password.png")
+        # Too many attempts (the server's 429, stood in for: a real one would lock the
+        # account for a quarter of an hour).
+        page.route("**/api/auth/token", lambda route: route.fulfill(
+            status=429, headers={"Retry-After": "900"}, content_type="application/json",
+            body='{"detail": "too many failed sign-ins"}'))
+        dialog.locator("input[name='password']").fill("wrong-again")
+        page.locator("#login-submit").click()
+        page.locator("#login-error", has_text="尝试次数过多，请稍后再试").wait_for()
+        page.unroute("**/api/auth/token")
+        assert _stored_session(desk) is None
+        # The right password: the official lands at their region, named in the header.
+        desk.requests.clear()
+        desk.sent.clear()
+        dialog.locator("input[name='password']").fill(TEST_PASSWORD)
+        page.locator("#login-submit").click()
+        desk.wait_ready(NINGXIA)
+        assert not dialog.is_visible()
+        assert "#/640000" in page.url
+        assert page.locator("#account-text").inner_text() == OFFICIAL_LINE
+        assert page.locator("#btn-signout").inner_text() == "退出登录"
+        assert not page.locator("#btn-login").is_visible()
+        # Its enterprise points (aggregated into cells at this zoom) are drawn.
+        assert desk.painted("enterprises") > 200
+        label = page.locator("#layers-control label:has(input[data-layer='enterprises'])")
+        assert label.get_attribute("data-locked") is None
+        assert page.locator("input[data-layer='enterprises']").is_checked()
+        # Every request of the page and of its tile workers carried the token.
+        token = desk.token()
+        assert token
+        asked = [(url, auth) for url, auth in desk.sent
+                 if url.startswith(desk.base) and ("/api/" in url or "/tiles/" in url)
+                 and "/api/auth/token" not in url]
+        assert any("/tiles/enterprises/" in url for url, _ in asked)
+        assert [url for url, auth in asked if auth != f"Bearer {token}"] == []
+        desk.screenshot("33-signed-in.png")
+        # Who, in what role, where: the account menu.
+        page.locator("#account-chip").click()
+        menu = page.locator("#account-menu")
+        assert menu.is_visible()
+        assert "宁夏回族自治区 (640000)" in menu.inner_text() and "官员" in menu.inner_text()
+        desk.screenshot("34-account-menu.png")
+        page.locator("#account-chip").click()
+        assert not menu.is_visible()
+        # A reload keeps the session (sessionStorage), and the URL's region.
+        page.reload()
+        desk.wait_ready(NINGXIA)
+        assert page.locator("#account-text").inner_text() == OFFICIAL_LINE
+        assert desk.painted("enterprises") > 200
+        # Signing out: the public map of the country, no points, no token.
+        desk.requests.clear()
+        page.locator("#btn-signout").click()
+        desk.wait_ready("")
+        assert desk.regions_drawn() == 34
+        assert page.locator("#btn-login").is_visible()
+        assert not page.locator("#account-wrap").is_visible()
+        assert page.locator(".leaflet-enterprises-pane canvas.leaflet-tile").count() == 0
+        assert _stored_session(desk) is None
+        assert page.locator("#layers-control label:has(input[data-layer='enterprises'])"
+                            ).get_attribute("data-locked") == "signin"
+        assert _located(desk.requests) == []
+        desk.screenshot("35-signed-out.png")
+        # The only errors are the browser's notes of the refused sign-ins.
+        assert _refused(desk.errors, 401, 429) == []
+        assert desk.violations == []
+    finally:
+        desk.close()
+
+
+def _stored_session(page: Page) -> str | None:
+    """What the page keeps in sessionStorage for the signed-in user (None: nobody)."""
+    return page.page.evaluate("() => sessionStorage.getItem('ra.auth')")
+
+
+def test_signing_in_on_a_phone(browser, server: str, live_users: dict[str, str]) -> None:
+    phone = Page(browser, server, width=360, height=640)
+    try:
+        page = phone.page
+        phone.open("/")
+        login = page.locator("#btn-login")
+        box = login.bounding_box()
+        assert login.is_visible() and box["x"] >= 0 and box["x"] + box["width"] <= 360
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
+        phone.screenshot("36-phone-public.png")
+        _fill_sign_in(phone, live_users["official"], TEST_PASSWORD)
+        dialog = page.locator("#login-dialog").bounding_box()
+        assert dialog["x"] >= 0 and dialog["x"] + dialog["width"] <= 360
+        phone.screenshot("37-phone-login.png")
+        page.locator("#login-submit").click()
+        phone.wait_ready(NINGXIA)
+        chip = page.locator("#account-chip")
+        box = chip.bounding_box()
+        assert chip.is_visible() and box["x"] + box["width"] <= 360 and box["y"] < 84
+        assert not page.locator("#btn-signout").is_visible()
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
+        assert phone.painted("enterprises") > 200
+        phone.screenshot("38-phone-signed-in.png")
+        chip.click()
+        menu = page.locator("#account-menu")
+        assert menu.is_visible()
+        box = menu.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 360
+        assert "live-nx-official" in menu.inner_text() and "宁夏回族自治区" in menu.inner_text()
+        phone.screenshot("39-phone-account-menu.png")
+        page.locator("#btn-signout-menu").click()
+        phone.wait_ready("")
+        assert page.locator("#btn-login").is_visible()
+        assert _stored_session(phone) is None
+        assert phone.errors == [] and phone.violations == []
+    finally:
+        phone.close()
+
+
+def test_a_token_is_renewed_before_it_expires(
+        browser, server: str, live_users: dict[str, str]) -> None:
+    # 20 s left: renewed before anything is sent with it.
+    nearly = Page(browser, server, session={**_session_of(server, live_users["official"]),
+                                            "expires_in": 20})
+    try:
+        with nearly.page.expect_response("**/api/auth/refresh") as refreshed:
+            nearly.open(f"/#/{NINGXIA}")
+        assert refreshed.value.status == 200
+        token = nearly.token()
+        asked = [auth for url, auth in nearly.sent if "/api/" in url or "/tiles/" in url]
+        assert asked and all(auth in (None, f"Bearer {token}") for auth in asked)
+        assert nearly.painted("enterprises") > 200
+        assert nearly.errors == []
+    finally:
+        nearly.close()
+    # 65 s left: renewed by the timer a minute ahead, with nothing else going on.
+    later_seed = {**_session_of(server, live_users["official"]), "expires_in": 65}
+    later = Page(browser, server, session=later_seed)
+    try:
+        later.open(f"/#/{NINGXIA}")
+        later.page.wait_for_function(
+            "(seeded) => JSON.parse(sessionStorage.getItem('ra.auth')).access_token !== seeded",
+            arg=later_seed["access_token"], timeout=20_000)
+        assert [url for url in later.requests if url.endswith("/api/auth/refresh")]
+        assert later.errors == []
+    finally:
+        later.close()
+
+
+def test_a_refused_token_is_renewed_once_and_a_refused_renewal_ends_the_session(
+        browser, server: str, live_users: dict[str, str]) -> None:
+    good = _session_of(server, live_users["official"])
+    # A token the server refuses (as a revoked one is), with a good refresh token.
+    revoked = Page(browser, server, session={**good, "access_token": "not-a-token"})
+    try:
+        revoked.open(f"/#/{NINGXIA}")
+        token = revoked.token()
+        assert token and token != "not-a-token"
+        assert revoked.page.locator("#account-text").inner_text() == OFFICIAL_LINE
+        assert revoked.painted("enterprises") > 200
+        refreshes = [url for url in revoked.requests if url.endswith("/api/auth/refresh")]
+        assert len(refreshes) == 1
+        assert all("status of 401" in e for e in revoked.errors)
+    finally:
+        revoked.close()
+    # Neither token good: the session ends, the public map shows, the dialog says why.
+    ended = Page(browser, server, session={**good, "access_token": "not-a-token",
+                                           "refresh_token": "not-a-token-either"})
+    try:
+        ended.page.goto(ended.base + "/")
+        reason = ended.page.locator("#login-dialog #login-reason")
+        reason.filter(has_text="登录已过期，请重新登录").wait_for()
+        ended.wait_ready("")
+        assert ended.regions_drawn() == 34
+        assert _stored_session(ended) is None
+        assert ended.page.locator("#btn-login").is_visible()
+        assert _located(ended.requests) == []
+        assert all("status of 401" in e for e in ended.errors)
+    finally:
+        ended.close()
+
+
+def test_the_layers_each_role_may_see_agree_with_the_server(page: Page) -> None:
+    from app.auth.scope import READABLE
+
+    page.open("/")
+    readable = page.page.evaluate("async () => (await import('/static/js/auth.js')).READABLE")
+    assert ({role: sorted(tables) for role, tables in readable.items()}
+            == {role: sorted(tables) for role, tables in READABLE.items()})
+
+
 # Script injection (issue 9): names anyone can register, shown everywhere as plain text.
 
 HOSTILE = {
@@ -640,7 +1030,6 @@ INJECTED = r"""() => [
 
 def _send(base: str, method: str, path: str, headers: dict[str, str],
           body: dict | None = None) -> dict:
-    import json
     request = urllib.request.Request(
         base + path, method=method, data=json.dumps(body).encode() if body else None,
         headers={"Content-Type": "application/json", **headers})
@@ -649,25 +1038,9 @@ def _send(base: str, method: str, path: str, headers: dict[str, str],
 
 
 @pytest.fixture(scope="module")
-def admin(engine: Engine, password_hash: str) -> Iterator[dict[str, str]]:
-    """An admin's Authorization header, good on the served app (one signing key). The web
-    map has no sign-in of its own yet: tests that need located rows send it with every
-    request of the browser context (set_extra_http_headers)."""
-    import uuid
-
-    from app.auth import tokens
-    from app.auth.models import User
-
-    with Session(engine) as session, session.begin():
-        user = User(username=f"browser-admin-{uuid.uuid4().hex[:8]}",
-                    password_hash=password_hash, role="admin")
-        session.add(user)
-        session.flush()
-        user_id, token_version = user.id, user.token_version
-    token, _ = tokens.issue(user_id, token_version, "access")
-    yield {"Authorization": f"Bearer {token}"}
-    with Session(engine) as session, session.begin():
-        session.execute(text("DELETE FROM users WHERE id = :id"), {"id": user_id})
+def admin(server: str, live_users: dict[str, str]) -> dict[str, str]:
+    """An admin's Authorization header, for writing through the API."""
+    return {"Authorization": f"Bearer {live_token(server, live_users['admin'])}"}
 
 
 @pytest.fixture
@@ -731,8 +1104,8 @@ def _assert_nothing_injected(page: Page) -> None:
 
 
 def test_hostile_names_show_as_text_in_popups_panel_search_and_dossier(
-        page: Page, hostile: dict, admin: dict[str, str]) -> None:
-    page.context.set_extra_http_headers(admin)
+        admin_page: Page, hostile: dict) -> None:
+    page = admin_page
     county, places = hostile["county"], hostile["places"]
     lon, lat = places["enterprise"]
     page.open(f"/#/{county}?c={lat:.5f},{lon:.5f}&z=16"
@@ -759,6 +1132,11 @@ def test_hostile_names_show_as_text_in_popups_panel_search_and_dossier(
     assert page.page.locator("#dossier-name").inner_text() == HOSTILE["enterprise"]
     for key in ("sector", "address", "person", "hazard", "risk_point", "danger"):
         assert HOSTILE[key] in dossier.inner_text(), key
+    # The change history (修改记录): what the admin wrote through the API, and who.
+    changes = page.page.locator("#dossier-changes").inner_text()
+    assert "新增" in changes and "live-admin" in changes
+    page.page.locator("#dossier-changes").scroll_into_view_if_needed()
+    page.screenshot("21-hostile-dossier-changes.png")
     page.screenshot("21-hostile-dossier.png")
     # Search results, and the popup a result opens.
     page.page.locator("#search-input").fill("onerror=alert('enterprise')")
@@ -776,8 +1154,8 @@ def test_hostile_names_show_as_text_in_popups_panel_search_and_dossier(
 
 
 def test_the_map_runs_under_its_content_security_policy(
-        page: Page, engine: Engine, demo: dict[str, int], admin: dict[str, str]) -> None:
-    page.context.set_extra_http_headers(admin)
+        official_page: Page, engine: Engine, demo: dict[str, int]) -> None:
+    page = official_page
     page.context.route(re.compile(r"https://t\d\.tianditu\.gov\.cn/.*"),
                        lambda route: route.fulfill(status=200, content_type="image/png",
                                                    body=PNG_1PX))
@@ -825,24 +1203,36 @@ def test_the_map_runs_under_its_content_security_policy(
 
 
 def test_the_offline_export_keeps_hostile_names_as_text(
-        page: Page, hostile: dict, admin: dict[str, str]) -> None:
-    page.context.set_extra_http_headers(admin)
+        page: Page, admin_page: Page, hostile: dict, admin: dict[str, str]) -> None:
     county, (lon, lat) = hostile["county"], hostile["places"]["enterprise"]
-    page.open(f"/#/{county}")
-    page.wait_ready(county)
-    # The export button still downloads the file, which the export's own policy does not
-    # change. A link sends no Authorization header, so this is the public's export: the
-    # choropleth, with the grid cell's name escaped, and no points.
-    page.page.locator("#btn-export").click()
-    with page.page.expect_download() as download_info:
-        page.page.locator("[data-export='html']").click()
-    public = Path(download_info.value.path()).read_text(encoding="utf-8")
+
+    def export(opened: Page) -> str:
+        """The file the export menu's offline HTML map saves."""
+        opened.open(f"/#/{county}")
+        opened.wait_ready(county)
+        opened.page.locator("#btn-export").click()
+        with opened.page.expect_download() as download_info:
+            opened.page.locator("[data-export='html']").click()
+        assert download_info.value.suggested_filename == f"riskatlas-{county}.html"
+        return Path(download_info.value.path()).read_text(encoding="utf-8")
+
+    # The public's file: the choropleth, with the grid cell's name escaped, and no points.
+    public = export(page)
     assert "iframe src=javascript:alert" in public and HOSTILE["grid"] not in public
-    # The admin's export, served (sandboxed, inline scripts allowed) and opened from disk.
-    served = f"{page.base}/api/exports/regions/{county}.html"
+    assert "alert(&#x27;enterprise" not in public
+    # A signed-in user's: the page fetches it with the token (a link would send none), so
+    # the user's points are in it, their names escaped too.
+    signed_in = export(admin_page)
+    assert "alert(&#x27;enterprise" in signed_in and HOSTILE["enterprise"] not in signed_in
+    assert admin_page.errors == [] and page.errors == []
     saved = ARTIFACTS / f"25-export-{county}.html"
-    with urllib.request.urlopen(urllib.request.Request(served, headers=admin)) as response:
-        saved.write_bytes(response.read())
+    ARTIFACTS.mkdir(exist_ok=True)
+    saved.write_text(signed_in, encoding="utf-8")
+    # Served (sandboxed, inline scripts allowed) and opened from disk. A navigation sends
+    # no token: the header stands in for it.
+    page = admin_page
+    page.context.set_extra_http_headers(admin)
+    served = f"{page.base}/api/exports/regions/{county}.html"
     for url in (served, saved.as_uri()):
         page.page.goto(url)
         # Zoom in on the enterprise (its neighbours' markers overlap at the county's zoom).

@@ -1,4 +1,7 @@
-// Talking to the RiskAtlas API, with a progress bar and cancellable requests.
+// Talking to the RiskAtlas API, with a progress bar and cancellable requests; every request
+// carries the signed-in user's token (auth.js).
+
+import { authFetch } from './auth.js';
 
 export const LEVELS = ['red', 'orange', 'yellow', 'blue'];
 export const COLOURS = { red: '#e8222d', orange: '#f5891f', yellow: '#f7d117', blue: '#2f6fd6', none: '#d9dde3' };
@@ -21,11 +24,12 @@ export class ApiError extends Error {
   }
 }
 
-/** GET JSON; `signal` aborts it (an aborted request rejects with AbortError). */
-export async function getJSON(url, { signal } = {}) {
+/** GET JSON with the user's token; `signal` aborts it (an aborted request rejects with
+ *  AbortError); `anonymous: true` asks as the public. */
+export async function getJSON(url, { signal, anonymous = false } = {}) {
   progress(1);
   try {
-    const response = await fetch(url, { signal, headers: { Accept: 'application/json' } });
+    const response = await authFetch(url, { signal, anonymous, headers: { Accept: 'application/json' } });
     if (!response.ok) {
       let detail = '';
       try { detail = (await response.json()).detail; } catch (e) { /* not JSON */ }
@@ -37,15 +41,18 @@ export async function getJSON(url, { signal } = {}) {
   }
 }
 
-/** Use the request boot.js started when it is the one wanted, else fetch. */
-export function firstOrFetch(url) {
+/** Use the request boot.js started when it is the one wanted (a 401 — a token revoked
+ *  meanwhile — is asked again through getJSON, which renews it or signs out), else fetch. */
+export function firstOrFetch(url, options = {}) {
   const first = window.RA_FIRST;
-  if (first && first.url === url) {
+  if (first && first.url === url && !options.anonymous) {
     window.RA_FIRST = null;
     progress(1);
-    return first.promise.finally(() => progress(-1));
+    return first.promise
+      .catch((error) => (error && error.status === 401 ? getJSON(url, options) : Promise.reject(error)))
+      .finally(() => progress(-1));
   }
-  return getJSON(url);
+  return getJSON(url, options);
 }
 
 export function isAbort(error) {

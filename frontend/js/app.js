@@ -1,8 +1,11 @@
-// RiskAtlas officials' web map: state, URL routing, controls, search, settings, export.
+// RiskAtlas officials' web map: state, URL routing, controls, search, settings, export,
+// signing in and out.
 /* global L */
 
 import { LEVELS, debounce, detailFor, firstOrFetch, getJSON, isAbort, isoDay } from './api.js';
-import { exportView } from './export.js';
+import { SignInError, canRead, currentRole, currentUser, onAuthChange, revalidate, signIn,
+  signOut } from './auth.js';
+import { exportOfflineHtml, exportView } from './export.js';
 import { applyI18n, getLang, num, setLang, t } from './i18n.js';
 import { ALL_LAYERS, RiskMap } from './map.js';
 import { gradeSymbolSvg, resourceSymbolSvg } from './symbols.js';
@@ -145,11 +148,16 @@ function viewUrl(code) {
   return url;
 }
 
-async function navigate(code, { push = false, center = null, zoom = null, fit = true, detail = null } = {}) {
+/** Show a region (`code`), or without one the country — or, with `home`, the signed-in
+ *  user's own region (the server's answer to a view without a code). The country's view is
+ *  asked for as the public: region aggregates are everyone's, and a user with a region would
+ *  otherwise be sent home. */
+async function navigate(code, { push = false, center = null, zoom = null, fit = true, detail = null,
+  home = false } = {}) {
   const ticket = ++state.request;
   let view;
   try {
-    view = await firstOrFetch(viewUrl(code));
+    view = await firstOrFetch(viewUrl(code), { anonymous: !code && !home });
   } catch (error) {
     if (ticket !== state.request || isAbort(error)) return;
     if (error && error.status === 404 && code) {
@@ -161,6 +169,7 @@ async function navigate(code, { push = false, center = null, zoom = null, fit = 
     return;
   }
   if (ticket !== state.request) return;
+  code = view.region.code || null;   // the user's region, when asked for home
   if (code !== state.code) riskMap.map.closePopup();   // a popup belongs to the view it was opened in
   state.code = code;
   state.view = view;
@@ -222,6 +231,11 @@ function renderAll() {
 async function openDossier(id, { push = false } = {}) {
   state.detail = id;
   writeHash(push);
+  if (!canRead('enterprises')) {     // the public: sign in first (it opens afterwards)
+    if (currentRole() === 'public') openLogin(t('auth.dossierNeedsSignIn'));
+    else { toast(t('auth.layerNoAccess')); state.detail = null; writeHash(false); }
+    return null;
+  }
   if (mobile()) setPanel(true);
   try {
     const dossier = await getJSON(`/api/map/enterprises/${id}`);
@@ -344,7 +358,19 @@ const LayersControl = L.Control.extend({
       div.querySelector('button').addEventListener('click', () => { this.open = true; this.render(); });
       return;
     }
-    const layers = LAYER_ITEMS.map(([name, sym]) => `<label><input type="checkbox" data-layer="${name}" ${state.layers.has(name) ? 'checked' : ''}>${sym()}<span>${escapeHtml(t(`layers.${name}`))}</span></label>`).join('');
+    const layers = LAYER_ITEMS.map(([name, sym]) => {
+      const lock = layerLock(name);
+      if (lock) {
+        // A located layer the caller may not read: shown, marked, and for the public a way
+        // to sign in (it is not asked for, so it cannot fail).
+        const why = t(lock === 'signin' ? 'auth.layerNeedsSignIn' : 'auth.layerNoAccess');
+        const badge = lock === 'signin'
+          ? `<button type="button" class="lock">${LOCK_SVG}${escapeHtml(t('auth.needSignIn'))}</button>`
+          : `<span class="lock">${LOCK_SVG}${escapeHtml(t('auth.noAccess'))}</span>`;
+        return `<label class="locked" data-locked="${lock}" title="${escapeHtml(why)}"><input type="checkbox" data-layer="${name}" disabled>${sym()}<span>${escapeHtml(t(`layers.${name}`))}</span>${badge}</label>`;
+      }
+      return `<label><input type="checkbox" data-layer="${name}" ${state.layers.has(name) ? 'checked' : ''}>${sym()}<span>${escapeHtml(t(`layers.${name}`))}</span></label>`;
+    }).join('');
     const levels = LEVELS.map((l) => `<label title="${escapeHtml(t(`level.${l}`))}"><input type="checkbox" data-level="${l}" ${state.levels.has(l) ? 'checked' : ''}><span class="sym fill ${l}"></span>${escapeHtml(t(`level.${l}`))}</label>`).join('');
     const sectors = [`<option value="">${escapeHtml(t('layers.allSectors'))}</option>`, ...state.sectors.map((s) => `<option value="${escapeHtml(s.sector)}" ${s.sector === state.sector ? 'selected' : ''}>${escapeHtml(s.sector)} (${num(s.enterprises)})</option>`)].join('');
     div.innerHTML = `<div class="ra-control ra-layers" id="layers-control">
@@ -355,6 +381,11 @@ const LayersControl = L.Control.extend({
       <div class="group"><div class="group-title">${escapeHtml(t('layers.sector'))}</div><select id="sector-filter">${sectors}</select></div>
     </div>`;
     div.querySelector('#layers-close').addEventListener('click', () => { this.open = false; this.render(); });
+    div.querySelectorAll('label.locked').forEach((label) => label.addEventListener('click', (e) => {
+      e.preventDefault();
+      if (label.dataset.locked === 'signin') openLogin(t('auth.layerNeedsSignIn'));
+      else toast(t('auth.layerNoAccess'));
+    }));
     div.querySelectorAll('input[data-layer]').forEach((input) => input.addEventListener('change', () => {
       if (input.checked) state.layers.add(input.dataset.layer); else state.layers.delete(input.dataset.layer);
       applyLayers();
@@ -386,6 +417,25 @@ const LegendControl = L.Control.extend({
   },
 });
 
+// Located layers and the kind of rows each shows; the others (choropleth, boundaries, grid)
+// are region aggregates anyone may see.
+const LAYER_TABLE = { enterprises: 'enterprises', risk_points: 'risk_points',
+  hazard_sources: 'hazard_sources', public_zones: 'public_zones',
+  emergency_resources: 'emergency_resources', heat: 'risk_points' };
+const LOCK_SVG = '<svg viewBox="0 0 24 24" width="12" height="12" aria-hidden="true"><rect x="5" y="11" width="14" height="10" rx="2" fill="currentColor"/><path d="M8 11V8a4 4 0 0 1 8 0v3" stroke="currentColor" stroke-width="2" fill="none"/></svg>';
+
+/** Why a layer is not shown: 'signin' (the public), 'role' (the user's role), else null. */
+function layerLock(name) {
+  const table = LAYER_TABLE[name];
+  if (!table || canRead(table)) return null;
+  return currentRole() === 'public' ? 'signin' : 'role';
+}
+
+/** The layers asked for that the caller may see (the others stay wanted, in the URL). */
+function shownLayers() {
+  return new Set([...state.layers].filter((name) => !layerLock(name)));
+}
+
 const layersControl = new LayersControl().addTo(riskMap.map);
 const legendControl = new LegendControl().addTo(riskMap.map);
 
@@ -412,13 +462,14 @@ function renderLegend() {
       cols.map(([key, , value]) => `<td data-legend="${key}" data-level="${l}">${num(value(l))}</td>`).join('')}</tr>`).join('');
     const none = `<tr><td class="lbl"><i class="sw fill none"></i>${escapeHtml(t('level.none'))}</td><td data-legend="regions" data-level="none">${num(childCounts.none || 0)}</td><td></td><td></td><td></td></tr>`;
     const extras = [];
-    if (state.layers.has('hazard_sources')) {
+    const shown = shownLayers();
+    if (shown.has('hazard_sources')) {
       extras.push(...[1, 2, 3, 4].map((g) => `<span data-legend="hazard_sources" data-grade="${g}">${gradeSymbolSvg(g, 14)}${escapeHtml(gradeLabel(g))} ${num(r.hazard_sources[String(g)] || 0)}</span>`));
     }
-    if (state.layers.has('emergency_resources')) {
+    if (shown.has('emergency_resources')) {
       extras.push(`<span>${resourceSymbolSvg('fire_station', 14)}${resourceSymbolSvg('hospital', 14)}${resourceSymbolSvg('rescue_team', 14)}${resourceSymbolSvg('materials_depot', 14)} ${escapeHtml(t('legend.resources'))}</span>`);
     }
-    if (state.layers.has('heat')) extras.push(`<span><i class="heat-bar"></i> ${escapeHtml(t('legend.heat'))}</span>`);
+    if (shown.has('heat')) extras.push(`<span><i class="heat-bar"></i> ${escapeHtml(t('legend.heat'))}</span>`);
     div.innerHTML = `${head}<table><thead><tr><th></th>${cols.map(([, label]) => `<th>${escapeHtml(label)}</th>`).join('')}</tr></thead><tbody>${rows}${none}</tbody></table>${extras.length ? `<div class="extra">${extras.join('')}</div>` : ''}`;
   }
   div.querySelector('#legend-toggle').addEventListener('click', () => {
@@ -428,9 +479,9 @@ function renderLegend() {
 }
 
 function applyLayers() {
-  riskMap.setOverlays(state.layers, { levels: state.levels, sector: state.sector });
+  riskMap.setOverlays(shownLayers(), { levels: state.levels, sector: state.sector });
   if (layersControl.div && layersControl.open) {
-    layersControl.div.querySelectorAll('input[data-layer]').forEach((i) => { i.checked = state.layers.has(i.dataset.layer); });
+    layersControl.div.querySelectorAll('input[data-layer]:not(:disabled)').forEach((i) => { i.checked = state.layers.has(i.dataset.layer); });
     layersControl.div.querySelectorAll('input[data-level]').forEach((i) => { i.checked = state.levels.has(i.dataset.level); });
   }
   renderLegend();
@@ -567,6 +618,7 @@ function switchLanguage(lang) {
   setLang(lang);
   applyI18n();
   $('#btn-lang').textContent = getLang() === 'en' ? '中文' : 'EN';
+  renderAccount();
   layersControl.render();
   if (state.view) { renderBreadcrumb(); renderAll(); loadTrend(state.request); }
 }
@@ -588,23 +640,182 @@ exportMenu.addEventListener('click', async (e) => {
   if (!button || !state.view) return;
   exportMenu.hidden = true;
   const kind = button.dataset.export;
-  if (kind === 'html') {
-    if (!state.code) { toast(t('export.htmlNeedsRegion')); return; }
-    const a = document.createElement('a');
-    a.href = `/api/exports/regions/${state.code}.html?download=true${state.layers.has('risk_points') && !state.layers.has('enterprises') ? '&points=risk_points' : ''}`;
-    a.download = `riskatlas-${state.code}.html`;
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-    return;
-  }
+  if (kind === 'html' && !state.code) { toast(t('export.htmlNeedsRegion')); return; }
   toast(t('export.working'), 8000);
   try {
-    const name = await exportView(kind, state, riskMap);
-    toast(`${t('export.done')}: ${name}${riskMap.basemapKind && riskMap.basemapKind !== 'none' ? ` (${t('export.basemapSkipped')})` : ''}`);
+    const name = kind === 'html' ? await exportOfflineHtml(state, exportPoints())
+      : await exportView(kind, state, riskMap);
+    const skipped = kind !== 'html' && riskMap.basemapKind && riskMap.basemapKind !== 'none';
+    toast(`${t('export.done')}: ${name}${skipped ? ` (${t('export.basemapSkipped')})` : ''}`);
   } catch (error) {
     console.warn('export', error);
     toast(`${t('export.failed')}: ${error.message || error}`);
+  }
+});
+
+/** Which points the offline HTML map carries: the first shown of enterprises, risk points,
+ *  hazard sources and public zones, else the first of them the user may read (the public's
+ *  file has none). */
+function exportPoints() {
+  const kinds = ['enterprises', 'risk_points', 'hazard_sources', 'public_zones'];
+  const shown = shownLayers();
+  return kinds.find((k) => shown.has(k)) || kinds.find((k) => canRead(k)) || 'enterprises';
+}
+
+// Signing in and out
+
+const loginDialog = $('#login-dialog');
+const loginForm = $('#login-form');
+const loginError = $('#login-error');
+
+function openLogin(reason = '') {
+  if (loginDialog.open) return;
+  loginForm.reset();
+  loginError.hidden = true;
+  $('#login-reason').textContent = reason;
+  $('#login-reason').hidden = !reason;
+  $('#login-submit').disabled = false;
+  $('#login-submit').textContent = t('auth.submit');
+  loginDialog.showModal();
+  loginForm.username.focus();
+}
+
+function loginMessage(error) {
+  if (error instanceof SignInError) {
+    if (error.status === 401 || error.status === 422) return t('auth.error.credentials');
+    if (error.status === 429) return t('auth.error.throttled');
+    if (error.status === 0) return t('auth.error.network');
+  }
+  return t('auth.error.other');
+}
+
+loginForm.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const username = loginForm.username.value.trim();
+  const password = loginForm.password.value;
+  const submit = $('#login-submit');
+  if (!username || !password) {
+    loginError.textContent = t('auth.error.missing');
+    loginError.hidden = false;
+    return;
+  }
+  submit.disabled = true;
+  submit.textContent = t('auth.working');
+  loginError.hidden = true;
+  try {
+    await signIn(username, password);   // onAuthChange('signin') redraws the map
+    loginDialog.close();
+  } catch (error) {
+    loginError.textContent = loginMessage(error);
+    loginError.hidden = false;
+    loginForm.password.value = '';
+    loginForm.password.focus();
+  } finally {
+    submit.disabled = false;
+    submit.textContent = t('auth.submit');
+  }
+});
+$('#login-cancel').addEventListener('click', () => loginDialog.close());
+loginDialog.addEventListener('close', () => {
+  // A dossier asked for from the URL waits for a sign-in; without one, the region stays.
+  if (currentRole() === 'public' && state.detail) { state.detail = null; writeHash(false); }
+});
+$('#btn-login').addEventListener('click', () => openLogin());
+
+/** The search box says what it finds: regions only for the public (shorter on phones). */
+function searchPlaceholder() {
+  const key = canRead('enterprises') ? 'search.placeholder'
+    : mobile() ? 'search.placeholderPublicShort' : 'search.placeholderPublic';
+  searchInput.placeholder = t(key);
+}
+
+/** What the header says about the user: name · role · scope (· department). */
+function accountLine(user) {
+  const scope = user.scope || {};
+  const parts = [user.display_name || user.username, t(`role.${user.role}`, user.role)];
+  if (user.role === 'enterprise') parts.push(user.labels.enterprise || `${t('auth.enterprise')} ${scope.enterprise_id}`);
+  else parts.push(scope.region ? (user.labels.region || scope.region) : t('auth.allRegions'));
+  if (scope.department) parts.push(scope.department);
+  if (scope.grid_cells && scope.grid_cells.length) parts.push(`${num(scope.grid_cells.length)} ${t('auth.gridCount')}`);
+  return parts.join(' · ');
+}
+
+function renderAccount() {
+  const user = currentUser();
+  $('#btn-login').hidden = Boolean(user);
+  $('#account-wrap').hidden = !user;
+  $('#btn-signout').hidden = !user;
+  $('#account-menu').hidden = true;
+  $('#account-chip').setAttribute('aria-expanded', 'false');
+  searchPlaceholder();
+  if (!user) return;
+  const line = accountLine(user);
+  $('#account-text').textContent = line;
+  $('#account-chip').title = line;
+  const scope = user.scope || {};
+  const region = scope.region ? `${user.labels.region || ''} (${scope.region})` : t('auth.allRegions');
+  $('#account-details').innerHTML = factList([
+    [t('auth.user'), escapeHtml(user.display_name ? `${user.display_name} (${user.username})` : user.username)],
+    [t('auth.role'), escapeHtml(t(`role.${user.role}`, user.role))],
+    [t('auth.scope'), escapeHtml(user.role === 'enterprise' ? user.labels.enterprise || scope.enterprise_id : region)],
+    [t('auth.department'), scope.department ? escapeHtml(scope.department) : null],
+    [t('auth.gridCells'), scope.grid_cells && scope.grid_cells.length ? escapeHtml(scope.grid_cells.join('、')) : null],
+  ], 'facts');
+}
+
+$('#account-chip').addEventListener('click', (e) => {
+  e.stopPropagation();
+  const menu = $('#account-menu');
+  menu.hidden = !menu.hidden;
+  $('#account-chip').setAttribute('aria-expanded', String(!menu.hidden));
+});
+$('#account-menu').addEventListener('click', (e) => e.stopPropagation());
+document.addEventListener('click', () => {
+  $('#account-menu').hidden = true;
+  $('#account-chip').setAttribute('aria-expanded', 'false');
+});
+$('#btn-signout').addEventListener('click', () => signOut());
+$('#btn-signout-menu').addEventListener('click', () => signOut());
+
+/** Is `code` inside the region `home` (GB/T 2260 prefixes: 2 digits a province, 4 a city)? */
+function inside(code, home) {
+  const prefix = home.endsWith('0000') ? home.slice(0, 2) : home.endsWith('00') ? home.slice(0, 4) : home;
+  return Boolean(code) && code.startsWith(prefix);
+}
+
+onAuthChange((kind) => {
+  if (kind === 'refresh') return;       // the same user with a new token
+  renderAccount();
+  // Another user, none, or the same with another role or scope: nothing drawn for the
+  // previous one stays.
+  riskMap.resetOverlays();
+  riskMap.map.closePopup();
+  layersControl.render();
+  if (kind === 'user') {
+    if (state.view) applyLayers();
+    loadSectors();
+    return;
+  }
+  state.dossier = null;
+  // Search results of the previous user are not offered to the next.
+  searchItems = [];
+  searchList.hidden = true;
+  searchInput.value = '';
+  if (kind === 'signin') {
+    const user = currentUser();
+    toast(`${t('auth.signedIn')}${accountLine(user)}`);
+    const home = user.scope && user.scope.region;
+    // Stay where the map is when the user sees it (or a dossier waits), else go home.
+    const stay = state.detail || !home || inside(state.code, home);
+    const c = riskMap.map.getCenter();
+    const keep = stay && state.view ? { center: [c.lat, c.lng], zoom: riskMap.map.getZoom() } : {};
+    navigate(stay ? state.code : null, { home: !stay, detail: state.detail, push: !stay, ...keep })
+      .finally(() => { applyLayers(); loadSectors(); });
+  } else {
+    toast(t(kind === 'expired' ? 'auth.expired' : 'auth.signedOut'));
+    state.detail = null;
+    navigate(null, { push: true }).finally(() => { applyLayers(); loadSectors(); });
+    if (kind === 'expired') openLogin(t('auth.expired'));
   }
 });
 
@@ -619,12 +830,15 @@ async function loadSectors() {
 
 applyI18n();
 $('#btn-lang').textContent = getLang() === 'en' ? '中文' : 'EN';
+renderAccount();
+revalidate();     // a stored session: still good? (a revoked one ends here)
 applyBasemap();
 const initial = parseHash();
 if (initial.layers) state.layers = new Set(initial.layers);
 if (initial.levels) state.levels = new Set(initial.levels);
 if (initial.sector !== undefined) state.sector = initial.sector;
 // The choropleth first; the tile layers once it is drawn (they would compete for the server).
-navigate(initial.code, { push: false, center: initial.center, zoom: initial.zoom ?? null, detail: initial.detail })
+navigate(initial.code, { push: false, center: initial.center, zoom: initial.zoom ?? null, detail: initial.detail,
+  home: true })
   .finally(() => { applyLayers(); loadSectors(); });
-window.addEventListener('resize', debounce(() => riskMap.invalidate(), 150));
+window.addEventListener('resize', debounce(() => { riskMap.invalidate(); searchPlaceholder(); }, 150));

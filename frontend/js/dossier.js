@@ -58,6 +58,30 @@ function gradingRows(assessments) {
   </tr>`).join('')}</tbody></table>`;
 }
 
+// Column names a change may list, in words (others are shown as they are).
+const FIELDS = ['name', 'credit_code', 'sector', 'address', 'park', 'employees', 'geom',
+  'footprint', 'risk_level', 'responsible_person', 'responsible_phone', 'government_person',
+  'method', 'score', 'hazard_type', 'substances', 'grade', 'r_value', 's_value', 'alpha',
+  'exposed_people', 'unit_type'];
+
+function changeRows(changes) {
+  if (!changes.length) return none();
+  return `<table class="dossier-table" id="dossier-changes"><tbody>${changes.map((c) => `<tr>
+    <td><span class="tag change ${escapeHtml(c.action)}">${escapeHtml(t(`change.${c.action}`, c.action))}</span></td>
+    <td>${escapeHtml(t(`table.${c.table}`, c.table))} #${Number(c.row_id)}${c.fields.length ? `<small>${escapeHtml(
+      c.fields.map((f) => (FIELDS.includes(f) ? t(`field.${f}`, f) : f)).join('、'))}</small>` : ''}</td>
+    <td class="num">${escapeHtml(c.at.slice(0, 16).replace('T', ' '))}<small>${escapeHtml(c.username || t('change.system'))}</small></td>
+  </tr>`).join('')}</tbody></table>`;
+}
+
+// The raw dossier opens from memory: a link to the API would open without the token.
+let rawUrl = null;
+function rawLink(dossier) {
+  if (rawUrl) URL.revokeObjectURL(rawUrl);
+  rawUrl = URL.createObjectURL(new Blob([JSON.stringify(dossier, null, 2)], { type: 'application/json' }));
+  return rawUrl;
+}
+
 /** Render a dossier into the panel; `onBack` returns to the region, `onLocate` flies there. */
 export function renderDossier(root, dossier, { onBack, onLocate } = {}) {
   const e = dossier.enterprise;
@@ -88,7 +112,8 @@ export function renderDossier(root, dossier, { onBack, onLocate } = {}) {
     ${section(t('dossier.riskPoints'), dossier.risk_points.length, riskPointRows(dossier.risk_points))}
     ${section(t('dossier.hazards'), dossier.hazard_sources.length, hazardRows(dossier.hazard_sources))}
     ${section(t('dossier.gradings'), dossier.assessments.length, gradingRows(dossier.assessments))}
-    <div class="foot-note"><a href="/api/map/enterprises/${Number(e.id)}" target="_blank" rel="noopener">${escapeHtml(t('dossier.raw'))}</a></div>`;
+    ${section(t('dossier.changes'), (dossier.changes || []).length, changeRows(dossier.changes || []))}
+    <div class="foot-note"><a href="${rawLink(dossier)}" target="_blank" rel="noopener" id="dossier-raw">${escapeHtml(t('dossier.raw'))}</a></div>`;
   root.querySelector('#dossier-back').addEventListener('click', () => onBack && onBack());
   root.querySelector('#dossier-locate').addEventListener('click', () => onLocate && onLocate(e));
   root.scrollTop = 0;

@@ -1,6 +1,8 @@
-// Print-ready export of the current view: PNG (canvas composition) and PDF (vendored jsPDF).
+// Print-ready export of the current view: PNG (canvas composition) and PDF (vendored jsPDF);
+// the server's offline HTML map, fetched with the user's token.
 
 import { COLOURS, LEVELS, isoDay } from './api.js';
+import { authFetch } from './auth.js';
 import { getLang, num, t } from './i18n.js';
 import { gradeSymbolSvg, resourceSymbolSvg } from './symbols.js';
 import { gradeLabel, methodText } from './panel.js';
@@ -349,6 +351,18 @@ function download(blob, filename) {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+/** The offline HTML map of the region in view, fetched with the user's token (a link would
+ *  send none, and the file would be the public's, without points) and saved. */
+export async function exportOfflineHtml(state, pointsLayer) {
+  const code = state.code;
+  const query = pointsLayer && pointsLayer !== 'enterprises' ? `?points=${pointsLayer}` : '';
+  const response = await authFetch(`/api/exports/regions/${code}.html${query}`);
+  if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
+  const name = `riskatlas-${code}.html`;
+  download(await response.blob(), name);
+  return name;
 }
 
 let jspdfPromise = null;

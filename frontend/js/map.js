@@ -338,6 +338,17 @@ export class RiskMap {
     L.popup({ maxWidth: 300 }).setLatLng(e.latlng).setContent(html).openOn(this.map);
   }
 
+  /** Drop every overlay (their tiles were drawn for the previous user); the next
+   *  setOverlays builds them again. */
+  resetOverlays() {
+    for (const [name, layer] of Object.entries(this.overlays)) {
+      this.map.removeLayer(layer);
+      delete this.overlays[name];
+    }
+    if (this.heatController) this.heatController.abort();
+    this.enabled = new Set([...this.enabled].filter((name) => name === 'choropleth'));
+  }
+
   setOverlays(enabled, filters) {
     const filtersChanged = filters && (filters.sector !== this.filters.sector
       || [...filters.levels].join() !== [...this.filters.levels].join());

@@ -1,8 +1,11 @@
 // Vector-tile layers drawn by a pool of tile workers (worker.js). The page only places the
 // finished pictures (ImageBitmaps on 'bitmaprenderer' canvases, no copy), so decoding and
 // drawing never block panning. Popups ask the worker that drew a tile what lies under a point.
+// Each tile is sent to its worker with the signed-in user's access token (renewed first when
+// it is about to expire), which the worker sends as `Authorization: Bearer …`.
 /* global L */
 
+import { freshToken, recover } from '../auth.js';
 import { tileSymbols } from '../symbols.js';
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
@@ -45,7 +48,9 @@ export class TileWorkerPool {
     const waiter = this.waiting.get(data.id);
     if (!waiter) return;
     this.waiting.delete(data.id);
-    if (data.type === 'failed') waiter.reject(new Error(`tile ${data.status} ${data.message}`));
+    if (data.type === 'failed') {
+      waiter.reject(Object.assign(new Error(`tile ${data.status} ${data.message}`), { status: data.status }));
+    }
     else waiter.resolve(data.type === 'hit' ? data.properties : data.bitmap);
   }
 
@@ -61,8 +66,11 @@ export class TileWorkerPool {
     this.lastId += 1;
     const request = { id: this.lastId, worker: this.workers[this.next] };
     this.next = (this.next + 1) % this.workers.length;
-    request.done = this.ready.then(() => this._ask(request.worker,
-      { type: 'render', id: request.id, pieces, layer, z, size, pieceSize, ratio: this.ratio }));
+    request.done = Promise.all([freshToken(), this.ready]).then(([token]) => {
+      request.token = token;
+      return this._ask(request.worker, { type: 'render', id: request.id, pieces, layer, z, size,
+        pieceSize, ratio: this.ratio, token });
+    });
     return request;
   }
 
@@ -118,7 +126,17 @@ export const WorkerTileLayer = L.GridLayer.extend({
         tile.getContext('bitmaprenderer').transferFromImageBitmap(bitmap);
       }
       done(null, tile);
-    }, (error) => done(error, tile));
+    }, (error) => {
+      done(error, tile);
+      // A token refused (revoked, or expired while the machine slept): renew it once and
+      // draw the layer again; when that fails the session ends (auth.js) and the map with it.
+      if (error.status === 401 && tile.request.token && !this._recovering) {
+        this._recovering = recover(tile.request.token).then((renewed) => {
+          this._recovering = null;
+          if (renewed && this._map) this.redraw();
+        });
+      }
+    });
     return tile;
   },
 

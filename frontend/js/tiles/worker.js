@@ -5,7 +5,8 @@
 // for popups, until the page releases the tile.
 //
 // Messages in:  {type: 'symbols', symbols: {key: ImageBitmap}}
-//               {type: 'render', id, pieces: [{url, at: [x, y]}], layer, z, size, pieceSize, ratio}
+//               {type: 'render', id, pieces: [{url, at: [x, y]}], layer, z, size, pieceSize, ratio,
+//                token}   (the signed-in user's access token, or null for the public)
 //               {type: 'hit', id, tile, x, y, tolerance}
 //               {type: 'release', id}
 // Messages out: {type: 'rendered', id, bitmap | null}  {type: 'failed', id, status, message}
@@ -80,8 +81,9 @@ function drawGroup(ctx, group, ratio) {
 }
 
 /** Fetch and decode one server tile; its features in picture pixels (offset by `at`). */
-async function loadPiece({ url, at: [dx, dy] }, layer, pieceSize, signal) {
-  const response = await fetch(url, { signal });
+async function loadPiece({ url, at: [dx, dy] }, layer, pieceSize, token, signal) {
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  const response = await fetch(url, { signal, headers });
   if (!response.ok) throw Object.assign(new Error(response.statusText), { status: response.status });
   const tileLayer = decodeTile(await response.arrayBuffer())[sourceOf(layer)];
   if (!tileLayer) return [];
@@ -92,12 +94,12 @@ async function loadPiece({ url, at: [dx, dy] }, layer, pieceSize, signal) {
   return tileLayer.features;
 }
 
-async function render({ id, pieces, layer, z, size, pieceSize, ratio }) {
+async function render({ id, pieces, layer, z, size, pieceSize, ratio, token }) {
   const controller = new AbortController();
   pending.set(id, controller);
   try {
     const loaded = await Promise.all(pieces.map((piece) => loadPiece(piece, layer, pieceSize,
-      controller.signal)));
+      token, controller.signal)));
     if (controller.signal.aborted) return;
     if (!loaded.some((features) => features.length)) {
       drawn.set(id, []);
