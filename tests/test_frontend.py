@@ -262,8 +262,10 @@ def _session_of(base: str, username: str) -> dict:
 
 @pytest.fixture(scope="module")
 def sessions(server: str, live_users: dict[str, str]) -> dict[str, dict]:
-    """Signed-in sessions by role (admin, official of 宁夏), one sign-in each per module."""
-    return {role: _session_of(server, live_users[role]) for role in ("admin", "official")}
+    """Signed-in sessions by role (admin, official and planner of 宁夏), one sign-in each
+    per module."""
+    return {role: _session_of(server, live_users[role])
+            for role in ("admin", "official", "planner")}
 
 
 @pytest.fixture
@@ -996,6 +998,32 @@ def test_a_refused_token_is_renewed_once_and_a_refused_renewal_ends_the_session(
         assert all("status of 401" in e for e in ended.errors)
     finally:
         ended.close()
+
+
+def test_a_planner_sees_the_layers_of_the_role_only(
+        browser, server: str, sessions: dict[str, dict]) -> None:
+    planner = Page(browser, server, session=sessions["planner"])
+    try:
+        planner.open(f"/#/{NINGXIA}?l=choropleth,enterprises,hazard_sources,public_zones")
+        page = planner.page
+        assert page.locator("#account-text").inner_text() == (
+            "live-nx-planner · 规划人员 · 宁夏回族自治区")
+        # Planners read hazard sources, public zones and emergency resources, not
+        # enterprises or risk points: those say so, and are not asked for (no 403).
+        for name in ("enterprises", "risk_points", "heat"):
+            label = page.locator(f"#layers-control label:has(input[data-layer='{name}'])")
+            assert label.get_attribute("data-locked") == "role", name
+            assert "无权限" in label.inner_text()
+        for name in ("hazard_sources", "public_zones", "emergency_resources"):
+            assert page.locator(f"input[data-layer='{name}']").is_enabled(), name
+        assert page.locator("input[data-layer='hazard_sources']").is_checked()
+        tiles = [u for u in planner.requests if "/tiles/" in u]
+        assert not [u for u in tiles if re.search(r"/tiles/(enterprises|risk_points)/", u)]
+        assert [u for u in tiles if "/tiles/hazard_sources/" in u]
+        assert page.locator("#search-input").get_attribute("placeholder") == "搜索地区"
+        assert planner.errors == []
+    finally:
+        planner.close()
 
 
 def test_the_layers_each_role_may_see_agree_with_the_server(page: Page) -> None:

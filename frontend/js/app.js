@@ -722,10 +722,11 @@ loginDialog.addEventListener('close', () => {
 });
 $('#btn-login').addEventListener('click', () => openLogin());
 
-/** The search box says what it finds: regions only for the public (shorter on phones). */
+/** The search box says what it finds: regions only for the public (and for roles that read
+ *  no enterprises); the hint to sign in where there is room for it. */
 function searchPlaceholder() {
   const key = canRead('enterprises') ? 'search.placeholder'
-    : mobile() ? 'search.placeholderPublicShort' : 'search.placeholderPublic';
+    : mobile() || currentRole() !== 'public' ? 'search.placeholderPublicShort' : 'search.placeholderPublic';
   searchInput.placeholder = t(key);
 }
 
