@@ -100,6 +100,8 @@ def test_the_public_sees_aggregates_only(client, places) -> None:
 def _tile_names(client: TestClient, headers: dict) -> tuple[set[str], str]:
     response = client.get(f"/tiles/enterprises/{XINGQING_TILE}.mvt", headers=headers)
     assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "private, no-cache"
+    assert response.headers["vary"] == "Authorization"
     decoded = mapbox_vector_tile.decode(response.content)
     features = decoded.get("enterprises", {}).get("features", [])
     return {f["properties"]["name"] for f in features}, response.headers["etag"]

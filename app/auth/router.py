@@ -37,7 +37,8 @@ def refresh(body: RefreshIn, session: SessionDep) -> dict[str, Any]:
 @router.get("/auth/me", response_model=MeOut)
 def me(scope: ScopeDep) -> dict[str, Any]:
     """Who is signed in, with what role and scope (the public when no token is sent)."""
-    return {"username": scope.username, "role": scope.role, "scope": scope.describe()}
+    return {"username": scope.username, "role": scope.role, "display_name": scope.display_name,
+            "scope": scope.describe()}
 
 
 @router.get("/users", response_model=list[UserOut])

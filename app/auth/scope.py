@@ -151,6 +151,7 @@ class Scope:
     role: str = PUBLIC
     user_id: int | None = None
     username: str | None = None
+    display_name: str | None = None
     # The region the user answers for (officials, planners; a warden's county; an
     # enterprise's county), None for admins and the public.
     region_code: str | None = None

@@ -184,7 +184,8 @@ def refresh(session: Session, refresh_token: str) -> dict[str, Any]:
 
 def scope_of(session: Session, user: User) -> Scope:
     """Build the scope a user acts in (reads the user's region, cells or enterprise)."""
-    scope = partial(Scope, role=user.role, user_id=user.id, username=user.username)
+    scope = partial(Scope, role=user.role, user_id=user.id, username=user.username,
+                    display_name=user.display_name)
     if user.role == "admin":
         return scope(write_prefix="")
     if user.role in ("official", "planner"):

@@ -8,7 +8,7 @@ from app.datetimes import UpdatedSince
 from app.db import api_router
 from app.deps import ScopeDep, SessionDep
 from app.tiles import service
-from app.tiles.catalog import layer_or_raise
+from app.tiles.catalog import AREA_LAYERS, layer_or_raise
 from app.tiles.versions import LayerVersions
 
 router = api_router(prefix="/tiles", tags=["tiles"])
@@ -57,7 +57,10 @@ async def get_tile(
                                     sector=sector, region=region, updated_since=updated_since)
     address: service.TileAddress = {"layer": found, "z": z, "x": x, "y": y, "filters": filters}
     etag = await service.current_etag(session, versions, **address)
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    # Located layers differ by user: never kept by shared caches, and a browser keeps them
+    # apart per token (the ETag covers the scope anyway).
+    headers = {"ETag": etag, "Cache-Control": "no-cache" if found.name in AREA_LAYERS
+               else "private, no-cache", "Vary": "Authorization"}
     if if_none_match and etag in [tag.strip() for tag in if_none_match.split(",")]:
         return Response(status_code=304, headers=headers)
     tile, cached = await service.get_tile(session, tile_cache, etag=etag, **address)
