@@ -125,9 +125,8 @@ def searched_kinds(scope: Scope, *, kinds: tuple[str, ...] | None,
 def first_candidates(limit: int, lat: float) -> int:
     """Candidates to take per kind at first: a geodesic disc is an ellipse in degrees,
     1 / cos φ wider east–west, so KNN by degrees needs about limit / cos φ rows to cover
-    it (plus slack for the bound's own margin and uneven density). A multiple of 16, so
-    that few statements differ (see `_candidates_sql`)."""
-    return math.ceil((limit * 1.2 / math.cos(math.radians(lat)) + 8) / 16) * 16
+    it (plus slack for the bound's own margin and uneven density)."""
+    return math.ceil(limit * 1.2 / math.cos(math.radians(lat))) + 8
 
 
 def _scope_sql(kind: Kind, filters: RowFilters) -> tuple[str, dict[str, Any]]:
@@ -141,9 +140,7 @@ def _scope_sql(kind: Kind, filters: RowFilters) -> tuple[str, dict[str, Any]]:
     return where, params
 
 
-def _candidates_sql(kind: Kind, scope_where: str, candidates: int) -> str:
-    # The LIMIT is written into the statement, not bound: a prepared statement's generic
-    # plan that does not know it may sort the whole box instead of walking the index.
+def _candidates_sql(kind: Kind, scope_where: str) -> str:
     level = "TRUE" if kind.level is None or kind.has_level_column else (
         f"(CAST(:levels AS text[]) IS NULL OR {kind.level} = ANY(CAST(:levels AS text[])))")
     return f"""(
@@ -153,7 +150,7 @@ def _candidates_sql(kind: Kind, scope_where: str, candidates: int) -> str:
          WHERE t.geom && ST_MakeEnvelope(:min_lon, :min_lat, :max_lon, :max_lat, 4326)
            AND {scope_where} AND {level} AND {kind.condition}
          ORDER BY t.geom <-> {POINT}
-         LIMIT {candidates:d})"""
+         LIMIT :{kind.table}_candidates)"""
 
 
 def _card_sql(kind: Kind) -> str:
@@ -173,14 +170,12 @@ NO_CARDS = ("SELECT NULL::geometry AS geom, NULL::text AS name, NULL::text AS ri
             " NULL::jsonb AS card WHERE FALSE")
 
 
-@lru_cache(maxsize=1024)
-def _statement(kinds: tuple[Kind, ...], scope_wheres: tuple[str, ...],
-               candidates: tuple[int, ...]) -> TextClause:
-    """The search of these kinds with these scope filters and candidate counts (built and
-    parsed once)."""
+@lru_cache(maxsize=256)
+def _statement(kinds: tuple[Kind, ...], scope_wheres: tuple[str, ...]) -> TextClause:
+    """The search of these kinds with these scope filters (built and parsed once)."""
     taken = "\n UNION ALL ".join(
-        _candidates_sql(kind, where, n)
-        for kind, where, n in zip(kinds, scope_wheres, candidates, strict=True)) or NO_CANDIDATES
+        _candidates_sql(kind, where)
+        for kind, where in zip(kinds, scope_wheres, strict=True)) or NO_CANDIDATES
     cards = "\n UNION ALL ".join(_card_sql(kind) for kind in kinds) or NO_CARDS
     # bearing: to the nearest point of a zone; none when the point lies on or in it.
     # measured is materialised: each distance is computed once, not in filter and sort.
@@ -253,10 +248,16 @@ def find_nearby(session: Session, *, scope: Scope, search: Search) -> str:
                   resource_kind=search.resource_kind, min_lon=box.min_lon,
                   min_lat=box.min_lat, max_lon=box.max_lon, max_lat=box.max_lat)
     candidates = {table: first_candidates(search.limit, search.lat) for table in kinds}
+    statement = _statement(tuple(KINDS[table] for table in kinds), tuple(scope_wheres))
+    # Misled by estimates — of a box and a county prefix it cannot see (a prepared
+    # statement's generic plan), or of a colour filter (a custom plan) — the planner reads
+    # whole boxes through bitmaps, thousands of rows, and sorts them, instead of walking
+    # the GiST index in distance order and stopping after the candidates. The request's
+    # transaction does nothing else: bitmap scans are off for it.
+    session.execute(text("SET LOCAL enable_bitmapscan = off"))
     while True:
-        statement = _statement(tuple(KINDS[table] for table in kinds), tuple(scope_wheres),
-                               tuple(candidates.values()))
-        row = session.execute(statement, params).one()
+        row = session.execute(statement, {
+            **params, **{f"{table}_candidates": n for table, n in candidates.items()}}).one()
         if not row.in_china:
             raise InvalidInput(f"lon={search.lon}, lat={search.lat} lies outside China",
                                field="lon,lat")
