@@ -61,9 +61,16 @@ def backup(owner_url: str, path: Path) -> None:
     partial = path.with_name(f".{path.name}.partial")
     try:
         # PostGIS's table of coordinate systems is the extension's, recreated with it.
-        _run([_client("pg_dump"), "--format=custom",
-              "--exclude-table-data=public.spatial_ref_sys", f"--file={partial}",
-              f"--dbname={conninfo}"], env)
+        _run(
+            [
+                _client("pg_dump"),
+                "--format=custom",
+                "--exclude-table-data=public.spatial_ref_sys",
+                f"--file={partial}",
+                f"--dbname={conninfo}",
+            ],
+            env,
+        )
         os.chmod(partial, 0o600)
         os.replace(partial, path)
     finally:
@@ -100,9 +107,21 @@ def restore(owner_url: str, path: Path, app_role: str | None = None) -> None:
     _run([_client("pg_restore"), "--list", str(path)], env)
     with psycopg.connect(_libpq_url(owner_url), autocommit=True) as conn:
         before = _layer_versions(conn)
-    _run([_client("pg_restore"), "--schema=public", "--clean", "--if-exists",
-          "--single-transaction", "--exit-on-error", "--no-owner", "--no-acl",
-          f"--dbname={conninfo}", str(path)], env)
+    _run(
+        [
+            _client("pg_restore"),
+            "--schema=public",
+            "--clean",
+            "--if-exists",
+            "--single-transaction",
+            "--exit-on-error",
+            "--no-owner",
+            "--no-acl",
+            f"--dbname={conninfo}",
+            str(path),
+        ],
+        env,
+    )
     with psycopg.connect(_libpq_url(owner_url)) as conn:
         owner = str(_one_value(conn, "SELECT current_user"))
         if app_role and app_role != owner:
@@ -115,4 +134,5 @@ def restore(owner_url: str, path: Path, app_role: str | None = None) -> None:
                 "  greatest(version, coalesce((%s::jsonb ->> layer)::bigint, 0)) + 1"
                 "  RETURNING layer, version)"
                 " SELECT pg_notify('riskatlas_layers', layer || '=' || version) FROM bumped",
-                (Jsonb(before),))
+                (Jsonb(before),),
+            )

@@ -52,8 +52,10 @@ def _load_regions(provinces: set[str] | None) -> None:
 
     with _owner_engine().begin() as connection:
         report = load_regions(connection, provinces=provinces)
-    print(f"loaded {report.regions} regions ({report.leaves} county-level units) "
-          f"from {report.code_version} in {report.seconds:.1f} s")
+    print(
+        f"loaded {report.regions} regions ({report.leaves} county-level units) "
+        f"from {report.code_version} in {report.seconds:.1f} s"
+    )
 
 
 def _load_demo(seed: int, enterprises: int) -> None:
@@ -64,8 +66,14 @@ def _load_demo(seed: int, enterprises: int) -> None:
     from app.sites.demo import generate_demo  # noqa: PLC0415
 
     with _owner_session() as session, session.begin():
-        for table in ("hidden_dangers", "risk_points", "hazard_sources", "public_zones",
-                      "emergency_resources", "enterprises"):
+        for table in (
+            "hidden_dangers",
+            "risk_points",
+            "hazard_sources",
+            "public_zones",
+            "emergency_resources",
+            "enterprises",
+        ):
             session.execute(text(f"DELETE FROM {table}"))
         counts = generate_demo(session, seed=seed, enterprises=enterprises)
         grading.rebuild(session, regrade=True)
@@ -102,8 +110,10 @@ def _risk(args: argparse.Namespace, settings: Settings) -> None:
         if args.action == "rebuild":
             started = time.perf_counter()
             report = grading.rebuild(session, regrade=args.regrade)
-            print(f"rebuilt in {time.perf_counter() - started:.1f} s: " +
-                  ", ".join(f"{k} {v}" for k, v in report.items()))
+            print(
+                f"rebuilt in {time.perf_counter() - started:.1f} s: "
+                + ", ".join(f"{k} {v}" for k, v in report.items())
+            )
         else:
             day = date.fromisoformat(args.day) if args.day else date.today()
             rows = aggregation.take_snapshot(session, day=day)
@@ -142,42 +152,58 @@ def _demo_accounts(settings: Settings) -> None:
         for account in shown:
             print(f"  {account.username:<22} {role:<10} {account.scope}")
         if len(shown) < len(of_role):
-            print(f"  … and {len(of_role) - len(shown)} more {role} accounts "
-                  f"({'ent-<enterprise id>' if role == 'enterprise' else 'warden-<county>-<n>'})")
+            print(
+                f"  … and {len(of_role) - len(shown)} more {role} accounts "
+                f"({'ent-<enterprise id>' if role == 'enterprise' else 'warden-<county>-<n>'})"
+            )
 
 
 def _users(args: argparse.Namespace, settings: Settings) -> None:
     """Manage users from the command line (as the owner, recorded in the audit log)."""
     import getpass  # noqa: PLC0415
 
+    from app.audit.service import tell_database_who  # noqa: PLC0415
     from app.auth import service  # noqa: PLC0415
     from app.auth.scope import PUBLIC_SCOPE  # noqa: PLC0415
-    from app.audit.service import tell_database_who  # noqa: PLC0415
 
     def password() -> str:
         return args.password or getpass.getpass(f"password for {args.username}: ")
 
     with _owner_session() as session:
-        tell_database_who(session, scope=PUBLIC_SCOPE, client_address="cli",
-                          request_id=None, actor=f"cli:{getpass.getuser()}")
+        tell_database_who(
+            session,
+            scope=PUBLIC_SCOPE,
+            client_address="cli",
+            request_id=None,
+            actor=f"cli:{getpass.getuser()}",
+        )
         with session.begin():
             if args.action == "list":
                 for user in service.list_users(session):
                     state = "disabled" if user.disabled else "active"
-                    scope = user.region_code or user.enterprise_id or \
-                        (f"{len(user.grid_cells)} cells" if user.grid_cells else "")
+                    scope = (
+                        user.region_code
+                        or user.enterprise_id
+                        or (f"{len(user.grid_cells)} cells" if user.grid_cells else "")
+                    )
                     print(f"{user.username:<24} {user.role:<10} {state:<8} {scope}")
                 return
             if args.action == "create":
                 service.create_user(
-                    session, username=args.username, password=password(), role=args.role,
-                    region_code=args.region, department=args.department,
+                    session,
+                    username=args.username,
+                    password=password(),
+                    role=args.role,
+                    region_code=args.region,
+                    department=args.department,
                     grid_cells=args.grid_cells.split(",") if args.grid_cells else [],
-                    enterprise_id=args.enterprise)
+                    enterprise_id=args.enterprise,
+                )
             else:
                 user = service.get_user(session, args.username)
-                changes = {"disabled": True} if args.action == "disable" else \
-                    {"password": password()}
+                changes = (
+                    {"disabled": True} if args.action == "disable" else {"password": password()}
+                )
                 service.update_user(session, user, changes)
     print(f"user {args.username}: {args.action} done")
 
@@ -193,8 +219,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         setup(settings)
         # The server itself logs in as the app role: no owner connection stays open.
         _owner_engine().dispose()
-    uvicorn.run("app.main:app", host=settings.host, port=args.port or settings.port,
-                workers=args.workers)
+    uvicorn.run(
+        "app.main:app", host=settings.host, port=args.port or settings.port, workers=args.workers
+    )
 
 
 def _backup(args: argparse.Namespace, settings: Settings) -> None:
@@ -203,8 +230,11 @@ def _backup(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _restore(args: argparse.Namespace, settings: Settings) -> None:
-    backup.restore(settings.owner_sqlalchemy_url, Path(args.file),
-                   app_role=make_url(settings.sqlalchemy_url).username)
+    backup.restore(
+        settings.owner_sqlalchemy_url,
+        Path(args.file),
+        app_role=make_url(settings.sqlalchemy_url).username,
+    )
     print(f"restored from {args.file}")
 
 
@@ -244,7 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     backup_cmd.set_defaults(handler=_backup)
 
     restore_cmd = commands.add_parser(
-        "restore", help="replace the database's objects and rows with a backup's")
+        "restore", help="replace the database's objects and rows with a backup's"
+    )
     restore_cmd.add_argument("file")
     restore_cmd.set_defaults(handler=_restore)
 
@@ -275,8 +306,12 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.handler(args, get_settings())
-    except (RiskAtlasError, embedded_db.EmbeddedDatabaseError, MissingCredentialsError,
-            backup.BackupError) as error:
+    except (
+        RiskAtlasError,
+        embedded_db.EmbeddedDatabaseError,
+        MissingCredentialsError,
+        backup.BackupError,
+    ) as error:
         print(f"riskatlas: {error}", file=sys.stderr)
         sys.exit(2)
 

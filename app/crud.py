@@ -36,33 +36,53 @@ def get_or_raise(session: Session, model: type[Any], *, id: int, scope: Scope) -
     if not scope.can_read(table):
         raise scope.not_found(table, id)
     filters = scope.filters(table, has_level=hasattr(model, "risk_level"))
-    row = session.scalars(select(model).where(model.id == id)
-                          .where(filters.condition(table, has_level=hasattr(model, "risk_level")))
-                          ).first()
+    row = session.scalars(
+        select(model)
+        .where(model.id == id)
+        .where(filters.condition(table, has_level=hasattr(model, "risk_level")))
+    ).first()
     if row is None:
         raise scope.not_found(table, id)
     return row
 
 
 def list_page(
-    session: Session, model: type[Any], *, render: Callable[[Any], dict[str, Any]], scope: Scope,
-    limit: int, offset: int, q: str | None = None, level: str | None = None,
-    sector: str | None = None, region: str | None = None,
+    session: Session,
+    model: type[Any],
+    *,
+    render: Callable[[Any], dict[str, Any]],
+    scope: Scope,
+    limit: int,
+    offset: int,
+    q: str | None = None,
+    level: str | None = None,
+    sector: str | None = None,
+    region: str | None = None,
     updated_since: datetime | None = None,
 ) -> dict[str, Any]:
     """A page of the rows the scope reads, filtered by region, level, sector, name, time."""
     table = model.__tablename__
     scope.require_read(table)
     has_level = hasattr(model, "risk_level")
-    filters = scope.filters(table, level=level, sector=sector, region=region,
-                            updated_since=updated_since, has_level=has_level)
+    filters = scope.filters(
+        table,
+        level=level,
+        sector=sector,
+        region=region,
+        updated_since=updated_since,
+        has_level=has_level,
+    )
     statement: Select[Any] = select(model).where(filters.condition(table, has_level=has_level))
     if q:
         statement = statement.where(model.name.contains(q))
     total = session.scalar(select(func.count()).select_from(statement.subquery()))
     rows = session.scalars(statement.order_by(model.id).limit(limit).offset(offset)).all()
-    return {"items": [render(row) for row in rows], "total": total, "limit": limit,
-            "offset": offset}
+    return {
+        "items": [render(row) for row in rows],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
 
 
 def check_written(session: Session, scope: Scope, row: Any) -> None:
@@ -75,15 +95,20 @@ def check_written(session: Session, scope: Scope, row: Any) -> None:
         sector = session.scalar(select(Enterprise.sector).where(Enterprise.id == enterprise_id))
     else:
         sector = None
-    scope.check_written(table, county_code=row.county_code, enterprise_id=enterprise_id,
-                        sector=sector)
+    scope.check_written(
+        table, county_code=row.county_code, enterprise_id=enterprise_id, sector=sector
+    )
 
 
 def check_version(row: Any, expected: int | None, render: Callable[[Any], dict[str, Any]]) -> None:
     """409 with the current row when the client edited an older version of it."""
     if expected is not None and expected != row.version:
-        raise Conflict(f"{row.__tablename__} {row.id} changed since version {expected}",
-                       field="version", current_version=row.version, current=render(row))
+        raise Conflict(
+            f"{row.__tablename__} {row.id} changed since version {expected}",
+            field="version",
+            current_version=row.version,
+            current=render(row),
+        )
 
 
 def expected_version(if_match: str | None, body: BaseModel | None = None) -> int | None:
@@ -114,20 +139,25 @@ def atomic_write(session: Session) -> Iterator[None]:
         if getattr(error.orig, "sqlstate", "") == "23505":
             raise Conflict(f"a row with this {column} already exists", field=column) from error
         # The driver's message quotes the whole row: name the constraint, never the data.
-        raise InvalidInput(f"refused by the database ({constraint or 'a constraint'})",
-                           field=column) from error
+        raise InvalidInput(
+            f"refused by the database ({constraint or 'a constraint'})", field=column
+        ) from error
     except DBAPIError as error:
         if getattr(error.orig, "sqlstate", "") == "RA001":
-            raise InvalidInput(str(error.orig).split("\n")[0] + " (outside China)",
-                               field="geometry") from error
+            raise InvalidInput(
+                str(error.orig).split("\n")[0] + " (outside China)", field="geometry"
+            ) from error
         raise
 
 
 def render_located(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
     """A located row for the API: its fields, region codes, version and GeoJSON geometry."""
     return {
-        "id": row.id, "version": row.version, **{f: getattr(row, f) for f in fields},
-        "county_code": row.county_code, "grid_code": row.grid_code,
+        "id": row.id,
+        "version": row.version,
+        **{f: getattr(row, f) for f in fields},
+        "county_code": row.county_code,
+        "grid_code": row.grid_code,
         "updated_at": row.updated_at.isoformat() if row.updated_at else None,
         "geometry": geometry_json(row.geom),
     }
@@ -137,20 +167,38 @@ def body_location(body: LocationIn, allowed: tuple[str, ...] = ("Point",)) -> st
     """EWKT of the body's location, or None when the body does not move the row."""
     if body.lon is None and body.lat is None and body.geometry is None:
         return None
-    return ewkt(parse_location(lon=body.lon, lat=body.lat, geometry=body.geometry,
-                               crs=body.crs or "wgs84", allowed=allowed))
+    return ewkt(
+        parse_location(
+            lon=body.lon,
+            lat=body.lat,
+            geometry=body.geometry,
+            crs=body.crs or "wgs84",
+            allowed=allowed,
+        )
+    )
 
 
 def body_fields(body: BaseModel, *exclude: str) -> dict[str, Any]:
     """The body's own fields as set by the client (not location, not `version`)."""
-    return {k: v for k, v in body.model_dump(exclude_unset=True).items()
-            if k not in LOCATION_FIELDS | {"version"} | set(exclude)}
+    return {
+        k: v
+        for k, v in body.model_dump(exclude_unset=True).items()
+        if k not in LOCATION_FIELDS | {"version"} | set(exclude)
+    }
 
 
 def add_crud_routes(
-    router: APIRouter, *, path: str, model: type[Any], render: Callable[[Any], dict[str, Any]],
-    create: Callable[..., Any], update: Callable[..., Any], delete: Callable[..., None],
-    create_schema: type[BaseModel], patch_schema: type[BaseModel], name: str,
+    router: APIRouter,
+    *,
+    path: str,
+    model: type[Any],
+    render: Callable[[Any], dict[str, Any]],
+    create: Callable[..., Any],
+    update: Callable[..., Any],
+    delete: Callable[..., None],
+    create_schema: type[BaseModel],
+    patch_schema: type[BaseModel],
+    name: str,
     out_schema: type[BaseModel] | None = None,
 ) -> None:
     """Register list / create / read / update / delete routes for a located resource.
@@ -167,7 +215,8 @@ def add_crud_routes(
 
     @router.get(path, name=f"list_{name}", response_model=page_schema)
     def list_rows(
-        session: SessionDep, scope: ScopeDep,
+        session: SessionDep,
+        scope: ScopeDep,
         region: Annotated[str | None, Query(pattern=r"^\d{2,6}$")] = None,
         level: Annotated[str | None, Query(description="e.g. red,orange")] = None,
         sector: Annotated[str | None, Query(max_length=400)] = None,
@@ -176,13 +225,27 @@ def add_crud_routes(
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Offset = 0,
     ) -> dict[str, Any]:
-        return list_page(session, model, render=render, scope=scope, limit=limit,
-                         offset=offset, sector=sector, q=q, region=region, level=level,
-                         updated_since=updated_since)
+        return list_page(
+            session,
+            model,
+            render=render,
+            scope=scope,
+            limit=limit,
+            offset=offset,
+            sector=sector,
+            q=q,
+            region=region,
+            level=level,
+            updated_since=updated_since,
+        )
 
     @router.post(path, status_code=201, name=f"create_{name}", response_model=out_schema)
-    def create_row(body: create_schema, session: SessionDep,  # type: ignore[valid-type]
-                   scope: ScopeDep, response: Response) -> dict[str, Any]:
+    def create_row(
+        body: create_schema,  # type: ignore[valid-type]  # a model chosen per resource
+        session: SessionDep,
+        scope: ScopeDep,
+        response: Response,
+    ) -> dict[str, Any]:
         scope.require_write(table)
         row = create(session, body=body, scope=scope)
         check_written(session, scope, row)
@@ -190,17 +253,22 @@ def add_crud_routes(
         return render(row)
 
     @router.get(path + "/{id}", name=f"get_{name}", response_model=out_schema)
-    def get_row(id: RowId, session: SessionDep, scope: ScopeDep,
-                response: Response) -> dict[str, Any]:
+    def get_row(
+        id: RowId, session: SessionDep, scope: ScopeDep, response: Response
+    ) -> dict[str, Any]:
         row = get_or_raise(session, model, id=id, scope=scope)
         response.headers["ETag"] = f'"{row.version}"'
         return render(row)
 
     @router.patch(path + "/{id}", name=f"update_{name}", response_model=out_schema)
-    def update_row(id: RowId, body: patch_schema, session: SessionDep,  # type: ignore[valid-type]
-                   scope: ScopeDep, response: Response,
-                   if_match: Annotated[str | None, Header(max_length=100)] = None,
-                   ) -> dict[str, Any]:
+    def update_row(
+        id: RowId,
+        body: patch_schema,  # type: ignore[valid-type]  # a model chosen per resource
+        session: SessionDep,
+        scope: ScopeDep,
+        response: Response,
+        if_match: Annotated[str | None, Header(max_length=100)] = None,
+    ) -> dict[str, Any]:
         row = get_or_raise(session, model, id=id, scope=scope)
         scope.require_write(table)
         check_version(row, expected_version(if_match, body), render)
@@ -211,8 +279,12 @@ def add_crud_routes(
         return render(row)
 
     @router.delete(path + "/{id}", status_code=204, name=f"delete_{name}")
-    def delete_row(id: RowId, session: SessionDep, scope: ScopeDep,
-                   if_match: Annotated[str | None, Header(max_length=100)] = None) -> Response:
+    def delete_row(
+        id: RowId,
+        session: SessionDep,
+        scope: ScopeDep,
+        if_match: Annotated[str | None, Header(max_length=100)] = None,
+    ) -> Response:
         row = get_or_raise(session, model, id=id, scope=scope)
         scope.require_write(table)
         check_version(row, expected_version(if_match), render)

@@ -23,6 +23,7 @@ def _aware_or_none(moment: datetime | None) -> datetime | None:
 
 
 UpdatedSince = Annotated[
-    datetime | None, AfterValidator(_aware_or_none),
+    datetime | None,
+    AfterValidator(_aware_or_none),
     Query(description="RFC 3339 date-time; without an offset it is read as UTC+08:00"),
 ]

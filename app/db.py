@@ -37,8 +37,10 @@ T = TypeVar("T")
 
 def server_options(settings: Settings) -> str:
     """libpq `options` giving API connections their server-side time limits."""
-    return (f"-c statement_timeout={settings.statement_timeout_ms}"
-            f" -c idle_in_transaction_session_timeout={settings.idle_in_transaction_timeout_ms}")
+    return (
+        f"-c statement_timeout={settings.statement_timeout_ms}"
+        f" -c idle_in_transaction_session_timeout={settings.idle_in_transaction_timeout_ms}"
+    )
 
 
 @lru_cache
@@ -46,11 +48,15 @@ def get_engine() -> Engine:
     """Return the process-wide engine, its pool sized with the request thread pool."""
     settings = get_settings()
     return create_engine(
-        settings.sqlalchemy_url, pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow, pool_timeout=settings.db_pool_timeout_s,
+        settings.sqlalchemy_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_s,
         pool_pre_ping=True,
-        connect_args={"connect_timeout": settings.db_connect_timeout_s,
-                      "options": server_options(settings)},
+        connect_args={
+            "connect_timeout": settings.db_connect_timeout_s,
+            "options": server_options(settings),
+        },
     )
 
 
@@ -101,8 +107,10 @@ def _discard(session: Session) -> None:
 
 def is_retryable(error: BaseException) -> bool:
     """True for a deadlock or serialisation failure (the transaction may simply rerun)."""
-    return isinstance(error, DBAPIError) and \
-        getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+    return (
+        isinstance(error, DBAPIError)
+        and getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+    )
 
 
 def run_transaction(session: Session, work: Callable[[], T], *, retries: int) -> T:
@@ -138,17 +146,20 @@ def in_transaction(endpoint: Callable[P, T]) -> Callable[P, T]:
         session = next((v for v in kwargs.values() if isinstance(v, Session)), None)
         if session is None:
             return endpoint(*args, **kwargs)
-        return run_transaction(session, lambda: endpoint(*args, **kwargs),
-                               retries=get_settings().write_retries)
+        return run_transaction(
+            session, lambda: endpoint(*args, **kwargs), retries=get_settings().write_retries
+        )
 
     return run
 
 
-async def run_in_session_thread(session: Session, work: Callable[..., T], /,
-                                *args: Any, **kwargs: Any) -> T:
+async def run_in_session_thread(
+    session: Session, work: Callable[..., T], /, *args: Any, **kwargs: Any
+) -> T:
     """For asynchronous endpoints: run database work and its commit in one worker thread."""
     return await run_in_threadpool(
-        run_transaction, session, functools.partial(work, *args, **kwargs), retries=0)
+        run_transaction, session, functools.partial(work, *args, **kwargs), retries=0
+    )
 
 
 class TransactionalRoute(APIRoute):

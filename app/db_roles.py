@@ -54,7 +54,8 @@ def read_password(data_dir: Path, role: str) -> str:
     except FileNotFoundError:
         raise MissingCredentialsError(
             f"no password for {role} in {path.parent}: run `riskatlas db start` "
-            "(or `riskatlas setup`) first") from None
+            "(or `riskatlas setup`) first"
+        ) from None
 
 
 def ensure_password(data_dir: Path, role: str) -> str:
@@ -86,19 +87,27 @@ def adopt_objects(conn: psycopg.Connection, owner: str) -> None:
         " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass"
         "                 AND d.objid = c.oid AND d.deptype IN ('a', 'i'))"
         " AND" + _NOT_EXTENSION_MEMBER.format(catalog="'pg_class'", oid="c.oid"),
-        (owner,)).fetchall()
+        (owner,),
+    ).fetchall()
     kinds = {"S": "SEQUENCE", "v": "VIEW", "m": "MATERIALIZED VIEW", "f": "FOREIGN TABLE"}
     for name, relkind in relations:
-        conn.execute(sql.SQL("ALTER {} {} OWNER TO {}").format(
-            sql.SQL(kinds.get(relkind, "TABLE")), sql.SQL(name), sql.Identifier(owner)))
+        conn.execute(
+            sql.SQL("ALTER {} {} OWNER TO {}").format(
+                sql.SQL(kinds.get(relkind, "TABLE")), sql.SQL(name), sql.Identifier(owner)
+            )
+        )
     routines = conn.execute(
         "SELECT p.oid::regprocedure::text FROM pg_proc p"
         " WHERE p.pronamespace = 'public'::regnamespace AND p.proowner <> %s::regrole"
         " AND" + _NOT_EXTENSION_MEMBER.format(catalog="'pg_proc'", oid="p.oid"),
-        (owner,)).fetchall()
+        (owner,),
+    ).fetchall()
     for (signature,) in routines:
-        conn.execute(sql.SQL("ALTER ROUTINE {} OWNER TO {}").format(
-            sql.SQL(signature), sql.Identifier(owner)))
+        conn.execute(
+            sql.SQL("ALTER ROUTINE {} OWNER TO {}").format(
+                sql.SQL(signature), sql.Identifier(owner)
+            )
+        )
 
 
 def grant_app_role(conn: psycopg.Connection, owner: str, app: str) -> None:
@@ -108,26 +117,37 @@ def grant_app_role(conn: psycopg.Connection, owner: str, app: str) -> None:
     """
     app_id, owner_id = sql.Identifier(app), sql.Identifier(owner)
     conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(app_id))
-    for kind, privileges in (("TABLES", _TABLE_PRIVILEGES), ("SEQUENCES", "USAGE, SELECT"),
-                             ("ROUTINES", "EXECUTE")):
-        conn.execute(sql.SQL(
-            "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA public GRANT {} ON {} TO {}"
-        ).format(owner_id, sql.SQL(privileges), sql.SQL(kind), app_id))
+    for kind, privileges in (
+        ("TABLES", _TABLE_PRIVILEGES),
+        ("SEQUENCES", "USAGE, SELECT"),
+        ("ROUTINES", "EXECUTE"),
+    ):
+        conn.execute(
+            sql.SQL(
+                "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA public GRANT {} ON {} TO {}"
+            ).format(owner_id, sql.SQL(privileges), sql.SQL(kind), app_id)
+        )
     relations = conn.execute(
         "SELECT c.oid::regclass::text, c.relkind FROM pg_class c"
         " WHERE c.relnamespace = 'public'::regnamespace AND c.relowner = %s::regrole"
         " AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')"
         " AND" + _NOT_EXTENSION_MEMBER.format(catalog="'pg_class'", oid="c.oid"),
-        (owner,)).fetchall()
+        (owner,),
+    ).fetchall()
     for name, relkind in relations:
         kind, privileges = _RELATION_GRANTS[relkind]
-        conn.execute(sql.SQL("GRANT {} ON {} {} TO {}").format(
-            sql.SQL(privileges), sql.SQL(kind), sql.SQL(name), app_id))
+        conn.execute(
+            sql.SQL("GRANT {} ON {} {} TO {}").format(
+                sql.SQL(privileges), sql.SQL(kind), sql.SQL(name), app_id
+            )
+        )
     routines = conn.execute(
         "SELECT p.oid::regprocedure::text FROM pg_proc p"
         " WHERE p.pronamespace = 'public'::regnamespace AND p.proowner = %s::regrole"
         " AND" + _NOT_EXTENSION_MEMBER.format(catalog="'pg_proc'", oid="p.oid"),
-        (owner,)).fetchall()
+        (owner,),
+    ).fetchall()
     for (signature,) in routines:
-        conn.execute(sql.SQL("GRANT EXECUTE ON ROUTINE {} TO {}").format(
-            sql.SQL(signature), app_id))
+        conn.execute(
+            sql.SQL("GRANT EXECUTE ON ROUTINE {} TO {}").format(sql.SQL(signature), app_id)
+        )

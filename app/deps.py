@@ -27,7 +27,8 @@ async def get_user_cache(request: Request) -> UserCache:
 
 
 async def get_scope(
-    request: Request, session: SessionDep,
+    request: Request,
+    session: SessionDep,
     token: Annotated[str | None, Depends(bearer_token)],
     users: Annotated[UserCache, Depends(get_user_cache)],
 ) -> Scope:
@@ -41,15 +42,16 @@ async def get_scope(
     if token:
         claims = tokens.verify(token, "access")
         entry = users.get(claims.user_id) or await run_in_session_thread(
-            session, users.load, session, claims.user_id)
+            session, users.load, session, claims.user_id
+        )
         if entry is None or entry.disabled or entry.token_version != claims.token_version:
             raise Unauthorized("the access token was revoked", field="Authorization")
         scope = entry.scope
     client = request.client.host if request.client else None
-    tell_database_who(session, scope=scope, client_address=client,
-                      request_id=request_id_of(request.scope))
+    tell_database_who(
+        session, scope=scope, client_address=client, request_id=request_id_of(request.scope)
+    )
     return scope
 
 
 ScopeDep = Annotated[Scope, Depends(get_scope)]
-

@@ -97,11 +97,22 @@ def _init_cluster(settings: Settings) -> None:
         os.chown(cluster, owner.pw_uid, owner.pw_gid)
     # No TCP logins until _configure has written the real pg_hba.conf.
     subprocess.run(
-        _as_cluster_owner([
-            str(PG_BIN / "initdb"), "-D", str(cluster), "-U", SUPERUSER,
-            "--auth-local=peer", "--auth-host=reject", "--encoding=UTF8", "--locale=C.UTF-8",
-        ]),
-        check=True, capture_output=True, text=True,
+        _as_cluster_owner(
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(cluster),
+                "-U",
+                SUPERUSER,
+                "--auth-local=peer",
+                "--auth-host=reject",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+        text=True,
     )
 
 
@@ -124,38 +135,51 @@ def _configure(settings: Settings) -> bool:
     """Write the server settings and access rules; True when any of them changed."""
     cluster = _cluster_dir(settings)
     header = "# Written by RiskAtlas (app/embedded_db.py) at every start: edits are lost.\n"
-    changed = _write_cluster_file(settings, CONF_FILE, header + (
-        "listen_addresses = '127.0.0.1'\n"
-        f"port = {settings.embedded_port}\n"
-        # The superuser's only way in; the directory is private to the cluster's OS user.
-        f"unix_socket_directories = '{cluster}'\n"
-        "unix_socket_permissions = 0700\n"
-        "password_encryption = 'scram-sha-256'\n"
-        "shared_buffers = 512MB\n"
-        "work_mem = 64MB\n"
-        "maintenance_work_mem = 512MB\n"
-        "max_connections = 200\n"
-        "fsync = on\n"
-        "synchronous_commit = off\n"
-        "jit = off\n"
-    ))
+    changed = _write_cluster_file(
+        settings,
+        CONF_FILE,
+        header
+        + (
+            "listen_addresses = '127.0.0.1'\n"
+            f"port = {settings.embedded_port}\n"
+            # The superuser's only way in; the directory is private to the cluster's OS user.
+            f"unix_socket_directories = '{cluster}'\n"
+            "unix_socket_permissions = 0700\n"
+            "password_encryption = 'scram-sha-256'\n"
+            "shared_buffers = 512MB\n"
+            "work_mem = 64MB\n"
+            "maintenance_work_mem = 512MB\n"
+            "max_connections = 200\n"
+            "fsync = on\n"
+            "synchronous_commit = off\n"
+            "jit = off\n"
+        ),
+    )
     main_conf = cluster / "postgresql.conf"
     include = f"include '{CONF_FILE}'\n"
     if include not in main_conf.read_text(encoding="utf-8").splitlines(keepends=True):
         with main_conf.open("a", encoding="utf-8") as conf:
             conf.write("\n# RiskAtlas settings, last so that they win\n" + include)
         changed = True
-    changed |= _write_cluster_file(settings, "pg_hba.conf", header + (
-        "# TYPE  DATABASE  USER      ADDRESS        METHOD\n"
-        f"local   all       {SUPERUSER}                 peer map=riskatlas\n"
-        f"host    all       {SUPERUSER}  127.0.0.1/32   reject\n"
-        f"host    all       {SUPERUSER}  ::1/128        reject\n"
-        "host    all       all       127.0.0.1/32   scram-sha-256\n"
-        "host    all       all       ::1/128        scram-sha-256\n"
-    ))
+    changed |= _write_cluster_file(
+        settings,
+        "pg_hba.conf",
+        header
+        + (
+            "# TYPE  DATABASE  USER      ADDRESS        METHOD\n"
+            f"local   all       {SUPERUSER}                 peer map=riskatlas\n"
+            f"host    all       {SUPERUSER}  127.0.0.1/32   reject\n"
+            f"host    all       {SUPERUSER}  ::1/128        reject\n"
+            "host    all       all       127.0.0.1/32   scram-sha-256\n"
+            "host    all       all       ::1/128        scram-sha-256\n"
+        ),
+    )
     os_users = dict.fromkeys([_cluster_owner().pw_name, pwd.getpwuid(os.geteuid()).pw_name])
-    changed |= _write_cluster_file(settings, "pg_ident.conf", header + "".join(
-        f"riskatlas  {user}  {SUPERUSER}\n" for user in os_users))
+    changed |= _write_cluster_file(
+        settings,
+        "pg_ident.conf",
+        header + "".join(f"riskatlas  {user}  {SUPERUSER}\n" for user in os_users),
+    )
     return changed
 
 
@@ -184,7 +208,8 @@ def _run_server(settings: Settings, action: str) -> None:
     result = _pg_ctl(settings, "-l", str(log), "-w", "-t", "60", action, check=False)
     if result.returncode != 0:
         raise EmbeddedDatabaseError(
-            f"{action} of the embedded PostgreSQL failed: {result.stderr.strip()} (see {log})")
+            f"{action} of the embedded PostgreSQL failed: {result.stderr.strip()} (see {log})"
+        )
 
 
 @contextmanager
@@ -192,8 +217,13 @@ def _admin(settings: Settings, database: str) -> Iterator[psycopg.Connection]:
     """A superuser connection over the Unix socket (peer authentication)."""
     for attempt in range(30):
         try:
-            conn = psycopg.connect(host=str(_cluster_dir(settings)), port=settings.embedded_port,
-                                   user=SUPERUSER, dbname=database, autocommit=True)
+            conn = psycopg.connect(
+                host=str(_cluster_dir(settings)),
+                port=settings.embedded_port,
+                user=SUPERUSER,
+                dbname=database,
+                autocommit=True,
+            )
             break
         except psycopg.OperationalError:
             if attempt == 29:
@@ -210,30 +240,43 @@ def _ensure_roles(settings: Settings) -> None:
             password = ensure_password(settings.data_dir, role)
             # Hashed here, so the clear password is never sent (nor logged by the server).
             verifier = conn.pgconn.encrypt_password(
-                password.encode(), role.encode(), b"scram-sha-256").decode()
-            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
-                                  (role,)).fetchone()
-            conn.execute(sql.SQL(
-                "{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION"
-                " NOBYPASSRLS PASSWORD {}"
-            ).format(sql.SQL("ALTER" if exists else "CREATE"), sql.Identifier(role),
-                     sql.Literal(verifier)))
+                password.encode(), role.encode(), b"scram-sha-256"
+            ).decode()
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+            conn.execute(
+                sql.SQL(
+                    "{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION"
+                    " NOBYPASSRLS PASSWORD {}"
+                ).format(
+                    sql.SQL("ALTER" if exists else "CREATE"),
+                    sql.Identifier(role),
+                    sql.Literal(verifier),
+                )
+            )
 
 
 def _ensure_database(settings: Settings, name: str) -> None:
     database = sql.Identifier(name)
     with _admin(settings, "postgres") as conn:
-        row = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s",
-                           (name,)).fetchone()
+        row = conn.execute(
+            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone()
         if row is None:
-            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                database, sql.Identifier(OWNER_ROLE)))
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(database, sql.Identifier(OWNER_ROLE))
+            )
         elif row[0] != OWNER_ROLE:
-            conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
-                database, sql.Identifier(OWNER_ROLE)))
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                    database, sql.Identifier(OWNER_ROLE)
+                )
+            )
         conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(database))
-        conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
-            database, sql.Identifier(APP_ROLE)))
+        conn.execute(
+            sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
+                database, sql.Identifier(APP_ROLE)
+            )
+        )
     with _admin(settings, name) as conn:
         # PostGIS is not a trusted extension: only the superuser may create it.
         conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
@@ -257,8 +300,10 @@ def start(settings: Settings) -> str:
             _pg_ctl(settings, "reload")
         _ensure_roles(settings)
         _ensure_database(settings, settings.database_name)
-    return (f"embedded PostGIS running on 127.0.0.1:{settings.embedded_port} "
-            f"({_cluster_dir(settings)}; passwords in {settings.data_dir / 'secrets'})")
+    return (
+        f"embedded PostGIS running on 127.0.0.1:{settings.embedded_port} "
+        f"({_cluster_dir(settings)}; passwords in {settings.data_dir / 'secrets'})"
+    )
 
 
 def ensure_database(settings: Settings, name: str) -> None:
@@ -270,8 +315,9 @@ def ensure_database(settings: Settings, name: str) -> None:
 def drop_database(settings: Settings, name: str) -> None:
     """Drop database `name` if it exists (scratch databases of tests)."""
     with _setup_lock(settings), _admin(settings, "postgres") as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 def stop(settings: Settings) -> str:
@@ -286,5 +332,6 @@ def stop(settings: Settings) -> str:
 def status(settings: Settings) -> str:
     """Say whether the cluster runs, and where."""
     state = "running" if is_running(settings) else "stopped"
-    return (f"embedded PostGIS {state}: 127.0.0.1:{settings.embedded_port} "
-            f"({_cluster_dir(settings)})")
+    return (
+        f"embedded PostGIS {state}: 127.0.0.1:{settings.embedded_port} ({_cluster_dir(settings)})"
+    )

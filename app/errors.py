@@ -106,8 +106,10 @@ class ErrorBody(BaseModel):
 def _response(description: str) -> dict[str, Any]:
     # Named by reference, not as a model: FastAPI would file a model under the route's own
     # media type (text/html for the HTML export) while errors are always JSON.
-    return {"description": description, "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
 
 
 # Documented on every API route: the statuses any of them can answer with.

@@ -25,7 +25,8 @@ async def live() -> dict[str, str]:
 async def _postgis_version() -> str:
     settings = get_settings()
     connection = await psycopg.AsyncConnection.connect(
-        settings.libpq_url, connect_timeout=settings.db_connect_timeout_s)
+        settings.libpq_url, connect_timeout=settings.db_connect_timeout_s
+    )
     async with connection:
         cursor = await connection.execute("SELECT postgis_lib_version()")
         row = await cursor.fetchone()
@@ -37,9 +38,11 @@ async def _postgis_version() -> str:
 async def ready() -> dict[str, str]:
     """The database and PostGIS answer: 200, else 503 with Retry-After."""
     try:
-        postgis = await asyncio.wait_for(_postgis_version(),
-                                         get_settings().db_connect_timeout_s + 1)
+        postgis = await asyncio.wait_for(
+            _postgis_version(), get_settings().db_connect_timeout_s + 1
+        )
     except (psycopg.Error, OSError, TimeoutError) as error:
-        raise ServiceUnavailable("the database is unavailable; retry shortly",
-                                 field=None) from error
+        raise ServiceUnavailable(
+            "the database is unavailable; retry shortly", field=None
+        ) from error
     return {"status": "ok", "database": "ok", "postgis": postgis}

@@ -39,8 +39,9 @@ class RequestIdMiddleware:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", [])
-                           if k.lower() != b"x-request-id"]
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
+                ]
                 headers.append((b"x-request-id", request_id.encode()))
                 message = {**message, "headers": headers}
             await send(message)
@@ -87,35 +88,43 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    problems = [{"field": field_name(tuple(e["loc"])), "reason": e["msg"]}
-                for e in error.errors()]
+    problems = [{"field": field_name(tuple(e["loc"])), "reason": e["msg"]} for e in error.errors()]
     summary = "; ".join(f"{p['field']}: {p['reason']}" for p in problems)
-    return error_response(request.scope, 422, {
-        "detail": f"invalid request: {summary}", "field": problems[0]["field"],
-        "errors": problems})
+    return error_response(
+        request.scope,
+        422,
+        {
+            "detail": f"invalid request: {summary}",
+            "field": problems[0]["field"],
+            "errors": problems,
+        },
+    )
 
 
 async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
-    log.warning("database unavailable (request %s): %s", request_id_of(request.scope),
-                type(error).__name__)
-    return error_response(request.scope, 503, {
-        "detail": "the database is unavailable or busy; retry shortly"})
+    log.warning(
+        "database unavailable (request %s): %s", request_id_of(request.scope), type(error).__name__
+    )
+    return error_response(
+        request.scope, 503, {"detail": "the database is unavailable or busy; retry shortly"}
+    )
 
 
 async def _database_refused(request: Request, error: Exception) -> JSONResponse:
     # A value the checks let through but PostgreSQL refused: a gap in validation, logged
     # as such; the client learns only that the input was refused.
-    log.error("database refused input (request %s)", request_id_of(request.scope),
-              exc_info=error)
+    log.error("database refused input (request %s)", request_id_of(request.scope), exc_info=error)
     status = 409 if isinstance(error, sa_exc.IntegrityError) else 422
-    return error_response(request.scope, status, {
-        "detail": "the database refused a value of this request"})
+    return error_response(
+        request.scope, status, {"detail": "the database refused a value of this request"}
+    )
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     log.error("unexpected error (request %s)", request_id_of(request.scope), exc_info=error)
-    return error_response(request.scope, 500, {
-        "detail": "internal error; quote the request id when reporting it"})
+    return error_response(
+        request.scope, 500, {"detail": "internal error; quote the request id when reporting it"}
+    )
 
 
 def is_unavailable(error: BaseException) -> bool:
@@ -124,7 +133,8 @@ def is_unavailable(error: BaseException) -> bool:
         return True
     if isinstance(error, sa_exc.DBAPIError):
         return error.connection_invalidated or isinstance(
-            error, sa_exc.OperationalError | sa_exc.InterfaceError)
+            error, sa_exc.OperationalError | sa_exc.InterfaceError
+        )
     return False
 
 

@@ -42,31 +42,35 @@ _LOCKED_DOWN = {
     "frame-ancestors": ["'none'"],
 }
 
-MAP_POLICY = content_security_policy({
-    "default-src": ["'self'"],
-    "script-src": ["'self'"],
-    # Leaflet positions everything through element.style (CSSOM), which style-src does not
-    # govern; the map's own markup carries its colours as classes, so no 'unsafe-inline'.
-    "style-src": ["'self'"],
-    "img-src": ["'self'", "data:", *BASEMAP_TILE_ORIGINS],
-    "font-src": ["'self'"],
-    "connect-src": ["'self'"],
-    "worker-src": ["'self'"],
-    **_LOCKED_DOWN,
-})
+MAP_POLICY = content_security_policy(
+    {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # Leaflet positions everything through element.style (CSSOM), which style-src does not
+        # govern; the map's own markup carries its colours as classes, so no 'unsafe-inline'.
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", *BASEMAP_TILE_ORIGINS],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'"],
+        **_LOCKED_DOWN,
+    }
+)
 
-API_DOCS_POLICY = content_security_policy({
-    "default-src": ["'self'"],
-    "script-src": ["'self'", "'unsafe-inline'", SWAGGER_UI_CDN],
-    # ReDoc injects its styles as <style> elements and takes its fonts from Google Fonts.
-    "style-src": ["'self'", "'unsafe-inline'", SWAGGER_UI_CDN, "https://fonts.googleapis.com"],
-    "font-src": ["'self'", "https://fonts.gstatic.com"],
-    "img-src": ["'self'", "data:", "https://fastapi.tiangolo.com"],
-    "connect-src": ["'self'"],
-    # ReDoc's search index runs in a worker made from a blob.
-    "worker-src": ["'self'", "blob:"],
-    **_LOCKED_DOWN,
-})
+API_DOCS_POLICY = content_security_policy(
+    {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", "'unsafe-inline'", SWAGGER_UI_CDN],
+        # ReDoc injects its styles as <style> elements and takes its fonts from Google Fonts.
+        "style-src": ["'self'", "'unsafe-inline'", SWAGGER_UI_CDN, "https://fonts.googleapis.com"],
+        "font-src": ["'self'", "https://fonts.gstatic.com"],
+        "img-src": ["'self'", "data:", "https://fastapi.tiangolo.com"],
+        "connect-src": ["'self'"],
+        # ReDoc's search index runs in a worker made from a blob.
+        "worker-src": ["'self'", "blob:"],
+        **_LOCKED_DOWN,
+    }
+)
 
 COMPANION_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -110,5 +114,6 @@ def install_http_security(app: FastAPI, settings: Settings) -> None:
     read."""
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
     docs_paths = frozenset(
-        path for path in (app.docs_url, app.swagger_ui_oauth2_redirect_url, app.redoc_url) if path)
+        path for path in (app.docs_url, app.swagger_ui_oauth2_redirect_url, app.redoc_url) if path
+    )
     app.add_middleware(SecurityHeaders, docs_paths=docs_paths)

@@ -161,11 +161,11 @@ class InputGuard:
         return b"".join(chunks)
 
     @staticmethod
-    async def _refuse(scope: Scope, receive: Receive, send: Send, status: int,
-                      problem: tuple[str, str]) -> None:
+    async def _refuse(
+        scope: Scope, receive: Receive, send: Send, status: int, problem: tuple[str, str]
+    ) -> None:
         field, reason = problem
-        response = error_response(scope, status, {"detail": f"{field}: {reason}",
-                                                  "field": field})
+        response = error_response(scope, status, {"detail": f"{field}: {reason}", "field": field})
         await response(scope, receive, send)
 
 

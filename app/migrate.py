@@ -31,8 +31,10 @@ def upgrade(url: str | None = None, app_url: str | None = None) -> None:
     owner = owner_url.username
     if app_role and app_role != owner:
         if owner is None:
-            raise ValueError(f"the owner's URL names no role: cannot grant {app_role} "
-                             "the privileges on the owner's objects")
+            raise ValueError(
+                f"the owner's URL names no role: cannot grant {app_role} "
+                "the privileges on the owner's objects"
+            )
         plain = owner_url.set(drivername="postgresql").render_as_string(hide_password=False)
         with psycopg.connect(plain, autocommit=True) as conn:
             grant_app_role(conn, owner, app_role)

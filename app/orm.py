@@ -58,8 +58,12 @@ class Located:
     @declared_attr
     def county_code(cls) -> Mapped[str]:
         return mapped_column(
-            CHAR(6), ForeignKey("regions.code"), index=True, nullable=False,
-            server_default=FetchedValue(), server_onupdate=FetchedValue(),
+            CHAR(6),
+            ForeignKey("regions.code"),
+            index=True,
+            nullable=False,
+            server_default=FetchedValue(),
+            server_onupdate=FetchedValue(),
         )
 
     @declared_attr

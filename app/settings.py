@@ -103,8 +103,10 @@ class Settings(BaseSettings):
 
     def _embedded_url(self, role: str) -> str:
         password = quote(read_password(self.data_dir, role), safe="")
-        return (f"postgresql+psycopg://{role}:{password}@127.0.0.1:{self.embedded_port}"
-                f"/{self.database_name}")
+        return (
+            f"postgresql+psycopg://{role}:{password}@127.0.0.1:{self.embedded_port}"
+            f"/{self.database_name}"
+        )
 
 
 def _libpq_url(url: str) -> str:
@@ -114,7 +116,7 @@ def _libpq_url(url: str) -> str:
 def _psycopg_url(url: str) -> str:
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

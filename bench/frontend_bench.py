@@ -38,27 +38,37 @@ FIRST_MAP_DRAWN = "() => performance.getEntriesByName('ra-first-map').length > 0
 
 @dataclass
 class PanFigures:
-    tasks: int          # main-thread tasks seen while dragging
-    long_tasks: int     # of which ≥ 50 ms wall time
+    tasks: int  # main-thread tasks seen while dragging
+    long_tasks: int  # of which ≥ 50 ms wall time
     longest_wall: float
     longest_cpu: float  # the most main-thread CPU time any one task took
     cpu_in_long: float  # main-thread CPU time of the longest (wall) task
 
     def row(self, name: str) -> str:
-        return (f"{name:<34} {self.tasks:>6} {self.long_tasks:>6} {self.longest_wall:>9.0f} "
-                f"{self.cpu_in_long:>11.0f} {self.longest_cpu:>10.0f}")
+        return (
+            f"{name:<34} {self.tasks:>6} {self.long_tasks:>6} {self.longest_wall:>9.0f} "
+            f"{self.cpu_in_long:>11.0f} {self.longest_cpu:>10.0f}"
+        )
 
 
 def main_thread_tasks(trace_path: Path) -> list[tuple[float, float]]:
     """(wall ms, CPU ms) of every top-level task of the page's main thread in a trace."""
     events = json.loads(trace_path.read_text())
     events = events["traceEvents"] if isinstance(events, dict) else events
-    main = {(e["pid"], e["tid"]) for e in events
-            if e.get("ph") == "M" and e.get("name") == "thread_name"
-            and e["args"].get("name") == "CrRendererMain"}
-    return [(e["dur"] / 1000, e.get("tdur", 0) / 1000) for e in events
-            if e.get("ph") == "X" and e.get("name") == "ThreadControllerImpl::RunTask"
-            and (e.get("pid"), e.get("tid")) in main]
+    main = {
+        (e["pid"], e["tid"])
+        for e in events
+        if e.get("ph") == "M"
+        and e.get("name") == "thread_name"
+        and e["args"].get("name") == "CrRendererMain"
+    }
+    return [
+        (e["dur"] / 1000, e.get("tdur", 0) / 1000)
+        for e in events
+        if e.get("ph") == "X"
+        and e.get("name") == "ThreadControllerImpl::RunTask"
+        and (e.get("pid"), e.get("tid")) in main
+    ]
 
 
 def drag_around(page: Page) -> None:
@@ -80,8 +90,13 @@ def measure_pan(browser: Browser, page: Page) -> PanFigures:
         browser.stop_tracing()
         tasks = main_thread_tasks(path)
     longest = max(tasks, default=(0.0, 0.0))
-    return PanFigures(len(tasks), sum(wall >= LONG_TASK_MS for wall, _ in tasks), longest[0],
-                      max((cpu for _, cpu in tasks), default=0.0), longest[1])
+    return PanFigures(
+        len(tasks),
+        sum(wall >= LONG_TASK_MS for wall, _ in tasks),
+        longest[0],
+        max((cpu for _, cpu in tasks), default=0.0),
+        longest[1],
+    )
 
 
 def pan_scenario(browser: Browser, base: str, hash_: str) -> tuple[PanFigures, PanFigures]:
@@ -111,36 +126,46 @@ def main() -> None:
     pans: list[tuple[str, PanFigures]] = []
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                                 headless=True, args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+            )
             for _ in range(args.loads):
                 page = browser.new_page(viewport=VIEWPORT)
                 page.goto(f"{base}/")
                 page.wait_for_function(FIRST_MAP_DRAWN, timeout=60_000)
-                firsts.append(page.evaluate(
-                    "() => performance.getEntriesByName('ra-first-map')[0].startTime"))
+                firsts.append(
+                    page.evaluate("() => performance.getEntriesByName('ra-first-map')[0].startTime")
+                )
                 page.close()
-            for name, hash_ in (("baseline: Jiangsu, choropleth only", "#/320000?l=choropleth"),
-                                ("national view, default layers", "#/"),
-                                ("Jiangsu, default layers", "#/320000")):
+            for name, hash_ in (
+                ("baseline: Jiangsu, choropleth only", "#/320000?l=choropleth"),
+                ("national view, default layers", "#/"),
+                ("Jiangsu, default layers", "#/320000"),
+            ):
                 cold, warm = pan_scenario(browser, base, hash_)
                 pans += [(f"{name} (cold)", cold), (f"{name} (warm)", warm)]
             browser.close()
     finally:
         process.terminate()
         process.wait(timeout=30)
-    print(f"first map drawn (ms) over {len(firsts)} loads: first (cold server) {firsts[0]:.0f}, "
-          f"median {statistics.median(firsts):.0f}, max {max(firsts):.0f} "
-          f"→ {'OK' if max(firsts) < 2000 else 'MISSED'} (< 2000)")
+    print(
+        f"first map drawn (ms) over {len(firsts)} loads: first (cold server) {firsts[0]:.0f}, "
+        f"median {statistics.median(firsts):.0f}, max {max(firsts):.0f} "
+        f"→ {'OK' if max(firsts) < 2000 else 'MISSED'} (< 2000)"
+    )
     print("\npanning, main-thread tasks while dragging (ms):")
-    print(f"{'scenario':<34} {'tasks':>6} {'≥50ms':>6} {'max wall':>9} {'its CPU':>11} "
-          f"{'max CPU':>10}")
+    print(
+        f"{'scenario':<34} {'tasks':>6} {'≥50ms':>6} {'max wall':>9} {'its CPU':>11} "
+        f"{'max CPU':>10}"
+    )
     for name, figures in pans:
         print(figures.row(name))
     baseline = max(figures.longest_cpu for name, figures in pans if name.startswith("baseline"))
     worst = max(figures.longest_cpu for name, figures in pans if not name.startswith("baseline"))
-    print(f"\nlongest main-thread CPU in one task with tile layers: {worst:.0f} ms "
-          f"= {worst / max(baseline, 1):.1f}× the choropleth-only baseline ({baseline:.0f} ms)")
+    print(
+        f"\nlongest main-thread CPU in one task with tile layers: {worst:.0f} ms "
+        f"= {worst / max(baseline, 1):.1f}× the choropleth-only baseline ({baseline:.0f} ms)"
+    )
 
 
 if __name__ == "__main__":

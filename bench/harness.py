@@ -24,8 +24,9 @@ def in_threads(work: Callable[[list], None], chunks: list[list]) -> float:
     return time.perf_counter() - started
 
 
-def start_server(url: str, workers: int,
-                 app_dir: Path = PROJECT_ROOT) -> tuple[subprocess.Popen, int]:
+def start_server(
+    url: str, workers: int, app_dir: Path = PROJECT_ROOT
+) -> tuple[subprocess.Popen, int]:
     """uvicorn with `workers` processes on a free loopback port, once /api/health answers.
 
     `app_dir` serves another checkout's code (e.g. `git archive` of an older commit).
@@ -35,9 +36,24 @@ def start_server(url: str, workers: int,
         port = probe.getsockname()[1]
     env = {**os.environ, "DATABASE_URL": url}
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port",
-         str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
-        env=env, cwd=app_dir)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+        cwd=app_dir,
+    )
     for _ in range(150):
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)

@@ -76,20 +76,28 @@ LOAD_DATABASE = "riskatlas_bench_load"
 PROVINCE = "640000"
 # Every row the benchmark writes is named with this prefix, so a later run can remove them.
 NAME_PREFIX = "负载"
-BENCH_USER = "bench-load"   # the admin account the clients sign in as
+BENCH_USER = "bench-load"  # the admin account the clients sign in as
 REQUEST_TIMEOUT_S = 10.0
 PROBE_INTERVAL_S = 0.5
 # Targets a run is judged by (Report.problems).
-ANSWER_LIMIT_S = 5.0      # every answer while the database is down, a 503 too, within this
-RECOVERY_LIMIT_S = 5.0    # database back → the service answers from it again
-MAX_HEALTH_GAP_S = 5.0    # longest time without a successful health answer (no outage)
+ANSWER_LIMIT_S = 5.0  # every answer while the database is down, a 503 too, within this
+RECOVERY_LIMIT_S = 5.0  # database back → the service answers from it again
+MAX_HEALTH_GAP_S = 5.0  # longest time without a successful health answer (no outage)
 MAX_CLIENTS = 500
 MAX_SECONDS = 600
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 # Relative weights of what a client does next (reads-after-201 come on top of creates).
-MIX = {"tile": 34, "summary": 8, "list": 8, "dossier": 10,
-       "create_enterprise": 10, "create_risk_point": 12, "patch": 10, "delete": 8}
+MIX = {
+    "tile": 34,
+    "summary": 8,
+    "list": 8,
+    "dossier": 10,
+    "create_enterprise": 10,
+    "create_risk_point": 12,
+    "patch": 10,
+    "delete": 8,
+}
 KINDS = (*MIX, "read_after")
 # Everything but tiles needs the database (a cached tile is answered without it).
 DATABASE_KINDS = tuple(kind for kind in KINDS if kind != "tile")
@@ -106,10 +114,10 @@ PATHS = {"enterprises": "/api/enterprises", "risk_points": "/api/risk-points"}
 @dataclass(frozen=True)
 class Answer:
     kind: str
-    started: float          # perf_counter at the request's start
+    started: float  # perf_counter at the request's start
     seconds: float
-    status: int | None      # None: no answer (timeout or transport error)
-    failure: str = ""       # "timeout" or the transport error's class
+    status: int | None  # None: no answer (timeout or transport error)
+    failure: str = ""  # "timeout" or the transport error's class
     json_body: bool = True  # False for an error answered as something else than JSON
     retry_after: bool = False
 
@@ -129,8 +137,8 @@ class Ledger:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.rows: dict[tuple[str, int], set[str | None]] = {}
-        self.unanswered_creates: list[tuple[str, str]] = []   # (table, name)
-        self.acknowledged = Counter()                          # kind → 2xx answers
+        self.unanswered_creates: list[tuple[str, str]] = []  # (table, name)
+        self.acknowledged = Counter()  # kind → 2xx answers
 
     def settled(self, kind: str, table: str, id: int, state: str | None) -> None:
         with self._lock:
@@ -146,8 +154,9 @@ class Ledger:
             self.unanswered_creates.append((table, name))
 
 
-def timed_request(client: httpx.Client, kind: str, method: str, path: str,
-                  **kwargs) -> tuple[Answer, httpx.Response | None]:
+def timed_request(
+    client: httpx.Client, kind: str, method: str, path: str, **kwargs
+) -> tuple[Answer, httpx.Response | None]:
     """One request and how it went (no response on a timeout or a transport error)."""
     started = time.perf_counter()
     try:
@@ -155,12 +164,18 @@ def timed_request(client: httpx.Client, kind: str, method: str, path: str,
     except httpx.TimeoutException:
         return Answer(kind, started, time.perf_counter() - started, None, "timeout"), None
     except httpx.TransportError as error:
-        return Answer(kind, started, time.perf_counter() - started, None,
-                      type(error).__name__), None
+        return Answer(
+            kind, started, time.perf_counter() - started, None, type(error).__name__
+        ), None
     is_json = response.headers.get("content-type", "").startswith("application/json")
-    return Answer(kind, started, time.perf_counter() - started, response.status_code,
-                  json_body=is_json or response.status_code < 400,
-                  retry_after="retry-after" in response.headers), response
+    return Answer(
+        kind,
+        started,
+        time.perf_counter() - started,
+        response.status_code,
+        json_body=is_json or response.status_code < 400,
+        retry_after="retry-after" in response.headers,
+    ), response
 
 
 # What the clients work on
@@ -168,9 +183,9 @@ def timed_request(client: httpx.Client, kind: str, method: str, path: str,
 
 @dataclass(frozen=True)
 class Targets:
-    places: list[tuple[str, float, float]]   # (county, lon, lat) inside the province's counties
+    places: list[tuple[str, float, float]]  # (county, lon, lat) inside the province's counties
     cities: list[str]
-    enterprises: list[int]                    # existing enterprises, for dossiers
+    enterprises: list[int]  # existing enterprises, for dossiers
     tiles: list[str]
 
 
@@ -181,20 +196,35 @@ def read_targets(url: str | URL, *, seed: int = 1) -> Targets:
             "SELECT r.code, ST_X(p.geom), ST_Y(p.geom) FROM regions r,"
             " LATERAL ST_Dump(ST_GeneratePoints(r.geom, 8, %s)) p"
             " WHERE r.is_leaf AND r.code LIKE %s ORDER BY 1, 2, 3",
-            (seed, PROVINCE[:2] + "%")).fetchall()
-        cities = [code for (code,) in conn.execute(
-            "SELECT code FROM regions WHERE parent_code = %s ORDER BY code", (PROVINCE,))]
-        enterprises = [id for (id,) in conn.execute(
-            "SELECT id FROM enterprises WHERE county_code LIKE %s AND name NOT LIKE %s"
-            " ORDER BY id LIMIT 500", (PROVINCE[:2] + "%", NAME_PREFIX + "%"))]
+            (seed, PROVINCE[:2] + "%"),
+        ).fetchall()
+        cities = [
+            code
+            for (code,) in conn.execute(
+                "SELECT code FROM regions WHERE parent_code = %s ORDER BY code", (PROVINCE,)
+            )
+        ]
+        enterprises = [
+            id
+            for (id,) in conn.execute(
+                "SELECT id FROM enterprises WHERE county_code LIKE %s AND name NOT LIKE %s"
+                " ORDER BY id LIMIT 500",
+                (PROVINCE[:2] + "%", NAME_PREFIX + "%"),
+            )
+        ]
     if not places or not cities:
         raise RuntimeError(f"the database has no divisions of {PROVINCE}: load them first")
     places = [(code.strip(), lon, lat) for code, lon, lat in places]
     # Two places per county: a few hundred tiles, so most are served warm as on a real map.
     anchors = [p for i, p in enumerate(places) if i % 8 < 2]
-    tiles = sorted({f"/tiles/{layer}/{z}/{x}/{y}.mvt"
-                    for layer in TILE_LAYERS for z in TILE_ZOOMS
-                    for x, y in (lonlat_to_tile(lon, lat, z) for _, lon, lat in anchors)})
+    tiles = sorted(
+        {
+            f"/tiles/{layer}/{z}/{x}/{y}.mvt"
+            for layer in TILE_LAYERS
+            for z in TILE_ZOOMS
+            for x, y in (lonlat_to_tile(lon, lat, z) for _, lon, lat in anchors)
+        }
+    )
     return Targets(places, [c.strip() for c in cities], enterprises, tiles)
 
 
@@ -211,20 +241,28 @@ def sign_in(base_url: str, database_url: str | URL) -> dict[str, str]:
         engine = create_engine(database_url)
         try:
             with Session(engine) as session, session.begin():
-                tell_database_who(session, scope=PUBLIC_SCOPE, client_address="bench",
-                                  request_id=None, actor="bench.load")
+                tell_database_who(
+                    session,
+                    scope=PUBLIC_SCOPE,
+                    client_address="bench",
+                    request_id=None,
+                    actor="bench.load",
+                )
                 try:
                     user = accounts.get_user(session, BENCH_USER)
                 except NotFound:
-                    accounts.create_user(session, username=BENCH_USER, password=password,
-                                         role="admin")
+                    accounts.create_user(
+                        session, username=BENCH_USER, password=password, role="admin"
+                    )
                 else:
-                    accounts.update_user(session, user, {"password": password,
-                                                         "disabled": False, "role": "admin"})
+                    accounts.update_user(
+                        session, user, {"password": password, "disabled": False, "role": "admin"}
+                    )
         finally:
             engine.dispose()
-        response = client.post("/api/auth/token",
-                               data={"username": BENCH_USER, "password": password})
+        response = client.post(
+            "/api/auth/token", data={"username": BENCH_USER, "password": password}
+        )
         response.raise_for_status()
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
@@ -232,7 +270,7 @@ def sign_in(base_url: str, database_url: str | URL) -> dict[str, str]:
 def credit_code(county: str, serial: int) -> str:
     """A valid GB 32100 code registered in `county` whose organisation code spells `serial`
     in base 31 (so codes are unique while serials are)."""
-    body = "".join(CHARSET[serial // 31 ** k % 31] for k in range(7, -1, -1))
+    body = "".join(CHARSET[serial // 31**k % 31] for k in range(7, -1, -1))
     first17 = "91" + county + body + org_check_character(body)
     return first17 + check_character(first17)
 
@@ -240,8 +278,16 @@ def credit_code(county: str, serial: int) -> str:
 class Client:
     """One simulated user: a loop over the mix on one connection, reads-after on another."""
 
-    def __init__(self, index: int, base_url: str, headers: dict[str, str], targets: Targets,
-                 ledger: Ledger, serials: itertools.count, tag: str) -> None:
+    def __init__(
+        self,
+        index: int,
+        base_url: str,
+        headers: dict[str, str],
+        targets: Targets,
+        ledger: Ledger,
+        serials: itertools.count,
+        tag: str,
+    ) -> None:
         self.index = index
         self.targets = targets
         self.ledger = ledger
@@ -253,8 +299,8 @@ class Client:
         self.reader = httpx.Client(base_url=base_url, headers=headers, timeout=REQUEST_TIMEOUT_S)
         self.answers: list[Answer] = []
         self.etags: dict[str, str] = {}
-        self.enterprises: dict[int, tuple[float, float]] = {}   # own: id → (lon, lat)
-        self.risk_points: dict[int, int | None] = {}            # own: id → enterprise id
+        self.enterprises: dict[int, tuple[float, float]] = {}  # own: id → (lon, lat)
+        self.risk_points: dict[int, int | None] = {}  # own: id → enterprise id
         self.names: dict[tuple[str, int], str] = {}
         self.created = itertools.count(1)
         self.read_after_404 = 0
@@ -271,10 +317,12 @@ class Client:
             kind = self.rng.choices(kinds, weights)[0]
             getattr(self, "do_" + kind)()
 
-    def call(self, kind: str, method: str, path: str, *, reader: bool = False,
-             **kwargs) -> httpx.Response | None:
-        answer, response = timed_request(self.reader if reader else self.http, kind, method,
-                                         path, **kwargs)
+    def call(
+        self, kind: str, method: str, path: str, *, reader: bool = False, **kwargs
+    ) -> httpx.Response | None:
+        answer, response = timed_request(
+            self.reader if reader else self.http, kind, method, path, **kwargs
+        )
         self.answers.append(answer)
         return response
 
@@ -291,8 +339,12 @@ class Client:
         self.call("summary", "GET", "/api/risk/summary", params={"parent": PROVINCE})
 
     def do_list(self) -> None:
-        self.call("list", "GET", "/api/enterprises",
-                  params={"region": self.rng.choice(self.targets.cities), "limit": 50})
+        self.call(
+            "list",
+            "GET",
+            "/api/enterprises",
+            params={"region": self.rng.choice(self.targets.cities), "limit": 50},
+        )
 
     def do_dossier(self) -> None:
         ids = self.targets.enterprises + list(self.enterprises)
@@ -308,8 +360,9 @@ class Client:
     def _lec(self) -> dict[str, float]:
         return {factor: self.rng.choice(values) for factor, values in LEC.items()}
 
-    def _created(self, kind: str, table: str, name: str,
-                 response: httpx.Response | None) -> int | None:
+    def _created(
+        self, kind: str, table: str, name: str, response: httpx.Response | None
+    ) -> int | None:
         """Record a create's outcome; read the row back at once when it was acknowledged."""
         if response is None or response.status_code >= 500:
             self.ledger.maybe_created(table, name)
@@ -329,9 +382,14 @@ class Client:
     def do_create_enterprise(self) -> None:
         county, lon, lat = self.rng.choice(self.targets.places)
         name = self._name("企业")
-        body = {"name": name, "credit_code": credit_code(county, next(self.serials)),
-                "sector": self.rng.choice(SECTORS), "lon": lon, "lat": lat,
-                "employees": self.rng.randint(5, 500)}
+        body = {
+            "name": name,
+            "credit_code": credit_code(county, next(self.serials)),
+            "sector": self.rng.choice(SECTORS),
+            "lon": lon,
+            "lat": lat,
+            "employees": self.rng.randint(5, 500),
+        }
         response = self.call("create_enterprise", "POST", "/api/enterprises", json=body)
         id = self._created("create_enterprise", "enterprises", name, response)
         if id is not None:
@@ -339,21 +397,34 @@ class Client:
 
     def do_create_risk_point(self) -> None:
         # Most risk points belong to one of the client's enterprises, so its level follows.
-        enterprise = (self.rng.choice(list(self.enterprises))
-                      if self.enterprises and self.rng.random() < 0.7 else None)
-        lon, lat = (self.enterprises[enterprise] if enterprise
-                    else self.rng.choice(self.targets.places)[1:])
+        enterprise = (
+            self.rng.choice(list(self.enterprises))
+            if self.enterprises and self.rng.random() < 0.7
+            else None
+        )
+        lon, lat = (
+            self.enterprises[enterprise] if enterprise else self.rng.choice(self.targets.places)[1:]
+        )
         name = self._name("风险点")
-        body = {"enterprise_id": enterprise, "name": name, "method": "lec",
-                "inputs": self._lec(), "lon": lon, "lat": lat}
+        body = {
+            "enterprise_id": enterprise,
+            "name": name,
+            "method": "lec",
+            "inputs": self._lec(),
+            "lon": lon,
+            "lat": lat,
+        }
         response = self.call("create_risk_point", "POST", "/api/risk-points", json=body)
         id = self._created("create_risk_point", "risk_points", name, response)
         if id is not None:
             self.risk_points[id] = enterprise
 
     def _own_row(self) -> tuple[str, int] | None:
-        tables = [t for t, rows in (("enterprises", self.enterprises),
-                                    ("risk_points", self.risk_points)) if rows]
+        tables = [
+            t
+            for t, rows in (("enterprises", self.enterprises), ("risk_points", self.risk_points))
+            if rows
+        ]
         if not tables:
             return None
         table = self.rng.choice(tables)
@@ -367,8 +438,11 @@ class Client:
         table, id = own
         name = self.names[own].split("~")[0] + f"~{next(self.created)}"
         body = {"name": name}
-        body.update({"employees": self.rng.randint(5, 500)} if table == "enterprises"
-                    else {"inputs": self._lec()})
+        body.update(
+            {"employees": self.rng.randint(5, 500)}
+            if table == "enterprises"
+            else {"inputs": self._lec()}
+        )
         response = self.call("patch", "PATCH", f"{PATHS[table]}/{id}", json=body)
         if response is None or response.status_code >= 500:
             self.ledger.maybe(table, id, name)
@@ -402,8 +476,9 @@ class Client:
             del self.risk_points[id]
         for row_table, row_id in gone:
             if acknowledged:
-                self.ledger.settled("delete" if (row_table, row_id) == own else "cascade",
-                                    row_table, row_id, None)
+                self.ledger.settled(
+                    "delete" if (row_table, row_id) == own else "cascade", row_table, row_id, None
+                )
             else:
                 self.ledger.maybe(row_table, row_id, None)
 
@@ -424,7 +499,7 @@ class Outage:
     stop_called: float = 0.0
     stopped: float = 0.0
     start_called: float = 0.0
-    started: float = 0.0    # the cluster accepts connections again
+    started: float = 0.0  # the cluster accepts connections again
 
 
 @dataclass
@@ -447,15 +522,21 @@ class Run:
     def affected(self, answer: Answer) -> bool:
         """True when the answer overlaps the outage or the recovery time allowed after it."""
         o = self.outage
-        return (o is not None and answer.started < o.started + RECOVERY_LIMIT_S
-                and answer.ended > o.stop_called)
+        return (
+            o is not None
+            and answer.started < o.started + RECOVERY_LIMIT_S
+            and answer.ended > o.stop_called
+        )
 
 
 def health_path(base_url: str) -> str:
     """/api/health/ready where the server has it (503 while the database is down)."""
     with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client:
-        return ("/api/health/ready" if client.get("/api/health/ready").status_code != 404
-                else "/api/health")
+        return (
+            "/api/health/ready"
+            if client.get("/api/health/ready").status_code != 404
+            else "/api/health"
+        )
 
 
 def _probe(base_url: str, path: str, until: threading.Event, probes: list[Answer]) -> None:
@@ -482,8 +563,16 @@ def _stop_database_for(fault: Fault, outage: Outage, until: threading.Event) -> 
         outage.started = time.perf_counter()
 
 
-def run_load(base_url: str, headers: dict[str, str], targets: Targets, ledger: Ledger, *,
-             clients: int, seconds: float, fault: Fault | None = None) -> Run:
+def run_load(
+    base_url: str,
+    headers: dict[str, str],
+    targets: Targets,
+    ledger: Ledger,
+    *,
+    clients: int,
+    seconds: float,
+    fault: Fault | None = None,
+) -> Run:
     """`clients` threads over the mix for `seconds`, a health probe, and the fault if any."""
     if not 1 <= clients <= MAX_CLIENTS or not 0 < seconds <= MAX_SECONDS:
         raise ValueError(f"at most {MAX_CLIENTS} clients and {MAX_SECONDS} s")
@@ -492,20 +581,21 @@ def run_load(base_url: str, headers: dict[str, str], targets: Targets, ledger: L
     if urlsplit(base_url).hostname not in LOOPBACK:
         raise ValueError(f"{base_url} is not on loopback")
     if fault and not get_settings().embedded:
-        raise ValueError("--fault stops the embedded cluster; with DATABASE_URL set, "
-                         "stop that server by hand")
+        raise ValueError(
+            "--fault stops the embedded cluster; with DATABASE_URL set, stop that server by hand"
+        )
     # Names and credit-code serials start from the clock in ms, so no later run reuses
     # them (a run creates fewer rows than it lasts milliseconds).
     now_ms = time.time_ns() // 1_000_000
-    tag, serials = f"{now_ms:x}", itertools.count(now_ms % 31 ** 8)
-    workers = [Client(i, base_url, headers, targets, ledger, serials, tag)
-               for i in range(clients)]
+    tag, serials = f"{now_ms:x}", itertools.count(now_ms % 31**8)
+    workers = [Client(i, base_url, headers, targets, ledger, serials, tag) for i in range(clients)]
     probes: list[Answer] = []
-    stop, done = threading.Event(), threading.Event()   # clients stop; probe and fault stop
+    stop, done = threading.Event(), threading.Event()  # clients stop; probe and fault stop
     outage = Outage() if fault else None
     probe = threading.Thread(target=_probe, args=(base_url, health_path(base_url), done, probes))
-    faults = (threading.Thread(target=_stop_database_for, args=(fault, outage, done))
-              if fault else None)
+    faults = (
+        threading.Thread(target=_stop_database_for, args=(fault, outage, done)) if fault else None
+    )
     threads = [threading.Thread(target=w.loop, args=(stop,)) for w in workers]
     t0 = time.perf_counter()
     for thread in [probe, *([faults] if faults else []), *threads]:
@@ -527,8 +617,9 @@ def run_load(base_url: str, headers: dict[str, str], targets: Targets, ledger: L
         probe.join()
         for worker in workers:
             worker.close()
-    return Run([a for w in workers for a in w.answers], probes, t0, time.perf_counter(),
-               workers, outage)
+    return Run(
+        [a for w in workers for a in w.answers], probes, t0, time.perf_counter(), workers, outage
+    )
 
 
 # Checks, by direct SQL once the service is quiet
@@ -537,15 +628,15 @@ def run_load(base_url: str, headers: dict[str, str], targets: Targets, ledger: L
 @dataclass
 class Check:
     acknowledged: Counter
-    lost: list[str]                  # acknowledged writes the database does not show
-    unanswered: int                  # creates with no answer or a 5xx
-    unanswered_landed: int           # … of which the row exists
-    duplicated: int                  # names stored more than once
-    counts: int                      # region_counts entries compared
-    count_mismatches: int | str      # differing entries, or why they could not be compared
-    stale_levels: int | str          # enterprises whose level is not what their points give
-    ungraded_points: int             # written risk points whose latest grading is not theirs
-    busy_seconds: float              # how long other transactions kept the database busy
+    lost: list[str]  # acknowledged writes the database does not show
+    unanswered: int  # creates with no answer or a 5xx
+    unanswered_landed: int  # … of which the row exists
+    duplicated: int  # names stored more than once
+    counts: int  # region_counts entries compared
+    count_mismatches: int | str  # differing entries, or why they could not be compared
+    stale_levels: int | str  # enterprises whose level is not what their points give
+    ungraded_points: int  # written risk points whose latest grading is not theirs
+    busy_seconds: float  # how long other transactions kept the database busy
 
 
 def _wait_until_quiet(conn: psycopg.Connection, limit_s: float = 20.0) -> float:
@@ -601,37 +692,54 @@ def check(url: str | URL, ledger: Ledger) -> Check:
         busy = _wait_until_quiet(conn)
         for table in PATHS:
             ids = [id for (t, id) in ledger.rows if t == table]
-            stored = dict(conn.execute(f"SELECT id, name FROM {table} WHERE id = ANY(%s)",
-                                       (ids,)).fetchall())
+            stored = dict(
+                conn.execute(f"SELECT id, name FROM {table} WHERE id = ANY(%s)", (ids,)).fetchall()
+            )
             for id in ids:
                 states, actual = ledger.rows[(table, id)], stored.get(id)
                 if actual not in states:
-                    lost.append(f"{table} {id}: {actual!r},"
-                                f" expected one of {sorted(states, key=str)}")
+                    lost.append(
+                        f"{table} {id}: {actual!r}, expected one of {sorted(states, key=str)}"
+                    )
         landed = 0
         for table in PATHS:
             wanted = [name for t, name in ledger.unanswered_creates if t == table]
-            landed += conn.execute(f"SELECT count(DISTINCT name) FROM {table} WHERE name = ANY(%s)",
-                                   (wanted,)).fetchone()[0]
+            landed += conn.execute(
+                f"SELECT count(DISTINCT name) FROM {table} WHERE name = ANY(%s)", (wanted,)
+            ).fetchone()[0]
         # Every name is written by one create: a create stored twice (say, retried after
         # its commit had in fact succeeded) shows as a repeated name.
         duplicated = 0
         for table in PATHS:
             duplicated += conn.execute(
                 f"SELECT count(*) FROM (SELECT name FROM {table} WHERE name LIKE %s"
-                " GROUP BY name HAVING count(*) > 1) d", (NAME_PREFIX + "%",)).fetchone()[0]
+                " GROUP BY name HAVING count(*) > 1) d",
+                (NAME_PREFIX + "%",),
+            ).fetchone()[0]
         # A risk point is whole with the grading that gave its level in the history.
         ungraded = conn.execute(
             "SELECT count(*) FROM risk_points p WHERE p.name LIKE %s"
             " AND p.risk_level IS DISTINCT FROM (SELECT a.risk_level FROM assessments a"
             "  WHERE a.subject_type = 'risk_point' AND a.subject_id = p.id"
-            "  ORDER BY a.id DESC LIMIT 1)", (NAME_PREFIX + "%",)).fetchone()[0]
+            "  ORDER BY a.id DESC LIMIT 1)",
+            (NAME_PREFIX + "%",),
+        ).fetchone()[0]
         try:
             mismatches, counts = count_mismatches(conn)
         except psycopg.errors.LockNotAvailable:
             mismatches, counts = "not compared: region_counts locked by an open transaction", 0
-    return Check(ledger.acknowledged, lost, len(ledger.unanswered_creates), landed,
-                 duplicated, counts, mismatches, stale_enterprise_levels(url), ungraded, busy)
+    return Check(
+        ledger.acknowledged,
+        lost,
+        len(ledger.unanswered_creates),
+        landed,
+        duplicated,
+        counts,
+        mismatches,
+        stale_enterprise_levels(url),
+        ungraded,
+        busy,
+    )
 
 
 # Figures
@@ -658,23 +766,36 @@ def longest_health_gap(run: Run) -> float:
 @dataclass
 class FaultFigures:
     down_s: float
-    statuses: Counter                 # what requests overlapping the outage got
+    statuses: Counter  # what requests overlapping the outage got
     non_json_errors: int
-    missing_retry_after: int          # 503s without Retry-After
-    longest_s: float                  # the slowest of those requests
-    recovery_s: float | None          # database back → first 2xx of a database request
-    probe_recovery_s: float | None    # database back → first 200 of the health probe
+    missing_retry_after: int  # 503s without Retry-After
+    longest_s: float  # the slowest of those requests
+    recovery_s: float | None  # database back → first 2xx of a database request
+    probe_recovery_s: float | None  # database back → first 200 of the health probe
 
 
 def fault_figures(run: Run) -> FaultFigures:
     outage = run.outage
-    during = [a for a in run.answers + run.probes
-              if a.started < outage.started and a.ended > outage.stop_called]
-    after = sorted((a for a in run.answers if a.kind in DATABASE_KINDS
-                    and a.started >= outage.started and a.status and a.status < 300),
-                   key=lambda a: a.ended)
-    probe_after = sorted((p for p in run.probes if p.started >= outage.started
-                          and p.status == 200), key=lambda p: p.ended)
+    during = [
+        a
+        for a in run.answers + run.probes
+        if a.started < outage.started and a.ended > outage.stop_called
+    ]
+    after = sorted(
+        (
+            a
+            for a in run.answers
+            if a.kind in DATABASE_KINDS
+            and a.started >= outage.started
+            and a.status
+            and a.status < 300
+        ),
+        key=lambda a: a.ended,
+    )
+    probe_after = sorted(
+        (p for p in run.probes if p.started >= outage.started and p.status == 200),
+        key=lambda p: p.ended,
+    )
     return FaultFigures(
         down_s=outage.started - outage.stop_called,
         statuses=Counter(a.status or a.failure for a in during),
@@ -717,40 +838,49 @@ class Report:
         c, run = self.check, self.run
         answers = run.answers + run.probes
         found = {
-            "5xx answers": sum(1 for a in run.answers if a.status and a.status >= 500
-                               and not (a.status == 503 and run.affected(a))),
+            "5xx answers": sum(
+                1
+                for a in run.answers
+                if a.status and a.status >= 500 and not (a.status == 503 and run.affected(a))
+            ),
             "timeouts": self.timeouts,
             "transport errors": self.classes()["error"],
             "error answers not JSON": sum(1 for a in answers if a.status and not a.json_body),
-            "503s without Retry-After": sum(1 for a in answers
-                                            if a.status == 503 and not a.retry_after),
+            "503s without Retry-After": sum(
+                1 for a in answers if a.status == 503 and not a.retry_after
+            ),
             "lost writes": len(c.lost),
-            "reads after 201 that missed the row": (run.total("read_after_404")
-                                                    + run.total("read_after_stale")),
+            "reads after 201 that missed the row": (
+                run.total("read_after_404") + run.total("read_after_stale")
+            ),
             "own rows answered 404": run.total("own_row_404"),
             "names stored twice": c.duplicated,
             "region_counts entries unlike the recount": c.count_mismatches,
             "enterprises whose level is stale": c.stale_levels,
             "risk points without their grading": c.ungraded_points,
             "health polls failed outside an outage": sum(
-                1 for p in run.probes if p.status != 200 and not run.affected(p)),
+                1 for p in run.probes if p.status != 200 and not run.affected(p)
+            ),
         }
         if run.outage:
             f = fault_figures(run)
-            found[f"answers during the outage slower than {ANSWER_LIMIT_S:g} s"] = \
+            found[f"answers during the outage slower than {ANSWER_LIMIT_S:g} s"] = (
                 f"{f.longest_s:.1f} s" if f.longest_s >= ANSWER_LIMIT_S else 0
+            )
             found[f"no recovery within {RECOVERY_LIMIT_S:g} s"] = (
-                _s(f.recovery_s) if f.recovery_s is None or f.recovery_s > RECOVERY_LIMIT_S
-                else 0)
+                _s(f.recovery_s) if f.recovery_s is None or f.recovery_s > RECOVERY_LIMIT_S else 0
+            )
         elif (gap := longest_health_gap(run)) > MAX_HEALTH_GAP_S:
             found["longest time without a health answer"] = f"{gap:.1f} s"
         return [f"{what}: {n}" for what, n in found.items() if n]
 
     def print(self, title: str) -> None:
         print(title)
-        print(f"{'kind':<18}{'requests':>9}{'2xx':>7}{'3xx':>7}{'4xx':>6}{'5xx':>6}"
-              f"{'timeout':>8}{'error':>6}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-              "   baseline p50 / p95 ms   ×p95")
+        print(
+            f"{'kind':<18}{'requests':>9}{'2xx':>7}{'3xx':>7}{'4xx':>6}{'5xx':>6}"
+            f"{'timeout':>8}{'error':>6}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+            "   baseline p50 / p95 ms   ×p95"
+        )
         for kind in (*KINDS, None):
             answers = [a for a in self.run.answers if kind in (None, a.kind)]
             if answers:
@@ -761,50 +891,90 @@ class Report:
     def _row(self, kind: str | None, answers: list[Answer]) -> str:
         classes = Counter(status_class(a) for a in answers)
         ms = [a.seconds * 1000 for a in answers if a.status is not None] or [0.0]
-        base = [a.seconds * 1000 for a in (self.baseline.answers if self.baseline else [])
-                if kind in (None, a.kind) and a.status is not None]
-        base_text = (f"{statistics.median(base):8.1f} / {percentile(base, 95):7.1f}"
-                     f"   {percentile(ms, 95) / percentile(base, 95):5.1f}" if base else "")
-        counts = "".join(f"{classes[c]:>{w}}" for c, w in (
-            ("2xx", 7), ("3xx", 7), ("4xx", 6), ("5xx", 6), ("timeout", 8), ("error", 6)))
-        return (f"{kind or 'all':<18}{len(answers):>9}{counts}{statistics.median(ms):>9.1f}"
-                f"{percentile(ms, 95):>9.1f}{percentile(ms, 99):>9.1f}   {base_text}")
+        base = [
+            a.seconds * 1000
+            for a in (self.baseline.answers if self.baseline else [])
+            if kind in (None, a.kind) and a.status is not None
+        ]
+        base_text = (
+            f"{statistics.median(base):8.1f} / {percentile(base, 95):7.1f}"
+            f"   {percentile(ms, 95) / percentile(base, 95):5.1f}"
+            if base
+            else ""
+        )
+        counts = "".join(
+            f"{classes[c]:>{w}}"
+            for c, w in (
+                ("2xx", 7),
+                ("3xx", 7),
+                ("4xx", 6),
+                ("5xx", 6),
+                ("timeout", 8),
+                ("error", 6),
+            )
+        )
+        return (
+            f"{kind or 'all':<18}{len(answers):>9}{counts}{statistics.median(ms):>9.1f}"
+            f"{percentile(ms, 95):>9.1f}{percentile(ms, 99):>9.1f}   {base_text}"
+        )
 
     def _summary(self) -> list[str]:
         run, c = self.run, self.check
-        lines = [f"throughput {run.rate:.0f} requests/s over {run.ended - run.started:.1f} s"
-                 + (f"; baseline (1 client) {self.baseline.rate:.0f} requests/s"
-                    if self.baseline else "")]
+        lines = [
+            f"throughput {run.rate:.0f} requests/s over {run.ended - run.started:.1f} s"
+            + (
+                f"; baseline (1 client) {self.baseline.rate:.0f} requests/s"
+                if self.baseline
+                else ""
+            )
+        ]
         errors = [a for a in run.answers if a.status and a.status >= 500]
         if errors:
-            lines.append(f"5xx answers: {dict(Counter(a.status for a in errors))},"
-                         f" {sum(1 for a in errors if not a.json_body)} of them not JSON,"
-                         f" {sum(1 for a in errors if a.status == 503 and not a.retry_after)}"
-                         " 503s without Retry-After")
+            lines.append(
+                f"5xx answers: {dict(Counter(a.status for a in errors))},"
+                f" {sum(1 for a in errors if not a.json_body)} of them not JSON,"
+                f" {sum(1 for a in errors if a.status == 503 and not a.retry_after)}"
+                " 503s without Retry-After"
+            )
         if self.live_ms:
-            lines.append(f"baseline /api/health/live: p50 {statistics.median(self.live_ms):.1f}"
-                         f" ms, p95 {percentile(self.live_ms, 95):.1f} ms"
-                         f" (n={len(self.live_ms)})")
+            lines.append(
+                f"baseline /api/health/live: p50 {statistics.median(self.live_ms):.1f}"
+                f" ms, p95 {percentile(self.live_ms, 95):.1f} ms"
+                f" (n={len(self.live_ms)})"
+            )
         failed = Counter(p.status or p.failure for p in run.probes if p.status != 200)
         probe_ms = [p.seconds * 1000 for p in run.probes] or [0.0]
-        lines.append(f"health probe: {len(run.probes)} polls, {self.probe_failures} failed"
-                     f" ({dict(failed)}), p95 {percentile(probe_ms, 95):.0f} ms,"
-                     f" longest gap {longest_health_gap(run):.1f} s")
+        lines.append(
+            f"health probe: {len(run.probes)} polls, {self.probe_failures} failed"
+            f" ({dict(failed)}), p95 {percentile(probe_ms, 95):.0f} ms,"
+            f" longest gap {longest_health_gap(run):.1f} s"
+        )
         acknowledged = sum(v for k, v in c.acknowledged.items() if k != "cascade")
         lines.append(
             f"writes acknowledged: {acknowledged}"
             f" ({', '.join(f'{k} {v}' for k, v in sorted(c.acknowledged.items()))});"
             f" lost {len(c.lost)}; reads after 201 that were 404:"
             f" {run.total('read_after_404')} (stale {run.total('read_after_stale')});"
-            f" own rows answered 404: {run.total('own_row_404')}")
-        lines.append(f"writes without an answer or with a 5xx: {c.unanswered} creates"
-                     f" ({c.unanswered_landed} stored), names stored twice {c.duplicated}")
-        compared = (f"{c.count_mismatches} of {c.counts} region_counts entries differ from the"
-                    " recount" if isinstance(c.count_mismatches, int) else c.count_mismatches)
-        lines.append(f"aggregates: {compared}; enterprise levels stale: {c.stale_levels};"
-                     f" risk points without their grading: {c.ungraded_points}"
-                     + (f" (database busy {c.busy_seconds:.1f} s after the run)"
-                        if c.busy_seconds > 0.5 else ""))
+            f" own rows answered 404: {run.total('own_row_404')}"
+        )
+        lines.append(
+            f"writes without an answer or with a 5xx: {c.unanswered} creates"
+            f" ({c.unanswered_landed} stored), names stored twice {c.duplicated}"
+        )
+        compared = (
+            f"{c.count_mismatches} of {c.counts} region_counts entries differ from the recount"
+            if isinstance(c.count_mismatches, int)
+            else c.count_mismatches
+        )
+        lines.append(
+            f"aggregates: {compared}; enterprise levels stale: {c.stale_levels};"
+            f" risk points without their grading: {c.ungraded_points}"
+            + (
+                f" (database busy {c.busy_seconds:.1f} s after the run)"
+                if c.busy_seconds > 0.5
+                else ""
+            )
+        )
         lines += [f"  lost: {line}" for line in c.lost[:10]]
         if run.outage:
             f, o = fault_figures(run), run.outage
@@ -815,7 +985,8 @@ class Report:
                 f" {dict(f.statuses)}; non-JSON errors {f.non_json_errors};"
                 f" 503 without Retry-After {f.missing_retry_after}; slowest {f.longest_s:.2f} s;"
                 f" first 2xx of a database request {_s(f.recovery_s)} after the database was"
-                f" back, first ready probe {_s(f.probe_recovery_s)}")
+                f" back, first ready probe {_s(f.probe_recovery_s)}"
+            )
         return lines
 
 
@@ -835,9 +1006,16 @@ def live_latency(base_url: str, n: int = 50) -> list[float]:
     return times
 
 
-def measure(base_url: str, database_url: str | URL, *, clients: int, seconds: float,
-            fault: Fault | None = None, baseline_seconds: float = 0.0,
-            after_run: Callable[[], None] | None = None) -> Report:
+def measure(
+    base_url: str,
+    database_url: str | URL,
+    *,
+    clients: int,
+    seconds: float,
+    fault: Fault | None = None,
+    baseline_seconds: float = 0.0,
+    after_run: Callable[[], None] | None = None,
+) -> Report:
     """Baseline (optional), the run, then the checks through `database_url` (a role that
     may read every row). `after_run` runs between the run and the checks."""
     targets = read_targets(database_url)
@@ -846,10 +1024,10 @@ def measure(base_url: str, database_url: str | URL, *, clients: int, seconds: fl
     baseline = live = None
     if baseline_seconds:
         live = live_latency(base_url)
-        baseline = run_load(base_url, headers, targets, ledger, clients=1,
-                            seconds=baseline_seconds)
-    run = run_load(base_url, headers, targets, ledger, clients=clients, seconds=seconds,
-                   fault=fault)
+        baseline = run_load(base_url, headers, targets, ledger, clients=1, seconds=baseline_seconds)
+    run = run_load(
+        base_url, headers, targets, ledger, clients=clients, seconds=seconds, fault=fault
+    )
     if after_run:
         after_run()
     return Report(run, check(database_url, ledger), baseline, live or [])
@@ -872,12 +1050,15 @@ def load_database_urls(name: str = LOAD_DATABASE) -> tuple[str, str]:
     """SQLAlchemy URLs of database `name` on the configured server: the service's (the app
     role) and the schema owner's (migrations, loads, checks)."""
     settings = get_settings()
-    return tuple(make_url(url).set(database=name).render_as_string(hide_password=False)
-                 for url in (settings.sqlalchemy_url, settings.owner_sqlalchemy_url))
+    return tuple(
+        make_url(url).set(database=name).render_as_string(hide_password=False)
+        for url in (settings.sqlalchemy_url, settings.owner_sqlalchemy_url)
+    )
 
 
-def prepare_database(owner_url: str, *, enterprises: int, app_dir: Path = PROJECT_ROOT,
-                     log=print) -> None:
+def prepare_database(
+    owner_url: str, *, enterprises: int, app_dir: Path = PROJECT_ROOT, log=print
+) -> None:
     """Create, migrate and fill a load database when needed; remove earlier runs' rows.
 
     Migrations and loads are the `riskatlas` commands of the checkout in `app_dir`, so an
@@ -892,8 +1073,7 @@ def prepare_database(owner_url: str, *, enterprises: int, app_dir: Path = PROJEC
         embedded_db.ensure_database(settings, name)
     else:
         with psycopg.connect(settings.owner_libpq_url, autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                (name,)).fetchone():
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
                 conn.execute(f'CREATE DATABASE "{name}"')
         with psycopg.connect(libpq_url(owner_url), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
@@ -901,8 +1081,7 @@ def prepare_database(owner_url: str, *, enterprises: int, app_dir: Path = PROJEC
     def riskatlas(*args: str) -> None:
         url = libpq_url(owner_url)
         env = {**os.environ, "DATABASE_URL": url, "RISKATLAS_OWNER_DATABASE_URL": url}
-        subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=app_dir, env=env,
-                       check=True)
+        subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=app_dir, env=env, check=True)
 
     riskatlas("db", "migrate")
     with psycopg.connect(libpq_url(owner_url), autocommit=True) as conn:
@@ -922,21 +1101,33 @@ def serve_workers() -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.load",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--url", help="a running server on loopback (default: start one)")
-    parser.add_argument("--database", default=LOAD_DATABASE,
-                        help="database on the configured server, prepared when needed")
+    parser.add_argument(
+        "--database",
+        default=LOAD_DATABASE,
+        help="database on the configured server, prepared when needed",
+    )
     parser.add_argument("--database-url", help="a database the server uses, as it is")
-    parser.add_argument("--workers", type=int,
-                        help="server processes (default: as riskatlas serve)")
-    parser.add_argument("--app-dir", type=Path, default=PROJECT_ROOT,
-                        help="serve the code of another checkout (e.g. a git archive)")
+    parser.add_argument(
+        "--workers", type=int, help="server processes (default: as riskatlas serve)"
+    )
+    parser.add_argument(
+        "--app-dir",
+        type=Path,
+        default=PROJECT_ROOT,
+        help="serve the code of another checkout (e.g. a git archive)",
+    )
     parser.add_argument("--enterprises", type=int, default=1000, help="demo size when loading")
-    parser.add_argument("--baseline-seconds", type=float, default=5,
-                        help="the same mix with one client first")
+    parser.add_argument(
+        "--baseline-seconds", type=float, default=5, help="the same mix with one client first"
+    )
     parser.add_argument("--fault", action="store_true", help="stop the database during the run")
     parser.add_argument("--fault-at", type=float, help="seconds into the run (default: a third)")
     parser.add_argument("--outage", type=float, default=5.0, help="seconds the database is down")
@@ -950,8 +1141,11 @@ def main(argv: list[str] | None = None) -> None:
     else:
         database_url, owner_url = load_database_urls(args.database)
         prepare_database(owner_url, enterprises=args.enterprises, app_dir=args.app_dir)
-    fault = Fault(args.fault_at if args.fault_at is not None else args.seconds / 3,
-                  args.outage) if args.fault else None
+    fault = (
+        Fault(args.fault_at if args.fault_at is not None else args.seconds / 3, args.outage)
+        if args.fault
+        else None
+    )
     server = None
     base_url = args.url
     workers = args.workers or serve_workers()
@@ -961,19 +1155,30 @@ def main(argv: list[str] | None = None) -> None:
     try:
         # A server we started is stopped before the checks: whatever it acknowledged must
         # be stored by then, and nothing still hanging in it can commit later.
-        report = measure(base_url, owner_url, clients=args.clients, seconds=args.seconds,
-                         fault=fault, baseline_seconds=args.baseline_seconds,
-                         after_run=(lambda: stop_server(server)) if server else None)
+        report = measure(
+            base_url,
+            owner_url,
+            clients=args.clients,
+            seconds=args.seconds,
+            fault=fault,
+            baseline_seconds=args.baseline_seconds,
+            after_run=(lambda: stop_server(server)) if server else None,
+        )
     finally:
         if server and server.poll() is None:
             stop_server(server)
-    where = (f"{base_url} ({workers} process{'es' if workers > 1 else ''}"
-             + (f", code of {args.app_dir}" if args.app_dir != PROJECT_ROOT else "") + ")"
-             if server else base_url)
-    report.print(f"{args.clients} clients × {args.seconds:g} s on {where},"
-                 f" database {make_url(database_url).database}"
-                 + (f"; database stopped for {fault.outage:g} s at {fault.at:.3g} s"
-                    if fault else ""))
+    where = (
+        f"{base_url} ({workers} process{'es' if workers > 1 else ''}"
+        + (f", code of {args.app_dir}" if args.app_dir != PROJECT_ROOT else "")
+        + ")"
+        if server
+        else base_url
+    )
+    report.print(
+        f"{args.clients} clients × {args.seconds:g} s on {where},"
+        f" database {make_url(database_url).database}"
+        + (f"; database stopped for {fault.outage:g} s at {fault.at:.3g} s" if fault else "")
+    )
     problems = report.problems()
     for problem in problems:
         print(f"FAILED: {problem}")

@@ -74,15 +74,40 @@ LEVELS_LOW_TO_HIGH = ("blue", "yellow", "orange", "red")  # rank 1 … 4, as in 
 
 # Province code → (industrial weight ≈ share of industrial enterprises, population, millions).
 PROVINCES = {
-    "110000": (1.8, 22), "120000": (1.5, 14), "130000": (3.2, 75), "140000": (1.6, 35),
-    "150000": (1.3, 24), "210000": (2.0, 42), "220000": (0.9, 24), "230000": (0.9, 31),
-    "310000": (2.8, 25), "320000": (11.0, 85), "330000": (10.5, 65), "340000": (4.0, 61),
-    "350000": (4.5, 42), "360000": (3.0, 45), "370000": (7.5, 101), "410000": (4.5, 99),
-    "420000": (4.0, 58), "430000": (3.5, 66), "440000": (11.0, 126), "450000": (1.6, 50),
-    "460000": (0.35, 10), "500000": (2.2, 32), "510000": (3.8, 84), "520000": (1.3, 39),
-    "530000": (1.4, 47), "540000": (0.1, 4), "610000": (2.0, 40), "620000": (0.6, 25),
-    "630000": (0.2, 6), "640000": (0.45, 7), "650000": (1.0, 26),
-    "710000": (0, 0), "810000": (0, 0), "820000": (0, 0),
+    "110000": (1.8, 22),
+    "120000": (1.5, 14),
+    "130000": (3.2, 75),
+    "140000": (1.6, 35),
+    "150000": (1.3, 24),
+    "210000": (2.0, 42),
+    "220000": (0.9, 24),
+    "230000": (0.9, 31),
+    "310000": (2.8, 25),
+    "320000": (11.0, 85),
+    "330000": (10.5, 65),
+    "340000": (4.0, 61),
+    "350000": (4.5, 42),
+    "360000": (3.0, 45),
+    "370000": (7.5, 101),
+    "410000": (4.5, 99),
+    "420000": (4.0, 58),
+    "430000": (3.5, 66),
+    "440000": (11.0, 126),
+    "450000": (1.6, 50),
+    "460000": (0.35, 10),
+    "500000": (2.2, 32),
+    "510000": (3.8, 84),
+    "520000": (1.3, 39),
+    "530000": (1.4, 47),
+    "540000": (0.1, 4),
+    "610000": (2.0, 40),
+    "620000": (0.6, 25),
+    "630000": (0.2, 6),
+    "640000": (0.45, 7),
+    "650000": (1.0, 26),
+    "710000": (0, 0),
+    "810000": (0, 0),
+    "820000": (0, 0),
 }
 ENTERPRISE_LEVEL_BOUNDS = (0.02, 0.10, 0.40, 0.90)  # red / orange / yellow / blue / none
 HAZARD_GRADE_BOUNDS = (0.04, 0.16, 0.46)  # grade 1 / 2 / 3 / 4
@@ -91,13 +116,46 @@ PARALLEL_WORKERS = 2  # staging lookups: workers besides the leader (the bench m
 GRID_MAX_AREA_KM2 = 500  # grids go to dense urban districts
 HAZARDOUS_SECTORS = ("危险化学品", "城镇燃气", "烟花爆竹", "涉氨制冷", "冶金")
 ZONE_KINDS = ("school", "hospital", "market", "station", "residential")
-PARK_KINDS = ("经济技术开发区", "工业园区", "高新技术产业开发区", "产业园", "化工园区",
-              "物流园区", "工业集中区", "科技园")
-ROADS = ("人民路", "建设路", "解放路", "中山路", "工业路", "新华路", "长江路", "黄河路", "朝阳路",
-         "文化路", "胜利路", "和平路", "园区路", "科技路", "创业大道", "发展大道", "滨江路", "兴业路",
-         "纬一路", "经二路", "开发大道", "迎宾大道", "南环路", "北环路")
-SURNAMES = tuple("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜"
-                 "叶程苏魏吕丁任沈")
+PARK_KINDS = (
+    "经济技术开发区",
+    "工业园区",
+    "高新技术产业开发区",
+    "产业园",
+    "化工园区",
+    "物流园区",
+    "工业集中区",
+    "科技园",
+)
+ROADS = (
+    "人民路",
+    "建设路",
+    "解放路",
+    "中山路",
+    "工业路",
+    "新华路",
+    "长江路",
+    "黄河路",
+    "朝阳路",
+    "文化路",
+    "胜利路",
+    "和平路",
+    "园区路",
+    "科技路",
+    "创业大道",
+    "发展大道",
+    "滨江路",
+    "兴业路",
+    "纬一路",
+    "经二路",
+    "开发大道",
+    "迎宾大道",
+    "南环路",
+    "北环路",
+)
+SURNAMES = tuple(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜"
+    "叶程苏魏吕丁任沈"
+)
 SUFFIXES = ("有限公司",) * 6 + ("有限责任公司",) * 3 + ("股份有限公司",)
 
 
@@ -208,23 +266,36 @@ def _credit_code_expr(county: str, n: str) -> str:
     check (see app/sites/credit_code.py), as closed-form arithmetic."""
     cs = CREDIT_CHARSET
     org_values = [int(ch) if ch.isdigit() else ord(ch) - 55 for ch in cs]
-    digits = [f"((({n}) / {31 ** k}) % 31)::int" for k in range(5, -1, -1)]
+    digits = [f"((({n}) / {31**k}) % 31)::int" for k in range(5, -1, -1)]
     org_sum = " + ".join(
         [f"{_org('M') * ORG_WEIGHTS[0] + _org('A') * ORG_WEIGHTS[1]}"]
-        + [f"(ARRAY{org_values})[{d} + 1] * {w}" for d, w in zip(digits, ORG_WEIGHTS[2:])])
+        + [f"(ARRAY{org_values})[{d} + 1] * {w}" for d, w in zip(digits, ORG_WEIGHTS[2:])]
+    )
     org_check = f"(11 - ({org_sum}) % 11)"
     org_char = f"(CASE {org_check} WHEN 10 THEN 'X' WHEN 11 THEN '0' ELSE {org_check}::text END)"
-    org_index = f"(CASE {org_check} WHEN 10 THEN {cs.index('X')} WHEN 11 THEN 0 ELSE {org_check} END)"
-    fixed = (cs.index("9") * CREDIT_WEIGHTS[0] + cs.index("1") * CREDIT_WEIGHTS[1]
-             + cs.index("M") * CREDIT_WEIGHTS[8] + cs.index("A") * CREDIT_WEIGHTS[9])
+    org_index = (
+        f"(CASE {org_check} WHEN 10 THEN {cs.index('X')} WHEN 11 THEN 0 ELSE {org_check} END)"
+    )
+    fixed = (
+        cs.index("9") * CREDIT_WEIGHTS[0]
+        + cs.index("1") * CREDIT_WEIGHTS[1]
+        + cs.index("M") * CREDIT_WEIGHTS[8]
+        + cs.index("A") * CREDIT_WEIGHTS[9]
+    )
     total = " + ".join(
         [str(fixed)]
-        + [f"(ascii(substr({county}, {i + 1}, 1)) - 48) * {CREDIT_WEIGHTS[2 + i]}" for i in range(6)]
+        + [
+            f"(ascii(substr({county}, {i + 1}, 1)) - 48) * {CREDIT_WEIGHTS[2 + i]}"
+            for i in range(6)
+        ]
         + [f"{d} * {w}" for d, w in zip(digits, CREDIT_WEIGHTS[10:16])]
-        + [f"{org_index} * {CREDIT_WEIGHTS[16]}"])
+        + [f"{org_index} * {CREDIT_WEIGHTS[16]}"]
+    )
     body = " || ".join(f"substr('{cs}', {d} + 1, 1)" for d in digits)
-    return (f"'91' || {county} || 'MA' || {body} || {org_char} || "
-            f"substr('{cs}', ((31 - ({total}) % 31) % 31) + 1, 1)")
+    return (
+        f"'91' || {county} || 'MA' || {body} || {org_char} || "
+        f"substr('{cs}', ((31 - ({total}) % 31) % 31) + 1, 1)"
+    )
 
 
 def _org(ch: str) -> int:
@@ -245,8 +316,7 @@ def _session_settings() -> str:
 # Database preparation
 
 
-def prepare_database(url: str, *, embedded_name: str | None = BENCH_DATABASE,
-                     log=print) -> None:
+def prepare_database(url: str, *, embedded_name: str | None = BENCH_DATABASE, log=print) -> None:
     """Create (embedded only), migrate and load China's divisions when missing."""
     settings = get_settings()
     if embedded_name and settings.embedded and make_url(url).database == embedded_name:
@@ -257,48 +327,73 @@ def prepare_database(url: str, *, embedded_name: str | None = BENCH_DATABASE,
     try:
         _, code_version = read_index()
         with engine.begin() as connection:
-            loaded = connection.execute(text(
-                "SELECT count(*) FROM regions WHERE code_version = :v AND is_leaf"),
-                {"v": code_version}).scalar_one()
+            loaded = connection.execute(
+                text("SELECT count(*) FROM regions WHERE code_version = :v AND is_leaf"),
+                {"v": code_version},
+            ).scalar_one()
             if loaded < 2800:
                 log("loading all of China's divisions (about 100 s) …")
                 report = load_regions(connection)
-                log(f"loaded {report.regions} regions ({report.leaves} leaves) "
-                    f"in {report.seconds:.0f} s")
+                log(
+                    f"loaded {report.regions} regions ({report.leaves} leaves) "
+                    f"in {report.seconds:.0f} s"
+                )
     finally:
         engine.dispose()
 
 
-def ensure_grids(url: str, conn: psycopg.Connection, *, counties: int, size_m: int,
-                 max_area_km2: float = GRID_MAX_AREA_KM2, log) -> None:
+def ensure_grids(
+    url: str,
+    conn: psycopg.Connection,
+    *,
+    counties: int,
+    size_m: int,
+    max_area_km2: float = GRID_MAX_AREA_KM2,
+    log,
+) -> None:
     """Give the `counties` urban counties (≤ max_area_km2) with the most enterprises a
     generated square grid; other generated grids are removed. Idempotent."""
-    chosen = [row[0] for row in conn.execute(
-        f"SELECT code FROM {STAGE}.counties WHERE area_km2 <= {float(max_area_km2)} "
-        f"ORDER BY w_e DESC, code LIMIT {max(int(counties), 0)}")]
-    have = {row[0] for row in conn.execute(
-        "SELECT DISTINCT county_code FROM grid_cells WHERE source = 'generated' "
-        f"AND cell_size_m = {int(size_m)}")}
+    chosen = [
+        row[0]
+        for row in conn.execute(
+            f"SELECT code FROM {STAGE}.counties WHERE area_km2 <= {float(max_area_km2)} "
+            f"ORDER BY w_e DESC, code LIMIT {max(int(counties), 0)}"
+        )
+    ]
+    have = {
+        row[0]
+        for row in conn.execute(
+            "SELECT DISTINCT county_code FROM grid_cells WHERE source = 'generated' "
+            f"AND cell_size_m = {int(size_m)}"
+        )
+    }
     stale = conn.execute(
         "DELETE FROM grid_cells WHERE source = 'generated' AND NOT (county_code = ANY(%s) "
-        "AND cell_size_m = %s)", (chosen, size_m)).rowcount
+        "AND cell_size_m = %s)",
+        (chosen, size_m),
+    ).rowcount
     missing = [code for code in chosen if code not in have]
     if not missing:
-        log(f"grids present in {len(chosen)} counties" + (f" ({stale} stale cells removed)"
-                                                          if stale else ""))
+        log(
+            f"grids present in {len(chosen)} counties"
+            + (f" ({stale} stale cells removed)" if stale else "")
+        )
         return
     from app.regions.grids import generate_grid
 
     engine = create_engine(url)
     try:
         with Session(engine) as session:
-            cells = sum(generate_grid(session, county_code=code, cell_size_m=size_m)
-                        for code in missing)
+            cells = sum(
+                generate_grid(session, county_code=code, cell_size_m=size_m) for code in missing
+            )
             session.commit()
     finally:
         engine.dispose()
-    log(f"generated {cells} grid cells of {size_m} m in {len(missing)} counties"
-        + (f" ({stale} stale cells removed)" if stale else ""))
+    log(
+        f"generated {cells} grid cells of {size_m} m in {len(missing)} counties"
+        + (f" ({stale} stale cells removed)" if stale else "")
+    )
 
 
 # Static tables (a few dozen rows of constants from geodata/demo)
@@ -330,10 +425,13 @@ def _static_tables_sql() -> str:
         templates = sector["risk_points"] + common
         sector_rows.append(
             f"({sno}, {lit(sector['name'])}, {low!r}, {lit(sector['terms'])}, "
-            f"{lit(sector['name'] in HAZARDOUS_SECTORS)}, {len(templates)})")
+            f"{lit(sector['name'] in HAZARDOUS_SECTORS)}, {len(templates)})"
+        )
         for k, t in enumerate(templates, start=1):
-            template_rows.append(f"({sno}, {k}, {lit(t['name'])}, {lit(t.get('hazard_type'))}, "
-                                 f"{lit(t.get('measures'))})")
+            template_rows.append(
+                f"({sno}, {k}, {lit(t['name'])}, {lit(t.get('hazard_type'))}, "
+                f"{lit(t.get('measures'))})"
+            )
     public = _demo("public")["public_zones"]
     names = _demo("names")
     kinds = [k for k in ZONE_KINDS if k in public]
@@ -347,15 +445,20 @@ def _static_tables_sql() -> str:
         for level in ("red", "orange", "yellow"):
             acc += mix[level] / mix_total
             bounds.append(round(0.95 * acc, 6))  # 5 % ungraded at the top end
-        pattern_key = {"school": "school_patterns", "hospital": "hospital_patterns",
-                       "market": "market_patterns", "station": "station_patterns"}.get(kind)
+        pattern_key = {
+            "school": "school_patterns",
+            "hospital": "hospital_patterns",
+            "market": "market_patterns",
+            "station": "station_patterns",
+        }.get(kind)
         patterns = names[pattern_key] if pattern_key else ["{word}{suffix}"]
         cap = spec.get("capacity_ratio") or [None, None]
         kind_rows.append(
             f"({kno}, {lit(kind)}, {lit(spec['label'])}, {low!r}, {spec['population'][0]}, "
             f"{spec['population'][1]}, {cap[0] if cap[0] is not None else 'NULL'}, "
             f"{cap[1] if cap[1] is not None else 'NULL'}, {lit(spec.get('department') or '')}, "
-            f"{bounds[0]}, {bounds[1]}, {bounds[2]}, {lit(patterns)})")
+            f"{bounds[0]}, {bounds[1]}, {bounds[2]}, {lit(patterns)})"
+        )
         low += spec["per_5000"] / kind_weight
     units = [u for u in _demo("hazard_units")["units"] if u["unit_type"] == "storage"]
     unit_names = [u["name"] for u in units for _ in range(u["weight"])]
@@ -371,12 +474,12 @@ def _static_tables_sql() -> str:
         b_red float8, b_orange float8, b_yellow float8, patterns text[]);
     INSERT INTO {STAGE}.zone_kinds VALUES {", ".join(kind_rows)};
     CREATE UNLOGGED TABLE {STAGE}.consts AS SELECT
-        {lit(list(names['trade_chars']))} AS trade_chars,
-        {lit(list(names['given_chars']))} AS given_chars,
-        {lit(list(names['place_words']))} AS place_words,
-        {lit(list(names['ordinals']))} AS ordinals,
-        {lit(list(names['residential_suffixes']))} AS res_suffixes,
-        {lit(list(names['mobile_prefixes']))} AS mobile_prefixes,
+        {lit(list(names["trade_chars"]))} AS trade_chars,
+        {lit(list(names["given_chars"]))} AS given_chars,
+        {lit(list(names["place_words"]))} AS place_words,
+        {lit(list(names["ordinals"]))} AS ordinals,
+        {lit(list(names["residential_suffixes"]))} AS res_suffixes,
+        {lit(list(names["mobile_prefixes"]))} AS mobile_prefixes,
         {lit(list(SURNAMES))} AS surnames,
         {lit(list(SUFFIXES))} AS suffixes,
         {lit(list(ROADS))} AS roads,
@@ -388,8 +491,14 @@ def _static_tables_sql() -> str:
 # Placement
 
 
-def _largest_remainder(table: str, weight: str, total: str, target: str,
-                       partition: str | None = None, key: str = "code") -> str:
+def _largest_remainder(
+    table: str,
+    weight: str,
+    total: str,
+    target: str,
+    partition: str | None = None,
+    key: str = "code",
+) -> str:
     """UPDATE table SET target = an integer split of `total` ∝ `weight` (exact sum)."""
     part = partition or "0"
     return f"""
@@ -459,7 +568,7 @@ def _park_groups_sql(salt: int) -> str:
      WHERE c.park_no <= c.k;
     ALTER TABLE {STAGE}.parks ADD COLUMN pk text;
     UPDATE {STAGE}.parks SET pk = idx || '/' || park_no;
-    {_largest_remainder(f'{STAGE}.parks', 'weight', 'in_parks', 'n', partition='idx', key='pk')};
+    {_largest_remainder(f"{STAGE}.parks", "weight", "in_parks", "n", partition="idx", key="pk")};
     CREATE UNLOGGED TABLE {STAGE}.e_groups AS
     SELECT p.idx, p.park_no AS grp, p.n,
            CASE WHEN a.area IS NULL OR ST_IsEmpty(a.area) OR ST_Area(a.area) = 0
@@ -601,7 +710,7 @@ def _enterprise_rows_sql(salt: int) -> str:
                   || (1 + floor(pg_temp.u(a.i, {salt + 7}) * 400))::int || '号' AS address,
            pk.name AS park,
            (5 + floor(2995 * power(pg_temp.u(a.i, {salt + 8}), 3)))::int AS employees,
-           {_level_case('a.u_level', ENTERPRISE_LEVEL_BOUNDS)} AS risk_level,
+           {_level_case("a.u_level", ENTERPRISE_LEVEL_BOUNDS)} AS risk_level,
            pg_temp.pick(k.surnames, pg_temp.u(a.i, {salt + 9}))
              || pg_temp.pick(k.given_chars, pg_temp.u(a.i, {salt + 10}))
              || CASE WHEN pg_temp.u(a.i, {salt + 11}) < 0.6
@@ -618,8 +727,7 @@ def _enterprise_rows_sql(salt: int) -> str:
     """
 
 
-def _fallback_sql(table: str, fallback_geom: str, extra_set: str = "",
-                  join: str = "") -> str:
+def _fallback_sql(table: str, fallback_geom: str, extra_set: str = "", join: str = "") -> str:
     """Rows whose candidate point no region_part contains (none expected) move to a point
     that one does, and are looked up again."""
     return f"""
@@ -645,18 +753,25 @@ def _graded_sql() -> str:
 
 
 def _offset_point(base: str, dist: str, az: str) -> str:
-    return (f"ST_SetSRID(ST_MakePoint("
-            f"ST_X({base}) + {dist} * cos({az}) / (111320 * cos(radians(ST_Y({base})))), "
-            f"ST_Y({base}) + {dist} * sin({az}) / 110574), 4326)")
+    return (
+        f"ST_SetSRID(ST_MakePoint("
+        f"ST_X({base}) + {dist} * cos({az}) / (111320 * cos(radians(ST_Y({base})))), "
+        f"ST_Y({base}) + {dist} * sin({az}) / 110574), 4326)"
+    )
 
 
 def _risk_point_rows_sql(total: int, graded: int, salt: int) -> str:
     anchors = min(total, graded)
     scores = _lec_scores()
-    score_case = "CASE m.rank " + " ".join(
-        f"WHEN {rank} THEN ({lit(scores[level])})"
-        f"[1 + floor(pg_temp.u(m.j, {salt + 5}) * {len(scores[level])})::int]"
-        for rank, level in enumerate(LEVELS_LOW_TO_HIGH, start=1)) + " END"
+    score_case = (
+        "CASE m.rank "
+        + " ".join(
+            f"WHEN {rank} THEN ({lit(scores[level])})"
+            f"[1 + floor(pg_temp.u(m.j, {salt + 5}) * {len(scores[level])})::int]"
+            for rank, level in enumerate(LEVELS_LOW_TO_HIGH, start=1)
+        )
+        + " END"
+    )
     return f"""
     CREATE UNLOGGED TABLE {STAGE}.rp_src AS
     SELECT j, CASE WHEN j <= {anchors} THEN j
@@ -677,7 +792,7 @@ def _risk_point_rows_sql(total: int, graded: int, salt: int) -> str:
           FROM {STAGE}.rp_src s
           JOIN {STAGE}.graded g ON g.gi = s.gi
           JOIN {STAGE}.sectors sec ON sec.sno = g.sno)
-    SELECT src.*, {_offset_point('src.e_geom', 'src.dist', 'src.az')} AS geom FROM src;
+    SELECT src.*, {_offset_point("src.e_geom", "src.dist", "src.az")} AS geom FROM src;
     ANALYZE {STAGE}.rp_moved;
     {_lookup_sql("rp_moved", "j")}
     CREATE UNLOGGED TABLE {STAGE}.rp_rows AS
@@ -702,9 +817,14 @@ def _risk_point_rows_sql(total: int, graded: int, salt: int) -> str:
 
 def _hazard_rows_sql(total: int, salt: int) -> str:
     g1, g2, g3 = HAZARD_GRADE_BOUNDS
-    r_case = "CASE x.grade " + " ".join(
-        f"WHEN {grade} THEN {lo} + {hi - lo} * pg_temp.u(x.j, {salt + 5})"
-        for grade, (lo, hi) in HAZARD_R_BANDS.items()) + " END"
+    r_case = (
+        "CASE x.grade "
+        + " ".join(
+            f"WHEN {grade} THEN {lo} + {hi - lo} * pg_temp.u(x.j, {salt + 5})"
+            for grade, (lo, hi) in HAZARD_R_BANDS.items()
+        )
+        + " END"
+    )
     return f"""
     CREATE UNLOGGED TABLE {STAGE}.hz_red AS
     SELECT row_number() OVER (ORDER BY id) AS pi, id FROM {STAGE}.graded
@@ -735,8 +855,13 @@ def _hazard_rows_sql(total: int, salt: int) -> str:
                  ON gr.grade > 2 AND a.pi = 1 + floor(gr.up * gr.anyp)::bigint),
     moved AS (
         SELECT x.*, e.geom AS e_geom, e.county_code AS e_county, e.grid_code AS e_grid,
-               {_offset_point('e.geom', f'(10 + 140 * pg_temp.u(x.j, {salt + 2}))',
-                              f'(2 * pi() * pg_temp.u(x.j, {salt + 3}))')} AS geom
+               {
+        _offset_point(
+            "e.geom",
+            f"(10 + 140 * pg_temp.u(x.j, {salt + 2}))",
+            f"(2 * pi() * pg_temp.u(x.j, {salt + 3}))",
+        )
+    } AS geom
           FROM x JOIN {STAGE}.e_rows e ON e.id = x.enterprise_id)
     SELECT * FROM moved;
     ANALYZE {STAGE}.hz_moved;
@@ -751,7 +876,7 @@ def _hazard_rows_sql(total: int, salt: int) -> str:
            x.county_code IS NULL AS fell_back,
            pg_temp.pick(k.hazard_units, pg_temp.u(x.j, {salt + 4})) AS name,
            round(({r_case})::numeric, 2)::float8 AS r_value,
-           ({lit(['red', 'orange', 'yellow', 'blue'])})[x.grade] AS risk_level,
+           ({lit(["red", "orange", "yellow", "blue"])})[x.grade] AS risk_level,
            pg_temp.pick(k.surnames, pg_temp.u(x.j, {salt + 6}))
              || pg_temp.pick(k.given_chars, pg_temp.u(x.j, {salt + 7})) AS responsible_person
       FROM loc x CROSS JOIN {STAGE}.consts k;
@@ -803,8 +928,12 @@ def _zone_rows_sql(salt: int) -> str:
 def _insert_with_triggers_off(conn: psycopg.Connection, table: str, sql: str) -> int:
     """Run one INSERT … SELECT with the table's region-code row trigger and its count
     triggers disabled, re-enabled in the same transaction (so a failure leaves them on)."""
-    triggers = [f"{table}_region_codes", f"{table}_counts_insert", f"{table}_counts_update",
-                f"{table}_counts_delete"]
+    triggers = [
+        f"{table}_region_codes",
+        f"{table}_counts_insert",
+        f"{table}_counts_update",
+        f"{table}_counts_delete",
+    ]
     with conn.transaction():
         for trigger in triggers:
             conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
@@ -824,7 +953,7 @@ def _insert_sqls(rule: dict) -> dict[str, str]:
             SELECT e.id, e.name, e.credit_code, e.sector, e.address, e.park, e.employees,
                    e.risk_level,
                    CASE WHEN e.risk_level IS NOT NULL THEN jsonb_build_object(
-                       'rule', {lit(rule['version'])}, 'highest_risk_point', e.risk_level,
+                       'rule', {lit(rule["version"])}, 'highest_risk_point', e.risk_level,
                        'red_hazard_source', r.enterprise_id IS NOT NULL,
                        'open_major_danger', false) END,
                    e.responsible_person, e.responsible_phone, e.county_code, e.grid_code, e.geom
@@ -893,24 +1022,38 @@ def verify_region_codes(conn: psycopg.Connection, sample: int) -> dict[str, tupl
 # The generator
 
 
-def generate(url: str, scale: Scale, *, seed: int = 1, truncate: bool = False,
-             grid_counties: int = 40, grid_size: int = 1000, verify: int = 2000,
-             keep_stage: bool = False, log: Progress | None = None) -> dict:
+def generate(
+    url: str,
+    scale: Scale,
+    *,
+    seed: int = 1,
+    truncate: bool = False,
+    grid_counties: int = 40,
+    grid_size: int = 1000,
+    verify: int = 2000,
+    keep_stage: bool = False,
+    log: Progress | None = None,
+) -> dict:
     """Generate the national data set into the (prepared) database at `url`."""
     log = log or Progress()
     if scale.hazard_sources and not scale.enterprises:
         raise SystemExit("hazard sources and risk points need enterprises")
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         conn.execute(_session_settings())
-        existing = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                    for t in LOCATED + ("hidden_dangers", "emergency_resources")}
+        existing = {
+            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in (*LOCATED, "hidden_dangers", "emergency_resources")
+        }
         if any(existing.values()):
             if not truncate:
-                raise SystemExit(f"the database already holds data {existing}; "
-                                 "pass --truncate to replace it")
-            conn.execute("TRUNCATE enterprises, risk_points, hazard_sources, public_zones, "
-                         "hidden_dangers, emergency_resources, assessments, region_counts, "
-                         "region_count_snapshots RESTART IDENTITY CASCADE")
+                raise SystemExit(
+                    f"the database already holds data {existing}; pass --truncate to replace it"
+                )
+            conn.execute(
+                "TRUNCATE enterprises, risk_points, hazard_sources, public_zones, "
+                "hidden_dangers, emergency_resources, assessments, region_counts, "
+                "region_count_snapshots RESTART IDENTITY CASCADE"
+            )
             log(f"truncated {existing}")
         conn.execute(f"DROP SCHEMA IF EXISTS {STAGE} CASCADE")
         conn.execute(f"CREATE SCHEMA {STAGE}")
@@ -918,12 +1061,19 @@ def generate(url: str, scale: Scale, *, seed: int = 1, truncate: bool = False,
         conn.execute(_static_tables_sql())
         conn.execute(_counties_sql())
         _analyze(conn, "sectors", "rp_templates", "zone_kinds", "consts", "counties")
-        conn.execute(_largest_remainder(f"{STAGE}.counties", "w_e", str(scale.enterprises),
-                                        "quota_e", key="idx"))
-        conn.execute(_largest_remainder(f"{STAGE}.counties", "w_z", str(scale.public_zones),
-                                        "quota_z", key="idx"))
-        counties = conn.execute(f"SELECT count(*), count(*) FILTER (WHERE quota_e > 0) "
-                                f"FROM {STAGE}.counties").fetchone()
+        conn.execute(
+            _largest_remainder(
+                f"{STAGE}.counties", "w_e", str(scale.enterprises), "quota_e", key="idx"
+            )
+        )
+        conn.execute(
+            _largest_remainder(
+                f"{STAGE}.counties", "w_z", str(scale.public_zones), "quota_z", key="idx"
+            )
+        )
+        counties = conn.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE quota_e > 0) FROM {STAGE}.counties"
+        ).fetchone()
         log(f"county weights: {counties[0]} counties, {counties[1]} with enterprises")
         ensure_grids(url, conn, counties=grid_counties, size_m=grid_size, log=log)
         conn.execute(_lookup_tables_sql())
@@ -937,38 +1087,58 @@ def generate(url: str, scale: Scale, *, seed: int = 1, truncate: bool = False,
         _check_count(conn, "e_pts", scale.enterprises)
         log(f"{scale.enterprises} enterprise locations generated")
         conn.execute(_enterprise_rows_sql(salt=300))
-        fell_back = conn.execute(_fallback_sql(
-            "e_rows", "c.label_point",
-            extra_set=", credit_code = pg_temp.credit_code("
-                      "pg_temp.county_of(c.label_point), t.id)",
-            join=f"FROM {STAGE}.counties c WHERE c.idx = t.idx")).rowcount
+        fell_back = conn.execute(
+            _fallback_sql(
+                "e_rows",
+                "c.label_point",
+                extra_set=", credit_code = pg_temp.credit_code("
+                "pg_temp.county_of(c.label_point), t.id)",
+                join=f"FROM {STAGE}.counties c WHERE c.idx = t.idx",
+            )
+        ).rowcount
         conn.execute(f"ALTER TABLE {STAGE}.e_rows ADD PRIMARY KEY (id)")
         _analyze(conn, "e_rows")
-        log(f"enterprise rows staged (region lookup in parallel; {fell_back} moved to a "
-            f"label point)")
+        log(
+            f"enterprise rows staged (region lookup in parallel; {fell_back} moved to a "
+            f"label point)"
+        )
         conn.execute(_graded_sql())
         _analyze(conn, "graded")
         graded = conn.execute(f"SELECT count(*) FROM {STAGE}.graded").fetchone()[0]
 
-        conn.execute(_risk_point_rows_sql(scale.risk_points, graded, salt=400)
-                     if graded else f"CREATE UNLOGGED TABLE {STAGE}.rp_rows AS "
-                     f"SELECT NULL::bigint AS j WHERE false")
-        rp_fell = (conn.execute(f"SELECT count(*) FILTER (WHERE fell_back) FROM {STAGE}.rp_rows")
-                   .fetchone()[0] if graded else 0)
-        log(f"{scale.risk_points} risk point rows staged ({rp_fell} kept their enterprise's "
-            f"point: the offset left every region)")
+        conn.execute(
+            _risk_point_rows_sql(scale.risk_points, graded, salt=400)
+            if graded
+            else f"CREATE UNLOGGED TABLE {STAGE}.rp_rows AS SELECT NULL::bigint AS j WHERE false"
+        )
+        rp_fell = (
+            conn.execute(
+                f"SELECT count(*) FILTER (WHERE fell_back) FROM {STAGE}.rp_rows"
+            ).fetchone()[0]
+            if graded
+            else 0
+        )
+        log(
+            f"{scale.risk_points} risk point rows staged ({rp_fell} kept their enterprise's "
+            f"point: the offset left every region)"
+        )
         conn.execute(_hazard_rows_sql(scale.hazard_sources, salt=500))
         hz_fell = conn.execute(
-            f"SELECT count(*) FILTER (WHERE fell_back) FROM {STAGE}.hz_rows").fetchone()[0]
-        log(f"{scale.hazard_sources} hazard source rows staged ({hz_fell} at their "
-            f"enterprise's point)")
+            f"SELECT count(*) FILTER (WHERE fell_back) FROM {STAGE}.hz_rows"
+        ).fetchone()[0]
+        log(
+            f"{scale.hazard_sources} hazard source rows staged ({hz_fell} at their "
+            f"enterprise's point)"
+        )
         conn.execute(_zone_groups_sql(salt=600))
         _analyze(conn, "z_groups")
         conn.execute(_points_sql("z", salt=700))
         _check_count(conn, "z_pts", scale.public_zones)
         conn.execute(_zone_rows_sql(salt=800))
-        z_fell = conn.execute(_fallback_sql(
-            "z_rows", "c.label_point", join=f"FROM {STAGE}.counties c WHERE c.idx = t.idx")
+        z_fell = conn.execute(
+            _fallback_sql(
+                "z_rows", "c.label_point", join=f"FROM {STAGE}.counties c WHERE c.idx = t.idx"
+            )
         ).rowcount
         log(f"{scale.public_zones} public zone rows staged ({z_fell} moved to a label point)")
         missing = conn.execute(f"""
@@ -984,8 +1154,10 @@ def generate(url: str, scale: Scale, *, seed: int = 1, truncate: bool = False,
             if table == "risk_points" and not graded:
                 continue
             rows = _insert_with_triggers_off(conn, table, inserts[table])
-            conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                         f"greatest((SELECT max(id) FROM {table}), 1))")
+            conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"greatest((SELECT max(id) FROM {table}), 1))"
+            )
             log(f"inserted {rows} {table}")
         for table in LOCATED:
             conn.execute(f"ANALYZE {table}")
@@ -999,17 +1171,24 @@ def generate(url: str, scale: Scale, *, seed: int = 1, truncate: bool = False,
         generated = log.elapsed
 
         checks = verify_region_codes(conn, verify)
-        codes = [row[0] for row in conn.execute(
-            f"SELECT credit_code FROM enterprises WHERE id % {max(1, scale.enterprises // 1000)} = 0")]
+        codes = [
+            row[0]
+            for row in conn.execute(
+                f"SELECT credit_code FROM enterprises WHERE id % {max(1, scale.enterprises // 1000)} = 0"
+            )
+        ]
         invalid = [c for c in codes if not (is_valid_credit_code(c) and is_valid_org_code(c[8:17]))]
-        duplicates = conn.execute("SELECT count(*) - count(DISTINCT credit_code) FROM enterprises"
-                                  ).fetchone()[0]
+        duplicates = conn.execute(
+            "SELECT count(*) - count(DISTINCT credit_code) FROM enterprises"
+        ).fetchone()[0]
         log(f"credit codes: {len(codes)} checked, {len(invalid)} invalid, {duplicates} duplicated")
         if invalid or duplicates:
             raise SystemExit(f"bad credit codes: {invalid[:5]}")
         bad = {t: c for t, c in checks.items() if c[1]}
-        log("trigger check: " + ", ".join(f"{t} {n} rows, {m} differ"
-                                          for t, (n, m) in checks.items()))
+        log(
+            "trigger check: "
+            + ", ".join(f"{t} {n} rows, {m} differ" for t, (n, m) in checks.items())
+        )
         if bad:
             raise SystemExit(f"county_code/grid_code differ from the trigger's: {bad}")
         if not keep_stage:
@@ -1038,14 +1217,17 @@ def _summary(conn: psycopg.Connection) -> dict:
         ).fetchall()
         summary["levels"][table] = dict(rows)
         summary["tables"][table] = sum(n for _, n in rows)
-    summary["gridded"] = {t: conn.execute(
-        f"SELECT count(*) FROM {t} WHERE grid_code IS NOT NULL").fetchone()[0] for t in LOCATED}
+    summary["gridded"] = {
+        t: conn.execute(f"SELECT count(*) FROM {t} WHERE grid_code IS NOT NULL").fetchone()[0]
+        for t in LOCATED
+    }
     summary["provinces"] = conn.execute("""
         SELECT r.name, c.value FROM region_counts c JOIN regions r ON r.code = c.region_code
          WHERE r.level = 'province' AND c.measure = 'enterprises.total'
          ORDER BY c.value DESC""").fetchall()
     summary["size"] = conn.execute(
-        "SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
+        "SELECT pg_size_pretty(pg_database_size(current_database()))"
+    ).fetchone()[0]
     return summary
 
 
@@ -1062,23 +1244,38 @@ def print_summary(result: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.national", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.national",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--enterprises", type=int, default=1_000_000)
     parser.add_argument("--risk-points", type=int, default=3_000_000)
     parser.add_argument("--hazard-sources", type=int, default=50_000)
     parser.add_argument("--public-zones", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--database-url", help=f"default: embedded {BENCH_DATABASE}")
-    parser.add_argument("--truncate", action="store_true",
-                        help="clear the located tables (and counts, assessments) first")
-    parser.add_argument("--grid-counties", type=int, default=40,
-                        help="counties given a generated grid when there is none (default 40)")
+    parser.add_argument(
+        "--truncate",
+        action="store_true",
+        help="clear the located tables (and counts, assessments) first",
+    )
+    parser.add_argument(
+        "--grid-counties",
+        type=int,
+        default=40,
+        help="counties given a generated grid when there is none (default 40)",
+    )
     parser.add_argument("--grid-size", type=int, default=1000, help="grid cell size, metres")
-    parser.add_argument("--verify", type=int, default=2000,
-                        help="rows per table re-checked against the real trigger")
-    parser.add_argument("--keep-stage", action="store_true",
-                        help=f"keep the {STAGE} staging schema for inspection")
+    parser.add_argument(
+        "--verify",
+        type=int,
+        default=2000,
+        help="rows per table re-checked against the real trigger",
+    )
+    parser.add_argument(
+        "--keep-stage", action="store_true", help=f"keep the {STAGE} staging schema for inspection"
+    )
     args = parser.parse_args(argv)
     if min(args.enterprises, args.risk_points, args.hazard_sources, args.public_zones) < 0:
         parser.error("counts must not be negative")
@@ -1089,9 +1286,17 @@ def main(argv: list[str] | None = None) -> None:
     prepare_database(url, embedded_name=None if args.database_url else BENCH_DATABASE, log=log)
     log(f"database ready: {make_url(url).render_as_string(hide_password=True)}")
     scale = Scale(args.enterprises, args.risk_points, args.hazard_sources, args.public_zones)
-    result = generate(url, scale, seed=args.seed, truncate=args.truncate,
-                      grid_counties=args.grid_counties, grid_size=args.grid_size,
-                      verify=args.verify, keep_stage=args.keep_stage, log=log)
+    result = generate(
+        url,
+        scale,
+        seed=args.seed,
+        truncate=args.truncate,
+        grid_counties=args.grid_counties,
+        grid_size=args.grid_size,
+        verify=args.verify,
+        keep_stage=args.keep_stage,
+        log=log,
+    )
     print_summary(result)
 
 

@@ -81,15 +81,22 @@ class Report:
     def add(self, *args, **kwargs) -> None:
         row = Row(*args, **kwargs)
         self.rows.append(row)
-        print(f"  {row.label}: {row.value}" + (f" (baseline {row.baseline}, ×{row.ratio})"
-                                               if row.baseline else "")
-              + (f" — {row.note}" if row.note else ""), flush=True)
+        print(
+            f"  {row.label}: {row.value}"
+            + (f" (baseline {row.baseline}, ×{row.ratio})" if row.baseline else "")
+            + (f" — {row.note}" if row.note else ""),
+            flush=True,
+        )
 
     def print(self) -> None:
         widths = [max(len(r.label) for r in self.rows) + 2, 26, 26, 8, 12]
-        header = ("measure".ljust(widths[0]) + "result".rjust(widths[1])
-                  + "baseline".rjust(widths[2]) + "×base".rjust(widths[3])
-                  + "target".rjust(widths[4]))
+        header = (
+            "measure".ljust(widths[0])
+            + "result".rjust(widths[1])
+            + "baseline".rjust(widths[2])
+            + "×base".rjust(widths[3])
+            + "target".rjust(widths[4])
+        )
         print("\n" + header)
         print("─" * len(header))
         section = None
@@ -97,9 +104,14 @@ class Report:
             if r.section != section:
                 section = r.section
                 print(section)
-            print(r.label.ljust(widths[0]) + r.value.rjust(widths[1])
-                  + r.baseline.rjust(widths[2]) + r.ratio.rjust(widths[3])
-                  + r.target.rjust(widths[4]) + (f"  {r.note}" if r.note else ""))
+            print(
+                r.label.ljust(widths[0])
+                + r.value.rjust(widths[1])
+                + r.baseline.rjust(widths[2])
+                + r.ratio.rjust(widths[3])
+                + r.target.rjust(widths[4])
+                + (f"  {r.note}" if r.note else "")
+            )
 
 
 def _s(seconds: float) -> str:
@@ -141,9 +153,13 @@ def set_count_triggers(conn: psycopg.Connection, tables: tuple[str, ...], enable
 
 
 def disabled_triggers(conn: psycopg.Connection) -> list[str]:
-    return [r[0] for r in conn.execute(
-        "SELECT tgrelid::regclass || '.' || tgname FROM pg_trigger "
-        "WHERE NOT tgisinternal AND tgenabled = 'D'")]
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT tgrelid::regclass || '.' || tgname FROM pg_trigger "
+            "WHERE NOT tgisinternal AND tgenabled = 'D'"
+        )
+    ]
 
 
 def cleanup(conn: psycopg.Connection) -> int:
@@ -151,14 +167,16 @@ def cleanup(conn: psycopg.Connection) -> int:
     removed = 0
     with conn.transaction():
         removed += conn.execute("DELETE FROM risk_points WHERE name = %s", (COUNTED,)).rowcount
-    leftovers = conn.execute("SELECT count(*) FROM risk_points WHERE name = %s",
-                             (UNCOUNTED,)).fetchone()[0]
+    leftovers = conn.execute(
+        "SELECT count(*) FROM risk_points WHERE name = %s", (UNCOUNTED,)
+    ).fetchone()[0]
     if leftovers:
         with conn.transaction():
             for suffix in COUNT_TRIGGERS:
                 conn.execute(f"ALTER TABLE risk_points DISABLE TRIGGER risk_points_{suffix}")
-            removed += conn.execute("DELETE FROM risk_points WHERE name = %s",
-                                    (UNCOUNTED,)).rowcount
+            removed += conn.execute(
+                "DELETE FROM risk_points WHERE name = %s", (UNCOUNTED,)
+            ).rowcount
             for suffix in COUNT_TRIGGERS:
                 conn.execute(f"ALTER TABLE risk_points ENABLE TRIGGER risk_points_{suffix}")
     conn.execute("DELETE FROM assessments WHERE assessed_by = %s", (COUNTED,))
@@ -180,8 +198,9 @@ def lineage(conn: psycopg.Connection, county: str) -> list[str]:
     chain, code = [], county
     while code:
         chain.append(code)
-        code = conn.execute("SELECT parent_code FROM regions WHERE code = %s",
-                            (code,)).fetchone()[0]
+        code = conn.execute("SELECT parent_code FROM regions WHERE code = %s", (code,)).fetchone()[
+            0
+        ]
     return chain
 
 
@@ -189,7 +208,8 @@ def pick_places(conn: psycopg.Connection, n: int, seed: int) -> list[Place]:
     """n places next to graded enterprises, half in gridded counties, each checked to lie in
     a region (the row trigger's query) with its expected county and grid."""
     half = n // 2
-    rows = conn.execute("""
+    rows = conn.execute(
+        """
         (SELECT id, risk_level, ST_X(geom), ST_Y(geom) FROM enterprises
           WHERE grid_code IS NOT NULL AND risk_level IS NOT NULL
           ORDER BY hashint8extended(id, %(seed)s) LIMIT %(half)s)
@@ -197,7 +217,8 @@ def pick_places(conn: psycopg.Connection, n: int, seed: int) -> list[Place]:
         (SELECT id, risk_level, ST_X(geom), ST_Y(geom) FROM enterprises
           WHERE risk_level IS NOT NULL
           ORDER BY hashint8extended(id, %(seed)s + 1) LIMIT %(rest)s)""",
-                        {"seed": seed, "half": half, "rest": n - half}).fetchall()
+        {"seed": seed, "half": half, "rest": n - half},
+    ).fetchall()
     rng = random.Random(seed)
     places = []
     for enterprise_id, level, lon, lat in rows:
@@ -207,12 +228,15 @@ def pick_places(conn: psycopg.Connection, n: int, seed: int) -> list[Place]:
                 x, y = lon + dx / 96000, lat + dy / 111000
             else:
                 x, y = lon, lat
-            county, grid = conn.execute("""
+            county, grid = conn.execute(
+                """
                 SELECT (SELECT p.code FROM region_parts p WHERE p.geom && g AND ST_Intersects(p.geom, g)
                          ORDER BY p.code LIMIT 1),
                        (SELECT c.code FROM grid_cells c WHERE c.geom && g AND ST_Intersects(c.geom, g)
                          ORDER BY c.code LIMIT 1)
-                  FROM (SELECT ST_SetSRID(ST_MakePoint(%s, %s), 4326) AS g) x""", (x, y)).fetchone()
+                  FROM (SELECT ST_SetSRID(ST_MakePoint(%s, %s), 4326) AS g) x""",
+                (x, y),
+            ).fetchone()
             if county:
                 break
         keys = tuple(lineage(conn, county)) + ((grid,) if grid else ())
@@ -220,18 +244,22 @@ def pick_places(conn: psycopg.Connection, n: int, seed: int) -> list[Place]:
     return places
 
 
-def read_counts(reader: psycopg.Connection, keys: tuple[str, ...], measures: tuple[str, ...]
-                ) -> dict[tuple[str, str], int]:
+def read_counts(
+    reader: psycopg.Connection, keys: tuple[str, ...], measures: tuple[str, ...]
+) -> dict[tuple[str, str], int]:
     values = {(k, m): 0 for k in keys for m in measures}
     for code, measure, value in reader.execute(
-            "SELECT region_code, measure, value FROM region_counts "
-            "WHERE region_code = ANY(%s) AND measure = ANY(%s)", (list(keys), list(measures))):
+        "SELECT region_code, measure, value FROM region_counts "
+        "WHERE region_code = ANY(%s) AND measure = ANY(%s)",
+        (list(keys), list(measures)),
+    ):
         values[(code, measure)] = value
     return values
 
 
-def counts_after_regrade(reader: psycopg.Connection, target: "Target", counted: bool
-                         ) -> dict[tuple[str, str], int]:
+def counts_after_regrade(
+    reader: psycopg.Connection, target: "Target", counted: bool
+) -> dict[tuple[str, str], int]:
     """The counts the target's regions should show once its risk point moved old → new
     (unchanged when the write is not counted)."""
     measures = (f"risk_points.{target.old}", f"risk_points.{target.new}")
@@ -256,10 +284,13 @@ def wait_visible(reader, keys, expected: dict, started: float, timeout: float = 
 def bench_rebuild(url: str, conn: psycopg.Connection, report: Report, what_if: bool) -> None:
     section = "(a) full rebuild (each in a transaction, rolled back)"
     print(section, flush=True)
-    groups = sum(conn.execute(
-        f"SELECT count(*) FROM (SELECT DISTINCT r.county_code, r.grid_code, m FROM {table} r "
-        f"CROSS JOIN LATERAL unnest({measures}) m WHERE m IS NOT NULL) x").fetchone()[0]
-        for table, measures in conn.execute("SELECT table_name, measures_sql FROM count_sources"))
+    groups = sum(
+        conn.execute(
+            f"SELECT count(*) FROM (SELECT DISTINCT r.county_code, r.grid_code, m FROM {table} r "
+            f"CROSS JOIN LATERAL unnest({measures}) m WHERE m IS NOT NULL) x"
+        ).fetchone()[0]
+        for table, measures in conn.execute("SELECT table_name, measures_sql FROM count_sources")
+    )
     baseline_sql = """
         SELECT (SELECT count(*) FROM (SELECT county_code, risk_level, count(*) FROM risk_points
                                        GROUP BY 1, 2) a),
@@ -272,8 +303,12 @@ def bench_rebuild(url: str, conn: psycopg.Connection, report: Report, what_if: b
     base = time.perf_counter() - started
     conn.execute("RESET max_parallel_workers_per_gather")
     base_s = _s(base)
-    report.add(section, "baseline: GROUP BY county, level over risk_points + enterprises",
-               base_s, note="single process, warm cache")
+    report.add(
+        section,
+        "baseline: GROUP BY county, level over risk_points + enterprises",
+        base_s,
+        note="single process, warm cache",
+    )
 
     engine = create_engine(url)
     try:
@@ -282,17 +317,30 @@ def bench_rebuild(url: str, conn: psycopg.Connection, report: Report, what_if: b
             result = grading.rebuild(session)
             total = time.perf_counter() - started
             session.rollback()
-        report.add(section, "grading.rebuild(session)", _s(total), base_s, f"{total / base:.0f}",
-                   f"< {TARGET_REBUILD_S} s", f"{_ok(total, TARGET_REBUILD_S)}; "
-                   f"{result['enterprise_levels_changed']} levels changed, "
-                   f"{result['count_rows']} count rows")
+        report.add(
+            section,
+            "grading.rebuild(session)",
+            _s(total),
+            base_s,
+            f"{total / base:.0f}",
+            f"< {TARGET_REBUILD_S} s",
+            f"{_ok(total, TARGET_REBUILD_S)}; "
+            f"{result['enterprise_levels_changed']} levels changed, "
+            f"{result['count_rows']} count rows",
+        )
         with Session(engine) as session:
             started = time.perf_counter()
             changed = grading.refresh_enterprise_levels(session)
             part = time.perf_counter() - started
             session.rollback()
-        report.add(section, "  of which refresh_enterprise_levels()", _s(part), base_s,
-                   f"{part / base:.0f}", note=f"{changed} changed")
+        report.add(
+            section,
+            "  of which refresh_enterprise_levels()",
+            _s(part),
+            base_s,
+            f"{part / base:.0f}",
+            note=f"{changed} changed",
+        )
     finally:
         engine.dispose()
 
@@ -303,12 +351,21 @@ def bench_rebuild(url: str, conn: psycopg.Connection, report: Report, what_if: b
         counts_s = time.perf_counter() - started
         official = counts_checksum(conn)
         raise_rollback()
-    report.add(section, "SELECT rebuild_region_counts()", _s(counts_s), base_s,
-               f"{counts_s / base:.0f}", f"< {TARGET_REBUILD_S} s",
-               f"{_ok(counts_s, TARGET_REBUILD_S)}; {groups} (county, grid, measure) groups, "
-               f"one region_lineage() call each; "
-               + ("result equals the stored counts" if official == before
-                  else "RESULT DIFFERS from the stored counts"))
+    report.add(
+        section,
+        "SELECT rebuild_region_counts()",
+        _s(counts_s),
+        base_s,
+        f"{counts_s / base:.0f}",
+        f"< {TARGET_REBUILD_S} s",
+        f"{_ok(counts_s, TARGET_REBUILD_S)}; {groups} (county, grid, measure) groups, "
+        f"one region_lineage() call each; "
+        + (
+            "result equals the stored counts"
+            if official == before
+            else "RESULT DIFFERS from the stored counts"
+        ),
+    )
     if what_if:
         with conn.transaction():
             conn.execute(FIXED_LINEAGE)
@@ -317,11 +374,17 @@ def bench_rebuild(url: str, conn: psycopg.Connection, report: Report, what_if: b
             fixed_s = time.perf_counter() - started
             same = counts_checksum(conn) == official
             raise_rollback()
-        report.add(section, "what-if: same, region_lineage() compares bpchar", _s(fixed_s),
-                   base_s, f"{fixed_s / base:.0f}", f"< {TARGET_REBUILD_S} s",
-                   f"{_ok(fixed_s, TARGET_REBUILD_S)}; "
-                   + ("identical counts" if same else "COUNTS DIFFER")
-                   + "; rolled back, schema unchanged")
+        report.add(
+            section,
+            "what-if: same, region_lineage() compares bpchar",
+            _s(fixed_s),
+            base_s,
+            f"{fixed_s / base:.0f}",
+            f"< {TARGET_REBUILD_S} s",
+            f"{_ok(fixed_s, TARGET_REBUILD_S)}; "
+            + ("identical counts" if same else "COUNTS DIFFER")
+            + "; rolled back, schema unchanged",
+        )
 
 
 def raise_rollback() -> None:
@@ -337,7 +400,8 @@ def insert_point(writer: psycopg.Connection, place: Place, level: str, name: str
             "INSERT INTO risk_points (enterprise_id, name, method, inputs, score, risk_level, geom)"
             " VALUES (%s, %s, 'lec', '{}', 1, %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326))"
             " RETURNING id, county_code, grid_code",
-            (place.enterprise_id, name, level, place.lon, place.lat)).fetchone()
+            (place.enterprise_id, name, level, place.lon, place.lat),
+        ).fetchone()
 
 
 def bench_inserts(writer, reader, places: list[Place], counted: bool) -> tuple[list, list, list]:
@@ -348,13 +412,13 @@ def bench_inserts(writer, reader, places: list[Place], counted: bool) -> tuple[l
         before = read_counts(reader, place.keys, (measure,))
         expected = {k: v + (1 if counted else 0) for k, v in before.items()}
         started = time.perf_counter()
-        row = insert_point(writer, place, place.enterprise_level,
-                           COUNTED if counted else UNCOUNTED)
+        row = insert_point(writer, place, place.enterprise_level, COUNTED if counted else UNCOUNTED)
         committed.append(time.perf_counter() - started)
         visible.append(wait_visible(reader, place.keys, expected, started))
         if row[1] != place.county or row[2] != place.grid:
-            raise RuntimeError(f"trigger put {row} in {row[1]}/{row[2]}, expected "
-                               f"{place.county}/{place.grid}")
+            raise RuntimeError(
+                f"trigger put {row} in {row[1]}/{row[2]}, expected {place.county}/{place.grid}"
+            )
         ids.append(row[0])
     return visible, committed, ids
 
@@ -372,7 +436,8 @@ def pick_updates(conn: psycopg.Connection, n: int, seed: int) -> list[Target]:
     """n existing risk points below their enterprise's level, re-graded up to it (so the
     enterprise keeps its level and the service path changes nothing else); half of them
     in gridded counties."""
-    rows = conn.execute("""
+    rows = conn.execute(
+        """
         WITH c AS (
             SELECT rp.id, rp.risk_level, e.risk_level AS top, rp.score, rp.county_code,
                    rp.grid_code
@@ -384,8 +449,8 @@ def pick_updates(conn: psycopg.Connection, n: int, seed: int) -> list[Target]:
           ORDER BY hashint8extended(id, %(seed)s) LIMIT %(half)s)
         UNION ALL
         (SELECT * FROM c ORDER BY hashint8extended(id, %(seed)s + 1) LIMIT %(rest)s)""",
-                        {"levels": list(LEVELS), "seed": seed, "half": n // 2,
-                         "rest": n - n // 2}).fetchall()
+        {"levels": list(LEVELS), "seed": seed, "half": n // 2, "rest": n - n // 2},
+    ).fetchall()
     targets = []
     for id_, old, top, score, county, grid in rows:
         new = top
@@ -400,12 +465,15 @@ def bench_updates(writer, reader, targets: list[Target], counted: bool) -> list[
         expected = counts_after_regrade(reader, t, counted)
         started = time.perf_counter()
         with writer.transaction():
-            writer.execute("UPDATE risk_points SET risk_level = %s, score = 1 WHERE id = %s",
-                           (t.new, t.id))
+            writer.execute(
+                "UPDATE risk_points SET risk_level = %s, score = 1 WHERE id = %s", (t.new, t.id)
+            )
         visible.append(wait_visible(reader, t.keys, expected, started))
         with writer.transaction():  # put it back (same trigger state, not timed)
-            writer.execute("UPDATE risk_points SET risk_level = %s, score = %s WHERE id = %s",
-                           (t.old, t.score, t.id))
+            writer.execute(
+                "UPDATE risk_points SET risk_level = %s, score = %s WHERE id = %s",
+                (t.old, t.score, t.id),
+            )
     return visible
 
 
@@ -423,22 +491,29 @@ def service_functions():
         import app.models  # noqa: F401  (every model, for the ORM's foreign keys)
         from app.risk import service
         from app.risk.schemas import RiskPointIn, RiskPointPatch
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         return None, f"{type(error).__name__}: {error}"
     return (service, RiskPointIn, RiskPointPatch), None
 
 
-def bench_service_creates(engine, reader, places: list[Place], counted: bool, api
-                          ) -> tuple[list[float], list[int]]:
+def bench_service_creates(
+    engine, reader, places: list[Place], counted: bool, api
+) -> tuple[list[float], list[int]]:
     service, RiskPointIn, _ = api
     visible, ids = [], []
     for place in places:
         measure = f"risk_points.{place.enterprise_level}"
         before = read_counts(reader, place.keys, (measure,))
         expected = {k: v + (1 if counted else 0) for k, v in before.items()}
-        body = RiskPointIn(enterprise_id=place.enterprise_id, name=COUNTED if counted else UNCOUNTED,
-                           method="lec", inputs=lec_inputs_for(place.enterprise_level),
-                           lon=place.lon, lat=place.lat, assessed_by=COUNTED)
+        body = RiskPointIn(
+            enterprise_id=place.enterprise_id,
+            name=COUNTED if counted else UNCOUNTED,
+            method="lec",
+            inputs=lec_inputs_for(place.enterprise_level),
+            lon=place.lon,
+            lat=place.lat,
+            assessed_by=COUNTED,
+        )
         started = time.perf_counter()
         with Session(engine, expire_on_commit=False) as session:
             created = service.create_risk_point(session, body=body)
@@ -448,8 +523,9 @@ def bench_service_creates(engine, reader, places: list[Place], counted: bool, ap
     return visible, ids
 
 
-def bench_service_updates(engine, writer, reader, targets: list[Target], counted: bool, api
-                          ) -> list[float]:
+def bench_service_updates(
+    engine, writer, reader, targets: list[Target], counted: bool, api
+) -> list[float]:
     service, _, RiskPointPatch = api
     visible = []
     for t in targets:
@@ -461,8 +537,10 @@ def bench_service_updates(engine, writer, reader, targets: list[Target], counted
             session.commit()
         visible.append(wait_visible(reader, t.keys, expected, started))
         with writer.transaction():
-            writer.execute("UPDATE risk_points SET risk_level = %s, score = %s, inputs = '{}' "
-                           "WHERE id = %s", (t.old, t.score, t.id))
+            writer.execute(
+                "UPDATE risk_points SET risk_level = %s, score = %s, inputs = '{}' WHERE id = %s",
+                (t.old, t.score, t.id),
+            )
     return visible
 
 
@@ -473,8 +551,10 @@ def bench_writes(url: str, conn, report: Report, n: int, seed: int, service: boo
     gridded = sum(1 for p in places if p.grid)
     targets = pick_updates(conn, n, seed)
     plain = national.libpq_url(url)
-    with psycopg.connect(plain, autocommit=True) as writer, \
-            psycopg.connect(plain, autocommit=True) as reader:
+    with (
+        psycopg.connect(plain, autocommit=True) as writer,
+        psycopg.connect(plain, autocommit=True) as reader,
+    ):
         # warm up both connections and the caches they use
         bench_inserts(writer, reader, places[:5], counted=True)
         writer.execute("DELETE FROM risk_points WHERE name = %s", (COUNTED,))
@@ -482,8 +562,9 @@ def bench_writes(url: str, conn, report: Report, n: int, seed: int, service: boo
         update_visible = bench_updates(writer, reader, targets, counted=True)
         set_count_triggers(conn, ("risk_points",), enabled=False)
         try:
-            base_visible, base_committed, base_ids = bench_inserts(writer, reader, places,
-                                                                   counted=False)
+            base_visible, base_committed, base_ids = bench_inserts(
+                writer, reader, places, counted=False
+            )
             base_update = bench_updates(writer, reader, targets, counted=False)
             writer.execute("DELETE FROM risk_points WHERE id = ANY(%s)", (base_ids,))
         finally:
@@ -491,15 +572,27 @@ def bench_writes(url: str, conn, report: Report, n: int, seed: int, service: boo
         writer.execute("DELETE FROM risk_points WHERE id = ANY(%s)", (ids,))
 
     stats, base = _ms_stats(visible), _ms_stats(base_visible)
-    report.add(section, "INSERT 1 risk point + commit → visible", _ms(stats), _ms(base),
-               f"{stats[0] / base[0]:.1f}", f"< {TARGET_VISIBLE_MS} ms",
-               f"{_ok(stats[1], TARGET_VISIBLE_MS)} at p95; {gridded} of {n} in a grid cell")
+    report.add(
+        section,
+        "INSERT 1 risk point + commit → visible",
+        _ms(stats),
+        _ms(base),
+        f"{stats[0] / base[0]:.1f}",
+        f"< {TARGET_VISIBLE_MS} ms",
+        f"{_ok(stats[1], TARGET_VISIBLE_MS)} at p95; {gridded} of {n} in a grid cell",
+    )
     c, cb = _ms_stats(committed), _ms_stats(base_committed)
     report.add(section, "  of which INSERT + COMMIT", _ms(c), _ms(cb), f"{c[0] / cb[0]:.1f}")
     u, ub = _ms_stats(update_visible), _ms_stats(base_update)
-    report.add(section, "UPDATE 1 risk point's level + commit → visible", _ms(u), _ms(ub),
-               f"{u[0] / ub[0]:.1f}", f"< {TARGET_VISIBLE_MS} ms",
-               f"{_ok(u[1], TARGET_VISIBLE_MS)} at p95; old level −1, new +1")
+    report.add(
+        section,
+        "UPDATE 1 risk point's level + commit → visible",
+        _ms(u),
+        _ms(ub),
+        f"{u[0] / ub[0]:.1f}",
+        f"< {TARGET_VISIBLE_MS} ms",
+        f"{_ok(u[1], TARGET_VISIBLE_MS)} at p95; old level −1, new +1",
+    )
 
     if not service:
         return
@@ -512,8 +605,10 @@ def bench_writes(url: str, conn, report: Report, n: int, seed: int, service: boo
         k = min(n, 100)
         bench_service_creates(engine, conn, places[:3], True, api)  # warm-up
         conn.execute("DELETE FROM risk_points WHERE name = %s", (COUNTED,))
-        with psycopg.connect(plain, autocommit=True) as reader, \
-                psycopg.connect(plain, autocommit=True) as writer:
+        with (
+            psycopg.connect(plain, autocommit=True) as reader,
+            psycopg.connect(plain, autocommit=True) as writer,
+        ):
             s_visible, s_ids = bench_service_creates(engine, reader, places[:k], True, api)
             s_update = bench_service_updates(engine, writer, reader, targets[:k], True, api)
             set_count_triggers(conn, ("risk_points", "enterprises"), enabled=False)
@@ -528,13 +623,25 @@ def bench_writes(url: str, conn, report: Report, n: int, seed: int, service: boo
     finally:
         engine.dispose()
     s, sb = _ms_stats(s_visible), _ms_stats(sb_visible)
-    report.add(section, f"service create_risk_point (ORM, n={k}) → visible", _ms(s), _ms(sb),
-               f"{s[0] / sb[0]:.1f}", f"< {TARGET_VISIBLE_MS} ms",
-               f"{_ok(s[1], TARGET_VISIBLE_MS)} at p95; insert, grade, assessment, enterprise level")
+    report.add(
+        section,
+        f"service create_risk_point (ORM, n={k}) → visible",
+        _ms(s),
+        _ms(sb),
+        f"{s[0] / sb[0]:.1f}",
+        f"< {TARGET_VISIBLE_MS} ms",
+        f"{_ok(s[1], TARGET_VISIBLE_MS)} at p95; insert, grade, assessment, enterprise level",
+    )
     su, sub = _ms_stats(s_update), _ms_stats(sb_update)
-    report.add(section, f"service update_risk_point re-grade (ORM, n={k}) → visible", _ms(su),
-               _ms(sub), f"{su[0] / sub[0]:.1f}", f"< {TARGET_VISIBLE_MS} ms",
-               f"{_ok(su[1], TARGET_VISIBLE_MS)} at p95")
+    report.add(
+        section,
+        f"service update_risk_point re-grade (ORM, n={k}) → visible",
+        _ms(su),
+        _ms(sub),
+        f"{su[0] / sub[0]:.1f}",
+        f"< {TARGET_VISIBLE_MS} ms",
+        f"{_ok(su[1], TARGET_VISIBLE_MS)} at p95",
+    )
 
 
 # (c) Contention
@@ -545,27 +652,37 @@ LAYER_TRIGGERS = ("risk_points_layer_versions", "region_counts_layer_versions")
 
 def set_triggers(conn: psycopg.Connection, names: tuple[str, ...], enabled: bool) -> list[str]:
     """Enable/disable the named triggers that exist; return those names."""
-    existing = [r[0] for r in conn.execute(
-        "SELECT tgrelid::regclass || '.' || tgname FROM pg_trigger "
-        "WHERE NOT tgisinternal AND tgname = ANY(%s)", (list(names),))]
+    existing = [
+        r[0]
+        for r in conn.execute(
+            "SELECT tgrelid::regclass || '.' || tgname FROM pg_trigger "
+            "WHERE NOT tgisinternal AND tgname = ANY(%s)",
+            (list(names),),
+        )
+    ]
     with conn.transaction():
         for qualified in existing:
             table, trigger = qualified.rsplit(".", 1)
-            conn.execute(f"ALTER TABLE {table} {'ENABLE' if enabled else 'DISABLE'} "
-                         f"TRIGGER {trigger}")
+            conn.execute(
+                f"ALTER TABLE {table} {'ENABLE' if enabled else 'DISABLE'} TRIGGER {trigger}"
+            )
     return existing
 
 
-def blocked_insert(plain: str, monitor, holder_place: Place, other: Place, hold: float,
-                   ids: list[int]) -> tuple[float, str]:
+def blocked_insert(
+    plain: str, monitor, holder_place: Place, other: Place, hold: float, ids: list[int]
+) -> tuple[float, str]:
     """Time one insert at `other` while another transaction holds an uncommitted insert at
     `holder_place` for `hold` seconds; name the table whose row it waited for, if any."""
     with psycopg.connect(plain) as holder, psycopg.connect(plain, autocommit=True) as writer:
-        ids.append(holder.execute(
-            "INSERT INTO risk_points (enterprise_id, name, method, inputs, risk_level, geom) "
-            "VALUES (%s, %s, 'lec', '{}', 'blue', ST_SetSRID(ST_MakePoint(%s, %s), 4326)) "
-            "RETURNING id", (holder_place.enterprise_id, COUNTED, holder_place.lon,
-                             holder_place.lat)).fetchone()[0])
+        ids.append(
+            holder.execute(
+                "INSERT INTO risk_points (enterprise_id, name, method, inputs, risk_level, geom) "
+                "VALUES (%s, %s, 'lec', '{}', 'blue', ST_SetSRID(ST_MakePoint(%s, %s), 4326)) "
+                "RETURNING id",
+                (holder_place.enterprise_id, COUNTED, holder_place.lon, holder_place.lat),
+            ).fetchone()[0]
+        )
         timer = threading.Timer(hold, holder.commit)
         result: dict = {}
 
@@ -573,16 +690,25 @@ def blocked_insert(plain: str, monitor, holder_place: Place, other: Place, hold:
             t0 = time.perf_counter()
             result["id"] = insert_point(writer, other, "blue", COUNTED)[0]
             result["s"] = time.perf_counter() - t0
+
         timer.start()
         thread = threading.Thread(target=write)
         thread.start()
         time.sleep(hold / 3)
         pid = writer.info.backend_pid
-        blocked = holder.info.backend_pid in monitor.execute(
-            "SELECT pg_blocking_pids(%s)", (pid,)).fetchone()[0]
-        rows = sorted({r[0] for r in monitor.execute(
-            "SELECT relation::regclass::text FROM pg_locks WHERE pid = %s AND locktype = 'tuple'",
-            (pid,))})
+        blocked = (
+            holder.info.backend_pid
+            in monitor.execute("SELECT pg_blocking_pids(%s)", (pid,)).fetchone()[0]
+        )
+        rows = sorted(
+            {
+                r[0]
+                for r in monitor.execute(
+                    "SELECT relation::regclass::text FROM pg_locks WHERE pid = %s AND locktype = 'tuple'",
+                    (pid,),
+                )
+            }
+        )
         thread.join()
         timer.join()
         ids.append(result["id"])
@@ -591,8 +717,9 @@ def blocked_insert(plain: str, monitor, holder_place: Place, other: Place, hold:
     return result["s"], "blocked by the holder" + (f" (row of {', '.join(rows)})" if rows else "")
 
 
-def bench_contention(url: str, conn, report: Report, seed: int, threads: int, per_thread: int
-                     ) -> None:
+def bench_contention(
+    url: str, conn, report: Report, seed: int, threads: int, per_thread: int
+) -> None:
     section = "(c) contention: writers blocking writers"
     print(section, flush=True)
     plain = national.libpq_url(url)
@@ -608,8 +735,13 @@ def bench_contention(url: str, conn, report: Report, seed: int, threads: int, pe
     hold = 1.0
     ids: list[int] = []
     places = pick_places(conn, threads * per_thread, seed + 7)
-    spread = [[Place(p.enterprise_id, "blue", p.lon, p.lat, p.county, p.grid, p.keys)
-               for p in places[i::threads]] for i in range(threads)]
+    spread = [
+        [
+            Place(p.enterprise_id, "blue", p.lon, p.lat, p.county, p.grid, p.keys)
+            for p in places[i::threads]
+        ]
+        for i in range(threads)
+    ]
     hot = [[place[0]] * per_thread for _ in range(threads)]
 
     def run(workload: list[list[Place]]) -> tuple[float, list[float]]:
@@ -625,25 +757,40 @@ def bench_contention(url: str, conn, report: Report, seed: int, threads: int, pe
                     with lock:
                         latencies.append(dt)
                         ids.append(row[0])
+
         return in_threads(worker, workload), latencies
 
-    layer_triggers = [r[0] for r in conn.execute(
-        "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgname = ANY(%s)",
-        (list(LAYER_TRIGGERS),))]
+    layer_triggers = [
+        r[0]
+        for r in conn.execute(
+            "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgname = ANY(%s)",
+            (list(LAYER_TRIGGERS),),
+        )
+    ]
     variants = [("", True)] + ([("layer_versions triggers off: ", False)] if layer_triggers else [])
     for prefix, layers_on in variants:
         if not layers_on:
             set_triggers(conn, LAYER_TRIGGERS, enabled=False)
         try:
-            for label, other in (("same province, other county", place[1]),
-                                 ("other province", place[2])):
+            for label, other in (
+                ("same province, other county", place[1]),
+                ("other province", place[2]),
+            ):
                 waited, note = blocked_insert(plain, conn, place[0], other, hold, ids)
-                report.add(section, f"{prefix}insert while another tx holds one {hold:.0f} s: "
-                           f"{label}", f"{waited * 1000:.0f} ms", note=note)
+                report.add(
+                    section,
+                    f"{prefix}insert while another tx holds one {hold:.0f} s: {label}",
+                    f"{waited * 1000:.0f} ms",
+                    note=note,
+                )
             for label, workload in (("all of China", spread), ("one county", hot)):
                 wall, lat = run(workload)
-                report.add(section, f"{prefix}{threads} writers × {per_thread} inserts, {label}",
-                           f"{len(lat) / wall:.0f} writes/s", note=f"latency {_ms(_ms_stats(lat))}")
+                report.add(
+                    section,
+                    f"{prefix}{threads} writers × {per_thread} inserts, {label}",
+                    f"{len(lat) / wall:.0f} writes/s",
+                    note=f"latency {_ms(_ms_stats(lat))}",
+                )
         finally:
             if not layers_on:
                 set_triggers(conn, LAYER_TRIGGERS, enabled=True)
@@ -662,8 +809,11 @@ def bench_bulk(conn, report: Report, rows: int) -> None:
     variants = (
         ("all triggers", ()),
         ("count triggers off", tuple(f"risk_points_{s}" for s in COUNT_TRIGGERS)),
-        ("no triggers (codes given)",
-         tuple(f"risk_points_{s}" for s in COUNT_TRIGGERS) + ("risk_points_region_codes",)))
+        (
+            "no triggers (codes given)",
+            (*tuple(f"risk_points_{s}" for s in COUNT_TRIGGERS), "risk_points_region_codes"),
+        ),
+    )
     for label, disable in variants:
         with conn.transaction():
             conn.execute(f"""
@@ -679,26 +829,39 @@ def bench_bulk(conn, report: Report, rows: int) -> None:
             n = conn.execute(
                 f"INSERT INTO risk_points (enterprise_id, name, method, inputs, risk_level, "
                 f"{cols}geom) SELECT enterprise_id, '{COUNTED}', 'lec', '{{}}', risk_level, "
-                f"{cols}geom FROM bulk_source").rowcount
+                f"{cols}geom FROM bulk_source"
+            ).rowcount
             timings[label] = (time.perf_counter() - started) / n
             raise_rollback()
     base = timings["no triggers (codes given)"]
     for label, per_row in timings.items():
-        report.add(section, f"  {label}", f"{per_row * 1e6:.0f} µs", f"{base * 1e6:.0f} µs",
-                   f"{per_row / base:.1f}")
+        report.add(
+            section,
+            f"  {label}",
+            f"{per_row * 1e6:.0f} µs",
+            f"{base * 1e6:.0f} µs",
+            f"{per_row / base:.1f}",
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.risk_bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.risk_bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--database-url", help=f"default: embedded {national.BENCH_DATABASE}")
     parser.add_argument("--writes", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-rebuild", action="store_true")
-    parser.add_argument("--no-what-if", action="store_true",
-                        help="skip the rolled-back rebuild with a bpchar region_lineage()")
-    parser.add_argument("--no-service", action="store_true",
-                        help="skip the ORM service-function rows")
+    parser.add_argument(
+        "--no-what-if",
+        action="store_true",
+        help="skip the rolled-back rebuild with a bpchar region_lineage()",
+    )
+    parser.add_argument(
+        "--no-service", action="store_true", help="skip the ORM service-function rows"
+    )
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--per-thread", type=int, default=50)
     parser.add_argument("--bulk-rows", type=int, default=20000)
@@ -708,13 +871,16 @@ def main(argv: list[str] | None = None) -> None:
     with psycopg.connect(national.libpq_url(url), autocommit=True) as conn:
         disabled = disabled_triggers(conn)
         if disabled:
-            raise SystemExit(f"triggers are disabled: {disabled}; an earlier run was interrupted."
-                             " Enable them and run SELECT rebuild_region_counts() first.")
+            raise SystemExit(
+                f"triggers are disabled: {disabled}; an earlier run was interrupted."
+                " Enable them and run SELECT rebuild_region_counts() first."
+            )
         removed = cleanup(conn)
         if removed:
             print(f"removed {removed} rows left by an earlier run")
-        sizes = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                 for t in national.LOCATED}
+        sizes = {
+            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in national.LOCATED
+        }
         if not sizes["risk_points"]:
             raise SystemExit("no data: run python -m bench.national first")
         print("data: " + ", ".join(f"{t} {n:,}" for t, n in sizes.items()), flush=True)
@@ -729,8 +895,10 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             cleanup(conn)
             after = counts_checksum(conn)
-            print(f"\nregion_counts after the run: {'unchanged' if after == before else 'CHANGED'}"
-                  f" ({after[0]} rows); benchmark took {time.perf_counter() - started:.0f} s")
+            print(
+                f"\nregion_counts after the run: {'unchanged' if after == before else 'CHANGED'}"
+                f" ({after[0]} rows); benchmark took {time.perf_counter() - started:.0f} s"
+            )
     report.print()
 
 

@@ -28,8 +28,15 @@ from app.tiles.service import parse_filters, render_tile
 from bench import national
 from bench.harness import in_threads, start_server
 
-LAYER_MIX = ["enterprises", "risk_points", "regions", "public_zones", "hazard_sources",
-             "emergency_resources", "grid"]
+LAYER_MIX = [
+    "enterprises",
+    "risk_points",
+    "regions",
+    "public_zones",
+    "hazard_sources",
+    "emergency_resources",
+    "grid",
+]
 ZOOMS = range(4, 15)
 MAX_TILE_BYTES = 500 * 1024
 
@@ -37,9 +44,13 @@ MAX_TILE_BYTES = 500 * 1024
 def tile_list(engine, count: int, seed: int = 1) -> list[tuple[str, int, int, int]]:
     """Tiles where the data is, z4–z14, every layer: anchored on sampled enterprises."""
     with engine.connect() as connection:
-        anchors = connection.execute(text(
-            "SELECT ST_X(geom), ST_Y(geom) FROM enterprises TABLESAMPLE SYSTEM (1) REPEATABLE (:seed)"
-            " LIMIT :n"), {"seed": seed, "n": count * 2}).all()
+        anchors = connection.execute(
+            text(
+                "SELECT ST_X(geom), ST_Y(geom) FROM enterprises TABLESAMPLE SYSTEM (1) REPEATABLE (:seed)"
+                " LIMIT :n"
+            ),
+            {"seed": seed, "n": count * 2},
+        ).all()
     rng = random.Random(seed)
     tiles: list[tuple[str, int, int, int]] = []
     seen = set()
@@ -65,12 +76,18 @@ class Run:
 
     def row(self, floor: "Run | None") -> str:
         rate = len(self.latencies_ms) / self.seconds if self.seconds else 0
-        q = statistics.quantiles(self.latencies_ms, n=100) if len(self.latencies_ms) > 1 else [0] * 99
+        q = (
+            statistics.quantiles(self.latencies_ms, n=100)
+            if len(self.latencies_ms) > 1
+            else [0] * 99
+        )
         ratio = f"{rate / (len(floor.latencies_ms) / floor.seconds):.2f}×" if floor else "1.00×"
-        return (f"{self.name:<22}{rate:>10.1f}{ratio:>9}{q[49]:>9.2f}{q[94]:>9.2f}{q[98]:>9.2f}"
-                f"{statistics.mean(self.sizes) / 1024 if self.sizes else 0:>10.1f}"
-                f"{max(self.sizes, default=0) / 1024:>10.1f}"
-                f"{self.hits / max(len(self.latencies_ms), 1) * 100:>7.0f}%")
+        return (
+            f"{self.name:<22}{rate:>10.1f}{ratio:>9}{q[49]:>9.2f}{q[94]:>9.2f}{q[98]:>9.2f}"
+            f"{statistics.mean(self.sizes) / 1024 if self.sizes else 0:>10.1f}"
+            f"{max(self.sizes, default=0) / 1024:>10.1f}"
+            f"{self.hits / max(len(self.latencies_ms), 1) * 100:>7.0f}%"
+        )
 
 
 def run_floor(url: str, tiles: list, parallel: int) -> Run:
@@ -87,8 +104,14 @@ def run_floor(url: str, tiles: list, parallel: int) -> Run:
             for layer, z, x, y in chunk:
                 found = LAYERS[layer]
                 started = time.perf_counter()
-                tile = render_tile(session, layer=found, z=z, x=x, y=y,
-                                   filters=parse_filters(found, jurisdiction=""))
+                tile = render_tile(
+                    session,
+                    layer=found,
+                    z=z,
+                    x=x,
+                    y=y,
+                    filters=parse_filters(found, jurisdiction=""),
+                )
                 elapsed = (time.perf_counter() - started) * 1000
                 with lock:
                     run.latencies_ms.append(elapsed)
@@ -136,13 +159,18 @@ def main() -> None:
     url = national.bench_database_url(args.database_url)
     engine = create_engine(url)
     with engine.connect() as connection:
-        counts = connection.execute(text(
-            "SELECT (SELECT count(*) FROM enterprises), (SELECT count(*) FROM risk_points),"
-            " (SELECT count(*) FROM hazard_sources), (SELECT count(*) FROM public_zones)")).one()
+        counts = connection.execute(
+            text(
+                "SELECT (SELECT count(*) FROM enterprises), (SELECT count(*) FROM risk_points),"
+                " (SELECT count(*) FROM hazard_sources), (SELECT count(*) FROM public_zones)"
+            )
+        ).one()
     tiles = tile_list(engine, args.tiles)
     engine.dispose()
-    print(f"data: {counts[0]:,} enterprises, {counts[1]:,} risk points, {counts[2]:,} hazard "
-          f"sources, {counts[3]:,} public zones; {len(tiles)} tiles z{min(ZOOMS)}–z{max(ZOOMS)}")
+    print(
+        f"data: {counts[0]:,} enterprises, {counts[1]:,} risk points, {counts[2]:,} hazard "
+        f"sources, {counts[3]:,} public zones; {len(tiles)} tiles z{min(ZOOMS)}–z{max(ZOOMS)}"
+    )
 
     # Warm PostgreSQL's buffers the same way for every contender: one untimed floor pass.
     run_floor(url, tiles, args.workers)
@@ -162,8 +190,10 @@ def main() -> None:
         process.terminate()
         process.wait(timeout=30)
 
-    header = (f"{'':<22}{'tiles/s':>10}{'ratio':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-              f"{'mean KB':>10}{'max KB':>10}{'hits':>8}")
+    header = (
+        f"{'':<22}{'tiles/s':>10}{'ratio':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+        f"{'mean KB':>10}{'max KB':>10}{'hits':>8}"
+    )
     print(header)
     print("-" * len(header))
     print(floor.row(None))
@@ -173,14 +203,21 @@ def main() -> None:
     oversize = sum(size > MAX_TILE_BYTES for size in floor.sizes)
     warm_p95 = statistics.quantiles(warm_single.latencies_ms, n=100)[94]
     cold_ratio = (len(cold.latencies_ms) / cold.seconds) / (len(floor.latencies_ms) / floor.seconds)
-    print(f"\ntargets: warm p95 (1 client) {warm_p95:.2f} ms (< 5) {'OK' if warm_p95 < 5 else 'MISSED'}; "
-          f"cold throughput {cold_ratio:.2f}× floor (≥ 0.8) {'OK' if cold_ratio >= 0.8 else 'MISSED'}; "
-          f"tiles over 500 KB: {oversize} {'OK' if oversize == 0 else 'MISSED'}")
+    print(
+        f"\ntargets: warm p95 (1 client) {warm_p95:.2f} ms (< 5) {'OK' if warm_p95 < 5 else 'MISSED'}; "
+        f"cold throughput {cold_ratio:.2f}× floor (≥ 0.8) {'OK' if cold_ratio >= 0.8 else 'MISSED'}; "
+        f"tiles over 500 KB: {oversize} {'OK' if oversize == 0 else 'MISSED'}"
+    )
     by_zoom: dict[int, list[int]] = {}
     for (_, z, _, _), size in floor.size_by_tile.items():
         by_zoom.setdefault(z, []).append(size)
-    print("bytes per tile by zoom (mean / max KB): " + ", ".join(
-        f"z{z} {statistics.mean(s) / 1024:.0f}/{max(s) / 1024:.0f}" for z, s in sorted(by_zoom.items())))
+    print(
+        "bytes per tile by zoom (mean / max KB): "
+        + ", ".join(
+            f"z{z} {statistics.mean(s) / 1024:.0f}/{max(s) / 1024:.0f}"
+            for z, s in sorted(by_zoom.items())
+        )
+    )
 
 
 if __name__ == "__main__":

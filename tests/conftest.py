@@ -13,12 +13,12 @@ import os
 # transactions that are rolled back, so PostgreSQL never sends their notifications.
 os.environ["RISKATLAS_TILE_VERSIONS"] = "query"
 
-import socket  # noqa: E402
-import uuid
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 
 import psycopg
@@ -46,11 +46,16 @@ def _create_test_database(owner_url: URL) -> None:
     """On a server of one's own (DATABASE_URL): the owner creates the test database."""
     admin = owner_url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                            (TEST_DATABASE,)).fetchone():
+        if not conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (TEST_DATABASE,)
+        ).fetchone():
             conn.execute(f'CREATE DATABASE "{TEST_DATABASE}"')
-    with psycopg.connect(owner_url.set(database=TEST_DATABASE, drivername="postgresql")
-                         .render_as_string(hide_password=False), autocommit=True) as conn:
+    with psycopg.connect(
+        owner_url.set(database=TEST_DATABASE, drivername="postgresql").render_as_string(
+            hide_password=False
+        ),
+        autocommit=True,
+    ) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
 
 
@@ -70,8 +75,10 @@ def database_urls() -> tuple[str, str]:
     owner_url = make_url(settings.owner_sqlalchemy_url).set(database=TEST_DATABASE)
     if not settings.embedded:
         _create_test_database(owner_url)
-    return (app_url.render_as_string(hide_password=False),
-            owner_url.render_as_string(hide_password=False))
+    return (
+        app_url.render_as_string(hide_password=False),
+        owner_url.render_as_string(hide_password=False),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -82,17 +89,20 @@ def owner_engine(database_urls: tuple[str, str]) -> Iterator[Engine]:
     engine = create_engine(owner_url)
     _, code_version = read_index()
     with engine.begin() as connection:
-        loaded = connection.execute(text(
-            "SELECT count(*) FROM regions WHERE code_version = :v"), {"v": code_version}
+        loaded = connection.execute(
+            text("SELECT count(*) FROM regions WHERE code_version = :v"), {"v": code_version}
         ).scalar_one()
         if loaded < 3000:
             load_regions(connection)
         # Tests build exactly the data they need: start from no located rows, whatever an
         # interrupted earlier run left committed.
-        connection.execute(text(
-            "TRUNCATE hidden_dangers, risk_points, hazard_sources, public_zones,"
-            " emergency_resources, enterprises, grid_cells, assessments,"
-            " region_count_snapshots, region_counts, users, login_failures"))
+        connection.execute(
+            text(
+                "TRUNCATE hidden_dangers, risk_points, hazard_sources, public_zones,"
+                " emergency_resources, enterprises, grid_cells, assessments,"
+                " region_count_snapshots, region_counts, users, login_failures"
+            )
+        )
     yield engine
     engine.dispose()
 
@@ -119,8 +129,9 @@ def connection(engine: Engine) -> Iterator[Connection]:
 @pytest.fixture
 def session(connection: Connection) -> Iterator[Session]:
     """An ORM session whose commits become savepoints of the test's transaction."""
-    with Session(bind=connection, join_transaction_mode="create_savepoint",
-                 expire_on_commit=False) as session:
+    with Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    ) as session:
         yield session
 
 
@@ -137,9 +148,14 @@ def make_user(session: Session, password_hash: str) -> Callable[..., dict[str, s
     `make_user("official", region_code="640100")`, `make_user("enterprise",
     enterprise_id=7)` …; the user's password is TEST_PASSWORD.
     """
+
     def make(role: str, username: str | None = None, **scope: object) -> dict[str, str]:
-        user = User(username=username or f"{role}-{uuid.uuid4().hex[:10]}",
-                    password_hash=password_hash, role=role, **scope)
+        user = User(
+            username=username or f"{role}-{uuid.uuid4().hex[:10]}",
+            password_hash=password_hash,
+            role=role,
+            **scope,
+        )
         session.add(user)
         # Committed (to a savepoint of the test's transaction): a request that fails
         # and rolls back must not take the user with it.
@@ -179,24 +195,30 @@ def live_users(engine: Engine, password_hash: str) -> dict[str, str]:
     admin; official of 宁夏 (640000); planner of 宁夏. Made once per run (the run starts
     with no users, see `engine`).
     """
-    users = {"admin": ("live-admin", {}),
-             "official": ("live-nx-official", {"region_code": "640000"}),
-             "planner": ("live-nx-planner", {"region_code": "640000"})}
+    users = {
+        "admin": ("live-admin", {}),
+        "official": ("live-nx-official", {"region_code": "640000"}),
+        "planner": ("live-nx-planner", {"region_code": "640000"}),
+    }
     with Session(engine) as session, session.begin():
         for role, (username, scope) in users.items():
-            if session.scalar(text("SELECT 1 FROM users WHERE username = :u"),
-                              {"u": username}) is None:
-                session.add(User(username=username, role=role, password_hash=password_hash,
-                                 **scope))
+            if (
+                session.scalar(text("SELECT 1 FROM users WHERE username = :u"), {"u": username})
+                is None
+            ):
+                session.add(
+                    User(username=username, role=role, password_hash=password_hash, **scope)
+                )
     return {role: username for role, (username, _) in users.items()}
 
 
 def live_token(url: str, username: str) -> str:
     """Sign in on a live server; the access token."""
-    import httpx  # noqa: PLC0415
+    import httpx
 
-    response = httpx.post(f"{url}/api/auth/token",
-                          data={"username": username, "password": TEST_PASSWORD}, timeout=30)
+    response = httpx.post(
+        f"{url}/api/auth/token", data={"username": username, "password": TEST_PASSWORD}, timeout=30
+    )
     response.raise_for_status()
     return str(response.json()["access_token"])
 
@@ -212,12 +234,27 @@ def live_server_url(engine: Engine) -> Iterator[str]:
     """The app served by uvicorn over HTTP on the test database (sees committed data only)."""
     port = _free_port()
     # DATABASE_URL is the app role's, as for the deployed service.
-    env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False),
-           "RISKATLAS_TILE_VERSIONS": "notify"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "RISKATLAS_TILE_VERSIONS": "notify",
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=PROJECT_ROOT)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=PROJECT_ROOT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):

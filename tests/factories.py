@@ -17,21 +17,47 @@ LINGWU = (106.5000, 38.0000)
 
 def enterprise_payload(lon_lat: tuple[float, float] = XINGQING, **overrides: Any) -> dict:
     n = next(_counter)
-    return {"name": f"测试企业{n}有限公司", "credit_code": make_credit_code(_rng, "640104"),
-            "sector": "危险化学品", "lon": lon_lat[0], "lat": lon_lat[1], **overrides}
+    return {
+        "name": f"测试企业{n}有限公司",
+        "credit_code": make_credit_code(_rng, "640104"),
+        "sector": "危险化学品",
+        "lon": lon_lat[0],
+        "lat": lon_lat[1],
+        **overrides,
+    }
 
 
-def lec_point(enterprise_id: int | None, l: float, e: float, c: float,  # noqa: E741
-              lon_lat: tuple[float, float] = XINGQING) -> dict:
-    return {"enterprise_id": enterprise_id, "name": "反应釜区", "method": "lec",
-            "inputs": {"l": l, "e": e, "c": c}, "lon": lon_lat[0], "lat": lon_lat[1]}
+def lec_point(
+    enterprise_id: int | None,
+    l: float,
+    e: float,
+    c: float,
+    lon_lat: tuple[float, float] = XINGQING,
+) -> dict:
+    return {
+        "enterprise_id": enterprise_id,
+        "name": "反应釜区",
+        "method": "lec",
+        "inputs": {"l": l, "e": e, "c": c},
+        "lon": lon_lat[0],
+        "lat": lon_lat[1],
+    }
 
 
 def square_around(lon: float, lat: float, half_deg: float) -> dict:
-    return {"type": "Polygon", "coordinates": [[
-        [lon - half_deg, lat - half_deg], [lon + half_deg, lat - half_deg],
-        [lon + half_deg, lat + half_deg], [lon - half_deg, lat + half_deg],
-        [lon - half_deg, lat - half_deg]]]}
+    return {
+        "type": "Polygon",
+        "coordinates": [
+            [
+                [lon - half_deg, lat - half_deg],
+                [lon + half_deg, lat - half_deg],
+                [lon + half_deg, lat + half_deg],
+                [lon - half_deg, lat + half_deg],
+                [lon - half_deg, lat - half_deg],
+            ]
+        ],
+    }
+
 
 # Outside Yinchuan (宁夏石嘴山 大武口区) and the pair the old prefix rule confused:
 # 120110 东丽区 was read as prefix 12011, which also matched 120111 西青区.

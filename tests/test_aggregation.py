@@ -11,20 +11,26 @@ from app.regions.grids import generate_grid
 from tests.factories import JINFENG, LINGWU, XINGQING, enterprise_payload, lec_point
 
 LEVEL_INPUTS = {  # LEC inputs giving each colour
-    "red": (6, 6, 15), "orange": (6, 2, 15), "yellow": (3, 6, 7), "blue": (1, 1, 7),
+    "red": (6, 6, 15),
+    "orange": (6, 2, 15),
+    "yellow": (3, 6, 7),
+    "blue": (1, 1, 7),
 }
 
 
 def _scatter_points(session: Session, per_county: int = 3) -> None:
     """Risk points of every colour in every Ningxia county, placed inside each county."""
-    session.execute(text("""
+    session.execute(
+        text("""
         INSERT INTO risk_points (name, method, inputs, score, risk_level, geom)
         SELECT '风险点', 'lec', '{}'::jsonb, 0, colour.level, pt.geom
           FROM regions r,
                LATERAL (SELECT (ST_Dump(ST_GeneratePoints(r.geom, :n, 42))).geom) pt,
                unnest(ARRAY['red','orange','yellow','blue']) AS colour(level)
          WHERE r.is_leaf AND r.province_code = '640000'
-    """), {"n": per_county})
+    """),
+        {"n": per_county},
+    )
 
 
 def _counts(client: TestClient, code: str) -> dict:
@@ -46,11 +52,13 @@ def test_children_sum_to_parent(client: TestClient, session: Session) -> None:
 def test_incremental_counts_equal_a_full_rebuild(client: TestClient, session: Session) -> None:
     _scatter_points(session)
     client.post("/api/enterprises", json=enterprise_payload())
-    before = session.execute(text(
-        "SELECT region_code, measure, value FROM region_counts WHERE value <> 0 ORDER BY 1, 2")).all()
+    before = session.execute(
+        text("SELECT region_code, measure, value FROM region_counts WHERE value <> 0 ORDER BY 1, 2")
+    ).all()
     session.execute(text("SELECT rebuild_region_counts()"))
-    after = session.execute(text(
-        "SELECT region_code, measure, value FROM region_counts WHERE value <> 0 ORDER BY 1, 2")).all()
+    after = session.execute(
+        text("SELECT region_code, measure, value FROM region_counts WHERE value <> 0 ORDER BY 1, 2")
+    ).all()
     assert before == after and len(after) > 100
 
 
@@ -67,24 +75,31 @@ def test_a_write_shows_at_every_level_at_once(client: TestClient, session: Sessi
     assert _counts(client, "640104")["regional_level"] == "red"
 
     # Re-grading moves the point between colours everywhere; moving it moves it between regions.
-    client.patch(f"/api/risk-points/{point['id']}", json={"inputs": dict(zip("lec", LEVEL_INPUTS["blue"]))})
+    client.patch(
+        f"/api/risk-points/{point['id']}", json={"inputs": dict(zip("lec", LEVEL_INPUTS["blue"]))}
+    )
     assert _counts(client, "640100")["counts"]["red"] == before["640100"]
     client.patch(f"/api/risk-points/{point['id']}", json={"lon": LINGWU[0], "lat": LINGWU[1]})
     assert _counts(client, "640104")["counts"]["blue"] == 0
     assert _counts(client, "640181")["counts"]["blue"] == 1
-    assert _counts(client, "640100")["counts"]["blue"] == 1   # 灵武 is in 银川 too
+    assert _counts(client, "640100")["counts"]["blue"] == 1  # 灵武 is in 银川 too
 
 
 def test_enterprise_and_danger_counts(client: TestClient, session: Session) -> None:
     enterprise = client.post("/api/enterprises", json=enterprise_payload(lon_lat=JINFENG)).json()
-    client.post("/api/risk-points", json=lec_point(enterprise["id"], *LEVEL_INPUTS["orange"],
-                                                   lon_lat=JINFENG))
+    client.post(
+        "/api/risk-points",
+        json=lec_point(enterprise["id"], *LEVEL_INPUTS["orange"], lon_lat=JINFENG),
+    )
     county = _counts(client, "640106")
     assert county["enterprises"]["orange"] == 1 and county["enterprises_total"] == 1
-    session.execute(text("""
+    session.execute(
+        text("""
         INSERT INTO hidden_dangers (title, grade, status, geom)
         VALUES ('消防通道堵塞', 'major', 'reported', ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
-    """), {"lon": JINFENG[0], "lat": JINFENG[1]})
+    """),
+        {"lon": JINFENG[0], "lat": JINFENG[1]},
+    )
     assert _counts(client, "640106")["open_major_dangers"] == 1
     assert _counts(client, "640000")["open_major_dangers"] >= 1
 
@@ -112,13 +127,15 @@ def test_trend_from_daily_snapshots(client: TestClient) -> None:
     assert client.post("/api/risk/snapshots", params={"day": "2026-11-01"}).status_code == 201
     client.post("/api/risk-points", json=lec_point(None, *LEVEL_INPUTS["red"], lon_lat=XINGQING))
     client.post("/api/risk/snapshots", params={"day": "2026-11-02"})
-    trend = client.get("/api/risk/trend", params={
-        "region": "640104", "from": "2026-10-30", "to": "2026-11-05"}).json()
+    trend = client.get(
+        "/api/risk/trend", params={"region": "640104", "from": "2026-10-30", "to": "2026-11-05"}
+    ).json()
     assert [p["date"] for p in trend["points"]] == ["2026-11-01", "2026-11-02"]
     assert [p["counts"]["red"] for p in trend["points"]] == [1, 2]
     assert trend["points"][1]["regional_level"] == "red"
-    bad = client.get("/api/risk/trend", params={"region": "640104", "from": "2026-11-05",
-                                                "to": "2026-11-01"})
+    bad = client.get(
+        "/api/risk/trend", params={"region": "640104", "from": "2026-11-05", "to": "2026-11-01"}
+    )
     assert bad.status_code == 422 and bad.json()["field"] == "from"
 
 
@@ -132,20 +149,33 @@ def test_snapshot_day_defaults_to_today(client: TestClient) -> None:
     assert client.post("/api/risk/snapshots").json()["day"] == date.today().isoformat()
 
 
-def test_rebuild_with_regrade_follows_changed_rules(client: TestClient, session: Session,
-                                                    monkeypatch) -> None:
+def test_rebuild_with_regrade_follows_changed_rules(
+    client: TestClient, session: Session, monkeypatch
+) -> None:
     from app.risk import grading, methods
 
-    point = client.post("/api/risk-points", json=lec_point(None, 3, 6, 7)).json()   # D=126
+    point = client.post("/api/risk-points", json=lec_point(None, 3, 6, 7)).json()  # D=126
     assert point["risk_level"] == "yellow"
     # A province that tightens the LEC bands: D > 100 becomes orange.
-    bands = [("red", 320.0, None), ("orange", 100.0, 320.0), ("yellow", 70.0, 100.0),
-             ("blue", None, 70.0)]
+    bands = [
+        ("red", 320.0, None),
+        ("orange", 100.0, 320.0),
+        ("yellow", 70.0, 100.0),
+        ("blue", None, 70.0),
+    ]
     monkeypatch.setattr(methods, "_lec_bands", lambda: bands)
     report = grading.rebuild(session, regrade=True)
     assert report["risk_points_regraded"] == 1
     assert _counts(client, "640104")["counts"] == {"red": 0, "orange": 1, "yellow": 0, "blue": 0}
-    history = session.execute(text(
-        "SELECT risk_level FROM assessments WHERE subject_type = 'risk_point' AND subject_id = :id"
-        " ORDER BY id"), {"id": point["id"]}).scalars().all()
+    history = (
+        session.execute(
+            text(
+                "SELECT risk_level FROM assessments WHERE subject_type = 'risk_point' AND subject_id = :id"
+                " ORDER BY id"
+            ),
+            {"id": point["id"]},
+        )
+        .scalars()
+        .all()
+    )
     assert history == ["yellow", "orange"]

@@ -23,9 +23,9 @@ from app.main import create_app
 from tests.factories import enterprise_payload
 
 
-
-def schema_valid_data_passes_validation(_: object, response: schemathesis.Response,
-                                        case: schemathesis.Case) -> None:
+def schema_valid_data_passes_validation(
+    _: object, response: schemathesis.Response, case: schemathesis.Case
+) -> None:
     """Schema-valid input passes request validation: the schema tells the whole truth."""
     if case.meta is None or not case.meta.generation.mode.is_positive:
         return
@@ -37,15 +37,15 @@ def schema_valid_data_passes_validation(_: object, response: schemathesis.Respon
     assert status != 422 or body.get("field"), "422 must name the field"
 
 
-OPERATIONS = [(method.upper(), path)
-              for path, methods in create_app().openapi()["paths"].items()
-              for method in methods]
+OPERATIONS = [
+    (method.upper(), path)
+    for path, methods in create_app().openapi()["paths"].items()
+    for method in methods
+]
 
 
-@pytest.mark.parametrize(("method", "path"), OPERATIONS,
-                         ids=[f"{m} {p}" for m, p in OPERATIONS])
-def test_every_operation_keeps_its_contract(client: TestClient, method: str,
-                                            path: str) -> None:
+@pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
+def test_every_operation_keeps_its_contract(client: TestClient, method: str, path: str) -> None:
     # One enterprise exists, so item routes also answer 200 for some generated ids.
     assert client.post("/api/enterprises", json=enterprise_payload()).status_code == 201
     app = client.app
@@ -53,10 +53,17 @@ def test_every_operation_keeps_its_contract(client: TestClient, method: str,
     operation = schemathesis.openapi.from_asgi("/openapi.json", app)[path][method]
 
     @given(case=operation.as_strategy())
-    @settings(max_examples=12, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=12,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     def keeps_contract(case: schemathesis.Case) -> None:
-        case.call_and_validate(excluded_checks=[positive_data_acceptance],
-                               additional_checks=[schema_valid_data_passes_validation])
+        case.call_and_validate(
+            excluded_checks=[positive_data_acceptance],
+            additional_checks=[schema_valid_data_passes_validation],
+        )
 
     keeps_contract()

@@ -23,8 +23,9 @@ from app.settings import PROJECT_ROOT, get_settings
 # Named after this run's test database, so parallel runs never share it.
 SCRATCH = os.environ.get("RISKATLAS_TEST_DATABASE", "riskatlas_test") + "_backup"
 
-pytestmark = pytest.mark.skipif(not get_settings().embedded,
-                                reason="needs a server where tests may create databases")
+pytestmark = pytest.mark.skipif(
+    not get_settings().embedded, reason="needs a server where tests may create databases"
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +34,12 @@ def scratch(database_urls: tuple[str, str]) -> Iterator[dict[str, str]]:
     settings = get_settings()
     embedded_db.drop_database(settings, SCRATCH)
     embedded_db.ensure_database(settings, SCRATCH)
-    app_url, owner_url = (make_url(url).set(database=SCRATCH, drivername="postgresql")
-                          .render_as_string(hide_password=False) for url in database_urls)
+    app_url, owner_url = (
+        make_url(url)
+        .set(database=SCRATCH, drivername="postgresql")
+        .render_as_string(hide_password=False)
+        for url in database_urls
+    )
     env = {**os.environ, "DATABASE_URL": app_url, "RISKATLAS_OWNER_DATABASE_URL": owner_url}
     _riskatlas(env, "db", "migrate")
     _riskatlas(env, "load", "regions", "--provinces", "640000")
@@ -46,8 +51,15 @@ def scratch(database_urls: tuple[str, str]) -> Iterator[dict[str, str]]:
 
 
 def _riskatlas(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "app.cli", *args], env=env, cwd=PROJECT_ROOT,
-                            capture_output=True, text=True, timeout=600, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -63,17 +75,24 @@ def _fingerprint(url: str) -> dict[str, tuple]:
             "   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.att"
             "   WHERE i.indrelid = c.oid AND i.indisprimary), 't::text')"
             " FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace"
-            " AND c.relkind IN ('r', 'p')").fetchall()
+            " AND c.relkind IN ('r', 'p')"
+        ).fetchall()
         for table, order in tables:
-            prints[table] = conn.execute(sql.SQL(
-                "SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY {}), ''))"
-                " FROM {} AS t").format(sql.SQL(order), sql.SQL(table))).fetchone()
-        sequences = conn.execute("SELECT c.oid::regclass::text FROM pg_class c"
-                                 " WHERE c.relnamespace = 'public'::regnamespace"
-                                 " AND c.relkind = 'S'").fetchall()
+            prints[table] = conn.execute(
+                sql.SQL(
+                    "SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY {}), ''))"
+                    " FROM {} AS t"
+                ).format(sql.SQL(order), sql.SQL(table))
+            ).fetchone()
+        sequences = conn.execute(
+            "SELECT c.oid::regclass::text FROM pg_class c"
+            " WHERE c.relnamespace = 'public'::regnamespace"
+            " AND c.relkind = 'S'"
+        ).fetchall()
         for (sequence,) in sequences:
-            prints[sequence] = conn.execute(sql.SQL("SELECT last_value, is_called FROM {}")
-                                            .format(sql.SQL(sequence))).fetchone()
+            prints[sequence] = conn.execute(
+                sql.SQL("SELECT last_value, is_called FROM {}").format(sql.SQL(sequence))
+            ).fetchone()
     return prints
 
 
@@ -95,12 +114,16 @@ def test_restore_gives_back_every_row(scratch: dict[str, str], tmp_path: Path) -
     with psycopg.connect(app_url) as conn:
         conn.execute("DELETE FROM hidden_dangers WHERE id = (SELECT min(id) FROM hidden_dangers)")
         conn.execute("DELETE FROM enterprises WHERE id = (SELECT min(id) FROM enterprises)")
-        conn.execute("UPDATE enterprises SET name = name || '（已改）', geom ="
-                     " ST_Translate(geom, 0.001, 0) WHERE id % 3 = 0")
+        conn.execute(
+            "UPDATE enterprises SET name = name || '（已改）', geom ="
+            " ST_Translate(geom, 0.001, 0) WHERE id % 3 = 0"
+        )
         conn.execute("DELETE FROM public_zones WHERE id % 2 = 0")
-        conn.execute("INSERT INTO enterprises (name, credit_code, sector, geom)"
-                     " VALUES ('备份后新增有限公司', '91640104MA7BACKUPX', '危险化学品',"
-                     "         ST_SetSRID(ST_MakePoint(106.28, 38.47), 4326))")
+        conn.execute(
+            "INSERT INTO enterprises (name, credit_code, sector, geom)"
+            " VALUES ('备份后新增有限公司', '91640104MA7BACKUPX', '危险化学品',"
+            "         ST_SetSRID(ST_MakePoint(106.28, 38.47), 4326))"
+        )
         conn.execute("SELECT rebuild_region_counts()")
     changed = _fingerprint(owner_url)
     assert changed != before
@@ -114,16 +137,19 @@ def test_restore_gives_back_every_row(scratch: dict[str, str], tmp_path: Path) -
     del before["layer_versions"], after["layer_versions"]
     assert after == before
     versions_restored = _layer_versions(owner_url)
-    assert all(versions_restored[layer] > version
-               for layer, version in versions_changed.items())
+    assert all(versions_restored[layer] > version for layer, version in versions_changed.items())
 
     # The API's role works on the recreated tables, and still cannot change them.
     with psycopg.connect(app_url) as conn:
-        conn.execute("UPDATE enterprises SET name = name || '（恢复后）'"
-                     " WHERE id = (SELECT min(id) FROM enterprises)")
-        conn.execute("INSERT INTO enterprises (name, credit_code, sector, geom)"
-                     " VALUES ('恢复后新增有限公司', '91640104MA7RESTORE', '危险化学品',"
-                     "         ST_SetSRID(ST_MakePoint(106.28, 38.47), 4326))")
+        conn.execute(
+            "UPDATE enterprises SET name = name || '（恢复后）'"
+            " WHERE id = (SELECT min(id) FROM enterprises)"
+        )
+        conn.execute(
+            "INSERT INTO enterprises (name, credit_code, sector, geom)"
+            " VALUES ('恢复后新增有限公司', '91640104MA7RESTORE', '危险化学品',"
+            "         ST_SetSRID(ST_MakePoint(106.28, 38.47), 4326))"
+        )
         conn.rollback()
         with pytest.raises(errors.InsufficientPrivilege):
             conn.execute("ALTER TABLE enterprises ADD COLUMN intruder int")

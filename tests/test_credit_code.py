@@ -60,19 +60,22 @@ def test_check_character_31_becomes_zero():
     assert is_valid_credit_code("0" * 18)
 
 
-@pytest.mark.parametrize("code", [
-    "91350100M000100Y44",   # wrong check character
-    "91350100M000100Y4",    # 17 characters
-    "91350100M000100Y433",  # 19 characters
-    "",
-    "91350100M000I00Y43",   # I is not in the character set
-    "91350100M000O00Y43",   # O
-    "91350100M000S00Y43",   # S
-    "91350100M000V00Y43",   # V
-    "91350100M000Z00Y43",   # Z
-    "91350100m000100y43",   # lower case is not accepted
-    "９1350100M000100Y43",  # full-width digit
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "91350100M000100Y44",  # wrong check character
+        "91350100M000100Y4",  # 17 characters
+        "91350100M000100Y433",  # 19 characters
+        "",
+        "91350100M000I00Y43",  # I is not in the character set
+        "91350100M000O00Y43",  # O
+        "91350100M000S00Y43",  # S
+        "91350100M000V00Y43",  # V
+        "91350100M000Z00Y43",  # Z
+        "91350100m000100y43",  # lower case is not accepted
+        "９1350100M000100Y43",  # full-width digit
+    ],
+)
 def test_invalid_codes(code):
     assert not is_valid_credit_code(code)
 
@@ -87,7 +90,7 @@ def test_single_character_change_is_detected():
     for i in range(17):
         for ch in CHARSET:
             if ch != code[i]:
-                assert not is_valid_credit_code(code[:i] + ch + code[i + 1:])
+                assert not is_valid_credit_code(code[:i] + ch + code[i + 1 :])
 
 
 def test_check_character_rejects_bad_input():

@@ -13,13 +13,21 @@ from app.sites.demo import generate_demo, plan_demo, substance_inputs
 AS_OF = date(2024, 6, 1)
 NINGXIA = "640000"
 NINGDONG = (106.6, 38.1)
-TABLES = ("enterprises", "hazard_sources", "risk_points", "hidden_dangers", "public_zones",
-          "emergency_resources")
+TABLES = (
+    "enterprises",
+    "hazard_sources",
+    "risk_points",
+    "hidden_dangers",
+    "public_zones",
+    "emergency_resources",
+)
 
 
 def _max_ids(session) -> dict[str, int]:
-    return {t: session.execute(text(f"SELECT coalesce(max(id), 0) FROM {t}")).scalar_one()
-            for t in TABLES}
+    return {
+        t: session.execute(text(f"SELECT coalesce(max(id), 0) FROM {t}")).scalar_one()
+        for t in TABLES
+    }
 
 
 @pytest.fixture
@@ -31,16 +39,21 @@ def demo(session):
 
 
 def _rows(session, table: str, before: dict[str, int], columns: str = "*"):
-    return session.execute(
-        text(f"SELECT {columns} FROM {table} WHERE id > :id ORDER BY id"), {"id": before[table]}
-    ).mappings().all()
+    return (
+        session.execute(
+            text(f"SELECT {columns} FROM {table} WHERE id > :id ORDER BY id"), {"id": before[table]}
+        )
+        .mappings()
+        .all()
+    )
 
 
 def test_counts_match_the_tables(session, demo):
     counts, before = demo
     for table in TABLES:
-        n = session.execute(text(f"SELECT count(*) FROM {table} WHERE id > :id"),
-                            {"id": before[table]}).scalar_one()
+        n = session.execute(
+            text(f"SELECT count(*) FROM {table} WHERE id > :id"), {"id": before[table]}
+        ).scalar_one()
         assert counts[table] == n, table
     assert counts["enterprises"] == 300
     assert counts["risk_points"] >= 300
@@ -61,26 +74,32 @@ def test_credit_codes_are_valid_and_unique(session, demo):
 def test_every_row_lies_in_its_ningxia_county(session, demo):
     _, before = demo
     for table in TABLES:
-        bad = session.execute(text(f"""
+        bad = session.execute(
+            text(f"""
             SELECT count(*) FROM {table} t JOIN regions r ON r.code = t.county_code
              WHERE t.id > :id
                AND (r.province_code <> :p OR NOT r.is_leaf
                     OR NOT ST_Intersects(r.geom, CASE WHEN GeometryType(t.geom) = 'POINT'
                                                  THEN t.geom ELSE ST_PointOnSurface(t.geom) END))
-        """), {"id": before[table], "p": NINGXIA}).scalar_one()
+        """),
+            {"id": before[table], "p": NINGXIA},
+        ).scalar_one()
         assert bad == 0, table
     # The address names the county the point is in.
-    rows = session.execute(text("""
+    rows = session.execute(
+        text("""
         SELECT e.address, r.name FROM enterprises e JOIN regions r ON r.code = e.county_code
-         WHERE e.id > :id"""), {"id": before["enterprises"]}).all()
+         WHERE e.id > :id"""),
+        {"id": before["enterprises"]},
+    ).all()
     assert all(county in address for address, county in rows)
 
 
 def test_all_22_counties_have_enterprises(session, demo):
     _, before = demo
     counties = {r["county_code"] for r in _rows(session, "enterprises", before, "county_code")}
-    leaves = session.execute(text(
-        "SELECT count(*) FROM regions WHERE province_code = :p AND is_leaf"), {"p": NINGXIA}
+    leaves = session.execute(
+        text("SELECT count(*) FROM regions WHERE province_code = :p AND is_leaf"), {"p": NINGXIA}
     ).scalar_one()
     assert leaves == 22
     assert len(counties) == 22
@@ -103,19 +122,25 @@ def test_sectors_and_enterprise_fields(session, demo):
 
 def test_chemical_enterprises_cluster_in_parks(session, demo):
     _, before = demo
-    share, in_parks = session.execute(text("""
+    share, in_parks = session.execute(
+        text("""
         SELECT avg(ST_DWithin(geom::geography, ST_MakePoint(:x, :y)::geography, 10000)::int),
                avg((park IS NOT NULL)::int)
           FROM enterprises WHERE id > :id AND sector = '危险化学品'
-    """), {"id": before["enterprises"], "x": NINGDONG[0], "y": NINGDONG[1]}).one()
+    """),
+        {"id": before["enterprises"], "x": NINGDONG[0], "y": NINGDONG[1]},
+    ).one()
     assert share >= 0.25
     assert in_parks >= 0.5
     # Footprints: only chemical enterprises in parks, a few hundred metres, around the point.
-    bad = session.execute(text("""
+    bad = session.execute(
+        text("""
         SELECT count(*) FROM enterprises WHERE id > :id AND footprint IS NOT NULL
            AND (sector <> '危险化学品' OR park IS NULL OR NOT ST_Contains(footprint, geom)
                 OR sqrt(ST_Area(footprint::geography)) NOT BETWEEN 150 AND 650)
-    """), {"id": before["enterprises"]}).scalar_one()
+    """),
+        {"id": before["enterprises"]},
+    ).scalar_one()
     assert bad == 0
 
 
@@ -129,14 +154,23 @@ def test_hazard_sources_resolve_by_gb18218(session, demo):
         assert assessment.is_major, r["substances"]
         for s in r["substances"]:
             assert set(s) == {"cas", "name", "category", "quantity_t"}
-        assert (r["s_value"], r["r_value"], r["alpha"], r["exposed_people"], r["grade"],
-                r["risk_level"]) == (None,) * 6
+        assert (
+            r["s_value"],
+            r["r_value"],
+            r["alpha"],
+            r["exposed_people"],
+            r["grade"],
+            r["risk_level"],
+        ) == (None,) * 6
     # Inside a chemical enterprise's footprint.
-    bad = session.execute(text("""
+    bad = session.execute(
+        text("""
         SELECT count(*) FROM hazard_sources h JOIN enterprises e ON e.id = h.enterprise_id
          WHERE h.id > :id AND (e.sector <> '危险化学品' OR h.county_code <> e.county_code
                                OR (e.footprint IS NOT NULL AND NOT ST_Contains(e.footprint, h.geom)))
-    """), {"id": before["hazard_sources"]}).scalar_one()
+    """),
+        {"id": before["hazard_sources"]},
+    ).scalar_one()
     assert bad == 0
 
 
@@ -161,29 +195,43 @@ def test_risk_points_are_graded_by_the_methods(session, demo):
     # Skewed: blue and yellow dominate, red is rare but present.
     assert levels["blue"] + levels["yellow"] > 0.6 * len(rows)
     assert 0 < levels["red"] < levels["orange"] < levels["yellow"]
-    same_county = session.execute(text("""
+    same_county = session.execute(
+        text("""
         SELECT count(*) FROM risk_points p JOIN enterprises e ON e.id = p.enterprise_id
          WHERE p.id > :id AND p.county_code <> e.county_code"""),
-        {"id": before["risk_points"]}).scalar_one()
+        {"id": before["risk_points"]},
+    ).scalar_one()
     assert same_county == 0
 
 
 def test_severe_sectors_grade_higher(session):
     before = _max_ids(session)
     generate_demo(session, seed=7, enterprises=1500, as_of=AS_OF)
-    share = dict(session.execute(text("""
+    share = dict(
+        session.execute(
+            text("""
         SELECT e.sector IN ('危险化学品', '非煤矿山', '烟花爆竹'),
                avg((p.risk_level IN ('red', 'orange'))::int)
           FROM risk_points p JOIN enterprises e ON e.id = p.enterprise_id
-         WHERE p.id > :id GROUP BY 1"""), {"id": before["risk_points"]}).all())
+         WHERE p.id > :id GROUP BY 1"""),
+            {"id": before["risk_points"]},
+        ).all()
+    )
     assert share[True] > share[False]
 
 
 def test_public_zones_and_emergency_resources(session, demo):
     _, before = demo
-    zones = session.execute(text("""
+    zones = (
+        session.execute(
+            text("""
         SELECT kind, GeometryType(geom) AS type, population, risk_level, managing_department
-          FROM public_zones WHERE id > :id"""), {"id": before["public_zones"]}).mappings().all()
+          FROM public_zones WHERE id > :id"""),
+            {"id": before["public_zones"]},
+        )
+        .mappings()
+        .all()
+    )
     kinds = {z["kind"] for z in zones}
     assert kinds == {"school", "hospital", "market", "station", "residential", "gas_pipeline"}
     for z in zones:
@@ -197,14 +245,20 @@ def test_public_zones_and_emergency_resources(session, demo):
             assert z["type"] == "POINT" and z["population"] > 0
     low = sum(z["risk_level"] in ("blue", "yellow") for z in zones)
     assert low > 0.7 * len(zones)
-    length = session.execute(text("""
+    length = session.execute(
+        text("""
         SELECT min(ST_Length(geom::geography)), max(ST_Length(geom::geography))
           FROM public_zones WHERE id > :id AND kind = 'gas_pipeline'"""),
-        {"id": before["public_zones"]}).one()
+        {"id": before["public_zones"]},
+    ).one()
     assert 1000 < length[0] and length[1] < 10000
     resources = _rows(session, "emergency_resources", before)
-    assert {r["kind"] for r in resources} == {"fire_station", "rescue_team", "materials_depot",
-                                              "hospital"}
+    assert {r["kind"] for r in resources} == {
+        "fire_station",
+        "rescue_team",
+        "materials_depot",
+        "hospital",
+    }
     assert all(r["contact_person"] and r["contact_phone"] for r in resources)
 
 
@@ -221,10 +275,12 @@ def test_hidden_dangers(session, demo):
         assert (r["closed_at"] is not None) == (r["status"] == "closed")
         if r["closed_at"] is not None:
             assert r["found_at"] <= r["closed_at"]
-    linked = session.execute(text("""
+    linked = session.execute(
+        text("""
         SELECT count(*) FROM hidden_dangers d JOIN risk_points p ON p.id = d.risk_point_id
          WHERE d.id > :id AND p.enterprise_id <> d.enterprise_id"""),
-        {"id": before["hidden_dangers"]}).scalar_one()
+        {"id": before["hidden_dangers"]},
+    ).scalar_one()
     assert linked == 0
 
 

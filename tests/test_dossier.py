@@ -15,20 +15,35 @@ def _create(client: TestClient, path: str, payload: dict) -> dict:
 
 
 def _danger(session: Session, enterprise_id: int, title: str, grade: str, status: str) -> None:
-    session.add(HiddenDanger(enterprise_id=enterprise_id, title=title, grade=grade, status=status,
-                             geom=f"SRID=4326;POINT({XINGQING[0]} {XINGQING[1]})"))
+    session.add(
+        HiddenDanger(
+            enterprise_id=enterprise_id,
+            title=title,
+            grade=grade,
+            status=status,
+            geom=f"SRID=4326;POINT({XINGQING[0]} {XINGQING[1]})",
+        )
+    )
     session.flush()
 
 
-def test_dossier_has_the_enterprise_its_risks_and_open_dangers(client: TestClient,
-                                                               session: Session) -> None:
+def test_dossier_has_the_enterprise_its_risks_and_open_dangers(
+    client: TestClient, session: Session
+) -> None:
     enterprise = _create(client, "/api/enterprises", enterprise_payload())
     eid = enterprise["id"]
     blue = _create(client, "/api/risk-points", lec_point(eid, 1, 1, 1))
     red = _create(client, "/api/risk-points", lec_point(eid, 6, 6, 15))
-    hazard = _create(client, "/api/hazard-sources", {
-        "enterprise_id": eid, "name": "液氯储罐区", "unit_type": "storage",
-        "substances": [{"cas": "7782-50-5", "quantity_t": 600}]})
+    hazard = _create(
+        client,
+        "/api/hazard-sources",
+        {
+            "enterprise_id": eid,
+            "name": "液氯储罐区",
+            "unit_type": "storage",
+            "substances": [{"cas": "7782-50-5", "quantity_t": 600}],
+        },
+    )
     _danger(session, eid, "报警器失效", "general", "rectifying")
     _danger(session, eid, "泄压阀缺失", "major", "reported")
     _danger(session, eid, "已整改的隐患", "major", "closed")
@@ -39,18 +54,24 @@ def test_dossier_has_the_enterprise_its_risks_and_open_dangers(client: TestClien
 
     assert body["enterprise"]["name"] == enterprise["name"]
     assert body["enterprise"]["risk_level"] == "red"
-    assert [p["id"] for p in body["risk_points"]] == [red["id"], blue["id"]]   # highest first
+    assert [p["id"] for p in body["risk_points"]] == [red["id"], blue["id"]]  # highest first
     assert [h["id"] for h in body["hazard_sources"]] == [hazard["id"]]
     assert [d["title"] for d in body["open_dangers"]] == ["泄压阀缺失", "报警器失效"]
     graded = {(a["subject_type"], a["subject_id"]) for a in body["assessments"]}
-    assert {("risk_point", red["id"]), ("risk_point", blue["id"]),
-            ("hazard_source", hazard["id"])} <= graded
-    assert all(a["subject_id"] != other["id"] for a in body["assessments"]
-               if a["subject_type"] == "enterprise")
+    assert {
+        ("risk_point", red["id"]),
+        ("risk_point", blue["id"]),
+        ("hazard_source", hazard["id"]),
+    } <= graded
+    assert all(
+        a["subject_id"] != other["id"]
+        for a in body["assessments"]
+        if a["subject_type"] == "enterprise"
+    )
 
 
 def test_dossier_respects_the_scope_and_rejects_bad_ids(client: TestClient, make_user) -> None:
-    enterprise = _create(client, "/api/enterprises", enterprise_payload(LINGWU))   # 灵武市 640181
+    enterprise = _create(client, "/api/enterprises", enterprise_payload(LINGWU))  # 灵武市 640181
     url = f"/api/map/enterprises/{enterprise['id']}"
     yinchuan = make_user("official", region_code="640100")
     assert client.get(url, headers=yinchuan).status_code == 200

@@ -31,7 +31,8 @@ from tests.test_load import committed_rows_removed  # noqa: F401  (fixture)
 pytestmark = [
     pytest.mark.skipif(
         not get_settings().embedded,
-        reason="stops the embedded cluster; with DATABASE_URL set the server is not ours to stop"),
+        reason="stops the embedded cluster; with DATABASE_URL set the server is not ours to stop",
+    ),
     # Torn down in reverse: the engines are renewed before the committed rows are removed.
     pytest.mark.usefixtures("committed_rows_removed", "outage_safe"),
 ]
@@ -55,17 +56,27 @@ def _database_requests(enterprise_id: int, tag: str) -> list[tuple[str, str, dic
         # A filter never asked for before: not in any tile cache, so it needs the database.
         ("GET", f"/tiles/enterprises/14/{x}/{y}.mvt?level=red&sector=停库", None),
         ("PATCH", f"/api/enterprises/{enterprise_id}", {"employees": 12}),
-        ("POST", "/api/risk-points", {"name": f"停库时的风险点{tag}", "method": "lec",
-                                      "inputs": {"l": 3, "e": 6, "c": 7},
-                                      "lon": XINGQING[0], "lat": XINGQING[1]}),
+        (
+            "POST",
+            "/api/risk-points",
+            {
+                "name": f"停库时的风险点{tag}",
+                "method": "lec",
+                "inputs": {"l": 3, "e": 6, "c": 7},
+                "lon": XINGQING[0],
+                "lat": XINGQING[1],
+            },
+        ),
         ("POST", "/api/enterprises", enterprise_payload(name=f"停库时的企业{tag}")),
     ]
 
 
 def test_requests_during_an_outage_get_503_json_quickly_and_the_service_recovers(
-        live_server_url: str, owner_engine: Engine) -> None:
-    http = httpx.Client(base_url=live_server_url, timeout=10,
-                        headers=sign_in(live_server_url, owner_engine.url))
+    live_server_url: str, owner_engine: Engine
+) -> None:
+    http = httpx.Client(
+        base_url=live_server_url, timeout=10, headers=sign_in(live_server_url, owner_engine.url)
+    )
     created = http.post("/api/enterprises", json=enterprise_payload())
     assert created.status_code == 201, created.text
     enterprise = created.json()
@@ -105,23 +116,31 @@ def test_requests_during_an_outage_get_503_json_quickly_and_the_service_recovers
     assert recovered_after is not None and recovered_after < RECOVERY_LIMIT_S, recovered_after
     assert http.get("/api/health/ready").status_code == 200
     # The writes were refused, so nothing of them may be stored.
-    owner_engine.dispose()   # its pooled connections died with the server
+    owner_engine.dispose()  # its pooled connections died with the server
     with owner_engine.connect() as connection:
-        assert connection.execute(text(
-            "SELECT (SELECT count(*) FROM enterprises WHERE name LIKE :n)"
-            " + (SELECT count(*) FROM risk_points WHERE name LIKE :n)"),
-            {"n": f"停库时%{tag}"}).scalar_one() == 0
+        assert (
+            connection.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM enterprises WHERE name LIKE :n)"
+                    " + (SELECT count(*) FROM risk_points WHERE name LIKE :n)"
+                ),
+                {"n": f"停库时%{tag}"},
+            ).scalar_one()
+            == 0
+        )
     assert http.get(f"/api/enterprises/{enterprise['id']}").json()["employees"] is None
 
 
 def test_an_outage_under_load_loses_no_acknowledged_write(
-        live_server_url: str, owner_engine: Engine) -> None:
+    live_server_url: str, owner_engine: Engine
+) -> None:
     # Writes are in flight when the database stops: some commit, some never answer.
-    report = measure(live_server_url, owner_engine.url, clients=8, seconds=14,
-                     fault=Fault(at=4, outage=4))
+    report = measure(
+        live_server_url, owner_engine.url, clients=8, seconds=14, fault=Fault(at=4, outage=4)
+    )
     report.print("8 clients × 14 s, database stopped for 4 s at 4 s")  # shown on failure
     figures = fault_figures(report.run)
-    assert figures.statuses[503] > 0, figures.statuses     # the outage was seen
+    assert figures.statuses[503] > 0, figures.statuses  # the outage was seen
     assert figures.non_json_errors == 0
     assert figures.longest_s < ANSWER_LIMIT_S
     assert figures.recovery_s is not None and figures.recovery_s < RECOVERY_LIMIT_S

@@ -30,24 +30,35 @@ def test_bbox_and_level_filters(client: TestClient) -> None:
     enterprise = client.post("/api/enterprises", json=enterprise_payload()).json()
     client.post("/api/risk-points", json=lec_point(enterprise["id"], 6, 6, 15))
     lon, lat = XINGQING
-    inside = client.get("/api/features/risk_points", params={
-        "bbox": f"{lon - 0.01},{lat - 0.01},{lon + 0.01},{lat + 0.01}", "level": "red"}).json()
+    inside = client.get(
+        "/api/features/risk_points",
+        params={"bbox": f"{lon - 0.01},{lat - 0.01},{lon + 0.01},{lat + 0.01}", "level": "red"},
+    ).json()
     assert inside["numberMatched"] == 1
     outside = client.get("/api/features/risk_points", params={"bbox": "100,30,101,31"}).json()
     assert outside["numberMatched"] == 0
 
 
 def test_region_children_with_generalised_geometry(client: TestClient) -> None:
-    body = client.get("/api/features/regions", params={"parent": "640000", "detail": "coarse"}).json()
+    body = client.get(
+        "/api/features/regions", params={"parent": "640000", "detail": "coarse"}
+    ).json()
     assert [f["id"] for f in body["features"]] == ["640100", "640200", "640300", "640400", "640500"]
     full = client.get("/api/features/regions", params={"parent": "640000"}).json()
     assert len(json.dumps(body)) < len(json.dumps(full))
 
 
-@pytest.mark.parametrize(("bbox", "reason"), [
-    ("1,2,3", "4 numbers"), ("1,2,3,4,5,6", "4 numbers"), ("3,2,1,4", "min ≤ max"),
-    ("1,2,3,95", "latitudes"), ("a,2,3,4", "not a number"), ("1,-91,3,4", "latitudes"),
-])
+@pytest.mark.parametrize(
+    ("bbox", "reason"),
+    [
+        ("1,2,3", "4 numbers"),
+        ("1,2,3,4,5,6", "4 numbers"),
+        ("3,2,1,4", "min ≤ max"),
+        ("1,2,3,95", "latitudes"),
+        ("a,2,3,4", "not a number"),
+        ("1,-91,3,4", "latitudes"),
+    ],
+)
 def test_malformed_bbox(client: TestClient, bbox: str, reason: str) -> None:
     for url in ("/api/features/enterprises", "/ogc/collections/enterprises/items"):
         response = client.get(url, params={"bbox": bbox})
@@ -63,10 +74,19 @@ def test_ogc_landing_conformance_and_collections(client: TestClient) -> None:
     assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in conformance
     collections = client.get("/ogc/collections").json()["collections"]
     assert {c["id"] for c in collections} == {
-        "enterprises", "hazard_sources", "public_zones", "risk_points", "regions", "grid",
-        "emergency_resources"}
+        "enterprises",
+        "hazard_sources",
+        "public_zones",
+        "risk_points",
+        "regions",
+        "grid",
+        "emergency_resources",
+    }
     for collection in collections:
-        assert collection["extent"]["spatial"]["bbox"][0][0] < collection["extent"]["spatial"]["bbox"][0][2]
+        assert (
+            collection["extent"]["spatial"]["bbox"][0][0]
+            < collection["extent"]["spatial"]["bbox"][0][2]
+        )
         assert any(link["rel"] == "items" for link in collection["links"])
 
 
@@ -84,11 +104,13 @@ def test_ogc_items_and_item(client: TestClient) -> None:
 
 def test_ogc_datetime_filter(client: TestClient) -> None:
     client.post("/api/enterprises", json=enterprise_payload())
-    future = client.get("/ogc/collections/enterprises/items",
-                        params={"datetime": "2999-01-01T00:00:00Z/.."}).json()
+    future = client.get(
+        "/ogc/collections/enterprises/items", params={"datetime": "2999-01-01T00:00:00Z/.."}
+    ).json()
     assert future["numberMatched"] == 0
-    past = client.get("/ogc/collections/enterprises/items",
-                      params={"datetime": "2000-01-01T00:00:00Z/.."}).json()
+    past = client.get(
+        "/ogc/collections/enterprises/items", params={"datetime": "2000-01-01T00:00:00Z/.."}
+    ).json()
     assert past["numberMatched"] >= 1
     bad = client.get("/ogc/collections/enterprises/items", params={"datetime": "yesterday"})
     assert bad.status_code == 422 and bad.json()["field"] == "datetime"
@@ -115,12 +137,18 @@ def test_owslib_reads_a_collection(live_server_url: str) -> None:
 def test_gdal_oapif_driver_lists_the_layers(live_server_url: str) -> None:
     result = subprocess.run(
         ["ogrinfo", "-ro", "-q", f"OAPIF:{live_server_url}/ogc"],
-        capture_output=True, text=True, timeout=120)
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     for layer in ("enterprises", "regions", "risk_points"):
         assert layer in result.stdout
     summary = subprocess.run(
         ["ogrinfo", "-ro", "-so", f"OAPIF:{live_server_url}/ogc", "regions"],
-        capture_output=True, text=True, timeout=300)
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert summary.returncode == 0, summary.stderr
     assert "Feature Count" in summary.stdout or "Geometry" in summary.stdout

@@ -37,8 +37,14 @@ from tests.conftest import TEST_PASSWORD, live_token
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-TABLES = ("hidden_dangers", "risk_points", "hazard_sources", "public_zones",
-          "emergency_resources", "enterprises")
+TABLES = (
+    "hidden_dangers",
+    "risk_points",
+    "hazard_sources",
+    "public_zones",
+    "emergency_resources",
+    "enterprises",
+)
 NINGXIA = "640000"
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
@@ -59,10 +65,14 @@ def demo(engine: Engine) -> Iterator[dict[str, int]]:
     with Session(engine) as session, session.begin():
         plan = plan_demo(session, seed=1, enterprises=300, as_of=date(2024, 6, 1))
         # Rows of an earlier run that died before cleaning up (same credit codes).
-        session.execute(text("DELETE FROM enterprises WHERE credit_code = ANY(:codes)"),
-                        {"codes": [e["credit_code"] for e in plan.enterprises]})
-        before = {t: session.execute(text(f"SELECT coalesce(max(id), 0) FROM {t}")).scalar_one()
-                  for t in TABLES}
+        session.execute(
+            text("DELETE FROM enterprises WHERE credit_code = ANY(:codes)"),
+            {"codes": [e["credit_code"] for e in plan.enterprises]},
+        )
+        before = {
+            t: session.execute(text(f"SELECT coalesce(max(id), 0) FROM {t}")).scalar_one()
+            for t in TABLES
+        }
         write_plan(session, plan)
         grading.rebuild(session, regrade=True)
     yield before
@@ -78,9 +88,23 @@ def server(engine: Engine, demo) -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -107,7 +131,9 @@ def browser() -> Iterator:
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
-            headless=True, args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"])
+            headless=True,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+        )
         yield browser
         browser.close()
 
@@ -136,10 +162,18 @@ class Page:
     """A page with its console errors (the tile workers' too), the hosts it asked for,
     its Content-Security-Policy violations and any dialog a script opened."""
 
-    def __init__(self, browser, base: str, *, width: int = 1400, height: int = 900,
-                 session: dict | None = None) -> None:
-        self.context = browser.new_context(viewport={"width": width, "height": height},
-                                           accept_downloads=True, locale="zh-CN")
+    def __init__(
+        self,
+        browser,
+        base: str,
+        *,
+        width: int = 1400,
+        height: int = 900,
+        session: dict | None = None,
+    ) -> None:
+        self.context = browser.new_context(
+            viewport={"width": width, "height": height}, accept_downloads=True, locale="zh-CN"
+        )
         self.violations: list[str] = []
         self.dialogs: list[str] = []
         self.context.expose_function("raCspViolation", self._violation)
@@ -163,8 +197,9 @@ class Page:
             return
         # A refused request names its address only in the message's location.
         failed = message.text.startswith("Failed to load resource")
-        self.errors.append(f"{message.text} {message.location.get('url', '')}" if failed
-                           else message.text)
+        self.errors.append(
+            f"{message.text} {message.location.get('url', '')}" if failed else message.text
+        )
 
     def _request(self, request) -> None:
         self.requests.append(request.url)
@@ -191,8 +226,9 @@ class Page:
         if code is not None:
             # Predicates are functions: a string expression would be eval'd in the page, which
             # the Content-Security-Policy forbids.
-            self.page.wait_for_function("(code) => document.body.dataset.code === code",
-                                        arg=code, timeout=20_000)
+            self.page.wait_for_function(
+                "(code) => document.body.dataset.code === code", arg=code, timeout=20_000
+            )
         self.page.wait_for_load_state("networkidle")
         self.wait_tiles()
 
@@ -200,7 +236,8 @@ class Page:
         """Until every vector-tile layer has drawn the tiles in view."""
         self.page.wait_for_function(
             "() => (document.querySelector('#map').dataset.tilesLoading || '0') === '0'",
-            timeout=20_000)
+            timeout=20_000,
+        )
 
     def screenshot(self, name: str) -> Path:
         ARTIFACTS.mkdir(exist_ok=True)
@@ -214,11 +251,13 @@ class Page:
     def token(self) -> str | None:
         """The access token the page holds (None for the public)."""
         return self.page.evaluate(
-            "() => (JSON.parse(sessionStorage.getItem('ra.auth')) || {}).access_token || null")
+            "() => (JSON.parse(sessionStorage.getItem('ra.auth')) || {}).access_token || null"
+        )
 
     def painted(self, pane: str) -> int:
         """Pixels drawn by the tile pictures of a layer's pane."""
-        return self.page.evaluate("""(pane) => {
+        return self.page.evaluate(
+            """(pane) => {
             let n = 0;
             const tiles = document.querySelectorAll(`.leaflet-${pane}-pane canvas.leaflet-tile`);
             for (const tile of tiles) {
@@ -231,7 +270,9 @@ class Page:
                 for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n += 1;
             }
             return n;
-        }""", pane)
+        }""",
+            pane,
+        )
 
     def close(self) -> None:
         self.context.close()
@@ -249,14 +290,16 @@ def _session_of(base: str, username: str) -> dict:
     """Sign in on the served app: the token pair and the user as the web map stores them."""
     import httpx
 
-    tokens = httpx.post(f"{base}/api/auth/token", timeout=30,
-                        data={"username": username, "password": TEST_PASSWORD}).json()
+    tokens = httpx.post(
+        f"{base}/api/auth/token", timeout=30, data={"username": username, "password": TEST_PASSWORD}
+    ).json()
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
     user = httpx.get(f"{base}/api/auth/me", headers=headers, timeout=30).json()
     labels = {}
     if user["scope"]["region"]:
-        labels["region"] = httpx.get(f"{base}/api/regions/{user['scope']['region']}",
-                                     headers=headers, timeout=30).json()["name"]
+        labels["region"] = httpx.get(
+            f"{base}/api/regions/{user['scope']['region']}", headers=headers, timeout=30
+        ).json()["name"]
     return {**tokens, "user": {**user, "labels": labels}}
 
 
@@ -264,8 +307,9 @@ def _session_of(base: str, username: str) -> dict:
 def sessions(server: str, live_users: dict[str, str]) -> dict[str, dict]:
     """Signed-in sessions by role (admin, official and planner of 宁夏), one sign-in each
     per module."""
-    return {role: _session_of(server, live_users[role])
-            for role in ("admin", "official", "planner")}
+    return {
+        role: _session_of(server, live_users[role]) for role in ("admin", "official", "planner")
+    }
 
 
 @pytest.fixture
@@ -286,15 +330,17 @@ def admin_page(browser, server: str, sessions: dict[str, dict]) -> Iterator[Page
 
 def _get(base: str, path: str, token: str | None = None) -> object:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    with urllib.request.urlopen(urllib.request.Request(base + path, headers=headers),
-                                timeout=10) as response:
+    with urllib.request.urlopen(
+        urllib.request.Request(base + path, headers=headers), timeout=10
+    ) as response:
         return json.loads(response.read())
 
 
 def _province_count(engine: Engine) -> int:
     with engine.connect() as connection:
-        return connection.execute(text(
-            "SELECT count(*) FROM regions WHERE parent_code IS NULL")).scalar_one()
+        return connection.execute(
+            text("SELECT count(*) FROM regions WHERE parent_code IS NULL")
+        ).scalar_one()
 
 
 def test_page_loads_without_console_errors_and_offline(page: Page) -> None:
@@ -302,8 +348,7 @@ def test_page_loads_without_console_errors_and_offline(page: Page) -> None:
     page.page.wait_for_timeout(500)
     page.screenshot("01-country.png")
     assert page.errors == []
-    outside = [u for u in page.requests
-               if not u.startswith((page.base, "data:", "blob:"))]
+    outside = [u for u in page.requests if not u.startswith((page.base, "data:", "blob:"))]
     assert outside == [], "the default view must need nothing from outside the project"
     assert page.page.locator("#breadcrumb .current").inner_text() == "全国"
 
@@ -351,32 +396,44 @@ def test_clicking_ningxia_drills_into_its_five_cities(page: Page, server: str) -
 def _lone_red_enterprise(engine: Engine, demo: dict[str, int]) -> dict:
     """A red demo enterprise with no other enterprise within 40 m (nothing drawn over it)."""
     with engine.connect() as connection:
-        row = connection.execute(text("""
+        row = (
+            connection.execute(
+                text("""
             SELECT e.name, ST_X(e.geom) AS lng, ST_Y(e.geom) AS lat FROM enterprises e
              WHERE e.id > :after AND e.risk_level = 'red'
                AND NOT EXISTS (SELECT 1 FROM enterprises o WHERE o.id <> e.id
                                   AND ST_DWithin(o.geom::geography, e.geom::geography, 40))
-             ORDER BY e.id LIMIT 1"""), {"after": demo["enterprises"]}).mappings().one()
+             ORDER BY e.id LIMIT 1"""),
+                {"after": demo["enterprises"]},
+            )
+            .mappings()
+            .one()
+        )
     return dict(row)
 
 
 def _screen_point(page: Page, lat: float, lng: float) -> tuple[float, float]:
-    return page.page.evaluate("""([lat, lng]) => {
+    return page.page.evaluate(
+        """([lat, lng]) => {
         const {riskMap} = window.RiskAtlas;
         const p = riskMap.map.latLngToContainerPoint([lat, lng]);
         const r = riskMap.map.getContainer().getBoundingClientRect();
         return [r.left + p.x, r.top + p.y];
-    }""", [lat, lng])
+    }""",
+        [lat, lng],
+    )
 
 
 def test_an_enterprise_is_drawn_in_its_colour_and_clicking_it_opens_its_popup(
-        official_page: Page, engine: Engine, demo: dict[str, int]) -> None:
+    official_page: Page, engine: Engine, demo: dict[str, int]
+) -> None:
     page = official_page
     enterprise = _lone_red_enterprise(engine, demo)
     page.open(f"/#/{NINGXIA}?c={enterprise['lat']:.5f},{enterprise['lng']:.5f}&z=16&l=enterprises")
     x, y = _screen_point(page, enterprise["lat"], enterprise["lng"])
     # The tile pictures come from the tile worker; read back the pixel at the enterprise.
-    rgba = page.page.evaluate("""([x, y]) => {
+    rgba = page.page.evaluate(
+        """([x, y]) => {
         for (const tile of document.querySelectorAll('.leaflet-enterprises-pane canvas.leaflet-tile')) {
             const r = tile.getBoundingClientRect();
             if (x < r.left || x >= r.right || y < r.top || y >= r.bottom) continue;
@@ -389,15 +446,19 @@ def test_an_enterprise_is_drawn_in_its_colour_and_clicking_it_opens_its_popup(
                                         Math.floor((y - r.top) * scale), 1, 1).data];
         }
         return null;
-    }""", [x, y])
+    }""",
+        [x, y],
+    )
     assert rgba is not None, "no enterprise tile covers the enterprise"
-    assert all(abs(a - b) <= 4 for a, b in zip(rgba[:3], (0xE8, 0x22, 0x2D))) and rgba[3] > 200, rgba
+    assert all(abs(a - b) <= 4 for a, b in zip(rgba[:3], (0xE8, 0x22, 0x2D))) and rgba[3] > 200, (
+        rgba
+    )
     page.page.mouse.click(x, y)
     popup = page.page.locator(".leaflet-popup-content")
     popup.wait_for()
     assert enterprise["name"] in popup.inner_text()
     assert "重大风险" in popup.inner_text()
-    assert "#/640000" in page.page.url    # a click on a point opens it, it does not drill down
+    assert "#/640000" in page.page.url  # a click on a point opens it, it does not drill down
     page.screenshot("03-enterprise-popup.png")
     # The popup belongs to this view: going up to the country closes it.
     page.page.locator("#breadcrumb a[data-code='']").click()
@@ -407,7 +468,8 @@ def test_an_enterprise_is_drawn_in_its_colour_and_clicking_it_opens_its_popup(
 
 
 def test_the_popup_opens_the_enterprise_dossier_in_the_panel(
-        official_page: Page, server: str, engine: Engine, demo: dict[str, int]) -> None:
+    official_page: Page, server: str, engine: Engine, demo: dict[str, int]
+) -> None:
     page = official_page
     enterprise = _lone_red_enterprise(engine, demo)
     page.open(f"/#/{NINGXIA}?c={enterprise['lat']:.5f},{enterprise['lng']:.5f}&z=16&l=enterprises")
@@ -418,8 +480,7 @@ def test_the_popup_opens_the_enterprise_dossier_in_the_panel(
     dossier = _get(server, f"/api/map/enterprises/{eid}", page.token())
     assert page.page.locator("#dossier-name").inner_text() == enterprise["name"]
     assert page.page.locator("#dossier-level").get_attribute("data-level") == "red"
-    assert (page.page.locator("#dossier-risk-points tr").count()
-            == len(dossier["risk_points"]) > 0)
+    assert page.page.locator("#dossier-risk-points tr").count() == len(dossier["risk_points"]) > 0
     assert page.page.locator("#dossier-dangers tr").count() == len(dossier["open_dangers"])
     assert page.page.locator("#dossier-changes tr").count() == len(dossier["changes"])
     # The raw data opens from the page's copy (a link to the API would carry no token).
@@ -474,7 +535,8 @@ def test_tile_pictures_have_no_seams_between_their_server_tiles(page: Page) -> N
 
 
 def test_the_tile_decoder_reads_what_the_server_encodes(
-        official_page: Page, server: str, engine: Engine, demo: dict[str, int]) -> None:
+    official_page: Page, server: str, engine: Engine, demo: dict[str, int]
+) -> None:
     from mapbox_vector_tile import decode
 
     page = official_page
@@ -482,15 +544,25 @@ def test_the_tile_decoder_reads_what_the_server_encodes(
     page.open(f"/#/{NINGXIA}")
     token = page.token()
     assert token
-    paths = [f"/tiles/{layer}/{z}/{x}/{y}.mvt" for layer, z in (
-        ("enterprises", 7), ("enterprises", 14), ("regions", 6), ("regions", 9), ("grid", 12))
-        for x, y in [lonlat_to_tile(enterprise["lng"], enterprise["lat"], z)]]
+    paths = [
+        f"/tiles/{layer}/{z}/{x}/{y}.mvt"
+        for layer, z in (
+            ("enterprises", 7),
+            ("enterprises", 14),
+            ("regions", 6),
+            ("regions", 9),
+            ("grid", 12),
+        )
+        for x, y in [lonlat_to_tile(enterprise["lng"], enterprise["lat"], z)]
+    ]
     for path in paths:
-        request = urllib.request.Request(server + path,
-                                         headers={"Authorization": f"Bearer {token}"})
+        request = urllib.request.Request(
+            server + path, headers={"Authorization": f"Bearer {token}"}
+        )
         with urllib.request.urlopen(request) as response:
             expected = decode(response.read(), default_options={"y_coord_down": True})
-        decoded = page.page.evaluate("""async ([path, token]) => {
+        decoded = page.page.evaluate(
+            """async ([path, token]) => {
             const { decodeTile } = await import('/static/js/tiles/mvt.js');
             const response = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
             const layers = decodeTile(await response.arrayBuffer());
@@ -498,7 +570,9 @@ def test_the_tile_decoder_reads_what_the_server_encodes(
                 extent: layer.extent,
                 features: layer.features.map((f) => ({ type: f.type, properties: f.properties,
                                                        first: f.parts[0][0] })) }]));
-        }""", [path, token])
+        }""",
+            [path, token],
+        )
         assert decoded.keys() == expected.keys(), path
         for name, layer in expected.items():
             assert decoded[name]["extent"] == layer["extent"]
@@ -519,9 +593,11 @@ def test_legend_and_panel_counts_equal_the_api(page: Page, server: str) -> None:
     children = _get(server, f"/api/risk/summary?parent={NINGXIA}")
     legend = page.page.locator("#legend")
     for level in ("red", "orange", "yellow", "blue"):
-        for column, counts in (("risk_points", region["counts"]),
-                               ("enterprises", region["enterprises"]),
-                               ("public_zones", region["public_zones"])):
+        for column, counts in (
+            ("risk_points", region["counts"]),
+            ("enterprises", region["enterprises"]),
+            ("public_zones", region["public_zones"]),
+        ):
             cell = legend.locator(f"td[data-legend='{column}'][data-level='{level}']")
             assert int(cell.inner_text().replace(",", "")) == counts[level], (column, level)
         regions = sum(1 for c in children if c["regional_level"] == level)
@@ -653,7 +729,13 @@ def test_phone_viewport_stays_usable(browser, server: str) -> None:
         assert box["y"] < 640 - 200 and box["y"] + box["height"] <= 641
         assert page.locator("#region-name").is_visible()
         phone.screenshot("08-phone-panel.png")
-        for selector in ("#search-input", "#btn-export", "#btn-settings", "#btn-lang", "#breadcrumb"):
+        for selector in (
+            "#search-input",
+            "#btn-export",
+            "#btn-settings",
+            "#btn-lang",
+            "#breadcrumb",
+        ):
             b = page.locator(selector).bounding_box()
             assert b and b["x"] >= 0 and b["x"] + b["width"] <= 361, selector
         # Drilling still works from the ranking, and the panel folds away for the map.
@@ -667,8 +749,7 @@ def test_phone_viewport_stays_usable(browser, server: str) -> None:
 def test_first_map_is_drawn_fast(page: Page) -> None:
     page.page.goto(page.base + "/", wait_until="commit")
     page.page.wait_for_selector("body[data-ready=true]", timeout=20_000)
-    first = page.page.evaluate(
-        "() => performance.getEntriesByName('ra-first-map')[0].startTime")
+    first = page.page.evaluate("() => performance.getEntriesByName('ra-first-map')[0].startTime")
     print(f"first map drawn after {first:.0f} ms")
     # The goal is < 2 s on localhost; allow for a loaded CI machine.
     assert first < 3000
@@ -682,8 +763,9 @@ def test_colour_and_sector_filters_reach_the_tiles(official_page: Page, server: 
     page.page.locator("input[data-level='blue']").uncheck()
     page.wait_tiles()
     tiles = [u for u in page.requests if "/tiles/enterprises/" in u]
-    assert tiles and all("level=red%2Corange%2Cyellow" in u or "level=red,orange,yellow" in u
-                         for u in tiles)
+    assert tiles and all(
+        "level=red%2Corange%2Cyellow" in u or "level=red,orange,yellow" in u for u in tiles
+    )
     assert "f=red,orange,yellow" in page.page.url
     sector = _get(server, "/api/map/sectors")[0]["sector"]
     page.requests.clear()
@@ -702,14 +784,16 @@ def test_colour_and_sector_filters_reach_the_tiles(official_page: Page, server: 
 PNG_1PX = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360f8cfc0f01f0005fe02fe0dd5ba"
-    "8a0000000049454e44ae426082")
+    "8a0000000049454e44ae426082"
+)
 
 
 def test_basemap_is_a_setting_kept_in_the_browser(page: Page) -> None:
     # No network here: answer the external tile servers with a blank tile.
-    page.context.route(re.compile(r"https://(tile\.openstreetmap\.org|t\d\.tianditu\.gov\.cn)/.*"),
-                       lambda route: route.fulfill(status=200, content_type="image/png",
-                                                   body=PNG_1PX))
+    page.context.route(
+        re.compile(r"https://(tile\.openstreetmap\.org|t\d\.tianditu\.gov\.cn)/.*"),
+        lambda route: route.fulfill(status=200, content_type="image/png", body=PNG_1PX),
+    )
     page.open(f"/#/{NINGXIA}")
     page.wait_ready(NINGXIA)
     assert page.page.locator("img.leaflet-tile").count() == 0  # none by default (offline)
@@ -719,7 +803,9 @@ def test_basemap_is_a_setting_kept_in_the_browser(page: Page) -> None:
     page.page.locator("#settings-dialog button[value='save']").click()
     page.page.locator("img.leaflet-tile").first.wait_for(state="attached")
     sources = page.page.eval_on_selector_all("img.leaflet-tile", "els => els.map(e => e.src)")
-    assert any("tianditu.gov.cn" in s and "tk=test-key-123" in s and "T=vec_w" in s for s in sources)
+    assert any(
+        "tianditu.gov.cn" in s and "tk=test-key-123" in s and "T=vec_w" in s for s in sources
+    )
     assert any("T=cva_w" in s for s in sources)
     stored = page.page.evaluate("() => JSON.parse(localStorage.getItem('ra.settings'))")
     assert stored["basemap"] == "tdt-vec" and stored["tdtKey"] == "test-key-123"
@@ -730,7 +816,8 @@ def test_basemap_is_a_setting_kept_in_the_browser(page: Page) -> None:
     page.page.locator("input[name='basemap'][value='osm']").check()
     page.page.locator("#settings-dialog button[value='save']").click()
     page.page.wait_for_function(
-        "() => [...document.querySelectorAll('img.leaflet-tile')].some(i => i.src.includes('openstreetmap'))")
+        "() => [...document.querySelectorAll('img.leaflet-tile')].some(i => i.src.includes('openstreetmap'))"
+    )
     page.page.locator("#btn-settings").click()
     page.page.locator("input[name='basemap'][value='none']").check()
     page.page.locator("#settings-dialog button[value='save']").click()
@@ -740,10 +827,18 @@ def test_basemap_is_a_setting_kept_in_the_browser(page: Page) -> None:
 
 # Signing in (issue 10): the dialog, who is signed in, the public map, tokens on every request.
 
-LOCATED_LAYERS = ("enterprises", "risk_points", "hazard_sources", "public_zones",
-                  "emergency_resources", "heat")
-LOCATED_PATHS = re.compile(r"/tiles/(enterprises|risk_points|hazard_sources|public_zones|"
-                           r"emergency_resources)/|/api/heat\?|/api/map/enterprises/|/api/features/")
+LOCATED_LAYERS = (
+    "enterprises",
+    "risk_points",
+    "hazard_sources",
+    "public_zones",
+    "emergency_resources",
+    "heat",
+)
+LOCATED_PATHS = re.compile(
+    r"/tiles/(enterprises|risk_points|hazard_sources|public_zones|"
+    r"emergency_resources)/|/api/heat\?|/api/map/enterprises/|/api/features/"
+)
 OFFICIAL_LINE = "live-nx-official · 官员 · 宁夏回族自治区"
 
 
@@ -761,9 +856,15 @@ def _fill_sign_in(page: Page, username: str, password: str) -> None:
 
 def _refused(errors: list[str], *statuses: int) -> list[str]:
     """The errors left once the browser's own reports of refused sign-ins are set aside."""
-    return [e for e in errors if not (
-        e.startswith("Failed to load resource") and "/api/auth/token" in e
-        and any(f"status of {status}" in e for status in statuses))]
+    return [
+        e
+        for e in errors
+        if not (
+            e.startswith("Failed to load resource")
+            and "/api/auth/token" in e
+            and any(f"status of {status}" in e for status in statuses)
+        )
+    ]
 
 
 def test_the_public_map_shows_regions_only_and_asks_for_nothing_located(page: Page) -> None:
@@ -788,8 +889,9 @@ def test_the_public_map_shows_regions_only_and_asks_for_nothing_located(page: Pa
     assert sorted(wanted) == ["boundaries", "choropleth", "enterprises", "heat", "risk_points"]
     page.screenshot("30-public-layers.png")
     # A locked layer offers the sign-in.
-    page.page.locator("#layers-control label:has(input[data-layer='risk_points']) button.lock"
-                      ).click()
+    page.page.locator(
+        "#layers-control label:has(input[data-layer='risk_points']) button.lock"
+    ).click()
     dialog = page.page.locator("#login-dialog")
     assert dialog.is_visible()
     assert "登录后可查看" in dialog.locator("#login-reason").inner_text()
@@ -807,7 +909,8 @@ def test_the_public_map_shows_regions_only_and_asks_for_nothing_located(page: Pa
 
 
 def test_signing_in_and_out_through_the_page(
-        browser, server: str, live_users: dict[str, str], demo: dict[str, int]) -> None:
+    browser, server: str, live_users: dict[str, str], demo: dict[str, int]
+) -> None:
     desk = Page(browser, server, width=1280, height=800)
     try:
         page = desk.page
@@ -827,9 +930,15 @@ def test_signing_in_and_out_through_the_page(
         desk.screenshot("32-login-wrong-password.png")
         # Too many attempts (the server's 429, stood in for: a real one would lock the
         # account for a quarter of an hour).
-        page.route("**/api/auth/token", lambda route: route.fulfill(
-            status=429, headers={"Retry-After": "900"}, content_type="application/json",
-            body='{"detail": "too many failed sign-ins"}'))
+        page.route(
+            "**/api/auth/token",
+            lambda route: route.fulfill(
+                status=429,
+                headers={"Retry-After": "900"},
+                content_type="application/json",
+                body='{"detail": "too many failed sign-ins"}',
+            ),
+        )
         dialog.locator("input[name='password']").fill("wrong-again")
         page.locator("#login-submit").click()
         page.locator("#login-error", has_text="尝试次数过多，请稍后再试").wait_for()
@@ -854,9 +963,13 @@ def test_signing_in_and_out_through_the_page(
         # Every request of the page and of its tile workers carried the token.
         token = desk.token()
         assert token
-        asked = [(url, auth) for url, auth in desk.sent
-                 if url.startswith(desk.base) and ("/api/" in url or "/tiles/" in url)
-                 and "/api/auth/token" not in url]
+        asked = [
+            (url, auth)
+            for url, auth in desk.sent
+            if url.startswith(desk.base)
+            and ("/api/" in url or "/tiles/" in url)
+            and "/api/auth/token" not in url
+        ]
         assert any("/tiles/enterprises/" in url for url, _ in asked)
         assert [url for url, auth in asked if auth != f"Bearer {token}"] == []
         desk.screenshot("33-signed-in.png")
@@ -882,8 +995,12 @@ def test_signing_in_and_out_through_the_page(
         assert not page.locator("#account-wrap").is_visible()
         assert page.locator(".leaflet-enterprises-pane canvas.leaflet-tile").count() == 0
         assert _stored_session(desk) is None
-        assert page.locator("#layers-control label:has(input[data-layer='enterprises'])"
-                            ).get_attribute("data-locked") == "signin"
+        assert (
+            page.locator(
+                "#layers-control label:has(input[data-layer='enterprises'])"
+            ).get_attribute("data-locked")
+            == "signin"
+        )
         assert _located(desk.requests) == []
         desk.screenshot("35-signed-out.png")
         # The only errors are the browser's notes of the refused sign-ins.
@@ -938,10 +1055,12 @@ def test_signing_in_on_a_phone(browser, server: str, live_users: dict[str, str])
 
 
 def test_a_token_is_renewed_before_it_expires(
-        browser, server: str, live_users: dict[str, str]) -> None:
+    browser, server: str, live_users: dict[str, str]
+) -> None:
     # 20 s left: renewed before anything is sent with it.
-    nearly = Page(browser, server, session={**_session_of(server, live_users["official"]),
-                                            "expires_in": 20})
+    nearly = Page(
+        browser, server, session={**_session_of(server, live_users["official"]), "expires_in": 20}
+    )
     try:
         with nearly.page.expect_response("**/api/auth/refresh") as refreshed:
             nearly.open(f"/#/{NINGXIA}")
@@ -960,7 +1079,9 @@ def test_a_token_is_renewed_before_it_expires(
         later.open(f"/#/{NINGXIA}")
         later.page.wait_for_function(
             "(seeded) => JSON.parse(sessionStorage.getItem('ra.auth')).access_token !== seeded",
-            arg=later_seed["access_token"], timeout=20_000)
+            arg=later_seed["access_token"],
+            timeout=20_000,
+        )
         assert [url for url in later.requests if url.endswith("/api/auth/refresh")]
         assert later.errors == []
     finally:
@@ -968,7 +1089,8 @@ def test_a_token_is_renewed_before_it_expires(
 
 
 def test_a_refused_token_is_renewed_once_and_a_refused_renewal_ends_the_session(
-        browser, server: str, live_users: dict[str, str]) -> None:
+    browser, server: str, live_users: dict[str, str]
+) -> None:
     good = _session_of(server, live_users["official"])
     # A token the server refuses (as a revoked one is), with a good refresh token.
     revoked = Page(browser, server, session={**good, "access_token": "not-a-token"})
@@ -984,8 +1106,11 @@ def test_a_refused_token_is_renewed_once_and_a_refused_renewal_ends_the_session(
     finally:
         revoked.close()
     # Neither token good: the session ends, the public map shows, the dialog says why.
-    ended = Page(browser, server, session={**good, "access_token": "not-a-token",
-                                           "refresh_token": "not-a-token-either"})
+    ended = Page(
+        browser,
+        server,
+        session={**good, "access_token": "not-a-token", "refresh_token": "not-a-token-either"},
+    )
     try:
         ended.page.goto(ended.base + "/")
         reason = ended.page.locator("#login-dialog #login-reason")
@@ -1001,13 +1126,15 @@ def test_a_refused_token_is_renewed_once_and_a_refused_renewal_ends_the_session(
 
 
 def test_a_planner_sees_the_layers_of_the_role_only(
-        browser, server: str, sessions: dict[str, dict]) -> None:
+    browser, server: str, sessions: dict[str, dict]
+) -> None:
     planner = Page(browser, server, session=sessions["planner"])
     try:
         planner.open(f"/#/{NINGXIA}?l=choropleth,enterprises,hazard_sources,public_zones")
         page = planner.page
         assert page.locator("#account-text").inner_text() == (
-            "live-nx-planner · 规划人员 · 宁夏回族自治区")
+            "live-nx-planner · 规划人员 · 宁夏回族自治区"
+        )
         # Planners read hazard sources, public zones and emergency resources, not
         # enterprises or risk points: those say so, and are not asked for (no 403).
         for name in ("enterprises", "risk_points", "heat"):
@@ -1031,8 +1158,9 @@ def test_the_layers_each_role_may_see_agree_with_the_server(page: Page) -> None:
 
     page.open("/")
     readable = page.page.evaluate("async () => (await import('/static/js/auth.js')).READABLE")
-    assert ({role: sorted(tables) for role, tables in readable.items()}
-            == {role: sorted(tables) for role, tables in READABLE.items()})
+    assert {role: sorted(tables) for role, tables in readable.items()} == {
+        role: sorted(tables) for role, tables in READABLE.items()
+    }
 
 
 # Script injection (issue 9): names anyone can register, shown everywhere as plain text.
@@ -1056,11 +1184,15 @@ INJECTED = r"""() => [
   ].map((element) => element.outerHTML)"""
 
 
-def _send(base: str, method: str, path: str, headers: dict[str, str],
-          body: dict | None = None) -> dict:
+def _send(
+    base: str, method: str, path: str, headers: dict[str, str], body: dict | None = None
+) -> dict:
     request = urllib.request.Request(
-        base + path, method=method, data=json.dumps(body).encode() if body else None,
-        headers={"Content-Type": "application/json", **headers})
+        base + path,
+        method=method,
+        data=json.dumps(body).encode() if body else None,
+        headers={"Content-Type": "application/json", **headers},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read() or b"{}")
 
@@ -1081,7 +1213,8 @@ def hostile(server: str, engine: Engine, demo, admin: dict[str, str]) -> Iterato
     from tests.factories import enterprise_payload, lec_point, square_around
 
     with engine.connect() as connection:
-        lon, lat = connection.execute(text("""
+        lon, lat = connection.execute(
+            text("""
             SELECT x, y FROM generate_series(0, 8) i,
                    LATERAL (SELECT (106.27 + 0.006 * (i % 3))::float8 AS x,
                                    (38.46 + 0.006 * (i / 3))::float8 AS y) c
@@ -1089,38 +1222,96 @@ def hostile(server: str, engine: Engine, demo, admin: dict[str, str]) -> Iterato
                    SELECT 1 FROM enterprises e
                     WHERE ST_DWithin(e.geom::geography,
                                      ST_SetSRID(ST_MakePoint(x, y), 4326)::geography, 300))
-             ORDER BY i LIMIT 1""")).one()
+             ORDER BY i LIMIT 1""")
+        ).one()
     with Session(engine) as session, session.begin():
-        import_grids(session, feature_collection={"type": "FeatureCollection", "features": [{
-            "type": "Feature", "geometry": square_around(lon, lat, 0.01),
-            "properties": {"code": HOSTILE["grid_code"], "name": HOSTILE["grid"]}}]})
-    enterprise = _send(server, "POST", "/api/enterprises", admin, enterprise_payload(
-        (lon, lat), name=HOSTILE["enterprise"], sector=HOSTILE["sector"],
-        address=HOSTILE["address"], responsible_person=HOSTILE["person"]))
-    places = {"enterprise": (lon, lat), "hazard": (lon - 0.0015, lat),
-              "risk_point": (lon, lat + 0.0012), "zone": (lon + 0.0016, lat)}
-    point = _send(server, "POST", "/api/risk-points", admin, {
-        **lec_point(enterprise["id"], 6, 6, 15, places["risk_point"]),
-        "name": HOSTILE["risk_point"]})
-    hazard = _send(server, "POST", "/api/hazard-sources", admin, {
-        "enterprise_id": enterprise["id"], "name": HOSTILE["hazard"], "unit_type": "storage",
-        "substances": [{"cas": "7782-50-5", "quantity_t": 10}],
-        "lon": places["hazard"][0], "lat": places["hazard"][1]})
-    zone = _send(server, "POST", "/api/public-zones", admin, {
-        "name": HOSTILE["zone"], "kind": "residential", "population": 40,
-        "geometry": square_around(*places["zone"], 0.0003)})
+        import_grids(
+            session,
+            feature_collection={
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "geometry": square_around(lon, lat, 0.01),
+                        "properties": {"code": HOSTILE["grid_code"], "name": HOSTILE["grid"]},
+                    }
+                ],
+            },
+        )
+    enterprise = _send(
+        server,
+        "POST",
+        "/api/enterprises",
+        admin,
+        enterprise_payload(
+            (lon, lat),
+            name=HOSTILE["enterprise"],
+            sector=HOSTILE["sector"],
+            address=HOSTILE["address"],
+            responsible_person=HOSTILE["person"],
+        ),
+    )
+    places = {
+        "enterprise": (lon, lat),
+        "hazard": (lon - 0.0015, lat),
+        "risk_point": (lon, lat + 0.0012),
+        "zone": (lon + 0.0016, lat),
+    }
+    point = _send(
+        server,
+        "POST",
+        "/api/risk-points",
+        admin,
+        {
+            **lec_point(enterprise["id"], 6, 6, 15, places["risk_point"]),
+            "name": HOSTILE["risk_point"],
+        },
+    )
+    hazard = _send(
+        server,
+        "POST",
+        "/api/hazard-sources",
+        admin,
+        {
+            "enterprise_id": enterprise["id"],
+            "name": HOSTILE["hazard"],
+            "unit_type": "storage",
+            "substances": [{"cas": "7782-50-5", "quantity_t": 10}],
+            "lon": places["hazard"][0],
+            "lat": places["hazard"][1],
+        },
+    )
+    zone = _send(
+        server,
+        "POST",
+        "/api/public-zones",
+        admin,
+        {
+            "name": HOSTILE["zone"],
+            "kind": "residential",
+            "population": 40,
+            "geometry": square_around(*places["zone"], 0.0003),
+        },
+    )
     with Session(engine) as session, session.begin():
-        session.add(HiddenDanger(enterprise_id=enterprise["id"], title=HOSTILE["danger"],
-                                 grade="general", status="reported",
-                                 geom=f"SRID=4326;POINT({lon} {lat})"))
+        session.add(
+            HiddenDanger(
+                enterprise_id=enterprise["id"],
+                title=HOSTILE["danger"],
+                grade="general",
+                status="reported",
+                geom=f"SRID=4326;POINT({lon} {lat})",
+            )
+        )
     yield {"county": enterprise["county_code"], "id": enterprise["id"], "places": places}
     _send(server, "DELETE", f"/api/risk-points/{point['id']}", admin)
     _send(server, "DELETE", f"/api/hazard-sources/{hazard['id']}", admin)
     _send(server, "DELETE", f"/api/public-zones/{zone['id']}", admin)
     _send(server, "DELETE", f"/api/enterprises/{enterprise['id']}", admin)
     with Session(engine) as session, session.begin():
-        session.execute(text("DELETE FROM grid_cells WHERE code = :code"),
-                        {"code": HOSTILE["grid_code"]})
+        session.execute(
+            text("DELETE FROM grid_cells WHERE code = :code"), {"code": HOSTILE["grid_code"]}
+        )
         reassign_grid_codes(session, county_codes=[enterprise["county_code"]])
         session.execute(text("SELECT rebuild_region_counts()"))
 
@@ -1132,12 +1323,15 @@ def _assert_nothing_injected(page: Page) -> None:
 
 
 def test_hostile_names_show_as_text_in_popups_panel_search_and_dossier(
-        admin_page: Page, hostile: dict) -> None:
+    admin_page: Page, hostile: dict
+) -> None:
     page = admin_page
     county, places = hostile["county"], hostile["places"]
     lon, lat = places["enterprise"]
-    page.open(f"/#/{county}?c={lat:.5f},{lon:.5f}&z=16"
-              "&l=choropleth,enterprises,risk_points,hazard_sources,public_zones")
+    page.open(
+        f"/#/{county}?c={lat:.5f},{lon:.5f}&z=16"
+        "&l=choropleth,enterprises,risk_points,hazard_sources,public_zones"
+    )
     page.wait_ready(county)
     # The grid cell: its label on the map, its row in the panel, the hover card.
     assert HOSTILE["grid"] in page.page.locator(".region-label").all_inner_texts()
@@ -1182,11 +1376,13 @@ def test_hostile_names_show_as_text_in_popups_panel_search_and_dossier(
 
 
 def test_the_map_runs_under_its_content_security_policy(
-        official_page: Page, engine: Engine, demo: dict[str, int]) -> None:
+    official_page: Page, engine: Engine, demo: dict[str, int]
+) -> None:
     page = official_page
-    page.context.route(re.compile(r"https://t\d\.tianditu\.gov\.cn/.*"),
-                       lambda route: route.fulfill(status=200, content_type="image/png",
-                                                   body=PNG_1PX))
+    page.context.route(
+        re.compile(r"https://t\d\.tianditu\.gov\.cn/.*"),
+        lambda route: route.fulfill(status=200, content_type="image/png", body=PNG_1PX),
+    )
     response = page.page.goto(page.base + f"/#/{NINGXIA}")
     policy = response.headers["content-security-policy"]
     assert "script-src 'self';" in policy and "'unsafe-inline'" not in policy
@@ -1209,8 +1405,10 @@ def test_the_map_runs_under_its_content_security_policy(
     page.wait_tiles()
     # A popup and the dossier, with the hazard sources and the heat map drawn.
     enterprise = _lone_red_enterprise(engine, demo)
-    page.open(f"/#/{NINGXIA}?c={enterprise['lat']:.5f},{enterprise['lng']:.5f}&z=16"
-              "&l=choropleth,boundaries,enterprises,hazard_sources,heat")
+    page.open(
+        f"/#/{NINGXIA}?c={enterprise['lat']:.5f},{enterprise['lng']:.5f}&z=16"
+        "&l=choropleth,boundaries,enterprises,hazard_sources,heat"
+    )
     page.page.mouse.click(*_screen_point(page, enterprise["lat"], enterprise["lng"]))
     page.page.locator(".leaflet-popup-content a[data-enterprise]").click()
     page.page.locator("#dossier-name").wait_for()
@@ -1231,7 +1429,8 @@ def test_the_map_runs_under_its_content_security_policy(
 
 
 def test_the_offline_export_keeps_hostile_names_as_text(
-        page: Page, admin_page: Page, hostile: dict, admin: dict[str, str]) -> None:
+    page: Page, admin_page: Page, hostile: dict, admin: dict[str, str]
+) -> None:
     county, (lon, lat) = hostile["county"], hostile["places"]["enterprise"]
 
     def export(opened: Page) -> str:
@@ -1268,20 +1467,26 @@ def test_the_offline_export_keeps_hostile_names_as_text(
         # even look at localStorage. Leaflet ignores setView while the export's first
         # (animated) fitBounds runs, so ask until the map is there.
         find_map = "window[Object.keys(window).find((k) => /^map_/.test(k))]"
-        page.page.wait_for_function(f"""(place) => {{
+        page.page.wait_for_function(
+            f"""(place) => {{
             const map = {find_map};
             if (!map) return false;
             map.setView(place, 16, {{animate: false}});
             return map.getZoom() === 16;
-        }}""", arg=[lat, lon])
-        enterprise_at, grid_at = page.page.evaluate(f"""(places) => {{
+        }}""",
+            arg=[lat, lon],
+        )
+        enterprise_at, grid_at = page.page.evaluate(
+            f"""(places) => {{
             const map = {find_map};
             const r = map.getContainer().getBoundingClientRect();
             return places.map((place) => {{
                 const p = map.latLngToContainerPoint(place);
                 return [r.left + p.x, r.top + p.y];
             }});
-        }}""", [[lat, lon], [lat + 0.004, lon + 0.004]])
+        }}""",
+            [[lat, lon], [lat + 0.004, lon + 0.004]],
+        )
         tooltip = page.page.locator(".leaflet-tooltip")
         page.page.mouse.move(*enterprise_at)
         tooltip.filter(has_text=HOSTILE["enterprise"]).wait_for()
@@ -1295,10 +1500,10 @@ def test_api_docs_run_under_their_own_policy(page: Page) -> None:
     # No network here: answer the CDN with small stand-ins that show they were allowed to run.
     stand_ins = {
         "swagger-ui-bundle.js": "window.SwaggerUIBundle = Object.assign((config) => {"
-                                " document.body.dataset.docs = config.url; },"
-                                " {presets: {apis: {}}, SwaggerUIStandalonePreset: {}});",
+        " document.body.dataset.docs = config.url; },"
+        " {presets: {apis: {}}, SwaggerUIStandalonePreset: {}});",
         "redoc.standalone.js": "document.body.dataset.docs ="
-                               " document.querySelector('redoc').getAttribute('spec-url');",
+        " document.querySelector('redoc').getAttribute('spec-url');",
     }
 
     def answer(route) -> None:
@@ -1306,11 +1511,13 @@ def test_api_docs_run_under_their_own_policy(page: Page) -> None:
         kind = "application/javascript" if name in stand_ins else "text/css"
         route.fulfill(status=200, content_type=kind, body=stand_ins.get(name, ""))
 
-    page.context.route(re.compile(r"https://(cdn\.jsdelivr\.net|fonts\.googleapis\.com)/.*"),
-                       answer)
-    page.context.route(re.compile(r"https://fastapi\.tiangolo\.com/.*"),
-                       lambda route: route.fulfill(status=200, content_type="image/png",
-                                                   body=PNG_1PX))
+    page.context.route(
+        re.compile(r"https://(cdn\.jsdelivr\.net|fonts\.googleapis\.com)/.*"), answer
+    )
+    page.context.route(
+        re.compile(r"https://fastapi\.tiangolo\.com/.*"),
+        lambda route: route.fulfill(status=200, content_type="image/png", body=PNG_1PX),
+    )
     for path in ("/docs", "/redoc"):
         page.page.goto(page.base + path)
         page.page.wait_for_function("() => document.body.dataset.docs === '/openapi.json'")

@@ -28,15 +28,20 @@ def test_worked_example_with_named_gases() -> None:
         s=2.6, is_major=True, alpha=2.0, exposed_people=102, r=85.6, grade=2, level="orange"
     )
     assert [(t.critical_t, t.beta, t.beta_table) for t in result.terms] == [
-        (5, 5, 3), (1, 20, 3), (5, 4, 3)
+        (5, 5, 3),
+        (1, 20, 3),
+        (5, 4, 3),
     ]
 
 
 def test_worked_example_term_by_category() -> None:
     """The third term (Q 5, β 4) is also category J1."""
     result = assess_hazard_source(
-        [SubstanceInput(2, name="硫化氢"), SubstanceInput(2, name="磷化氢"),
-         SubstanceInput(1, category="J1")],
+        [
+            SubstanceInput(2, name="硫化氢"),
+            SubstanceInput(2, name="磷化氢"),
+            SubstanceInput(1, category="J1"),
+        ],
         exposed_people=102,
     )
     assert result.r == pytest.approx(85.6)
@@ -63,8 +68,17 @@ def test_exactly_one_is_major() -> None:
 
 @pytest.mark.parametrize(
     ("people", "alpha"),
-    [(0, 0.5), (1, 1.0), (29, 1.0), (30, 1.2), (49, 1.2), (50, 1.5), (99, 1.5), (100, 2.0),
-     (100_000, 2.0)],
+    [
+        (0, 0.5),
+        (1, 1.0),
+        (29, 1.0),
+        (30, 1.2),
+        (49, 1.2),
+        (50, 1.5),
+        (99, 1.5),
+        (100, 2.0),
+        (100_000, 2.0),
+    ],
 )
 def test_alpha_bands(people: int, alpha: float) -> None:
     assert alpha_for(people) == alpha
@@ -79,8 +93,16 @@ def test_alpha_rejects_bad_counts(people: object) -> None:
 
 @pytest.mark.parametrize(
     ("r", "grade", "level"),
-    [(150, 1, "red"), (100, 1, "red"), (99.99, 2, "orange"), (50, 2, "orange"),
-     (49.99, 3, "yellow"), (10, 3, "yellow"), (9.99, 4, "blue"), (0.5, 4, "blue")],
+    [
+        (150, 1, "red"),
+        (100, 1, "red"),
+        (99.99, 2, "orange"),
+        (50, 2, "orange"),
+        (49.99, 3, "yellow"),
+        (10, 3, "yellow"),
+        (9.99, 4, "blue"),
+        (0.5, 4, "blue"),
+    ],
 )
 def test_grade_bands(r: float, grade: int, level: str) -> None:
     assert grade_for(r) == (grade, level)

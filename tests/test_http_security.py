@@ -12,9 +12,11 @@ from fastapi.testclient import TestClient
 from app.http_security import API_DOCS_POLICY, BASEMAP_TILE_ORIGINS, MAP_POLICY
 from app.settings import FRONTEND_DIR, get_settings
 
-COMPANIONS = {"x-content-type-options": "nosniff",
-              "referrer-policy": "strict-origin-when-cross-origin",
-              "x-frame-options": "DENY"}
+COMPANIONS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "strict-origin-when-cross-origin",
+    "x-frame-options": "DENY",
+}
 
 
 def _directives(policy: str) -> dict[str, list[str]]:
@@ -22,8 +24,14 @@ def _directives(policy: str) -> dict[str, list[str]]:
 
 
 def test_every_response_carries_the_map_policy_and_its_companions(client: TestClient) -> None:
-    for path in ("/", "/static/js/app.js", "/static/js/tiles/worker.js", "/api/map/sectors",
-                 "/api/regions/999999", "/no/such/page"):
+    for path in (
+        "/",
+        "/static/js/app.js",
+        "/static/js/tiles/worker.js",
+        "/api/map/sectors",
+        "/api/regions/999999",
+        "/no/such/page",
+    ):
         response = client.get(path)
         assert response.headers["content-security-policy"] == MAP_POLICY, path
         for name, value in COMPANIONS.items():
@@ -31,8 +39,11 @@ def test_every_response_carries_the_map_policy_and_its_companions(client: TestCl
 
 
 def test_refusals_before_any_route_carry_the_headers_too(client: TestClient) -> None:
-    too_large = client.post("/api/enterprises", content=b" " * (get_settings().max_body_bytes + 1),
-                            headers={"Content-Type": "application/json"})
+    too_large = client.post(
+        "/api/enterprises",
+        content=b" " * (get_settings().max_body_bytes + 1),
+        headers={"Content-Type": "application/json"},
+    )
     assert too_large.status_code == 413
     assert too_large.headers["content-security-policy"] == MAP_POLICY
     assert too_large.headers["x-content-type-options"] == "nosniff"

@@ -14,9 +14,11 @@ from bench.load import longest_health_gap, measure
 CLIENTS = 40
 SECONDS = 15
 # What the server commits stays: the other tests start from no located rows.
-COMMITTED_TABLES = ("hidden_dangers, risk_points, hazard_sources, public_zones,"
-                    " emergency_resources, enterprises, grid_cells, assessments,"
-                    " region_count_snapshots, region_counts, users, login_failures")
+COMMITTED_TABLES = (
+    "hidden_dangers, risk_points, hazard_sources, public_zones,"
+    " emergency_resources, enterprises, grid_cells, assessments,"
+    " region_count_snapshots, region_counts, users, login_failures"
+)
 
 
 @pytest.fixture
@@ -28,15 +30,21 @@ def committed_rows_removed(owner_engine: Engine) -> Iterator[None]:
 
 
 def test_many_clients_get_answers_and_every_acknowledged_write_is_stored(
-        live_server_url: str, owner_engine: Engine, committed_rows_removed: None) -> None:
+    live_server_url: str, owner_engine: Engine, committed_rows_removed: None
+) -> None:
     # The engine's URL object, not its text: failure reports show it without the password.
     report = measure(live_server_url, owner_engine.url, clients=CLIENTS, seconds=SECONDS)
     report.print(f"{CLIENTS} clients × {SECONDS} s on {live_server_url}")  # shown on failure
 
     # The run did what it says, so the checks below cannot pass on nothing.
     assert len(report.run.answers) >= 10 * CLIENTS
-    assert min(report.check.acknowledged[kind] for kind in
-               ("create_enterprise", "create_risk_point", "patch", "delete")) >= 10
+    assert (
+        min(
+            report.check.acknowledged[kind]
+            for kind in ("create_enterprise", "create_risk_point", "patch", "delete")
+        )
+        >= 10
+    )
 
     classes = report.classes()
     assert classes["5xx"] == 0

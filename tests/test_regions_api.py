@@ -6,6 +6,7 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+
 from tests.conftest import PUBLIC
 
 
@@ -16,7 +17,11 @@ def test_health(client: TestClient) -> None:
 
 def test_get_region(client: TestClient) -> None:
     assert client.get("/api/regions/640100").json() == {
-        "code": "640100", "name": "银川市", "level": "city", "parent_code": "640000"}
+        "code": "640100",
+        "name": "银川市",
+        "level": "city",
+        "parent_code": "640000",
+    }
 
 
 def test_children_of_ningxia_are_its_five_cities(client: TestClient) -> None:
@@ -32,9 +37,10 @@ def test_children_of_hubei_include_province_administered_units(client: TestClien
 
 def points_beside_shared_border(session, code_a: str, code_b: str, metres: float = 30.0):
     """Two points `metres` either side of the midpoint of the border between two regions."""
-    rows = session.execute(text(
-        "SELECT code, ST_AsBinary(geom) FROM regions WHERE code IN (:a, :b)"),
-        {"a": code_a, "b": code_b}).all()
+    rows = session.execute(
+        text("SELECT code, ST_AsBinary(geom) FROM regions WHERE code IN (:a, :b)"),
+        {"a": code_a, "b": code_b},
+    ).all()
     shapes = {code: shapely.from_wkb(bytes(wkb)) for code, wkb in rows}
     border = shapely.line_merge(shapes[code_a].boundary.intersection(shapes[code_b].boundary))
     line = max(getattr(border, "geoms", [border]), key=lambda g: g.length)
@@ -46,16 +52,24 @@ def points_beside_shared_border(session, code_a: str, code_b: str, metres: float
     return [(middle.x + sign * normal[0], middle.y + sign * normal[1]) for sign in (1, -1)]
 
 
-@pytest.mark.parametrize(("code_a", "code_b"), [
-    ("640104", "640106"),     # 兴庆区 | 金凤区, inside Yinchuan
-    ("640502", "620423"),     # 沙坡头区 (Ningxia) | 景泰县 (Gansu)
-    ("441900", "441322"),     # 东莞 (a city-level leaf) | 博罗县
-])
-def test_locate_on_both_sides_of_a_county_border(client: TestClient, session, code_a: str,
-                                                 code_b: str) -> None:
-    adjacent = session.execute(text(
-        "SELECT ST_Touches(a.geom, b.geom) OR ST_Intersects(a.geom, b.geom) FROM regions a, regions b "
-        "WHERE a.code = :a AND b.code = :b"), {"a": code_a, "b": code_b}).scalar()
+@pytest.mark.parametrize(
+    ("code_a", "code_b"),
+    [
+        ("640104", "640106"),  # 兴庆区 | 金凤区, inside Yinchuan
+        ("640502", "620423"),  # 沙坡头区 (Ningxia) | 景泰县 (Gansu)
+        ("441900", "441322"),  # 东莞 (a city-level leaf) | 博罗县
+    ],
+)
+def test_locate_on_both_sides_of_a_county_border(
+    client: TestClient, session, code_a: str, code_b: str
+) -> None:
+    adjacent = session.execute(
+        text(
+            "SELECT ST_Touches(a.geom, b.geom) OR ST_Intersects(a.geom, b.geom) FROM regions a, regions b "
+            "WHERE a.code = :a AND b.code = :b"
+        ),
+        {"a": code_a, "b": code_b},
+    ).scalar()
     if not adjacent:
         pytest.skip(f"{code_a} and {code_b} do not share a border in this data version")
     located = set()
@@ -66,12 +80,15 @@ def test_locate_on_both_sides_of_a_county_border(client: TestClient, session, co
     assert located == {code_a, code_b}
 
 
-@pytest.mark.parametrize(("lon", "lat", "county", "city"), [
-    (106.280, 38.470, "640104", "640100"),      # 兴庆区, 银川市
-    (113.75, 23.02, "441900", "441900"),        # 东莞 is its own county-level unit
-    (113.45, 30.36, "429004", None),            # 仙桃 has no city above it
-    (116.40, 39.91, "110101", "110100"),        # 东城区, Beijing's city-level unit
-])
+@pytest.mark.parametrize(
+    ("lon", "lat", "county", "city"),
+    [
+        (106.280, 38.470, "640104", "640100"),  # 兴庆区, 银川市
+        (113.75, 23.02, "441900", "441900"),  # 东莞 is its own county-level unit
+        (113.45, 30.36, "429004", None),  # 仙桃 has no city above it
+        (116.40, 39.91, "110101", "110100"),  # 东城区, Beijing's city-level unit
+    ],
+)
 def test_locate(client: TestClient, lon: float, lat: float, county: str, city: str | None) -> None:
     body = client.get("/api/regions/locate", params={"lon": lon, "lat": lat}).json()
     assert body["county"]["code"] == county
@@ -98,18 +115,21 @@ def test_geometry_is_a_geojson_feature(client: TestClient) -> None:
     assert len(str(coarse["geometry"])) < len(str(feature["geometry"]))
 
 
-@pytest.mark.parametrize(("url", "status", "field"), [
-    ("/api/regions/999999", 404, "code"),
-    ("/api/regions/999999/children", 404, "code"),
-    ("/api/regions/999999/geometry", 404, "code"),
-    ("/api/regions/64000", 422, "code"),
-    ("/api/regions/abcdef", 422, "code"),
-    ("/api/regions/locate?lon=181&lat=30", 422, "lon"),
-    ("/api/regions/locate?lon=100&lat=-91", 422, "lat"),
-    ("/api/regions/locate?lon=abc&lat=30", 422, "lon"),
-    ("/api/regions/locate?lat=30", 422, "lon"),
-    ("/api/regions/640000/geometry?detail=huge", 422, "detail"),
-])
+@pytest.mark.parametrize(
+    ("url", "status", "field"),
+    [
+        ("/api/regions/999999", 404, "code"),
+        ("/api/regions/999999/children", 404, "code"),
+        ("/api/regions/999999/geometry", 404, "code"),
+        ("/api/regions/64000", 422, "code"),
+        ("/api/regions/abcdef", 422, "code"),
+        ("/api/regions/locate?lon=181&lat=30", 422, "lon"),
+        ("/api/regions/locate?lon=100&lat=-91", 422, "lat"),
+        ("/api/regions/locate?lon=abc&lat=30", 422, "lon"),
+        ("/api/regions/locate?lat=30", 422, "lon"),
+        ("/api/regions/640000/geometry?detail=huge", 422, "detail"),
+    ],
+)
 def test_errors_name_the_field(client: TestClient, url: str, status: int, field: str) -> None:
     response = client.get(url)
     assert response.status_code == status

@@ -41,26 +41,30 @@ def test_nul_byte_in_a_query_parameter_is_refused(client: TestClient) -> None:
 
 
 def test_offset_beyond_64_bits_is_refused(client: TestClient) -> None:
-    _assert_error_body(client.get("/api/enterprises?offset=9223372036854775808"), 422,
-                       "offset")
-    _assert_error_body(client.get(f"{NINGXIA_ITEMS}?offset=9223372036854775808"), 422,
-                       "offset")
+    _assert_error_body(client.get("/api/enterprises?offset=9223372036854775808"), 422, "offset")
+    _assert_error_body(client.get(f"{NINGXIA_ITEMS}?offset=9223372036854775808"), 422, "offset")
 
 
 def test_null_for_a_required_field_in_patch_is_refused(client: TestClient) -> None:
     point = client.post("/api/risk-points", json=lec_point(None, 3, 6, 15)).json()
-    _assert_error_body(client.patch(f"/api/risk-points/{point['id']}", json={"inputs": None}),
-                       422, "inputs")
-    _assert_error_body(client.patch(f"/api/risk-points/{point['id']}", json={"name": None}),
-                       422, "name")
+    _assert_error_body(
+        client.patch(f"/api/risk-points/{point['id']}", json={"inputs": None}), 422, "inputs"
+    )
+    _assert_error_body(
+        client.patch(f"/api/risk-points/{point['id']}", json={"name": None}), 422, "name"
+    )
     assert client.get(f"/api/risk-points/{point['id']}").json()["inputs"] == {
-        "l": 3, "e": 6, "c": 15}
+        "l": 3,
+        "e": 6,
+        "c": 15,
+    }
 
 
 def test_ogc_interval_with_one_zone_less_end_is_read_as_china_time(client: TestClient) -> None:
     created = client.post("/api/enterprises", json=enterprise_payload()).json()
-    response = client.get(NINGXIA_ITEMS, params={
-        "datetime": "2000-01-01T00:00:00Z/2999-01-01T00:00:00"})
+    response = client.get(
+        NINGXIA_ITEMS, params={"datetime": "2000-01-01T00:00:00Z/2999-01-01T00:00:00"}
+    )
     assert response.status_code == 200, response.text
     assert created["id"] in [f["id"] for f in response.json()["features"]]
     response = client.get("/api/enterprises", params={"updated_since": "2999-01-01T00:00:00"})
@@ -68,20 +72,23 @@ def test_ogc_interval_with_one_zone_less_end_is_read_as_china_time(client: TestC
 
 
 def test_three_dimensional_point_keeps_longitude_and_latitude(client: TestClient) -> None:
-    body = enterprise_payload(lon=None, lat=None,
-                              geometry={"type": "Point", "coordinates": [*XINGQING, 1200.0]})
+    body = enterprise_payload(
+        lon=None, lat=None, geometry={"type": "Point", "coordinates": [*XINGQING, 1200.0]}
+    )
     response = client.post("/api/enterprises", json=body)
     assert response.status_code == 201, response.text
     assert response.json()["geometry"]["coordinates"] == list(XINGQING)
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity", "1e999"])
-def test_non_finite_numbers_are_refused_naming_the_field(client: TestClient,
-                                                         constant: str) -> None:
-    raw = ('{"name": "x", "method": "lec", "lon": 106.28, "lat": 38.47,'
-           f' "inputs": {{"l": {constant}, "e": 6, "c": 15}}}}')
-    response = client.post("/api/risk-points", content=raw,
-                           headers={"content-type": "application/json"})
+def test_non_finite_numbers_are_refused_naming_the_field(client: TestClient, constant: str) -> None:
+    raw = (
+        '{"name": "x", "method": "lec", "lon": 106.28, "lat": 38.47,'
+        f' "inputs": {{"l": {constant}, "e": 6, "c": 15}}}}'
+    )
+    response = client.post(
+        "/api/risk-points", content=raw, headers={"content-type": "application/json"}
+    )
     _assert_error_body(response, 422, "inputs.l")
 
 
@@ -91,8 +98,9 @@ def test_deeply_nested_json_is_refused(client: TestClient) -> None:
 
 
 def test_nul_inside_a_json_string_is_refused(client: TestClient) -> None:
-    _assert_error_body(client.post("/api/enterprises",
-                                   json=enterprise_payload(name="a\x00b")), 422, "name")
+    _assert_error_body(
+        client.post("/api/enterprises", json=enterprise_payload(name="a\x00b")), 422, "name"
+    )
 
 
 def test_body_over_the_limit_is_refused_with_413(client: TestClient) -> None:
@@ -102,11 +110,19 @@ def test_body_over_the_limit_is_refused_with_413(client: TestClient) -> None:
 
 
 def test_geometry_with_too_many_vertices_is_refused(client: TestClient) -> None:
-    ring = [[106.28 + 0.01 * math.cos(2 * math.pi * i / 20_000),
-             38.47 + 0.01 * math.sin(2 * math.pi * i / 20_000)] for i in range(20_000)]
+    ring = [
+        [
+            106.28 + 0.01 * math.cos(2 * math.pi * i / 20_000),
+            38.47 + 0.01 * math.sin(2 * math.pi * i / 20_000),
+        ]
+        for i in range(20_000)
+    ]
     ring.append(ring[0])
-    zone = {"name": "广场", "kind": "square", "geometry": {"type": "Polygon",
-                                                          "coordinates": [ring]}}
+    zone = {
+        "name": "广场",
+        "kind": "square",
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }
     _assert_error_body(client.post("/api/public-zones", json=zone), 422, "geometry")
 
 
@@ -117,18 +133,21 @@ def test_long_text_is_refused_naming_the_field(client: TestClient) -> None:
 
 def test_absurd_quantity_is_refused(client: TestClient) -> None:
     body = {"substances": [{"cas": "7664-41-7", "quantity_t": 1e308}], "exposed_people": 10}
-    _assert_error_body(client.post("/api/hazard-sources/assess", json=body), 422,
-                       "substances[0].quantity_t")
+    _assert_error_body(
+        client.post("/api/hazard-sources/assess", json=body), 422, "substances[0].quantity_t"
+    )
 
 
 def test_full_detail_region_outlines_come_in_small_pages(client: TestClient) -> None:
-    response = client.get("/api/features/regions",
-                          params={"limit": 10000, "detail": "full", "parent": "640000"})
+    response = client.get(
+        "/api/features/regions", params={"limit": 10000, "detail": "full", "parent": "640000"}
+    )
     page = response.json()
     assert page["numberReturned"] <= 10
     assert page["numberMatched"] == 5  # Ningxia's five cities
-    coarse = client.get("/api/features/regions", params={"limit": 10000, "detail": "coarse",
-                                                          "parent": "640000"}).json()
+    coarse = client.get(
+        "/api/features/regions", params={"limit": 10000, "detail": "coarse", "parent": "640000"}
+    ).json()
     assert coarse["numberReturned"] == 5
 
 
@@ -143,8 +162,9 @@ def test_duplicate_key_conflict_carries_no_row_data(client: TestClient) -> None:
     assert first["credit_code"] not in json.dumps(body)
 
 
-def test_unexpected_error_is_json_with_a_request_id(client: TestClient,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unexpected_error_is_json_with_a_request_id(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("secret internals")
 
@@ -185,17 +205,22 @@ class _CheckCommittedOnResponse:
         async def check_then_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 with self.engine.connect() as other:
-                    self.seen_at_response.append(other.execute(text(
-                        "SELECT count(*) FROM enterprises WHERE name = :n"),
-                        {"n": self.name}).scalar_one())
+                    self.seen_at_response.append(
+                        other.execute(
+                            text("SELECT count(*) FROM enterprises WHERE name = :n"),
+                            {"n": self.name},
+                        ).scalar_one()
+                    )
             await send(message)
 
         await self.app(scope, receive, check_then_send)
 
 
 @pytest.fixture
-def committing_app(engine: Engine, password_hash: str,
-                   ) -> Iterator[tuple[TestClient, _CheckCommittedOnResponse]]:
+def committing_app(
+    engine: Engine,
+    password_hash: str,
+) -> Iterator[tuple[TestClient, _CheckCommittedOnResponse]]:
     """The API on the test database with real commits; its rows are deleted afterwards."""
     factory = sessionmaker(engine, expire_on_commit=False)
 
@@ -207,8 +232,11 @@ def committing_app(engine: Engine, password_hash: str,
     app.dependency_overrides[db.get_session] = real_session
     watcher = _CheckCommittedOnResponse(app, engine, "提交检查有限公司")
     with factory() as setup, setup.begin():
-        admin = User(username=f"commit-check-{uuid.uuid4().hex[:8]}", role="admin",
-                     password_hash=password_hash)
+        admin = User(
+            username=f"commit-check-{uuid.uuid4().hex[:8]}",
+            role="admin",
+            password_hash=password_hash,
+        )
         setup.add(admin)
     token, _ = tokens.issue(admin.id, 0, "access")
     try:
@@ -217,8 +245,7 @@ def committing_app(engine: Engine, password_hash: str,
             yield client, watcher
     finally:
         with engine.begin() as connection:
-            connection.execute(text("DELETE FROM enterprises WHERE name = :n"),
-                               {"n": watcher.name})
+            connection.execute(text("DELETE FROM enterprises WHERE name = :n"), {"n": watcher.name})
             connection.execute(text("DELETE FROM users WHERE id = :id"), {"id": admin.id})
 
 

@@ -37,8 +37,15 @@ def test_country_view_has_every_province_with_the_summary_rows(client: TestClien
     assert view["ancestors"] == [] and view["region"]["name"] == "全国"
     ningxia = next(f for f in features if f["id"] == NINGXIA)
     expected = client.get(f"/api/risk/regions/{NINGXIA}").json()
-    for key in ("counts", "enterprises", "public_zones", "hazard_sources", "regional_level",
-                "open_major_dangers", "method"):
+    for key in (
+        "counts",
+        "enterprises",
+        "public_zones",
+        "hazard_sources",
+        "regional_level",
+        "open_major_dangers",
+        "method",
+    ):
         assert ningxia["properties"][key] == expected[key], key
     assert ningxia["geometry"]["type"] in ("Polygon", "MultiPolygon")
     # The country's counts are the sum of its provinces'.
@@ -49,8 +56,11 @@ def test_country_view_has_every_province_with_the_summary_rows(client: TestClien
 
 
 def test_province_view_matches_risk_summary(client: TestClient, demo) -> None:
-    response = client.get("/api/map/view", params={"code": NINGXIA, "detail": "coarse"},
-                          headers={"Accept-Encoding": "gzip"})
+    response = client.get(
+        "/api/map/view",
+        params={"code": NINGXIA, "detail": "coarse"},
+        headers={"Accept-Encoding": "gzip"},
+    )
     assert response.status_code == 200
     view = response.json()
     summary = client.get("/api/risk/summary", params={"parent": NINGXIA}).json()
@@ -60,8 +70,11 @@ def test_province_view_matches_risk_summary(client: TestClient, demo) -> None:
     for feature, row in zip(features, summary):
         for key in ("counts", "enterprises", "regional_level", "method"):
             assert feature["properties"][key] == row[key]
-    assert view["region"] == {**client.get(f"/api/risk/regions/{NINGXIA}").json(),
-                              "parent_code": None, "is_leaf": False}
+    assert view["region"] == {
+        **client.get(f"/api/risk/regions/{NINGXIA}").json(),
+        "parent_code": None,
+        "is_leaf": False,
+    }
     assert view["outline"]["id"] == NINGXIA
 
 
@@ -83,8 +96,9 @@ def test_view_starts_at_the_users_region(client: TestClient, make_user) -> None:
     assert view["region"]["code"] == NINGXIA
     assert len(view["children"]["features"]) == 5
     # Region aggregates are public: any region, for anyone.
-    assert client.get("/api/map/view", params={"code": "110000"},
-                      headers=official).status_code == 200
+    assert (
+        client.get("/api/map/view", params={"code": "110000"}, headers=official).status_code == 200
+    )
     assert client.get("/api/map/view", headers=PUBLIC).json()["region"]["code"] == ""
 
 
@@ -94,8 +108,9 @@ def test_bad_view_parameters_are_named(client: TestClient) -> None:
     assert client.get("/api/map/view", params={"code": "999999"}).status_code == 404
 
 
-def test_search_by_region_enterprise_name_and_credit_code(client: TestClient, demo,
-                                                          make_user) -> None:
+def test_search_by_region_enterprise_name_and_credit_code(
+    client: TestClient, demo, make_user
+) -> None:
     found = client.get("/api/search", params={"q": "银川"}).json()["items"]
     assert found[0] == {**found[0], "type": "region", "code": YINCHUAN, "name": "银川市"}
     enterprise = client.get("/api/enterprises", params={"limit": 1}).json()["items"][0]
@@ -109,21 +124,27 @@ def test_search_by_region_enterprise_name_and_credit_code(client: TestClient, de
     assert enterprise["id"] in [i.get("id") for i in prefix["items"]]
     # Regions are public; enterprises only inside the scope, and never for the public.
     beijing_official = make_user("official", region_code="110000")
-    hits = client.get("/api/search", params={"q": enterprise["name"]},
-                      headers=beijing_official).json()["items"]
+    hits = client.get(
+        "/api/search", params={"q": enterprise["name"]}, headers=beijing_official
+    ).json()["items"]
     assert [i["type"] for i in hits] == []
     public = client.get("/api/search", params={"q": enterprise["name"]}, headers=PUBLIC).json()
     assert all(i["type"] == "region" for i in public["items"])
-    assert client.get("/api/search", params={"q": "北京"},
-                      headers=PUBLIC).json()["items"][0]["code"] == "110000"
+    assert (
+        client.get("/api/search", params={"q": "北京"}, headers=PUBLIC).json()["items"][0]["code"]
+        == "110000"
+    )
     assert client.get("/api/search", params={"q": ""}).status_code == 422
 
 
 def test_heat_points_are_weighted_by_colour(client: TestClient, session: Session, demo) -> None:
     bbox = "104,35,108,40"
     heat = client.get("/api/heat", params={"bbox": bbox, "zoom": 16}).json()
-    levels = dict(session.execute(text(
-        "SELECT risk_level, count(*) FROM risk_points GROUP BY risk_level")).all())
+    levels = dict(
+        session.execute(
+            text("SELECT risk_level, count(*) FROM risk_points GROUP BY risk_level")
+        ).all()
+    )
     assert heat["count"] == sum(levels.values()) == demo["risk_points"]
     weights = heat["weights"]
     assert weights["red"] > weights["orange"] > weights["yellow"] > weights["blue"] > 0
@@ -140,8 +161,9 @@ def test_country_trend_sums_the_provinces(client: TestClient, session: Session, 
     day = date(2024, 6, 1)
     aggregation.take_snapshot(session, day=day)
     country = client.get("/api/map/trend", params={"from": "2024-05-01", "to": "2024-06-30"}).json()
-    ningxia = client.get("/api/risk/trend", params={"region": NINGXIA, "from": "2024-05-01",
-                                                    "to": "2024-06-30"}).json()
+    ningxia = client.get(
+        "/api/risk/trend", params={"region": NINGXIA, "from": "2024-05-01", "to": "2024-06-30"}
+    ).json()
     assert [p["date"] for p in country["points"]] == ["2024-06-01"]
     # All the demo lies in Ningxia, so the country's day equals Ningxia's.
     assert country["points"][0]["counts"] == ningxia["points"][0]["counts"]
@@ -160,8 +182,11 @@ def test_html_export_is_self_contained(client: TestClient, demo) -> None:
     assert "银川市" in page and "安全风险四色分布图" in page
     # Nothing is fetched from elsewhere: no external script, style, image or font (a plain
     # <a href> link, like Leaflet's attribution, loads nothing).
-    assert not re.search(r"""<(script|link|img|iframe|source)\b[^>]*\b(src|href)\s*=\s*["']?(https?:)?//""",
-                         page, re.I)
+    assert not re.search(
+        r"""<(script|link|img|iframe|source)\b[^>]*\b(src|href)\s*=\s*["']?(https?:)?//""",
+        page,
+        re.I,
+    )
     assert not re.search(r"""url\(\s*["']?https?://""", page, re.I)
     assert not re.search(r"@import", page)
     assert "cdn.jsdelivr" not in page and "cdnjs" not in page and "unpkg" not in page
@@ -199,24 +224,48 @@ def _escaped_forms(raw: str) -> set[str]:
 
 def test_html_export_shows_hostile_names_as_text(client: TestClient, session: Session) -> None:
     lon, lat = XINGQING
-    import_grids(session, feature_collection={"type": "FeatureCollection", "features": [{
-        "type": "Feature", "properties": {"code": "XSS-1", "name": HOSTILE_GRID_NAME},
-        "geometry": square_around(lon, lat, 0.01)}]})
-    enterprise = client.post("/api/enterprises", json=enterprise_payload(
-        name=HOSTILE_NAMES["enterprises"]))
+    import_grids(
+        session,
+        feature_collection={
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {"code": "XSS-1", "name": HOSTILE_GRID_NAME},
+                    "geometry": square_around(lon, lat, 0.01),
+                }
+            ],
+        },
+    )
+    enterprise = client.post(
+        "/api/enterprises", json=enterprise_payload(name=HOSTILE_NAMES["enterprises"])
+    )
     assert enterprise.status_code == 201, enterprise.text
-    hazard = client.post("/api/hazard-sources", json={
-        "enterprise_id": enterprise.json()["id"], "name": HOSTILE_NAMES["hazard_sources"],
-        "unit_type": "storage", "substances": [{"cas": "7782-50-5", "quantity_t": 10}],
-        "lon": lon - 0.0015, "lat": lat})
+    hazard = client.post(
+        "/api/hazard-sources",
+        json={
+            "enterprise_id": enterprise.json()["id"],
+            "name": HOSTILE_NAMES["hazard_sources"],
+            "unit_type": "storage",
+            "substances": [{"cas": "7782-50-5", "quantity_t": 10}],
+            "lon": lon - 0.0015,
+            "lat": lat,
+        },
+    )
     assert hazard.status_code == 201, hazard.text
-    zone = client.post("/api/public-zones", json={
-        "name": HOSTILE_NAMES["public_zones"], "kind": "residential", "population": 40,
-        "geometry": square_around(lon + 0.0016, lat, 0.0003)})
+    zone = client.post(
+        "/api/public-zones",
+        json={
+            "name": HOSTILE_NAMES["public_zones"],
+            "kind": "residential",
+            "population": 40,
+            "geometry": square_around(lon + 0.0016, lat, 0.0003),
+        },
+    )
     assert zone.status_code == 201, zone.text
     for layer, name in HOSTILE_NAMES.items():
         page = client.get("/api/exports/regions/640104.html", params={"points": layer}).text
-        for raw in (name, HOSTILE_GRID_NAME):   # a point's tooltip; the grid cell's tooltip
+        for raw in (name, HOSTILE_GRID_NAME):  # a point's tooltip; the grid cell's tooltip
             assert raw not in page, (layer, raw)
             assert any(form in page for form in _escaped_forms(raw)), (layer, raw)
         for tag in ("<img src=x", "<script>alert", "<svg onload", "<iframe"):
@@ -225,17 +274,23 @@ def test_html_export_shows_hostile_names_as_text(client: TestClient, session: Se
 
 def test_html_export_of_unknown_region_is_404(client: TestClient) -> None:
     assert client.get("/api/exports/regions/999999.html").status_code == 404
-    assert client.get("/api/exports/regions/640100.html",
-                      params={"points": "nope"}).status_code == 422
+    assert (
+        client.get("/api/exports/regions/640100.html", params={"points": "nope"}).status_code == 422
+    )
 
 
 def test_frontend_and_api_are_both_served(client: TestClient) -> None:
     index = client.get("/")
     assert index.status_code == 200 and "安全风险四色图" in index.text
-    for path in ("/static/js/app.js", "/static/css/app.css", "/static/lib/leaflet/leaflet.js",
-                 "/static/js/tiles/worker.js", "/static/lib/leaflet.heat/leaflet-heat.js",
-                 "/static/lib/jspdf/jspdf.umd.min.js",
-                 "/static/lib/fonts/noto-sans-sc/noto-sans-sc-400.css"):
+    for path in (
+        "/static/js/app.js",
+        "/static/css/app.css",
+        "/static/lib/leaflet/leaflet.js",
+        "/static/js/tiles/worker.js",
+        "/static/lib/leaflet.heat/leaflet-heat.js",
+        "/static/lib/jspdf/jspdf.umd.min.js",
+        "/static/lib/fonts/noto-sans-sc/noto-sans-sc-400.css",
+    ):
         assert client.get(path).status_code == 200, path
     assert client.get("/api/health").status_code == 200
     assert client.get("/openapi.json").status_code == 200

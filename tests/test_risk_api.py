@@ -18,25 +18,41 @@ WORKED_EXAMPLE = [
 ]
 
 
-@pytest.mark.parametrize(("l", "e", "c", "d", "level"), [
-    (10, 1, 7, 70, "blue"),        # D = 70 is the top of blue
-    (3, 2, 15, 90, "yellow"),
-    (10, 1, 15, 150, "yellow"),
-    (6, 2, 15, 180, "orange"),     # first product above 160
-    (10, 2, 15, 300, "orange"),
-    (6, 6, 15, 540, "red"),
-])
+@pytest.mark.parametrize(
+    ("l", "e", "c", "d", "level"),
+    [
+        (10, 1, 7, 70, "blue"),  # D = 70 is the top of blue
+        (3, 2, 15, 90, "yellow"),
+        (10, 1, 15, 150, "yellow"),
+        (6, 2, 15, 180, "orange"),  # first product above 160
+        (10, 2, 15, 300, "orange"),
+        (6, 6, 15, 540, "red"),
+    ],
+)
 def test_lec_endpoint(client: TestClient, l, e, c, d, level) -> None:
     assert client.post("/api/risk/assess/lec", json={"l": l, "e": e, "c": c}).json() == {
-        "d": d, "level": level}
+        "d": d,
+        "level": level,
+    }
 
 
-@pytest.mark.parametrize(("l", "s", "r", "level"), [
-    (2, 4, 8, "blue"), (3, 3, 9, "yellow"), (3, 4, 12, "yellow"), (3, 5, 15, "orange"),
-    (4, 4, 16, "orange"), (4, 5, 20, "red"), (5, 5, 25, "red"),
-])
+@pytest.mark.parametrize(
+    ("l", "s", "r", "level"),
+    [
+        (2, 4, 8, "blue"),
+        (3, 3, 9, "yellow"),
+        (3, 4, 12, "yellow"),
+        (3, 5, 15, "orange"),
+        (4, 4, 16, "orange"),
+        (4, 5, 20, "red"),
+        (5, 5, 25, "red"),
+    ],
+)
 def test_ls_endpoint(client: TestClient, l, s, r, level) -> None:
-    assert client.post("/api/risk/assess/ls", json={"l": l, "s": s}).json() == {"r": r, "level": level}
+    assert client.post("/api/risk/assess/ls", json={"l": l, "s": s}).json() == {
+        "r": r,
+        "level": level,
+    }
 
 
 def test_ls_alternative_variant_differs_at_8(client: TestClient) -> None:
@@ -44,20 +60,29 @@ def test_ls_alternative_variant_differs_at_8(client: TestClient) -> None:
     assert body == {"r": 8, "level": "yellow"}
 
 
-@pytest.mark.parametrize(("url", "payload", "field"), [
-    ("/api/risk/assess/lec", {"l": 4, "e": 6, "c": 15}, "l"),
-    ("/api/risk/assess/lec", {"l": 3, "e": 5, "c": 15}, "e"),
-    ("/api/risk/assess/lec", {"l": 3, "e": 6, "c": -1}, "c"),
-    ("/api/risk/assess/ls", {"l": 3, "s": 6}, "s"),
-    ("/api/risk/assess/ls", {"l": 0, "s": 3}, "l"),
-    ("/api/risk/assess/ls", {"l": 3, "s": 3, "variant": "x"}, "variant"),
-    ("/api/hazard-sources/assess", {"substances": [{"cas": "7664-41-7", "quantity_t": -1}],
-                                     "exposed_people": 0}, "substances[0].quantity_t"),
-    ("/api/hazard-sources/assess", {"substances": [{"cas": "0000-00-0", "quantity_t": 1}],
-                                     "exposed_people": 0}, "substances[0].cas"),
-    ("/api/hazard-sources/assess", {"substances": [], "exposed_people": 0}, "substances"),
-    ("/api/hazard-sources/assess", {"substances": WORKED_EXAMPLE}, "exposed_people"),
-])
+@pytest.mark.parametrize(
+    ("url", "payload", "field"),
+    [
+        ("/api/risk/assess/lec", {"l": 4, "e": 6, "c": 15}, "l"),
+        ("/api/risk/assess/lec", {"l": 3, "e": 5, "c": 15}, "e"),
+        ("/api/risk/assess/lec", {"l": 3, "e": 6, "c": -1}, "c"),
+        ("/api/risk/assess/ls", {"l": 3, "s": 6}, "s"),
+        ("/api/risk/assess/ls", {"l": 0, "s": 3}, "l"),
+        ("/api/risk/assess/ls", {"l": 3, "s": 3, "variant": "x"}, "variant"),
+        (
+            "/api/hazard-sources/assess",
+            {"substances": [{"cas": "7664-41-7", "quantity_t": -1}], "exposed_people": 0},
+            "substances[0].quantity_t",
+        ),
+        (
+            "/api/hazard-sources/assess",
+            {"substances": [{"cas": "0000-00-0", "quantity_t": 1}], "exposed_people": 0},
+            "substances[0].cas",
+        ),
+        ("/api/hazard-sources/assess", {"substances": [], "exposed_people": 0}, "substances"),
+        ("/api/hazard-sources/assess", {"substances": WORKED_EXAMPLE}, "exposed_people"),
+    ],
+)
 def test_bad_grading_input_names_the_field(client: TestClient, url, payload, field) -> None:
     response = client.post(url, json=payload)
     assert response.status_code == 422
@@ -70,8 +95,9 @@ def test_lec_error_lists_allowed_values(client: TestClient) -> None:
 
 
 def test_hazard_worked_example(client: TestClient) -> None:
-    body = client.post("/api/hazard-sources/assess",
-                       json={"substances": WORKED_EXAMPLE, "exposed_people": 102}).json()
+    body = client.post(
+        "/api/hazard-sources/assess", json={"substances": WORKED_EXAMPLE, "exposed_people": 102}
+    ).json()
     assert body["is_major"] is True and body["alpha"] == 2.0
     assert body["r"] == pytest.approx(85.6)
     assert (body["grade"], body["level"]) == (2, "orange")
@@ -80,17 +106,35 @@ def test_hazard_worked_example(client: TestClient) -> None:
 def test_alpha_from_real_geometry(client: TestClient) -> None:
     lon, lat = XINGQING
     # A residential area ~300 m east of the plant point (0.0035° of longitude ≈ 305 m).
-    near = client.post("/api/public-zones", json={
-        "name": "测试小区", "kind": "residential", "population": 120,
-        "geometry": square_around(lon + 0.0035, lat, 0.0005)})
+    near = client.post(
+        "/api/public-zones",
+        json={
+            "name": "测试小区",
+            "kind": "residential",
+            "population": 120,
+            "geometry": square_around(lon + 0.0035, lat, 0.0005),
+        },
+    )
     assert near.status_code == 201, near.text
     # A school ~900 m north: outside the 500 m ring, not counted.
-    far = client.post("/api/public-zones", json={
-        "name": "测试学校", "kind": "school", "capacity": 2000, "lon": lon, "lat": lat + 0.0081})
+    far = client.post(
+        "/api/public-zones",
+        json={
+            "name": "测试学校",
+            "kind": "school",
+            "capacity": 2000,
+            "lon": lon,
+            "lat": lat + 0.0081,
+        },
+    )
     assert far.status_code == 201
-    body = client.post("/api/hazard-sources/assess", json={
-        "substances": WORKED_EXAMPLE, "geometry": {"type": "Point", "coordinates": [lon, lat]},
-    }).json()
+    body = client.post(
+        "/api/hazard-sources/assess",
+        json={
+            "substances": WORKED_EXAMPLE,
+            "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        },
+    ).json()
     assert body["exposed_people"] == 120 and body["alpha"] == 2.0
     assert body["r"] == pytest.approx(85.6)
 
@@ -106,13 +150,18 @@ def test_risk_point_is_graded_and_history_kept(client: TestClient, session: Sess
     point = _create(client, "/api/risk-points", lec_point(enterprise["id"], 3, 6, 7))
     assert (point["score"], point["risk_level"]) == (126, "yellow")
     assert point["county_code"] == "640104"
-    changed = client.patch(f"/api/risk-points/{point['id']}",
-                           json={"inputs": {"l": 6, "e": 6, "c": 15}, "assessed_by": "张工"})
+    changed = client.patch(
+        f"/api/risk-points/{point['id']}",
+        json={"inputs": {"l": 6, "e": 6, "c": 15}, "assessed_by": "张工"},
+    )
     assert changed.json()["risk_level"] == "red"
-    history = session.execute(text(
-        "SELECT risk_level, assessed_by, ruleset_version FROM assessments "
-        "WHERE subject_type = 'risk_point' AND subject_id = :id ORDER BY id"),
-        {"id": point["id"]}).all()
+    history = session.execute(
+        text(
+            "SELECT risk_level, assessed_by, ruleset_version FROM assessments "
+            "WHERE subject_type = 'risk_point' AND subject_id = :id ORDER BY id"
+        ),
+        {"id": point["id"]},
+    ).all()
     assert [h.risk_level for h in history] == ["yellow", "red"]
     assert history[1].assessed_by == "张工" and history[1].ruleset_version
 
@@ -131,23 +180,35 @@ def test_enterprise_rule(client: TestClient, session: Session) -> None:
     def level() -> str | None:
         return client.get(f"/api/enterprises/{eid}").json()["risk_level"]
 
-    _create(client, "/api/risk-points", lec_point(eid, 3, 6, 7))         # yellow
+    _create(client, "/api/risk-points", lec_point(eid, 3, 6, 7))  # yellow
     assert level() == "yellow"
     orange = _create(client, "/api/risk-points", lec_point(eid, 6, 2, 15))  # orange
     assert level() == "orange"
 
     # A 二级 major hazard source makes the enterprise red (102 people would be needed for
     # α 2; here nobody lives near, α 0.5, so scale the quantities up instead).
-    hazard = _create(client, "/api/hazard-sources", {
-        "enterprise_id": eid, "name": "液氯储罐区", "unit_type": "storage",
-        "substances": [{"cas": "7782-50-5", "quantity_t": 600}]})
+    hazard = _create(
+        client,
+        "/api/hazard-sources",
+        {
+            "enterprise_id": eid,
+            "name": "液氯储罐区",
+            "unit_type": "storage",
+            "substances": [{"cas": "7782-50-5", "quantity_t": 600}],
+        },
+    )
     assert hazard["grade"] in (1, 2) and level() == "red"
     assert client.delete(f"/api/hazard-sources/{hazard['id']}").status_code == 204
     assert level() == "orange"
 
     # An open major hidden danger raises it one level while open.
-    danger = HiddenDanger(enterprise_id=eid, title="储罐区可燃气体报警器失效", grade="major",
-                          status="rectifying", geom=f"SRID=4326;POINT({XINGQING[0]} {XINGQING[1]})")
+    danger = HiddenDanger(
+        enterprise_id=eid,
+        title="储罐区可燃气体报警器失效",
+        grade="major",
+        status="rectifying",
+        geom=f"SRID=4326;POINT({XINGQING[0]} {XINGQING[1]})",
+    )
     session.add(danger)
     session.flush()
     grading.refresh_enterprise_levels(session, ids=[eid])
@@ -163,15 +224,30 @@ def test_enterprise_rule(client: TestClient, session: Session) -> None:
 
 def test_public_zone_change_regrades_nearby_hazard_sources(client: TestClient) -> None:
     lon, lat = XINGQING
-    enterprise = _create(client, "/api/enterprises", enterprise_payload(
-        footprint=square_around(lon, lat, 0.001)))
-    hazard = _create(client, "/api/hazard-sources", {
-        "enterprise_id": enterprise["id"], "name": "储罐区", "unit_type": "storage",
-        "substances": WORKED_EXAMPLE})
+    enterprise = _create(
+        client, "/api/enterprises", enterprise_payload(footprint=square_around(lon, lat, 0.001))
+    )
+    hazard = _create(
+        client,
+        "/api/hazard-sources",
+        {
+            "enterprise_id": enterprise["id"],
+            "name": "储罐区",
+            "unit_type": "storage",
+            "substances": WORKED_EXAMPLE,
+        },
+    )
     assert (hazard["exposed_people"], hazard["alpha"]) == (0, 0.5)
-    zone = _create(client, "/api/public-zones", {
-        "name": "新建小区", "kind": "residential", "population": 150,
-        "geometry": square_around(lon + 0.005, lat, 0.0005)})
+    zone = _create(
+        client,
+        "/api/public-zones",
+        {
+            "name": "新建小区",
+            "kind": "residential",
+            "population": 150,
+            "geometry": square_around(lon + 0.005, lat, 0.0005),
+        },
+    )
     regraded = client.get(f"/api/hazard-sources/{hazard['id']}").json()
     assert (regraded["exposed_people"], regraded["alpha"], regraded["grade"]) == (150, 2.0, 2)
     assert client.get(f"/api/enterprises/{enterprise['id']}").json()["risk_level"] == "red"
@@ -179,14 +255,18 @@ def test_public_zone_change_regrades_nearby_hazard_sources(client: TestClient) -
     assert client.get(f"/api/hazard-sources/{hazard['id']}").json()["alpha"] == 0.5
 
 
-@pytest.mark.parametrize(("payload", "field"), [
-    (enterprise_payload(credit_code="91640104MA76ABCD1X"), "credit_code"),
-    (enterprise_payload(lon_lat=(2.35, 48.85)), "geometry"),
-    (enterprise_payload(lon_lat=(200, 38)), "lon"),
-    ({"name": "无位置", "credit_code": "x" * 18, "sector": "冶金"}, "credit_code"),
-])
-def test_bad_enterprise_is_refused_and_nothing_written(client: TestClient, session: Session,
-                                                       payload, field) -> None:
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        (enterprise_payload(credit_code="91640104MA76ABCD1X"), "credit_code"),
+        (enterprise_payload(lon_lat=(2.35, 48.85)), "geometry"),
+        (enterprise_payload(lon_lat=(200, 38)), "lon"),
+        ({"name": "无位置", "credit_code": "x" * 18, "sector": "冶金"}, "credit_code"),
+    ],
+)
+def test_bad_enterprise_is_refused_and_nothing_written(
+    client: TestClient, session: Session, payload, field
+) -> None:
     before = session.execute(text("SELECT count(*) FROM enterprises")).scalar_one()
     response = client.post("/api/enterprises", json=payload)
     assert response.status_code == 422, response.text
@@ -205,21 +285,34 @@ def test_gcj02_input_is_converted(client: TestClient) -> None:
     from app.geo.chinese_datums import wgs84_to_gcj02
 
     gcj_lon, gcj_lat = wgs84_to_gcj02(*XINGQING)
-    body = _create(client, "/api/enterprises", enterprise_payload(
-        lon_lat=(float(gcj_lon), float(gcj_lat)), crs="gcj02"))
+    body = _create(
+        client,
+        "/api/enterprises",
+        enterprise_payload(lon_lat=(float(gcj_lon), float(gcj_lat)), crs="gcj02"),
+    )
     lon, lat = body["geometry"]["coordinates"]
     assert abs(lon - XINGQING[0]) < 1e-7 and abs(lat - XINGQING[1]) < 1e-7
 
 
 def test_unknown_ids_are_404(client: TestClient) -> None:
-    for path in ("/api/enterprises/999999", "/api/risk-points/999999",
-                 "/api/hazard-sources/999999", "/api/public-zones/999999"):
+    for path in (
+        "/api/enterprises/999999",
+        "/api/risk-points/999999",
+        "/api/hazard-sources/999999",
+        "/api/public-zones/999999",
+    ):
         assert client.get(path).status_code == 404
         assert client.delete(path).status_code == 404
 
 
 def test_hazard_source_for_missing_enterprise(client: TestClient) -> None:
-    response = client.post("/api/hazard-sources", json={
-        "enterprise_id": 999999, "name": "x", "unit_type": "storage",
-        "substances": WORKED_EXAMPLE})
+    response = client.post(
+        "/api/hazard-sources",
+        json={
+            "enterprise_id": 999999,
+            "name": "x",
+            "unit_type": "storage",
+            "substances": WORKED_EXAMPLE,
+        },
+    )
     assert response.status_code == 422 and response.json()["field"] == "enterprise_id"

@@ -44,8 +44,15 @@ def test_lec_hand_computed(lec: tuple[float, float, float], d: float, level: str
 
 @pytest.mark.parametrize(
     ("d", "level"),
-    [(70, "blue"), (70.01, "yellow"), (160, "yellow"), (160.01, "orange"),
-     (320, "orange"), (320.01, "red"), (0, "blue")],
+    [
+        (70, "blue"),
+        (70.01, "yellow"),
+        (160, "yellow"),
+        (160.01, "orange"),
+        (320, "orange"),
+        (320.01, "red"),
+        (0, "blue"),
+    ],
 )
 def test_lec_band_edges(d: float, level: str) -> None:
     assert lec_level(d) == level
@@ -171,8 +178,14 @@ def test_levels_order() -> None:
 
 @pytest.mark.parametrize(
     ("a", "b", "expected"),
-    [("blue", "red", "red"), ("orange", "yellow", "orange"), ("yellow", "yellow", "yellow"),
-     (None, "blue", "blue"), ("orange", None, "orange"), (None, None, None)],
+    [
+        ("blue", "red", "red"),
+        ("orange", "yellow", "orange"),
+        ("yellow", "yellow", "yellow"),
+        (None, "blue", "blue"),
+        ("orange", None, "orange"),
+        (None, None, None),
+    ],
 )
 def test_higher_level(a: str | None, b: str | None, expected: str | None) -> None:
     assert higher_level(a, b) == expected
@@ -180,8 +193,15 @@ def test_higher_level(a: str | None, b: str | None, expected: str | None) -> Non
 
 @pytest.mark.parametrize(
     ("level", "steps", "expected"),
-    [("blue", 1, "yellow"), ("yellow", 1, "orange"), ("orange", 1, "red"), ("red", 1, "red"),
-     ("blue", 2, "orange"), ("blue", 9, "red"), ("yellow", 0, "yellow")],
+    [
+        ("blue", 1, "yellow"),
+        ("yellow", 1, "orange"),
+        ("orange", 1, "red"),
+        ("red", 1, "red"),
+        ("blue", 2, "orange"),
+        ("blue", 9, "red"),
+        ("yellow", 0, "yellow"),
+    ],
 )
 def test_raise_level(level: str, steps: int, expected: str) -> None:
     assert raise_level(level, steps) == expected

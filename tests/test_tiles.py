@@ -43,21 +43,28 @@ def test_enterprise_tile_carries_properties_and_position(client: TestClient) -> 
 
 
 def _scatter(session: Session, n: int) -> None:
-    session.execute(text("""
+    session.execute(
+        text("""
         INSERT INTO risk_points (name, method, inputs, score, risk_level, geom)
         SELECT '风险点', 'lec', '{}'::jsonb, 0,
                (ARRAY['red','orange','yellow','blue'])[1 + (row_number() OVER ()) % 4], pt.geom
           FROM regions r, LATERAL (SELECT (ST_Dump(ST_GeneratePoints(r.geom, :n, 7))).geom) pt
          WHERE r.code = '640000'
-    """), {"n": n})
+    """),
+        {"n": n},
+    )
 
 
 @pytest.mark.parametrize("z", [4, 6, 8])
-def test_low_zoom_aggregation_counts_equal_raw_counts(client: TestClient, session: Session,
-                                                      z: int) -> None:
+def test_low_zoom_aggregation_counts_equal_raw_counts(
+    client: TestClient, session: Session, z: int
+) -> None:
     _scatter(session, 2000)
-    raw = dict(session.execute(text(
-        "SELECT risk_level, count(*) FROM risk_points GROUP BY risk_level")).all())
+    raw = dict(
+        session.execute(
+            text("SELECT risk_level, count(*) FROM risk_points GROUP BY risk_level")
+        ).all()
+    )
     totals = {"count": 0, "red": 0, "orange": 0, "yellow": 0, "blue": 0}
     for x, y in tiles_covering(*NINGXIA_BBOX, z):
         response = client.get(f"/tiles/risk_points/{z}/{x}/{y}.mvt")
@@ -74,7 +81,9 @@ def test_low_zoom_aggregation_counts_equal_raw_counts(client: TestClient, sessio
 def test_aggregated_cell_has_the_highest_colour(client: TestClient, session: Session) -> None:
     _scatter(session, 400)
     x, y = lonlat_to_tile(106.2, 37.5, 4)
-    features = decode(client.get(f"/tiles/risk_points/4/{x}/{y}.mvt").content)["risk_points"]["features"]
+    features = decode(client.get(f"/tiles/risk_points/4/{x}/{y}.mvt").content)["risk_points"][
+        "features"
+    ]
     for feature in features:
         props = feature["properties"]
         expected = next(level for level in ("red", "orange", "yellow", "blue") if props[level])
@@ -97,7 +106,9 @@ def test_sector_filter_follows_the_enterprise(client: TestClient) -> None:
     z = 14
     x, y = lonlat_to_tile(*XINGQING, z)
     url = f"/tiles/risk_points/{z}/{x}/{y}.mvt"
-    assert decode(client.get(url, params={"sector": "危险化学品"}).content)["risk_points"]["features"]
+    assert decode(client.get(url, params={"sector": "危险化学品"}).content)["risk_points"][
+        "features"
+    ]
     assert client.get(url, params={"sector": "烟花爆竹"}).content == b""
 
 
@@ -112,7 +123,7 @@ def test_regions_layer_picks_the_level_by_zoom(client: TestClient) -> None:
 
 
 def test_regions_tile_shows_the_risk_engine_colour(client: TestClient) -> None:
-    client.post("/api/risk-points", json=lec_point(None, 6, 6, 15))   # red, in 兴庆区
+    client.post("/api/risk-points", json=lec_point(None, 6, 6, 15))  # red, in 兴庆区
     x, y = lonlat_to_tile(*XINGQING, 9)
     features = decode(client.get(f"/tiles/regions/9/{x}/{y}.mvt").content)["regions"]["features"]
     xingqing = next(f for f in features if f["properties"]["code"] == "640104")
@@ -127,7 +138,9 @@ def test_cache_etag_304_and_invalidation_by_a_write(client: TestClient) -> None:
     first = client.get(url)
     assert first.headers["x-tile-cache"] == "miss" and "no-cache" in first.headers["cache-control"]
     second = client.get(url)
-    assert second.headers["x-tile-cache"] == "hit" and second.headers["etag"] == first.headers["etag"]
+    assert (
+        second.headers["x-tile-cache"] == "hit" and second.headers["etag"] == first.headers["etag"]
+    )
     assert client.get(url, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
 
     client.patch(f"/api/risk-points/{point['id']}", json={"inputs": {"l": 6, "e": 6, "c": 15}})
@@ -139,7 +152,9 @@ def test_cache_etag_304_and_invalidation_by_a_write(client: TestClient) -> None:
     ex, ey = lonlat_to_tile(*XINGQING, 14)
     client.get(f"/tiles/emergency_resources/14/{ex}/{ey}.mvt")
     client.patch(f"/api/risk-points/{point['id']}", json={"name": "改名"})
-    assert client.get(f"/tiles/emergency_resources/14/{ex}/{ey}.mvt").headers["x-tile-cache"] == "hit"
+    assert (
+        client.get(f"/tiles/emergency_resources/14/{ex}/{ey}.mvt").headers["x-tile-cache"] == "hit"
+    )
 
 
 def test_a_current_client_copy_is_confirmed_without_rendering(client: TestClient) -> None:
@@ -149,7 +164,7 @@ def test_a_current_client_copy_is_confirmed_without_rendering(client: TestClient
     etag = client.get(url).headers["etag"]
     client.app.state.tile_cache.clear()
     assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
-    assert client.get(url).headers["x-tile-cache"] == "miss"   # the 304 rendered nothing
+    assert client.get(url).headers["x-tile-cache"] == "miss"  # the 304 rendered nothing
 
 
 def test_tilejson(client: TestClient) -> None:
@@ -159,20 +174,23 @@ def test_tilejson(client: TestClient) -> None:
     assert body["vector_layers"][0]["id"] == "enterprises"
 
 
-@pytest.mark.parametrize(("url", "status", "field"), [
-    ("/tiles/nope/1/0/0.mvt", 404, "layer"),
-    ("/tiles/nope/tilejson.json", 404, "layer"),
-    ("/tiles/enterprises/23/0/0.mvt", 422, "z"),
-    ("/tiles/enterprises/-1/0/0.mvt", 422, "z"),
-    ("/tiles/enterprises/3/8/0.mvt", 422, "x"),
-    ("/tiles/enterprises/3/0/8.mvt", 422, "y"),
-    ("/tiles/enterprises/3/a/0.mvt", 422, "x"),
-    ("/tiles/enterprises/3/0/0.mvt?level=purple", 422, "level"),
-    ("/tiles/emergency_resources/3/0/0.mvt?level=red", 422, "level"),
-    ("/tiles/public_zones/3/0/0.mvt?sector=冶金", 422, "sector"),
-    ("/tiles/enterprises/3/0/0.mvt?region=abc", 422, "region"),
-    ("/tiles/enterprises/3/0/0.mvt?updated_since=yesterday", 422, "updated_since"),
-])
+@pytest.mark.parametrize(
+    ("url", "status", "field"),
+    [
+        ("/tiles/nope/1/0/0.mvt", 404, "layer"),
+        ("/tiles/nope/tilejson.json", 404, "layer"),
+        ("/tiles/enterprises/23/0/0.mvt", 422, "z"),
+        ("/tiles/enterprises/-1/0/0.mvt", 422, "z"),
+        ("/tiles/enterprises/3/8/0.mvt", 422, "x"),
+        ("/tiles/enterprises/3/0/8.mvt", 422, "y"),
+        ("/tiles/enterprises/3/a/0.mvt", 422, "x"),
+        ("/tiles/enterprises/3/0/0.mvt?level=purple", 422, "level"),
+        ("/tiles/emergency_resources/3/0/0.mvt?level=red", 422, "level"),
+        ("/tiles/public_zones/3/0/0.mvt?sector=冶金", 422, "sector"),
+        ("/tiles/enterprises/3/0/0.mvt?region=abc", 422, "region"),
+        ("/tiles/enterprises/3/0/0.mvt?updated_since=yesterday", 422, "updated_since"),
+    ],
+)
 def test_bad_tile_requests(client: TestClient, url: str, status: int, field: str) -> None:
     response = client.get(url)
     assert response.status_code == status
@@ -181,10 +199,12 @@ def test_bad_tile_requests(client: TestClient, url: str, status: int, field: str
 
 def test_layer_version_is_bumped_once_at_commit(engine) -> None:
     """Writers hold the shared version row only while committing, once per transaction."""
+
     def version() -> int:
         with engine.connect() as connection:
-            return connection.execute(text(
-                "SELECT version FROM layer_versions WHERE layer = 'emergency_resources'")).scalar_one()
+            return connection.execute(
+                text("SELECT version FROM layer_versions WHERE layer = 'emergency_resources'")
+            ).scalar_one()
 
     before = version()
     insert = text("""
@@ -196,9 +216,12 @@ def test_layer_version_is_bumped_once_at_commit(engine) -> None:
             connection.execute(insert)
             connection.execute(insert)
             # Not yet: the bump waits for the commit.
-            assert connection.execute(text(
-                "SELECT version FROM layer_versions WHERE layer = 'emergency_resources'"
-            )).scalar_one() == before
+            assert (
+                connection.execute(
+                    text("SELECT version FROM layer_versions WHERE layer = 'emergency_resources'")
+                ).scalar_one()
+                == before
+            )
     try:
         assert version() == before + 1
     finally:
@@ -223,9 +246,12 @@ def test_layer_versions_follow_commits_through_notifications(engine) -> None:
             before = versions.cached("emergency_resources")
             assert before == query_version(session, "emergency_resources")
             with engine.begin() as connection:
-                connection.execute(text(
-                    "INSERT INTO emergency_resources (name, kind, geom) VALUES ('通知测试', "
-                    "'rescue_team', ST_SetSRID(ST_MakePoint(106.28, 38.47), 4326))"))
+                connection.execute(
+                    text(
+                        "INSERT INTO emergency_resources (name, kind, geom) VALUES ('通知测试', "
+                        "'rescue_team', ST_SetSRID(ST_MakePoint(106.28, 38.47), 4326))"
+                    )
+                )
             deadline = time.monotonic() + 5
             while versions.cached("emergency_resources") == before and time.monotonic() < deadline:
                 time.sleep(0.01)

@@ -17,8 +17,9 @@ class AuditEntry(Base):
     __table_args__ = (Index("ix_audit_log_row", "table_name", "row_id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
-                                         nullable=False, index=True)
+    at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False, index=True
+    )
     user_id: Mapped[int | None] = mapped_column(Integer, index=True)
     username: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(6), nullable=False)

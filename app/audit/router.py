@@ -14,7 +14,8 @@ router = api_router(prefix="/api", tags=["audit"])
 
 @router.get("/audit")
 def audit_log(
-    session: SessionDep, scope: ScopeDep,
+    session: SessionDep,
+    scope: ScopeDep,
     table: Annotated[str | None, Query(max_length=40, description="e.g. enterprises")] = None,
     id: Annotated[str | None, Query(max_length=40, description="row id (or code)")] = None,
     user: Annotated[str | None, Query(max_length=64, description="username")] = None,
@@ -23,5 +24,13 @@ def audit_log(
     limit: Annotated[int, Query(ge=1, le=service.MAX_AUDIT_ROWS)] = 100,
 ) -> list[dict[str, Any]]:
     """Who changed which row when, from where, before and after; newest first."""
-    return service.query(session, scope=scope, table=table, row_id=id, username=user,
-                         start=start, end=end, limit=limit)
+    return service.query(
+        session,
+        scope=scope,
+        table=table,
+        row_id=id,
+        username=user,
+        start=start,
+        end=end,
+        limit=limit,
+    )

@@ -17,19 +17,30 @@ from app.auth.scope import Scope
 ACTOR_KEY = "riskatlas_actor"
 MAX_AUDIT_ROWS = 500
 
-_SET_ACTOR = text("SELECT set_config('riskatlas.actor', :actor, true),"
-                  " set_config('riskatlas.actor_id', :actor_id, true),"
-                  " set_config('riskatlas.client_address', :client_address, true),"
-                  " set_config('riskatlas.request_id', :request_id, true)")
+_SET_ACTOR = text(
+    "SELECT set_config('riskatlas.actor', :actor, true),"
+    " set_config('riskatlas.actor_id', :actor_id, true),"
+    " set_config('riskatlas.client_address', :client_address, true),"
+    " set_config('riskatlas.request_id', :request_id, true)"
+)
 
 
-def tell_database_who(session: Session, *, scope: Scope, client_address: str | None,
-                      request_id: str | None, actor: str | None = None) -> None:
+def tell_database_who(
+    session: Session,
+    *,
+    scope: Scope,
+    client_address: str | None,
+    request_id: str | None,
+    actor: str | None = None,
+) -> None:
     """Have every transaction of this session name the user (or `actor`, for a command
     line), address and request."""
     session.info[ACTOR_KEY] = {
-        "actor": actor or scope.username or "", "actor_id": str(scope.user_id or ""),
-        "client_address": client_address or "", "request_id": request_id or ""}
+        "actor": actor or scope.username or "",
+        "actor_id": str(scope.user_id or ""),
+        "client_address": client_address or "",
+        "request_id": request_id or "",
+    }
 
 
 @event.listens_for(Session, "after_begin")
@@ -41,16 +52,33 @@ def _set_actor(session: Session, _: SessionTransaction, connection: Connection) 
 
 def render_entry(entry: AuditEntry) -> dict[str, Any]:
     """An audit row for the API."""
-    return {"id": entry.id, "at": entry.at.isoformat(), "user_id": entry.user_id,
-            "username": entry.username, "action": entry.action, "table": entry.table_name,
-            "row_id": entry.row_id, "county_code": entry.county_code, "before": entry.before,
-            "after": entry.after, "client_address": entry.client_address,
-            "request_id": entry.request_id}
+    return {
+        "id": entry.id,
+        "at": entry.at.isoformat(),
+        "user_id": entry.user_id,
+        "username": entry.username,
+        "action": entry.action,
+        "table": entry.table_name,
+        "row_id": entry.row_id,
+        "county_code": entry.county_code,
+        "before": entry.before,
+        "after": entry.after,
+        "client_address": entry.client_address,
+        "request_id": entry.request_id,
+    }
 
 
-def query(session: Session, *, scope: Scope, table: str | None = None, row_id: str | None = None,
-          username: str | None = None, start: datetime | None = None,
-          end: datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
+def query(
+    session: Session,
+    *,
+    scope: Scope,
+    table: str | None = None,
+    row_id: str | None = None,
+    username: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
     """Audit rows, newest first, limited to the counties of the caller's scope."""
     scope.require_role("admin", "official")
     statement = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(min(limit, MAX_AUDIT_ROWS))

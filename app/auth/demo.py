@@ -38,24 +38,33 @@ class DemoAccount:
 def _warden_accounts(session: Session) -> list[tuple[str, str, dict[str, Any]]]:
     cells: dict[str, list[str]] = {}
     for code, county in session.execute(
-            text("SELECT code, county_code FROM grid_cells ORDER BY county_code, code")):
+        text("SELECT code, county_code FROM grid_cells ORDER BY county_code, code")
+    ):
         cells.setdefault(county, []).append(code)
     accounts = []
     for county, codes in cells.items():
         share = -(-len(codes) // WARDENS_PER_COUNTY)
         for n in range(WARDENS_PER_COUNTY):
-            if codes[n * share:(n + 1) * share]:
-                accounts.append((f"warden-{county}-{n + 1}", "warden",
-                                 {"grid_cells": codes[n * share:(n + 1) * share]}))
+            if codes[n * share : (n + 1) * share]:
+                accounts.append(
+                    (
+                        f"warden-{county}-{n + 1}",
+                        "warden",
+                        {"grid_cells": codes[n * share : (n + 1) * share]},
+                    )
+                )
     return accounts
 
 
 def _enterprise_accounts(session: Session) -> list[tuple[str, str, dict[str, Any]]]:
-    rows = session.execute(text("""
+    rows = session.execute(
+        text("""
         SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY county_code ORDER BY id) AS n
                           FROM enterprises) ranked
          WHERE n <= :per_county ORDER BY id
-    """), {"per_county": ENTERPRISE_ACCOUNTS_PER_COUNTY}).scalars()
+    """),
+        {"per_county": ENTERPRISE_ACCOUNTS_PER_COUNTY},
+    ).scalars()
     return [(f"ent-{id}", "enterprise", {"enterprise_id": id}) for id in rows]
 
 
@@ -68,8 +77,7 @@ def ensure_demo_accounts(session: Session, *, password: str) -> list[DemoAccount
     password_hash = hash_password(password)
     for username, role, scope in wanted:
         if username not in existing:
-            session.add(User(username=username, role=role, password_hash=password_hash,
-                             **scope))
+            session.add(User(username=username, role=role, password_hash=password_hash, **scope))
     session.flush()
     return [DemoAccount(username, role, _describe(scope)) for username, role, scope in wanted]
 

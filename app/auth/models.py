@@ -37,8 +37,9 @@ class User(Base):
     # Officials: a department supervises its sectors only (geodata/auth/departments.csv).
     department: Mapped[str | None] = mapped_column(String(40))
     # Wardens: their grid cells (all in one county).
-    grid_cells: Mapped[list[str]] = mapped_column(ARRAY(String(40)), nullable=False,
-                                                  server_default="{}")
+    grid_cells: Mapped[list[str]] = mapped_column(
+        ARRAY(String(40)), nullable=False, server_default="{}"
+    )
     # Enterprise accounts: their enterprise. No foreign key: enterprises will be sharded by
     # county while users stay a reference table; the service checks it exists.
     enterprise_id: Mapped[int | None] = mapped_column(Integer)
@@ -46,13 +47,15 @@ class User(Base):
     # Bumped when the password changes or the user is disabled: older tokens stop working.
     token_version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
-                                                 server_default=func.now(), nullable=False)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
-                                                 server_default=func.now(), onupdate=func.now(),
-                                                 nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )
 
-    __mapper_args__ = {"version_id_col": version}
+    # Read once by SQLAlchemy when the class is mapped.
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
 class LoginFailure(Base):
@@ -63,5 +66,6 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
     address: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
-                                         nullable=False, index=True)
+    at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False, index=True
+    )

@@ -16,15 +16,17 @@ UsersDep = Annotated[UserCache, Depends(get_user_cache)]
 
 
 @router.post("/auth/token", response_model=TokenOut)
-def sign_in(username: Annotated[str, Form(min_length=1, max_length=64)],
-            password: Annotated[str, Form(min_length=1, max_length=200)],
-            request: Request, session: SessionDep) -> dict[str, Any]:
+def sign_in(
+    username: Annotated[str, Form(min_length=1, max_length=64)],
+    password: Annotated[str, Form(min_length=1, max_length=200)],
+    request: Request,
+    session: SessionDep,
+) -> dict[str, Any]:
     """OAuth2 password flow (form fields `username`, `password`) → access and refresh tokens.
 
     Repeated failures for one account or one address get 429 for a while."""
     address = request.client.host if request.client else "unknown"
-    user = service.authenticate(session, username=username, password=password,
-                                address=address)
+    user = service.authenticate(session, username=username, password=password, address=address)
     return service.token_pair(user)
 
 
@@ -37,8 +39,12 @@ def refresh(body: RefreshIn, session: SessionDep) -> dict[str, Any]:
 @router.get("/auth/me", response_model=MeOut)
 def me(scope: ScopeDep) -> dict[str, Any]:
     """Who is signed in, with what role and scope (the public when no token is sent)."""
-    return {"username": scope.username, "role": scope.role, "display_name": scope.display_name,
-            "scope": scope.describe()}
+    return {
+        "username": scope.username,
+        "role": scope.role,
+        "display_name": scope.display_name,
+        "scope": scope.describe(),
+    }
 
 
 @router.get("/users", response_model=list[UserOut])
@@ -56,8 +62,7 @@ def create_user(body: UserIn, session: SessionDep, scope: ScopeDep) -> dict[str,
 
 
 @router.get("/users/{id}", response_model=UserOut)
-def get_user(id: RowId, session: SessionDep, scope: ScopeDep,
-             response: Response) -> dict[str, Any]:
+def get_user(id: RowId, session: SessionDep, scope: ScopeDep, response: Response) -> dict[str, Any]:
     """One user (admins)."""
     scope.require_role("admin")
     user = service.get_user(session, id)
@@ -66,10 +71,14 @@ def get_user(id: RowId, session: SessionDep, scope: ScopeDep,
 
 
 @router.patch("/users/{id}", response_model=UserOut)
-def update_user(id: RowId, body: UserPatch, session: SessionDep, scope: ScopeDep,
-                users: UsersDep,
-                if_match: Annotated[str | None, Header(max_length=100)] = None,
-                ) -> dict[str, Any]:
+def update_user(
+    id: RowId,
+    body: UserPatch,
+    session: SessionDep,
+    scope: ScopeDep,
+    users: UsersDep,
+    if_match: Annotated[str | None, Header(max_length=100)] = None,
+) -> dict[str, Any]:
     """Change a user's role, scope, name or password, or disable it (admins)."""
     scope.require_role("admin")
     user = service.get_user(session, id)

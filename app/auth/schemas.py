@@ -57,8 +57,9 @@ class UserPatch(BaseModel):
     grid_cells: list[str] | None = Field(None, max_length=200)
     enterprise_id: int | None = Field(None, ge=1, le=INT4_MAX)
     disabled: bool | None = None
-    version: int | None = Field(None, ge=1, le=INT4_MAX,
-                                description="the version edited (or send If-Match)")
+    version: int | None = Field(
+        None, ge=1, le=INT4_MAX, description="the version edited (or send If-Match)"
+    )
 
 
 class UserOut(BaseModel):

@@ -31,8 +31,16 @@ from app.settings import GEODATA_DIR
 ROLES = ("admin", "official", "warden", "enterprise", "planner")
 PUBLIC = "public"
 
-LOCATED_TABLES = frozenset({"enterprises", "hazard_sources", "public_zones", "risk_points",
-                            "emergency_resources", "hidden_dangers"})
+LOCATED_TABLES = frozenset(
+    {
+        "enterprises",
+        "hazard_sources",
+        "public_zones",
+        "risk_points",
+        "emergency_resources",
+        "hidden_dangers",
+    }
+)
 
 # Which kinds of located rows each role reads and writes (inside its region / enterprise).
 READABLE: dict[str, frozenset[str]] = {
@@ -55,12 +63,18 @@ WRITABLE: dict[str, frozenset[str]] = {
 }
 
 # SQL (over alias {t}) giving the enterprise a row belongs to, and its sector.
-ENTERPRISE_OF = {"enterprises": "{t}.id", "hazard_sources": "{t}.enterprise_id",
-                 "risk_points": "{t}.enterprise_id", "hidden_dangers": "{t}.enterprise_id"}
+ENTERPRISE_OF = {
+    "enterprises": "{t}.id",
+    "hazard_sources": "{t}.enterprise_id",
+    "risk_points": "{t}.enterprise_id",
+    "hidden_dangers": "{t}.enterprise_id",
+}
 SECTOR_OF = {
     "enterprises": "{t}.sector",
-    **{table: "(SELECT e.sector FROM enterprises e WHERE e.id = {t}.enterprise_id)"
-       for table in ("hazard_sources", "risk_points", "hidden_dangers")},
+    **{
+        table: "(SELECT e.sector FROM enterprises e WHERE e.id = {t}.enterprise_id)"
+        for table in ("hazard_sources", "risk_points", "hidden_dangers")
+    },
 }
 
 NO_MATCH_PREFIX = "-"  # a county-code prefix no region has: nothing matches
@@ -83,8 +97,10 @@ def region_prefix(code: str) -> str:
 def department_sectors() -> dict[str, tuple[str, ...] | None]:
     """Department → the sectors it supervises (None: all), from geodata/auth/departments.csv."""
     with (GEODATA_DIR / "auth" / "departments.csv").open(encoding="utf-8") as file:
-        return {row["department"]: None if row["sectors"] == "*" else
-                tuple(row["sectors"].split(";")) for row in csv.DictReader(file)}
+        return {
+            row["department"]: None if row["sectors"] == "*" else tuple(row["sectors"].split(";"))
+            for row in csv.DictReader(file)
+        }
 
 
 @dataclass(frozen=True)
@@ -102,33 +118,46 @@ class RowFilters:
     def cache_key(self) -> str:
         """A stable text form (tile ETags and caches are per scope and filters)."""
         since = self.updated_since.isoformat() if self.updated_since else ""
-        return (f"{self.scope_key}|{self.levels}|{self.sectors}|{self.code_prefix}|"
-                f"{self.enterprise_id}|{since}")
+        return (
+            f"{self.scope_key}|{self.levels}|{self.sectors}|{self.code_prefix}|"
+            f"{self.enterprise_id}|{since}"
+        )
 
     def params(self) -> dict[str, object]:
         """The filters as bound SQL parameters."""
-        return {"levels": list(self.levels) if self.levels else None,
-                "sectors": list(self.sectors) if self.sectors is not None else None,
-                "code_prefix": self.code_prefix + "%", "updated_since": self.updated_since,
-                "enterprise_id": self.enterprise_id}
+        return {
+            "levels": list(self.levels) if self.levels else None,
+            "sectors": list(self.sectors) if self.sectors is not None else None,
+            "code_prefix": self.code_prefix + "%",
+            "updated_since": self.updated_since,
+            "enterprise_id": self.enterprise_id,
+        }
 
     def clauses(self, alias: str = "t", *, has_level: bool = True) -> list[str]:
         """SQL conditions over `alias`, the same text for every filter of a table (so the
         statements can be cached); the values are bound parameters (`params`)."""
-        clauses = [f"{alias}.county_code LIKE :code_prefix",
-                   f"(CAST(:updated_since AS timestamptz) IS NULL"
-                   f" OR {alias}.updated_at >= CAST(:updated_since AS timestamptz))"]
+        clauses = [
+            f"{alias}.county_code LIKE :code_prefix",
+            f"(CAST(:updated_since AS timestamptz) IS NULL"
+            f" OR {alias}.updated_at >= CAST(:updated_since AS timestamptz))",
+        ]
         if has_level:
-            clauses.append(f"(CAST(:levels AS text[]) IS NULL"
-                           f" OR {alias}.risk_level = ANY(CAST(:levels AS text[])))")
+            clauses.append(
+                f"(CAST(:levels AS text[]) IS NULL"
+                f" OR {alias}.risk_level = ANY(CAST(:levels AS text[])))"
+            )
         if self.table in SECTOR_OF:
-            clauses.append(f"(CAST(:sectors AS text[]) IS NULL"
-                           f" OR {SECTOR_OF[self.table].format(t=alias)}"
-                           f" = ANY(CAST(:sectors AS text[])))")
+            clauses.append(
+                f"(CAST(:sectors AS text[]) IS NULL"
+                f" OR {SECTOR_OF[self.table].format(t=alias)}"
+                f" = ANY(CAST(:sectors AS text[])))"
+            )
         if self.table in ENTERPRISE_OF:
-            clauses.append(f"(CAST(:enterprise_id AS integer) IS NULL"
-                           f" OR {ENTERPRISE_OF[self.table].format(t=alias)}"
-                           f" = CAST(:enterprise_id AS integer))")
+            clauses.append(
+                f"(CAST(:enterprise_id AS integer) IS NULL"
+                f" OR {ENTERPRISE_OF[self.table].format(t=alias)}"
+                f" = CAST(:enterprise_id AS integer))"
+            )
         else:  # an enterprise account sees nothing of kinds that belong to no enterprise
             clauses.append("CAST(:enterprise_id AS integer) IS NULL")
         return clauses
@@ -140,8 +169,9 @@ class RowFilters:
     def condition(self, alias: str = "t", *, has_level: bool = True) -> TextClause:
         """`where` as a SQLAlchemy clause with its parameters bound (for ORM selects)."""
         sql = self.where(alias, has_level=has_level)
-        return text(sql).bindparams(**{name: value for name, value in self.params().items()
-                                       if f":{name}" in sql})
+        return text(sql).bindparams(
+            **{name: value for name, value in self.params().items() if f":{name}" in sql}
+        )
 
 
 @dataclass(frozen=True)
@@ -174,9 +204,13 @@ class Scope:
 
     def describe(self) -> dict[str, Any]:
         """The scope as `/api/auth/me` shows it."""
-        return {"region": self.region_code, "sectors": list(self.sectors) if self.sectors
-                else None, "department": self.department, "grid_cells": list(self.grid_cells),
-                "enterprise_id": self.enterprise_id}
+        return {
+            "region": self.region_code,
+            "sectors": list(self.sectors) if self.sectors else None,
+            "department": self.department,
+            "grid_cells": list(self.grid_cells),
+            "enterprise_id": self.enterprise_id,
+        }
 
     # Kinds of rows
 
@@ -210,9 +244,17 @@ class Scope:
 
     # Rows
 
-    def filters(self, table: str, *, level: str | None = None, sector: str | None = None,
-                region: str | None = None, updated_since: datetime | None = None,
-                has_level: bool = True, has_sector: bool = True) -> RowFilters:
+    def filters(
+        self,
+        table: str,
+        *,
+        level: str | None = None,
+        sector: str | None = None,
+        region: str | None = None,
+        updated_since: datetime | None = None,
+        has_level: bool = True,
+        has_sector: bool = True,
+    ) -> RowFilters:
         """The read filters of `table`: this scope narrowed by the request's own filters."""
         levels = parse_levels(level)
         if levels and not has_level:
@@ -221,16 +263,22 @@ class Scope:
         if wanted and (not has_sector or table not in SECTOR_OF):
             raise InvalidInput(f"{table} has no sector", field="sector")
         return RowFilters(
-            table=table, code_prefix=self._narrowed(region), sectors=self._sectors(wanted),
-            enterprise_id=self.enterprise_id, levels=tuple(levels) if levels else None,
-            updated_since=updated_since, scope_key=self.key())
+            table=table,
+            code_prefix=self._narrowed(region),
+            sectors=self._sectors(wanted),
+            enterprise_id=self.enterprise_id,
+            levels=tuple(levels) if levels else None,
+            updated_since=updated_since,
+            scope_key=self.key(),
+        )
 
     def _narrowed(self, region: str | None) -> str:
         if region is None:
             return self.read_prefix
         if not (region.isdigit() and 2 <= len(region) <= 6):
-            raise InvalidInput("region must be a region code or a prefix of 2–6 digits",
-                               field="region")
+            raise InvalidInput(
+                "region must be a region code or a prefix of 2–6 digits", field="region"
+            )
         wanted = region_prefix(region) if len(region) == 6 else region
         if wanted.startswith(self.read_prefix):
             return wanted
@@ -243,20 +291,27 @@ class Scope:
             return self.sectors
         return tuple(s for s in wanted if s in self.sectors)
 
-    def check_written(self, table: str, *, county_code: str, enterprise_id: int | None,
-                      sector: str | None) -> None:
+    def check_written(
+        self, table: str, *, county_code: str, enterprise_id: int | None, sector: str | None
+    ) -> None:
         """After a write: the row, where the database placed it, is the writer's to write."""
         self.require_write(table)
         assert self.write_prefix is not None
         if not county_code.startswith(self.write_prefix):
-            raise Forbidden(f"the location lies in county {county_code}, outside what "
-                            f"{self.username} may change", field="geometry")
+            raise Forbidden(
+                f"the location lies in county {county_code}, outside what "
+                f"{self.username} may change",
+                field="geometry",
+            )
         if self.enterprise_id is not None and enterprise_id != self.enterprise_id:
-            raise Forbidden("an enterprise account changes its own enterprise's records only",
-                            field="enterprise_id")
+            raise Forbidden(
+                "an enterprise account changes its own enterprise's records only",
+                field="enterprise_id",
+            )
         if self.sectors is not None and table in SECTOR_OF and sector not in self.sectors:
-            raise Forbidden(f"sector {sector!r} is not supervised by {self.department}",
-                            field="sector")
+            raise Forbidden(
+                f"sector {sector!r} is not supervised by {self.department}", field="sector"
+            )
 
     def not_found(self, table: str, id: object) -> NotFound:
         """The one answer for a row that does not exist or lies outside the scope."""

@@ -18,8 +18,18 @@ from app.regions.models import GridCell, Region
 from app.settings import get_settings
 from app.sites.models import Enterprise
 
-USER_FIELDS = ("id", "username", "role", "display_name", "region_code", "department",
-               "grid_cells", "enterprise_id", "disabled", "version")
+USER_FIELDS = (
+    "id",
+    "username",
+    "role",
+    "display_name",
+    "region_code",
+    "department",
+    "grid_cells",
+    "enterprise_id",
+    "disabled",
+    "version",
+)
 
 
 def render_user(user: User) -> dict[str, Any]:
@@ -35,8 +45,12 @@ def _check_scope(session: Session, values: dict[str, Any]) -> dict[str, Any]:
     role = values["role"]
     if role not in ROLES:
         raise InvalidInput(f"unknown role {role!r}", field="role", allowed=list(ROLES))
-    scoped: dict[str, Any] = {"region_code": None, "department": None, "grid_cells": [],
-                              "enterprise_id": None}
+    scoped: dict[str, Any] = {
+        "region_code": None,
+        "department": None,
+        "grid_cells": [],
+        "enterprise_id": None,
+    }
     if role in ("official", "planner"):
         code = values.get("region_code")
         if not code or session.get(Region, code) is None:
@@ -44,46 +58,62 @@ def _check_scope(session: Session, values: dict[str, Any]) -> dict[str, Any]:
         scoped["region_code"] = code
     if role == "official" and values.get("department"):
         if values["department"] not in department_sectors():
-            raise InvalidInput(f"unknown department {values['department']!r}",
-                               field="department", allowed=sorted(department_sectors()))
+            raise InvalidInput(
+                f"unknown department {values['department']!r}",
+                field="department",
+                allowed=sorted(department_sectors()),
+            )
         scoped["department"] = values["department"]
     if role == "warden":
         cells = list(dict.fromkeys(values.get("grid_cells") or []))
-        found = session.execute(select(GridCell.code, GridCell.county_code)
-                                .where(GridCell.code.in_(cells))).all()
+        found = session.execute(
+            select(GridCell.code, GridCell.county_code).where(GridCell.code.in_(cells))
+        ).all()
         missing = sorted(set(cells) - {code for code, _ in found})
         if not cells or missing:
-            raise InvalidInput(f"unknown grid cell {missing[0] if missing else ''!r}".strip(),
-                               field="grid_cells")
+            raise InvalidInput(
+                f"unknown grid cell {missing[0] if missing else ''!r}".strip(), field="grid_cells"
+            )
         if len({county for _, county in found}) > 1:
             raise InvalidInput("a warden's grid cells lie in one county", field="grid_cells")
         scoped["grid_cells"] = cells
     if role == "enterprise":
         enterprise_id = values.get("enterprise_id")
         if enterprise_id is None or session.get(Enterprise, enterprise_id) is None:
-            raise InvalidInput(f"enterprise {enterprise_id} does not exist",
-                               field="enterprise_id")
+            raise InvalidInput(f"enterprise {enterprise_id} does not exist", field="enterprise_id")
         scoped["enterprise_id"] = enterprise_id
     return {"role": role, **scoped}
 
 
 def _check_password(password: str) -> None:
     if len(password) < passwords.MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"a password has at least {passwords.MIN_PASSWORD_LENGTH} characters",
-                           field="password")
+        raise InvalidInput(
+            f"a password has at least {passwords.MIN_PASSWORD_LENGTH} characters", field="password"
+        )
 
 
 # Users
 
 
-def create_user(session: Session, *, username: str, password: str, role: str,
-                display_name: str | None = None, **scope: Any) -> User:
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str | None = None,
+    **scope: Any,
+) -> User:
     """Create a user; its scope must name things that exist."""
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"user {username!r} already exists", field="username")
     _check_password(password)
-    user = User(username=username, password_hash=passwords.hash_password(password),
-                display_name=display_name, **_check_scope(session, {"role": role, **scope}))
+    user = User(
+        username=username,
+        password_hash=passwords.hash_password(password),
+        display_name=display_name,
+        **_check_scope(session, {"role": role, **scope}),
+    )
     session.add(user)
     session.flush()
     return user
@@ -108,8 +138,10 @@ def update_user(session: Session, user: User, changes: dict[str, Any]) -> User:
     or a disabled account."""
     password = changes.pop("password", None)
     if {"role", "region_code", "department", "grid_cells", "enterprise_id"} & changes.keys():
-        current = {name: getattr(user, name) for name in
-                   ("role", "region_code", "department", "grid_cells", "enterprise_id")}
+        current = {
+            name: getattr(user, name)
+            for name in ("role", "region_code", "department", "grid_cells", "enterprise_id")
+        }
         for name, value in _check_scope(session, {**current, **changes}).items():
             setattr(user, name, value)
     if "display_name" in changes:
@@ -131,17 +163,24 @@ def update_user(session: Session, user: User, changes: dict[str, Any]) -> User:
 def _throttle(session: Session, username: str, address: str) -> None:
     settings = get_settings()
     since = func.now() - timedelta(minutes=settings.login_window_minutes)
-    for column, value, limit in ((LoginFailure.username, username,
-                                  settings.login_failures_per_account),
-                                 (LoginFailure.address, address,
-                                  settings.login_failures_per_address)):
-        failures = session.scalar(select(func.count()).select_from(LoginFailure)
-                                  .where(column == value, LoginFailure.at > since)) or 0
+    for column, value, limit in (
+        (LoginFailure.username, username, settings.login_failures_per_account),
+        (LoginFailure.address, address, settings.login_failures_per_address),
+    ):
+        failures = (
+            session.scalar(
+                select(func.count())
+                .select_from(LoginFailure)
+                .where(column == value, LoginFailure.at > since)
+            )
+            or 0
+        )
         if failures >= limit:
             raise TooManyRequests(
                 f"too many failed sign-ins; retry in {settings.login_window_minutes} minutes",
                 field="username" if column is LoginFailure.username else None,
-                retry_after_s=settings.login_window_minutes * 60)
+                retry_after_s=settings.login_window_minutes * 60,
+            )
 
 
 def authenticate(session: Session, *, username: str, password: str, address: str) -> User:
@@ -151,13 +190,15 @@ def authenticate(session: Session, *, username: str, password: str, address: str
     """
     _throttle(session, username, address)
     user = session.scalar(select(User).where(User.username == username))
-    valid = passwords.verify_password(user.password_hash if user else passwords.decoy_hash(),
-                                      password)
+    valid = passwords.verify_password(
+        user.password_hash if user else passwords.decoy_hash(), password
+    )
     if user is None or not valid or user.disabled:
         session.add(LoginFailure(username=username[:64], address=address[:64]))
         session.commit()
-        raise Unauthorized("wrong username or password, or the account is disabled",
-                           field="password")
+        raise Unauthorized(
+            "wrong username or password, or the account is disabled", field="password"
+        )
     session.execute(delete(LoginFailure).where(LoginFailure.username == username))
     return user
 
@@ -166,8 +207,12 @@ def token_pair(user: User) -> dict[str, Any]:
     """The OAuth2 token response for a user."""
     access, expires_in = tokens.issue(user.id, user.token_version, "access")
     refresh, _ = tokens.issue(user.id, user.token_version, "refresh")
-    return {"access_token": access, "refresh_token": refresh, "token_type": "bearer",
-            "expires_in": expires_in}
+    return {
+        "access_token": access,
+        "refresh_token": refresh,
+        "token_type": "bearer",
+        "expires_in": expires_in,
+    }
 
 
 def refresh(session: Session, refresh_token: str) -> dict[str, Any]:
@@ -184,25 +229,43 @@ def refresh(session: Session, refresh_token: str) -> dict[str, Any]:
 
 def scope_of(session: Session, user: User) -> Scope:
     """Build the scope a user acts in (reads the user's region, cells or enterprise)."""
-    scope = partial(Scope, role=user.role, user_id=user.id, username=user.username,
-                    display_name=user.display_name)
+    scope = partial(
+        Scope,
+        role=user.role,
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+    )
     if user.role == "admin":
         return scope(write_prefix="")
     if user.role in ("official", "planner"):
         code = user.region_code or ""
         sectors = department_sectors().get(user.department) if user.department else None
-        return scope(region_code=code, read_prefix=region_prefix(code),
-                     write_prefix=region_prefix(code) if user.role == "official" else None,
-                     department=user.department, sectors=sectors)
+        return scope(
+            region_code=code,
+            read_prefix=region_prefix(code),
+            write_prefix=region_prefix(code) if user.role == "official" else None,
+            department=user.department,
+            sectors=sectors,
+        )
     if user.role == "warden":
-        county = session.scalar(select(GridCell.county_code)
-                                .where(GridCell.code.in_(user.grid_cells)).limit(1))
-        return scope(region_code=county, read_prefix=county or NO_MATCH_PREFIX,
-                     grid_cells=tuple(user.grid_cells))
-    county = session.scalar(select(Enterprise.county_code)
-                            .where(Enterprise.id == user.enterprise_id))
-    return scope(region_code=county, read_prefix=county or NO_MATCH_PREFIX,
-                 write_prefix=county or NO_MATCH_PREFIX, enterprise_id=user.enterprise_id)
+        county = session.scalar(
+            select(GridCell.county_code).where(GridCell.code.in_(user.grid_cells)).limit(1)
+        )
+        return scope(
+            region_code=county,
+            read_prefix=county or NO_MATCH_PREFIX,
+            grid_cells=tuple(user.grid_cells),
+        )
+    county = session.scalar(
+        select(Enterprise.county_code).where(Enterprise.id == user.enterprise_id)
+    )
+    return scope(
+        region_code=county,
+        read_prefix=county or NO_MATCH_PREFIX,
+        write_prefix=county or NO_MATCH_PREFIX,
+        enterprise_id=user.enterprise_id,
+    )
 
 
 @dataclass(frozen=True)
@@ -237,8 +300,9 @@ class UserCache:
         user = session.get(User, user_id)
         if user is None:
             return None
-        entry = _CachedUser(scope_of(session, user), user.token_version, user.disabled,
-                            time.monotonic())
+        entry = _CachedUser(
+            scope_of(session, user), user.token_version, user.disabled, time.monotonic()
+        )
         with self._lock:
             self._users[user_id] = entry
         return entry

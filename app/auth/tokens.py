@@ -44,25 +44,43 @@ class TokenClaims:
 def issue(user_id: int, token_version: int, kind: TokenKind) -> tuple[str, int]:
     """(token, seconds until it expires)."""
     settings = get_settings()
-    lifetime = (settings.access_token_minutes * 60 if kind == "access"
-                else settings.refresh_token_days * 86_400)
+    lifetime = (
+        settings.access_token_minutes * 60
+        if kind == "access"
+        else settings.refresh_token_days * 86_400
+    )
     now = int(time.time())
-    claims = {"sub": str(user_id), "tv": token_version, "typ": kind, "iss": ISSUER,
-              "iat": now, "exp": now + lifetime, "jti": uuid.uuid4().hex}
+    claims = {
+        "sub": str(user_id),
+        "tv": token_version,
+        "typ": kind,
+        "iss": ISSUER,
+        "iat": now,
+        "exp": now + lifetime,
+        "jti": uuid.uuid4().hex,
+    }
     return jwt.encode(claims, signing_key(), algorithm=ALGORITHM), lifetime
 
 
 def verify(token: str, kind: TokenKind, *, field: str = "Authorization") -> TokenClaims:
     """Check signature, expiry and kind; 401 naming `field` otherwise."""
     try:
-        claims = jwt.decode(token, signing_key(), algorithms=[ALGORITHM], issuer=ISSUER,
-                            options={"require": ["sub", "exp", "iat", "typ", "tv"]})
+        claims = jwt.decode(
+            token,
+            signing_key(),
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["sub", "exp", "iat", "typ", "tv"]},
+        )
     except jwt.ExpiredSignatureError as error:
         raise Unauthorized(f"the {kind} token has expired", field=field) from error
     except jwt.PyJWTError as error:
         raise Unauthorized(f"not a valid {kind} token", field=field) from error
-    if claims.get("typ") != kind or not str(claims["sub"]).isdigit() \
-            or not isinstance(claims["tv"], int):
+    if (
+        claims.get("typ") != kind
+        or not str(claims["sub"]).isdigit()
+        or not isinstance(claims["tv"], int)
+    ):
         raise Unauthorized(f"not a valid {kind} token", field=field)
     return TokenClaims(int(claims["sub"]), claims["tv"], kind)
 

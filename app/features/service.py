@@ -41,13 +41,15 @@ def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
         return None
     parts = bbox.split(",")
     if len(parts) != 4:
-        raise InvalidInput(f"bbox needs 4 numbers (minx,miny,maxx,maxy), got {len(parts)}",
-                           field="bbox")
+        raise InvalidInput(
+            f"bbox needs 4 numbers (minx,miny,maxx,maxy), got {len(parts)}", field="bbox"
+        )
     try:
         min_x, min_y, max_x, max_y = (float(p) for p in parts)
     except ValueError as error:
-        raise InvalidInput(f"bbox has a value that is not a number: {bbox}",
-                           field="bbox") from error
+        raise InvalidInput(
+            f"bbox has a value that is not a number: {bbox}", field="bbox"
+        ) from error
     if not (-180 <= min_x <= 180 and -180 <= max_x <= 180):
         raise InvalidInput("bbox longitudes must lie in −180…180", field="bbox")
     if not (-90 <= min_y <= 90 and -90 <= max_y <= 90):
@@ -68,8 +70,9 @@ def parse_datetime_interval(value: str | None) -> tuple[datetime | None, datetim
         try:
             return aware(datetime.fromisoformat(part.replace("Z", "+00:00")))
         except ValueError as error:
-            raise InvalidInput(f"{part!r} is not an RFC 3339 date-time",
-                               field="datetime") from error
+            raise InvalidInput(
+                f"{part!r} is not an RFC 3339 date-time", field="datetime"
+            ) from error
 
     if "/" in value:
         start, _, end = value.partition("/")
@@ -82,20 +85,27 @@ def parse_datetime_interval(value: str | None) -> tuple[datetime | None, datetim
 
 
 def _where(layer: Layer, filters: RowFilters) -> str:
-    clauses = ["(CAST(:bbox_minx AS float) IS NULL OR t.{geom} && "
-               "ST_MakeEnvelope(:bbox_minx, :bbox_miny, :bbox_maxx, :bbox_maxy, 4326))"]
+    clauses = [
+        "(CAST(:bbox_minx AS float) IS NULL OR t.{geom} && "
+        "ST_MakeEnvelope(:bbox_minx, :bbox_miny, :bbox_maxx, :bbox_maxy, 4326))"
+    ]
     if layer.table == "regions":
-        clauses += ["t.code LIKE :code_prefix",
-                    "(CAST(:parent AS text) IS NULL OR t.parent_code = CAST(:parent AS text))"]
+        clauses += [
+            "t.code LIKE :code_prefix",
+            "(CAST(:parent AS text) IS NULL OR t.parent_code = CAST(:parent AS text))",
+        ]
         return " AND ".join(clauses)
     if layer.table == "grid_cells":
-        clauses += ["t.code LIKE :code_prefix",
-                    "(CAST(:parent AS text) IS NULL OR t.county_code = CAST(:parent AS text))"]
+        clauses += [
+            "t.code LIKE :code_prefix",
+            "(CAST(:parent AS text) IS NULL OR t.county_code = CAST(:parent AS text))",
+        ]
         return " AND ".join(clauses)
     clauses += [
         "(CAST(:start AS timestamptz) IS NULL OR t.updated_at >= CAST(:start AS timestamptz))",
         "(CAST(:end AS timestamptz) IS NULL OR t.updated_at <= CAST(:end AS timestamptz))",
-        *filters.clauses("t", has_level=layer.has_level)]
+        *filters.clauses("t", has_level=layer.has_level),
+    ]
     return " AND ".join(clauses)
 
 
@@ -116,10 +126,17 @@ def page_limit(layer: Layer, detail: str, asked: int) -> int:
 
 
 def query_features(
-    session: Session, *, layer: Layer, filters: RowFilters,
-    bbox: tuple[float, float, float, float] | None, limit: int, offset: int,
+    session: Session,
+    *,
+    layer: Layer,
+    filters: RowFilters,
+    bbox: tuple[float, float, float, float] | None,
+    limit: int,
+    offset: int,
     interval: tuple[datetime | None, datetime | None] = (None, None),
-    parent: str | None = None, detail: str = "full", fid: str | None = None,
+    parent: str | None = None,
+    detail: str = "full",
+    fid: str | None = None,
 ) -> tuple[list[Feature], int]:
     """Return (features, number matched) of a layer."""
     if not 1 <= limit <= MAX_LIMIT:
@@ -130,36 +147,60 @@ def query_features(
     updated_since = filters.updated_since
     start = max(filter(None, (interval[0], updated_since)), default=None)
     params = {
-        **filters.params(), "start": start, "end": interval[1], "parent": parent,
-        "bbox_minx": bbox[0] if bbox else None, "bbox_miny": bbox[1] if bbox else None,
-        "bbox_maxx": bbox[2] if bbox else None, "bbox_maxy": bbox[3] if bbox else None,
-        "limit": limit, "offset": offset, "fid": fid,
+        **filters.params(),
+        "start": start,
+        "end": interval[1],
+        "parent": parent,
+        "bbox_minx": bbox[0] if bbox else None,
+        "bbox_miny": bbox[1] if bbox else None,
+        "bbox_maxx": bbox[2] if bbox else None,
+        "bbox_maxy": bbox[3] if bbox else None,
+        "limit": limit,
+        "offset": offset,
+        "fid": fid,
     }
     where = _where(layer, filters).format(geom=geom)
     if fid is not None:
         where += f" AND CAST({_key(layer)} AS text) = :fid"
     properties = ", ".join(f"{expr} AS {key}" for key, expr in layer.properties.items())
-    rows = session.execute(text(
-        f"SELECT {_key(layer)} AS fid, ST_AsGeoJSON(t.{geom}, 7) AS geometry, "
-        f"{properties}{', t.updated_at' if layer.table not in ('regions', 'grid_cells') else ''} "
-        f"FROM {layer.table} t WHERE {where} ORDER BY {_key(layer)} LIMIT :limit OFFSET :offset"
-    ), params).mappings().all()
-    matched = session.execute(text(f"SELECT count(*) FROM {layer.table} t WHERE {where}"),
-                              params).scalar_one()
+    rows = (
+        session.execute(
+            text(
+                f"SELECT {_key(layer)} AS fid, ST_AsGeoJSON(t.{geom}, 7) AS geometry, "
+                f"{properties}{', t.updated_at' if layer.table not in ('regions', 'grid_cells') else ''} "
+                f"FROM {layer.table} t WHERE {where} ORDER BY {_key(layer)} LIMIT :limit OFFSET :offset"
+            ),
+            params,
+        )
+        .mappings()
+        .all()
+    )
+    matched = session.execute(
+        text(f"SELECT count(*) FROM {layer.table} t WHERE {where}"), params
+    ).scalar_one()
     features: list[Feature] = []
     for row in rows:
-        props = {k: (v.isoformat() if isinstance(v, datetime) else v)
-                 for k, v in row.items() if k not in ("fid", "geometry")}
-        features.append({"type": "Feature", "id": row["fid"],
-                         "geometry": json.loads(row["geometry"]), "properties": props})
+        props = {
+            k: (v.isoformat() if isinstance(v, datetime) else v)
+            for k, v in row.items()
+            if k not in ("fid", "geometry")
+        }
+        features.append(
+            {
+                "type": "Feature",
+                "id": row["fid"],
+                "geometry": json.loads(row["geometry"]),
+                "properties": props,
+            }
+        )
     return features, matched
 
 
-def feature_or_raise(session: Session, *, layer: Layer, filters: RowFilters,
-                     fid: str) -> Feature:
+def feature_or_raise(session: Session, *, layer: Layer, filters: RowFilters, fid: str) -> Feature:
     """One feature by id, or NotFound naming it."""
-    features, _ = query_features(session, layer=layer, filters=filters, bbox=None, limit=1,
-                                 offset=0, fid=fid)
+    features, _ = query_features(
+        session, layer=layer, filters=filters, bbox=None, limit=1, offset=0, fid=fid
+    )
     if not features:
         raise NotFound(f"feature {fid} not found in {layer.name}", field="featureId")
     return features[0]

@@ -53,8 +53,12 @@ def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[Array, Array]:
     return lon + d_lon, lat + d_lat
 
 
-def _invert(forward: Callable[[Array, Array], tuple[Array, Array]], lon: ArrayLike,
-            lat: ArrayLike, first_guess: tuple[Array, Array]) -> tuple[Array, Array]:
+def _invert(
+    forward: Callable[[Array, Array], tuple[Array, Array]],
+    lon: ArrayLike,
+    lat: ArrayLike,
+    first_guess: tuple[Array, Array],
+) -> tuple[Array, Array]:
     """Solve forward(x) = target by fixed-point iteration (the offsets vary slowly)."""
     target_lon, target_lat = np.asarray(lon, float), np.asarray(lat, float)
     guess_lon, guess_lat = first_guess
@@ -62,8 +66,10 @@ def _invert(forward: Callable[[Array, Array], tuple[Array, Array]], lon: ArrayLi
         fwd_lon, fwd_lat = forward(guess_lon, guess_lat)
         err_lon, err_lat = fwd_lon - target_lon, fwd_lat - target_lat
         guess_lon, guess_lat = guess_lon - err_lon, guess_lat - err_lat
-        if max(np.max(np.abs(err_lon), initial=0),
-               np.max(np.abs(err_lat), initial=0)) < _TOLERANCE_DEG:
+        if (
+            max(np.max(np.abs(err_lon), initial=0), np.max(np.abs(err_lat), initial=0))
+            < _TOLERANCE_DEG
+        ):
             break
     return guess_lon, guess_lat
 

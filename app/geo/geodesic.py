@@ -44,6 +44,10 @@ def search_box(lon: float, lat: float, radius_m: float) -> SearchBox:
     phi_max = min(abs(lat) + d_lat, _MAX_LATITUDE)
     cos_max = math.cos(math.radians(phi_max))
     d_lon = math.degrees(radius_m / (WGS84_A * cos_max))
-    return SearchBox(min_lon=lon - d_lon, min_lat=lat - d_lat, max_lon=lon + d_lon,
-                     max_lat=lat + d_lat,
-                     metres_per_degree_at_least=math.radians(1) * M_MIN * cos_max)
+    return SearchBox(
+        min_lon=lon - d_lon,
+        min_lat=lat - d_lat,
+        max_lon=lon + d_lon,
+        max_lat=lat + d_lat,
+        metres_per_degree_at_least=math.radians(1) * M_MIN * cos_max,
+    )

@@ -30,8 +30,13 @@ def to_wgs84_geometry(geometry: BaseGeometry, crs: str) -> BaseGeometry:
 
 
 def parse_location(
-    *, lon: float | None, lat: float | None, geometry: dict[str, Any] | None, crs: str,
-    allowed: tuple[str, ...] = ("Point",), field: str = "geometry",
+    *,
+    lon: float | None,
+    lat: float | None,
+    geometry: dict[str, Any] | None,
+    crs: str,
+    allowed: tuple[str, ...] = ("Point",),
+    field: str = "geometry",
 ) -> BaseGeometry:
     """Build a valid WGS 84 geometry from lon/lat or a GeoJSON geometry."""
     if geometry is not None:
@@ -48,8 +53,9 @@ def parse_location(
     # Heights are not stored: a 3-D position keeps its longitude and latitude.
     shape = shapely.force_2d(shape)
     if shape.geom_type not in allowed:
-        raise InvalidInput(f"{shape.geom_type} is not allowed here", field=field,
-                           allowed=list(allowed))
+        raise InvalidInput(
+            f"{shape.geom_type} is not allowed here", field=field, allowed=list(allowed)
+        )
     if shape.is_empty or not shape.is_valid:
         raise InvalidInput(f"invalid geometry: {shapely.is_valid_reason(shape)}", field=field)
     min_x, min_y, max_x, max_y = shape.bounds

@@ -20,8 +20,9 @@ def tile_to_lonlat(z: int, x: float, y: float) -> tuple[float, float]:
     return lon, lat
 
 
-def tiles_covering(min_lon: float, min_lat: float, max_lon: float, max_lat: float,
-                   z: int) -> list[tuple[int, int]]:
+def tiles_covering(
+    min_lon: float, min_lat: float, max_lon: float, max_lat: float, z: int
+) -> list[tuple[int, int]]:
     """Every zoom-z tile that intersects a bounding box."""
     x0, y0 = lonlat_to_tile(min_lon, max_lat, z)
     x1, y1 = lonlat_to_tile(max_lon, min_lat, z)

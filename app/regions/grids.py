@@ -15,7 +15,11 @@ from app.errors import InvalidInput
 from app.regions.service import get_region_or_raise
 
 LOCATED_TABLES = (
-    "enterprises", "hazard_sources", "public_zones", "risk_points", "hidden_dangers",
+    "enterprises",
+    "hazard_sources",
+    "public_zones",
+    "risk_points",
+    "hidden_dangers",
     "emergency_resources",
 )
 
@@ -89,34 +93,47 @@ def import_grids(session: Session, *, feature_collection: dict[str, Any]) -> int
         properties = feature.get("properties") or {}
         code = str(properties.get("code") or "").strip()
         if not code or len(code) > 40:
-            raise InvalidInput("each grid needs a code of 1–40 characters",
-                               field=f"features[{index}].properties.code")
+            raise InvalidInput(
+                "each grid needs a code of 1–40 characters",
+                field=f"features[{index}].properties.code",
+            )
         try:
             geometry = shapely.from_geojson(json.dumps(feature.get("geometry")))
         except (shapely.errors.GEOSException, TypeError, ValueError) as error:
-            raise InvalidInput(f"invalid geometry: {error}",
-                               field=f"features[{index}].geometry") from error
+            raise InvalidInput(
+                f"invalid geometry: {error}", field=f"features[{index}].geometry"
+            ) from error
         if geometry.geom_type not in ("Polygon", "MultiPolygon") or not geometry.is_valid:
-            raise InvalidInput("grid geometry must be a valid (Multi)Polygon",
-                               field=f"features[{index}].geometry")
-        rows.append({
-            "code": code, "name": str(properties.get("name") or code),
-            "warden_name": properties.get("warden_name"),
-            "warden_phone": properties.get("warden_phone"),
-            "wkb": shapely.to_wkb(geometry, hex=True), "index": index,
-        })
+            raise InvalidInput(
+                "grid geometry must be a valid (Multi)Polygon", field=f"features[{index}].geometry"
+            )
+        rows.append(
+            {
+                "code": code,
+                "name": str(properties.get("name") or code),
+                "warden_name": properties.get("warden_name"),
+                "warden_phone": properties.get("warden_phone"),
+                "wkb": shapely.to_wkb(geometry, hex=True),
+                "index": index,
+            }
+        )
     counties = set()
     for row in rows:
-        county = session.execute(text("""
+        county = session.execute(
+            text("""
             SELECT p.code FROM region_parts p
              WHERE ST_Intersects(
                        p.geom, ST_PointOnSurface(ST_SetSRID(CAST(:wkb AS geometry), 4326)))
-             ORDER BY p.code LIMIT 1"""), row).scalar()
+             ORDER BY p.code LIMIT 1"""),
+            row,
+        ).scalar()
         if county is None:
-            raise InvalidInput("grid lies outside every county",
-                               field=f"features[{row['index']}].geometry")
+            raise InvalidInput(
+                "grid lies outside every county", field=f"features[{row['index']}].geometry"
+            )
         counties.add(county)
-        session.execute(text("""
+        session.execute(
+            text("""
             INSERT INTO grid_cells (code, name, county_code, source, warden_name, warden_phone,
                                     geom)
             SELECT :code, :name, r.code, 'imported', :warden_name, :warden_phone,
@@ -126,7 +143,9 @@ def import_grids(session: Session, *, feature_collection: dict[str, Any]) -> int
             ON CONFLICT (code) DO UPDATE SET
                 name = EXCLUDED.name, county_code = EXCLUDED.county_code,
                 warden_name = EXCLUDED.warden_name, warden_phone = EXCLUDED.warden_phone,
-                geom = EXCLUDED.geom"""), {**row, "county": county})
+                geom = EXCLUDED.geom"""),
+            {**row, "county": county},
+        )
     reassign_grid_codes(session, county_codes=sorted(counties))
     return len(rows)
 

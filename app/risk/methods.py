@@ -100,7 +100,7 @@ def lec_level(d: float) -> str:
     raise InvalidInput(f"D={d} falls in no LEC band", field="d")
 
 
-def assess_lec(l: float, e: float, c: float) -> LecResult:  # noqa: E741
+def assess_lec(l: float, e: float, c: float) -> LecResult:
     """Grade a risk point by LEC: D = L × E × C."""
     factors = lec_factors()
     for name, value in (("L", l), ("E", e), ("C", c)):
@@ -161,7 +161,7 @@ def _ls_scale(name: str, value: float) -> int:
     return value
 
 
-def assess_ls(l: float, s: float, variant: str | None = None) -> LsResult:  # noqa: E741
+def assess_ls(l: float, s: float, variant: str | None = None) -> LsResult:
     """Grade a risk point by the risk matrix: R = L × S, both integers in 1..5.
 
     Any other number (graded inputs are unchecked JSON) is refused with InvalidInput.
@@ -204,4 +204,3 @@ def direct_level(flags: dict[str, bool]) -> str | None:
         if on and rule["enabled"]:
             level = higher_level(level, rule["level"])
     return level
-

@@ -16,8 +16,9 @@ from app.risk.schemas import LecIn, LecOut, LsIn, LsOut, RiskPointIn, RiskPointO
 router = api_router(prefix="/api", tags=["risk"])
 
 Method = Annotated[Literal["highest", "index"] | None, Query(description="regional level method")]
-Normalise = Annotated[Literal["area", "enterprises"] | None,
-                      Query(description="index normalisation")]
+Normalise = Annotated[
+    Literal["area", "enterprises"] | None, Query(description="index normalisation")
+]
 
 
 @router.post("/risk/assess/lec", response_model=LecOut)
@@ -38,16 +39,19 @@ def assess_ls(body: LsIn) -> LsOut:
 def risk_summary(
     session: SessionDep,
     parent: Annotated[str, Query(pattern=REGION_CODE_PATTERN)],
-    method: Method = None, normalise: Normalise = None,
+    method: Method = None,
+    normalise: Normalise = None,
 ) -> list[dict[str, Any]]:
     """Aggregates per child region of `parent` (per grid cell when it is a county)."""
-    return aggregation.summarise_children(session, parent=parent, method=method,
-                                          normalise=normalise)
+    return aggregation.summarise_children(
+        session, parent=parent, method=method, normalise=normalise
+    )
 
 
 @router.get("/risk/regions/{code}")
-def risk_region(code: str, session: SessionDep,
-                method: Method = None, normalise: Normalise = None) -> dict[str, Any]:
+def risk_region(
+    code: str, session: SessionDep, method: Method = None, normalise: Normalise = None
+) -> dict[str, Any]:
     """Aggregates of one region or grid cell."""
     return aggregation.summarise_region(session, code=code, method=method, normalise=normalise)
 
@@ -58,16 +62,17 @@ def risk_trend(
     region: Annotated[str, Query(min_length=6, max_length=40)],
     start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to")],
-    method: Method = None, normalise: Normalise = None,
+    method: Method = None,
+    normalise: Normalise = None,
 ) -> dict[str, Any]:
     """Daily snapshots of a region's aggregates between two dates."""
-    return aggregation.trend(session, code=region, start=start, end=end, method=method,
-                             normalise=normalise)
+    return aggregation.trend(
+        session, code=region, start=start, end=end, method=method, normalise=normalise
+    )
 
 
 @router.post("/risk/snapshots", status_code=201)
-def take_snapshot(session: SessionDep, scope: ScopeDep,
-                  day: date | None = None) -> dict[str, Any]:
+def take_snapshot(session: SessionDep, scope: ScopeDep, day: date | None = None) -> dict[str, Any]:
     """Store the current aggregates as the snapshot of a day (today by default; admins)."""
     scope.require_role("admin")
     day = day or date.today()
@@ -75,9 +80,15 @@ def take_snapshot(session: SessionDep, scope: ScopeDep,
 
 
 add_crud_routes(
-    router, path="/risk-points", model=RiskPoint, render=service.render_risk_point,
-    create=service.create_risk_point, update=service.update_risk_point,
-    delete=service.delete_risk_point, create_schema=RiskPointIn, patch_schema=RiskPointPatch,
+    router,
+    path="/risk-points",
+    model=RiskPoint,
+    render=service.render_risk_point,
+    create=service.create_risk_point,
+    update=service.update_risk_point,
+    delete=service.delete_risk_point,
+    create_schema=RiskPointIn,
+    patch_schema=RiskPointPatch,
     out_schema=RiskPointOut,
     name="risk_points",
 )

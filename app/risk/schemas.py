@@ -10,7 +10,7 @@ from app.sites.schemas import LocatedOut, LocationIn, PersonsIn, PersonsOut, par
 
 
 class LecIn(BaseModel):
-    l: float  # noqa: E741
+    l: float
     e: float
     c: float
 
@@ -21,7 +21,7 @@ class LecOut(BaseModel):
 
 
 class LsIn(BaseModel):
-    l: int  # noqa: E741
+    l: int
     s: int
     variant: str | None = None
 
@@ -47,7 +47,8 @@ class RiskPointIn(LocationIn, PersonsIn):
     control_measures: str | None = Field(None, max_length=4000)
     method: Literal["lec", "ls", "direct"]
     inputs: Annotated[dict[str, Any], AfterValidator(_small_inputs)] = Field(
-        description="lec: {l,e,c}; ls: {l,s,variant?}; any: direct: {rule_id: true}")
+        description="lec: {l,e,c}; ls: {l,s,variant?}; any: direct: {rule_id: true}"
+    )
     assessed_by: str = Field("api", max_length=50)
 
 

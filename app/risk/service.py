@@ -18,8 +18,17 @@ from app.risk.schemas import RiskPointIn
 from app.sites.models import Enterprise
 from app.sites.service import PERSON_FIELDS, enterprise_or_raise
 
-RISK_POINT_FIELDS = ("enterprise_id", "name", "hazard_type", "control_measures", "method",
-                     "inputs", "score", "risk_level", *PERSON_FIELDS)
+RISK_POINT_FIELDS = (
+    "enterprise_id",
+    "name",
+    "hazard_type",
+    "control_measures",
+    "method",
+    "inputs",
+    "score",
+    "risk_level",
+    *PERSON_FIELDS,
+)
 
 
 def render_risk_point(row: RiskPoint) -> dict[str, Any]:
@@ -32,8 +41,15 @@ def _grade(session: Session, point: RiskPoint, assessed_by: str) -> None:
     point.score, point.risk_level = score, level
     session.flush()
     grading.record_assessment(
-        session, subject_type="risk_point", subject_id=point.id, method=point.method,
-        inputs=point.inputs, result=result, level=level, assessed_by=assessed_by)
+        session,
+        subject_type="risk_point",
+        subject_id=point.id,
+        method=point.method,
+        inputs=point.inputs,
+        result=result,
+        level=level,
+        assessed_by=assessed_by,
+    )
 
 
 def _enterprise(session: Session, enterprise_id: int | None, scope: Scope) -> Enterprise | None:
@@ -58,8 +74,9 @@ def create_risk_point(session: Session, *, body: RiskPointIn, scope: Scope) -> R
     return point
 
 
-def update_risk_point(session: Session, *, row: RiskPoint, body: RiskPointIn,
-                      scope: Scope) -> RiskPoint:
+def update_risk_point(
+    session: Session, *, row: RiskPoint, body: RiskPointIn, scope: Scope
+) -> RiskPoint:
     """Change a risk point; new inputs re-grade it (the old grade stays in the history)."""
     point = row
     previous_enterprise = point.enterprise_id
@@ -68,8 +85,9 @@ def update_risk_point(session: Session, *, row: RiskPoint, body: RiskPointIn,
         _enterprise(session, values["enterprise_id"], scope)
     regrade = "method" in values or "inputs" in values
     if regrade:
-        grading.grade_risk_point(values.get("method", point.method),
-                                 values.get("inputs", point.inputs))
+        grading.grade_risk_point(
+            values.get("method", point.method), values.get("inputs", point.inputs)
+        )
     geom = body_location(body)
     with atomic_write(session):
         for name, value in values.items():

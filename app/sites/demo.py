@@ -72,8 +72,13 @@ class ProvincePlaces(TypedDict, total=False):
     parks: list[ParkPlace]
 
 
-PatternKey = Literal["school_patterns", "hospital_patterns", "market_patterns",
-                     "station_patterns", "pipeline_patterns"]
+PatternKey = Literal[
+    "school_patterns",
+    "hospital_patterns",
+    "market_patterns",
+    "station_patterns",
+    "pipeline_patterns",
+]
 
 
 class Names(TypedDict):
@@ -248,8 +253,21 @@ class Province:
 
 
 def _short(name: str) -> str:
-    for suffix in ("回族自治区", "维吾尔自治区", "壮族自治区", "自治区", "特别行政区", "省",
-                   "自治州", "地区", "盟", "市", "区", "县", "旗"):
+    for suffix in (
+        "回族自治区",
+        "维吾尔自治区",
+        "壮族自治区",
+        "自治区",
+        "特别行政区",
+        "省",
+        "自治州",
+        "地区",
+        "盟",
+        "市",
+        "区",
+        "县",
+        "旗",
+    ):
         if name.endswith(suffix) and len(name) - len(suffix) >= 2:
             return name[: -len(suffix)]
     return name
@@ -263,13 +281,19 @@ def load_province(session: Session, province: str) -> Province:
     ).first()
     if row is None:
         raise InvalidInput(f"{province} is not a loaded province", field="province")
-    names: dict[str, str] = {code: name for code, name in session.execute(
-        text("SELECT code, name FROM regions WHERE province_code = :p"), {"p": province}
-    ).all()}
-    leaves = session.execute(text("""
+    names: dict[str, str] = {
+        code: name
+        for code, name in session.execute(
+            text("SELECT code, name FROM regions WHERE province_code = :p"), {"p": province}
+        ).all()
+    }
+    leaves = session.execute(
+        text("""
         SELECT code, name, parent_code, ST_X(label_point) AS x, ST_Y(label_point) AS y, area_km2
           FROM regions WHERE province_code = :p AND is_leaf ORDER BY code
-    """), {"p": province}).all()
+    """),
+        {"p": province},
+    ).all()
     if not leaves:
         raise InvalidInput(f"province {province} has no county-level regions", field="province")
     places: ProvincePlaces = demo_data("places").get(province, {})
@@ -279,23 +303,39 @@ def load_province(session: Session, province: str) -> Province:
         city_code = leaf.parent_code if leaf.parent_code and leaf.parent_code != province else ""
         known: CountyPlace = seats.get(leaf.code, {})
         seat_lon, seat_lat = known.get("seat", (leaf.x, leaf.y))
-        counties.append(County(
-            code=leaf.code, name=leaf.name, short=_short(leaf.name),
-            # A municipality's city level repeats the province (北京市 → 北京市): drop it.
-            city_name="" if names.get(city_code, row.name) == row.name else names[city_code],
-            city_code=city_code or leaf.code,
-            seat=(seat_lon, seat_lat),
-            weight=float(known.get("weight", math.sqrt(max(leaf.area_km2, 1.0)))),
-        ))
+        counties.append(
+            County(
+                code=leaf.code,
+                name=leaf.name,
+                short=_short(leaf.name),
+                # A municipality's city level repeats the province (北京市 → 北京市): drop it.
+                city_name="" if names.get(city_code, row.name) == row.name else names[city_code],
+                city_code=city_code or leaf.code,
+                seat=(seat_lon, seat_lat),
+                weight=float(known.get("weight", math.sqrt(max(leaf.area_km2, 1.0)))),
+            )
+        )
     codes = {c.code for c in counties}
     parks = tuple(
-        Park(name=p["name"], counties=tuple(c for c in p["counties"] if c in codes),
-             centre=(p["centre"][0], p["centre"][1]), sigma_km=p["sigma_km"], share=p["share"],
-             roads=tuple(p["roads"]), sectors=p["sectors"])
-        for p in places.get("parks", []) if any(c in codes for c in p["counties"])
+        Park(
+            name=p["name"],
+            counties=tuple(c for c in p["counties"] if c in codes),
+            centre=(p["centre"][0], p["centre"][1]),
+            sigma_km=p["sigma_km"],
+            share=p["share"],
+            roads=tuple(p["roads"]),
+            sectors=p["sectors"],
+        )
+        for p in places.get("parks", [])
+        if any(c in codes for c in p["counties"])
     )
-    return Province(code=province, name=row.name, short=places.get("short_name", _short(row.name)),
-                    counties=tuple(counties), parks=parks)
+    return Province(
+        code=province,
+        name=row.name,
+        short=places.get("short_name", _short(row.name)),
+        counties=tuple(counties),
+        parks=parks,
+    )
 
 
 # Geometry helpers (WKT with 6 decimals, ~0.1 m, so what is checked is what is stored)
@@ -322,13 +362,14 @@ def _ring(lon: float, lat: float, w_m: float, h_m: float, angle: float) -> str:
     corners = []
     for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1), (-1, -1)):
         x, y = sx * w_m / 2, sy * h_m / 2
-        corners.append(_fmt(*_offset(lon, lat, (x * cos - y * sin) / 1000,
-                                     (x * sin + y * cos) / 1000)))
+        corners.append(
+            _fmt(*_offset(lon, lat, (x * cos - y * sin) / 1000, (x * sin + y * cos) / 1000))
+        )
     return "(" + ", ".join(corners) + ")"
 
 
 def _parse_point(wkt: str) -> tuple[float, float]:
-    lon, lat = wkt[wkt.index("(") + 1: wkt.index(")")].split()
+    lon, lat = wkt[wkt.index("(") + 1 : wkt.index(")")].split()
     return float(lon), float(lat)
 
 
@@ -361,8 +402,11 @@ def _gauss_maker(centre: tuple[float, float], sigma_km: float) -> Maker:
 
 def _scattered_maker(seat: tuple[float, float], spread_km: float | None) -> Maker:
     """A maker of a point around a county seat: `spread_km`, else mostly near, some far."""
-    return lambda r: [point_wkt(*_gauss(
-        r, seat, spread_km if spread_km else (3.0 if r.random() < 0.75 else 12.0)))]
+    return lambda r: [
+        point_wkt(
+            *_gauss(r, seat, spread_km if spread_km else (3.0 if r.random() < 0.75 else 12.0))
+        )
+    ]
 
 
 def _fixed_maker(ewkt: str) -> Maker:
@@ -465,22 +509,24 @@ def _graded_inputs() -> dict[str, dict[str, list[GradedInputs]]]:
     """All plausible LEC and LS inputs grouped by method and level: (inputs, score, weight)."""
     weights = demo_data("sectors")["lec_factor_weights"]
     factors = lec_factors()
-    groups: dict[str, dict[str, list[GradedInputs]]] = {"lec": {lv: [] for lv in LEVELS},
-                                                       "ls": {lv: [] for lv in LEVELS}}
-    for l, e, c in product(factors["L"], factors["E"], factors["C"]):  # noqa: E741
-        w = (weights["L"].get(str(l), 0) * weights["E"].get(str(e), 0)
-             * weights["C"].get(str(c), 0))
+    groups: dict[str, dict[str, list[GradedInputs]]] = {
+        "lec": {lv: [] for lv in LEVELS},
+        "ls": {lv: [] for lv in LEVELS},
+    }
+    for l, e, c in product(factors["L"], factors["E"], factors["C"]):
+        w = weights["L"].get(str(l), 0) * weights["E"].get(str(e), 0) * weights["C"].get(str(c), 0)
         if w:
             res = assess_lec(l, e, c)
             groups["lec"][res.level].append(({"l": l, "e": e, "c": c}, res.d, w))
-    for l, s in product(range(1, 6), range(1, 6)):  # noqa: E741
+    for l, s in product(range(1, 6), range(1, 6)):
         res_ls = assess_ls(l, s)
         groups["ls"][res_ls.level].append(({"l": l, "s": s}, float(res_ls.r), 1.0))
     return groups
 
 
-def draw_grading(rng: random.Random, level: str,
-                 method: str) -> tuple[dict[str, float], float, str]:
+def draw_grading(
+    rng: random.Random, level: str, method: str
+) -> tuple[dict[str, float], float, str]:
     """Draw inputs of `method` that grade to `level`; returns (inputs, score, level)."""
     options = _graded_inputs()[method][level] or _graded_inputs()["ls"][level]
     inputs, _, _ = rng.choices(options, weights=[o[2] for o in options])[0]
@@ -512,8 +558,12 @@ def hazard_units() -> list[HazardUnit]:
     """The unit templates with each substance's critical quantity Q, checked by GB 18218."""
     units: list[HazardUnit] = []
     for unit in demo_data("hazard_units")["units"]:
-        subs = [gb18218.SubstanceInput(quantity_t=1.0, cas=s["cas"], name=s["name"],
-                                       category=s["category"]) for s in unit["substances"]]
+        subs = [
+            gb18218.SubstanceInput(
+                quantity_t=1.0, cas=s["cas"], name=s["name"], category=s["category"]
+            )
+            for s in unit["substances"]
+        ]
         terms = gb18218.assess_hazard_source(subs, 0).terms
         units.append({**unit, "critical": [t.critical_t for t in terms]})
     return units
@@ -526,8 +576,9 @@ def draw_substances(rng: random.Random, unit: HazardUnit) -> list[Substance]:
     subs: list[Substance] = []
     for s, critical in zip(unit["substances"], unit["critical"], strict=True):
         q = max(round(s["share"] * target * critical * rng.uniform(0.85, 1.15), 1), 0.1)
-        subs.append({"cas": s["cas"], "name": s["name"], "category": s["category"],
-                     "quantity_t": q})
+        subs.append(
+            {"cas": s["cas"], "name": s["name"], "category": s["category"], "quantity_t": q}
+        )
     total = sum(sub["quantity_t"] / c for sub, c in zip(subs, unit["critical"], strict=True))
     if total < 1:
         factor = 1.05 / total
@@ -538,9 +589,15 @@ def draw_substances(rng: random.Random, unit: HazardUnit) -> list[Substance]:
 
 def substance_inputs(substances: Sequence[Mapping[str, Any]]) -> list[gb18218.SubstanceInput]:
     """Turn a stored `substances` JSON list into GB 18218 inputs."""
-    return [gb18218.SubstanceInput(quantity_t=s["quantity_t"], cas=s.get("cas"),
-                                   name=s.get("name"), category=s.get("category"))
-            for s in substances]
+    return [
+        gb18218.SubstanceInput(
+            quantity_t=s["quantity_t"],
+            cas=s.get("cas"),
+            name=s.get("name"),
+            category=s.get("category"),
+        )
+        for s in substances
+    ]
 
 
 # The plan
@@ -571,8 +628,9 @@ class DemoPlan:
 
 
 class _Planner:
-    def __init__(self, session: Session, seed: int, enterprises: int, province: str,
-                 as_of: date) -> None:
+    def __init__(
+        self, session: Session, seed: int, enterprises: int, province: str, as_of: date
+    ) -> None:
         self.session = session
         self.seed = seed
         self.n = enterprises
@@ -588,8 +646,13 @@ class _Planner:
         # One stream per part, so changing one part leaves the others' rows unchanged.
         return random.Random(f"riskatlas-demo/{self.seed}/{self.prov.code}/{part}")
 
-    def place(self, rng: random.Random, makers: list[Maker], allowed: list[tuple[str, ...]],
-              fallbacks: list[str | None] | None = None) -> list[tuple[str, str]]:
+    def place(
+        self,
+        rng: random.Random,
+        makers: list[Maker],
+        allowed: list[tuple[str, ...]],
+        fallbacks: list[str | None] | None = None,
+    ) -> list[tuple[str, str]]:
         return place(self.session, rng, makers, allowed, self.codes, fallbacks)
 
     def unique(self, make: Callable[[], str]) -> str:
@@ -653,13 +716,19 @@ class _Planner:
             in_park = where if isinstance(where, Park) else None
             sector = self.sectors[sector_name]
             county = prov.county(county_code)
-            terms = sector["terms"] if in_park or "scattered_terms" not in sector else (
-                sector["scattered_terms"] if rng.random() < 0.7 else sector["terms"])
+            terms = (
+                sector["terms"]
+                if in_park or "scattered_terms" not in sector
+                else (sector["scattered_terms"] if rng.random() < 0.7 else sector["terms"])
+            )
 
             def make_name(t: list[str] = terms, c: County = county) -> str:
                 r = rng.random()
-                prefix = prov.short if r < 0.5 else (
-                    _short(c.city_name) if r < 0.8 and c.city_name else c.short)
+                prefix = (
+                    prov.short
+                    if r < 0.5
+                    else (_short(c.city_name) if r < 0.8 and c.city_name else c.short)
+                )
                 return prefix + "".join(rng.sample(trade, 2)) + rng.choice(t) + _pick(rng, suffixes)
 
             name = self.unique(make_name)
@@ -675,21 +744,23 @@ class _Planner:
             if in_park is not None and sector_name == "危险化学品":
                 size = (rng.uniform(200, 600), rng.uniform(200, 600))
                 footprint = f"SRID=4326;MULTIPOLYGON(({_ring(lon, lat, *size, 0.0)}))"
-            self.plan.enterprises.append({
-                "name": name,
-                "credit_code": code,
-                "sector": sector_name,
-                "address": self.address(county, road, rng, in_park.name if in_park else ""),
-                "park": in_park.name if in_park else None,
-                "employees": int(_log_uniform(rng, low, high)),
-                "footprint": footprint,
-                "responsible_person": people.name(),
-                "responsible_phone": people.phone(),
-                "government_person": f"{people.name()}（{county.name}{sector['regulator']}）",
-                "geom": wkt,
-                "_county": county.code,
-                "_size": size,
-            })
+            self.plan.enterprises.append(
+                {
+                    "name": name,
+                    "credit_code": code,
+                    "sector": sector_name,
+                    "address": self.address(county, road, rng, in_park.name if in_park else ""),
+                    "park": in_park.name if in_park else None,
+                    "employees": int(_log_uniform(rng, low, high)),
+                    "footprint": footprint,
+                    "responsible_person": people.name(),
+                    "responsible_phone": people.phone(),
+                    "government_person": f"{people.name()}（{county.name}{sector['regulator']}）",
+                    "geom": wkt,
+                    "_county": county.code,
+                    "_size": size,
+                }
+            )
 
     def _near_enterprise(self, e: Row, inset: float = 0.8, sigma_m: float = 60.0) -> Maker:
         lon, lat = _parse_point(e["geom"])
@@ -698,12 +769,22 @@ class _Planner:
             w, h = size
 
             def maker(r: random.Random) -> list[str]:
-                return [point_wkt(*_offset(lon, lat, r.uniform(-0.5, 0.5) * w * inset / 1000,
-                                           r.uniform(-0.5, 0.5) * h * inset / 1000))]
+                return [
+                    point_wkt(
+                        *_offset(
+                            lon,
+                            lat,
+                            r.uniform(-0.5, 0.5) * w * inset / 1000,
+                            r.uniform(-0.5, 0.5) * h * inset / 1000,
+                        )
+                    )
+                ]
         else:
+
             def maker(r: random.Random) -> list[str]:
                 dx, dy = (max(-150.0, min(150.0, r.gauss(0, sigma_m))) for _ in range(2))
                 return [point_wkt(*_offset(lon, lat, dx / 1000, dy / 1000))]
+
         return maker
 
     # Risk points
@@ -725,18 +806,24 @@ class _Planner:
                 level = _pick(rng, sector["risk_mix"])
                 method = "lec" if rng.random() < sector["lec_share"] else "ls"
                 inputs, score, level = draw_grading(rng, level, method)
-                rows.append({
-                    "name": t["name"], "hazard_type": t["hazard_type"],
-                    "control_measures": t["measures"], "method": "lec" if "e" in inputs else "ls",
-                    "inputs": inputs, "score": score, "risk_level": level,
-                    "responsible_person": people.name(), "responsible_phone": people.phone(),
-                    "government_person": e["government_person"],
-                    "_enterprise": i,
-                })
+                rows.append(
+                    {
+                        "name": t["name"],
+                        "hazard_type": t["hazard_type"],
+                        "control_measures": t["measures"],
+                        "method": "lec" if "e" in inputs else "ls",
+                        "inputs": inputs,
+                        "score": score,
+                        "risk_level": level,
+                        "responsible_person": people.name(),
+                        "responsible_phone": people.phone(),
+                        "government_person": e["government_person"],
+                        "_enterprise": i,
+                    }
+                )
                 makers.append(self._near_enterprise(e))
         ents = [self.plan.enterprises[r["_enterprise"]] for r in rows]
-        placed = self.place(rng, makers, [(e["_county"],) for e in ents],
-                            [e["geom"] for e in ents])
+        placed = self.place(rng, makers, [(e["_county"],) for e in ents], [e["geom"] for e in ents])
         for row, (wkt, county) in zip(rows, placed, strict=True):
             row["geom"], row["_county"] = wkt, county
         self.plan.risk_points = rows
@@ -749,7 +836,8 @@ class _Planner:
         total = round(HAZARD_SOURCES_PER_REFERENCE * self.n / REFERENCE_ENTERPRISES)
         ents = self.plan.enterprises
         candidates = [i for i, e in enumerate(ents) if e["footprint"]] or [
-            i for i, e in enumerate(ents) if e["sector"] == "危险化学品"]
+            i for i, e in enumerate(ents) if e["sector"] == "危险化学品"
+        ]
         units = hazard_units()
         rows: list[Row] = []
         candidates = rng.sample(candidates, len(candidates))
@@ -763,16 +851,24 @@ class _Planner:
                 if unit not in chosen:
                     chosen.append(unit)
             for unit in chosen:
-                rows.append({
-                    "name": unit["name"], "unit_type": unit["unit_type"],
-                    "substances": draw_substances(rng, unit),
-                    "responsible_person": people.name(), "responsible_phone": people.phone(),
-                    "government_person": ents[i]["government_person"],
-                    "_enterprise": i,
-                })
+                rows.append(
+                    {
+                        "name": unit["name"],
+                        "unit_type": unit["unit_type"],
+                        "substances": draw_substances(rng, unit),
+                        "responsible_person": people.name(),
+                        "responsible_phone": people.phone(),
+                        "government_person": ents[i]["government_person"],
+                        "_enterprise": i,
+                    }
+                )
         owners = [ents[r["_enterprise"]] for r in rows]
-        placed = self.place(rng, [self._near_enterprise(e) for e in owners],
-                            [(e["_county"],) for e in owners], [e["geom"] for e in owners])
+        placed = self.place(
+            rng,
+            [self._near_enterprise(e) for e in owners],
+            [(e["_county"],) for e in owners],
+            [e["geom"] for e in owners],
+        )
         for row, (wkt, county) in zip(rows, placed, strict=True):
             row["geom"], row["_county"] = wkt, county
         self.plan.hazard_sources = rows
@@ -789,18 +885,30 @@ class _Planner:
         for j, point in enumerate(self.plan.risk_points):
             points_of.setdefault(point["_enterprise"], []).append(j)
         statuses = {
-            "general": {"reported": 10, "assessed": 10, "rectifying": 25, "accepted": 15,
-                        "closed": 40},
-            "major": {"reported": 5, "assessed": 15, "rectifying": 50, "accepted": 15,
-                      "closed": 15},
+            "general": {
+                "reported": 10,
+                "assessed": 10,
+                "rectifying": 25,
+                "accepted": 15,
+                "closed": 40,
+            },
+            "major": {
+                "reported": 5,
+                "assessed": 15,
+                "rectifying": 50,
+                "accepted": 15,
+                "closed": 15,
+            },
         }
         span = {"general": (7, 30), "major": (30, 120)}
         inspections = self.names["inspections"]
         for grade, per_reference in DANGERS_PER_REFERENCE.items():
             count = max(1, round(per_reference * self.n / REFERENCE_ENTERPRISES))
-            weights = [self.sectors[e["sector"]]["danger_weight"]
-                       * (self.sectors[e["sector"]]["risk_mix"]["red"] if grade == "major" else 1)
-                       for e in ents]
+            weights = [
+                self.sectors[e["sector"]]["danger_weight"]
+                * (self.sectors[e["sector"]]["risk_mix"]["red"] if grade == "major" else 1)
+                for e in ents
+            ]
             for i in rng.choices(range(len(ents)), weights=weights, k=count):
                 e = ents[i]
                 own = self.sectors[e["sector"]]["dangers"][grade]
@@ -809,34 +917,53 @@ class _Planner:
                 geom = self.plan.risk_points[rp]["geom"] if rp is not None else e["geom"]
                 found = datetime.combine(
                     self.as_of - timedelta(days=rng.randint(0, 365 if grade == "general" else 540)),
-                    time(rng.randint(8, 17), rng.randint(0, 59)), CHINA_TZ)
+                    time(rng.randint(8, 17), rng.randint(0, 59)),
+                    CHINA_TZ,
+                )
                 status = _pick(rng, statuses[grade])
                 deadline = found.date() + timedelta(days=rng.randint(*span[grade]))
                 closed_at: datetime | None = None
                 if status == "closed":
-                    closed_at = min(found + timedelta(days=rng.randint(1, span[grade][1] + 15),
-                                                      hours=rng.randint(0, 6)),
-                                    datetime.combine(self.as_of, time(18), CHINA_TZ))
-                self.plan.hidden_dangers.append({
-                    "title": title,
-                    "description": f"{rng.choice(inspections)}中发现：{title}。",
-                    "grade": grade, "status": status, "deadline": deadline,
-                    "found_at": found, "closed_at": closed_at,
-                    "responsible_person": e["responsible_person"],
-                    "responsible_phone": e["responsible_phone"],
-                    "government_person": e["government_person"],
-                    "geom": geom,
-                    "_enterprise": i, "_risk_point": rp, "_county": (
-                        self.plan.risk_points[rp]["_county"] if rp is not None else e["_county"]),
-                })
+                    closed_at = min(
+                        found
+                        + timedelta(
+                            days=rng.randint(1, span[grade][1] + 15), hours=rng.randint(0, 6)
+                        ),
+                        datetime.combine(self.as_of, time(18), CHINA_TZ),
+                    )
+                self.plan.hidden_dangers.append(
+                    {
+                        "title": title,
+                        "description": f"{rng.choice(inspections)}中发现：{title}。",
+                        "grade": grade,
+                        "status": status,
+                        "deadline": deadline,
+                        "found_at": found,
+                        "closed_at": closed_at,
+                        "responsible_person": e["responsible_person"],
+                        "responsible_phone": e["responsible_phone"],
+                        "government_person": e["government_person"],
+                        "geom": geom,
+                        "_enterprise": i,
+                        "_risk_point": rp,
+                        "_county": (
+                            self.plan.risk_points[rp]["_county"] if rp is not None else e["_county"]
+                        ),
+                    }
+                )
 
     # Public zones and emergency resources
 
     def _zone_name(self, rng: random.Random, pattern_key: PatternKey, county: County) -> str:
         patterns = self.names[pattern_key]
-        return self.unique(lambda: rng.choice(patterns).format(
-            county=county.name, n=rng.choice(self.names["ordinals"]),
-            word=rng.choice(self.names["place_words"]), road=rng.choice(self.names["roads"])))
+        return self.unique(
+            lambda: rng.choice(patterns).format(
+                county=county.name,
+                n=rng.choice(self.names["ordinals"]),
+                word=rng.choice(self.names["place_words"]),
+                road=rng.choice(self.names["roads"]),
+            )
+        )
 
     def public_zones(self) -> None:
         rng = self.rng("public_zones")
@@ -852,15 +979,23 @@ class _Planner:
         hospital = config["county_hospital"]
         self.county_hospitals: list[Row] = []
         for c in counties:
-            rows.append({"kind": "hospital", "_name": hospital["name"].format(county=c.name),
-                         "_cfg": "hospital", "_population": hospital["population"],
-                         "_capacity": hospital["beds"]})
+            rows.append(
+                {
+                    "kind": "hospital",
+                    "_name": hospital["name"].format(county=c.name),
+                    "_cfg": "hospital",
+                    "_population": hospital["population"],
+                    "_capacity": hospital["beds"],
+                }
+            )
             makers.append(_gauss_maker(c.seat, 1.5))
             allowed.append((c.code,))
 
         for kind, cfg in config["public_zones"].items():
-            total = max(round(cfg["per_5000"] * self.n / REFERENCE_ENTERPRISES),
-                        cfg["min_per_county"] * len(counties))
+            total = max(
+                round(cfg["per_5000"] * self.n / REFERENCE_ENTERPRISES),
+                cfg["min_per_county"] * len(counties),
+            )
             near_parks = round(total * cfg.get("near_park_share", 0)) if prov.parks else 0
             park_counts = allocate(near_parks, [p.share for p in prov.parks]) if near_parks else []
             per_county = allocate(total - near_parks, weights, cfg["min_per_county"])
@@ -893,8 +1028,11 @@ class _Planner:
                 if kind == "residential":
 
                     def residential_name(c: County = county) -> str:
-                        return c.short + rng.choice(self.names["place_words"]) + rng.choice(
-                            self.names["residential_suffixes"])
+                        return (
+                            c.short
+                            + rng.choice(self.names["place_words"])
+                            + rng.choice(self.names["residential_suffixes"])
+                        )
 
                     name = self.unique(residential_name)
                 else:
@@ -905,14 +1043,21 @@ class _Planner:
                     if cfg["capacity_ratio"]:
                         capacity = int(population * rng.uniform(*cfg["capacity_ratio"]))
             road = rng.choice(self.names["roads"])
-            address = (f"{self.region_prefix(county)}{road}沿线"
-                       if kind == "gas_pipeline" else self.address(county, road, rng))
+            address = (
+                f"{self.region_prefix(county)}{road}沿线"
+                if kind == "gas_pipeline"
+                else self.address(county, road, rng)
+            )
             out = {
-                "name": name, "kind": kind, "population": population, "capacity": capacity,
+                "name": name,
+                "kind": kind,
+                "population": population,
+                "capacity": capacity,
                 "address": address,
                 "managing_department": f"{county.name}{cfg['department']}",
                 "risk_level": _pick(rng, cfg["risk_mix"]),
-                "geom": wkt, "_county": code,
+                "geom": wkt,
+                "_county": code,
             }
             self.plan.public_zones.append(out)
             if "_name" in row:
@@ -925,9 +1070,11 @@ class _Planner:
 
             def polygon(r: random.Random) -> list[str]:
                 lon, lat = _gauss(r, centre, sigma)
-                ring = _ring(lon, lat, r.uniform(low, high), r.uniform(low, high),
-                             r.uniform(0, math.pi / 2))
+                ring = _ring(
+                    lon, lat, r.uniform(low, high), r.uniform(low, high), r.uniform(0, math.pi / 2)
+                )
                 return [f"SRID=4326;POLYGON({ring})"]
+
             return polygon
         if shape == "line":
             low, high = cfg["length_km"]
@@ -944,6 +1091,7 @@ class _Planner:
                     vertices.append((lon, lat))
                 wkt = "SRID=4326;LINESTRING(" + ", ".join(_fmt(*v) for v in vertices) + ")"
                 return [wkt, point_wkt(*vertices[0]), point_wkt(*vertices[-1])]
+
             return line
         return lambda r: [point_wkt(*_gauss(r, centre, sigma))]
 
@@ -958,9 +1106,14 @@ class _Planner:
             scope = spec["scope"]
             if scope == "county_hospital":
                 for h in self.county_hospitals:
-                    rows.append({"name": h["name"], "kind": spec["kind"],
-                                 "capacity": f"床位{h['capacity']}张，急诊科24小时接诊",
-                                 "_fixed": (h["geom"], h["_county"])})
+                    rows.append(
+                        {
+                            "name": h["name"],
+                            "kind": spec["kind"],
+                            "capacity": f"床位{h['capacity']}张，急诊科24小时接诊",
+                            "_fixed": (h["geom"], h["_county"]),
+                        }
+                    )
                     makers.append(_fixed_maker(h["geom"]))
                     allowed.append((h["_county"],))
                 continue
@@ -968,35 +1121,55 @@ class _Planner:
             if scope == "county":
                 targets = [({"county": c.name}, c.seat, 2.5, (c.code,)) for c in prov.counties]
             elif scope == "city":
-                targets = [({"city": name}, cs[0].seat, 3.0, tuple(c.code for c in cs))
-                           for _, name, cs in prov.cities]
+                targets = [
+                    ({"city": name}, cs[0].seat, 3.0, tuple(c.code for c in cs))
+                    for _, name, cs in prov.cities
+                ]
             elif scope == "park":
                 targets = [({"park": p.name}, p.centre, 1.5, p.counties) for p in prov.parks]
             for names, centre, sigma, codes in targets:
                 for _ in range(rng.randint(*spec["count"])):
                     words = {"word": rng.choice(self.names["place_words"]), **names}
 
-                    def resource_name(w: dict[str, str] = words,
-                                      patterns: list[str] = spec["names"]) -> str:
+                    def resource_name(
+                        w: dict[str, str] = words, patterns: list[str] = spec["names"]
+                    ) -> str:
                         return rng.choice(patterns).format(**w)
 
                     name = self.unique(resource_name)
                     cap = spec["capacity"]
                     values = {k: rng.randint(*v) for k, v in cap.items() if k != "text"}
-                    rows.append({"name": name, "kind": spec["kind"],
-                                 "capacity": cap["text"].format(**values)})
+                    rows.append(
+                        {
+                            "name": name,
+                            "kind": spec["kind"],
+                            "capacity": cap["text"].format(**values),
+                        }
+                    )
                     makers.append(_gauss_maker(centre, sigma))
                     allowed.append(codes)
         placed = self.place(rng, makers, allowed)
         for row, (wkt, code) in zip(rows, placed, strict=True):
             row.pop("_fixed", None)
-            row.update({"contact_person": people.name(), "contact_phone": people.phone(),
-                        "geom": wkt, "_county": code})
+            row.update(
+                {
+                    "contact_person": people.name(),
+                    "contact_phone": people.phone(),
+                    "geom": wkt,
+                    "_county": code,
+                }
+            )
         self.plan.emergency_resources = rows
 
 
-def plan_demo(session: Session, *, seed: int, enterprises: int = 5000, province: str = "640000",
-              as_of: date | None = None) -> DemoPlan:
+def plan_demo(
+    session: Session,
+    *,
+    seed: int,
+    enterprises: int = 5000,
+    province: str = "640000",
+    as_of: date | None = None,
+) -> DemoPlan:
     """Build (without writing) every demo row for a province from a seed.
 
     Reads only the regions tables. Same seed, counts, province, `as_of` (the date hidden
@@ -1022,6 +1195,7 @@ def _public(row: Row) -> Row:
 
 def write_plan(session: Session, plan: DemoPlan) -> dict[str, int]:
     """Insert a plan in bulk (the trigger sets county_code and grid_code); return counts."""
+
     # Core INSERT … RETURNING goes through "insertmanyvalues" (1,000 rows a statement);
     # a plain executemany would cost one round trip per row.
     def insert_returning(model: type[Base], rows: list[Row]) -> list[int]:
@@ -1036,22 +1210,41 @@ def write_plan(session: Session, plan: DemoPlan) -> dict[str, int]:
     insert_plain = insert_returning
 
     enterprise_ids = insert_returning(Enterprise, plan.enterprises)
-    insert_plain(HazardSource, [
-        {**r, "enterprise_id": enterprise_ids[r["_enterprise"]]} for r in plan.hazard_sources])
-    point_ids = insert_returning(RiskPoint, [
-        {**r, "enterprise_id": enterprise_ids[r["_enterprise"]]} for r in plan.risk_points])
-    insert_plain(HiddenDanger, [
-        {**r, "enterprise_id": enterprise_ids[r["_enterprise"]],
-         "risk_point_id": point_ids[r["_risk_point"]] if r["_risk_point"] is not None else None}
-        for r in plan.hidden_dangers])
+    insert_plain(
+        HazardSource,
+        [{**r, "enterprise_id": enterprise_ids[r["_enterprise"]]} for r in plan.hazard_sources],
+    )
+    point_ids = insert_returning(
+        RiskPoint,
+        [{**r, "enterprise_id": enterprise_ids[r["_enterprise"]]} for r in plan.risk_points],
+    )
+    insert_plain(
+        HiddenDanger,
+        [
+            {
+                **r,
+                "enterprise_id": enterprise_ids[r["_enterprise"]],
+                "risk_point_id": point_ids[r["_risk_point"]]
+                if r["_risk_point"] is not None
+                else None,
+            }
+            for r in plan.hidden_dangers
+        ],
+    )
     insert_plain(PublicZone, plan.public_zones)
     insert_plain(EmergencyResource, plan.emergency_resources)
     session.flush()
     return plan.counts()
 
 
-def generate_demo(session: Session, *, seed: int, enterprises: int = 5000,
-                  province: str = "640000", as_of: date | None = None) -> dict[str, int]:
+def generate_demo(
+    session: Session,
+    *,
+    seed: int,
+    enterprises: int = 5000,
+    province: str = "640000",
+    as_of: date | None = None,
+) -> dict[str, int]:
     """Plan and write the demo for a province; returns the number of rows per table.
 
     Does not delete anything: the caller clears the tables first if it wants a fresh set

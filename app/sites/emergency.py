@@ -22,8 +22,9 @@ def render_emergency_resource(row: EmergencyResource) -> dict[str, Any]:
     return render_located(row, RESOURCE_FIELDS)
 
 
-def create_emergency_resource(session: Session, *, body: EmergencyResourceIn,
-                              scope: Scope) -> EmergencyResource:
+def create_emergency_resource(
+    session: Session, *, body: EmergencyResourceIn, scope: Scope
+) -> EmergencyResource:
     """Register an emergency resource at a point."""
     geom = body_location(body)
     if geom is None:
@@ -36,8 +37,9 @@ def create_emergency_resource(session: Session, *, body: EmergencyResourceIn,
     return resource
 
 
-def update_emergency_resource(session: Session, *, row: EmergencyResource,
-                              body: EmergencyResourceIn, scope: Scope) -> EmergencyResource:
+def update_emergency_resource(
+    session: Session, *, row: EmergencyResource, body: EmergencyResourceIn, scope: Scope
+) -> EmergencyResource:
     """Change an emergency resource (its fields, its place)."""
     geom = body_location(body)
     with atomic_write(session):
@@ -50,8 +52,7 @@ def update_emergency_resource(session: Session, *, row: EmergencyResource,
     return row
 
 
-def delete_emergency_resource(session: Session, *, row: EmergencyResource,
-                              scope: Scope) -> None:
+def delete_emergency_resource(session: Session, *, row: EmergencyResource, scope: Scope) -> None:
     """Delete an emergency resource."""
     with atomic_write(session):
         session.delete(row)

@@ -23,8 +23,10 @@ def partial(model: type[M]) -> type[M]:
         optional.default = info.default if name == "crs" else None
         annotation: Any = info.annotation
         fields[name] = (annotation if info.is_required() else annotation | None, optional)
-    fields["version"] = (int | None, Field(None, ge=1, le=INT4_MAX,
-                                           description="the version edited (or If-Match)"))
+    fields["version"] = (
+        int | None,
+        Field(None, ge=1, le=INT4_MAX, description="the version edited (or If-Match)"),
+    )
     # Typed as the full model: the same fields, only optional (services check for None).
     return cast(type[M], create_model(f"{model.__name__.removesuffix('In')}Patch", **fields))
 
@@ -54,7 +56,6 @@ class EnterpriseIn(LocationIn, PersonsIn):
     footprint: dict[str, Any] | None = Field(None, description="plant boundary, GeoJSON Polygon")
 
 
-
 # Substances are checked against GB 18218's tables when graded (app/risk/grading.py).
 Substances = Annotated[list[dict[str, Any]], Field(min_length=1, max_length=100)]
 
@@ -66,7 +67,6 @@ class HazardSourceIn(LocationIn, PersonsIn):
     substances: Substances
 
 
-
 class PublicZoneIn(LocationIn):
     name: str = Field(min_length=1, max_length=200)
     kind: str = Field(min_length=1, max_length=30)
@@ -75,7 +75,6 @@ class PublicZoneIn(LocationIn):
     address: str | None = Field(None, max_length=300)
     managing_department: str | None = Field(None, max_length=100)
     risk_level: Level | None = Field(None, description="graded by government")
-
 
 
 class HazardAssessIn(BaseModel):
@@ -140,8 +139,13 @@ class PublicZoneOut(LocatedOut):
 def page_of(item: type[BaseModel]) -> type[BaseModel]:
     """The response model of a list: a page of `item`s."""
     items: Any = list.__class_getitem__(item)  # list[item], built at run time
-    return create_model(f"{item.__name__.removesuffix('Out')}Page", items=(items, ...),
-                        total=(int, ...), limit=(int, ...), offset=(int, ...))
+    return create_model(
+        f"{item.__name__.removesuffix('Out')}Page",
+        items=(items, ...),
+        total=(int, ...),
+        limit=(int, ...),
+        offset=(int, ...),
+    )
 
 
 EnterprisePatch = partial(EnterpriseIn)
@@ -150,15 +154,17 @@ PublicZonePatch = partial(PublicZoneIn)
 
 
 # Kinds of emergency resources (应急资源).
-EmergencyKind = Literal["rescue_team", "fire_station", "expert", "equipment",
-                        "materials_depot", "shelter", "hospital"]
+EmergencyKind = Literal[
+    "rescue_team", "fire_station", "expert", "equipment", "materials_depot", "shelter", "hospital"
+]
 
 
 class EmergencyResourceIn(LocationIn):
     name: str = Field(min_length=1, max_length=200)
     kind: EmergencyKind
-    capacity: str | None = Field(None, max_length=2000,
-                                 description="what it holds or can do, e.g. 消防车8辆，指战员40人")
+    capacity: str | None = Field(
+        None, max_length=2000, description="what it holds or can do, e.g. 消防车8辆，指战员40人"
+    )
     contact_person: str | None = Field(None, max_length=50)
     contact_phone: str | None = Field(None, max_length=30)
 

@@ -28,12 +28,39 @@ from app.sites.schemas import EnterpriseIn, HazardAssessIn, HazardSourceIn, Publ
 
 PUBLIC_ZONE_GEOMETRIES = ("Point", "Polygon", "MultiPolygon", "LineString", "MultiLineString")
 PERSON_FIELDS = ("responsible_person", "responsible_phone", "government_person")
-ENTERPRISE_FIELDS = ("name", "credit_code", "sector", "address", "park", "employees",
-                     *PERSON_FIELDS, "risk_level", "level_basis")
-HAZARD_FIELDS = ("enterprise_id", "name", "unit_type", "substances", "s_value", "r_value",
-                 "alpha", "exposed_people", "grade", "risk_level", *PERSON_FIELDS)
-ZONE_FIELDS = ("name", "kind", "population", "capacity", "address", "managing_department",
-               "risk_level")
+ENTERPRISE_FIELDS = (
+    "name",
+    "credit_code",
+    "sector",
+    "address",
+    "park",
+    "employees",
+    *PERSON_FIELDS,
+    "risk_level",
+    "level_basis",
+)
+HAZARD_FIELDS = (
+    "enterprise_id",
+    "name",
+    "unit_type",
+    "substances",
+    "s_value",
+    "r_value",
+    "alpha",
+    "exposed_people",
+    "grade",
+    "risk_level",
+    *PERSON_FIELDS,
+)
+ZONE_FIELDS = (
+    "name",
+    "kind",
+    "population",
+    "capacity",
+    "address",
+    "managing_department",
+    "risk_level",
+)
 
 
 def render_enterprise(row: Enterprise) -> dict[str, Any]:
@@ -62,15 +89,22 @@ def _apply(row: Any, values: dict[str, Any]) -> None:
 def _footprint(body: EnterpriseIn) -> str | None:
     if getattr(body, "footprint", None) is None:
         return None
-    shape = parse_location(lon=None, lat=None, geometry=body.footprint, crs=body.crs or "wgs84",
-                           allowed=("Polygon", "MultiPolygon"), field="footprint")
+    shape = parse_location(
+        lon=None,
+        lat=None,
+        geometry=body.footprint,
+        crs=body.crs or "wgs84",
+        allowed=("Polygon", "MultiPolygon"),
+        field="footprint",
+    )
     return ewkt(shapely.MultiPolygon([shape]) if shape.geom_type == "Polygon" else shape)
 
 
 def _check_credit_code(code: str | None) -> None:
     if code is not None and not is_valid_credit_code(code):
-        raise InvalidInput(f"{code!r} is not a valid unified social credit code (GB 32100)",
-                           field="credit_code")
+        raise InvalidInput(
+            f"{code!r} is not a valid unified social credit code (GB 32100)", field="credit_code"
+        )
 
 
 def create_enterprise(session: Session, *, body: EnterpriseIn, scope: Scope) -> Enterprise:
@@ -88,8 +122,9 @@ def create_enterprise(session: Session, *, body: EnterpriseIn, scope: Scope) -> 
     return enterprise
 
 
-def update_enterprise(session: Session, *, row: Enterprise, body: EnterpriseIn,
-                      scope: Scope) -> Enterprise:
+def update_enterprise(
+    session: Session, *, row: Enterprise, body: EnterpriseIn, scope: Scope
+) -> Enterprise:
     """Change an enterprise; a moved plant re-grades its hazard sources (α)."""
     enterprise, id = row, row.id
     _check_credit_code(body.credit_code)
@@ -102,8 +137,9 @@ def update_enterprise(session: Session, *, row: Enterprise, body: EnterpriseIn,
             enterprise.footprint = footprint
         session.flush()
         if geom or footprint:
-            hazard_ids = list(session.scalars(
-                select(HazardSource.id).where(HazardSource.enterprise_id == id)))
+            hazard_ids = list(
+                session.scalars(select(HazardSource.id).where(HazardSource.enterprise_id == id))
+            )
             if hazard_ids:
                 grading.regrade_hazard_sources(session, ids=hazard_ids)
         grading.refresh_enterprise_levels(session, ids=[id])
@@ -124,8 +160,9 @@ def enterprise_or_raise(session: Session, enterprise_id: int, scope: Scope) -> E
     try:
         enterprise: Enterprise = get_or_raise(session, Enterprise, id=enterprise_id, scope=scope)
     except NotFound as error:
-        raise InvalidInput(f"enterprise {enterprise_id} does not exist",
-                           field="enterprise_id") from error
+        raise InvalidInput(
+            f"enterprise {enterprise_id} does not exist", field="enterprise_id"
+        ) from error
     return enterprise
 
 
@@ -144,8 +181,9 @@ def create_hazard_source(session: Session, *, body: HazardSourceIn, scope: Scope
     return source
 
 
-def update_hazard_source(session: Session, *, row: HazardSource, body: HazardSourceIn,
-                         scope: Scope) -> HazardSource:
+def update_hazard_source(
+    session: Session, *, row: HazardSource, body: HazardSourceIn, scope: Scope
+) -> HazardSource:
     """Change a hazard source and re-grade it and its enterprise(s)."""
     source, id = row, row.id
     previous_enterprise = source.enterprise_id
@@ -161,7 +199,8 @@ def update_hazard_source(session: Session, *, row: HazardSource, body: HazardSou
         session.flush()
         grading.regrade_hazard_sources(session, ids=[id])
         grading.refresh_enterprise_levels(
-            session, ids=sorted({previous_enterprise, source.enterprise_id}))
+            session, ids=sorted({previous_enterprise, source.enterprise_id})
+        )
     session.refresh(source)
     return source
 
@@ -172,19 +211,31 @@ def assess_hazard(session: Session, *, body: HazardAssessIn, scope: Scope) -> di
     if body.exposed_people is not None:
         exposed = body.exposed_people
     elif body.geometry is not None:
-        plant = parse_location(lon=None, lat=None, geometry=body.geometry, crs=body.crs,
-                               allowed=("Point", "Polygon", "MultiPolygon"))
+        plant = parse_location(
+            lon=None,
+            lat=None,
+            geometry=body.geometry,
+            crs=body.crs,
+            allowed=("Point", "Polygon", "MultiPolygon"),
+        )
         # Counted from the zones the caller may read: no population oracle.
         scope.require_read("public_zones")
-        exposed = grading.exposed_people_around(session, plant_ewkt=ewkt(plant),
-                                                visible=scope.filters("public_zones"))
+        exposed = grading.exposed_people_around(
+            session, plant_ewkt=ewkt(plant), visible=scope.filters("public_zones")
+        )
     else:
         raise InvalidInput("give exposed_people or the plant geometry", field="exposed_people")
     result = gb18218.assess_hazard_source(substances, exposed)
-    return {"s": result.s, "is_major": result.is_major, "alpha": result.alpha,
-            "exposed_people": result.exposed_people, "r": result.r, "grade": result.grade,
-            "level": result.level,
-            "terms": [term.__dict__ for term in result.terms]}
+    return {
+        "s": result.s,
+        "is_major": result.is_major,
+        "alpha": result.alpha,
+        "exposed_people": result.exposed_people,
+        "r": result.r,
+        "grade": result.grade,
+        "level": result.level,
+        "terms": [term.__dict__ for term in result.terms],
+    }
 
 
 # Public zones (公共区域), graded by government
@@ -204,8 +255,9 @@ def create_public_zone(session: Session, *, body: PublicZoneIn, scope: Scope) ->
     return zone
 
 
-def update_public_zone(session: Session, *, row: PublicZone, body: PublicZoneIn,
-                       scope: Scope) -> PublicZone:
+def update_public_zone(
+    session: Session, *, row: PublicZone, body: PublicZoneIn, scope: Scope
+) -> PublicZone:
     """Change a public zone; hazard sources near its old and new place are re-graded."""
     zone, id = row, row.id
     old_geom = _ewkt_of(session, PublicZone, id)

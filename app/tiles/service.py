@@ -47,19 +47,37 @@ class TileAddress(TypedDict):
     filters: RowFilters
 
 
-def parse_filters(layer: Layer, *, scope: Scope, level: str | None = None,
-                  sector: str | None = None, region: str | None = None,
-                  updated_since: datetime | None = None) -> RowFilters:
+def parse_filters(
+    layer: Layer,
+    *,
+    scope: Scope,
+    level: str | None = None,
+    sector: str | None = None,
+    region: str | None = None,
+    updated_since: datetime | None = None,
+) -> RowFilters:
     """The filters of a read of `layer`: region aggregates are public, located rows are
     the scope's only (the public gets 401, a role without the kind 403)."""
     if layer.name in AREA_LAYERS:
-        return PUBLIC_SCOPE.filters(layer.table, level=level, sector=sector, region=region,
-                                    updated_since=updated_since, has_level=layer.has_level,
-                                    has_sector=False)
+        return PUBLIC_SCOPE.filters(
+            layer.table,
+            level=level,
+            sector=sector,
+            region=region,
+            updated_since=updated_since,
+            has_level=layer.has_level,
+            has_sector=False,
+        )
     scope.require_read(layer.table)
-    return scope.filters(layer.table, level=level, sector=sector, region=region,
-                         updated_since=updated_since, has_level=layer.has_level,
-                         has_sector=layer.sector_sql is not None)
+    return scope.filters(
+        layer.table,
+        level=level,
+        sector=sector,
+        region=region,
+        updated_since=updated_since,
+        has_level=layer.has_level,
+        has_sector=layer.sector_sql is not None,
+    )
 
 
 def validate_tile_address(z: int, x: int, y: int) -> None:
@@ -88,16 +106,23 @@ def tile_sql(layer_name: str, mode: str, geometry: str = "geom") -> TextClause:
     layer = layer_or_raise(layer_name)
     if mode == "areas":
         properties = {k: v for k, v in layer.properties.items() if k != "code"}
-        sql = _template("areas").format(
-            table=layer.table, geometry=geometry,
-            properties=", ".join(f"{expr} AS {key}" for key, expr in properties.items()),
-            output_properties=", ".join(f"counted.{key}" for key in properties),
-            unit_filter="AND t.level = :region_level" if layer.table == "regions" else "",
-        ).replace("counted.code AS id_code", "counted.code AS code")
+        sql = (
+            _template("areas")
+            .format(
+                table=layer.table,
+                geometry=geometry,
+                properties=", ".join(f"{expr} AS {key}" for key, expr in properties.items()),
+                output_properties=", ".join(f"counted.{key}" for key in properties),
+                unit_filter="AND t.level = :region_level" if layer.table == "regions" else "",
+            )
+            .replace("counted.code AS id_code", "counted.code AS code")
+        )
         return text(sql)
     anchor = "t.geom" if layer.geometry_types == ("Point",) else "ST_PointOnSurface(t.geom)"
     sql = _template(mode).format(
-        table=layer.table, anchor=anchor, filters=_point_filters(layer),
+        table=layer.table,
+        anchor=anchor,
+        filters=_point_filters(layer),
         level="t.risk_level" if layer.has_level else "NULL",
         properties=", ".join(f"{expr} AS {key}" for key, expr in layer.properties.items()),
     )
@@ -119,8 +144,9 @@ def _highest_measures() -> dict[str, list[str]]:
     return measures
 
 
-def render_tile(session: Session, *, layer: Layer, z: int, x: int, y: int,
-                filters: RowFilters) -> bytes:
+def render_tile(
+    session: Session, *, layer: Layer, z: int, x: int, y: int, filters: RowFilters
+) -> bytes:
     """Render one tile in PostGIS."""
     params: dict[str, object] = {"z": z, "x": x, "y": y, "layer": layer.name, **filters.params()}
     if layer.name in AREA_LAYERS:
@@ -141,11 +167,11 @@ def render_tile(session: Session, *, layer: Layer, z: int, x: int, y: int,
     return bytes(session.execute(statement, params).scalar_one() or b"")
 
 
-def tile_etag(*, layer: Layer, z: int, x: int, y: int, filters: RowFilters,
-              version: int) -> str:
+def tile_etag(*, layer: Layer, z: int, x: int, y: int, filters: RowFilters, version: int) -> str:
     """The strong ETag of a tile, computable before rendering it."""
     digest = hashlib.sha1(
-        f"{layer.name}/{z}/{x}/{y}?{filters.cache_key()}#{version}".encode()).hexdigest()
+        f"{layer.name}/{z}/{x}/{y}?{filters.cache_key()}#{version}".encode()
+    ).hexdigest()
     return f'"{digest[:32]}"'
 
 
@@ -184,8 +210,16 @@ class TileCache:
             self._bytes = 0
 
 
-async def current_etag(session: Session, versions: LayerVersions, *, layer: Layer, z: int,
-                       x: int, y: int, filters: RowFilters) -> str:
+async def current_etag(
+    session: Session,
+    versions: LayerVersions,
+    *,
+    layer: Layer,
+    z: int,
+    x: int,
+    y: int,
+    filters: RowFilters,
+) -> str:
     """The ETag the tile has now. The layer version comes from notifications when known,
     so a client's cached copy is confirmed (304) without touching the database or the
     tile cache, in whichever server process the request lands."""
@@ -195,14 +229,24 @@ async def current_etag(session: Session, versions: LayerVersions, *, layer: Laye
     return tile_etag(layer=layer, z=z, x=x, y=y, filters=filters, version=version)
 
 
-async def get_tile(session: Session, cache_: TileCache, *, etag: str, layer: Layer, z: int,
-                   x: int, y: int, filters: RowFilters) -> tuple[bytes, bool]:
+async def get_tile(
+    session: Session,
+    cache_: TileCache,
+    *,
+    etag: str,
+    layer: Layer,
+    z: int,
+    x: int,
+    y: int,
+    filters: RowFilters,
+) -> tuple[bytes, bool]:
     """Return (tile, served_from_cache) for a tile whose current ETag is `etag`;
     rendering runs in the thread pool."""
     cached = cache_.get(etag)
     if cached is not None:
         return cached, True
-    tile = await run_in_session_thread(session, render_tile, session, layer=layer, z=z, x=x, y=y,
-                                   filters=filters)
+    tile = await run_in_session_thread(
+        session, render_tile, session, layer=layer, z=z, x=x, y=y, filters=filters
+    )
     cache_.put(etag, tile)
     return tile, False

@@ -50,8 +50,9 @@ class LayerVersions:
         """Start listening in a daemon thread (no-op without a DSN)."""
         if self._dsn is None or self._thread is not None:
             return
-        self._thread = threading.Thread(target=self._listen_forever, args=(self._dsn,),
-                                        name="layer-versions", daemon=True)
+        self._thread = threading.Thread(
+            target=self._listen_forever, args=(self._dsn,), name="layer-versions", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
