@@ -54,8 +54,14 @@ PROVINCE_PREFIX = "64"
 RADIUS_M = 5000
 LIMIT = 50
 ADMIN = Scope(role="admin", user_id=0, username="bench-nearby")
-TABLES = ("risk_points", "enterprises", "hazard_sources", "public_zones", "hidden_dangers",
-          "emergency_resources")
+TABLES = (
+    "risk_points",
+    "enterprises",
+    "hazard_sources",
+    "public_zones",
+    "hidden_dangers",
+    "emergency_resources",
+)
 
 
 def database_urls(database_url: str | None) -> tuple[str, str]:
@@ -65,10 +71,14 @@ def database_urls(database_url: str | None) -> tuple[str, str]:
     settings = get_settings()
     embedded_db.start(settings)
     embedded_db.ensure_database(settings, DATABASE)
-    return (make_url(settings.owner_sqlalchemy_url).set(database=DATABASE)
-            .render_as_string(hide_password=False),
-            make_url(settings.sqlalchemy_url).set(database=DATABASE)
-            .render_as_string(hide_password=False))
+    return (
+        make_url(settings.owner_sqlalchemy_url)
+        .set(database=DATABASE)
+        .render_as_string(hide_password=False),
+        make_url(settings.sqlalchemy_url)
+        .set(database=DATABASE)
+        .render_as_string(hide_password=False),
+    )
 
 
 def prepare(owner_url: str, app_url: str, *, enterprises: int, risk_points: int) -> None:
@@ -85,8 +95,7 @@ def prepare(owner_url: str, app_url: str, *, enterprises: int, risk_points: int)
                 counts = generate_demo(session, seed=1)
                 grading.rebuild(session, regrade=True)
                 print(f"demo: {counts} in {time.perf_counter() - started:.0f} s")
-        synthetic = _count(engine, "SELECT count(*) FROM enterprises WHERE credit_code "
-                                   "LIKE 'SYN%'")
+        synthetic = _count(engine, "SELECT count(*) FROM enterprises WHERE credit_code LIKE 'SYN%'")
         if synthetic < enterprises:
             densify(engine, enterprises=enterprises, risk_points=risk_points)
     finally:
@@ -110,84 +119,115 @@ def _with_triggers_off(engine: Engine, table: str, sql: str, **params: Any) -> N
     print(f"  {table}: {rows} rows in {time.perf_counter() - started:.0f} s")
 
 
-LEVEL_OF = ("CASE WHEN {u} < {r} THEN 'red' WHEN {u} < {o} THEN 'orange' "
-            "WHEN {u} < {y} THEN 'yellow' WHEN {u} < {b} THEN 'blue' END")
+LEVEL_OF = (
+    "CASE WHEN {u} < {r} THEN 'red' WHEN {u} < {o} THEN 'orange' "
+    "WHEN {u} < {y} THEN 'yellow' WHEN {u} < {b} THEN 'blue' END"
+)
 
 
 def _level(u: str, red: float, orange: float, yellow: float, blue: float) -> str:
-    return LEVEL_OF.format(u=u, r=red, o=red + orange, y=red + orange + yellow,
-                           b=red + orange + yellow + blue)
+    return LEVEL_OF.format(
+        u=u, r=red, o=red + orange, y=red + orange + yellow, b=red + orange + yellow + blue
+    )
 
 
 def _near_enterprise(per: str) -> str:
     """SQL of synthetic enterprises with `per` rows each at 10–265 m (aliases e, j)."""
-    return (f"FROM enterprises e CROSS JOIN LATERAL generate_series(1, {per}) j "
-            "WHERE e.credit_code LIKE 'SYN%'")
+    return (
+        f"FROM enterprises e CROSS JOIN LATERAL generate_series(1, {per}) j "
+        "WHERE e.credit_code LIKE 'SYN%'"
+    )
 
 
 def densify(engine: Engine, *, enterprises: int, risk_points: int) -> None:
     """Add the synthetic rows (levels drawn like the national set's)."""
     print(f"densifying Ningxia: {enterprises} enterprises, {risk_points} risk points …")
-    offset = ("ST_Project(e.geom::geography, 10 + 255 * random(), 2 * pi() * random())"
-              "::geometry")
+    offset = "ST_Project(e.geom::geography, 10 + 255 * random(), 2 * pi() * random())::geometry"
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM enterprises WHERE credit_code LIKE 'SYN%'"))
         connection.execute(text("DROP TABLE IF EXISTS bench_nearby_points"))
-        connection.execute(text("""
+        connection.execute(
+            text("""
             CREATE UNLOGGED TABLE bench_nearby_points AS
             SELECT c.code, (ST_Dump(ST_GeneratePoints(c.geom, c.n, 7))).geom AS geom
               FROM (SELECT code, geom, ceil(CAST(:n AS float8) * area_km2
                                             / sum(area_km2) OVER ())::int AS n
                       FROM regions WHERE is_leaf AND code LIKE :prefix) c"""),
             # ST_GeneratePoints may return fewer points than asked for a MultiPolygon.
-            {"n": enterprises * 1.05, "prefix": PROVINCE_PREFIX + "%"})
-    _with_triggers_off(engine, "enterprises", f"""
+            {"n": enterprises * 1.05, "prefix": PROVINCE_PREFIX + "%"},
+        )
+    _with_triggers_off(
+        engine,
+        "enterprises",
+        f"""
         INSERT INTO enterprises (name, credit_code, sector, address, responsible_person,
                                  responsible_phone, risk_level, county_code, geom)
         SELECT '宁夏合成' || i || '化工有限公司', 'SYN' || lpad(i::text, 15, '0'),
                (ARRAY['危险化学品', '工贸', '建筑施工', '冶金', '烟花爆竹'])[1 + i % 5],
                '银川市兴庆区合成路' || i % 900 || '号', '张伟', '13912345678',
-               {_level('u', 0.02, 0.08, 0.30, 0.50)}, code, geom
+               {_level("u", 0.02, 0.08, 0.30, 0.50)}, code, geom
           FROM (SELECT row_number() OVER () AS i, random() AS u, code, geom
-                  FROM bench_nearby_points LIMIT :n) p""", n=enterprises)
+                  FROM bench_nearby_points LIMIT :n) p""",
+        n=enterprises,
+    )
     per = f"{max(1, round(risk_points / enterprises))}"
-    _with_triggers_off(engine, "risk_points", f"""
+    _with_triggers_off(
+        engine,
+        "risk_points",
+        f"""
         INSERT INTO risk_points (enterprise_id, name, hazard_type, control_measures, method,
                                  inputs, score, risk_level, responsible_person,
                                  responsible_phone, county_code, geom)
         SELECT e.id, '反应釜区', '火灾爆炸', '双人操作，配备可燃气体报警仪，每班巡检', 'lec',
-               '{{}}', 90, {_level('random()', 0.009, 0.044, 0.203, 0.744)}, '王五',
+               '{{}}', 90, {_level("random()", 0.009, 0.044, 0.203, 0.744)}, '王五',
                '13700000000', e.county_code, {offset}
-          {_near_enterprise(per)}""")
-    _with_triggers_off(engine, "hazard_sources", f"""
+          {_near_enterprise(per)}""",
+    )
+    _with_triggers_off(
+        engine,
+        "hazard_sources",
+        f"""
         INSERT INTO hazard_sources (enterprise_id, name, unit_type, substances, grade,
                                     risk_level, responsible_person, responsible_phone,
                                     county_code, geom)
         SELECT e.id, '液氯储罐区', 'storage', '[]', g, (ARRAY['red', 'orange', 'yellow',
                'blue'])[g], '李四', '13600000000', e.county_code, {offset}
           FROM (SELECT *, 1 + (id % 4) AS g FROM enterprises
-                 WHERE credit_code LIKE 'SYN%' AND id % 20 = 0) e""")
-    _with_triggers_off(engine, "public_zones", f"""
+                 WHERE credit_code LIKE 'SYN%' AND id % 20 = 0) e""",
+    )
+    _with_triggers_off(
+        engine,
+        "public_zones",
+        f"""
         INSERT INTO public_zones (name, kind, population, address, managing_department,
                                   risk_level, county_code, geom)
         SELECT '合成广场' || e.id, 'square', 500, '合成路', '住房和城乡建设局',
-               {_level('random()', 0.016, 0.076, 0.401, 0.458)}, e.county_code,
+               {_level("random()", 0.016, 0.076, 0.401, 0.458)}, e.county_code,
                ST_Project(e.geom::geography, 300 + 700 * random(), 2 * pi() * random())
                ::geometry
-          FROM enterprises e WHERE e.credit_code LIKE 'SYN%' AND e.id % 5 = 0""")
-    _with_triggers_off(engine, "hidden_dangers", f"""
+          FROM enterprises e WHERE e.credit_code LIKE 'SYN%' AND e.id % 5 = 0""",
+    )
+    _with_triggers_off(
+        engine,
+        "hidden_dangers",
+        f"""
         INSERT INTO hidden_dangers (enterprise_id, title, grade, status, responsible_person,
                                     responsible_phone, county_code, geom)
         SELECT e.id, '消防通道堵塞', (ARRAY['major', 'larger', 'general', 'general',
                'general'])[1 + e.id % 5], CASE WHEN e.id % 3 = 0 THEN 'closed'
                ELSE 'reported' END, '赵六', '13500000000', e.county_code, {offset}
-          FROM enterprises e WHERE e.credit_code LIKE 'SYN%' AND e.id % 50 = 0""")
-    _with_triggers_off(engine, "emergency_resources", f"""
+          FROM enterprises e WHERE e.credit_code LIKE 'SYN%' AND e.id % 50 = 0""",
+    )
+    _with_triggers_off(
+        engine,
+        "emergency_resources",
+        f"""
         INSERT INTO emergency_resources (name, kind, capacity, contact_person, contact_phone,
                                          county_code, geom)
         SELECT '合成消防救援站' || e.id, 'fire_station', '消防车8辆，指战员40人', '钱七',
                '13400000000', e.county_code, {offset}
-          FROM enterprises e WHERE e.credit_code LIKE 'SYN%' AND e.id % 200 = 0""")
+          FROM enterprises e WHERE e.credit_code LIKE 'SYN%' AND e.id % 200 = 0""",
+    )
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE bench_nearby_points"))
 
@@ -197,24 +237,34 @@ def query_points(engine: Engine, count: int, seed: int = 1) -> list[tuple[float,
     (unless that leaves Ningxia)."""
     rng = random.Random(seed)
     with engine.connect() as connection:
-        synthetic = connection.execute(text(
-            "SELECT ST_X(geom), ST_Y(geom) FROM enterprises TABLESAMPLE SYSTEM (1) "
-            "REPEATABLE (:seed) WHERE credit_code LIKE 'SYN%' LIMIT :n"),
-            {"seed": seed, "n": count}).all()
-        demo = connection.execute(text(
-            "SELECT ST_X(geom), ST_Y(geom) FROM enterprises WHERE credit_code NOT LIKE 'SYN%' "
-            "ORDER BY id LIMIT :n"), {"n": count}).all()
-        anchors = [tuple(row) for row in synthetic[: count - count // 10]] + \
-            [tuple(row) for row in rng.sample(list(demo), count // 10)]
+        synthetic = connection.execute(
+            text(
+                "SELECT ST_X(geom), ST_Y(geom) FROM enterprises TABLESAMPLE SYSTEM (1) "
+                "REPEATABLE (:seed) WHERE credit_code LIKE 'SYN%' LIMIT :n"
+            ),
+            {"seed": seed, "n": count},
+        ).all()
+        demo = connection.execute(
+            text(
+                "SELECT ST_X(geom), ST_Y(geom) FROM enterprises WHERE credit_code NOT LIKE 'SYN%' "
+                "ORDER BY id LIMIT :n"
+            ),
+            {"n": count},
+        ).all()
+        anchors = [tuple(row) for row in synthetic[: count - count // 10]] + [
+            tuple(row) for row in rng.sample(list(demo), count // 10)
+        ]
         points = []
         for lon, lat in anchors:
             # Only Ningxia is loaded: a point moved across its border is outside "China".
-            moved = connection.execute(text(
-                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Project(ST_SetSRID(ST_MakePoint("
-                ":lon, :lat), 4326)::geography, :d, :a)::geometry AS p) s WHERE EXISTS ("
-                "SELECT 1 FROM region_parts r WHERE ST_Intersects(r.geom, s.p))"),
-                {"lon": lon, "lat": lat, "d": rng.uniform(0, 2000),
-                 "a": rng.uniform(0, 6.283)}).first()
+            moved = connection.execute(
+                text(
+                    "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Project(ST_SetSRID(ST_MakePoint("
+                    ":lon, :lat), 4326)::geography, :d, :a)::geometry AS p) s WHERE EXISTS ("
+                    "SELECT 1 FROM region_parts r WHERE ST_Intersects(r.geom, s.p))"
+                ),
+                {"lon": lon, "lat": lat, "d": rng.uniform(0, 2000), "a": rng.uniform(0, 6.283)},
+            ).first()
             points.append((float(moved[0]), float(moved[1])) if moved else (lon, lat))
     return points
 
@@ -230,19 +280,34 @@ class Run:
 
     def row(self, floor: "Run | None") -> str:
         q = statistics.quantiles(self.latencies_ms, n=100)
-        ratio = f"{q[94] / statistics.quantiles(floor.latencies_ms, n=100)[94]:.2f}×" \
-            if floor else "1.00×"
-        sizes = (f"{statistics.median(self.sizes) / 1024:.1f} / "
-                 f"{statistics.median(self.gzip_sizes) / 1024:.1f} / "
-                 f"{max(self.sizes) / 1024:.1f}") if self.sizes else ""
+        ratio = (
+            f"{q[94] / statistics.quantiles(floor.latencies_ms, n=100)[94]:.2f}×"
+            if floor
+            else "1.00×"
+        )
+        sizes = (
+            (
+                f"{statistics.median(self.sizes) / 1024:.1f} / "
+                f"{statistics.median(self.gzip_sizes) / 1024:.1f} / "
+                f"{max(self.sizes) / 1024:.1f}"
+            )
+            if self.sizes
+            else ""
+        )
         statements = f"{statistics.mean(self.statements):.3f}" if self.statements else ""
         features = f"{statistics.mean(self.features):.1f}" if self.features else ""
-        return (f"{self.name:<34}{q[49]:>8.2f}{q[94]:>8.2f}{q[98]:>8.2f}{ratio:>8}"
-                f"{features:>10}{statements:>12}   {sizes}")
+        return (
+            f"{self.name:<34}{q[49]:>8.2f}{q[94]:>8.2f}{q[98]:>8.2f}{ratio:>8}"
+            f"{features:>10}{statements:>12}   {sizes}"
+        )
 
 
-def _timed(run: Run, points: list[tuple[float, float]],
-           search: Callable[[float, float], Any], warm_up: int = 30) -> list[Any]:
+def _timed(
+    run: Run,
+    points: list[tuple[float, float]],
+    search: Callable[[float, float], Any],
+    warm_up: int = 30,
+) -> list[Any]:
     """Time `search` at every point (after a warm-up); its answers, for a look afterwards."""
     for lon, lat in points[:warm_up]:
         search(lon, lat)
@@ -254,35 +319,61 @@ def _timed(run: Run, points: list[tuple[float, float]],
     return answers
 
 
-def floor_run(engine: Engine, points: list[tuple[float, float]], name: str,
-              levels: tuple[str, ...] | None) -> Run:
+def floor_run(
+    engine: Engine, points: list[tuple[float, float]], name: str, levels: tuple[str, ...] | None
+) -> Run:
     """The bare KNN of every kind: what any exact answer has to read at least."""
+
     def branch(table: str) -> str:
-        level = ("" if table == "emergency_resources" else
-                 " AND t.grade = ANY(CAST(:grades AS text[]))" if table == "hidden_dangers"
-                 else " AND t.risk_level = ANY(CAST(:levels AS text[]))") if levels else ""
+        level = (
+            (
+                ""
+                if table == "emergency_resources"
+                else " AND t.grade = ANY(CAST(:grades AS text[]))"
+                if table == "hidden_dangers"
+                else " AND t.risk_level = ANY(CAST(:levels AS text[]))"
+            )
+            if levels
+            else ""
+        )
         if table == "hidden_dangers":
             level += " AND t.status <> 'closed'"
-        return (f"(SELECT '{table}' AS kind, t.id FROM {table} t WHERE t.geom && "
-                "ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)" + level +
-                " ORDER BY t.geom <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) LIMIT :limit)")
+        return (
+            f"(SELECT '{table}' AS kind, t.id FROM {table} t WHERE t.geom && "
+            "ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)"
+            + level
+            + " ORDER BY t.geom <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) LIMIT :limit)"
+        )
 
     tables = [t for t in TABLES if not (levels and t == "emergency_resources")]
     statement = text(" UNION ALL ".join(branch(t) for t in tables))
     with engine.connect() as connection:
+
         def search(lon: float, lat: float) -> None:
             box = search_box(lon, lat, RADIUS_M)
-            connection.execute(statement, {
-                "lon": lon, "lat": lat, "limit": LIMIT, "x0": box.min_lon,
-                "y0": box.min_lat, "x1": box.max_lon, "y1": box.max_lat,
-                "levels": list(levels or ()), "grades": ["major", "larger"]}).all()
+            connection.execute(
+                statement,
+                {
+                    "lon": lon,
+                    "lat": lat,
+                    "limit": LIMIT,
+                    "x0": box.min_lon,
+                    "y0": box.min_lat,
+                    "x1": box.max_lon,
+                    "y1": box.max_lat,
+                    "levels": list(levels or ()),
+                    "grades": ["major", "larger"],
+                },
+            ).all()
+
         run = Run(name)
         _timed(run, points, search)
     return run
 
 
-def service_run(engine: Engine, points: list[tuple[float, float]], name: str,
-                levels: tuple[str, ...] | None) -> Run:
+def service_run(
+    engine: Engine, points: list[tuple[float, float]], name: str, levels: tuple[str, ...] | None
+) -> Run:
     """The service's own statement(s) in a session, no HTTP."""
     run = Run(name)
     executed = [0]
@@ -293,11 +384,16 @@ def service_run(engine: Engine, points: list[tuple[float, float]], name: str,
     event.listen(engine, "before_cursor_execute", count)
     try:
         with Session(engine) as session:
+
             def search(lon: float, lat: float) -> tuple[int, str]:
                 executed[0] = 0
-                body = service.find_nearby(session, scope=ADMIN, search=service.Search(
-                    lon, lat, radius_m=RADIUS_M, limit=LIMIT, levels=levels))
+                body = service.find_nearby(
+                    session,
+                    scope=ADMIN,
+                    search=service.Search(lon, lat, radius_m=RADIUS_M, limit=LIMIT, levels=levels),
+                )
                 return executed[0], body
+
             for statements, body in _timed(run, points, search):
                 run.statements.append(statements)
                 run.features.append(len(json.loads(body)["features"]))
@@ -306,19 +402,25 @@ def service_run(engine: Engine, points: list[tuple[float, float]], name: str,
     return run
 
 
-def http_run(base_url: str, headers: dict[str, str], points: list[tuple[float, float]],
-             name: str, levels: tuple[str, ...] | None) -> Run:
+def http_run(
+    base_url: str,
+    headers: dict[str, str],
+    points: list[tuple[float, float]],
+    name: str,
+    levels: tuple[str, ...] | None,
+) -> Run:
     """GET /api/nearby over HTTP/1.1 keep-alive, one client."""
     run = Run(name)
     with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
+
         def search(lon: float, lat: float) -> bytes:
-            params: dict[str, Any] = {"lon": lon, "lat": lat, "radius_m": RADIUS_M,
-                                      "limit": LIMIT}
+            params: dict[str, Any] = {"lon": lon, "lat": lat, "radius_m": RADIUS_M, "limit": LIMIT}
             if levels:
                 params["levels"] = ",".join(levels)
             response = client.get("/api/nearby", params=params)
             response.raise_for_status()
             return response.content
+
         for content in _timed(run, points, search):
             run.sizes.append(len(content))
             run.gzip_sizes.append(len(gzip.compress(content, 6)))
@@ -330,8 +432,10 @@ def baseline_run(base_url: str, headers: dict[str, str], path: str, count: int) 
     """A signed-in GET that does next to nothing: the server's own floor over HTTP."""
     run = Run(f"server HTTP, GET {path}")
     with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
+
         def fetch(_: float, __: float) -> None:
             client.get(path).raise_for_status()
+
         _timed(run, [(0.0, 0.0)] * count, fetch)
     return run
 
@@ -349,8 +453,9 @@ def main(argv: list[str] | None = None) -> None:
     prepare(owner_url, app_url, enterprises=args.enterprises, risk_points=args.risk_points)
     engine = create_engine(app_url)
     with engine.connect() as connection:
-        sizes = {t: connection.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
-                 for t in TABLES}
+        sizes = {
+            t: connection.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in TABLES
+        }
     print("rows: " + ", ".join(f"{t} {n}" for t, n in sizes.items()))
     points = query_points(engine, args.queries)
     server, port = start_server(app_url, args.workers)
@@ -359,21 +464,27 @@ def main(argv: list[str] | None = None) -> None:
         headers = sign_in(base_url, owner_url)
         runs: list[tuple[Run, Run | None]] = [
             (baseline_run(base_url, headers, "/api/auth/me", len(points)), None),
-            (baseline_run(base_url, headers, "/api/regions/640104", len(points)), None)]
+            (baseline_run(base_url, headers, "/api/regions/640104", len(points)), None),
+        ]
         for label, levels in (("every kind", None), ("levels=red,orange", ("red", "orange"))):
             floor = floor_run(engine, points, f"raw SQL floor, {label}", levels)
             runs.append((floor, None))
             runs.append((service_run(engine, points, f"service SQL, {label}", levels), floor))
-            runs.append((http_run(base_url, headers, points, f"server HTTP, {label}", levels),
-                         floor))
+            runs.append(
+                (http_run(base_url, headers, points, f"server HTTP, {label}", levels), floor)
+            )
     finally:
         server.terminate()
         server.wait(timeout=30)
         engine.dispose()
-    print(f"\n{len(points)} searches, radius {RADIUS_M} m, limit {LIMIT}, "
-          f"{args.workers} server processes, 1 client")
-    print(f"{'':<34}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'p95 ×':>8}{'features':>10}"
-          f"{'statements':>12}   KB median raw / gzip / max")
+    print(
+        f"\n{len(points)} searches, radius {RADIUS_M} m, limit {LIMIT}, "
+        f"{args.workers} server processes, 1 client"
+    )
+    print(
+        f"{'':<34}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'p95 ×':>8}{'features':>10}"
+        f"{'statements':>12}   KB median raw / gzip / max"
+    )
     for run, floor in runs:
         print(run.row(floor))
 

@@ -22,8 +22,9 @@ router = api_router(prefix="/api", tags=["nearby"])
 
 Lon = Annotated[float, Query(ge=-180, le=180, description="longitude in `crs`")]
 Lat = Annotated[float, Query(ge=-90, le=90, description="latitude in `crs`")]
-PointCrs = Annotated[Crs, Query(description="wgs84 | cgcs2000 | gcj02 (AMap, Tencent) | "
-                                            "bd09 (Baidu)")]
+PointCrs = Annotated[
+    Crs, Query(description="wgs84 | cgcs2000 | gcj02 (AMap, Tencent) | bd09 (Baidu)")
+]
 
 
 class GeoJSONResponse(JSONResponse):
@@ -40,15 +41,19 @@ def _wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
     return point.x, point.y
 
 
-@router.get("/nearby", response_class=GeoJSONResponse,
-            response_model=NearbyCollection)
+@router.get("/nearby", response_class=GeoJSONResponse, response_model=NearbyCollection)
 def nearby(
-    session: SessionDep, scope: ScopeDep, lon: Lon, lat: Lat,
+    session: SessionDep,
+    scope: ScopeDep,
+    lon: Lon,
+    lat: Lat,
     radius_m: Annotated[float, Query(gt=0, le=MAX_RADIUS_M, description="metres")] = 5000,
-    levels: Annotated[str | None, Query(pattern=LEVELS_PATTERN,
-                                        description="e.g. red,orange")] = None,
-    kinds: Annotated[str | None, Query(
-        pattern=KINDS_PATTERN, description="comma-separated; default: every kind you read")
+    levels: Annotated[
+        str | None, Query(pattern=LEVELS_PATTERN, description="e.g. red,orange")
+    ] = None,
+    kinds: Annotated[
+        str | None,
+        Query(pattern=KINDS_PATTERN, description="comma-separated; default: every kind you read"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     crs: PointCrs = "wgs84",
@@ -57,23 +62,34 @@ def nearby(
     distance and bearing: risk points, enterprises, hazard sources, public zones, open
     hidden dangers and emergency resources that the caller may read."""
     search = service.Search(
-        *_wgs84(lon, lat, crs), radius_m=radius_m, limit=limit,
+        *_wgs84(lon, lat, crs),
+        radius_m=radius_m,
+        limit=limit,
         kinds=tuple(dict.fromkeys(kinds.split(","))) if kinds else None,
-        levels=tuple(dict.fromkeys(levels.split(","))) if levels else None)
+        levels=tuple(dict.fromkeys(levels.split(","))) if levels else None,
+    )
     return GeoJSONResponse(service.find_nearby(session, scope=scope, search=search))
 
 
-@router.get("/emergency/nearest", response_class=GeoJSONResponse,
-            response_model=NearbyCollection)
+@router.get("/emergency/nearest", response_class=GeoJSONResponse, response_model=NearbyCollection)
 def nearest_emergency_resources(
-    session: SessionDep, scope: ScopeDep, lon: Lon, lat: Lat,
+    session: SessionDep,
+    scope: ScopeDep,
+    lon: Lon,
+    lat: Lat,
     kind: Annotated[EmergencyKind | None, Query(description="kind of resource")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10,
-    radius_m: Annotated[float, Query(gt=0, le=MAX_EMERGENCY_RADIUS_M,
-                                     description="metres")] = MAX_EMERGENCY_RADIUS_M,
+    radius_m: Annotated[
+        float, Query(gt=0, le=MAX_EMERGENCY_RADIUS_M, description="metres")
+    ] = MAX_EMERGENCY_RADIUS_M,
     crs: PointCrs = "wgs84",
 ) -> GeoJSONResponse:
     """The emergency resources (应急资源) nearest to a point, by geodesic distance."""
-    search = service.Search(*_wgs84(lon, lat, crs), radius_m=radius_m, limit=limit,
-                            kinds=("emergency_resources",), resource_kind=kind)
+    search = service.Search(
+        *_wgs84(lon, lat, crs),
+        radius_m=radius_m,
+        limit=limit,
+        kinds=("emergency_resources",),
+        resource_kind=kind,
+    )
     return GeoJSONResponse(service.find_nearby(session, scope=scope, search=search))

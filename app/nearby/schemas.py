@@ -5,13 +5,21 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-NearbyKind = Literal["risk_points", "enterprises", "hazard_sources", "public_zones",
-                     "hidden_dangers", "emergency_resources"]
+NearbyKind = Literal[
+    "risk_points",
+    "enterprises",
+    "hazard_sources",
+    "public_zones",
+    "hidden_dangers",
+    "emergency_resources",
+]
 Level = Literal["red", "orange", "yellow", "blue"]
 # Comma-separated lists, so that every string the schema admits is a valid request.
-KINDS_PATTERN = (r"^(risk_points|enterprises|hazard_sources|public_zones|hidden_dangers"
-                 r"|emergency_resources)(,(risk_points|enterprises|hazard_sources"
-                 r"|public_zones|hidden_dangers|emergency_resources))*$")
+KINDS_PATTERN = (
+    r"^(risk_points|enterprises|hazard_sources|public_zones|hidden_dangers"
+    r"|emergency_resources)(,(risk_points|enterprises|hazard_sources"
+    r"|public_zones|hidden_dangers|emergency_resources))*$"
+)
 LEVELS_PATTERN = r"^(red|orange|yellow|blue)(,(red|orange|yellow|blue))*$"
 
 
@@ -23,10 +31,12 @@ class NearbyProperties(BaseModel):
     name: str
     risk_level: Level | None = Field(
         description="hidden dangers: major → red, larger → orange, general → yellow; "
-                    "emergency resources: null")
+        "emergency resources: null"
+    )
     distance_m: float = Field(description="geodesic (WGS 84) distance, 0.1 m")
     bearing_deg: float | None = Field(
-        description="azimuth from the point, clockwise from north; null on or inside a zone")
+        description="azimuth from the point, clockwise from north; null on or inside a zone"
+    )
     enterprise_id: int | None = None
     enterprise_name: str | None = None
     sector: str | None = None

@@ -30,15 +30,16 @@ POINT = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)"
 # ST_DistanceSpheroid on the stored geometry gives geography's ellipsoidal distance at a
 # quarter of the cost (no conversion to geography), but measures a polygon from its outline
 # even from inside: a point in a zone is at 0.
-DISTANCE = (f"CASE WHEN ST_Intersects(c.geom, {POINT}) THEN 0 ELSE ST_DistanceSpheroid("
-            f"c.geom, {POINT}, 'SPHEROID[\"WGS 84\",6378137,298.257223563]') END")
+DISTANCE = (
+    f"CASE WHEN ST_Intersects(c.geom, {POINT}) THEN 0 ELSE ST_DistanceSpheroid("
+    f"c.geom, {POINT}, 'SPHEROID[\"WGS 84\",6378137,298.257223563]') END"
+)
 # GeoJSON edges are straight in lon/lat (RFC 7946 §3.1.1) while geography reads them as
 # geodesics; cut into ≤ 0.002° pieces the two differ by millimetres, so zones are measured
 # where they were drawn and the degree bound holds for them too.
 SEGMENT_DEG = 0.002
 # A hidden danger has a grade, not a colour: a major one is as urgent as a red risk.
-DANGER_LEVEL = ("CASE t.grade WHEN 'major' THEN 'red' WHEN 'larger' THEN 'orange'"
-                " ELSE 'yellow' END")
+DANGER_LEVEL = "CASE t.grade WHEN 'major' THEN 'red' WHEN 'larger' THEN 'orange' ELSE 'yellow' END"
 WIDEN = 4
 
 
@@ -63,31 +64,76 @@ class Kind:
         return self.level == "t.risk_level"
 
 
-PERSONS = (("responsible_person", "t.responsible_person"),
-           ("responsible_phone", "t.responsible_phone"),
-           ("government_person", "t.government_person"))
+PERSONS = (
+    ("responsible_person", "t.responsible_person"),
+    ("responsible_phone", "t.responsible_phone"),
+    ("government_person", "t.government_person"),
+)
 OF_ENTERPRISE = (("enterprise_id", "t.enterprise_id"), ("enterprise_name", "e.name"))
 
-KINDS: dict[str, Kind] = {kind.table: kind for kind in (
-    Kind("risk_points", "t.risk_level", joins_enterprise=True, card=(
-        *OF_ENTERPRISE, ("hazard_type", "t.hazard_type"),
-        ("control_measures", "t.control_measures"), *PERSONS)),
-    Kind("enterprises", "t.risk_level", card=(
-        ("sector", "t.sector"), ("address", "t.address"), *PERSONS)),
-    Kind("hazard_sources", "t.risk_level", joins_enterprise=True, card=(
-        *OF_ENTERPRISE, ("hazard_grade", "t.grade"), *PERSONS)),
-    Kind("public_zones", "t.risk_level", card=(
-        ("zone_kind", "t.kind"), ("address", "t.address"),
-        ("managing_department", "t.managing_department"))),
-    Kind("hidden_dangers", DANGER_LEVEL, name="t.title", condition="t.status <> 'closed'",
-         joins_enterprise=True, card=(
-             *OF_ENTERPRISE, ("danger_grade", "t.grade"), ("status", "t.status"),
-             ("deadline", "t.deadline"), *PERSONS)),
-    Kind("emergency_resources", None, condition=(
-        "(CAST(:resource_kind AS text) IS NULL OR t.kind = CAST(:resource_kind AS text))"),
-        card=(("resource_kind", "t.kind"), ("capacity", "t.capacity"),
-              ("contact_person", "t.contact_person"), ("contact_phone", "t.contact_phone"))),
-)}
+KINDS: dict[str, Kind] = {
+    kind.table: kind
+    for kind in (
+        Kind(
+            "risk_points",
+            "t.risk_level",
+            joins_enterprise=True,
+            card=(
+                *OF_ENTERPRISE,
+                ("hazard_type", "t.hazard_type"),
+                ("control_measures", "t.control_measures"),
+                *PERSONS,
+            ),
+        ),
+        Kind(
+            "enterprises",
+            "t.risk_level",
+            card=(("sector", "t.sector"), ("address", "t.address"), *PERSONS),
+        ),
+        Kind(
+            "hazard_sources",
+            "t.risk_level",
+            joins_enterprise=True,
+            card=(*OF_ENTERPRISE, ("hazard_grade", "t.grade"), *PERSONS),
+        ),
+        Kind(
+            "public_zones",
+            "t.risk_level",
+            card=(
+                ("zone_kind", "t.kind"),
+                ("address", "t.address"),
+                ("managing_department", "t.managing_department"),
+            ),
+        ),
+        Kind(
+            "hidden_dangers",
+            DANGER_LEVEL,
+            name="t.title",
+            condition="t.status <> 'closed'",
+            joins_enterprise=True,
+            card=(
+                *OF_ENTERPRISE,
+                ("danger_grade", "t.grade"),
+                ("status", "t.status"),
+                ("deadline", "t.deadline"),
+                *PERSONS,
+            ),
+        ),
+        Kind(
+            "emergency_resources",
+            None,
+            condition=(
+                "(CAST(:resource_kind AS text) IS NULL OR t.kind = CAST(:resource_kind AS text))"
+            ),
+            card=(
+                ("resource_kind", "t.kind"),
+                ("capacity", "t.capacity"),
+                ("contact_person", "t.contact_person"),
+                ("contact_phone", "t.contact_phone"),
+            ),
+        ),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -103,8 +149,9 @@ class Search:
     resource_kind: str | None = None
 
 
-def searched_kinds(scope: Scope, *, kinds: tuple[str, ...] | None,
-                   levels: tuple[str, ...] | None) -> tuple[str, ...]:
+def searched_kinds(
+    scope: Scope, *, kinds: tuple[str, ...] | None, levels: tuple[str, ...] | None
+) -> tuple[str, ...]:
     """The kinds to search: those asked for (each readable, else 401/403 naming `kinds`),
     or every kind the scope reads (with `levels`: every one that has a colour)."""
     if kinds is None:
@@ -141,8 +188,11 @@ def _scope_sql(kind: Kind, filters: RowFilters) -> tuple[str, dict[str, Any]]:
 
 
 def _candidates_sql(kind: Kind, scope_where: str) -> str:
-    level = "TRUE" if kind.level is None or kind.has_level_column else (
-        f"(CAST(:levels AS text[]) IS NULL OR {kind.level} = ANY(CAST(:levels AS text[])))")
+    level = (
+        "TRUE"
+        if kind.level is None or kind.has_level_column
+        else (f"(CAST(:levels AS text[]) IS NULL OR {kind.level} = ANY(CAST(:levels AS text[])))")
+    )
     return f"""(
         SELECT '{kind.table}' AS kind, t.id, t.geom,
                t.geom <-> {POINT} AS degrees
@@ -157,25 +207,32 @@ def _card_sql(kind: Kind) -> str:
     card = ", ".join(f"'{name}', {sql}" for name, sql in kind.card)
     join = " LEFT JOIN enterprises e ON e.id = t.enterprise_id" if kind.joins_enterprise else ""
     return f"""
-        SELECT t.geom, {kind.name} AS name, {kind.level or 'NULL'} AS risk_level,
+        SELECT t.geom, {kind.name} AS name, {kind.level or "NULL"} AS risk_level,
                jsonb_strip_nulls(jsonb_build_object({card})) AS card
           FROM {kind.table} t{join}
          WHERE r.kind = '{kind.table}' AND t.id = r.id"""
 
 
 # What a search of no kind at all (a role that reads none with a colour) selects.
-NO_CANDIDATES = ("SELECT NULL::text AS kind, NULL::integer AS id, NULL::geometry AS geom,"
-                 " NULL::float8 AS degrees WHERE FALSE")
-NO_CARDS = ("SELECT NULL::geometry AS geom, NULL::text AS name, NULL::text AS risk_level,"
-            " NULL::jsonb AS card WHERE FALSE")
+NO_CANDIDATES = (
+    "SELECT NULL::text AS kind, NULL::integer AS id, NULL::geometry AS geom,"
+    " NULL::float8 AS degrees WHERE FALSE"
+)
+NO_CARDS = (
+    "SELECT NULL::geometry AS geom, NULL::text AS name, NULL::text AS risk_level,"
+    " NULL::jsonb AS card WHERE FALSE"
+)
 
 
 @lru_cache(maxsize=256)
 def _statement(kinds: tuple[Kind, ...], scope_wheres: tuple[str, ...]) -> TextClause:
     """The search of these kinds with these scope filters (built and parsed once)."""
-    taken = "\n UNION ALL ".join(
-        _candidates_sql(kind, where)
-        for kind, where in zip(kinds, scope_wheres, strict=True)) or NO_CANDIDATES
+    taken = (
+        "\n UNION ALL ".join(
+            _candidates_sql(kind, where) for kind, where in zip(kinds, scope_wheres, strict=True)
+        )
+        or NO_CANDIDATES
+    )
     cards = "\n UNION ALL ".join(_card_sql(kind) for kind in kinds) or NO_CARDS
     # bearing: to the nearest point of a zone; none when the point lies on or in it.
     # measured is materialised: each distance is computed once, not in filter and sort.
@@ -215,8 +272,9 @@ def _statement(kinds: tuple[Kind, ...], scope_wheres: tuple[str, ...]) -> TextCl
                                             '[]'::json) FROM features))::text AS body""")
 
 
-def _short_kinds(row: Any, *, search: Search, box: SearchBox,
-                 candidates: dict[str, int]) -> list[str]:
+def _short_kinds(
+    row: Any, *, search: Search, box: SearchBox, candidates: dict[str, int]
+) -> list[str]:
     """Kinds whose cut-off candidate list might hide a row that belongs in the answer.
 
     A row not taken lies at least `box.geodesic_lower_bound(last degrees)` away. It could
@@ -224,8 +282,11 @@ def _short_kinds(row: Any, *, search: Search, box: SearchBox,
     radius when it is not: only a bound beyond that proves the answer exact.
     """
     reach = row.farthest_m if row.found == search.limit else search.radius_m
-    return [kind for kind, (taken, last_degrees) in (row.taken or {}).items()
-            if taken == candidates[kind] and box.geodesic_lower_bound(last_degrees) <= reach]
+    return [
+        kind
+        for kind, (taken, last_degrees) in (row.taken or {}).items()
+        if taken == candidates[kind] and box.geodesic_lower_bound(last_degrees) <= reach
+    ]
 
 
 def find_nearby(session: Session, *, scope: Scope, search: Search) -> str:
@@ -236,17 +297,26 @@ def find_nearby(session: Session, *, scope: Scope, search: Search) -> str:
     params: dict[str, Any] = {}
     for table in kinds:
         kind = KINDS[table]
-        filters = scope.filters(table, level=level if kind.has_level_column else None,
-                                has_level=kind.has_level_column)
+        filters = scope.filters(
+            table, level=level if kind.has_level_column else None, has_level=kind.has_level_column
+        )
         where, kind_params = _scope_sql(kind, filters)
         scope_wheres.append(where)
         params.update(kind_params)
     box = search_box(search.lon, search.lat, search.radius_m)
-    params.update(lon=search.lon, lat=search.lat, radius_m=search.radius_m,
-                  limit=search.limit, kinds=list(kinds),
-                  levels=list(search.levels) if search.levels else None,
-                  resource_kind=search.resource_kind, min_lon=box.min_lon,
-                  min_lat=box.min_lat, max_lon=box.max_lon, max_lat=box.max_lat)
+    params.update(
+        lon=search.lon,
+        lat=search.lat,
+        radius_m=search.radius_m,
+        limit=search.limit,
+        kinds=list(kinds),
+        levels=list(search.levels) if search.levels else None,
+        resource_kind=search.resource_kind,
+        min_lon=box.min_lon,
+        min_lat=box.min_lat,
+        max_lon=box.max_lon,
+        max_lat=box.max_lat,
+    )
     candidates = {table: first_candidates(search.limit, search.lat) for table in kinds}
     statement = _statement(tuple(KINDS[table] for table in kinds), tuple(scope_wheres))
     # Misled by estimates — of a box and a county prefix it cannot see (a prepared
@@ -256,11 +326,13 @@ def find_nearby(session: Session, *, scope: Scope, search: Search) -> str:
     # transaction does nothing else: bitmap scans are off for it.
     session.execute(text("SET LOCAL enable_bitmapscan = off"))
     while True:
-        row = session.execute(statement, {
-            **params, **{f"{table}_candidates": n for table, n in candidates.items()}}).one()
+        row = session.execute(
+            statement, {**params, **{f"{table}_candidates": n for table, n in candidates.items()}}
+        ).one()
         if not row.in_china:
-            raise InvalidInput(f"lon={search.lon}, lat={search.lat} lies outside China",
-                               field="lon,lat")
+            raise InvalidInput(
+                f"lon={search.lon}, lat={search.lat} lies outside China", field="lon,lat"
+            )
         short = _short_kinds(row, search=search, box=box, candidates=candidates)
         if not short:
             return str(row.body)
