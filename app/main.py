@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.auth.service import UserCache
+from app.dangers.router import router as dangers_router
 from app.db import size_thread_pool
 from app.deps import get_scope
 from app.features.router import features_router, ogc_router
@@ -17,6 +18,7 @@ from app.health import router as health_router
 from app.http_errors import RequestIdMiddleware, install_error_handlers
 from app.http_security import install_http_security
 from app.input_guard import InputGuard
+from app.inspections.router import router as inspections_router
 from app.nearby.router import router as nearby_router
 from app.regions.router import router as regions_router
 from app.reports.router import router as reports_router
@@ -60,7 +62,7 @@ def create_app() -> FastAPI:
     # public may read, and every write's transaction names its author for the audit log.
     for router in (auth_router, audit_router, regions_router, risk_router, sites_router,
                    tiles_router, features_router, ogc_router, reports_router,
-                   nearby_router):
+                   dangers_router, inspections_router, nearby_router):
         app.include_router(router, dependencies=[Depends(get_scope)])
 
     # The officials' web map: index at /, its files (and vendored libraries) under /static.

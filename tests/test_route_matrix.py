@@ -124,6 +124,28 @@ def _sign_in_admin(c: Context) -> tuple[str, dict[str, Any]]:
     return "/api/auth/token", {"data": {"username": "matrix-admin", "password": TEST_PASSWORD}}
 
 
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(32)
+DANGER_READERS = _expect(OK, public=404, planner=404)  # an in-scope hidden danger
+OFFICIALS = _expect(403, public=401, admin=OK, official=OK)
+DANGER_LISTS = _expect(OK, public=401, planner=403)  # hidden dangers, inspections
+
+
+def _danger(c: Context) -> str:
+    """A new hidden danger of the test enterprise, reported by the admin: its URL."""
+    response = c.admin.post("/api/hidden-dangers", json={"enterprise_id": c.enterprise_id,
+                                                         "title": "矩阵隐患"})
+    assert response.status_code == 201, response.text
+    return f"/api/hidden-dangers/{response.json()['id']}"
+
+
+def _photo(c: Context) -> str:
+    """A new hidden danger with a photo uploaded by the admin: the photo's URL."""
+    url = _danger(c)
+    response = c.admin.post(f"{url}/evidence", files={"file": ("p.png", PNG, "image/png")})
+    assert response.status_code == 201, response.text
+    return f"{url}/evidence/{response.json()['sha256']}"
+
+
 MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
     ("GET", "/"): (lambda c: ("/", {}), PUBLIC_ROUTE),
     ("GET", "/api/health/live"): (lambda c: ("/api/health/live", {}), PUBLIC_ROUTE),
@@ -197,6 +219,34 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
                                                    {}), _expect(OK, public=401, enterprise=403)),
     ("GET", "/api/exports/regions/{code}.html"): (
         lambda c: ("/api/exports/regions/640104.html", {}), PUBLIC_ROUTE),
+    ("GET", "/api/hidden-dangers"): (lambda c: ("/api/hidden-dangers", {}),
+                                     DANGER_LISTS),
+    ("POST", "/api/hidden-dangers"): (lambda c: ("/api/hidden-dangers", {"json": {
+        "enterprise_id": c.enterprise_id, "title": "矩阵隐患"}}),
+        _expect(403, public=401, admin=OK, official=OK, enterprise=OK)),
+    ("GET", "/api/hidden-dangers/{id}"): (lambda c: (_danger(c), {}), DANGER_READERS),
+    ("GET", "/api/hidden-dangers/{id}/history"): (lambda c: (f"{_danger(c)}/history", {}),
+                                                  DANGER_READERS),
+    # Registering is an official's step; wardens and enterprises see the danger but not this.
+    ("POST", "/api/hidden-dangers/{id}/transitions"): (
+        lambda c: (f"{_danger(c)}/transitions", {"json": {"action": "register"}}),
+        _expect(403, public=404, planner=404, admin=OK, official=OK)),
+    ("POST", "/api/hidden-dangers/{id}/evidence"): (
+        lambda c: (f"{_danger(c)}/evidence", {"files": {"file": ("p.png", PNG, "image/png")}}),
+        _expect(403, public=404, planner=404, admin=OK, official=OK, enterprise=OK)),
+    ("GET", "/api/hidden-dangers/{id}/evidence/{sha256}"): (lambda c: (_photo(c), {}),
+                                                            DANGER_READERS),
+    ("GET", "/api/hidden-dangers/inbox"): (lambda c: ("/api/hidden-dangers/inbox", {}),
+                                           OFFICIALS),
+    ("POST", "/api/hidden-dangers/escalations"): (
+        lambda c: ("/api/hidden-dangers/escalations", {}), OFFICIALS),
+    # A spot check: the officials' kind (enterprises self-check, wardens check grid cells).
+    ("POST", "/api/inspections"): (lambda c: ("/api/inspections", {"json": {
+        "enterprise_id": c.enterprise_id, "kind": "spot_check",
+        "checklist": [{"item": "消防通道", "ok": True}]}}), OFFICIALS),
+    ("GET", "/api/inspections"): (lambda c: ("/api/inspections", {}), DANGER_LISTS),
+    ("GET", "/api/inspections/overdue"): (lambda c: ("/api/inspections/overdue", {}),
+                                          DANGER_LISTS),
 }
 
 

@@ -2,7 +2,8 @@
 
 from app.audit.models import AuditEntry
 from app.auth.models import LoginFailure, User
-from app.dangers.models import HiddenDanger
+from app.dangers.models import DangerEvent, EvidenceFile, HiddenDanger
+from app.inspections.models import Inspection
 from app.orm import Base
 from app.regions.models import GridCell, Region, RegionPart
 from app.risk.models import Assessment, RegionCount, RegionCountSnapshot, RiskPoint
@@ -13,5 +14,5 @@ __all__ = [
     "AuditEntry", "LoginFailure", "User",
     "Assessment", "Base", "LayerVersion", "EmergencyResource", "Enterprise", "GridCell", "HazardSource",
     "HiddenDanger", "PublicZone", "Region", "RegionCount", "RegionCountSnapshot", "RegionPart",
-    "RiskPoint",
+    "RiskPoint", "DangerEvent", "EvidenceFile", "Inspection",
 ]

@@ -1,0 +1,1 @@
+"""Inspections: enterprise self-checks, government spot checks, grid wardens' checks."""
