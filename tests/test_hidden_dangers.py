@@ -344,7 +344,7 @@ def test_overdue_major_dangers_escalate_street_district_city(world: World,
     assert danger["id"] in {item["id"] for item in inbox["escalated"]["items"]}
 
 
-def test_general_dangers_do_not_escalate_and_closed_ones_are_not_overdue(
+def test_general_dangers_do_not_escalate_and_rectified_ones_are_not_overdue(
         world: World, session: Session) -> None:
     danger = world.report()
     danger = world.step(danger, "official", "register")
