@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup db-start db-stop bench clean
+.PHONY: run test lint setup db-start db-stop bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c "import ensurepip" 2>/dev/null \
@@ -29,6 +29,12 @@ test: $(STAMP)
 	  || echo "warning: could not install chromium / gdal-bin"
 	$(BIN)/riskatlas db start
 	$(BIN)/pytest -q
+
+# ruff (lint and format) over the code, mypy strict over app/ (pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff format --check app tests bench
+	$(BIN)/mypy
 
 db-start: $(STAMP)
 	$(BIN)/riskatlas db start

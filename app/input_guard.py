@@ -1,6 +1,7 @@
 """Refuse request input no endpoint can handle, before any endpoint sees it.
 
-- bodies over `max_body_bytes` → 413 (checked on Content-Length and while reading);
+- bodies over `max_body_bytes` (file uploads: `max_upload_bytes`) → 413, checked on
+  Content-Length and while reading;
 - JSON nested deeper than `MAX_JSON_DEPTH`, NaN / Infinity (and numbers too large to be
   finite), integers beyond 64 bits, NUL characters in strings → 422 naming the field;
 - NUL characters in the path or the query string → 422 naming the parameter.
@@ -108,12 +109,42 @@ def _declared_length(scope: Scope) -> int | None:
     return None
 
 
+def _too_large(limit: int) -> str:
+    return f"request body larger than {limit} bytes"
+
+
+def _is_upload(scope: Scope) -> bool:
+    for key, value in scope.get("headers", []):
+        if key.lower() == b"content-type":
+            return bool(value.split(b";")[0].strip().lower() == b"multipart/form-data")
+    return False
+
+
+async def _read(receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it exceeds `limit`."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
 class InputGuard:
     """Pure ASGI middleware: bounded bodies and inputs every layer below can store."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_upload_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -123,42 +154,23 @@ class InputGuard:
         if problem:
             await self._refuse(scope, receive, send, 422, problem)
             return
+        limit = self.max_upload_bytes if _is_upload(scope) else self.max_body_bytes
         declared = _declared_length(scope)
-        if declared is not None and declared > self.max_body_bytes:
-            await self._refuse(scope, receive, send, 413, ("body", self._too_large()))
+        if declared is not None and declared > limit:
+            await self._refuse(scope, receive, send, 413, ("body", _too_large(limit)))
             return
         if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE") and not declared:
             await self.app(scope, receive, send)
             return
-        body = await self._read(receive)
+        body = await _read(receive, limit)
         if body is None:
-            await self._refuse(scope, receive, send, 413, ("body", self._too_large()))
+            await self._refuse(scope, receive, send, 413, ("body", _too_large(limit)))
             return
         problem = json_problem(body) if body and _is_json(scope) else None
         if problem:
             await self._refuse(scope, receive, send, 422, problem)
             return
         await self.app(scope, _replay(body, receive), send)
-
-    def _too_large(self) -> str:
-        return f"request body larger than {self.max_body_bytes} bytes"
-
-    async def _read(self, receive: Receive) -> bytes | None:
-        """The whole body, or None as soon as it exceeds the limit."""
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
 
     @staticmethod
     async def _refuse(

@@ -50,19 +50,35 @@ def create_app() -> FastAPI:
     app.state.user_cache = UserCache(settings.user_cache_seconds)
     app.state.tile_cache = TileCache(max_bytes=settings.tile_cache_mb * 1024 * 1024)
     app.state.layer_versions = LayerVersions(
-        settings.libpq_url if settings.tile_versions == "notify" else None)
+        settings.libpq_url if settings.tile_versions == "notify" else None
+    )
     install_error_handlers(app)
     # Added last = outermost: every response, refusals included, carries a request id.
-    app.add_middleware(InputGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        InputGuard,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
     install_http_security(app, settings)
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(health_router)
     # Every API route knows its caller: a bad or revoked token is 401 even where the
     # public may read, and every write's transaction names its author for the audit log.
-    for router in (auth_router, audit_router, regions_router, risk_router, sites_router,
-                   tiles_router, features_router, ogc_router, reports_router,
-                   dangers_router, inspections_router, nearby_router):
+    for router in (
+        auth_router,
+        audit_router,
+        regions_router,
+        risk_router,
+        sites_router,
+        tiles_router,
+        features_router,
+        ogc_router,
+        reports_router,
+        dangers_router,
+        inspections_router,
+        nearby_router,
+    ):
         app.include_router(router, dependencies=[Depends(get_scope)])
 
     # The officials' web map: index at /, its files (and vendored libraries) under /static.

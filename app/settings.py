@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     write_retries: int = 3
     # Request bodies larger than this are refused with 413.
     max_body_bytes: int = 2 * 1024 * 1024
+    # Multipart uploads (evidence photos, at most 5 MB each) may be this large.
+    max_upload_bytes: int = 6 * 1024 * 1024
 
     # Signing key of access and refresh tokens. Unset: generated once under
     # data_dir/secrets (one host); several hosts behind a load balancer must share one.

@@ -20,11 +20,21 @@ from tests.factories import DONGLI, enterprise_payload
 
 TODAY = service.china_today()
 LATER = (TODAY + timedelta(days=30)).isoformat()
-PLAN = {"objectives": "消除泄漏", "measures": "更换阀门", "funds_materials": "20万元",
-        "organisation_people": "设备部 张三", "time_limit": "30天",
-        "safety_contingency": "停用储罐，编制应急预案"}
-FIVE = {"responsibility": "车间主任", "measures": "补装护栏", "funds": "2000元",
-        "deadline": "7天", "contingency_plan": "设警戒区"}
+PLAN = {
+    "objectives": "消除泄漏",
+    "measures": "更换阀门",
+    "funds_materials": "20万元",
+    "organisation_people": "设备部 张三",
+    "time_limit": "30天",
+    "safety_contingency": "停用储罐，编制应急预案",
+}
+FIVE = {
+    "responsibility": "车间主任",
+    "measures": "补装护栏",
+    "funds": "2000元",
+    "deadline": "7天",
+    "contingency_plan": "设警戒区",
+}
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 ADMIN = Scope(role="admin", username="clock", write_prefix="")
 
@@ -45,16 +55,29 @@ class World:
         }
 
     def report(self, role: str = "enterprise", **body: Any) -> dict[str, Any]:
-        response = self.client.post("/api/hidden-dangers", headers=self.users[role], json={
-            "enterprise_id": self.enterprise["id"], "title": "储罐区阀门泄漏", **body})
+        response = self.client.post(
+            "/api/hidden-dangers",
+            headers=self.users[role],
+            json={"enterprise_id": self.enterprise["id"], "title": "储罐区阀门泄漏", **body},
+        )
         assert response.status_code == 201, response.text
         return dict(response.json())
 
-    def step(self, danger: dict[str, Any], role: str, action: str, *, expect: int = 200,
-             headers: dict[str, str] | None = None, **body: Any) -> dict[str, Any]:
-        response = self.client.post(f"/api/hidden-dangers/{danger['id']}/transitions",
-                                    headers={**self.users[role], **(headers or {})},
-                                    json={"action": action, **body})
+    def step(
+        self,
+        danger: dict[str, Any],
+        role: str,
+        action: str,
+        *,
+        expect: int = 200,
+        headers: dict[str, str] | None = None,
+        **body: Any,
+    ) -> dict[str, Any]:
+        response = self.client.post(
+            f"/api/hidden-dangers/{danger['id']}/transitions",
+            headers={**self.users[role], **(headers or {})},
+            json={"action": action, **body},
+        )
         assert response.status_code == expect, response.text
         return dict(response.json())
 
@@ -65,12 +88,15 @@ class World:
 
 
 @pytest.fixture
-def world(client: TestClient, make_user: Callable[..., dict[str, str]],
-          session: Session) -> World:
+def world(client: TestClient, make_user: Callable[..., dict[str, str]], session: Session) -> World:
     # The warden's cell covers 兴庆区: the warden reads the county's dangers.
-    session.execute(text("INSERT INTO grid_cells (code, name, county_code, geom, source) "
-                         "SELECT '640104-X1', '测试网格', '640104', geom, 'imported' "
-                         "FROM regions WHERE code = '640104'"))
+    session.execute(
+        text(
+            "INSERT INTO grid_cells (code, name, county_code, geom, source) "
+            "SELECT '640104-X1', '测试网格', '640104', geom, 'imported' "
+            "FROM regions WHERE code = '640104'"
+        )
+    )
     session.commit()
     return World(client, make_user)
 
@@ -91,8 +117,13 @@ def test_lifecycle_data_is_complete_and_sourced() -> None:
     assert rules.plan_items()["five_items"] == tuple(FIVE)
     assert set(rules.grades()) == {"general", "larger", "major"}
     assert list(rules.supervision_levels()) == ["street", "district", "city"]
-    for name in ("statuses.csv", "transitions.csv", "grades.csv", "plan_items.csv",
-                 "supervision_levels.csv"):
+    for name in (
+        "statuses.csv",
+        "transitions.csv",
+        "grades.csv",
+        "plan_items.csv",
+        "supervision_levels.csv",
+    ):
         assert all(row["source"].strip() for row in _csv(name)), name
 
 
@@ -105,11 +136,21 @@ def test_major_danger_goes_the_whole_way_each_step_by_its_role(world: World) -> 
         ("official", ("enterprise",), "assess", {"grade": "major"}, "assessed"),
         ("enterprise", ("official",), "plan", {"plan": PLAN, "deadline": LATER}, "planned"),
         ("enterprise", ("official",), "report_to_regulator", {}, "reported_to_regulator"),
-        ("official", ("enterprise",), "supervise",
-         {"supervision_level": "street", "deadline": LATER}, "supervised"),
+        (
+            "official",
+            ("enterprise",),
+            "supervise",
+            {"supervision_level": "street", "deadline": LATER},
+            "supervised",
+        ),
         ("enterprise", ("official",), "start_treatment", {}, "rectifying"),
-        ("enterprise", ("official",), "complete", {"evidence": {"text": "阀门已更换"}},
-         "rectified"),
+        (
+            "enterprise",
+            ("official",),
+            "complete",
+            {"evidence": {"text": "阀门已更换"}},
+            "rectified",
+        ),
         ("official", ("enterprise",), "accept", {}, "accepted"),
         ("official", ("enterprise",), "verify", {}, "verified"),
         ("official", ("enterprise", "warden"), "close", {}, "closed"),
@@ -131,9 +172,13 @@ def test_major_danger_goes_the_whole_way_each_step_by_its_role(world: World) -> 
 
 def test_admin_may_take_any_step(world: World) -> None:
     danger = world.report(role="admin", grade="general")
-    for action, body in (("register", {}), ("assess", {"grade": "general"}),
-                         ("fix_now", {"evidence": {"text": "已整改"}}), ("accept", {}),
-                         ("close", {})):
+    for action, body in (
+        ("register", {}),
+        ("assess", {"grade": "general"}),
+        ("fix_now", {"evidence": {"text": "已整改"}}),
+        ("accept", {}),
+        ("close", {}),
+    ):
         danger = world.step(danger, "admin", action, **body)
     assert danger["status"] == "closed"
 
@@ -143,8 +188,9 @@ def test_general_danger_fixed_at_once_closes_without_verification(world: World) 
     danger = world.step(danger, "official", "register")
     danger = world.step(danger, "official", "assess", grade="general")
     assert danger["actions"] == []  # the official waits for the enterprise
-    assert world.step(danger, "enterprise", "plan", expect=409, plan=PLAN,
-                      deadline=LATER)["allowed"] == ["fix_now", "schedule"]
+    assert world.step(danger, "enterprise", "plan", expect=409, plan=PLAN, deadline=LATER)[
+        "allowed"
+    ] == ["fix_now", "schedule"]
     danger = world.step(danger, "enterprise", "fix_now", evidence={"text": "护栏已补装"})
     assert danger["status"] == "rectified"
     danger = world.step(danger, "official", "accept")
@@ -153,14 +199,12 @@ def test_general_danger_fixed_at_once_closes_without_verification(world: World) 
     assert world.step(danger, "official", "close")["status"] == "closed"
 
 
-def test_general_danger_by_deadline_needs_the_five_items_and_may_be_rejected(
-        world: World) -> None:
+def test_general_danger_by_deadline_needs_the_five_items_and_may_be_rejected(world: World) -> None:
     danger = world.report()
     danger = world.step(danger, "official", "register")
     danger = world.step(danger, "official", "assess", grade="general")
     partial = {k: v for k, v in FIVE.items() if k != "funds"}
-    refused = world.step(danger, "enterprise", "schedule", expect=422, plan=partial,
-                         deadline=LATER)
+    refused = world.step(danger, "enterprise", "schedule", expect=422, plan=partial, deadline=LATER)
     assert refused["field"] == "plan.funds"
     danger = world.step(danger, "enterprise", "schedule", plan=FIVE, deadline=LATER)
     assert danger["status"] == "rectifying" and danger["deadline"] == LATER
@@ -185,33 +229,43 @@ def test_roles_without_the_right_are_refused(world: World) -> None:
     assert world.step(danger, "warden", "register", expect=403)["field"] == "action"
     world.step(danger, "planner", "register", expect=404)  # planners do not see dangers
     world.step(danger, "outsider", "register", expect=404)  # another city's official
-    response = world.client.post(f"/api/hidden-dangers/{danger['id']}/transitions",
-                                 headers=PUBLIC, json={"action": "register"})
+    response = world.client.post(
+        f"/api/hidden-dangers/{danger['id']}/transitions",
+        headers=PUBLIC,
+        json={"action": "register"},
+    )
     assert response.status_code == 404
     for role, status in (("warden", 403), ("planner", 403)):
-        response = world.client.post("/api/hidden-dangers", headers=world.users[role], json={
-            "enterprise_id": world.enterprise["id"], "title": "x"})
+        response = world.client.post(
+            "/api/hidden-dangers",
+            headers=world.users[role],
+            json={"enterprise_id": world.enterprise["id"], "title": "x"},
+        )
         assert response.status_code == status, role
-    response = world.client.post("/api/hidden-dangers", headers=PUBLIC, json={
-        "enterprise_id": world.enterprise["id"], "title": "x"})
+    response = world.client.post(
+        "/api/hidden-dangers",
+        headers=PUBLIC,
+        json={"enterprise_id": world.enterprise["id"], "title": "x"},
+    )
     assert response.status_code == 401
 
 
 def test_bad_inputs_are_refused_naming_the_field_and_nothing_is_written(
-        world: World, session: Session) -> None:
+    world: World, session: Session
+) -> None:
     danger = world.report(grade="major")
     danger = world.step(danger, "official", "register")
     assert world.step(danger, "official", "assess", expect=422)["field"] == "grade"
     danger = world.step(danger, "official", "assess", grade="major")
     before = world.history(danger)
     yesterday = (TODAY - timedelta(days=1)).isoformat()
-    for body, field in (({"plan": PLAN, "deadline": yesterday}, "deadline"),
-                        ({"plan": PLAN}, "deadline"),
-                        ({"plan": {**PLAN, "funds_materials": " "}, "deadline": LATER},
-                         "plan.funds_materials"),
-                        ({"plan": {**PLAN, "extra": "x"}, "deadline": LATER}, "plan.extra"),
-                        ({"plan": PLAN, "deadline": LATER,
-                          "evidence": {"photos": ["0" * 64]}}, "evidence.photos")):
+    for body, field in (
+        ({"plan": PLAN, "deadline": yesterday}, "deadline"),
+        ({"plan": PLAN}, "deadline"),
+        ({"plan": {**PLAN, "funds_materials": " "}, "deadline": LATER}, "plan.funds_materials"),
+        ({"plan": {**PLAN, "extra": "x"}, "deadline": LATER}, "plan.extra"),
+        ({"plan": PLAN, "deadline": LATER, "evidence": {"photos": ["0" * 64]}}, "evidence.photos"),
+    ):
         assert world.step(danger, "enterprise", "plan", expect=422, **body)["field"] == field
     assert world.history(danger) == before
     stored = session.get(HiddenDanger, danger["id"])
@@ -222,8 +276,10 @@ def test_larger_grade_exists_only_where_the_province_uses_it(world: World) -> No
     danger = world.report(grade="larger")  # 宁夏 grades 较大 too
     assert danger["grade"] == "larger"
     tianjin = world.client.post("/api/enterprises", json=enterprise_payload(DONGLI)).json()
-    response = world.client.post("/api/hidden-dangers", json={
-        "enterprise_id": tianjin["id"], "title": "x", "grade": "larger"})
+    response = world.client.post(
+        "/api/hidden-dangers",
+        json={"enterprise_id": tianjin["id"], "title": "x", "grade": "larger"},
+    )
     assert response.status_code == 422 and response.json()["field"] == "grade"
     assert response.json()["allowed"] == ["general", "major"]
     count = world.client.get(f"/api/hidden-dangers?enterprise_id={tianjin['id']}").json()
@@ -232,8 +288,10 @@ def test_larger_grade_exists_only_where_the_province_uses_it(world: World) -> No
 
 def test_history_is_append_only(world: World, session: Session) -> None:
     danger = world.report()
-    for statement in ("UPDATE hidden_danger_events SET note = 'rewritten' WHERE danger_id = :id",
-                      "DELETE FROM hidden_danger_events WHERE danger_id = :id"):
+    for statement in (
+        "UPDATE hidden_danger_events SET note = 'rewritten' WHERE danger_id = :id",
+        "DELETE FROM hidden_danger_events WHERE danger_id = :id",
+    ):
         with pytest.raises(DBAPIError, match="append-only"), session.begin_nested():
             session.execute(text(statement), {"id": danger["id"]})
     assert len(world.history(danger)) == 1
@@ -251,33 +309,39 @@ def test_a_retried_submission_is_recorded_once(world: World) -> None:
 
 
 def test_photos_are_checked_stored_by_hash_and_cited_as_evidence(
-        world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
     monkeypatch.setattr(get_settings(), "data_dir", tmp_path)
     danger = world.report()
     url = f"/api/hidden-dangers/{danger['id']}/evidence"
     owner = world.users["enterprise"]
-    response = world.client.post(url, headers=owner,
-                                 files={"file": ("site.png", PNG, "image/png")})
+    response = world.client.post(url, headers=owner, files={"file": ("site.png", PNG, "image/png")})
     assert response.status_code == 201, response.text
     photo = response.json()
     assert photo["content_type"] == "image/png" and photo["size"] == len(PNG)
     assert (tmp_path / "evidence" / photo["sha256"]).read_bytes() == PNG
-    fake = world.client.post(url, headers=owner,
-                             files={"file": ("x.jpg", b"GIF89a not a photo", "image/jpeg")})
+    fake = world.client.post(
+        url, headers=owner, files={"file": ("x.jpg", b"GIF89a not a photo", "image/jpeg")}
+    )
     assert fake.status_code == 422 and fake.json()["field"] == "file"
     monkeypatch.setattr(evidence, "MAX_PHOTO_BYTES", 32)
     big = world.client.post(url, headers=owner, files={"file": ("big.png", PNG, "image/png")})
     assert big.status_code == 413 and big.json()["field"] == "file"
-    assert world.client.post(url, headers=world.users["warden"],
-                             files={"file": ("w.png", PNG, "image/png")}).status_code == 403
+    assert (
+        world.client.post(
+            url, headers=world.users["warden"], files={"file": ("w.png", PNG, "image/png")}
+        ).status_code
+        == 403
+    )
     shown = world.client.get(f"{url}/{photo['sha256']}")
     assert shown.status_code == 200 and shown.content == PNG
     assert shown.headers["content-type"] == "image/png"
 
     danger = world.step(danger, "official", "register")
     danger = world.step(danger, "official", "assess", grade="general")
-    danger = world.step(danger, "enterprise", "fix_now",
-                        evidence={"text": "已整改", "photos": [photo["sha256"]]})
+    danger = world.step(
+        danger, "enterprise", "fix_now", evidence={"text": "已整改", "photos": [photo["sha256"]]}
+    )
     assert world.history(danger)[-1]["evidence"]["photos"] == [photo["sha256"]]
 
 
@@ -294,15 +358,22 @@ def test_lists_filter_and_scope(world: World) -> None:
     assert ids("grade=major") >= {major["id"]} and general["id"] not in ids("grade=major")
     assert ids("status=registered") >= {general["id"]}
     assert ids(f"enterprise_id={world.enterprise['id']}", "enterprise") == {
-        major["id"], general["id"]}
+        major["id"],
+        general["id"],
+    }
     assert ids("region=640104", "official") >= {major["id"], general["id"]}
     assert not ids("", "outsider") & {major["id"], general["id"]}
     assert not ids("overdue=true") & {major["id"], general["id"]}
     assert ids("sector=危险化学品", "official") >= {major["id"]}
-    assert world.client.get("/api/hidden-dangers", headers=world.users["planner"]
-                            ).status_code == 403
-    assert world.client.get(f"/api/hidden-dangers/{major['id']}",
-                            headers=world.users["outsider"]).status_code == 404
+    assert (
+        world.client.get("/api/hidden-dangers", headers=world.users["planner"]).status_code == 403
+    )
+    assert (
+        world.client.get(
+            f"/api/hidden-dangers/{major['id']}", headers=world.users["outsider"]
+        ).status_code
+        == 404
+    )
 
 
 def _major_under_treatment(world: World, deadline: date) -> dict[str, Any]:
@@ -314,8 +385,9 @@ def _major_under_treatment(world: World, deadline: date) -> dict[str, Any]:
     return world.step(danger, "enterprise", "start_treatment")
 
 
-def test_overdue_major_dangers_escalate_street_district_city(world: World,
-                                                            session: Session) -> None:
+def test_overdue_major_dangers_escalate_street_district_city(
+    world: World, session: Session
+) -> None:
     deadline = TODAY + timedelta(days=3)
     danger = _major_under_treatment(world, deadline)
     row = session.get(HiddenDanger, danger["id"])
@@ -336,8 +408,9 @@ def test_overdue_major_dangers_escalate_street_district_city(world: World,
     escalations = [h for h in world.history(danger) if h["action"] == "escalate"]
     assert [h["supervision_level"] for h in escalations] == ["street", "district", "city"]
 
-    page = service.list_dangers(session, scope=ADMIN, today=day, limit=10, offset=0,
-                                overdue=True, supervision_level="city")
+    page = service.list_dangers(
+        session, scope=ADMIN, today=day, limit=10, offset=0, overdue=True, supervision_level="city"
+    )
     assert danger["id"] in {item["id"] for item in page["items"]}
     inbox = service.inbox(session, scope=ADMIN, today=day, region="640104")
     assert danger["id"] in {item["id"] for item in inbox["overdue"]["items"]}
@@ -345,14 +418,16 @@ def test_overdue_major_dangers_escalate_street_district_city(world: World,
 
 
 def test_general_dangers_do_not_escalate_and_rectified_ones_are_not_overdue(
-        world: World, session: Session) -> None:
+    world: World, session: Session
+) -> None:
     danger = world.report()
     danger = world.step(danger, "official", "register")
     danger = world.step(danger, "official", "assess", grade="general")
     danger = world.step(danger, "enterprise", "schedule", plan=FIVE, deadline=LATER)
     later = date.fromisoformat(LATER) + timedelta(days=1)
-    assert all(d.id != danger["id"]
-               for d in service.escalate_overdue(session, scope=ADMIN, today=later))
+    assert all(
+        d.id != danger["id"] for d in service.escalate_overdue(session, scope=ADMIN, today=later)
+    )
     row = session.get(HiddenDanger, danger["id"])
     assert row is not None and service.is_overdue(row, later)
     danger = world.step(danger, "enterprise", "complete", evidence={"text": "完成"})
@@ -366,26 +441,29 @@ def test_inbox_lists_what_waits_on_officials(world: World) -> None:
     done = world.step(done, "official", "register")
     done = world.step(done, "official", "assess", grade="general")
     done = world.step(done, "enterprise", "fix_now", evidence={"text": "完成"})
-    inbox = world.client.get("/api/hidden-dangers/inbox?region=640104",
-                             headers=world.users["official"])
+    inbox = world.client.get(
+        "/api/hidden-dangers/inbox?region=640104", headers=world.users["official"]
+    )
     assert inbox.status_code == 200, inbox.text
     body = inbox.json()
     assert reported["id"] in {item["id"] for item in body["to_register"]["items"]}
     assert done["id"] in {item["id"] for item in body["to_accept"]["items"]}
     assert body["to_accept"]["items"][0]["actions"] == ["accept", "reject"]
     for role, status in (("enterprise", 403), ("warden", 403), ("planner", 403)):
-        assert world.client.get("/api/hidden-dangers/inbox",
-                                headers=world.users[role]).status_code == status
+        assert (
+            world.client.get("/api/hidden-dangers/inbox", headers=world.users[role]).status_code
+            == status
+        )
     assert world.client.get("/api/hidden-dangers/inbox", headers=PUBLIC).status_code == 401
-    escalation = world.client.post("/api/hidden-dangers/escalations",
-                                   headers=world.users["official"])
+    escalation = world.client.post(
+        "/api/hidden-dangers/escalations", headers=world.users["official"]
+    )
     assert escalation.status_code == 200 and escalation.json()["escalated"] == []
 
 
 def test_an_open_major_danger_raises_its_enterprise(world: World) -> None:
     def level() -> str | None:
-        return world.client.get(f"/api/enterprises/{world.enterprise['id']}").json()[
-            "risk_level"]
+        return world.client.get(f"/api/enterprises/{world.enterprise['id']}").json()["risk_level"]
 
     assert level() is None
     world.report(grade="major")

@@ -24,18 +24,23 @@ ADMIN = Scope(role="admin", username="clock", write_prefix="")
 class Site:
     """Two enterprises in 兴庆区, one inside the warden's grid cell, and their users."""
 
-    def __init__(self, client: TestClient, make_user: Callable[..., dict[str, str]],
-                 session: Session) -> None:
+    def __init__(
+        self, client: TestClient, make_user: Callable[..., dict[str, str]], session: Session
+    ) -> None:
         self.client = client
         # Two cells covering 兴庆区: enterprises created after them fall in the first (the
         # lowest code); the second's warden reads the county but has none of them.
-        session.execute(text("INSERT INTO grid_cells (code, name, county_code, geom, source) "
-                             "SELECT c.code, '测试网格', '640104', r.geom, 'imported' "
-                             "FROM regions r, (VALUES ('640104-T1'), ('640104-T2')) c(code) "
-                             "WHERE r.code = '640104'"))
+        session.execute(
+            text(
+                "INSERT INTO grid_cells (code, name, county_code, geom, source) "
+                "SELECT c.code, '测试网格', '640104', r.geom, 'imported' "
+                "FROM regions r, (VALUES ('640104-T1'), ('640104-T2')) c(code) "
+                "WHERE r.code = '640104'"
+            )
+        )
         session.commit()
-        self.red = self._enterprise(6, 6, 15)    # D = 540: red
-        self.blue = self._enterprise(1, 1, 1)    # D = 1: blue
+        self.red = self._enterprise(6, 6, 15)  # D = 540: red
+        self.blue = self._enterprise(1, 1, 1)  # D = 1: blue
         self.users = {
             "admin": {},
             "official": make_user("official", region_code="640100"),
@@ -52,17 +57,20 @@ class Site:
         assert point.status_code == 201, point.text
         return dict(self.client.get(f"/api/enterprises/{enterprise['id']}").json())
 
-    def inspect(self, role: str, enterprise: dict[str, Any], kind: str, *, expect: int = 201,
-                **body: Any) -> dict[str, Any]:
-        response = self.client.post("/api/inspections", headers=self.users[role], json={
-            "enterprise_id": enterprise["id"], "kind": kind, "checklist": CHECKLIST, **body})
+    def inspect(
+        self, role: str, enterprise: dict[str, Any], kind: str, *, expect: int = 201, **body: Any
+    ) -> dict[str, Any]:
+        response = self.client.post(
+            "/api/inspections",
+            headers=self.users[role],
+            json={"enterprise_id": enterprise["id"], "kind": kind, "checklist": CHECKLIST, **body},
+        )
         assert response.status_code == expect, response.text
         return dict(response.json())
 
 
 @pytest.fixture
-def site(client: TestClient, make_user: Callable[..., dict[str, str]],
-         session: Session) -> Site:
+def site(client: TestClient, make_user: Callable[..., dict[str, str]], session: Session) -> Site:
     return Site(client, make_user, session)
 
 
@@ -72,7 +80,8 @@ def test_frequencies_come_from_the_data_file() -> None:
     assert all(row["source"].strip() and row["confirmed"].strip() for row in rows)
     assert frequencies() == {
         "self_check": {"red": 1, "orange": 7, "yellow": 15, "blue": 30},
-        "spot_check": {"red": 30, "orange": 61, "yellow": 92, "blue": 365}}
+        "spot_check": {"red": 30, "orange": 61, "yellow": 92, "blue": 365},
+    }
 
 
 def test_each_role_records_its_own_kind_where_it_may(site: Site) -> None:
@@ -82,23 +91,35 @@ def test_each_role_records_its_own_kind_where_it_may(site: Site) -> None:
     site.inspect("official", site.red, "spot_check")
     site.inspect("warden", site.red, "grid_check")
     site.inspect("admin", site.red, "spot_check")
-    refusals = [("enterprise", site.red, "spot_check", 403, "kind"),
-                ("enterprise", site.blue, "self_check", 422, "enterprise_id"),  # unseen
-                ("official", site.red, "self_check", 403, "kind"),
-                ("warden", site.red, "spot_check", 403, "kind"),
-                ("other_warden", site.red, "grid_check", 403, "enterprise_id"),
-                ("outsider", site.red, "spot_check", 422, "enterprise_id")]
+    refusals = [
+        ("enterprise", site.red, "spot_check", 403, "kind"),
+        ("enterprise", site.blue, "self_check", 422, "enterprise_id"),  # unseen
+        ("official", site.red, "self_check", 403, "kind"),
+        ("warden", site.red, "spot_check", 403, "kind"),
+        ("other_warden", site.red, "grid_check", 403, "enterprise_id"),
+        ("outsider", site.red, "spot_check", 422, "enterprise_id"),
+    ]
     for role, enterprise, kind, status, field in refusals:
         assert site.inspect(role, enterprise, kind, expect=status)["field"] == field, role
     assert site.inspect("planner", site.red, "spot_check", expect=403)
-    response = site.client.post("/api/inspections", headers=PUBLIC, json={
-        "enterprise_id": site.red["id"], "kind": "spot_check", "checklist": CHECKLIST})
+    response = site.client.post(
+        "/api/inspections",
+        headers=PUBLIC,
+        json={"enterprise_id": site.red["id"], "kind": "spot_check", "checklist": CHECKLIST},
+    )
     assert response.status_code == 401
 
 
 def test_a_finding_becomes_a_hidden_danger_in_the_same_step(site: Site) -> None:
-    record = site.inspect("warden", site.red, "grid_check", findings=[
-        {"title": "消防通道堵塞", "grade": "general"}, {"title": "阀门泄漏", "grade": "major"}])
+    record = site.inspect(
+        "warden",
+        site.red,
+        "grid_check",
+        findings=[
+            {"title": "消防通道堵塞", "grade": "general"},
+            {"title": "阀门泄漏", "grade": "major"},
+        ],
+    )
     assert record["finding_count"] == 2 and len(record["hidden_danger_ids"]) == 2
     assert record["id"] > 0 and record["county_code"] == "640104"
     for danger_id in record["hidden_danger_ids"]:
@@ -111,20 +132,30 @@ def test_a_finding_becomes_a_hidden_danger_in_the_same_step(site: Site) -> None:
 
 
 def test_a_bad_finding_writes_nothing(site: Site, session: Session) -> None:
-    before = session.execute(text("SELECT (SELECT count(*) FROM inspections),"
-                                  " (SELECT count(*) FROM hidden_dangers)")).one()
+    before = session.execute(
+        text("SELECT (SELECT count(*) FROM inspections), (SELECT count(*) FROM hidden_dangers)")
+    ).one()
     # 较大 is Ningxia's grade, so use a province without it: refused after the first finding.
-    tianjin = site.client.post("/api/enterprises", json=enterprise_payload(
-        (117.3100, 39.0900))).json()
-    refused = site.inspect("admin", tianjin, "spot_check", expect=422, findings=[
-        {"title": "一般", "grade": "general"}, {"title": "较大", "grade": "larger"}])
+    tianjin = site.client.post(
+        "/api/enterprises", json=enterprise_payload((117.3100, 39.0900))
+    ).json()
+    refused = site.inspect(
+        "admin",
+        tianjin,
+        "spot_check",
+        expect=422,
+        findings=[{"title": "一般", "grade": "general"}, {"title": "较大", "grade": "larger"}],
+    )
     assert refused["field"] == "grade"
-    after = session.execute(text("SELECT (SELECT count(*) FROM inspections),"
-                                 " (SELECT count(*) FROM hidden_dangers)")).one()
+    after = session.execute(
+        text("SELECT (SELECT count(*) FROM inspections), (SELECT count(*) FROM hidden_dangers)")
+    ).one()
     assert after == before
     future = (datetime.now(CHINA_STANDARD_TIME) + timedelta(days=2)).isoformat()
-    assert site.inspect("admin", site.red, "spot_check", expect=422,
-                        inspected_at=future)["field"] == "inspected_at"
+    assert (
+        site.inspect("admin", site.red, "spot_check", expect=422, inspected_at=future)["field"]
+        == "inspected_at"
+    )
 
 
 def test_reads_follow_the_scope(site: Site) -> None:
@@ -142,19 +173,25 @@ def test_reads_follow_the_scope(site: Site) -> None:
     assert site.client.get("/api/inspections", headers=site.users["planner"]).status_code == 403
 
 
-def test_overdue_lists_follow_the_frequency_of_each_colour(site: Site,
-                                                           session: Session) -> None:
+def test_overdue_lists_follow_the_frequency_of_each_colour(site: Site, session: Session) -> None:
     today = datetime.now(CHINA_STANDARD_TIME).date()
-    yesterday = datetime.combine(today - timedelta(days=1), datetime.min.time(),
-                                 CHINA_STANDARD_TIME).replace(hour=9)
+    yesterday = datetime.combine(
+        today - timedelta(days=1), datetime.min.time(), CHINA_STANDARD_TIME
+    ).replace(hour=9)
     for enterprise in (site.red, site.blue):
         site.inspect("admin", enterprise, "self_check", inspected_at=yesterday.isoformat())
 
     def overdue(day: int, **filters: Any) -> set[int]:
-        page = service.overdue(session, scope=ADMIN, today=today + timedelta(days=day),
-                               kind="self_check", limit=100, offset=0, **filters)
-        return {item["enterprise_id"] for item in page["items"]} & {site.red["id"],
-                                                                   site.blue["id"]}
+        page = service.overdue(
+            session,
+            scope=ADMIN,
+            today=today + timedelta(days=day),
+            kind="self_check",
+            limit=100,
+            offset=0,
+            **filters,
+        )
+        return {item["enterprise_id"] for item in page["items"]} & {site.red["id"], site.blue["id"]}
 
     # Red daily: inspected yesterday, due today, overdue tomorrow; blue monthly.
     assert overdue(0) == set()
@@ -164,12 +201,14 @@ def test_overdue_lists_follow_the_frequency_of_each_colour(site: Site,
     assert overdue(1, grid="640104-T9") == set()
     assert overdue(1, enterprise_id=site.blue["id"]) == set()
     assert overdue(1, region="640104") == {site.red["id"]}
-    never = service.overdue(session, scope=ADMIN, today=today, kind="spot_check", limit=100,
-                            offset=0, region="640104")
+    never = service.overdue(
+        session, scope=ADMIN, today=today, kind="spot_check", limit=100, offset=0, region="640104"
+    )
     assert {site.red["id"], site.blue["id"]} <= {i["enterprise_id"] for i in never["items"]}
 
-    response = site.client.get("/api/inspections/overdue?grid=640104-T1&kind=spot_check",
-                               headers=site.users["warden"])
+    response = site.client.get(
+        "/api/inspections/overdue?grid=640104-T1&kind=spot_check", headers=site.users["warden"]
+    )
     assert response.status_code == 200, response.text
     assert site.red["id"] in {item["enterprise_id"] for item in response.json()["items"]}
     response = site.client.get("/api/inspections/overdue", headers=site.users["enterprise"])

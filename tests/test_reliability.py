@@ -255,3 +255,11 @@ def test_a_201_is_committed_before_the_response_starts(committing_app) -> None:
     assert response.status_code == 201
     assert watcher.seen_at_response == [1]
     assert client.get(f"/api/enterprises/{response.json()['id']}").status_code == 200
+
+
+def test_file_uploads_have_their_own_larger_limit(client: TestClient) -> None:
+    three_mb = {"file": ("photo.png", b"\x89PNG" + b"0" * 3 * 1024 * 1024, "image/png")}
+    # Past the 2 MB body limit, inside the upload limit: the endpoint itself answers.
+    assert client.post("/api/enterprises", files=three_mb).status_code == 422
+    seven_mb = {"file": ("photo.png", b"\x89PNG" + b"0" * 7 * 1024 * 1024, "image/png")}
+    _assert_error_body(client.post("/api/enterprises", files=seven_mb), 413, "body")

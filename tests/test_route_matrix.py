@@ -31,14 +31,24 @@ PUBLIC_ROUTE = _expect(OK)
 ADMIN_ONLY = _expect(403, public=401, admin=OK)
 LIST = {  # role may read the kind at all: 200; the public 401; others 403
     table: _expect(OK, public=401, **{r: 403 for r in roles})
-    for table, roles in {"enterprises": ("planner",), "risk_points": ("planner",),
-                         "hazard_sources": (), "public_zones": ("enterprise",),
-                         "emergency_resources": ("enterprise",)}.items()}
+    for table, roles in {
+        "enterprises": ("planner",),
+        "risk_points": ("planner",),
+        "hazard_sources": (),
+        "public_zones": ("enterprise",),
+        "emergency_resources": ("enterprise",),
+    }.items()
+}
 ITEM = {  # an in-scope row: readers 200, everyone else 404 (no hint it exists)
     table: _expect(OK, public=404, **{r: 404 for r in roles})
-    for table, roles in {"enterprises": ("planner",), "risk_points": ("planner",),
-                         "hazard_sources": (), "public_zones": ("enterprise",),
-                         "emergency_resources": ("enterprise",)}.items()}
+    for table, roles in {
+        "enterprises": ("planner",),
+        "risk_points": ("planner",),
+        "hazard_sources": (),
+        "public_zones": ("enterprise",),
+        "emergency_resources": ("enterprise",),
+    }.items()
+}
 CREATE = {
     "enterprises": _expect(403, public=401, admin=OK, official=OK),
     "risk_points": _expect(403, public=401, admin=OK, official=OK, enterprise=OK),
@@ -55,8 +65,9 @@ CHANGE = {  # PATCH / DELETE: the row is read first (404 if unseen), then writte
 }
 LAYER = _expect(OK, public=401, planner=403)  # located layer (enterprises) read
 # Deleting needs a new enterprise each time: not the account's own, so it is unseen there.
-DELETE = {"enterprises": _expect(403, public=404, planner=404, enterprise=404, admin=OK,
-                                 official=OK)}
+DELETE = {
+    "enterprises": _expect(403, public=404, planner=404, enterprise=404, admin=OK, official=OK)
+}
 
 
 @dataclass
@@ -84,8 +95,12 @@ class Context:
 
 
 def _hazard_source(enterprise_id: int) -> dict[str, Any]:
-    return {"enterprise_id": enterprise_id, "name": "储罐", "unit_type": "storage",
-            "substances": [{"cas": "7782-50-5", "quantity_t": 2}]}
+    return {
+        "enterprise_id": enterprise_id,
+        "name": "储罐",
+        "unit_type": "storage",
+        "substances": [{"cas": "7782-50-5", "quantity_t": 2}],
+    }
 
 
 def _zone() -> dict[str, Any]:
@@ -101,22 +116,32 @@ Probe = Callable[[Context], tuple[str, dict[str, Any]]]
 
 def _crud(table: str) -> dict[tuple[str, str], tuple[Probe, dict[str, int | str]]]:
     path = f"/api/{table.replace('_', '-')}"
-    create_body = {"enterprises": lambda c: enterprise_payload(),
-                   "risk_points": lambda c: lec_point(c.enterprise_id, 3, 6, 7),
-                   "hazard_sources": lambda c: _hazard_source(c.enterprise_id),
-                   "public_zones": lambda c: _zone(),
-                   "emergency_resources": lambda c: _resource()}[table]
-    patch_body = {"enterprises": {"address": "新址"}, "risk_points": {"name": "改名"},
-                  "hazard_sources": {"name": "改名"}, "public_zones": {"name": "改名"},
-                  "emergency_resources": {"name": "改名"}}[table]
+    create_body = {
+        "enterprises": lambda c: enterprise_payload(),
+        "risk_points": lambda c: lec_point(c.enterprise_id, 3, 6, 7),
+        "hazard_sources": lambda c: _hazard_source(c.enterprise_id),
+        "public_zones": lambda c: _zone(),
+        "emergency_resources": lambda c: _resource(),
+    }[table]
+    patch_body = {
+        "enterprises": {"address": "新址"},
+        "risk_points": {"name": "改名"},
+        "hazard_sources": {"name": "改名"},
+        "public_zones": {"name": "改名"},
+        "emergency_resources": {"name": "改名"},
+    }[table]
     return {
         ("GET", path): (lambda c: (path, {}), LIST[table]),
         ("POST", path): (lambda c: (path, {"json": create_body(c)}), CREATE[table]),
         ("GET", path + "/{id}"): (lambda c: (f"{path}/{c.fresh(table)}", {}), ITEM[table]),
-        ("PATCH", path + "/{id}"): (lambda c: (f"{path}/{c.fresh(table)}",
-                                               {"json": patch_body}), CHANGE[table]),
-        ("DELETE", path + "/{id}"): (lambda c: (f"{path}/{c.fresh(table, to_delete=True)}",
-                                                {}), DELETE.get(table, CHANGE[table])),
+        ("PATCH", path + "/{id}"): (
+            lambda c: (f"{path}/{c.fresh(table)}", {"json": patch_body}),
+            CHANGE[table],
+        ),
+        ("DELETE", path + "/{id}"): (
+            lambda c: (f"{path}/{c.fresh(table, to_delete=True)}", {}),
+            DELETE.get(table, CHANGE[table]),
+        ),
     }
 
 
@@ -132,8 +157,9 @@ DANGER_LISTS = _expect(OK, public=401, planner=403)  # hidden dangers, inspectio
 
 def _danger(c: Context) -> str:
     """A new hidden danger of the test enterprise, reported by the admin: its URL."""
-    response = c.admin.post("/api/hidden-dangers", json={"enterprise_id": c.enterprise_id,
-                                                         "title": "矩阵隐患"})
+    response = c.admin.post(
+        "/api/hidden-dangers", json={"enterprise_id": c.enterprise_id, "title": "矩阵隐患"}
+    )
     assert response.status_code == 201, response.text
     return f"/api/hidden-dangers/{response.json()['id']}"
 
@@ -152,101 +178,177 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
     ("GET", "/api/health/ready"): (lambda c: ("/api/health/ready", {}), PUBLIC_ROUTE),
     ("GET", "/api/health"): (lambda c: ("/api/health", {}), PUBLIC_ROUTE),
     ("POST", "/api/auth/token"): (_sign_in_admin, PUBLIC_ROUTE),
-    ("POST", "/api/auth/refresh"): (lambda c: ("/api/auth/refresh", {
-        "json": {"refresh_token": c.tokens["refresh"]}}), PUBLIC_ROUTE),
+    ("POST", "/api/auth/refresh"): (
+        lambda c: ("/api/auth/refresh", {"json": {"refresh_token": c.tokens["refresh"]}}),
+        PUBLIC_ROUTE,
+    ),
     ("GET", "/api/auth/me"): (lambda c: ("/api/auth/me", {}), PUBLIC_ROUTE),
     ("GET", "/api/users"): (lambda c: ("/api/users", {}), ADMIN_ONLY),
-    ("POST", "/api/users"): (lambda c: ("/api/users", {"json": {
-        "username": f"made-{c.fresh('risk_points')}", "password": "long-enough",
-        "role": "planner", "region_code": "640000"}}), ADMIN_ONLY),
-    ("GET", "/api/users/{id}"): (lambda c: (f"/api/users/{c.tokens['admin_id']}", {}),
-                                 ADMIN_ONLY),
-    ("PATCH", "/api/users/{id}"): (lambda c: (f"/api/users/{c.tokens['admin_id']}", {
-        "json": {"display_name": "矩阵"}}), ADMIN_ONLY),
-    ("GET", "/api/audit"): (lambda c: ("/api/audit", {}),
-                            _expect(403, public=401, admin=OK, official=OK)),
-    ("GET", "/api/regions/locate"): (lambda c: ("/api/regions/locate?lon=106.28&lat=38.47",
-                                                {}), PUBLIC_ROUTE),
+    ("POST", "/api/users"): (
+        lambda c: (
+            "/api/users",
+            {
+                "json": {
+                    "username": f"made-{c.fresh('risk_points')}",
+                    "password": "long-enough",
+                    "role": "planner",
+                    "region_code": "640000",
+                }
+            },
+        ),
+        ADMIN_ONLY,
+    ),
+    ("GET", "/api/users/{id}"): (lambda c: (f"/api/users/{c.tokens['admin_id']}", {}), ADMIN_ONLY),
+    ("PATCH", "/api/users/{id}"): (
+        lambda c: (f"/api/users/{c.tokens['admin_id']}", {"json": {"display_name": "矩阵"}}),
+        ADMIN_ONLY,
+    ),
+    ("GET", "/api/audit"): (
+        lambda c: ("/api/audit", {}),
+        _expect(403, public=401, admin=OK, official=OK),
+    ),
+    ("GET", "/api/regions/locate"): (
+        lambda c: ("/api/regions/locate?lon=106.28&lat=38.47", {}),
+        PUBLIC_ROUTE,
+    ),
     ("GET", "/api/regions/{code}"): (lambda c: ("/api/regions/640104", {}), PUBLIC_ROUTE),
-    ("GET", "/api/regions/{code}/children"): (lambda c: ("/api/regions/640100/children", {}),
-                                              PUBLIC_ROUTE),
+    ("GET", "/api/regions/{code}/children"): (
+        lambda c: ("/api/regions/640100/children", {}),
+        PUBLIC_ROUTE,
+    ),
     ("GET", "/api/regions/{code}/geometry"): (
-        lambda c: ("/api/regions/640104/geometry?detail=coarse", {}), PUBLIC_ROUTE),
-    ("POST", "/api/risk/assess/lec"): (lambda c: ("/api/risk/assess/lec", {
-        "json": {"l": 3, "e": 6, "c": 7}}), PUBLIC_ROUTE),
-    ("POST", "/api/risk/assess/ls"): (lambda c: ("/api/risk/assess/ls", {
-        "json": {"l": 3, "s": 4}}), PUBLIC_ROUTE),
-    ("GET", "/api/risk/summary"): (lambda c: ("/api/risk/summary?parent=640000", {}),
-                                   PUBLIC_ROUTE),
-    ("GET", "/api/risk/regions/{code}"): (lambda c: ("/api/risk/regions/640104", {}),
-                                          PUBLIC_ROUTE),
-    ("GET", "/api/risk/trend"): (lambda c: (
-        "/api/risk/trend?region=640104&from=2026-01-01&to=2026-12-31", {}), PUBLIC_ROUTE),
+        lambda c: ("/api/regions/640104/geometry?detail=coarse", {}),
+        PUBLIC_ROUTE,
+    ),
+    ("POST", "/api/risk/assess/lec"): (
+        lambda c: ("/api/risk/assess/lec", {"json": {"l": 3, "e": 6, "c": 7}}),
+        PUBLIC_ROUTE,
+    ),
+    ("POST", "/api/risk/assess/ls"): (
+        lambda c: ("/api/risk/assess/ls", {"json": {"l": 3, "s": 4}}),
+        PUBLIC_ROUTE,
+    ),
+    ("GET", "/api/risk/summary"): (lambda c: ("/api/risk/summary?parent=640000", {}), PUBLIC_ROUTE),
+    ("GET", "/api/risk/regions/{code}"): (lambda c: ("/api/risk/regions/640104", {}), PUBLIC_ROUTE),
+    ("GET", "/api/risk/trend"): (
+        lambda c: ("/api/risk/trend?region=640104&from=2026-01-01&to=2026-12-31", {}),
+        PUBLIC_ROUTE,
+    ),
     ("POST", "/api/risk/snapshots"): (lambda c: ("/api/risk/snapshots", {}), ADMIN_ONLY),
-    ("POST", "/api/hazard-sources/assess"): (lambda c: ("/api/hazard-sources/assess", {
-        "json": {"substances": [{"cas": "7782-50-5", "quantity_t": 2}],
-                 "geometry": {"type": "Point", "coordinates": list(XINGQING)}}}),
-        _expect(OK, public=401, enterprise=403)),
-    **_crud("risk_points"), **_crud("enterprises"), **_crud("hazard_sources"),
-    **_crud("public_zones"), **_crud("emergency_resources"),
+    ("POST", "/api/hazard-sources/assess"): (
+        lambda c: (
+            "/api/hazard-sources/assess",
+            {
+                "json": {
+                    "substances": [{"cas": "7782-50-5", "quantity_t": 2}],
+                    "geometry": {"type": "Point", "coordinates": list(XINGQING)},
+                }
+            },
+        ),
+        _expect(OK, public=401, enterprise=403),
+    ),
+    **_crud("risk_points"),
+    **_crud("enterprises"),
+    **_crud("hazard_sources"),
+    **_crud("public_zones"),
+    **_crud("emergency_resources"),
     ("GET", "/tiles/{layer}/{z}/{x}/{y}.mvt"): (
-        lambda c: ("/tiles/enterprises/14/13028/6292.mvt", {}), LAYER),
+        lambda c: ("/tiles/enterprises/14/13028/6292.mvt", {}),
+        LAYER,
+    ),
     ("GET", "/tiles/{layer}/tilejson.json"): (
-        lambda c: ("/tiles/enterprises/tilejson.json", {}), PUBLIC_ROUTE),
+        lambda c: ("/tiles/enterprises/tilejson.json", {}),
+        PUBLIC_ROUTE,
+    ),
     ("GET", "/api/features/{layer}"): (lambda c: ("/api/features/enterprises", {}), LAYER),
     ("GET", "/ogc"): (lambda c: ("/ogc", {}), PUBLIC_ROUTE),
     ("GET", "/ogc/"): (lambda c: ("/ogc/", {}), PUBLIC_ROUTE),
     ("GET", "/ogc/conformance"): (lambda c: ("/ogc/conformance", {}), PUBLIC_ROUTE),
     ("GET", "/ogc/collections"): (lambda c: ("/ogc/collections", {}), PUBLIC_ROUTE),
     ("GET", "/ogc/collections/{collection_id}"): (
-        lambda c: ("/ogc/collections/enterprises", {}), PUBLIC_ROUTE),
+        lambda c: ("/ogc/collections/enterprises", {}),
+        PUBLIC_ROUTE,
+    ),
     ("GET", "/ogc/collections/{collection_id}/items"): (
-        lambda c: ("/ogc/collections/enterprises/items", {}), LAYER),
+        lambda c: ("/ogc/collections/enterprises/items", {}),
+        LAYER,
+    ),
     ("GET", "/ogc/collections/{collection_id}/items/{feature_id}"): (
-        lambda c: (f"/ogc/collections/enterprises/items/{c.enterprise_id}", {}), LAYER),
+        lambda c: (f"/ogc/collections/enterprises/items/{c.enterprise_id}", {}),
+        LAYER,
+    ),
     ("GET", "/api/map/view"): (lambda c: ("/api/map/view?code=640100", {}), PUBLIC_ROUTE),
-    ("GET", "/api/map/enterprises/{id}"): (lambda c: (f"/api/map/enterprises/{c.enterprise_id}",
-                                                      {}), ITEM["enterprises"]),
+    ("GET", "/api/map/enterprises/{id}"): (
+        lambda c: (f"/api/map/enterprises/{c.enterprise_id}", {}),
+        ITEM["enterprises"],
+    ),
     ("GET", "/api/map/country"): (lambda c: ("/api/map/country", {}), PUBLIC_ROUTE),
-    ("GET", "/api/map/trend"): (lambda c: ("/api/map/trend?from=2026-01-01&to=2026-12-31", {}),
-                                PUBLIC_ROUTE),
+    ("GET", "/api/map/trend"): (
+        lambda c: ("/api/map/trend?from=2026-01-01&to=2026-12-31", {}),
+        PUBLIC_ROUTE,
+    ),
     ("GET", "/api/map/sectors"): (lambda c: ("/api/map/sectors", {}), PUBLIC_ROUTE),
     ("GET", "/api/search"): (lambda c: ("/api/search?q=测试", {}), PUBLIC_ROUTE),
     ("GET", "/api/heat"): (lambda c: ("/api/heat?bbox=105,37,108,40&zoom=8", {}), LAYER),
-    ("GET", "/api/nearby"): (lambda c: ("/api/nearby?lon=106.28&lat=38.47", {}),
-                             _expect(OK, public=401)),
-    ("GET", "/api/emergency/nearest"): (lambda c: ("/api/emergency/nearest?lon=106.28&lat=38.47",
-                                                   {}), _expect(OK, public=401, enterprise=403)),
+    ("GET", "/api/nearby"): (
+        lambda c: ("/api/nearby?lon=106.28&lat=38.47", {}),
+        _expect(OK, public=401),
+    ),
+    ("GET", "/api/emergency/nearest"): (
+        lambda c: ("/api/emergency/nearest?lon=106.28&lat=38.47", {}),
+        _expect(OK, public=401, enterprise=403),
+    ),
     ("GET", "/api/exports/regions/{code}.html"): (
-        lambda c: ("/api/exports/regions/640104.html", {}), PUBLIC_ROUTE),
-    ("GET", "/api/hidden-dangers"): (lambda c: ("/api/hidden-dangers", {}),
-                                     DANGER_LISTS),
-    ("POST", "/api/hidden-dangers"): (lambda c: ("/api/hidden-dangers", {"json": {
-        "enterprise_id": c.enterprise_id, "title": "矩阵隐患"}}),
-        _expect(403, public=401, admin=OK, official=OK, enterprise=OK)),
+        lambda c: ("/api/exports/regions/640104.html", {}),
+        PUBLIC_ROUTE,
+    ),
+    ("GET", "/api/hidden-dangers"): (lambda c: ("/api/hidden-dangers", {}), DANGER_LISTS),
+    ("POST", "/api/hidden-dangers"): (
+        lambda c: (
+            "/api/hidden-dangers",
+            {"json": {"enterprise_id": c.enterprise_id, "title": "矩阵隐患"}},
+        ),
+        _expect(403, public=401, admin=OK, official=OK, enterprise=OK),
+    ),
     ("GET", "/api/hidden-dangers/{id}"): (lambda c: (_danger(c), {}), DANGER_READERS),
-    ("GET", "/api/hidden-dangers/{id}/history"): (lambda c: (f"{_danger(c)}/history", {}),
-                                                  DANGER_READERS),
+    ("GET", "/api/hidden-dangers/{id}/history"): (
+        lambda c: (f"{_danger(c)}/history", {}),
+        DANGER_READERS,
+    ),
     # Registering is an official's step; wardens and enterprises see the danger but not this.
     ("POST", "/api/hidden-dangers/{id}/transitions"): (
         lambda c: (f"{_danger(c)}/transitions", {"json": {"action": "register"}}),
-        _expect(403, public=404, planner=404, admin=OK, official=OK)),
+        _expect(403, public=404, planner=404, admin=OK, official=OK),
+    ),
     ("POST", "/api/hidden-dangers/{id}/evidence"): (
         lambda c: (f"{_danger(c)}/evidence", {"files": {"file": ("p.png", PNG, "image/png")}}),
-        _expect(403, public=404, planner=404, admin=OK, official=OK, enterprise=OK)),
-    ("GET", "/api/hidden-dangers/{id}/evidence/{sha256}"): (lambda c: (_photo(c), {}),
-                                                            DANGER_READERS),
-    ("GET", "/api/hidden-dangers/inbox"): (lambda c: ("/api/hidden-dangers/inbox", {}),
-                                           OFFICIALS),
+        _expect(403, public=404, planner=404, admin=OK, official=OK, enterprise=OK),
+    ),
+    ("GET", "/api/hidden-dangers/{id}/evidence/{sha256}"): (
+        lambda c: (_photo(c), {}),
+        DANGER_READERS,
+    ),
+    ("GET", "/api/hidden-dangers/inbox"): (lambda c: ("/api/hidden-dangers/inbox", {}), OFFICIALS),
     ("POST", "/api/hidden-dangers/escalations"): (
-        lambda c: ("/api/hidden-dangers/escalations", {}), OFFICIALS),
+        lambda c: ("/api/hidden-dangers/escalations", {}),
+        OFFICIALS,
+    ),
     # A spot check: the officials' kind (enterprises self-check, wardens check grid cells).
-    ("POST", "/api/inspections"): (lambda c: ("/api/inspections", {"json": {
-        "enterprise_id": c.enterprise_id, "kind": "spot_check",
-        "checklist": [{"item": "消防通道", "ok": True}]}}), OFFICIALS),
+    ("POST", "/api/inspections"): (
+        lambda c: (
+            "/api/inspections",
+            {
+                "json": {
+                    "enterprise_id": c.enterprise_id,
+                    "kind": "spot_check",
+                    "checklist": [{"item": "消防通道", "ok": True}],
+                }
+            },
+        ),
+        OFFICIALS,
+    ),
     ("GET", "/api/inspections"): (lambda c: ("/api/inspections", {}), DANGER_LISTS),
-    ("GET", "/api/inspections/overdue"): (lambda c: ("/api/inspections/overdue", {}),
-                                          DANGER_LISTS),
+    ("GET", "/api/inspections/overdue"): (lambda c: ("/api/inspections/overdue", {}), DANGER_LISTS),
 }
 
 
@@ -259,8 +361,7 @@ def _operations() -> set[tuple[str, str]]:
             if hasattr(route, "effective_route_contexts"):
                 for context in route.effective_route_contexts():
                     found.update((m, context.path) for m in context.methods)
-            elif getattr(route, "include_in_schema", False) or \
-                    getattr(route, "path", None) == "/":
+            elif getattr(route, "include_in_schema", False) or getattr(route, "path", None) == "/":
                 found.update((m, route.path) for m in route.methods if m != "HEAD")
 
     visit(create_app().router.routes)
@@ -276,9 +377,13 @@ def test_every_route_is_classified() -> None:
 @pytest.fixture
 def context(client: TestClient, make_user, session: Session) -> Iterator[Context]:
     enterprise = client.post("/api/enterprises", json=enterprise_payload()).json()
-    session.execute(text("INSERT INTO grid_cells (code, name, county_code, geom, source) "
-                         "SELECT '640104-M1', '矩阵网格', '640104', geom, 'imported' "
-                         "FROM regions WHERE code = '640104'"))
+    session.execute(
+        text(
+            "INSERT INTO grid_cells (code, name, county_code, geom, source) "
+            "SELECT '640104-M1', '矩阵网格', '640104', geom, 'imported' "
+            "FROM regions WHERE code = '640104'"
+        )
+    )
     session.commit()
     users = {
         "public": PUBLIC,
@@ -288,15 +393,23 @@ def context(client: TestClient, make_user, session: Session) -> Iterator[Context
         "warden": make_user("warden", grid_cells=["640104-M1"]),
         "enterprise": make_user("enterprise", enterprise_id=enterprise["id"]),
     }
-    pair = client.post("/api/auth/token", headers=PUBLIC,
-                       data={"username": "matrix-admin", "password": TEST_PASSWORD}).json()
+    pair = client.post(
+        "/api/auth/token",
+        headers=PUBLIC,
+        data={"username": "matrix-admin", "password": TEST_PASSWORD},
+    ).json()
     admin_id = session.execute(text("SELECT id FROM users WHERE username = 'matrix-admin'"))
-    yield Context(client, enterprise["id"], users,
-                  {"refresh": pair["refresh_token"], "admin_id": str(admin_id.scalar_one())})
+    yield Context(
+        client,
+        enterprise["id"],
+        users,
+        {"refresh": pair["refresh_token"], "admin_id": str(admin_id.scalar_one())},
+    )
 
 
-@pytest.mark.parametrize(("method", "path"), sorted(MATRIX), ids=[f"{m} {p}" for m, p in
-                                                                  sorted(MATRIX)])
+@pytest.mark.parametrize(
+    ("method", "path"), sorted(MATRIX), ids=[f"{m} {p}" for m, p in sorted(MATRIX)]
+)
 def test_each_role_gets_the_classified_answer(context: Context, method: str, path: str) -> None:
     probe, expected = MATRIX[(method, path)]
     wrong = []

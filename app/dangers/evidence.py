@@ -36,8 +36,9 @@ def sniff_photo(data: bytes) -> str | None:
     return None
 
 
-def store_photo(session: Session, *, danger: HiddenDanger, data: bytes, filename: str | None,
-                scope: Scope) -> EvidenceFile:
+def store_photo(
+    session: Session, *, danger: HiddenDanger, data: bytes, filename: str | None, scope: Scope
+) -> EvidenceFile:
     """Check and store a photo for the danger; its metadata row names the file by SHA-256.
 
     The file is written before the row commits: a failed transaction leaves at most a file
@@ -47,8 +48,9 @@ def store_photo(session: Session, *, danger: HiddenDanger, data: bytes, filename
         raise TooLarge(f"the photo is larger than {MAX_PHOTO_BYTES} bytes", field="file")
     content_type = sniff_photo(data)
     if content_type is None:
-        raise InvalidInput("the file is not a JPEG, PNG or WebP image", field="file",
-                           allowed=list(PHOTO_TYPES))
+        raise InvalidInput(
+            "the file is not a JPEG, PNG or WebP image", field="file", allowed=list(PHOTO_TYPES)
+        )
     digest = hashlib.sha256(data).hexdigest()
     directory = evidence_dir()
     directory.mkdir(parents=True, exist_ok=True)
@@ -58,9 +60,15 @@ def store_photo(session: Session, *, danger: HiddenDanger, data: bytes, filename
         with tempfile.NamedTemporaryFile(dir=directory, delete=False) as temporary:
             temporary.write(data)
         os.replace(temporary.name, target)
-    row = EvidenceFile(county_code=danger.county_code, danger_id=danger.id, sha256=digest,
-                       content_type=content_type, size_bytes=len(data),
-                       filename=filename[:200] if filename else None, user_id=scope.user_id)
+    row = EvidenceFile(
+        county_code=danger.county_code,
+        danger_id=danger.id,
+        sha256=digest,
+        content_type=content_type,
+        size_bytes=len(data),
+        filename=filename[:200] if filename else None,
+        user_id=scope.user_id,
+    )
     session.add(row)
     session.flush()
     return row
@@ -68,8 +76,11 @@ def store_photo(session: Session, *, danger: HiddenDanger, data: bytes, filename
 
 def photo_or_raise(session: Session, *, danger: HiddenDanger, sha256: str) -> EvidenceFile:
     """The danger's stored photo with this hash, else 404."""
-    row = session.scalars(select(EvidenceFile).where(EvidenceFile.danger_id == danger.id,
-                                                     EvidenceFile.sha256 == sha256)).first()
+    row = session.scalars(
+        select(EvidenceFile).where(
+            EvidenceFile.danger_id == danger.id, EvidenceFile.sha256 == sha256
+        )
+    ).first()
     if row is None or not (evidence_dir() / sha256).exists():
         raise NotFound(f"photo {sha256} of hidden danger {danger.id} not found", field="sha256")
     return row
@@ -77,5 +88,10 @@ def photo_or_raise(session: Session, *, danger: HiddenDanger, sha256: str) -> Ev
 
 def render_photo(row: EvidenceFile) -> dict[str, object]:
     """A photo's metadata for the API."""
-    return {"sha256": row.sha256, "content_type": row.content_type, "size": row.size_bytes,
-            "filename": row.filename, "uploaded_at": row.uploaded_at.isoformat()}
+    return {
+        "sha256": row.sha256,
+        "content_type": row.content_type,
+        "size": row.size_bytes,
+        "filename": row.filename,
+        "uploaded_at": row.uploaded_at.isoformat(),
+    }

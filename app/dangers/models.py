@@ -28,8 +28,19 @@ from app.sites.models import ResponsiblePersons
 DANGER_GRADES = ("general", "larger", "major")
 # Every status the lifecycle data (geodata/dangers/statuses.csv) may name; the database
 # refuses any other.
-DANGER_STATUSES = ("reported", "registered", "assessed", "planned", "reported_to_regulator",
-                   "supervised", "rectifying", "rectified", "accepted", "verified", "closed")
+DANGER_STATUSES = (
+    "reported",
+    "registered",
+    "assessed",
+    "planned",
+    "reported_to_regulator",
+    "supervised",
+    "rectifying",
+    "rectified",
+    "accepted",
+    "verified",
+    "closed",
+)
 SUPERVISION_LEVELS = ("street", "district", "city")
 
 
@@ -44,8 +55,10 @@ class HiddenDanger(Located, ResponsiblePersons, Base):
     __table_args__ = (
         CheckConstraint(_in("grade", DANGER_GRADES), name="grade"),
         CheckConstraint(_in("status", DANGER_STATUSES), name="status"),
-        CheckConstraint("supervision_level IS NULL OR "
-                        + _in("supervision_level", SUPERVISION_LEVELS), name="supervision_level"),
+        CheckConstraint(
+            "supervision_level IS NULL OR " + _in("supervision_level", SUPERVISION_LEVELS),
+            name="supervision_level",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -86,9 +99,14 @@ class DangerEvent(Base):
         PrimaryKeyConstraint("county_code", "id"),
         Index("ix_hidden_danger_events_danger", "danger_id", "id"),
         # A retried submission (same Idempotency-Key) is recorded once.
-        Index("uq_hidden_danger_events_idempotency", "county_code", "danger_id",
-              "idempotency_key", unique=True,
-              postgresql_where="idempotency_key IS NOT NULL"),
+        Index(
+            "uq_hidden_danger_events_idempotency",
+            "county_code",
+            "danger_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where="idempotency_key IS NOT NULL",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), autoincrement=True, nullable=False)
@@ -97,8 +115,9 @@ class DangerEvent(Base):
     action: Mapped[str] = mapped_column(String(32), nullable=False)
     from_status: Mapped[str | None] = mapped_column(String(24))
     to_status: Mapped[str] = mapped_column(String(24), nullable=False)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
-                                         nullable=False, index=True)
+    at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False, index=True
+    )
     user_id: Mapped[int | None] = mapped_column(Integer)
     username: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
@@ -108,8 +127,9 @@ class DangerEvent(Base):
     deadline: Mapped[date | None] = mapped_column(Date)
     supervision_level: Mapped[str | None] = mapped_column(String(8))
     plan: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    geom: Mapped[object] = mapped_column(Geometry("POINT", srid=4326, spatial_index=False),
-                                         nullable=False)
+    geom: Mapped[object] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False), nullable=False
+    )
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
 
 
@@ -130,5 +150,6 @@ class EvidenceFile(Base):
     size_bytes: Mapped[int] = mapped_column(Integer, nullable=False)
     filename: Mapped[str | None] = mapped_column(String(200))
     user_id: Mapped[int | None] = mapped_column(Integer)
-    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
-                                                  server_default=func.now(), nullable=False)
+    uploaded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )

@@ -15,25 +15,45 @@ from app.orm import INT4_MAX
 router = api_router(prefix="/api/hidden-dangers", tags=["hidden dangers"])
 
 Region = Annotated[str | None, Query(pattern=r"^\d{2,6}$", description="region code or prefix")]
-IdempotencyKey = Annotated[str | None, Header(
-    alias="Idempotency-Key", pattern=r"^[\x21-\x7e]{1,100}$",
-    description="a retried submission with the same key is recorded once")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=r"^[\x21-\x7e]{1,100}$",
+        description="a retried submission with the same key is recorded once",
+    ),
+]
 
 
 @router.get("", name="list_hidden_dangers")
 def list_dangers(
-    session: SessionDep, scope: ScopeDep, region: Region = None,
-    grade: GradeName | None = None, status: StatusName | None = None,
-    overdue: bool | None = None, supervision_level: SupervisionLevelName | None = None,
+    session: SessionDep,
+    scope: ScopeDep,
+    region: Region = None,
+    grade: GradeName | None = None,
+    status: StatusName | None = None,
+    overdue: bool | None = None,
+    supervision_level: SupervisionLevelName | None = None,
     sector: Annotated[str | None, Query(max_length=400)] = None,
     enterprise_id: Annotated[int | None, Query(ge=1, le=INT4_MAX)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Offset = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """The hidden dangers the caller reads, filtered; each with `overdue` and `actions`."""
     return service.list_dangers(
-        session, scope=scope, today=service.china_today(), limit=limit, offset=offset,
-        region=region, grade=grade, status=status, overdue=overdue,
-        supervision_level=supervision_level, sector=sector, enterprise_id=enterprise_id)
+        session,
+        scope=scope,
+        today=service.china_today(),
+        limit=limit,
+        offset=offset,
+        region=region,
+        grade=grade,
+        status=status,
+        overdue=overdue,
+        supervision_level=supervision_level,
+        sector=sector,
+        enterprise_id=enterprise_id,
+    )
 
 
 @router.post("", status_code=201, name="create_hidden_danger")
@@ -54,13 +74,16 @@ def escalate(session: SessionDep, scope: ScopeDep) -> dict[str, Any]:
     """Escalate today's overdue major dangers one supervision level (run daily)."""
     today = service.china_today()
     escalated = service.escalate_overdue(session, scope=scope, today=today)
-    return {"today": today.isoformat(),
-            "escalated": [service.render_danger(d, scope=scope, today=today) for d in escalated]}
+    return {
+        "today": today.isoformat(),
+        "escalated": [service.render_danger(d, scope=scope, today=today) for d in escalated],
+    }
 
 
 @router.get("/{id}", name="get_hidden_danger")
-def get_danger(id: RowId, session: SessionDep, scope: ScopeDep,
-               response: Response) -> dict[str, Any]:
+def get_danger(
+    id: RowId, session: SessionDep, scope: ScopeDep, response: Response
+) -> dict[str, Any]:
     """One hidden danger with the caller's next allowed actions."""
     danger = service.danger_or_raise(session, id=id, scope=scope)
     response.headers["ETag"] = f'"{danger.version}"'
@@ -68,13 +91,19 @@ def get_danger(id: RowId, session: SessionDep, scope: ScopeDep,
 
 
 @router.post("/{id}/transitions", name="transition_hidden_danger")
-def transition(id: RowId, body: TransitionIn, session: SessionDep, scope: ScopeDep,
-               idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+def transition(
+    id: RowId,
+    body: TransitionIn,
+    session: SessionDep,
+    scope: ScopeDep,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
     """Take one lifecycle step; 409 `{detail, allowed}` when the action is not legal now."""
     danger = service.danger_or_raise(session, id=id, scope=scope)
     today = service.china_today()
-    danger = service.transition(session, danger=danger, body=body, scope=scope, today=today,
-                                idempotency_key=idempotency_key)
+    danger = service.transition(
+        session, danger=danger, body=body, scope=scope, today=today, idempotency_key=idempotency_key
+    )
     return service.render_danger(danger, scope=scope, today=today)
 
 
@@ -86,24 +115,35 @@ def danger_history(id: RowId, session: SessionDep, scope: ScopeDep) -> list[dict
 
 
 @router.post("/{id}/evidence", status_code=201, name="upload_hidden_danger_evidence")
-def upload_evidence(id: RowId, session: SessionDep, scope: ScopeDep,
-                    file: Annotated[UploadFile, File(description="JPEG, PNG or WebP, ≤ 5 MB")],
-                    ) -> dict[str, Any]:
+def upload_evidence(
+    id: RowId,
+    session: SessionDep,
+    scope: ScopeDep,
+    file: Annotated[UploadFile, File(description="JPEG, PNG or WebP, ≤ 5 MB")],
+) -> dict[str, Any]:
     """Store a photo for the danger's next step; cite its `sha256` in `evidence.photos`."""
     danger = service.danger_or_raise(session, id=id, scope=scope)
     scope.require_write(service.TABLE)
     check_written(session, scope, danger)
     data = file.file.read(evidence.MAX_PHOTO_BYTES + 1)
-    row = evidence.store_photo(session, danger=danger, data=data, filename=file.filename,
-                               scope=scope)
+    row = evidence.store_photo(
+        session, danger=danger, data=data, filename=file.filename, scope=scope
+    )
     return evidence.render_photo(row)
 
 
-@router.get("/{id}/evidence/{sha256}", name="get_hidden_danger_evidence",
-            response_class=FileResponse,
-            responses={200: {"content": {t: {} for t in evidence.PHOTO_TYPES}}})
-def get_evidence(id: RowId, sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")],
-                 session: SessionDep, scope: ScopeDep) -> FileResponse:
+@router.get(
+    "/{id}/evidence/{sha256}",
+    name="get_hidden_danger_evidence",
+    response_class=FileResponse,
+    responses={200: {"content": {t: {} for t in evidence.PHOTO_TYPES}}},
+)
+def get_evidence(
+    id: RowId,
+    sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")],
+    session: SessionDep,
+    scope: ScopeDep,
+) -> FileResponse:
     """A stored photo of the danger."""
     danger = service.danger_or_raise(session, id=id, scope=scope)
     row = evidence.photo_or_raise(session, danger=danger, sha256=sha256)

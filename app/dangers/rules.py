@@ -14,8 +14,9 @@ from app.settings import GEODATA_DIR
 DANGERS_DIR = GEODATA_DIR / "dangers"
 # Requirements a step may name (transitions.csv `requires`); plan and five_items name the
 # item lists of plan_items.csv.
-REQUIREMENTS = frozenset({"grade", "plan", "five_items", "deadline", "supervision_level",
-                          "evidence", "note"})
+REQUIREMENTS = frozenset(
+    {"grade", "plan", "five_items", "deadline", "supervision_level", "evidence", "note"}
+)
 ANY_PATH = "any"
 
 
@@ -80,29 +81,46 @@ def steps() -> tuple[Step, ...]:
         unknown = requires - REQUIREMENTS
         if unknown:
             raise ValueError(f"transitions.csv: {row['action']} requires unknown {unknown}")
-        result.append(Step(action=row["action"], source=row["from_status"],
-                           target=row["to_status"], path=row["path"],
-                           roles=frozenset(row["roles"].split(";")), requires=requires,
-                           name_zh=row["step_zh"]))
+        result.append(
+            Step(
+                action=row["action"],
+                source=row["from_status"],
+                target=row["to_status"],
+                path=row["path"],
+                roles=frozenset(row["roles"].split(";")),
+                requires=requires,
+                name_zh=row["step_zh"],
+            )
+        )
     return tuple(result)
 
 
 @cache
 def grades() -> dict[str, Grade]:
     """Grades by name."""
-    return {row["grade"]: Grade(
-        grade=row["grade"], name_zh=row["name_zh"],
-        provinces=None if row["provinces"] == "*" else tuple(row["provinces"].split(";")),
-        path=row["path"]) for row in _rows(DANGERS_DIR / "grades.csv")}
+    return {
+        row["grade"]: Grade(
+            grade=row["grade"],
+            name_zh=row["name_zh"],
+            provinces=None if row["provinces"] == "*" else tuple(row["provinces"].split(";")),
+            path=row["path"],
+        )
+        for row in _rows(DANGERS_DIR / "grades.csv")
+    }
 
 
 @cache
 def statuses() -> dict[str, Status]:
     """Statuses by name."""
-    return {row["status"]: Status(status=row["status"], name_zh=row["name_zh"],
-                                  open=row["open"] == "yes",
-                                  deadline_runs=row["deadline_runs"] == "yes")
-            for row in _rows(DANGERS_DIR / "statuses.csv")}
+    return {
+        row["status"]: Status(
+            status=row["status"],
+            name_zh=row["name_zh"],
+            open=row["open"] == "yes",
+            deadline_runs=row["deadline_runs"] == "yes",
+        )
+        for row in _rows(DANGERS_DIR / "statuses.csv")
+    }
 
 
 def initial_status() -> str:
@@ -122,9 +140,15 @@ def plan_items() -> dict[str, tuple[str, ...]]:
 @cache
 def supervision_levels() -> dict[str, SupervisionLevel]:
     """Supervision levels by name, lowest rank first."""
-    levels = [SupervisionLevel(level=row["level"], rank=int(row["rank"]), name_zh=row["name_zh"],
-                               days_to_respond=int(row["days_to_respond"]))
-              for row in _rows(DANGERS_DIR / "supervision_levels.csv")]
+    levels = [
+        SupervisionLevel(
+            level=row["level"],
+            rank=int(row["rank"]),
+            name_zh=row["name_zh"],
+            days_to_respond=int(row["days_to_respond"]),
+        )
+        for row in _rows(DANGERS_DIR / "supervision_levels.csv")
+    ]
     return {level.level: level for level in sorted(levels, key=lambda level: level.rank)}
 
 

@@ -10,8 +10,19 @@ from app.orm import INT4_MAX
 from app.sites.schemas import LocationIn, PersonsIn
 
 GradeName = Literal["general", "larger", "major"]
-StatusName = Literal["reported", "registered", "assessed", "planned", "reported_to_regulator",
-                     "supervised", "rectifying", "rectified", "accepted", "verified", "closed"]
+StatusName = Literal[
+    "reported",
+    "registered",
+    "assessed",
+    "planned",
+    "reported_to_regulator",
+    "supervised",
+    "rectifying",
+    "rectified",
+    "accepted",
+    "verified",
+    "closed",
+]
 SupervisionLevelName = Literal["street", "district", "city"]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of an upload")]
 PlanText = Annotated[str, Field(max_length=2000)]
@@ -46,8 +57,10 @@ class TransitionIn(BaseModel):
     supervision_level: SupervisionLevelName | None = None
     grade: GradeName | None = None
     plan: dict[str, PlanText] | None = Field(
-        None, max_length=12,
-        description="treatment plan items (major) or the 五落实 items (general)")
+        None,
+        max_length=12,
+        description="treatment plan items (major) or the 五落实 items (general)",
+    )
     lon: float | None = Field(None, ge=-180, le=180, description="where the step was taken")
     lat: float | None = Field(None, ge=-90, le=90)
     crs: Crs = "wgs84"

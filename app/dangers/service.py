@@ -35,10 +35,25 @@ TABLE = "hidden_dangers"
 # The steps that wait on an official: the inbox lists the dangers ready for each.
 INBOX_ACTIONS = ("register", "assess", "accept", "verify", "close")
 INBOX_LIMIT = 100
-FIELDS = ("enterprise_id", "risk_point_id", "inspection_id", "title", "description", "grade",
-          "status", "deadline", "plan", "supervision_level", "supervision_deadline",
-          "escalated_at", "found_at", "closed_at", "responsible_person", "responsible_phone",
-          "government_person")
+FIELDS = (
+    "enterprise_id",
+    "risk_point_id",
+    "inspection_id",
+    "title",
+    "description",
+    "grade",
+    "status",
+    "deadline",
+    "plan",
+    "supervision_level",
+    "supervision_deadline",
+    "escalated_at",
+    "found_at",
+    "closed_at",
+    "responsible_person",
+    "responsible_phone",
+    "government_person",
+)
 
 
 def china_today() -> date:
@@ -47,6 +62,7 @@ def china_today() -> date:
 
 
 # Reading
+
 
 def is_overdue(danger: HiddenDanger, today: date) -> bool:
     """True while a deadline runs (statuses.csv) and one of the danger's deadlines passed."""
@@ -58,8 +74,10 @@ def is_overdue(danger: HiddenDanger, today: date) -> bool:
 def overdue_condition(today: date) -> ColumnElement[bool]:
     """`is_overdue` as SQL."""
     running = [s.status for s in rules.statuses().values() if s.deadline_runs]
-    return and_(HiddenDanger.status.in_(running),
-                or_(HiddenDanger.deadline < today, HiddenDanger.supervision_deadline < today))
+    return and_(
+        HiddenDanger.status.in_(running),
+        or_(HiddenDanger.deadline < today, HiddenDanger.supervision_deadline < today),
+    )
 
 
 def next_actions(danger: HiddenDanger, scope: Scope) -> list[str]:
@@ -74,8 +92,7 @@ def render_danger(danger: HiddenDanger, *, scope: Scope, today: date) -> dict[st
     for name in ("deadline", "supervision_deadline", "escalated_at", "found_at", "closed_at"):
         value = body[name]
         body[name] = value.isoformat() if value is not None else None
-    return {**body, "overdue": is_overdue(danger, today),
-            "actions": next_actions(danger, scope)}
+    return {**body, "overdue": is_overdue(danger, today), "actions": next_actions(danger, scope)}
 
 
 def danger_or_raise(session: Session, *, id: int, scope: Scope) -> HiddenDanger:
@@ -85,18 +102,30 @@ def danger_or_raise(session: Session, *, id: int, scope: Scope) -> HiddenDanger:
 
 
 def list_dangers(
-    session: Session, *, scope: Scope, today: date, limit: int, offset: int,
-    region: str | None = None, grade: str | None = None, status: str | None = None,
-    overdue: bool | None = None, supervision_level: str | None = None,
-    sector: str | None = None, enterprise_id: int | None = None,
+    session: Session,
+    *,
+    scope: Scope,
+    today: date,
+    limit: int,
+    offset: int,
+    region: str | None = None,
+    grade: str | None = None,
+    status: str | None = None,
+    overdue: bool | None = None,
+    supervision_level: str | None = None,
+    sector: str | None = None,
+    enterprise_id: int | None = None,
 ) -> dict[str, Any]:
     """A page of the dangers the caller reads, filtered."""
     scope.require_read(TABLE)
     filters = scope.filters(TABLE, sector=sector, region=region, has_level=False)
     statement = select(HiddenDanger).where(filters.condition(TABLE, has_level=False))
-    for column, value in ((HiddenDanger.grade, grade), (HiddenDanger.status, status),
-                          (HiddenDanger.supervision_level, supervision_level),
-                          (HiddenDanger.enterprise_id, enterprise_id)):
+    for column, value in (
+        (HiddenDanger.grade, grade),
+        (HiddenDanger.status, status),
+        (HiddenDanger.supervision_level, supervision_level),
+        (HiddenDanger.enterprise_id, enterprise_id),
+    ):
         if value is not None:
             statement = statement.where(column == value)
     if overdue is not None:
@@ -104,79 +133,138 @@ def list_dangers(
         statement = statement.where(condition if overdue else ~condition)
     total = session.scalar(select(func.count()).select_from(statement.subquery()))
     rows = session.scalars(statement.order_by(HiddenDanger.id).limit(limit).offset(offset))
-    return {"items": [render_danger(row, scope=scope, today=today) for row in rows],
-            "total": total, "limit": limit, "offset": offset}
+    return {
+        "items": [render_danger(row, scope=scope, today=today) for row in rows],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
 
 
 def render_event(event: DangerEvent) -> dict[str, Any]:
     """A history row for the API."""
-    return {"id": event.id, "at": event.at.isoformat(), "action": event.action,
-            "from_status": event.from_status, "to_status": event.to_status,
-            "user_id": event.user_id, "username": event.username, "note": event.note,
-            "evidence": event.evidence, "grade": event.grade,
-            "deadline": event.deadline.isoformat() if event.deadline else None,
-            "supervision_level": event.supervision_level, "plan": event.plan}
+    return {
+        "id": event.id,
+        "at": event.at.isoformat(),
+        "action": event.action,
+        "from_status": event.from_status,
+        "to_status": event.to_status,
+        "user_id": event.user_id,
+        "username": event.username,
+        "note": event.note,
+        "evidence": event.evidence,
+        "grade": event.grade,
+        "deadline": event.deadline.isoformat() if event.deadline else None,
+        "supervision_level": event.supervision_level,
+        "plan": event.plan,
+    }
 
 
 def history(session: Session, *, danger: HiddenDanger) -> list[dict[str, Any]]:
     """Every recorded step of a danger, oldest first, with where it was taken."""
     rows = session.execute(
         select(DangerEvent, func.ST_X(DangerEvent.geom), func.ST_Y(DangerEvent.geom))
-        .where(DangerEvent.danger_id == danger.id).order_by(DangerEvent.id)).all()
-    return [{**render_event(event), "location": {"lon": lon, "lat": lat}}
-            for event, lon, lat in rows]
+        .where(DangerEvent.danger_id == danger.id)
+        .order_by(DangerEvent.id)
+    ).all()
+    return [
+        {**render_event(event), "location": {"lon": lon, "lat": lat}} for event, lon, lat in rows
+    ]
 
 
 # Writing
 
-def record(session: Session, danger: HiddenDanger, *, action: str, from_status: str | None,
-           scope: Scope, geom: object | None = None, note: str | None = None,
-           evidence: dict[str, Any] | None = None, grade: str | None = None,
-           deadline: date | None = None, supervision_level: str | None = None,
-           plan: dict[str, Any] | None = None, idempotency_key: str | None = None) -> None:
+
+def record(
+    session: Session,
+    danger: HiddenDanger,
+    *,
+    action: str,
+    from_status: str | None,
+    scope: Scope,
+    geom: object | None = None,
+    note: str | None = None,
+    evidence: dict[str, Any] | None = None,
+    grade: str | None = None,
+    deadline: date | None = None,
+    supervision_level: str | None = None,
+    plan: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> None:
     """Append one step to the danger's history (the danger is flushed already)."""
-    session.add(DangerEvent(
-        county_code=danger.county_code, danger_id=danger.id, action=action,
-        from_status=from_status, to_status=danger.status, user_id=scope.user_id,
-        username=scope.username, note=note, evidence=evidence, grade=grade, deadline=deadline,
-        supervision_level=supervision_level, plan=plan, geom=geom or danger.geom,
-        idempotency_key=idempotency_key))
+    session.add(
+        DangerEvent(
+            county_code=danger.county_code,
+            danger_id=danger.id,
+            action=action,
+            from_status=from_status,
+            to_status=danger.status,
+            user_id=scope.user_id,
+            username=scope.username,
+            note=note,
+            evidence=evidence,
+            grade=grade,
+            deadline=deadline,
+            supervision_level=supervision_level,
+            plan=plan,
+            geom=geom or danger.geom,
+            idempotency_key=idempotency_key,
+        )
+    )
 
 
 def _check_grade(grade: str, county_code: str) -> None:
     known = rules.grades()
     if not known[grade].used_in(county_code):
         allowed = [g for g, info in known.items() if info.used_in(county_code)]
-        raise InvalidInput(f"grade {grade!r} ({known[grade].name_zh}) is not used in "
-                           f"province {county_code[:2]}0000", field="grade", allowed=allowed)
+        raise InvalidInput(
+            f"grade {grade!r} ({known[grade].name_zh}) is not used in "
+            f"province {county_code[:2]}0000",
+            field="grade",
+            allowed=allowed,
+        )
 
 
 def create_danger(session: Session, *, body: DangerIn, scope: Scope) -> HiddenDanger:
     """Report a hidden danger (排查发现): stored as `reported`, the report recorded."""
     scope.require_write(TABLE)
-    enterprise = (enterprise_or_raise(session, body.enterprise_id, scope)
-                  if body.enterprise_id is not None else None)
+    enterprise = (
+        enterprise_or_raise(session, body.enterprise_id, scope)
+        if body.enterprise_id is not None
+        else None
+    )
     point = _risk_point(session, body.risk_point_id, scope) if body.risk_point_id else None
     if point is not None and enterprise is not None and point.enterprise_id != enterprise.id:
-        raise InvalidInput(f"risk point {point.id} belongs to another enterprise",
-                           field="risk_point_id")
+        raise InvalidInput(
+            f"risk point {point.id} belongs to another enterprise", field="risk_point_id"
+        )
     enterprise_id = enterprise.id if enterprise else point.enterprise_id if point else None
-    geom = body_location(body) or (point.geom if point else None) or \
-        (enterprise.geom if enterprise else None)
+    geom = (
+        body_location(body)
+        or (point.geom if point else None)
+        or (enterprise.geom if enterprise else None)
+    )
     if geom is None:
         raise InvalidInput("give lon and lat, or an enterprise to place it at", field="lon,lat")
     with atomic_write(session):
         # The grade has a default a client may leave out: taken from the body, not the
         # fields the client set.
-        danger = add_reported(session, scope=scope, note=body.description, **body_fields(
-            body, "enterprise_id", "grade"), grade=body.grade, enterprise_id=enterprise_id,
-            geom=geom)
+        danger = add_reported(
+            session,
+            scope=scope,
+            note=body.description,
+            **body_fields(body, "enterprise_id", "grade"),
+            grade=body.grade,
+            enterprise_id=enterprise_id,
+            geom=geom,
+        )
         check_written(session, scope, danger)
     return danger
 
 
-def add_reported(session: Session, *, scope: Scope, note: str | None,
-                 **fields: Any) -> HiddenDanger:
+def add_reported(
+    session: Session, *, scope: Scope, note: str | None, **fields: Any
+) -> HiddenDanger:
     """Insert a danger in the lifecycle's first status and record its report (inside the
     caller's transaction: the caller checks the writer's right to the row)."""
     danger = HiddenDanger(**fields, status=rules.initial_status())
@@ -184,8 +272,15 @@ def add_reported(session: Session, *, scope: Scope, note: str | None,
     session.flush()
     session.refresh(danger)
     _check_grade(danger.grade, danger.county_code)
-    record(session, danger, action="report", from_status=None, scope=scope, note=note,
-           grade=danger.grade)
+    record(
+        session,
+        danger,
+        action="report",
+        from_status=None,
+        scope=scope,
+        note=note,
+        grade=danger.grade,
+    )
     _refresh_enterprise(session, danger)
     return danger
 
@@ -204,58 +299,88 @@ def _refresh_enterprise(session: Session, danger: HiddenDanger) -> None:
         grading.refresh_enterprise_levels(session, ids=[danger.enterprise_id])
 
 
-def transition(session: Session, *, danger: HiddenDanger, body: TransitionIn, scope: Scope,
-               today: date, idempotency_key: str | None = None) -> HiddenDanger:
+def transition(
+    session: Session,
+    *,
+    danger: HiddenDanger,
+    body: TransitionIn,
+    scope: Scope,
+    today: date,
+    idempotency_key: str | None = None,
+) -> HiddenDanger:
     """Take one lifecycle step: 409 naming the legal actions when it is not one of them,
     403 for a role not entitled to it, 422 naming a missing or bad input."""
     # One step at a time per danger: concurrent steps (and retries) queue on the row.
     session.refresh(danger, with_for_update=True)
     if idempotency_key is not None and session.scalar(
-            select(DangerEvent.id).where(DangerEvent.danger_id == danger.id,
-                                         DangerEvent.idempotency_key == idempotency_key)):
+        select(DangerEvent.id).where(
+            DangerEvent.danger_id == danger.id, DangerEvent.idempotency_key == idempotency_key
+        )
+    ):
         return danger  # a retry of a recorded submission: recorded once
     if body.action not in rules.actions():
-        raise InvalidInput(f"unknown action {body.action!r}", field="action",
-                           allowed=rules.actions())
+        raise InvalidInput(
+            f"unknown action {body.action!r}", field="action", allowed=rules.actions()
+        )
     legal = rules.steps_from(danger.status, danger.grade)
     step = next((s for s in legal if s.action == body.action), None)
     if step is None:
-        raise Conflict(f"{body.action} is not allowed while the danger is {danger.status}",
-                       field="action", allowed=list(dict.fromkeys(s.action for s in legal)))
+        raise Conflict(
+            f"{body.action} is not allowed while the danger is {danger.status}",
+            field="action",
+            allowed=list(dict.fromkeys(s.action for s in legal)),
+        )
     if scope.role not in step.roles:
         scope.require_signed_in()
-        raise Forbidden(f"a {scope.role} may not {step.action} ({step.name_zh}); "
-                        f"{', '.join(sorted(step.roles))} may", field="action")
+        raise Forbidden(
+            f"a {scope.role} may not {step.action} ({step.name_zh}); "
+            f"{', '.join(sorted(step.roles))} may",
+            field="action",
+        )
     check_written(session, scope, danger)
     _check_requirements(session, danger, step, body, today)
-    geom = ewkt(parse_location(lon=body.lon, lat=body.lat, geometry=None, crs=body.crs)) \
-        if body.lon is not None and body.lat is not None else None
+    geom = (
+        ewkt(parse_location(lon=body.lon, lat=body.lat, geometry=None, crs=body.crs))
+        if body.lon is not None and body.lat is not None
+        else None
+    )
     from_status = danger.status
     with atomic_write(session):
         _apply(danger, step, body)
         session.flush()
         evidence = body.evidence.model_dump() if body.evidence else None
-        record(session, danger, action=step.action, from_status=from_status, scope=scope,
-               geom=geom, note=body.note, evidence=evidence,
-               grade=body.grade if "grade" in step.requires else None,
-               deadline=body.deadline if "deadline" in step.requires else None,
-               supervision_level=body.supervision_level
-               if "supervision_level" in step.requires else None,
-               plan=body.plan if step.requires & {"plan", "five_items"} else None,
-               idempotency_key=idempotency_key)
+        record(
+            session,
+            danger,
+            action=step.action,
+            from_status=from_status,
+            scope=scope,
+            geom=geom,
+            note=body.note,
+            evidence=evidence,
+            grade=body.grade if "grade" in step.requires else None,
+            deadline=body.deadline if "deadline" in step.requires else None,
+            supervision_level=body.supervision_level
+            if "supervision_level" in step.requires
+            else None,
+            plan=body.plan if step.requires & {"plan", "five_items"} else None,
+            idempotency_key=idempotency_key,
+        )
         _refresh_enterprise(session, danger)
     session.refresh(danger)
     return danger
 
 
-def _check_requirements(session: Session, danger: HiddenDanger, step: rules.Step,
-                        body: TransitionIn, today: date) -> None:
+def _check_requirements(
+    session: Session, danger: HiddenDanger, step: rules.Step, body: TransitionIn, today: date
+) -> None:
     """422 naming the first input the step needs and did not get (or got wrong)."""
     needs = step.requires
     if "grade" in needs:
         if body.grade is None:
-            raise InvalidInput(f"{step.action} needs a grade", field="grade",
-                               allowed=list(rules.grades()))
+            raise InvalidInput(
+                f"{step.action} needs a grade", field="grade", allowed=list(rules.grades())
+            )
         _check_grade(body.grade, danger.county_code)
     for kind in ("plan", "five_items"):
         if kind in needs:
@@ -272,15 +397,21 @@ def _check_requirements(session: Session, danger: HiddenDanger, step: rules.Step
     if "evidence" in needs:
         evidence = body.evidence
         if evidence is None or not ((evidence.text and evidence.text.strip()) or evidence.photos):
-            raise InvalidInput(f"{step.action} needs evidence (a text or photos)",
-                               field="evidence")
+            raise InvalidInput(f"{step.action} needs evidence (a text or photos)", field="evidence")
     if body.evidence and body.evidence.photos:
-        stored = set(session.scalars(select(EvidenceFile.sha256).where(
-            EvidenceFile.danger_id == danger.id, EvidenceFile.sha256.in_(body.evidence.photos))))
+        stored = set(
+            session.scalars(
+                select(EvidenceFile.sha256).where(
+                    EvidenceFile.danger_id == danger.id,
+                    EvidenceFile.sha256.in_(body.evidence.photos),
+                )
+            )
+        )
         missing = [photo for photo in body.evidence.photos if photo not in stored]
         if missing:
-            raise InvalidInput(f"photo {missing[0]} was not uploaded to this danger",
-                               field="evidence.photos")
+            raise InvalidInput(
+                f"photo {missing[0]} was not uploaded to this danger", field="evidence.photos"
+            )
 
 
 def _check_plan(plan: dict[str, str] | None, kind: str) -> None:
@@ -288,25 +419,33 @@ def _check_plan(plan: dict[str, str] | None, kind: str) -> None:
     given = plan or {}
     unknown = [name for name in given if name not in items]
     if unknown:
-        raise InvalidInput(f"{unknown[0]!r} is not an item of the {kind}",
-                           field=f"plan.{unknown[0]}", allowed=list(items))
+        raise InvalidInput(
+            f"{unknown[0]!r} is not an item of the {kind}",
+            field=f"plan.{unknown[0]}",
+            allowed=list(items),
+        )
     missing = [name for name in items if not given.get(name, "").strip()]
     if missing:
-        raise InvalidInput(f"the {kind} lacks {', '.join(missing)}", field=f"plan.{missing[0]}",
-                           allowed=list(items))
+        raise InvalidInput(
+            f"the {kind} lacks {', '.join(missing)}",
+            field=f"plan.{missing[0]}",
+            allowed=list(items),
+        )
 
 
 def _check_supervision_level(danger: HiddenDanger, level: str | None) -> None:
     levels = rules.supervision_levels()
     if level is None:
-        raise InvalidInput("supervision needs a level", field="supervision_level",
-                           allowed=list(levels))
+        raise InvalidInput(
+            "supervision needs a level", field="supervision_level", allowed=list(levels)
+        )
     current = danger.supervision_level
     if current is not None and levels[level].rank < levels[current].rank:
-        raise InvalidInput(f"already supervised at {current} level; a lower level is refused",
-                           field="supervision_level",
-                           allowed=[name for name, info in levels.items()
-                                    if info.rank >= levels[current].rank])
+        raise InvalidInput(
+            f"already supervised at {current} level; a lower level is refused",
+            field="supervision_level",
+            allowed=[name for name, info in levels.items() if info.rank >= levels[current].rank],
+        )
 
 
 def _apply(danger: HiddenDanger, step: rules.Step, body: TransitionIn) -> None:
@@ -326,6 +465,7 @@ def _apply(danger: HiddenDanger, step: rules.Step, body: TransitionIn) -> None:
 
 # Deadlines
 
+
 def escalate_overdue(session: Session, *, scope: Scope, today: date) -> list[HiddenDanger]:
     """Raise every overdue major-path danger the caller may change one supervision level
     (street → district → city), with a new supervision deadline; each escalation recorded.
@@ -339,12 +479,17 @@ def escalate_overdue(session: Session, *, scope: Scope, today: date) -> list[Hid
     filters = scope.filters(TABLE, has_level=False)
     clock = func.coalesce(HiddenDanger.supervision_deadline, HiddenDanger.deadline)
     candidates = session.scalars(
-        select(HiddenDanger).where(filters.condition(TABLE, has_level=False),
-                                   HiddenDanger.grade.in_(major_grades),
-                                   HiddenDanger.status.in_(running), clock < today,
-                                   or_(HiddenDanger.supervision_level.is_(None),
-                                       HiddenDanger.supervision_level != top))
-        .order_by(HiddenDanger.id).with_for_update()).all()
+        select(HiddenDanger)
+        .where(
+            filters.condition(TABLE, has_level=False),
+            HiddenDanger.grade.in_(major_grades),
+            HiddenDanger.status.in_(running),
+            clock < today,
+            or_(HiddenDanger.supervision_level.is_(None), HiddenDanger.supervision_level != top),
+        )
+        .order_by(HiddenDanger.id)
+        .with_for_update()
+    ).all()
     escalated = []
     with atomic_write(session):
         for danger in candidates:
@@ -354,20 +499,29 @@ def escalate_overdue(session: Session, *, scope: Scope, today: date) -> list[Hid
             was = danger.supervision_level or "none"
             danger.supervision_level = level
             danger.supervision_deadline = today + timedelta(
-                days=rules.supervision_levels()[level].days_to_respond)
+                days=rules.supervision_levels()[level].days_to_respond
+            )
             danger.escalated_at = func.now()
             session.flush()
-            record(session, danger, action="escalate", from_status=danger.status, scope=scope,
-                   note=f"overdue on {today}: supervision raised from {was} to {level}",
-                   deadline=danger.supervision_deadline, supervision_level=level)
+            record(
+                session,
+                danger,
+                action="escalate",
+                from_status=danger.status,
+                scope=scope,
+                note=f"overdue on {today}: supervision raised from {was} to {level}",
+                deadline=danger.supervision_deadline,
+                supervision_level=level,
+            )
             escalated.append(danger)
     for danger in escalated:
         session.refresh(danger)
     return escalated
 
 
-def inbox(session: Session, *, scope: Scope, today: date,
-          region: str | None = None) -> dict[str, Any]:
+def inbox(
+    session: Session, *, scope: Scope, today: date, region: str | None = None
+) -> dict[str, Any]:
     """What waits on an official: dangers ready for each official step, overdue ones and
     escalated ones, each list capped (with its full count)."""
     scope.require_role("admin", "official")
@@ -375,18 +529,25 @@ def inbox(session: Session, *, scope: Scope, today: date,
     scoped = filters.condition(TABLE, has_level=False)
     open_statuses = [s.status for s in rules.statuses().values() if s.open]
     lists: dict[str, ColumnElement[bool]] = {
-        f"to_{action}": _ready_for(action) for action in INBOX_ACTIONS}
+        f"to_{action}": _ready_for(action) for action in INBOX_ACTIONS
+    }
     lists["overdue"] = overdue_condition(today)
-    lists["escalated"] = and_(HiddenDanger.escalated_at.is_not(None),
-                              HiddenDanger.status.in_(open_statuses))
+    lists["escalated"] = and_(
+        HiddenDanger.escalated_at.is_not(None), HiddenDanger.status.in_(open_statuses)
+    )
     result: dict[str, Any] = {"today": today.isoformat()}
     for name, condition in lists.items():
         statement = select(HiddenDanger).where(scoped, condition)
         total = session.scalar(select(func.count()).select_from(statement.subquery()))
-        rows = session.scalars(statement.order_by(HiddenDanger.deadline.nulls_last(),
-                                                  HiddenDanger.id).limit(INBOX_LIMIT))
-        result[name] = {"total": total,
-                        "items": [render_danger(row, scope=scope, today=today) for row in rows]}
+        rows = session.scalars(
+            statement.order_by(HiddenDanger.deadline.nulls_last(), HiddenDanger.id).limit(
+                INBOX_LIMIT
+            )
+        )
+        result[name] = {
+            "total": total,
+            "items": [render_danger(row, scope=scope, today=today) for row in rows],
+        }
     return result
 
 
@@ -396,8 +557,8 @@ def _ready_for(action: str) -> ColumnElement[bool]:
     for step in rules.steps():
         if step.action != action:
             continue
-        grades = [g for g, info in rules.grades().items()
-                  if step.path in (rules.ANY_PATH, info.path)]
-        conditions.append(and_(HiddenDanger.status == step.source,
-                               HiddenDanger.grade.in_(grades)))
+        grades = [
+            g for g, info in rules.grades().items() if step.path in (rules.ANY_PATH, info.path)
+        ]
+        conditions.append(and_(HiddenDanger.status == step.source, HiddenDanger.grade.in_(grades)))
     return or_(*conditions) if conditions else false()

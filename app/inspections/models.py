@@ -52,8 +52,10 @@ class Inspection(Base):
     checklist: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
     note: Mapped[str | None] = mapped_column(Text)
     finding_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
-    geom: Mapped[object] = mapped_column(Geometry("POINT", srid=4326, spatial_index=False),
-                                         nullable=False)
+    geom: Mapped[object] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False), nullable=False
+    )
     # Row filters of the scope compare updated_at (updated_since); records never change.
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
-                                                 server_default=func.now(), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )

@@ -25,25 +25,55 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 @router.post("", status_code=201, name="create_inspection")
 def create_inspection(body: InspectionIn, session: SessionDep, scope: ScopeDep) -> dict[str, Any]:
     """Record an inspection; its findings become reported hidden dangers in the same step."""
-    return service.create_inspection(session, body=body, scope=scope,
-                                     now=datetime.now(CHINA_STANDARD_TIME))
+    return service.create_inspection(
+        session, body=body, scope=scope, now=datetime.now(CHINA_STANDARD_TIME)
+    )
 
 
 @router.get("", name="list_inspections")
-def list_inspections(session: SessionDep, scope: ScopeDep, region: Region = None,
-                     kind: InspectionKind | None = None, enterprise: EnterpriseId = None,
-                     grid: Grid = None, limit: Limit = 100, offset: Offset = 0,
-                     ) -> dict[str, Any]:
+def list_inspections(
+    session: SessionDep,
+    scope: ScopeDep,
+    region: Region = None,
+    kind: InspectionKind | None = None,
+    enterprise: EnterpriseId = None,
+    grid: Grid = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> dict[str, Any]:
     """The inspections the caller reads, newest first."""
-    return service.list_inspections(session, scope=scope, limit=limit, offset=offset,
-                                    region=region, kind=kind, enterprise_id=enterprise,
-                                    grid=grid)
+    return service.list_inspections(
+        session,
+        scope=scope,
+        limit=limit,
+        offset=offset,
+        region=region,
+        kind=kind,
+        enterprise_id=enterprise,
+        grid=grid,
+    )
 
 
 @router.get("/overdue", name="overdue_inspections")
-def overdue(session: SessionDep, scope: ScopeDep, region: Region = None, grid: Grid = None,
-            enterprise: EnterpriseId = None, kind: ScheduledKind = "self_check",
-            limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+def overdue(
+    session: SessionDep,
+    scope: ScopeDep,
+    region: Region = None,
+    grid: Grid = None,
+    enterprise: EnterpriseId = None,
+    kind: ScheduledKind = "self_check",
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> dict[str, Any]:
     """Enterprises overdue for a self-check (or spot check) by their colour's frequency."""
-    return service.overdue(session, scope=scope, today=china_today(), kind=kind, limit=limit,
-                           offset=offset, region=region, grid=grid, enterprise_id=enterprise)
+    return service.overdue(
+        session,
+        scope=scope,
+        today=china_today(),
+        kind=kind,
+        limit=limit,
+        offset=offset,
+        region=region,
+        grid=grid,
+        enterprise_id=enterprise,
+    )

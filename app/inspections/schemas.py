@@ -34,9 +34,9 @@ class InspectionIn(BaseModel):
 
     enterprise_id: RowRef
     kind: InspectionKind
-    inspected_at: Annotated[datetime | None, AfterValidator(
-        lambda moment: None if moment is None else aware(moment))] = Field(
-        None, description="when (default now); without an offset read as UTC+08:00")
+    inspected_at: Annotated[
+        datetime | None, AfterValidator(lambda moment: None if moment is None else aware(moment))
+    ] = Field(None, description="when (default now); without an offset read as UTC+08:00")
     checklist: list[ChecklistItem] = Field(min_length=1, max_length=200)
     note: str | None = Field(None, max_length=4000)
     findings: list[FindingIn] = Field(default_factory=list, max_length=50)

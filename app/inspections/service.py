@@ -36,11 +36,19 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=CHINA_STANDARD_TIME)
 
 def render_inspection(row: Inspection, danger_ids: list[int] | None = None) -> dict[str, Any]:
     """An inspection for the API."""
-    body = {"id": row.id, "kind": row.kind, "enterprise_id": row.enterprise_id,
-            "county_code": row.county_code, "grid_code": row.grid_code,
-            "inspected_at": row.inspected_at.isoformat(), "user_id": row.user_id,
-            "username": row.username, "checklist": row.checklist, "note": row.note,
-            "finding_count": row.finding_count}
+    body = {
+        "id": row.id,
+        "kind": row.kind,
+        "enterprise_id": row.enterprise_id,
+        "county_code": row.county_code,
+        "grid_code": row.grid_code,
+        "inspected_at": row.inspected_at.isoformat(),
+        "user_id": row.user_id,
+        "username": row.username,
+        "checklist": row.checklist,
+        "note": row.note,
+        "finding_count": row.finding_count,
+    }
     if danger_ids is not None:
         body["hidden_danger_ids"] = danger_ids
     return body
@@ -55,8 +63,9 @@ def require_inspector(scope: Scope, kind: str) -> None:
         scope.require_signed_in()
         raise Forbidden(f"a {scope.role} records no inspections", field=None)
     if kind != wanted:
-        raise Forbidden(f"a {scope.role} records {wanted} inspections", field="kind",
-                        allowed=[wanted])
+        raise Forbidden(
+            f"a {scope.role} records {wanted} inspections", field="kind", allowed=[wanted]
+        )
 
 
 def check_inspected(scope: Scope, enterprise: Enterprise) -> None:
@@ -64,15 +73,22 @@ def check_inspected(scope: Scope, enterprise: Enterprise) -> None:
     the official's region and sectors, in the warden's grid cells."""
     if scope.role == "warden":
         if enterprise.grid_code not in scope.grid_cells:
-            raise Forbidden(f"enterprise {enterprise.id} lies outside {scope.username}'s grid "
-                            "cells", field="enterprise_id")
+            raise Forbidden(
+                f"enterprise {enterprise.id} lies outside {scope.username}'s grid cells",
+                field="enterprise_id",
+            )
         return
-    scope.check_written(SCOPE_TABLE, county_code=enterprise.county_code,
-                        enterprise_id=enterprise.id, sector=enterprise.sector)
+    scope.check_written(
+        SCOPE_TABLE,
+        county_code=enterprise.county_code,
+        enterprise_id=enterprise.id,
+        sector=enterprise.sector,
+    )
 
 
-def create_inspection(session: Session, *, body: InspectionIn, scope: Scope,
-                      now: datetime) -> dict[str, Any]:
+def create_inspection(
+    session: Session, *, body: InspectionIn, scope: Scope, now: datetime
+) -> dict[str, Any]:
     """Record an inspection; each finding becomes a reported hidden danger, all or none."""
     require_inspector(scope, body.kind)
     enterprise = enterprise_or_raise(session, body.enterprise_id, scope)
@@ -81,57 +97,94 @@ def create_inspection(session: Session, *, body: InspectionIn, scope: Scope,
     if inspected_at > now + CLOCK_SKEW:
         raise InvalidInput("the inspection lies in the future", field="inspected_at")
     if inspected_at < EARLIEST:
-        raise InvalidInput(f"inspections before {EARLIEST.date()} are not recorded",
-                           field="inspected_at")
-    geom = ewkt(parse_location(lon=body.lon, lat=body.lat, geometry=None, crs=body.crs)) \
-        if body.lon is not None and body.lat is not None else enterprise.geom
+        raise InvalidInput(
+            f"inspections before {EARLIEST.date()} are not recorded", field="inspected_at"
+        )
+    geom = (
+        ewkt(parse_location(lon=body.lon, lat=body.lat, geometry=None, crs=body.crs))
+        if body.lon is not None and body.lat is not None
+        else enterprise.geom
+    )
     with atomic_write(session):
-        row = Inspection(county_code=enterprise.county_code, grid_code=enterprise.grid_code,
-                         enterprise_id=enterprise.id, kind=body.kind, inspected_at=inspected_at,
-                         user_id=scope.user_id, username=scope.username,
-                         checklist=[item.model_dump() for item in body.checklist],
-                         note=body.note, finding_count=len(body.findings), geom=geom)
+        row = Inspection(
+            county_code=enterprise.county_code,
+            grid_code=enterprise.grid_code,
+            enterprise_id=enterprise.id,
+            kind=body.kind,
+            inspected_at=inspected_at,
+            user_id=scope.user_id,
+            username=scope.username,
+            checklist=[item.model_dump() for item in body.checklist],
+            note=body.note,
+            finding_count=len(body.findings),
+            geom=geom,
+        )
         session.add(row)
         session.flush()
         danger_ids = []
         for finding in body.findings:
             danger = dangers.add_reported(
-                session, scope=scope, note=f"found by {body.kind} inspection {row.id}",
-                enterprise_id=enterprise.id, inspection_id=row.id, title=finding.title,
-                description=finding.description, grade=finding.grade, geom=enterprise.geom,
+                session,
+                scope=scope,
+                note=f"found by {body.kind} inspection {row.id}",
+                enterprise_id=enterprise.id,
+                inspection_id=row.id,
+                title=finding.title,
+                description=finding.description,
+                grade=finding.grade,
+                geom=enterprise.geom,
                 responsible_person=enterprise.responsible_person,
                 responsible_phone=enterprise.responsible_phone,
-                government_person=enterprise.government_person)
+                government_person=enterprise.government_person,
+            )
             danger_ids.append(danger.id)
     session.refresh(row)
     return render_inspection(row, danger_ids)
 
 
-def list_inspections(session: Session, *, scope: Scope, limit: int, offset: int,
-                     region: str | None = None, kind: str | None = None,
-                     enterprise_id: int | None = None,
-                     grid: str | None = None) -> dict[str, Any]:
+def list_inspections(
+    session: Session,
+    *,
+    scope: Scope,
+    limit: int,
+    offset: int,
+    region: str | None = None,
+    kind: str | None = None,
+    enterprise_id: int | None = None,
+    grid: str | None = None,
+) -> dict[str, Any]:
     """A page of the inspections the caller reads, newest first."""
     scope.require_read(SCOPE_TABLE)
     filters = scope.filters(SCOPE_TABLE, region=region, has_level=False)
-    statement = select(Inspection).where(filters.condition(Inspection.__tablename__,
-                                                           has_level=False))
-    for column, value in ((Inspection.kind, kind), (Inspection.enterprise_id, enterprise_id),
-                          (Inspection.grid_code, grid)):
+    statement = select(Inspection).where(
+        filters.condition(Inspection.__tablename__, has_level=False)
+    )
+    for column, value in (
+        (Inspection.kind, kind),
+        (Inspection.enterprise_id, enterprise_id),
+        (Inspection.grid_code, grid),
+    ):
         if value is not None:
             statement = statement.where(column == value)
     total = session.scalar(select(func.count()).select_from(statement.subquery()))
-    rows = session.scalars(statement.order_by(Inspection.inspected_at.desc(),
-                                              Inspection.id.desc()).limit(limit).offset(offset)
-                           ).all()
+    rows = session.scalars(
+        statement.order_by(Inspection.inspected_at.desc(), Inspection.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
     found: dict[int | None, list[int]] = {}
     for inspection_id, danger_id in session.execute(
-            select(HiddenDanger.inspection_id, HiddenDanger.id)
-            .where(HiddenDanger.inspection_id.in_([row.id for row in rows]))
-            .order_by(HiddenDanger.id)):
+        select(HiddenDanger.inspection_id, HiddenDanger.id)
+        .where(HiddenDanger.inspection_id.in_([row.id for row in rows]))
+        .order_by(HiddenDanger.id)
+    ):
         found.setdefault(inspection_id, []).append(danger_id)
-    return {"items": [render_inspection(row, found.get(row.id, [])) for row in rows],
-            "total": total, "limit": limit, "offset": offset}
+    return {
+        "items": [render_inspection(row, found.get(row.id, [])) for row in rows],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
 
 
 _OVERDUE_SQL = """
@@ -152,9 +205,18 @@ _OVERDUE_SQL = """
 """
 
 
-def overdue(session: Session, *, scope: Scope, today: date, kind: str, limit: int,
-            offset: int, region: str | None = None, grid: str | None = None,
-            enterprise_id: int | None = None) -> dict[str, Any]:
+def overdue(
+    session: Session,
+    *,
+    scope: Scope,
+    today: date,
+    kind: str,
+    limit: int,
+    offset: int,
+    region: str | None = None,
+    grid: str | None = None,
+    enterprise_id: int | None = None,
+) -> dict[str, Any]:
     """Enterprises whose last inspection of `kind` is older than their colour's interval
     (frequencies.csv) on `today`, never-inspected first."""
     scope.require_read(SCOPE_TABLE)
@@ -162,20 +224,45 @@ def overdue(session: Session, *, scope: Scope, today: date, kind: str, limit: in
     filters = scope.filters("enterprises", region=region)
     every = frequencies()[kind]
     sql = _OVERDUE_SQL.format(scope=filters.where("e"))
-    params = {**filters.params(), "levels": list(every), "days": list(every.values()),
-              "kind": kind, "grid": grid, "enterprise": enterprise_id, "today": today}
+    params = {
+        **filters.params(),
+        "levels": list(every),
+        "days": list(every.values()),
+        "kind": kind,
+        "grid": grid,
+        "enterprise": enterprise_id,
+        "today": today,
+    }
     total = session.scalar(text(f"SELECT count(*) FROM ({sql}) AS overdue"), params)
-    rows = session.execute(text(f"{sql} LIMIT :limit OFFSET :offset"),
-                           {**params, "limit": limit, "offset": offset}).mappings()
+    rows = session.execute(
+        text(f"{sql} LIMIT :limit OFFSET :offset"), {**params, "limit": limit, "offset": offset}
+    ).mappings()
     items = []
     for row in rows:
         last: datetime | None = row["last_inspected_at"]
-        due = last.astimezone(CHINA_STANDARD_TIME).date() + timedelta(days=row["days"]) \
-            if last else None
-        items.append({"enterprise_id": row["id"], "name": row["name"],
-                      "risk_level": row["risk_level"], "county_code": row["county_code"],
-                      "grid_code": row["grid_code"], "kind": kind, "every_days": row["days"],
-                      "last_inspected_at": last.isoformat() if last else None,
-                      "due": due.isoformat() if due else None})
-    return {"today": today.isoformat(), "kind": kind, "items": items, "total": total,
-            "limit": limit, "offset": offset}
+        due = (
+            last.astimezone(CHINA_STANDARD_TIME).date() + timedelta(days=row["days"])
+            if last
+            else None
+        )
+        items.append(
+            {
+                "enterprise_id": row["id"],
+                "name": row["name"],
+                "risk_level": row["risk_level"],
+                "county_code": row["county_code"],
+                "grid_code": row["grid_code"],
+                "kind": kind,
+                "every_days": row["days"],
+                "last_inspected_at": last.isoformat() if last else None,
+                "due": due.isoformat() if due else None,
+            }
+        )
+    return {
+        "today": today.isoformat(),
+        "kind": kind,
+        "items": items,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }

@@ -11,8 +11,24 @@ from app.sites.models import EmergencyResource, Enterprise, HazardSource, Public
 from app.tiles.models import LayerVersion
 
 __all__ = [
-    "AuditEntry", "LoginFailure", "User",
-    "Assessment", "Base", "LayerVersion", "EmergencyResource", "Enterprise", "GridCell", "HazardSource",
-    "HiddenDanger", "PublicZone", "Region", "RegionCount", "RegionCountSnapshot", "RegionPart",
-    "RiskPoint", "DangerEvent", "EvidenceFile", "Inspection",
+    "Assessment",
+    "AuditEntry",
+    "Base",
+    "DangerEvent",
+    "EmergencyResource",
+    "Enterprise",
+    "EvidenceFile",
+    "GridCell",
+    "HazardSource",
+    "HiddenDanger",
+    "Inspection",
+    "LayerVersion",
+    "LoginFailure",
+    "PublicZone",
+    "Region",
+    "RegionCount",
+    "RegionCountSnapshot",
+    "RegionPart",
+    "RiskPoint",
+    "User",
 ]
