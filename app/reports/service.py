@@ -313,38 +313,15 @@ def country_trend(
     """),
         {"codes": [p.code for p in provinces], "start": start, "end": end},
     ).all()
-    days: dict[date, dict[str, int]] = {}
-    for day, measure, value in rows:
-        days.setdefault(day, {})[measure] = int(value)
-    area = sum(p.area_km2 for p in provinces)
-    points = []
-    for day, counts in days.items():
-        row = aggregation.summary_row(
-            code="",
-            name=COUNTRY_NAME,
-            level="country",
-            area_km2=area,
-            counts=counts,
-            method=method,
-            normalise=normalise,
-        )
-        points.append(
-            {
-                "date": day.isoformat(),
-                **{
-                    k: row[k]
-                    for k in (
-                        "counts",
-                        "enterprises",
-                        "public_zones",
-                        "hazard_sources",
-                        "open_major_dangers",
-                        "regional_level",
-                        "index",
-                    )
-                },
-            }
-        )
+    points = aggregation.trend_points(
+        rows,
+        code="",
+        name=COUNTRY_NAME,
+        level="country",
+        area_km2=sum(p.area_km2 for p in provinces),
+        method=method,
+        normalise=normalise,
+    )
     return {
         "code": "",
         "name": COUNTRY_NAME,

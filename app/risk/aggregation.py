@@ -6,6 +6,7 @@ geodata/risk/regional_methods.json, and every answer names the method and its ve
 """
 
 import json
+from collections.abc import Sequence
 from datetime import date
 from functools import cache
 from typing import Any, TypedDict, cast
@@ -252,6 +253,46 @@ def take_snapshot(session: Session, *, day: date) -> int:
     return result.rowcount
 
 
+TREND_FIELDS = (
+    "counts",
+    "enterprises",
+    "public_zones",
+    "hazard_sources",
+    "open_major_dangers",
+    "regional_level",
+    "index",
+)
+
+
+def trend_points(
+    rows: Sequence[Any],
+    *,
+    code: str,
+    name: str,
+    level: str,
+    area_km2: float,
+    method: str,
+    normalise: str | None,
+) -> list[dict[str, Any]]:
+    """One point a day from (day, measure, value) snapshot rows, ordered by day."""
+    days: dict[date, dict[str, int]] = {}
+    for day, measure, value in rows:
+        days.setdefault(day, {})[measure] = int(value)
+    points = []
+    for day, counts in days.items():
+        row = summary_row(
+            code=code,
+            name=name,
+            level=level,
+            area_km2=area_km2,
+            counts=counts,
+            method=method,
+            normalise=normalise,
+        )
+        points.append({"date": day.isoformat(), **{k: row[k] for k in TREND_FIELDS}})
+    return points
+
+
 def trend(
     session: Session,
     *,
@@ -280,37 +321,15 @@ def trend(
     """),
         {"code": code, "start": start, "end": end},
     ).all()
-    days: dict[date, dict[str, int]] = {}
-    for day, measure, value in rows:
-        days.setdefault(day, {})[measure] = value
-    points = []
-    for day, counts in days.items():
-        row = summary_row(
-            code=code,
-            name=current["name"],
-            level=current["level"],
-            area_km2=area,
-            counts=counts,
-            method=method,
-            normalise=normalise,
-        )
-        points.append(
-            {
-                "date": day.isoformat(),
-                **{
-                    k: row[k]
-                    for k in (
-                        "counts",
-                        "enterprises",
-                        "public_zones",
-                        "hazard_sources",
-                        "open_major_dangers",
-                        "regional_level",
-                        "index",
-                    )
-                },
-            }
-        )
+    points = trend_points(
+        rows,
+        code=code,
+        name=current["name"],
+        level=current["level"],
+        area_km2=area,
+        method=method,
+        normalise=normalise,
+    )
     return {
         "code": code,
         "name": current["name"],
