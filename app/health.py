@@ -42,7 +42,5 @@ async def ready() -> dict[str, str]:
             _postgis_version(), get_settings().db_connect_timeout_s + 1
         )
     except (psycopg.Error, OSError, TimeoutError) as error:
-        raise ServiceUnavailable(
-            "the database is unavailable; retry shortly", field=None
-        ) from error
+        raise ServiceUnavailable("the database is unavailable; retry shortly") from error
     return {"status": "ok", "database": "ok", "postgis": postgis}

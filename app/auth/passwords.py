@@ -1,5 +1,6 @@
 """Password hashing: argon2id (argon2-cffi's defaults, RFC 9106 low-memory profile)."""
 
+import secrets
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -31,6 +32,4 @@ def verify_password(password_hash: str, password: str) -> bool:
 @cache
 def decoy_hash() -> str:
     """A valid hash of a random password."""
-    import secrets  # noqa: PLC0415
-
     return hash_password(secrets.token_urlsafe(16))

@@ -5,7 +5,6 @@ the user bumps the version, so every token issued before stops working (refresh 
 included) without a server-side token list.
 """
 
-import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -83,8 +82,3 @@ def verify(token: str, kind: TokenKind, *, field: str = "Authorization") -> Toke
     ):
         raise Unauthorized(f"not a valid {kind} token", field=field)
     return TokenClaims(int(claims["sub"]), claims["tv"], kind)
-
-
-def new_password() -> str:
-    """A random password for accounts created without one."""
-    return secrets.token_urlsafe(12)
