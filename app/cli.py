@@ -105,11 +105,13 @@ def _risk(args: argparse.Namespace, settings: Settings) -> None:
     from datetime import date  # noqa: PLC0415
 
     from app.risk import aggregation, grading  # noqa: PLC0415
+    from app.tiles.service import rebuild_cells  # noqa: PLC0415
 
     with _owner_session() as session, session.begin():
         if args.action == "rebuild":
             started = time.perf_counter()
             report = grading.rebuild(session, regrade=args.regrade)
+            report["tile_cell_rows"] = rebuild_cells(session)
             print(
                 f"rebuilt in {time.perf_counter() - started:.1f} s: "
                 + ", ".join(f"{k} {v}" for k, v in report.items())
@@ -220,7 +222,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         # The server itself logs in as the app role: no owner connection stays open.
         _owner_engine().dispose()
     uvicorn.run(
-        "app.main:app", host=settings.host, port=args.port or settings.port, workers=args.workers
+        "app.main:app",
+        host=settings.host,
+        port=args.port or settings.port,
+        workers=args.workers,
+        access_log=not args.no_access_log,
     )
 
 
@@ -297,6 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--no-setup", action="store_true")
+    serve.add_argument(
+        "--no-access-log", action="store_true", help="no line per request (benchmarks)"
+    )
     serve.set_defaults(handler=_serve)
     return parser
 

@@ -26,7 +26,7 @@ from app.risk.router import router as risk_router
 from app.settings import FRONTEND_DIR, get_settings
 from app.sites.router import router as sites_router
 from app.tiles.router import router as tiles_router
-from app.tiles.service import TileCache
+from app.tiles.service import RenderQueue, TileCache
 from app.tiles.versions import LayerVersions
 
 
@@ -49,6 +49,7 @@ def create_app() -> FastAPI:
     settings = get_settings()
     app.state.user_cache = UserCache(settings.user_cache_seconds)
     app.state.tile_cache = TileCache(max_bytes=settings.tile_cache_mb * 1024 * 1024)
+    app.state.tile_renders = RenderQueue(settings.tile_renders)
     app.state.layer_versions = LayerVersions(
         settings.libpq_url if settings.tile_versions == "notify" else None
     )

@@ -1,5 +1,6 @@
 """Typed settings, read from the environment (prefix RISKATLAS_, plus DATABASE_URL)."""
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -70,6 +71,8 @@ class Settings(BaseSettings):
     # notify: layer versions pushed by PostgreSQL at commit (no query per cached tile);
     # query: read from the table on every tile request.
     tile_versions: Literal["notify", "query"] = "notify"
+    # Tile renders that run at once per process (the rest queue): about the database's cores.
+    tile_renders: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
 
     demo_seed: int = 20240601
     demo_enterprises: int = 5000

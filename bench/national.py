@@ -70,6 +70,7 @@ from app.sites.credit_code import is_valid_credit_code, is_valid_org_code
 BENCH_DATABASE = "riskatlas_bench"
 STAGE = "bench_stage"
 LOCATED = ("enterprises", "risk_points", "hazard_sources", "public_zones")
+EVENTS = ("insert", "update", "delete")
 LEVELS_LOW_TO_HIGH = ("blue", "yellow", "orange", "red")  # rank 1 … 4, as in grading.RANKS
 
 # Province code → (industrial weight ≈ share of industrial enterprises, population, millions).
@@ -926,13 +927,14 @@ def _zone_rows_sql(salt: int) -> str:
 
 
 def _insert_with_triggers_off(conn: psycopg.Connection, table: str, sql: str) -> int:
-    """Run one INSERT … SELECT with the table's region-code row trigger and its count
-    triggers disabled, re-enabled in the same transaction (so a failure leaves them on)."""
+    """Run one INSERT … SELECT with the table's region-code row trigger, its count and
+    tile-cell triggers and its deferred layer-version trigger disabled, re-enabled in the
+    same transaction (so a failure leaves them on). The deferred trigger must be off too:
+    its queued events would forbid re-enabling ("pending trigger events")."""
     triggers = [
         f"{table}_region_codes",
-        f"{table}_counts_insert",
-        f"{table}_counts_update",
-        f"{table}_counts_delete",
+        f"{table}_layer_versions",
+        *(f"{table}_{kind}_{event}" for kind in ("counts", "tiles") for event in EVENTS),
     ]
     with conn.transaction():
         for trigger in triggers:
@@ -1168,6 +1170,18 @@ def generate(
         conn.execute("ANALYZE region_counts")
         count_rows = conn.execute("SELECT count(*) FROM region_counts").fetchone()[0]
         log(f"rebuild_region_counts(): {count_rows} count rows in {rebuild_s:.1f} s")
+        started = time.perf_counter()
+        conn.execute("SELECT rebuild_tile_cells()")
+        conn.execute("ANALYZE tile_cells")
+        cell_rows = conn.execute("SELECT count(*) FROM tile_cells").fetchone()[0]
+        log(f"rebuild_tile_cells(): {cell_rows} cell rows in {time.perf_counter() - started:.1f} s")
+        # The loads bypassed the layer-version triggers: bump the loaded layers once.
+        conn.execute(
+            "SELECT pg_notify('riskatlas_layers', layer || '=' || version) FROM ("
+            " UPDATE layer_versions SET version = version + 1 WHERE layer = ANY(%s)"
+            " RETURNING layer, version) bumped",
+            (list(LOCATED),),
+        )
         generated = log.elapsed
 
         checks = verify_region_codes(conn, verify)

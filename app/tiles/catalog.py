@@ -133,6 +133,18 @@ AREA_LAYERS = {
 
 LAYERS: dict[str, Layer] = {**POINT_LAYERS, **AREA_LAYERS}
 
+# Aggregated tiles of zooms up to this read the pre-aggregated cells (`tile_cells`, kept by
+# the triggers of migrations/sql/0016_tile_preaggregates.sql, whose `tile_cell_sources`
+# holds the same zooms); deeper aggregated zooms scan their few points.
+CELLS_MAX_ZOOM = 10
+
+
+def cells_max_zoom(layer: Layer) -> int | None:
+    """The deepest zoom whose tiles of `layer` read pre-aggregated cells (None: none)."""
+    if layer.name not in POINT_LAYERS or layer.aggregate_below is None:
+        return None
+    return min(layer.aggregate_below - 1, CELLS_MAX_ZOOM)
+
 
 def layer_or_raise(name: str) -> Layer:
     """Return the layer called `name`, or raise NotFound naming it and the known layers."""

@@ -24,6 +24,15 @@ async def get_tile_cache(request: Request) -> service.TileCache:
 TileCacheDep = Annotated[service.TileCache, Depends(get_tile_cache)]
 
 
+async def get_render_queue(request: Request) -> service.RenderQueue:
+    """The application's tile render queue (one per process, created with the app)."""
+    renders: service.RenderQueue = request.app.state.tile_renders
+    return renders
+
+
+RenderQueueDep = Annotated[service.RenderQueue, Depends(get_render_queue)]
+
+
 async def get_layer_versions(request: Request) -> LayerVersions:
     """The application's layer-version tracker."""
     versions: LayerVersions = request.app.state.layer_versions
@@ -50,6 +59,7 @@ async def get_tile(
     session: SessionDep,
     scope: ScopeDep,
     tile_cache: TileCacheDep,
+    renders: RenderQueueDep,
     versions: LayerVersionsDep,
     level: LevelFilter = None,
     sector: SectorFilter = None,
@@ -78,7 +88,7 @@ async def get_tile(
     }
     if if_none_match and etag in [tag.strip() for tag in if_none_match.split(",")]:
         return Response(status_code=304, headers=headers)
-    tile, cached = await service.get_tile(session, tile_cache, etag=etag, **address)
+    tile, cached = await service.get_tile(session, tile_cache, renders, etag=etag, **address)
     headers["X-Tile-Cache"] = "hit" if cached else "miss"
     return Response(tile, media_type=MVT, headers=headers)
 

@@ -1,17 +1,26 @@
 """Rendering vector tiles in PostGIS, and the versioned tile cache.
 
-A tile's ETag is derived from its address, its filters and the version of its layer's data
-(bumped by a trigger on every write), so an ETag can be checked before rendering, a cached
-tile is never stale, and several API processes agree without talking to each other.
+A tile's ETag is derived from its address, its filters and the version of its data:
+for the region layers the layer's version (bumped by a trigger on every write), for the
+point layers the layer's tile epoch and the version of the quadtree cell the tile lies in
+(bumped only by writes in or near that cell). So an ETag can be checked before rendering,
+a cached tile is never stale, a field write leaves the tiles elsewhere cached, and several
+API processes agree without talking to each other.
+
+Renders that need the database go through one queue per process (`RenderQueue`), at
+most as many at a time as the database can run, so a burst waits in line instead of
+thrashing the cores and timing out.
 """
 
+import asyncio
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import TypedDict
+from typing import TypedDict, TypeVar
 
 from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
@@ -25,12 +34,14 @@ from app.risk.methods import LEVELS
 from app.tiles.catalog import (
     AREA_LAYERS,
     Layer,
+    cells_max_zoom,
     layer_or_raise,
     region_geometry_column,
     region_level_for_zoom,
 )
-from app.tiles.versions import LayerVersions, query_version
+from app.tiles.versions import LayerVersions, query_tile_version, query_version
 
+T = TypeVar("T")
 SQL_DIR = Path(__file__).parent / "sql"
 MAX_ZOOM = 22
 CELLS_PER_TILE_SIDE = 64
@@ -102,7 +113,8 @@ def _point_filters(layer: Layer) -> str:
 
 @cache
 def tile_sql(layer_name: str, mode: str, geometry: str = "geom") -> TextClause:
-    """The statement for one layer in one mode: points, points_aggregated or areas."""
+    """The statement for one layer in one mode: points, points_aggregated, points_cells
+    or areas."""
     layer = layer_or_raise(layer_name)
     if mode == "areas":
         properties = {k: v for k, v in layer.properties.items() if k != "code"}
@@ -118,6 +130,8 @@ def tile_sql(layer_name: str, mode: str, geometry: str = "geom") -> TextClause:
             .replace("counted.code AS id_code", "counted.code AS code")
         )
         return text(sql)
+    if mode == "points_cells":
+        return text(_template(mode))
     anchor = "t.geom" if layer.geometry_types == ("Point",) else "ST_PointOnSurface(t.geom)"
     sql = _template(mode).format(
         table=layer.table,
@@ -144,6 +158,24 @@ def _highest_measures() -> dict[str, list[str]]:
     return measures
 
 
+def reads_cells(layer: Layer, z: int, filters: RowFilters) -> bool:
+    """True when an aggregated tile can be read from the pre-aggregated cells.
+
+    The cells are keyed by county and colour, so region and level filters apply to them.
+    A sector (department scopes, `sector=`), an enterprise account and `updated_since` are
+    not in the key: such tiles count their raw points (an enterprise's few, a sector's
+    share), as do aggregated zooms deeper than the cells go.
+    """
+    deepest = cells_max_zoom(layer)
+    return (
+        deepest is not None
+        and z <= deepest
+        and filters.sectors is None
+        and filters.enterprise_id is None
+        and filters.updated_since is None
+    )
+
+
 def render_tile(
     session: Session, *, layer: Layer, z: int, x: int, y: int, filters: RowFilters
 ) -> bytes:
@@ -160,14 +192,25 @@ def render_tile(
         params.update({f"{lvl}_measures": m for lvl, m in _highest_measures().items()})
         params.update(region_level=level, method=method_label("highest", None))
     elif layer.aggregate_below is not None and z < layer.aggregate_below:
-        statement = tile_sql(layer.name, "points_aggregated")
-        params["cell"] = WEB_MERCATOR_WIDTH_M / 2**z / CELLS_PER_TILE_SIDE
+        if reads_cells(layer, z, filters):
+            statement = tile_sql(layer.name, "points_cells")
+        else:
+            statement = tile_sql(layer.name, "points_aggregated")
+            params["cell"] = WEB_MERCATOR_WIDTH_M / 2**z / CELLS_PER_TILE_SIDE
     else:
         statement = tile_sql(layer.name, "points")
     return bytes(session.execute(statement, params).scalar_one() or b"")
 
 
-def tile_etag(*, layer: Layer, z: int, x: int, y: int, filters: RowFilters, version: int) -> str:
+def rebuild_cells(session: Session) -> int:
+    """Recount every pre-aggregated tile cell from the tables (after bulk loads or with
+    `riskatlas risk rebuild`) and retire every cached point tile; return the cell rows."""
+    session.execute(text("SELECT rebuild_tile_cells()"))
+    rows: int = session.execute(text("SELECT count(*) FROM tile_cells")).scalar_one()
+    return rows
+
+
+def tile_etag(*, layer: Layer, z: int, x: int, y: int, filters: RowFilters, version: str) -> str:
     """The strong ETag of a tile, computable before rendering it."""
     digest = hashlib.sha1(
         f"{layer.name}/{z}/{x}/{y}?{filters.cache_key()}#{version}".encode()
@@ -220,18 +263,53 @@ async def current_etag(
     y: int,
     filters: RowFilters,
 ) -> str:
-    """The ETag the tile has now. The layer version comes from notifications when known,
-    so a client's cached copy is confirmed (304) without touching the database or the
-    tile cache, in whichever server process the request lands."""
-    version = versions.cached(layer.name)
-    if version is None:
-        version = await run_in_session_thread(session, query_version, session, layer.name)
+    """The ETag the tile has now. Versions come from notifications when known, so a
+    client's cached copy is confirmed (304) without touching the database or the tile
+    cache, in whichever server process the request lands."""
+    version: str
+    if layer.name in AREA_LAYERS:
+        layer_version = versions.cached(layer.name)
+        if layer_version is None:
+            layer_version = await run_in_session_thread(session, query_version, session, layer.name)
+        version = str(layer_version)
+    else:
+        known = versions.cached_tile(layer.name, z, x, y)
+        if known is None:
+            known = await run_in_session_thread(
+                session, query_tile_version, session, layer.name, z, x, y
+            )
+        version = f"{known[0]}.{known[1]}"
     return tile_etag(layer=layer, z=z, x=x, y=y, filters=filters, version=version)
+
+
+class RenderQueue:
+    """At most `limit` tile renders of this process at a time; the rest wait in line."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._slots = asyncio.Semaphore(limit)
+        self.running = 0
+        self.waiting = 0
+
+    async def run(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Await `work()` when a slot is free."""
+        self.waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self.waiting -= 1
+        self.running += 1
+        try:
+            return await work()
+        finally:
+            self.running -= 1
+            self._slots.release()
 
 
 async def get_tile(
     session: Session,
     cache_: TileCache,
+    renders: RenderQueue,
     *,
     etag: str,
     layer: Layer,
@@ -241,12 +319,20 @@ async def get_tile(
     filters: RowFilters,
 ) -> tuple[bytes, bool]:
     """Return (tile, served_from_cache) for a tile whose current ETag is `etag`;
-    rendering runs in the thread pool."""
+    rendering waits for a slot of the render queue and runs in the thread pool."""
     cached = cache_.get(etag)
     if cached is not None:
         return cached, True
-    tile = await run_in_session_thread(
-        session, render_tile, session, layer=layer, z=z, x=x, y=y, filters=filters
-    )
-    cache_.put(etag, tile)
-    return tile, False
+
+    async def render() -> tuple[bytes, bool]:
+        # A request that queued behind the render of the same tile finds it done.
+        done = cache_.get(etag)
+        if done is not None:
+            return done, True
+        tile = await run_in_session_thread(
+            session, render_tile, session, layer=layer, z=z, x=x, y=y, filters=filters
+        )
+        cache_.put(etag, tile)
+        return tile, False
+
+    return await renders.run(render)

@@ -1,10 +1,12 @@
-"""Layer data versions, kept in memory from PostgreSQL notifications.
+"""Layer and tile-cell data versions, kept in memory from PostgreSQL notifications.
 
-Triggers bump `layer_versions` and NOTIFY `riskatlas_layers` with `layer=version`;
+Triggers bump `layer_versions` and NOTIFY `riskatlas_layers` with `layer=version`; the
+point tables' triggers also bump `tile_versions`, a version per quadtree cell of zooms
+0…10 around each write, and NOTIFY `riskatlas_tiles` with `layer/z/x/y=version;…`.
 PostgreSQL delivers notifications only when the writing transaction commits. A listener
 thread per API process keeps the newest versions, so a cached tile is served without a
 database round trip. While the listener is not connected (start-up, a dropped
-connection), versions are read from the table instead: never a stale answer.
+connection), versions are read from the tables instead: never a stale answer.
 """
 
 import logging
@@ -16,7 +18,40 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 CHANNEL = "riskatlas_layers"
+TILES_CHANNEL = "riskatlas_tiles"
+# Versions are kept per cell of zooms 0…VERSION_ZOOM (tile_version_cells_sql in
+# migrations/sql/0016_tile_preaggregates.sql); deeper tiles take their ancestor's.
+VERSION_ZOOM = 10
 log = logging.getLogger(__name__)
+
+CellKey = tuple[str, int, int, int]
+
+
+def version_cell(layer: str, z: int, x: int, y: int) -> CellKey:
+    """The versioned cell a tile takes its version from: itself, or its zoom-10 ancestor."""
+    if z <= VERSION_ZOOM:
+        return (layer, z, x, y)
+    shift = z - VERSION_ZOOM
+    return (layer, VERSION_ZOOM, x >> shift, y >> shift)
+
+
+def epoch_layer(layer: str) -> str:
+    """The layer_versions row of a point layer's tile epoch (TRUNCATE, restore, rebuild)."""
+    return f"tiles:{layer}"
+
+
+def query_tile_version(session: Session, layer: str, z: int, x: int, y: int) -> tuple[int, int]:
+    """Read a point-layer tile's (epoch, cell version) from the database."""
+    cell = version_cell(layer, z, x, y)
+    row = session.execute(
+        text(
+            "SELECT (SELECT version FROM layer_versions WHERE layer = :epoch),"
+            " coalesce((SELECT version FROM tile_versions WHERE layer = :layer"
+            " AND zoom = :z AND tile_x = :x AND tile_y = :y), 0)"
+        ),
+        {"epoch": epoch_layer(layer), "layer": cell[0], "z": cell[1], "x": cell[2], "y": cell[3]},
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 def query_version(session: Session, layer: str) -> int:
@@ -33,6 +68,7 @@ class LayerVersions:
     def __init__(self, dsn: str | None) -> None:
         self._dsn = dsn
         self._versions: dict[str, int] = {}
+        self._cells: dict[CellKey, int] = {}
         self._live = False
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -45,6 +81,16 @@ class LayerVersions:
     def cached(self, layer: str) -> int | None:
         """The layer's version from memory, or None when it must be read from the table."""
         return self._versions.get(layer) if self._live else None
+
+    def cached_tile(self, layer: str, z: int, x: int, y: int) -> tuple[int, int] | None:
+        """A point-layer tile's (epoch, cell version) from memory, or None when they must
+        be read from the tables. A cell never written has version 0."""
+        if not self._live:
+            return None
+        epoch = self._versions.get(epoch_layer(layer))
+        if epoch is None:
+            return None
+        return epoch, self._cells.get(version_cell(layer, z, x, y), 0)
 
     def start(self) -> None:
         """Start listening in a daemon thread (no-op without a DSN)."""
@@ -73,14 +119,30 @@ class LayerVersions:
         with psycopg.connect(dsn, autocommit=True) as connection:
             # Listen first, then read: a bump between the two is not lost.
             connection.execute(f"LISTEN {CHANNEL}")
+            connection.execute(f"LISTEN {TILES_CHANNEL}")
             rows = connection.execute("SELECT layer, version FROM layer_versions").fetchall()
             self._versions.update(dict(rows))
+            cells = connection.execute(
+                "SELECT layer, zoom, tile_x, tile_y, version FROM tile_versions"
+            ).fetchall()
+            for layer, z, x, y, version in cells:
+                self._bump_cell((layer, z, x, y), version)
             self._live = True
             while not self._stopping.is_set():
                 for notice in connection.notifies(timeout=1.0):
+                    if notice.channel == TILES_CHANNEL:
+                        for entry in notice.payload.split(";"):
+                            cell, _, version = entry.partition("=")
+                            layer, z, x, y = cell.split("/")
+                            self._bump_cell((layer, int(z), int(x), int(y)), int(version))
+                        continue
                     layer, _, version = notice.payload.partition("=")
                     if int(version) > self._versions.get(layer, 0):
                         self._versions[layer] = int(version)
+
+    def _bump_cell(self, cell: CellKey, version: int) -> None:
+        if version > self._cells.get(cell, 0):
+            self._cells[cell] = version
 
 
 def wait_until_live(versions: LayerVersions, seconds: float = 5.0) -> bool:

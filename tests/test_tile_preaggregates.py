@@ -1,0 +1,233 @@
+"""Tile pre-aggregates kept exact on write, per-cell tile invalidation, the render queue."""
+
+import asyncio
+import random
+import time
+
+import mapbox_vector_tile
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.auth.scope import PUBLIC_SCOPE
+from app.geo.webmercator import lonlat_to_tile, tiles_covering
+from app.tiles import service
+from app.tiles.catalog import POINT_LAYERS, cells_max_zoom
+from tests.factories import DONGLI, XINGQING, enterprise_payload
+
+NINGXIA_BBOX = (104.2, 35.2, 107.7, 39.4)
+LEVELS = ("red", "orange", "yellow", "blue")
+
+# The rows of tile_cells per tile and colour, and the same recounted from the raw rows by
+# the tiles' own half-open bounds (ST_TileEnvelope), at one zoom.
+CELL_COUNTS = """
+    SELECT tile_x, tile_y, level, sum(count) FROM tile_cells
+     WHERE layer = :layer AND zoom = :z GROUP BY 1, 2, 3 HAVING sum(count) <> 0
+"""
+RAW_COUNTS = """
+    WITH p AS (SELECT ST_Transform({anchor}, 3857) AS g, coalesce(risk_level, '') AS level
+                 FROM {table}),
+    t AS (SELECT p.level, floor((ST_X(p.g) + 20037508.342789244) / (40075016.685578488 / 2 ^ :z))
+                 AS tx, floor((20037508.342789244 - ST_Y(p.g)) / (40075016.685578488 / 2 ^ :z))
+                 AS ty, p.g FROM p)
+    SELECT tx::int, ty::int, level, count(*) FROM t
+     WHERE ST_Intersects(t.g, ST_TileEnvelope(:z, tx::int, ty::int))
+     GROUP BY 1, 2, 3
+"""
+
+
+def decode(content: bytes) -> dict:
+    return mapbox_vector_tile.decode(content, default_options={"y_coord_down": True})
+
+
+def _scatter(session: Session, table: str, n: int, seed: int) -> None:
+    columns = {
+        "risk_points": ("name, method, inputs, score, risk_level", "'风险点', 'lec', '{}', 0"),
+        "public_zones": ("name, kind, risk_level", "'学校', 'school'"),
+    }[table]
+    session.execute(
+        text(f"""
+        INSERT INTO {table} ({columns[0]}, geom)
+        SELECT {columns[1]}, (ARRAY['red','orange','yellow','blue'])[1 + (row_number() OVER ()) % 4],
+               pt.geom
+          FROM regions r, LATERAL (SELECT (ST_Dump(ST_GeneratePoints(r.geom, :n, :seed))).geom) pt
+         WHERE r.code = '640000'
+    """),
+        {"n": n, "seed": seed},
+    )
+
+
+def _random_writes(session: Session, table: str, rng: random.Random) -> None:
+    """Moves (inside Ningxia, across tiles), colour changes and deletes, several rounds."""
+    for round_ in range(3):
+        ids = session.execute(text(f"SELECT id FROM {table} ORDER BY id")).scalars().all()
+        moved = rng.sample(ids, len(ids) // 5)
+        session.execute(
+            text(f"""
+            UPDATE {table} SET geom = ST_SetSRID(ST_MakePoint(
+                   105.2 + (id * 7919 % 1000) / 700.0, 36.0 + (id * 104729 % 1000) / 500.0), 4326)
+             WHERE id = ANY(:ids)"""),
+            {"ids": moved},
+        )
+        for level in LEVELS:
+            recoloured = rng.sample(ids, len(ids) // 20)
+            session.execute(
+                text(f"UPDATE {table} SET risk_level = :level WHERE id = ANY(:ids)"),
+                {"level": level, "ids": recoloured},
+            )
+        session.execute(
+            text(f"DELETE FROM {table} WHERE id = ANY(:ids)"),
+            {"ids": rng.sample(ids, len(ids) // 10)},
+        )
+        _scatter(session, table, 200, seed=100 + round_)
+
+
+@pytest.mark.parametrize("table", ["risk_points", "public_zones"])
+def test_cells_equal_a_raw_recount_after_random_writes(session: Session, table: str) -> None:
+    _scatter(session, table, 1500, seed=7)
+    _random_writes(session, table, random.Random(table))
+    anchor = "geom" if table == "risk_points" else "ST_PointOnSurface(geom)"
+    for z in (3, 6, 9):
+        cells = {
+            (x, y, level): n
+            for x, y, level, n in session.execute(text(CELL_COUNTS), {"layer": table, "z": z})
+        }
+        raw = {
+            (x, y, level): n
+            for x, y, level, n in session.execute(
+                text(RAW_COUNTS.format(anchor=anchor, table=table)), {"z": z}
+            )
+        }
+        assert cells == raw, f"zoom {z}"
+    # And the rows equal a rebuild from scratch (the recount the CLI runs).
+    snapshot = "SELECT zoom, tile_x, tile_y, cell_x, cell_y, county_code, level, count FROM tile_cells"
+    before = set(session.execute(text(snapshot)).all())
+    session.execute(text("SELECT rebuild_tile_cells()"))
+    assert set(session.execute(text(snapshot)).all()) == before
+
+
+@pytest.mark.parametrize("z", [4, 7])
+def test_tiles_from_cells_equal_tiles_from_raw_points(
+    client: TestClient, session: Session, z: int
+) -> None:
+    _scatter(session, "risk_points", 1500, seed=11)
+    _random_writes(session, "risk_points", random.Random(z))
+    total = session.execute(text("SELECT count(*) FROM risk_points")).scalar_one()
+    # updated_since is not served by the cells: the same tile is then counted from the rows.
+    raw_path = {"updated_since": "2000-01-01T00:00:00Z"}
+    sums = {"cells": 0, "raw": 0}
+    for x, y in tiles_covering(*NINGXIA_BBOX, z):
+        url = f"/tiles/risk_points/{z}/{x}/{y}.mvt"
+        for path, params in (("cells", {}), ("raw", raw_path)):
+            features = decode(client.get(url, params=params).content)
+            cells = sorted(
+                tuple(f["properties"][k] for k in ("count", *LEVELS))
+                for f in features.get("risk_points", {}).get("features", [])
+            )
+            sums[path] += sum(c[0] for c in cells)
+            if path == "cells":
+                from_cells = cells
+            else:
+                assert cells == from_cells
+    assert sums == {"cells": total, "raw": total}
+
+
+def test_catalog_and_database_agree_on_pre_aggregated_zooms(session: Session) -> None:
+    stored = dict(session.execute(text("SELECT layer, max_zoom FROM tile_cell_sources")).all())
+    assert stored == {name: cells_max_zoom(layer) for name, layer in POINT_LAYERS.items()}
+
+
+def test_cell_path_serves_level_and_region_but_not_sector_filters() -> None:
+    layer = POINT_LAYERS["enterprises"]
+    level_region = PUBLIC_SCOPE.filters("enterprises", level="red", region="6401")
+    assert service.reads_cells(layer, 10, level_region)
+    assert not service.reads_cells(layer, 11, level_region)  # aggregated from raw points
+    assert not service.reads_cells(layer, 6, PUBLIC_SCOPE.filters("enterprises", sector="冶金"))
+
+
+def test_a_write_invalidates_only_the_tiles_around_it(client: TestClient) -> None:
+    enterprise = client.post("/api/enterprises", json=enterprise_payload()).json()
+    urls = {
+        (name, z): "/tiles/enterprises/{}/{}/{}.mvt".format(z, *lonlat_to_tile(*where, z))
+        for name, where in (("here", XINGQING), ("far", DONGLI))
+        for z in (4, 9, 14)
+    }
+    # 兴庆区 and 东丽区 share no tile down to zoom 4 (z4 tiles are ~2,500 km wide; 东丽
+    # lies in the next one east), so every "far" tile is unrelated.
+    assert all(urls["here", z] != urls["far", z] for z in (4, 9, 14))
+    etags = {key: client.get(url).headers["etag"] for key, url in urls.items()}
+
+    def status(key: tuple[str, int]) -> int:
+        return client.get(urls[key], headers={"If-None-Match": etags[key]}).status_code
+
+    client.post("/api/enterprises", json=enterprise_payload((XINGQING[0] + 0.001, XINGQING[1])))
+    assert {key: status(key) for key in urls} == {
+        **{("here", z): 200 for z in (4, 9, 14)},
+        **{("far", z): 304 for z in (4, 9, 14)},
+    }
+    # Moving a row re-renders the tiles of its old and of its new place.
+    etags = {key: client.get(url).headers["etag"] for key, url in urls.items()}
+    moved = client.patch(
+        f"/api/enterprises/{enterprise['id']}",
+        json={"lon": DONGLI[0], "lat": DONGLI[1], "version": enterprise["version"]},
+    )
+    assert moved.status_code == 200, moved.text
+    assert {key: status(key) for key in urls} == {key: 200 for key in urls}
+    far = decode(client.get(urls["far", 14]).content)["enterprises"]["features"]
+    assert [f["properties"]["id"] for f in far] == [enterprise["id"]]
+    here = decode(client.get(urls["here", 14]).content)["enterprises"]["features"]
+    assert enterprise["id"] not in [f["properties"]["id"] for f in here]
+    low = decode(client.get(urls["far", 4]).content)["enterprises"]["features"]
+    assert sum(f["properties"]["count"] for f in low) == 1
+
+
+def test_the_render_queue_bounds_a_burst(monkeypatch: pytest.MonkeyPatch) -> None:
+    running = 0
+    peak = 0
+    renders = 0
+
+    async def slow_render(session, work, *args, **kwargs) -> bytes:  # noqa: ANN001
+        nonlocal running, peak, renders
+        running += 1
+        renders += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.02)
+        running -= 1
+        return b"tile"
+
+    monkeypatch.setattr(service, "run_in_session_thread", slow_render)
+    layer = POINT_LAYERS["enterprises"]
+    filters = PUBLIC_SCOPE.filters("enterprises")
+
+    async def burst(etags: list[str]) -> float:
+        cache = service.TileCache(max_bytes=1 << 20)
+        queue = service.RenderQueue(2)
+        started = time.perf_counter()
+        tiles = await asyncio.gather(
+            *(
+                service.get_tile(
+                    None,  # type: ignore[arg-type]
+                    cache,
+                    queue,
+                    etag=etag,
+                    layer=layer,
+                    z=14,
+                    x=1,
+                    y=1,
+                    filters=filters,
+                )
+                for etag in etags
+            )
+        )
+        assert all(tile == b"tile" for tile, _ in tiles)
+        assert queue.running == queue.waiting == 0
+        return time.perf_counter() - started
+
+    elapsed = asyncio.run(burst([f'"{n}"' for n in range(40)]))
+    assert (peak, renders) == (2, 40)
+    assert elapsed >= 20 * 0.02  # 40 renders, two at a time
+    # A burst for one tile renders it once; the others find it in the cache.
+    peak = renders = 0
+    asyncio.run(burst(['"same"'] * 40))
+    assert renders <= 2  # those that started before the first one finished
