@@ -66,7 +66,8 @@ def _random_writes(session: Session, table: str, rng: random.Random) -> None:
         session.execute(
             text(f"""
             UPDATE {table} SET geom = ST_SetSRID(ST_MakePoint(
-                   105.2 + (id * 7919 % 1000) / 700.0, 36.0 + (id * 104729 % 1000) / 500.0), 4326)
+                   105.2 + (id::bigint * 7919 % 1000) / 700.0,
+                   36.0 + (id::bigint * 104729 % 1000) / 500.0), 4326)
              WHERE id = ANY(:ids)"""),
             {"ids": moved},
         )
@@ -101,7 +102,9 @@ def test_cells_equal_a_raw_recount_after_random_writes(session: Session, table: 
         }
         assert cells == raw, f"zoom {z}"
     # And the rows equal a rebuild from scratch (the recount the CLI runs).
-    snapshot = "SELECT zoom, tile_x, tile_y, cell_x, cell_y, county_code, level, count FROM tile_cells"
+    snapshot = (
+        "SELECT zoom, tile_x, tile_y, cell_x, cell_y, county_code, level, count FROM tile_cells"
+    )
     before = set(session.execute(text(snapshot)).all())
     session.execute(text("SELECT rebuild_tile_cells()"))
     assert set(session.execute(text(snapshot)).all()) == before
@@ -187,7 +190,7 @@ def test_the_render_queue_bounds_a_burst(monkeypatch: pytest.MonkeyPatch) -> Non
     peak = 0
     renders = 0
 
-    async def slow_render(session, work, *args, **kwargs) -> bytes:  # noqa: ANN001
+    async def slow_render(session, work, *args, **kwargs) -> bytes:
         nonlocal running, peak, renders
         running += 1
         renders += 1
