@@ -14,7 +14,7 @@ from app.auth.scope import PUBLIC_SCOPE
 from app.geo.webmercator import lonlat_to_tile, tiles_covering
 from app.tiles import service
 from app.tiles.catalog import POINT_LAYERS, cells_max_zoom
-from tests.factories import DONGLI, XINGQING, enterprise_payload
+from tests.factories import DONGLI, XINGQING, enterprise_payload, lec_point
 
 NINGXIA_BBOX = (104.2, 35.2, 107.7, 39.4)
 LEVELS = ("red", "orange", "yellow", "blue")
@@ -234,3 +234,16 @@ def test_the_render_queue_bounds_a_burst(monkeypatch: pytest.MonkeyPatch) -> Non
     peak = renders = 0
     asyncio.run(burst(['"same"'] * 40))
     assert renders <= 2  # those that started before the first one finished
+
+
+def test_a_new_sector_re_renders_the_enterprise_s_risk_points(client: TestClient) -> None:
+    enterprise = client.post("/api/enterprises", json=enterprise_payload()).json()
+    client.post("/api/risk-points", json=lec_point(enterprise["id"], 3, 6, 7))
+    x, y = lonlat_to_tile(*XINGQING, 14)
+    url = f"/tiles/risk_points/14/{x}/{y}.mvt?sector=危险化学品"
+    first = client.get(url)
+    assert decode(first.content)["risk_points"]["features"]
+    changed = client.patch(f"/api/enterprises/{enterprise['id']}", json={"sector": "冶金"})
+    assert changed.status_code == 200, changed.text
+    again = client.get(url, headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 200 and again.content == b""
