@@ -1177,9 +1177,9 @@ def generate(
         log(f"rebuild_tile_cells(): {cell_rows} cell rows in {time.perf_counter() - started:.1f} s")
         # The loads bypassed the layer-version triggers: bump the loaded layers once.
         conn.execute(
-            "SELECT pg_notify('riskatlas_layers', layer || '=' || version) FROM ("
-            " UPDATE layer_versions SET version = version + 1 WHERE layer = ANY(%s)"
-            " RETURNING layer, version) bumped",
+            "WITH bumped AS (UPDATE layer_versions SET version = version + 1"
+            " WHERE layer = ANY(%s) RETURNING layer, version)"
+            " SELECT pg_notify('riskatlas_layers', layer || '=' || version) FROM bumped",
             (list(LOCATED),),
         )
         generated = log.elapsed
