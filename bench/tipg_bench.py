@@ -110,7 +110,10 @@ def start_tipg(url: str, python: str) -> tuple[subprocess.Popen, int]:
         "PATH": os.environ.get("PATH", ""),
         "DATABASE_URL": national.libpq_url(url),
         "TIPG_DB_SCHEMAS": '["public"]',
-        "TIPG_DB_TABLES": '["enterprises"]',
+        "TIPG_DB_TABLES": '["public.enterprises"]',
+        "TIPG_DB_FUNCTIONS": "[]",
+        # enterprises has two geometry columns; footprint (mostly NULL) sorts first.
+        "TIPG_TABLE_CONFIG__public_enterprises__GEOMCOL": "geom",
         "TIPG_DB_SPATIAL_EXTENT": "false",
         "TIPG_DB_DATETIME_EXTENT": "false",
     }
@@ -186,6 +189,9 @@ def main() -> None:
     parser.add_argument("--boxes", type=int, default=60)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--tipg", default=TIPG_PYTHON, help="python of tipg's own venv")
+    parser.add_argument(
+        "--burst", type=int, default=0, help="also: the whole list cold from this many clients"
+    )
     args = parser.parse_args()
     url = national.bench_database_url(args.database_url)
     tiles, bboxes = workload(url, args.tiles, args.boxes)
@@ -227,6 +233,14 @@ def main() -> None:
         runs["tipg json same"] = run_requests(
             "tipg GeoJSON ~1,000, same properties", tipg_port, tipg_json_same, args.clients, {}
         )
+        if args.burst:
+            runs["tipg burst"] = run_requests(
+                f"tipg tiles whole list, same properties, {args.burst} clients",
+                tipg_port,
+                tipg_same,
+                args.burst,
+                {},
+            )
     finally:
         stop(tipg)
 
@@ -243,6 +257,20 @@ def main() -> None:
             stop(process)
         results.append((cold, runs[f"tipg {label}"]))
         results.append((cold, runs[f"tipg same {label}"]))
+    if args.burst:
+        process, port = start_server(url, 1)
+        try:
+            headers = sign_in(f"http://127.0.0.1:{port}", url)
+            burst = run_requests(
+                f"RiskAtlas tiles whole list, cold, {args.burst} clients",
+                port,
+                ours_tile,
+                args.burst,
+                headers,
+            )
+        finally:
+            stop(process)
+        results.append((burst, runs["tipg burst"]))
     os.environ["RISKATLAS_TILE_CACHE_MB"] = "256"
     process, port = start_server(url, 1)
     try:
