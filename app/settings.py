@@ -71,8 +71,10 @@ class Settings(BaseSettings):
     # notify: layer versions pushed by PostgreSQL at commit (no query per cached tile);
     # query: read from the table on every tile request.
     tile_versions: Literal["notify", "query"] = "notify"
-    # Tile renders that run at once per process (the rest queue): about the database's cores.
-    tile_renders: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
+    # Tile renders that run at once per process; the rest queue. A render mostly waits on
+    # PostgreSQL round trips, so 4 per core keeps the cores busy without thrashing
+    # (bench/README.md: 2 vs 8 on 2 cores).
+    tile_renders: int = Field(default_factory=lambda: 4 * (os.cpu_count() or 2), ge=1)
 
     demo_seed: int = 20240601
     demo_enterprises: int = 5000
