@@ -3,6 +3,7 @@
 import asyncio
 import random
 import time
+from types import SimpleNamespace
 
 import mapbox_vector_tile
 import pytest
@@ -210,7 +211,7 @@ def test_the_render_queue_bounds_a_burst(monkeypatch: pytest.MonkeyPatch) -> Non
         tiles = await asyncio.gather(
             *(
                 service.get_tile(
-                    None,  # type: ignore[arg-type]
+                    SimpleNamespace(info={}),  # type: ignore[arg-type]
                     cache,
                     queue,
                     etag=etag,

@@ -43,6 +43,12 @@ def tell_database_who(
     }
 
 
+def reads_only(session: Session) -> None:
+    """This session's transactions write nothing (a tile render): they need not name the
+    actor, which saves a round trip per transaction."""
+    session.info.pop(ACTOR_KEY, None)
+
+
 @event.listens_for(Session, "after_begin")
 def _set_actor(session: Session, _: SessionTransaction, connection: Connection) -> None:
     actor = session.info.get(ACTOR_KEY)

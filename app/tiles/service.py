@@ -25,6 +25,7 @@ from typing import TypedDict, TypeVar
 from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
+from app.audit.service import reads_only
 from app.auth.scope import PUBLIC_SCOPE, RowFilters, Scope
 from app.db import run_in_session_thread
 from app.errors import InvalidInput
@@ -329,6 +330,7 @@ async def get_tile(
         done = cache_.get(etag)
         if done is not None:
             return done, True
+        reads_only(session)
         tile = await run_in_session_thread(
             session, render_tile, session, layer=layer, z=z, x=x, y=y, filters=filters
         )
