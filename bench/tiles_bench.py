@@ -22,11 +22,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import create_engine, text
 
+from app.auth.scope import Scope
 from app.geo.webmercator import lonlat_to_tile
 from app.tiles.catalog import LAYERS
 from app.tiles.service import parse_filters, render_tile
 from bench import national
 from bench.harness import in_threads, start_server
+from bench.load import sign_in
 
 LAYER_MIX = [
     "enterprises",
@@ -39,6 +41,7 @@ LAYER_MIX = [
 ]
 ZOOMS = range(4, 15)
 MAX_TILE_BYTES = 500 * 1024
+ADMIN = Scope(role="admin", user_id=0, username="bench-tiles")
 
 
 def tile_list(engine, count: int, seed: int = 1) -> list[tuple[str, int, int, int]]:
@@ -110,7 +113,7 @@ def run_floor(url: str, tiles: list, parallel: int) -> Run:
                     z=z,
                     x=x,
                     y=y,
-                    filters=parse_filters(found, jurisdiction=""),
+                    filters=parse_filters(found, scope=ADMIN),
                 )
                 elapsed = (time.perf_counter() - started) * 1000
                 with lock:
@@ -123,7 +126,7 @@ def run_floor(url: str, tiles: list, parallel: int) -> Run:
     return run
 
 
-def run_http(name: str, port: int, tiles: list, clients: int) -> Run:
+def run_http(name: str, port: int, tiles: list, clients: int, headers: dict) -> Run:
     """Request every tile once over HTTP/1.1 keep-alive from `clients` connections."""
     run = Run(name)
     lock = threading.Lock()
@@ -133,7 +136,7 @@ def run_http(name: str, port: int, tiles: list, clients: int) -> Run:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         for layer, z, x, y in chunk:
             started = time.perf_counter()
-            connection.request("GET", f"/tiles/{layer}/{z}/{x}/{y}.mvt")
+            connection.request("GET", f"/tiles/{layer}/{z}/{x}/{y}.mvt", headers=headers)
             response = connection.getresponse()
             body = response.read()
             elapsed = (time.perf_counter() - started) * 1000
@@ -177,15 +180,18 @@ def main() -> None:
     floor = run_floor(url, tiles, args.workers)
     process, port = start_server(url, args.workers)
     try:
-        cold = run_http(f"server cold ({args.workers} procs)", port, tiles, args.clients)
+        headers = sign_in(f"http://127.0.0.1:{port}", url)
+        cold = run_http(f"server cold ({args.workers} procs)", port, tiles, args.clients, headers)
         warm = Run("")
         for _ in range(4):  # every process must have cached every tile
-            warm = run_http(f"server warm ({args.workers} procs)", port, tiles, args.clients)
+            warm = run_http(
+                f"server warm ({args.workers} procs)", port, tiles, args.clients, headers
+            )
             if warm.hits == len(tiles):
                 break
         # The same warm pass from one client: latency without the load generator and
         # four connections competing for this machine's two cores.
-        warm_single = run_http("server warm, 1 client", port, tiles, 1)
+        warm_single = run_http("server warm, 1 client", port, tiles, 1, headers)
     finally:
         process.terminate()
         process.wait(timeout=30)
