@@ -248,3 +248,52 @@ def test_a_new_sector_re_renders_the_enterprise_s_risk_points(client: TestClient
     assert changed.status_code == 200, changed.text
     again = client.get(url, headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 200 and again.content == b""
+
+
+def test_the_listener_reloads_cell_versions_when_the_epoch_moves(engine) -> None:
+    """A restore puts cell versions back and bumps the epoch: memory must follow it down."""
+    from app.tiles.versions import LayerVersions, wait_until_live
+
+    dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    x, y = lonlat_to_tile(*XINGQING, 14)
+    versions = LayerVersions(dsn)
+
+    def current() -> tuple[int, int]:  # (-1, -1) while the listener reloads
+        return versions.cached_tile("emergency_resources", 14, x, y) or (-1, -1)
+
+    def wait_for(check) -> None:
+        deadline = time.monotonic() + 5
+        while not check() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert check(), current()
+
+    insert = text(
+        "INSERT INTO emergency_resources (name, kind, geom) VALUES ('纪元测试', 'rescue_team',"
+        " ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"
+    )
+    versions.start()
+    try:
+        assert wait_until_live(versions)
+        before = versions.cached_tile("emergency_resources", 14, x, y)
+        assert before is not None
+        for _ in range(2):
+            with engine.begin() as connection:
+                connection.execute(insert, {"lon": XINGQING[0], "lat": XINGQING[1]})
+        wait_for(lambda: current()[1] == before[1] + 2)
+        with engine.begin() as connection:  # what a restore does to these tables
+            connection.execute(
+                text("UPDATE tile_versions SET version = version - 2 WHERE layer = :layer"),
+                {"layer": "emergency_resources"},
+            )
+            connection.execute(
+                text(
+                    "WITH bumped AS (UPDATE layer_versions SET version = version + 1"
+                    " WHERE layer = 'tiles:emergency_resources' RETURNING layer, version)"
+                    " SELECT pg_notify('riskatlas_layers', layer || '=' || version) FROM bumped"
+                )
+            )
+        wait_for(lambda: current() == (before[0] + 1, before[1]))
+    finally:
+        versions.stop()
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM emergency_resources WHERE name = '纪元测试'"))

@@ -35,9 +35,12 @@ def version_cell(layer: str, z: int, x: int, y: int) -> CellKey:
     return (layer, VERSION_ZOOM, x >> shift, y >> shift)
 
 
+EPOCH_PREFIX = "tiles:"
+
+
 def epoch_layer(layer: str) -> str:
     """The layer_versions row of a point layer's tile epoch (TRUNCATE, restore, rebuild)."""
-    return f"tiles:{layer}"
+    return f"{EPOCH_PREFIX}{layer}"
 
 
 def query_tile_version(session: Session, layer: str, z: int, x: int, y: int) -> tuple[int, int]:
@@ -120,25 +123,44 @@ class LayerVersions:
             # Listen first, then read: a bump between the two is not lost.
             connection.execute(f"LISTEN {CHANNEL}")
             connection.execute(f"LISTEN {TILES_CHANNEL}")
-            rows = connection.execute("SELECT layer, version FROM layer_versions").fetchall()
-            self._versions.update(dict(rows))
-            cells = connection.execute(
-                "SELECT layer, zoom, tile_x, tile_y, version FROM tile_versions"
-            ).fetchall()
-            for layer, z, x, y, version in cells:
-                self._bump_cell((layer, z, x, y), version)
-            self._live = True
+            self._read_tables(connection)
             while not self._stopping.is_set():
                 for notice in connection.notifies(timeout=1.0):
-                    if notice.channel == TILES_CHANNEL:
-                        for entry in notice.payload.split(";"):
-                            cell, _, version = entry.partition("=")
-                            layer, z, x, y = cell.split("/")
-                            self._bump_cell((layer, int(z), int(x), int(y)), int(version))
-                        continue
-                    layer, _, version = notice.payload.partition("=")
-                    if int(version) > self._versions.get(layer, 0):
-                        self._versions[layer] = int(version)
+                    if not self._apply(notice.channel, notice.payload):
+                        break
+                if not self._live:
+                    self._read_tables(connection)
+
+    def _apply(self, channel: str, payload: str) -> bool:
+        """Apply one notification; False when the tables must be read again first."""
+        if channel == TILES_CHANNEL:
+            for entry in payload.split(";"):
+                cell, _, version = entry.partition("=")
+                layer, z, x, y = cell.split("/")
+                self._bump_cell((layer, int(z), int(x), int(y)), int(version))
+            return True
+        layer, _, version = payload.partition("=")
+        if int(version) <= self._versions.get(layer, 0):
+            return True
+        if layer.startswith(EPOCH_PREFIX):
+            # A new tile epoch (restore, TRUNCATE, rebuild): a restore may have put cell
+            # versions back. Until they are read again, requests ask the tables. (The
+            # connection cannot be queried while notifications are being read.)
+            self._live = False
+            return False
+        self._versions[layer] = int(version)
+        return True
+
+    def _read_tables(self, connection: psycopg.Connection) -> None:
+        """Read every layer and cell version from the tables, then serve from memory."""
+        rows = connection.execute("SELECT layer, version FROM layer_versions").fetchall()
+        for layer, version in rows:
+            self._versions[layer] = max(version, self._versions.get(layer, 0))
+        cells = connection.execute(
+            "SELECT layer, zoom, tile_x, tile_y, version FROM tile_versions"
+        ).fetchall()
+        self._cells = {(layer, z, x, y): version for layer, z, x, y, version in cells}
+        self._live = True
 
     def _bump_cell(self, cell: CellKey, version: int) -> None:
         if version > self._cells.get(cell, 0):
