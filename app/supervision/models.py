@@ -4,13 +4,16 @@ from datetime import datetime
 
 from sqlalchemy import (
     CHAR,
+    BigInteger,
     CheckConstraint,
     DateTime,
+    Identity,
     Integer,
     PrimaryKeyConstraint,
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -22,14 +25,17 @@ KINDS = ("unit", "enterprise")
 
 class KeySupervisionEntry(Base):
     """A county or township (unit) or an enterprise on a region's list for a year, with the
-    reason the official gave. Keyed by the listing region's code first."""
+    reason the official gave. Keyed by the listing region's code first; the id names the
+    row in the audit log."""
 
     __tablename__ = "key_supervision"
     __table_args__ = (
-        PrimaryKeyConstraint("region_code", "year", "kind", "subject"),
+        PrimaryKeyConstraint("region_code", "id"),
+        UniqueConstraint("region_code", "year", "kind", "subject"),
         CheckConstraint("kind IN ('unit', 'enterprise')", name="kind"),
     )
 
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), autoincrement=True, nullable=False)
     region_code: Mapped[str] = mapped_column(CHAR(6), nullable=False)
     year: Mapped[int] = mapped_column(SmallInteger, nullable=False)
     kind: Mapped[str] = mapped_column(String(10), nullable=False)

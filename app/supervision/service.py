@@ -191,9 +191,7 @@ def key_list(
     entries = session.scalars(
         select(KeySupervisionEntry)
         .where(KeySupervisionEntry.region_code == region, KeySupervisionEntry.year == year)
-        .order_by(
-            KeySupervisionEntry.kind, KeySupervisionEntry.chosen_at, KeySupervisionEntry.subject
-        )
+        .order_by(KeySupervisionEntry.kind, KeySupervisionEntry.id)
     ).all()
     return {
         "region": region,

@@ -42,6 +42,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "key_supervision",
+        sa.Column("id", sa.BigInteger(), sa.Identity(), nullable=False),
         sa.Column("region_code", sa.CHAR(length=6), nullable=False),
         sa.Column("year", sa.SmallInteger(), nullable=False),
         sa.Column("kind", sa.String(length=10), nullable=False),
@@ -53,8 +54,9 @@ def upgrade() -> None:
         sa.Column("chosen_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
                   nullable=False),
         sa.CheckConstraint("kind IN ('unit', 'enterprise')", name=op.f("ck_key_supervision_kind")),
-        sa.PrimaryKeyConstraint("region_code", "year", "kind", "subject",
-                                name=op.f("pk_key_supervision")),
+        sa.PrimaryKeyConstraint("region_code", "id", name=op.f("pk_key_supervision")),
+        sa.UniqueConstraint("region_code", "year", "kind", "subject",
+                            name=op.f("uq_key_supervision_region_code")),
     )
     op.execute(SQL.read_text(encoding="utf-8"))
 
