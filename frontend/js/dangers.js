@@ -29,7 +29,14 @@ const state = {
   lifecycle: null,
   sectors: null,
   detail: null,      // the id of the danger shown, or null for the tab's list
+  shown: 0,          // bumped by every render: an answer for an older one is dropped
 };
+
+/** A check for async renderers: still the view they were started for? */
+function current() {
+  const ticket = state.shown;
+  return () => ticket === state.shown;
+}
 
 /** Text with {name} placeholders filled. */
 export function fill(text, values) {
@@ -125,6 +132,7 @@ export function openDanger(id) {
 }
 
 function render() {
+  state.shown += 1;
   view.querySelectorAll('[data-tab]').forEach((tab) => {
     tab.setAttribute('aria-selected', String(tab.dataset.tab === state.tab));
   });
@@ -152,8 +160,10 @@ function options(values, selected) {
 }
 
 async function renderList() {
+  const still = current();
   const rules = await lifecycle();
   if (!state.sectors) state.sectors = await getJSON('/api/map/sectors').catch(() => []);
+  if (!still()) return;
   const f = state.filters;
   const user = currentUser();
   if (!f.region && user && user.scope && user.scope.region) f.region = user.scope.region;
@@ -281,12 +291,16 @@ function renderReportForm() {
 const INBOX = ['to_register', 'to_assess', 'to_accept', 'to_verify', 'to_close', 'overdue', 'escalated'];
 
 async function renderInbox() {
+  const still = current();
   await lifecycle();
+  if (!still()) return;
   body.innerHTML = '<div class="dz-message" hidden></div><div class="skeleton"></div>';
   let inbox;
   try {
     inbox = await getJSON('/api/hidden-dangers/inbox');
+    if (!still()) return;
   } catch (error) {
+    if (!still()) return;
     body.innerHTML = '<div class="dz-message" hidden></div>';
     message(body, errorText(error));
     return;
@@ -307,7 +321,9 @@ async function renderInbox() {
 // One danger
 
 async function renderDetail(id) {
+  const still = current();
   const rules = await lifecycle();
+  if (!still()) return;
   body.innerHTML = '<div class="skeleton"></div>';
   let danger;
   let history;
@@ -315,12 +331,13 @@ async function renderDetail(id) {
     [danger, history] = await Promise.all([
       getJSON(`/api/hidden-dangers/${id}`), getJSON(`/api/hidden-dangers/${id}/history`)]);
   } catch (error) {
+    if (!still()) return;
     body.innerHTML = `<button type="button" class="link-btn" id="dz-back">${escapeHtml(t('dz.back'))}</button><div class="dz-message" hidden></div>`;
     $('#dz-back', body).addEventListener('click', back);
     message(body, errorText(error));
     return;
   }
-  if (state.detail !== id) return;
+  if (!still()) return;
   const planNames = {};
   for (const items of Object.values(rules.plan_items)) for (const item of items) planNames[item.item] = item.name_zh;
   const photos = history.flatMap((event) => ((event.evidence && event.evidence.photos) || []));
