@@ -27,6 +27,7 @@ export function installDangerLayer({ openDanger }) {
   const layer = L.layerGroup([], { pane: 'dangers' });
   let on = false;
   let controller = null;
+  let popupOpen = false;   // a popup opening pans the map: no redraw under it
 
   const Control = L.Control.extend({
     options: { position: 'topright' },
@@ -47,7 +48,7 @@ export function installDangerLayer({ openDanger }) {
     if (!allowed) return;
     const legend = on ? `<div class="dz-legend">${Object.keys(COLOURS).map((g) => `<span><i class="dz-dot ${g}"></i>${escapeHtml(t(`dz.layer.${g}`))}</span>`).join('')}
       <span><i class="dz-dot ring"></i>${escapeHtml(t('dz.layer.overdue'))}</span>
-      ${total !== null ? `<span class="dz-count" id="dangers-layer-count">${num(total)}${truncated ? ` · ${escapeHtml(t('dz.layer.truncated').replace('{n}', num(total)))}` : ''}</span>` : ''}</div>` : '';
+      ${total !== null ? `<span class="dz-count" id="dangers-layer-count">${escapeHtml(t('dz.layer.count').replace('{n}', num(total)))}${truncated ? ` · ${escapeHtml(t('dz.layer.truncated').replace('{n}', num(total)))}` : ''}</span>` : ''}</div>` : '';
     control.div.innerHTML = `<label><input type="checkbox" id="dangers-layer-toggle" ${on ? 'checked' : ''}> <i class="dz-dot supervised"></i> ${escapeHtml(t('dz.layer'))}</label>${legend}`;
     control.div.querySelector('input').addEventListener('change', (e) => {
       on = e.target.checked;
@@ -56,7 +57,7 @@ export function installDangerLayer({ openDanger }) {
   }
 
   async function load() {
-    if (!on || !canRead('hidden_dangers')) return;
+    if (!on || !canRead('hidden_dangers') || popupOpen) return;
     if (controller) controller.abort();
     controller = new AbortController();
     const b = map.getBounds();
@@ -86,6 +87,8 @@ export function installDangerLayer({ openDanger }) {
         ${p.supervision_level ? `<dt>${escapeHtml(t('dz.col.supervision'))}</dt><dd>${escapeHtml(t(`dz.level.${p.supervision_level}`))}</dd>` : ''}
         ${p.deadline ? `<dt>${escapeHtml(t('dz.col.deadline'))}</dt><dd>${escapeHtml(p.deadline)}</dd>` : ''}</dl>
         <a class="more" href="#" data-danger-open="${Number(p.id)}">${escapeHtml(t('dz.layer.popupOpen'))} →</a></div>`);
+      marker.on('popupopen', () => { popupOpen = true; });
+      marker.on('popupclose', () => { popupOpen = false; });
       marker.addTo(layer);
     }
     renderControl(data.features.length, data.truncated);

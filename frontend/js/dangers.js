@@ -504,6 +504,8 @@ function actionForm(danger, action) {
 
 onAuthChange((kind) => {
   if (kind === 'refresh') return;
+  // The same user checked again (a stored session on load): what is open stays open.
+  if (kind === 'user') { showOpener(); return; }
   state.detail = null;
   state.tab = 'list';
   state.filters = { region: '', grade: '', status: '', overdue: '', supervision_level: '', sector: '' };
