@@ -104,6 +104,7 @@ def test_bad_lists_are_refused_and_nothing_is_written(
         ([{"code": c} for c in ("640104", "640105", "640106", "640121")], "units"),  # too many
         ([{"code": "640104"}, {"code": "640202"}], "units.1.code"),  # not a county of 银川
         ([{"code": "640104"}, {"code": "640104"}], "units"),  # twice
+        ([{"name": "大新镇"}, {"code": "640104"}], "units.0"),  # a city names counties
     ):
         response = client.put(
             "/api/key-supervision", headers=official, json={**base, "units": units}

@@ -1,30 +1,36 @@
 """Request shapes for the key-supervision list."""
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.dangers.schemas import RowRef
 
+Reason = Field(None, max_length=1000, description="why it is under key supervision")
 
-class UnitIn(BaseModel):
-    """A unit under key supervision: a county (by code, for a city's list) or a township
-    or street (by name, for a county's list: townships are not in the region table)."""
 
-    code: str | None = Field(None, pattern=r"^\d{6}$")
-    name: str = Field("", max_length=100)
-    reason: str | None = Field(None, max_length=1000)
+class CountyIn(BaseModel):
+    """A county on a city's list, by its code."""
 
-    @model_validator(mode="after")
-    def _named(self) -> "UnitIn":
-        if self.code is None and not self.name.strip():
-            raise ValueError("a unit needs a county code or a township's name")
-        return self
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^\d{6}$")
+    reason: str | None = Reason
+
+
+class TownshipIn(BaseModel):
+    """A township or street on a county's list, by its name (townships are not in the
+    region table)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"\S")
+    reason: str | None = Reason
 
 
 class EnterpriseIn(BaseModel):
     """An enterprise under key supervision and why."""
 
     enterprise_id: RowRef
-    reason: str | None = Field(None, max_length=1000)
+    reason: str | None = Reason
 
 
 class KeyListIn(BaseModel):
@@ -32,5 +38,5 @@ class KeyListIn(BaseModel):
 
     region: str = Field(pattern=r"^\d{6}$")
     year: int = Field(ge=2000, le=2100)
-    units: list[UnitIn] = Field(default_factory=list, max_length=10)
+    units: list[CountyIn | TownshipIn] = Field(default_factory=list, max_length=10)
     enterprises: list[EnterpriseIn] = Field(default_factory=list, max_length=50)

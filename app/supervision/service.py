@@ -23,7 +23,7 @@ from app.settings import GEODATA_DIR
 from app.sites.models import Enterprise
 from app.sites.service import enterprise_or_raise
 from app.supervision.models import KeySupervisionEntry
-from app.supervision.schemas import KeyListIn
+from app.supervision.schemas import CountyIn, KeyListIn, TownshipIn
 
 KEY_SUPERVISION_CSV = GEODATA_DIR / "inspections" / "key_supervision.csv"
 CANDIDATES = 30
@@ -232,6 +232,10 @@ def save_list(session: Session, *, scope: Scope, body: KeyListIn, today: date) -
     units = []
     for index, unit in enumerate(body.units):
         if rule.unit_kind == "county":
+            if not isinstance(unit, CountyIn):
+                raise InvalidInput(
+                    f"a {rule.region_level}'s list names counties by code", field=f"units.{index}"
+                )
             row = session.execute(
                 text("SELECT name FROM regions WHERE code = :code AND parent_code = :region"),
                 {"code": unit.code, "region": region},
@@ -240,9 +244,14 @@ def save_list(session: Session, *, scope: Scope, body: KeyListIn, today: date) -
                 raise InvalidInput(
                     f"{unit.code} is not a county of {region}", field=f"units.{index}.code"
                 )
-            units.append((str(unit.code), str(row.name), unit.reason))
+            units.append((unit.code, str(row.name), unit.reason))
         else:
-            units.append((unit.name, unit.name, unit.reason))
+            if not isinstance(unit, TownshipIn):
+                raise InvalidInput(
+                    f"a {rule.region_level}'s list names townships by name", field=f"units.{index}"
+                )
+            name = unit.name.strip()
+            units.append((name, name, unit.reason))
     enterprises = []
     for index, chosen in enumerate(body.enterprises):
         enterprise = enterprise_or_raise(session, chosen.enterprise_id, scope)
