@@ -26,7 +26,8 @@ export function renderKeyList(root, context) {
     e.preventDefault();
     load(root, form.elements.region.value.trim(), Number(form.elements.year.value), context);
   });
-  if (region) load(root, region, Number(form.elements.year.value), context);
+  // A province names no list (geodata/inspections/key_supervision.csv): nothing to load.
+  if (region && !region.endsWith('0000')) load(root, region, Number(form.elements.year.value), context);
 }
 
 function say(root, text, kind = 'error') {
