@@ -210,6 +210,18 @@ def _users(args: argparse.Namespace, settings: Settings) -> None:
     print(f"user {args.username}: {args.action} done")
 
 
+def _dangers(args: argparse.Namespace, settings: Settings) -> None:
+    """Daily hidden-danger jobs: escalate overdue major dangers (app/dangers/daily.py)."""
+    from datetime import date  # noqa: PLC0415
+
+    from app.dangers import daily, service  # noqa: PLC0415
+
+    today = date.fromisoformat(args.today) if args.today else service.china_today()
+    with _owner_session() as session:
+        ids = daily.run(session, today=today)
+    print(f"{today}: {len(ids)} overdue major hidden dangers escalated {ids[:20]}")
+
+
 def _setup(args: argparse.Namespace, settings: Settings) -> None:
     setup(settings)
 
@@ -295,6 +307,11 @@ def build_parser() -> argparse.ArgumentParser:
     users.add_argument("--enterprise", type=int, help="enterprise account: enterprise id")
     users.add_argument("--password", help="else asked for (not echoed)")
     users.set_defaults(handler=_users)
+
+    dangers = commands.add_parser("dangers", help="daily hidden-danger jobs (run from cron)")
+    dangers.add_argument("action", choices=["escalate"])
+    dangers.add_argument("--today", help="the day to judge deadlines by, YYYY-MM-DD")
+    dangers.set_defaults(handler=_dangers)
 
     setup_cmd = commands.add_parser("setup", help="start, migrate, load what is missing")
     setup_cmd.set_defaults(handler=_setup)

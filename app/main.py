@@ -25,6 +25,8 @@ from app.reports.router import router as reports_router
 from app.risk.router import router as risk_router
 from app.settings import FRONTEND_DIR, get_settings
 from app.sites.router import router as sites_router
+from app.spotchecks.router import router as spot_checks_router
+from app.supervision.router import router as key_supervision_router
 from app.tiles.router import router as tiles_router
 from app.tiles.service import RenderQueue, TileCache
 from app.tiles.versions import LayerVersions
@@ -79,6 +81,8 @@ def create_app() -> FastAPI:
         dangers_router,
         inspections_router,
         nearby_router,
+        spot_checks_router,
+        key_supervision_router,
     ):
         app.include_router(router, dependencies=[Depends(get_scope)])
 

@@ -352,6 +352,57 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
 }
 
 
+# Issue 12: the major-danger map, spot-check draws and the key-supervision list.
+
+
+def _draw(c: Context) -> str:
+    """A spot-check draw of 银川市 made by the admin (the test enterprise graded first; the
+    official of 银川市 is the inspector pool): its URL."""
+    c.fresh("risk_points")
+    response = c.admin.post(
+        "/api/spot-checks/draws", json={"region": "640100", "period": "2026-11", "seed": "m"}
+    )
+    assert response.status_code == 201, response.text
+    return f"/api/spot-checks/draws/{response.json()['id']}"
+
+
+def _new_draw(c: Context) -> tuple[str, dict[str, Any]]:
+    c.fresh("risk_points")  # grades the test enterprise: the draw has a target
+    return "/api/spot-checks/draws", {"json": {"region": "640100", "period": "2026-Q4"}}
+
+
+def _key_list(c: Context) -> tuple[str, dict[str, Any]]:
+    units = [{"code": "640104"}, {"code": "640105"}]
+    body = {"region": "640100", "year": 2026, "units": units, "enterprises": []}
+    return "/api/key-supervision", {"json": body}
+
+
+MATRIX.update(
+    {
+        ("GET", "/api/hidden-dangers/lifecycle"): (
+            lambda c: ("/api/hidden-dangers/lifecycle", {}),
+            PUBLIC_ROUTE,
+        ),
+        ("GET", "/api/hidden-dangers/map"): (
+            lambda c: ("/api/hidden-dangers/map?bbox=105,37,108,40", {}),
+            DANGER_LISTS,
+        ),
+        ("POST", "/api/spot-checks/draws"): (_new_draw, OFFICIALS),
+        ("GET", "/api/spot-checks/draws"): (lambda c: ("/api/spot-checks/draws", {}), OFFICIALS),
+        ("GET", "/api/spot-checks/draws/{id}"): (lambda c: (_draw(c), {}), OFFICIALS),
+        ("GET", "/api/spot-checks/draws/{id}/xlsx"): (
+            lambda c: (f"{_draw(c)}/xlsx", {}),
+            OFFICIALS,
+        ),
+        ("GET", "/api/key-supervision"): (
+            lambda c: ("/api/key-supervision?region=640100", {}),
+            OFFICIALS,
+        ),
+        ("PUT", "/api/key-supervision"): (_key_list, OFFICIALS),
+    }
+)
+
+
 def _operations() -> set[tuple[str, str]]:
     """Every (method, path) the app routes, included routers flattened."""
     found: set[tuple[str, str]] = set()

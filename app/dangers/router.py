@@ -10,9 +10,11 @@ from app.dangers import evidence, service
 from app.dangers.schemas import DangerIn, GradeName, StatusName, SupervisionLevelName, TransitionIn
 from app.db import api_router
 from app.deps import ScopeDep, SessionDep
+from app.features.service import parse_bbox
 from app.orm import INT4_MAX
 
 router = api_router(prefix="/api/hidden-dangers", tags=["hidden dangers"])
+
 
 Region = Annotated[str | None, Query(pattern=r"^\d{2,6}$", description="region code or prefix")]
 IdempotencyKey = Annotated[
@@ -78,6 +80,34 @@ def escalate(session: SessionDep, scope: ScopeDep) -> dict[str, Any]:
         "today": today.isoformat(),
         "escalated": [service.render_danger(d, scope=scope, today=today) for d in escalated],
     }
+
+
+@router.get("/lifecycle", name="hidden_danger_lifecycle")
+def lifecycle() -> dict[str, Any]:
+    """The lifecycle as data: grades, statuses, steps (who, what they need), plan items."""
+    return service.lifecycle()
+
+
+Bbox = Annotated[str | None, Query(max_length=200, description="minx,miny,maxx,maxy (WGS 84)")]
+
+
+@router.get("/map", name="major_hidden_dangers_map")
+def major_map(
+    session: SessionDep,
+    scope: ScopeDep,
+    region: Region = None,
+    sector: Annotated[str | None, Query(max_length=400)] = None,
+    bbox: Bbox = None,
+) -> dict[str, Any]:
+    """Open major hidden dangers by status, as GeoJSON (重大事故隐患分布电子图)."""
+    return service.major_dangers_map(
+        session,
+        scope=scope,
+        today=service.china_today(),
+        region=region,
+        sector=sector,
+        bbox=parse_bbox(bbox),
+    )
 
 
 @router.get("/{id}", name="get_hidden_danger")

@@ -138,6 +138,14 @@ def plan_items() -> dict[str, tuple[str, ...]]:
 
 
 @cache
+def plan_item_names() -> dict[tuple[str, str], str]:
+    """The Chinese name of each (plan kind, item)."""
+    return {
+        (row["plan"], row["item"]): row["name_zh"] for row in _rows(DANGERS_DIR / "plan_items.csv")
+    }
+
+
+@cache
 def supervision_levels() -> dict[str, SupervisionLevel]:
     """Supervision levels by name, lowest rank first."""
     levels = [

@@ -9,7 +9,7 @@ a `today` argument, so the rules can be tested with a fixed clock.
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.auth.scope import Scope
@@ -562,3 +562,111 @@ def _ready_for(action: str) -> ColumnElement[bool]:
         ]
         conditions.append(and_(HiddenDanger.status == step.source, HiddenDanger.grade.in_(grades)))
     return or_(*conditions) if conditions else false()
+
+
+# The map of major hidden dangers (重大事故隐患分布电子图)
+
+MAP_LIMIT = 5000
+
+
+def major_dangers_map(
+    session: Session,
+    *,
+    scope: Scope,
+    today: date,
+    region: str | None = None,
+    sector: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+) -> dict[str, Any]:
+    """The open dangers on the major treatment path (重大, and 较大 where used) as GeoJSON
+    points with their status, overdue flag and supervision level; at most MAP_LIMIT, the
+    overdue and most supervised first (`truncated` says when some were left out)."""
+    scope.require_read(TABLE)
+    filters = scope.filters(TABLE, sector=sector, region=region, has_level=False)
+    major_grades = [g for g, info in rules.grades().items() if info.path == "major"]
+    open_statuses = [s.status for s in rules.statuses().values() if s.open]
+    statement = select(
+        HiddenDanger, func.ST_X(HiddenDanger.geom), func.ST_Y(HiddenDanger.geom)
+    ).where(
+        filters.condition(TABLE, has_level=False),
+        HiddenDanger.grade.in_(major_grades),
+        HiddenDanger.status.in_(open_statuses),
+    )
+    if bbox is not None:
+        statement = statement.where(HiddenDanger.geom.intersects(func.ST_MakeEnvelope(*bbox, 4326)))
+    levels = rules.supervision_levels()
+    rank = func.coalesce(
+        case(
+            {name: info.rank for name, info in levels.items()}, value=HiddenDanger.supervision_level
+        ),
+        0,
+    )
+    rows = session.execute(
+        statement.order_by(overdue_condition(today).desc(), rank.desc(), HiddenDanger.id).limit(
+            MAP_LIMIT + 1
+        )
+    ).all()
+    statuses = rules.statuses()
+    features = [
+        {
+            "type": "Feature",
+            "id": danger.id,
+            "geometry": {"type": "Point", "coordinates": [lon, lat]},
+            "properties": {
+                "id": danger.id,
+                "title": danger.title,
+                "grade": danger.grade,
+                "status": danger.status,
+                "status_zh": statuses[danger.status].name_zh,
+                "overdue": is_overdue(danger, today),
+                "supervision_level": danger.supervision_level,
+                "deadline": danger.deadline.isoformat() if danger.deadline else None,
+                "enterprise_id": danger.enterprise_id,
+                "county_code": danger.county_code,
+            },
+        }
+        for danger, lon, lat in rows[:MAP_LIMIT]
+    ]
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "truncated": len(rows) > MAP_LIMIT,
+        "today": today.isoformat(),
+    }
+
+
+def lifecycle() -> dict[str, Any]:
+    """The lifecycle as data (geodata/dangers): what screens need to name statuses, offer
+    the next steps and build their forms."""
+    return {
+        "grades": [
+            {"grade": g.grade, "name_zh": g.name_zh, "path": g.path, "provinces": g.provinces}
+            for g in rules.grades().values()
+        ],
+        "statuses": [
+            {"status": s.status, "name_zh": s.name_zh, "open": s.open}
+            for s in rules.statuses().values()
+        ],
+        "steps": [
+            {
+                "action": s.action,
+                "name_zh": s.name_zh,
+                "from_status": s.source,
+                "to_status": s.target,
+                "path": s.path,
+                "roles": sorted(s.roles),
+                "requires": sorted(s.requires),
+            }
+            for s in rules.steps()
+        ],
+        "plan_items": {
+            kind: [
+                {"item": item, "name_zh": rules.plan_item_names()[(kind, item)]} for item in items
+            ]
+            for kind, items in rules.plan_items().items()
+        },
+        "supervision_levels": [
+            {"level": level.level, "name_zh": level.name_zh, "rank": level.rank}
+            for level in rules.supervision_levels().values()
+        ],
+    }

@@ -61,11 +61,15 @@ def overdue(
     region: Region = None,
     grid: Grid = None,
     enterprise: EnterpriseId = None,
+    warden: Annotated[
+        str | None, Query(min_length=1, max_length=64, description="a warden's username")
+    ] = None,
     kind: ScheduledKind = "self_check",
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> dict[str, Any]:
-    """Enterprises overdue for a self-check (or spot check) by their colour's frequency."""
+    """Enterprises overdue for a self-check (or spot check) by their colour's frequency, in
+    a region, grid cell, enterprise or a warden's grid cells."""
     return service.overdue(
         session,
         scope=scope,
@@ -76,4 +80,5 @@ def overdue(
         region=region,
         grid=grid,
         enterprise_id=enterprise,
+        warden=warden,
     )

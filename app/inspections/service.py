@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from app.auth.models import User
 from app.auth.scope import Scope
 from app.crud import atomic_write
 from app.dangers import service as dangers
@@ -187,6 +188,16 @@ def list_inspections(
     }
 
 
+def _warden_cells(session: Session, username: str) -> list[str]:
+    """The grid cells of a warden account; 422 when there is no such warden."""
+    cells = session.scalar(
+        select(User.grid_cells).where(User.username == username, User.role == "warden")
+    )
+    if cells is None:
+        raise InvalidInput(f"{username!r} is not a warden account", field="warden")
+    return list(cells)
+
+
 _OVERDUE_SQL = """
     SELECT e.id, e.name, e.risk_level, e.county_code, e.grid_code, f.days,
            last.at AS last_inspected_at
@@ -199,6 +210,7 @@ _OVERDUE_SQL = """
      WHERE {scope}
        AND (CAST(:grid AS text) IS NULL OR e.grid_code = :grid)
        AND (CAST(:enterprise AS integer) IS NULL OR e.id = :enterprise)
+       AND (CAST(:cells AS text[]) IS NULL OR e.grid_code = ANY(CAST(:cells AS text[])))
        AND (last.at IS NULL
             OR CAST(last.at AT TIME ZONE 'Asia/Shanghai' AS date) + f.days < CAST(:today AS date))
      ORDER BY last.at NULLS FIRST, e.id
@@ -216,9 +228,11 @@ def overdue(
     region: str | None = None,
     grid: str | None = None,
     enterprise_id: int | None = None,
+    warden: str | None = None,
 ) -> dict[str, Any]:
     """Enterprises whose last inspection of `kind` is older than their colour's interval
-    (frequencies.csv) on `today`, never-inspected first."""
+    (frequencies.csv) on `today`, never-inspected first; `warden` (a username) narrows
+    them to the enterprises in that warden's grid cells."""
     scope.require_read(SCOPE_TABLE)
     scope.require_read("enterprises")
     filters = scope.filters("enterprises", region=region)
@@ -231,6 +245,7 @@ def overdue(
         "kind": kind,
         "grid": grid,
         "enterprise": enterprise_id,
+        "cells": _warden_cells(session, warden) if warden is not None else None,
         "today": today,
     }
     total = session.scalar(text(f"SELECT count(*) FROM ({sql}) AS overdue"), params)

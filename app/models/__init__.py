@@ -8,6 +8,8 @@ from app.orm import Base
 from app.regions.models import GridCell, Region, RegionPart
 from app.risk.models import Assessment, RegionCount, RegionCountSnapshot, RiskPoint
 from app.sites.models import EmergencyResource, Enterprise, HazardSource, PublicZone
+from app.spotchecks.models import SpotCheckDraw
+from app.supervision.models import KeySupervisionEntry
 from app.tiles.models import LayerVersion
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "HazardSource",
     "HiddenDanger",
     "Inspection",
+    "KeySupervisionEntry",
     "LayerVersion",
     "LoginFailure",
     "PublicZone",
@@ -30,5 +33,6 @@ __all__ = [
     "RegionCountSnapshot",
     "RegionPart",
     "RiskPoint",
+    "SpotCheckDraw",
     "User",
 ]

@@ -7,6 +7,7 @@ and the latest changes (修改记录, from the audit log). Only for a caller who
 the enterprise (404 otherwise, like every read).
 """
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import case, select, tuple_
@@ -15,6 +16,8 @@ from sqlalchemy.orm import Session
 from app.audit.models import AuditEntry
 from app.auth.scope import Scope
 from app.crud import get_or_raise
+from app.dangers import rules
+from app.dangers import service as dangers
 from app.dangers.models import HiddenDanger
 from app.risk.models import Assessment, RiskPoint
 from app.risk.service import render_risk_point
@@ -35,7 +38,7 @@ def _level_rank(column: Any) -> Any:
     return case(_LEVEL_ORDER, value=column, else_=len(_LEVEL_ORDER))
 
 
-def _render_danger(row: HiddenDanger) -> dict[str, Any]:
+def _render_danger(row: HiddenDanger, today: date) -> dict[str, Any]:
     return {
         "id": row.id,
         "title": row.title,
@@ -44,6 +47,8 @@ def _render_danger(row: HiddenDanger) -> dict[str, Any]:
         "deadline": row.deadline.isoformat() if row.deadline else None,
         "found_at": row.found_at.isoformat(),
         "risk_point_id": row.risk_point_id,
+        "supervision_level": row.supervision_level,
+        "overdue": dangers.is_overdue(row, today),
     }
 
 
@@ -120,11 +125,20 @@ def enterprise_dossier(session: Session, *, id: int, scope: Scope) -> dict[str, 
         .order_by(AuditEntry.id.desc())
         .limit(RECENT_CHANGES)
     ).all()
+    today = dangers.china_today()
+    rendered = [_render_danger(danger, today) for danger in open_dangers]
     return {
         "changes": [_render_change(entry) for entry in changes],
         "enterprise": render_enterprise(enterprise),
         "risk_points": [render_risk_point(point) for point in risk_points],
         "hazard_sources": [render_hazard_source(source) for source in hazard_sources],
-        "open_dangers": [_render_danger(danger) for danger in open_dangers],
+        "open_dangers": rendered,
+        # Open and overdue major dangers (重大, and 较大 where a province uses it).
+        "major_dangers": {
+            "open": sum(1 for d in open_dangers if rules.path_of(d.grade) == "major"),
+            "overdue": sum(
+                1 for d in rendered if d["overdue"] and rules.path_of(d["grade"]) == "major"
+            ),
+        },
         "assessments": [_render_assessment(a) for a in recent],
     }

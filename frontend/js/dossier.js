@@ -42,11 +42,19 @@ function hazardRows(sources) {
 
 function dangerRows(dangers) {
   if (!dangers.length) return none();
-  return `<table class="dossier-table" id="dossier-dangers"><tbody>${dangers.map((d) => `<tr class="${d.grade === 'major' ? 'alert' : ''}">
+  return `<table class="dossier-table" id="dossier-dangers"><tbody>${dangers.map((d) => `<tr class="${d.grade === 'major' ? 'alert' : ''}${d.overdue ? ' overdue' : ''}">
     <td><span class="tag ${escapeHtml(d.grade)}">${escapeHtml(t(`danger.${d.grade}`, d.grade))}</span></td>
     <td>${escapeHtml(d.title)}${d.deadline ? `<small>${escapeHtml(t('dossier.deadline'))} ${escapeHtml(d.deadline)}</small>` : ''}</td>
-    <td class="num">${escapeHtml(t(`status.${d.status}`, d.status))}</td>
+    <td class="num">${escapeHtml(t(`status.${d.status}`, d.status))}${d.overdue ? `<small class="overdue">${escapeHtml(t('dz.overdue', '逾期'))}</small>` : ''}</td>
   </tr>`).join('')}</tbody></table>`;
+}
+
+/** Open and overdue major dangers in one line (the closed loop's headline for this enterprise). */
+function majorLine(major) {
+  if (!major) return '';
+  const text = t('dz.dossier.major', '重大隐患：未闭环 {open} 项，逾期 {overdue} 项')
+    .replace('{open}', num(major.open)).replace('{overdue}', num(major.overdue));
+  return `<div class="dossier-major${major.open ? '' : ' calm'}" id="dossier-major">${escapeHtml(text)}</div>`;
 }
 
 function gradingRows(assessments) {
@@ -108,7 +116,7 @@ export function renderDossier(root, dossier, { onBack, onLocate } = {}) {
       [t('dossier.government'), escapeHtml(e.government_person)],
       [t('popup.county'), escapeHtml(e.county_code)],
     ], 'facts')}</div>
-    ${section(t('dossier.dangers'), dossier.open_dangers.length, dangerRows(dossier.open_dangers))}
+    ${section(t('dossier.dangers'), dossier.open_dangers.length, majorLine(dossier.major_dangers) + dangerRows(dossier.open_dangers))}
     ${section(t('dossier.riskPoints'), dossier.risk_points.length, riskPointRows(dossier.risk_points))}
     ${section(t('dossier.hazards'), dossier.hazard_sources.length, hazardRows(dossier.hazard_sources))}
     ${section(t('dossier.gradings'), dossier.assessments.length, gradingRows(dossier.assessments))}

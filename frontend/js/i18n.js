@@ -413,3 +413,9 @@ export function num(value) {
   const format = FORMATS[lang] || (FORMATS[lang] = new Intl.NumberFormat(lang === 'en' ? 'en-US' : 'zh-CN'));
   return format.format(Number(value));
 }
+
+/** More strings from a screen's own module (e.g. i18n-dangers.js), so screens added later
+ *  keep their text beside them. */
+export function addStrings(more) {
+  for (const name of Object.keys(STRINGS)) Object.assign(STRINGS[name], more[name] || {});
+}

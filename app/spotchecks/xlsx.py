@@ -1,0 +1,67 @@
+"""A draw published (公示) as an XLSX workbook: the targets, the inspectors, how it was drawn."""
+
+import io
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+LEVEL_ZH = {"red": "重大风险", "orange": "较大风险", "yellow": "一般风险", "blue": "低风险"}
+TARGET_HEADER = ("序号", "企业编号", "企业名称", "风险等级", "县区代码", "网格", "检查人员")
+INSPECTOR_HEADER = ("序号", "用户编号", "账号", "姓名", "地区代码", "抽查对象数", "抽查对象编号")
+
+
+def workbook(draw: dict[str, Any]) -> bytes:
+    """The draw as XLSX bytes: sheets 抽查对象, 执法检查人员 and 抽取说明."""
+    book = Workbook()
+    targets = book.active
+    assert targets is not None  # a new workbook has one sheet
+    targets.title = "抽查对象"
+    targets.append(TARGET_HEADER)
+    for number, target in enumerate(draw["targets"], start=1):
+        targets.append(
+            (
+                number,
+                target["enterprise_id"],
+                target["name"],
+                LEVEL_ZH.get(target["risk_level"], target["risk_level"]),
+                target["county_code"],
+                target["grid_code"] or "",
+                "、".join(target["inspector_names"]),
+            )
+        )
+    inspectors = book.create_sheet("执法检查人员")
+    inspectors.append(INSPECTOR_HEADER)
+    for number, user in enumerate(draw["inspectors"], start=1):
+        inspectors.append(
+            (
+                number,
+                user["user_id"],
+                user["username"],
+                user["display_name"] or "",
+                user["region_code"] or "",
+                len(user["targets"]),
+                ",".join(str(t) for t in user["targets"]),
+            )
+        )
+    about = book.create_sheet("抽取说明")
+    for row in (
+        ("抽取编号", draw["id"]),
+        ("地区代码", draw["region"]),
+        ("抽查周期", draw["period"]),
+        ("随机种子", draw["seed"]),
+        ("抽取方法", draw["method"]),
+        ("抽取时间", draw["drawn_at"]),
+        ("抽取人", draw["drawn_by"] or ""),
+        ("对象库企业数", draw["pool_sizes"]["targets"]),
+        ("检查人员库人数", draw["pool_sizes"]["inspectors"]),
+        ("回避关系数", draw["pool_sizes"]["conflicts"]),
+    ):
+        about.append(row)
+    for sheet in (targets, inspectors):
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

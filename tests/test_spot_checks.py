@@ -1,0 +1,259 @@
+"""Issue 12: double-random spot checks (双随机) — reproducible, stratified, conflict-free,
+published as XLSX."""
+
+import io
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from app.inspections.frequencies import frequencies
+from app.spotchecks import draw, service
+from app.spotchecks.xlsx import LEVEL_ZH
+from tests.conftest import PUBLIC
+from tests.factories import enterprise_payload, lec_point
+
+# LEC inputs giving each colour (D = L × E × C against geodata/risk/lec_bands.csv).
+LEC = {"red": (6, 6, 15), "orange": (3, 6, 15), "yellow": (3, 6, 7), "blue": (1, 1, 1)}
+WARDEN_NAME = "王网格"
+
+
+class Region:
+    """兴庆区 with a grid cell (its warden named), graded enterprises in it and four
+    officials of the county as the inspector pool, one of them the cell's warden."""
+
+    def __init__(
+        self, client: TestClient, make_user: Callable[..., dict[str, str]], session: Session
+    ) -> None:
+        self.client = client
+        self.session = session
+        session.execute(
+            text(
+                "INSERT INTO grid_cells (code, name, county_code, geom, source, warden_name) "
+                "SELECT '640104-S1', '抽查网格', '640104', geom, 'imported', :warden "
+                "FROM regions WHERE code = '640104'"
+            ),
+            {"warden": WARDEN_NAME},
+        )
+        session.commit()
+        self.enterprises = {
+            level: [self._enterprise(level) for _ in range(count)]
+            for level, count in (("red", 2), ("orange", 2), ("yellow", 2), ("blue", 3))
+        }
+        self.official = make_user("official", username="spot-boss", region_code="640104")
+        for n in range(3):
+            make_user("official", username=f"spot-inspector-{n}", region_code="640104")
+        make_user(
+            "official", username="spot-warden", display_name=WARDEN_NAME, region_code="640104"
+        )
+        self.outsider = make_user("official", region_code="640200")
+        self.ids = {
+            name: session.scalar(text("SELECT id FROM users WHERE username = :u"), {"u": name})
+            for name in ("spot-boss", "spot-warden", "spot-inspector-0")
+        }
+
+    def _enterprise(self, level: str) -> dict[str, Any]:
+        enterprise = self.client.post("/api/enterprises", json=enterprise_payload()).json()
+        point = self.client.post("/api/risk-points", json=lec_point(enterprise["id"], *LEC[level]))
+        assert point.status_code == 201, point.text
+        got = dict(self.client.get(f"/api/enterprises/{enterprise['id']}").json())
+        assert got["risk_level"] == level and got["grid_code"] == "640104-S1", got
+        return got
+
+    def draw(self, *, expect: int = 201, headers: dict[str, str] | None = None, **body: Any) -> Any:
+        response = self.client.post(
+            "/api/spot-checks/draws",
+            headers=self.official if headers is None else headers,
+            json={"region": "640104", "period": "2026-11", **body},
+        )
+        assert response.status_code == expect, response.text
+        return response.json()
+
+
+@pytest.fixture
+def region(
+    client: TestClient, make_user: Callable[..., dict[str, str]], session: Session
+) -> Region:
+    return Region(client, make_user, session)
+
+
+def _ids(lists: dict[str, Any]) -> tuple[list[int], list[tuple[int, ...]]]:
+    return (
+        [t["enterprise_id"] for t in lists["targets"]],
+        [tuple(t["inspectors"]) for t in lists["targets"]],
+    )
+
+
+def test_same_seed_and_pools_give_the_same_lists_and_reading_re_derives_them(
+    region: Region,
+) -> None:
+    first = region.draw(seed="audit-2026-11")
+    second = region.draw(seed="audit-2026-11")
+    assert first["id"] != second["id"]
+    assert _ids(first) == _ids(second)
+    assert first["inspectors"] == second["inspectors"]
+    read = region.client.get(f"/api/spot-checks/draws/{first['id']}", headers=region.official)
+    assert read.status_code == 200, read.text
+    assert read.json()["reproduced"] is True
+    assert _ids(read.json()) == _ids(first)
+    # The stored pools alone reproduce it (what an auditor does with the published file).
+    pools = region.session.scalar(
+        text("SELECT pools FROM spot_check_draws WHERE id = :id"), {"id": first["id"]}
+    )
+    assert _ids(draw.derive("audit-2026-11", pools)) == _ids(first)
+    # Without a seed one is chosen, returned and stored.
+    chosen = region.draw()
+    assert len(chosen["seed"]) == 32
+    again = region.draw(seed=chosen["seed"])
+    assert _ids(again) == _ids(chosen)
+
+
+def test_targets_are_stratified_by_colour_at_the_spot_check_frequencies(region: Region) -> None:
+    intervals = frequencies()["spot_check"]
+    assert intervals == {"red": 30, "orange": 61, "yellow": 92, "blue": 365}
+    result = region.draw(seed="s", period="2026-11")
+    drawn: dict[str, int] = {}
+    for target in result["targets"]:
+        drawn[target["risk_level"]] = drawn.get(target["risk_level"], 0) + 1
+    # 30 days in November: every red, ceil(2×30/61) orange, ceil(2×30/92) yellow, ceil(3×30/365) blue.
+    assert drawn == {"red": 2, "orange": 1, "yellow": 1, "blue": 1}
+    # A pool of 100 blue over a quarter (92 days): ceil(100 × 92/365) = 26.
+    pools = {
+        "targets": [
+            {
+                "enterprise_id": i,
+                "name": f"e{i}",
+                "risk_level": "blue",
+                "county_code": "640104",
+                "grid_code": None,
+            }
+            for i in range(100)
+        ],
+        "inspectors": [
+            {"user_id": 1, "username": "a", "display_name": None, "region_code": "640104"}
+        ],
+        "conflicts": {},
+        "intervals": intervals,
+        "period_days": service.period_days("2026-Q4"),
+        "per_target": 2,
+    }
+    assert service.period_days("2026-Q4") == 92
+    assert len(draw.derive("q", pools)["targets"]) == math.ceil(100 * 92 / 365) == 26
+    # A year takes every blue once.
+    assert len(draw.derive("y", {**pools, "period_days": 365})["targets"]) == 100
+
+
+def test_a_conflict_is_never_drawn(region: Region, session: Session) -> None:
+    # spot-inspector-0 made the last spot check of the first red enterprise.
+    red = region.enterprises["red"][0]
+    inspector = region.ids["spot-inspector-0"]
+    session.execute(
+        text(
+            "INSERT INTO inspections (county_code, enterprise_id, kind, inspected_at, user_id,"
+            " username, checklist, geom) VALUES ('640104', :e, 'spot_check', now(), :u,"
+            " 'spot-inspector-0', '[]', ST_SetSRID(ST_MakePoint(106.28, 38.47), 4326))"
+        ),
+        {"e": red["id"], "u": inspector},
+    )
+    session.commit()
+    warden = region.ids["spot-warden"]
+    seen_warden = seen_last = 0
+    for seed in range(40):
+        result = region.draw(seed=f"c{seed}")
+        for target in result["targets"]:
+            # The cell's warden (by name) inspects none of the cell's enterprises.
+            assert warden not in target["inspectors"], (seed, target)
+            if target["enterprise_id"] == red["id"]:
+                assert inspector not in target["inspectors"], seed
+                seen_last += 1
+            assert len(target["inspectors"]) == 2 and not target["short"]
+        seen_warden += sum(1 for u in result["inspectors"] if u["user_id"] == warden)
+    assert seen_last == 40  # red is drawn every month
+    assert seen_warden == 0
+    stored = session.scalar(text("SELECT pools FROM spot_check_draws ORDER BY id DESC LIMIT 1"))[
+        "conflicts"
+    ]
+    assert {"user_id": inspector, "reason": "last_inspector"} in stored[str(red["id"])]
+    assert {"user_id": warden, "reason": "grid_warden"} in stored[str(red["id"])]
+
+
+def test_the_xlsx_read_back_equals_the_database(region: Region, session: Session) -> None:
+    result = region.draw(seed="xlsx")
+    response = region.client.get(
+        f"/api/spot-checks/draws/{result['id']}/xlsx", headers=region.official
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    book = load_workbook(io.BytesIO(response.content))
+    assert book.sheetnames == ["抽查对象", "执法检查人员", "抽取说明"]
+    stored = session.execute(
+        text("SELECT seed, region_code, period, result FROM spot_check_draws WHERE id = :id"),
+        {"id": result["id"]},
+    ).one()
+    names = {
+        row.id: row.name
+        for row in session.execute(
+            text("SELECT id, name FROM enterprises WHERE id = ANY(:ids)"),
+            {"ids": [t["enterprise_id"] for t in stored.result["targets"]]},
+        )
+    }
+    users = dict(
+        session.execute(text("SELECT id, coalesce(display_name, username) FROM users")).all()
+    )
+    rows = list(book["抽查对象"].iter_rows(min_row=2, values_only=True))
+    assert [
+        (
+            n,
+            t["enterprise_id"],
+            names[t["enterprise_id"]],
+            LEVEL_ZH[t["risk_level"]],
+            "、".join(users[u] for u in t["inspectors"]),
+        )
+        for n, t in enumerate(stored.result["targets"], start=1)
+    ] == [(r[0], r[1], r[2], r[3], r[6]) for r in rows]
+    inspectors = list(book["执法检查人员"].iter_rows(min_row=2, values_only=True))
+    assert [(r[1], r[5]) for r in inspectors] == [
+        (u["user_id"], len(u["targets"])) for u in stored.result["inspectors"]
+    ]
+    about = dict(book["抽取说明"].iter_rows(values_only=True))
+    assert about["随机种子"] == stored.seed == "xlsx"
+    assert about["地区代码"] == stored.region_code and about["抽查周期"] == stored.period
+
+
+def test_bad_draws_are_refused_naming_the_reason(region: Region, client: TestClient) -> None:
+    for body, field in (
+        ({"period": "2026-13"}, "period"),
+        ({"period": "26-11"}, "period"),
+        ({"seed": "no spaces"}, "seed"),
+        ({"region": "64010"}, "region"),
+    ):
+        answer = region.draw(expect=422, **body)
+        assert field in str(answer), answer
+    # Outside the official's region; the public; a region without inspectors.
+    assert region.draw(expect=403, headers=region.outsider)["field"] == "region"
+    region.draw(expect=401, headers=PUBLIC)
+    answer = region.draw(expect=422, headers={}, region="640105")  # the admin
+    assert answer["field"] == "region"
+    assert client.get("/api/spot-checks/draws/999999999").status_code == 404
+
+
+def test_draws_are_append_only(region: Region, session: Session) -> None:
+    result = region.draw(seed="fixed")
+    with pytest.raises(DBAPIError, match="append-only"), session.begin_nested():
+        session.execute(
+            text("UPDATE spot_check_draws SET seed = 'other' WHERE id = :id"), {"id": result["id"]}
+        )
+    listed = region.client.get("/api/spot-checks/draws", headers=region.official).json()
+    assert result["id"] in [item["id"] for item in listed["items"]]
+    outsider = region.client.get("/api/spot-checks/draws", headers=region.outsider).json()
+    assert result["id"] not in [item["id"] for item in outsider["items"]]
+    hidden = region.client.get(f"/api/spot-checks/draws/{result['id']}", headers=region.outsider)
+    assert hidden.status_code == 404
