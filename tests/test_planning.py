@@ -1,5 +1,6 @@
 """Issue 14: setback and siting checks both ways, safety studies, zoning, reports, rule sets."""
 
+import itertools
 import json
 import shutil
 import subprocess
@@ -40,8 +41,10 @@ def point(where: tuple[float, float]) -> dict[str, Any]:
 
 
 def square(centre: tuple[float, float], half_m: float) -> dict[str, Any]:
-    corners = [offset(offset(centre, b1, half_m), b2, half_m) for b1, b2 in
-               ((0, 90), (0, 270), (180, 270), (180, 90))]
+    corners = [
+        offset(offset(centre, b1, half_m), b2, half_m)
+        for b1, b2 in ((0, 90), (0, 270), (180, 270), (180, 90))
+    ]
     return {"type": "Polygon", "coordinates": [[list(c) for c in [*corners, corners[0]]]]}
 
 
@@ -50,7 +53,7 @@ def nearest_on_outline(site: tuple[float, float], polygon: dict[str, Any]) -> fl
     straight in lon/lat (RFC 7946), sampled every few centimetres."""
     ring = polygon["coordinates"][0]
     best = float("inf")
-    for (x0, y0), (x1, y1) in zip(ring, ring[1:], strict=False):
+    for (x0, y0), (x1, y1) in itertools.pairwise(ring):
         steps = 4000
         lons = [x0 + (x1 - x0) * i / steps for i in range(steps + 1)]
         lats = [y0 + (y1 - y0) * i / steps for i in range(steps + 1)]
@@ -61,8 +64,8 @@ def nearest_on_outline(site: tuple[float, float], polygon: dict[str, Any]) -> fl
 
 def zone(client: TestClient, kind: str, geometry: dict[str, Any], **fields: Any) -> int:
     response = client.post(
-        "/api/public-zones", json={"name": f"测试{kind}", "kind": kind, "geometry": geometry,
-                                   **fields}
+        "/api/public-zones",
+        json={"name": f"测试{kind}", "kind": kind, "geometry": geometry, **fields},
     )
     assert response.status_code == 201, response.text
     return int(response.json()["id"])
@@ -86,8 +89,9 @@ def hazard_source(client: TestClient, where: tuple[float, float], chlorine_t: fl
 
 
 def check(client: TestClient, kind: str, geometry: dict[str, Any], **attributes: Any) -> dict:
-    response = client.post(CHECK, json={"kind": kind, "geometry": geometry,
-                                        "attributes": attributes})
+    response = client.post(
+        CHECK, json={"kind": kind, "geometry": geometry, "attributes": attributes}
+    )
     assert response.status_code == 200, response.text
     return dict(response.json())
 
@@ -98,15 +102,19 @@ def test_geodesic_distances_match_pyproj(session: Session, site: tuple[float, fl
         other = offset(site, bearing, metres)
         measured = session.execute(
             text(f"SELECT {geodesic_sql('ST_GeomFromEWKT(:a)', 'ST_GeomFromEWKT(:b)')}"),
-            {"a": f"SRID=4326;POINT({site[0]} {site[1]})",
-             "b": f"SRID=4326;POINT({other[0]} {other[1]})"},
+            {
+                "a": f"SRID=4326;POINT({site[0]} {site[1]})",
+                "b": f"SRID=4326;POINT({other[0]} {other[1]})",
+            },
         ).scalar_one()
         assert abs(measured - metres) < 0.5
     polygon = square(offset(site, 60, 700), 150)
     truth = nearest_on_outline(site, polygon)
     shape = json.dumps(polygon)
     measured = session.execute(
-        text(f"SELECT {geodesic_sql('ST_GeomFromEWKT(:a)', 'ST_SetSRID(ST_GeomFromGeoJSON(:b), 4326)')}"),
+        text(
+            f"SELECT {geodesic_sql('ST_GeomFromEWKT(:a)', 'ST_SetSRID(ST_GeomFromGeoJSON(:b), 4326)')}"
+        ),
         {"a": f"SRID=4326;POINT({site[0]} {site[1]})", "b": shape},
     ).scalar_one()
     assert abs(measured - truth) < 0.5
@@ -163,8 +171,10 @@ def test_new_school_against_a_major_hazard_source(client: TestClient) -> None:
 
 
 def test_new_school_against_a_gas_pipeline(client: TestClient) -> None:
-    line = {"type": "LineString", "coordinates": [list(offset(YINCHUAN, 270, 300)),
-                                                  list(offset(YINCHUAN, 90, 300))]}
+    line = {
+        "type": "LineString",
+        "coordinates": [list(offset(YINCHUAN, 270, 300)), list(offset(YINCHUAN, 90, 300))],
+    }
     pipe = zone(client, "gas_pipeline", line)
     result = check(client, "school", point(offset(YINCHUAN, 0, 1.0)))
     conflict = next(c for c in result["conflicts"] if c["other_id"] == pipe)
@@ -182,9 +192,14 @@ def test_own_distance_overrides_when_stricter(client: TestClient) -> None:
     source = hazard_source(client, YINCHUAN)
     site = point(offset(YINCHUAN, 90, 1500))
     assert all(c["other_id"] != source["id"] for c in check(client, "school", site)["conflicts"])
-    _study(client, source["id"], {"reference": "安全评价报告 2025-001",
-                                  "distances": [{"target_class": "highly_sensitive",
-                                                 "distance_m": 1800}]})
+    _study(
+        client,
+        source["id"],
+        {
+            "reference": "安全评价报告 2025-001",
+            "distances": [{"target_class": "highly_sensitive", "distance_m": 1800}],
+        },
+    )
     conflict = next(
         c for c in check(client, "school", site)["conflicts"] if c["other_id"] == source["id"]
     )
@@ -197,10 +212,18 @@ def test_contour_overrides_when_stricter(client: TestClient) -> None:
     source = hazard_source(client, YINCHUAN)
     # An elongated 3×10⁻⁶ contour (the in-service criterion of sensitive targets) reaching
     # 2 km north: a school 1.6 km north lies inside it, far beyond the table's distance.
-    contour = {"type": "Polygon", "coordinates": [[
-        list(offset(YINCHUAN, 270, 200)), list(offset(YINCHUAN, 90, 200)),
-        list(offset(offset(YINCHUAN, 0, 2000), 90, 200)),
-        list(offset(offset(YINCHUAN, 0, 2000), 270, 200)), list(offset(YINCHUAN, 270, 200))]]}
+    contour = {
+        "type": "Polygon",
+        "coordinates": [
+            [
+                list(offset(YINCHUAN, 270, 200)),
+                list(offset(YINCHUAN, 90, 200)),
+                list(offset(offset(YINCHUAN, 0, 2000), 90, 200)),
+                list(offset(offset(YINCHUAN, 0, 2000), 270, 200)),
+                list(offset(YINCHUAN, 270, 200)),
+            ]
+        ],
+    }
     _study(client, source["id"], {"contours": [{"risk_per_year": 3e-6, "geometry": contour}]})
     inside = check(client, "school", point(offset(YINCHUAN, 0, 1600)))
     conflict = next(c for c in inside["conflicts"] if c["other_id"] == source["id"])
@@ -221,8 +244,11 @@ def test_contour_overrides_when_stricter(client: TestClient) -> None:
 def _park(client: TestClient, centre: tuple[float, float], risk_class: str) -> int:
     response = client.post(
         "/api/planning/parks",
-        json={"name": f"测试化工园区{risk_class}", "risk_class": risk_class,
-              "geometry": square(centre, 2000)},
+        json={
+            "name": f"测试化工园区{risk_class}",
+            "risk_class": risk_class,
+            "geometry": square(centre, 2000),
+        },
     )
     assert response.status_code == 201, response.text
     return int(response.json()["id"])
@@ -257,15 +283,25 @@ def test_no_high_risk_project_beside_a_dense_site(client: TestClient) -> None:
 def test_gcj02_input_is_converted(client: TestClient) -> None:
     school = zone(client, "school", point(offset(YINCHUAN, 0, 30)))
     lon, lat = wgs84_to_gcj02(*YINCHUAN)
-    response = client.post(CHECK, json={"kind": "lpg_station", "crs": "gcj02",
-                                        "geometry": point((float(lon), float(lat))),
-                                        "attributes": {"volume_m3": 10}})
+    response = client.post(
+        CHECK,
+        json={
+            "kind": "lpg_station",
+            "crs": "gcj02",
+            "geometry": point((float(lon), float(lat))),
+            "attributes": {"volume_m3": 10},
+        },
+    )
     conflict = next(c for c in response.json()["conflicts"] if c["other_id"] == school)
     assert abs(conflict["distance_m"] - 30) <= 0.5
 
 
-BOWTIE = {"type": "Polygon", "coordinates": [[[106.28, 38.47], [106.29, 38.48], [106.29, 38.47],
-                                              [106.28, 38.48], [106.28, 38.47]]]}
+BOWTIE = {
+    "type": "Polygon",
+    "coordinates": [
+        [[106.28, 38.47], [106.29, 38.48], [106.29, 38.47], [106.28, 38.48], [106.28, 38.47]]
+    ],
+}
 
 
 @pytest.mark.parametrize(
@@ -273,18 +309,32 @@ BOWTIE = {"type": "Polygon", "coordinates": [[[106.28, 38.47], [106.29, 38.48], 
     [
         ({"kind": "school", "geometry": BOWTIE}, "geometry"),
         ({"kind": "school", "geometry": {"type": "Polygon", "coordinates": []}}, "geometry"),
-        ({"kind": "school", "geometry": {"type": "MultiPoint", "coordinates": [[106.28, 38.47]]}},
-         "geometry"),
+        (
+            {
+                "kind": "school",
+                "geometry": {"type": "MultiPoint", "coordinates": [[106.28, 38.47]]},
+            },
+            "geometry",
+        ),
         ({"kind": "school", "geometry": point((2.35, 48.85))}, "geometry"),
         ({"kind": "lpg_station", "geometry": point(YINCHUAN)}, "attributes.volume_m3"),
-        ({"kind": "lpg_station", "geometry": point(YINCHUAN), "attributes": {"volume_m3": -5}},
-         "attributes.volume_m3"),
-        ({"kind": "residential", "geometry": point(YINCHUAN), "attributes": {"people": 10**9}},
-         "attributes.people"),
+        (
+            {"kind": "lpg_station", "geometry": point(YINCHUAN), "attributes": {"volume_m3": -5}},
+            "attributes.volume_m3",
+        ),
+        (
+            {"kind": "residential", "geometry": point(YINCHUAN), "attributes": {"people": 10**9}},
+            "attributes.people",
+        ),
         ({"kind": "spaceport", "geometry": point(YINCHUAN)}, "kind"),
-        ({"kind": "hazchem_production", "geometry": point(YINCHUAN),
-          "attributes": {"substances": [{"cas": "7782-50-5", "quantity_t": -1}]}},
-         "substances[0].quantity_t"),
+        (
+            {
+                "kind": "hazchem_production",
+                "geometry": point(YINCHUAN),
+                "attributes": {"substances": [{"cas": "7782-50-5", "quantity_t": -1}]},
+            },
+            "substances[0].quantity_t",
+        ),
     ],
 )
 def test_bad_input_is_422_naming_it_and_writes_nothing(
@@ -299,8 +349,12 @@ def test_bad_input_is_422_naming_it_and_writes_nothing(
 
 def test_who_may_check(client: TestClient, make_user: Callable[..., dict[str, str]]) -> None:
     body = {"kind": "school", "geometry": point(YINCHUAN)}
-    assert client.post(CHECK, json=body, headers=make_user("planner", region_code="640000")
-                       ).status_code == 200
+    assert (
+        client.post(
+            CHECK, json=body, headers=make_user("planner", region_code="640000")
+        ).status_code
+        == 200
+    )
     assert client.post(CHECK, json=body, headers=make_user("warden")).status_code == 403
     assert client.post(CHECK, json=body, headers={"Authorization": ""}).status_code == 401
 
@@ -313,8 +367,12 @@ def test_saved_report_permalink_pdf_and_author(
     response = client.post(
         "/api/planning/reports",
         headers=planner,
-        json={"kind": "lpg_station", "geometry": point(YINCHUAN),
-              "attributes": {"volume_m3": 120}, "title": "兴庆区液化气站选址"},
+        json={
+            "kind": "lpg_station",
+            "geometry": point(YINCHUAN),
+            "attributes": {"volume_m3": 120},
+            "title": "兴庆区液化气站选址",
+        },
     )
     assert response.status_code == 201, response.text
     report = response.json()
@@ -324,15 +382,18 @@ def test_saved_report_permalink_pdf_and_author(
     again = client.get(f"/api/planning/reports/{report['id']}", headers=planner).json()
     assert again["result"]["conflicts"] == report["result"]["conflicts"]
     audit = session.execute(
-        text("SELECT username FROM audit_log WHERE table_name = 'planning_reports'"
-             " AND row_id = :id"), {"id": str(report["id"])}
+        text(
+            "SELECT username FROM audit_log WHERE table_name = 'planning_reports' AND row_id = :id"
+        ),
+        {"id": str(report["id"])},
     ).scalar_one()
     assert audit == "planner-zhang"
     listed = client.get("/api/planning/reports?region=640104", headers=planner).json()
     assert [r["id"] for r in listed["items"]] == [report["id"]]
     other_region = make_user("planner", region_code="110000")
-    assert client.get(f"/api/planning/reports/{report['id']}", headers=other_region
-                      ).status_code == 404
+    assert (
+        client.get(f"/api/planning/reports/{report['id']}", headers=other_region).status_code == 404
+    )
     pdf = client.get(report["pdf"], headers=planner)
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     if shutil.which("pdftotext") is None:
@@ -347,17 +408,27 @@ def test_saved_report_permalink_pdf_and_author(
 
 def test_published_rule_set_is_used_and_old_reports_keep_theirs(client: TestClient) -> None:
     zone(client, "school", point(offset(YINCHUAN, 0, 60)))
-    body = {"kind": "lpg_station", "geometry": point(YINCHUAN), "attributes": {"volume_m3": 10},
-            "title": "旧规则"}
+    body = {
+        "kind": "lpg_station",
+        "geometry": point(YINCHUAN),
+        "attributes": {"volume_m3": 10},
+        "title": "旧规则",
+    }
     old = client.post("/api/planning/reports", json=body).json()
     assert old["verdict"] == "pass" and old["rule_set_version"] == "gb-2026.1"
     rules = client.get("/api/planning/kinds").json()
     assert "lpg_station" in rules["kinds"]
-    stricter = {"rule": "lpg_station.local", "hazard_kind": "lpg_station",
-                "target_class": "highly_sensitive", "distance_m": 100,
-                "standard": "地方规定", "clause": "第1条"}
-    published = client.post("/api/planning/rule-sets",
-                            json={"version": "nx-2026.2", "setbacks": [stricter]})
+    stricter = {
+        "rule": "lpg_station.local",
+        "hazard_kind": "lpg_station",
+        "target_class": "highly_sensitive",
+        "distance_m": 100,
+        "standard": "地方规定",
+        "clause": "第1条",
+    }
+    published = client.post(
+        "/api/planning/rule-sets", json={"version": "nx-2026.2", "setbacks": [stricter]}
+    )
     assert published.status_code == 201, published.text
     new = client.post(CHECK, json={k: v for k, v in body.items() if k != "title"}).json()
     assert new["rule_set_version"] == "nx-2026.2" and new["verdict"] == "fail"

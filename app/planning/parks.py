@@ -46,9 +46,7 @@ def create_park(session: Session, *, body: ParkIn, scope: Scope) -> ChemicalPark
     return park
 
 
-def update_park(
-    session: Session, *, row: ChemicalPark, body: ParkIn, scope: Scope
-) -> ChemicalPark:
+def update_park(session: Session, *, row: ChemicalPark, body: ParkIn, scope: Scope) -> ChemicalPark:
     """Change a park's class, name or outline."""
     geom = _outline(body)
     with atomic_write(session):

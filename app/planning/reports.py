@@ -176,9 +176,7 @@ class _LocalMetres:
         return (lon - self.lon) * self.kx, (lat - self.lat) * self.ky
 
     def shape(self, geometry: BaseGeometry) -> BaseGeometry:
-        return shapely.transform(
-            geometry, lambda xy: [self(x, y) for x, y in xy], include_z=False
-        )
+        return shapely.transform(geometry, lambda xy: [self(x, y) for x, y in xy], include_z=False)
 
 
 def _outline_points(geometry: BaseGeometry) -> list[list[tuple[float, float]]]:
@@ -266,7 +264,12 @@ def render_pdf(report: PlanningReport) -> bytes:
         Spacer(1, 4 * mm),
     ]
     meta = [
-        ["报告编号", str(report.id), "结论 Verdict", f"{VERDICT_ZH[report.verdict]} ({report.verdict})"],
+        [
+            "报告编号",
+            str(report.id),
+            "结论 Verdict",
+            f"{VERDICT_ZH[report.verdict]} ({report.verdict})",
+        ],
         ["项目类型", report.kind, "规则版本 Rule set", report.rule_set_version],
         ["保存人 Saved by", report.saved_by, "保存时间", saved.strftime("%Y-%m-%d %H:%M (UTC+8)")],
         ["所在区县", report.county_code, "周边500 m人数", str(result["people_within"]["people"])],
@@ -333,7 +336,9 @@ def render_pdf(report: PlanningReport) -> bytes:
     return buffer.getvalue()
 
 
-def _table(rows: list[list[Any]], widths: list[float], style: ParagraphStyle, *, header: bool = False) -> Table:
+def _table(
+    rows: list[list[Any]], widths: list[float], style: ParagraphStyle, *, header: bool = False
+) -> Table:
     table = Table(rows, colWidths=widths, repeatRows=1 if header else 0)
     commands: list[Any] = [
         ("FONT", (0, 0), (-1, -1), style.fontName, style.fontSize),

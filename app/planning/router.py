@@ -75,9 +75,7 @@ def check_project(body: CheckIn, session: SessionDep, scope: ScopeDep) -> dict[s
 
 
 @router.get("/zones/{hazard_source_id}")
-def hazard_zones(
-    hazard_source_id: RowId, session: SessionDep, scope: ScopeDep
-) -> dict[str, Any]:
+def hazard_zones(hazard_source_id: RowId, session: SessionDep, scope: ScopeDep) -> dict[str, Any]:
     """A hazard source's setback zones per target class and the targets already inside."""
     return service.zones_of(session, scope=scope, hazard_source_id=hazard_source_id)
 

@@ -214,9 +214,7 @@ def rule_set(session: Session, version: str | None = None) -> RuleSet:
         if version == builtin.version:
             return builtin
         statement = statement.where(PlanningRuleSet.version == version)
-    row = session.scalars(
-        statement.order_by(PlanningRuleSet.published_at.desc()).limit(1)
-    ).first()
+    row = session.scalars(statement.order_by(PlanningRuleSet.published_at.desc()).limit(1)).first()
     if row is None:
         if version is not None:
             raise InvalidInput(f"rule set {version!r} not found", field="rule_set_version")
@@ -228,7 +226,9 @@ def kind_or_raise(rules: RuleSet, kind: str) -> dict[str, Any]:
     """The definition of a project kind, or 422 listing the kinds."""
     found = rules.kinds.get(kind)
     if found is None:
-        raise InvalidInput(f"unknown project kind {kind!r}", field="kind", allowed=list(rules.kinds))
+        raise InvalidInput(
+            f"unknown project kind {kind!r}", field="kind", allowed=list(rules.kinds)
+        )
     definition: dict[str, Any] = found
     return definition
 
@@ -271,9 +271,9 @@ def substance_class(rules: RuleSet, terms: Sequence[SubstanceTerm]) -> str:
     classes = rules.existing["substance_classes"]
     present = {t.category for t in terms if t.category}
     for name in ("explosive", "toxic", "flammable"):
-        if present & set(classes[name]) or (name == "toxic" and any(
-            t.beta_table == 3 for t in terms
-        )):
+        if present & set(classes[name]) or (
+            name == "toxic" and any(t.beta_table == 3 for t in terms)
+        ):
             return name
     return "other"
 
@@ -284,23 +284,26 @@ def publish(
     version: str,
     note: str | None,
     setbacks: list[dict[str, Any]] | None,
-    park_allowed_classes: list[str] | None,
+    park_allowed_classes: Sequence[str] | None,
     published_by: str | None,
 ) -> PlanningRuleSet:
     """Publish a new version: the current rules with the given parts replaced."""
-    if version == builtin_rule_set().version or session.scalar(select(PlanningRuleSet.id).where(PlanningRuleSet.version == version)):
+    if version == builtin_rule_set().version or session.scalar(
+        select(PlanningRuleSet.id).where(PlanningRuleSet.version == version)
+    ):
         raise Conflict(f"rule set {version!r} already exists", field="version")
     document = rule_set(session).document()
     document["version"] = version
     if setbacks is not None:
         unknown = sorted({s["hazard_kind"] for s in setbacks} - _hazard_kinds(document))
         if unknown:
-            raise InvalidInput(
-                f"unknown hazard kind {unknown[0]!r}", field="setbacks.hazard_kind"
-            )
+            raise InvalidInput(f"unknown hazard kind {unknown[0]!r}", field="setbacks.hazard_kind")
         document["setbacks"] = setbacks
     if park_allowed_classes is not None:
-        document["zoning"] = {**document["zoning"], "park_allowed_classes": park_allowed_classes}
+        document["zoning"] = {
+            **document["zoning"],
+            "park_allowed_classes": list(park_allowed_classes),
+        }
     row = PlanningRuleSet(version=version, rules=document, note=note, published_by=published_by)
     session.add(row)
     session.flush()

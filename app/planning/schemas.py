@@ -17,10 +17,10 @@ Version = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-
 class CheckIn(BaseModel):
     """A proposed project."""
 
-    kind: str = Field(
-        min_length=1, max_length=40, description="a kind of GET /api/planning/kinds"
+    kind: str = Field(min_length=1, max_length=40, description="a kind of GET /api/planning/kinds")
+    geometry: dict[str, Any] = Field(
+        description="GeoJSON Point or Polygon (the kind may allow a LineString)"
     )
-    geometry: dict[str, Any] = Field(description="GeoJSON Point or Polygon (the kind may allow a LineString)")
     crs: Crs = "wgs84"
     attributes: dict[str, Any] = Field(
         default_factory=dict,

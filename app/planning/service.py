@@ -19,7 +19,7 @@ from typing import Any
 
 import shapely
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.auth.scope import RowFilters, Scope
@@ -272,9 +272,7 @@ def _contour_for(zones: list[dict[str, Any]], criterion: float | None) -> float 
     nearest drawn level below it (stricter, so still safe); None when no level fits."""
     if criterion is None:
         return None
-    levels = sorted(
-        {z["risk_per_year"] for z in zones if z["kind"] == "contour"}, reverse=True
-    )
+    levels = sorted({z["risk_per_year"] for z in zones if z["kind"] == "contour"}, reverse=True)
     fitting = [level for level in levels if level <= criterion * (1 + 1e-9)]
     return fitting[0] if fitting else None
 
@@ -562,9 +560,7 @@ def _check_hazard(
             and distance <= dense_radius
             and _dense(rules, cls, target["population"])
         ):
-            zoning.append(
-                _dense_item(rules, target, f"public_zones.{target['kind']}", distance)
-            )
+            zoning.append(_dense_item(rules, target, f"public_zones.{target['kind']}", distance))
     rings = []
     for cls in rules.target_classes:
         row = rules.setback(kind, attributes, cls) if kind else None
@@ -611,13 +607,30 @@ def _park_zoning(
         "park_name": park["name"] if park else None,
         "park_class": park["risk_class"] if park else None,
     }
-    item["ok"] = bool(park) and park["risk_class"] in allowed
+    item["ok"] = park is not None and park["risk_class"] in allowed
     item["detail"] = (
         "not inside any chemical park"
-        if not park
+        if park is None
         else f"inside {park['name']} (class {park['risk_class']})"
     )
     return [item]
+
+
+def _draw_rings(session: Session, proposal: Proposal, rings: list[dict[str, Any]]) -> None:
+    """Each ring's outline: the site widened by its radius on the ellipsoid (GeoJSON)."""
+    radii = sorted({float(r["radius_m"]) for r in rings if r["radius_m"] > 0})
+    outlines: dict[float, str] = dict(
+        session.execute(
+            text(
+                f"SELECT r, ST_AsGeoJSON(ST_Buffer({PROJECT}::geography, r, 'quad_segs=16')"
+                "::geometry, 6) FROM unnest(CAST(:radii AS float8[])) r"
+            ),
+            {"project": proposal.ewkt, "radii": radii},
+        ).all()
+    )
+    for ring in rings:
+        outline = outlines.get(float(ring["radius_m"]))
+        ring["geometry"] = json.loads(outline) if outline else None
 
 
 def people_within(
@@ -650,15 +663,14 @@ def check(
     """Check a proposed project; writes nothing."""
     scope.require_role("admin", "official", "planner")
     rules = rule_set(session, rule_set_version)
-    proposal = parse_proposal(
-        rules, kind=kind, attributes=attributes, geometry=geometry, crs=crs
-    )
+    proposal = parse_proposal(rules, kind=kind, attributes=attributes, geometry=geometry, crs=crs)
     _in_china_or_raise(session, proposal)
     if proposal.role == "target":
         conflicts, zoning, rings = _check_target(session, rules, proposal, scope)
     else:
         conflicts, zoning, rings = _check_hazard(session, rules, proposal, scope)
     zoning = _park_zoning(session, rules, proposal, scope) + zoning
+    _draw_rings(session, proposal, rings)
     conflicts.sort(key=lambda c: (-c["shortfall_m"], c["distance_m"]))
     return {
         "verdict": "fail" if conflicts or not all(z["ok"] for z in zoning) else "pass",
@@ -688,7 +700,9 @@ def zones_of(session: Session, *, scope: Scope, hazard_source_id: int) -> dict[s
         "name": source_row.name,
         "grade": source_row.grade,
         "substances": source_row.substances,
-        "enterprise_name": session.get(Enterprise, source_row.enterprise_id).name,
+        "enterprise_name": session.scalar(
+            select(Enterprise.name).where(Enterprise.id == source_row.enterprise_id)
+        ),
     }
     own = _own_zones(session, [source_row.id]).get(source_row.id, [])
     kind = hazard_kind_of_source(rules, source)
