@@ -84,17 +84,29 @@ function clearOverlay() {
 
 function drawResult(result) {
   clearOverlay();
+  // Rings of the same radius are drawn once, labelled with every class they keep away.
+  const byRadius = new Map();
   for (const ring of result.rings) {
     if (!ring.geometry) continue;
+    const seen = byRadius.get(ring.radius_m);
+    if (seen) seen.classes.push(ring.target_class);
+    else byRadius.set(ring.radius_m, { ...ring, classes: [ring.target_class] });
+  }
+  const bounds = L.geoJSON(result.geometry).getBounds();
+  [...byRadius.values()].forEach((ring, index) => {
     const layer = L.geoJSON(ring.geometry, {
       style: () => ({ color: '#f5891f', weight: 1.5, dashArray: '6 4', fill: false, interactive: false }),
     }).addTo(state.overlay);
-    const north = layer.getBounds().getNorth();
-    L.tooltip({ permanent: true, direction: 'top', className: 'ring-label', interactive: false })
-      .setLatLng([north, layer.getBounds().getCenter().lng])
-      .setContent(`${escapeHtml(CLASS_ZH[ring.target_class] || ring.target_class)} ${Number(ring.radius_m)} m`)
+    // Labels alternate north and south: neighbouring radii (45 m, 50 m) would overlap.
+    const edge = index % 2 ? layer.getBounds().getSouth() : layer.getBounds().getNorth();
+    L.tooltip({ permanent: true, direction: index % 2 ? 'bottom' : 'top', className: 'ring-label', interactive: false })
+      .setLatLng([edge, layer.getBounds().getCenter().lng])
+      .setContent(ring.purpose === 'search'
+        ? `检索范围 ${Number(ring.radius_m)} m`
+        : `${ring.classes.map((c) => escapeHtml(CLASS_ZH[c] || c)).join('、')} ${Number(ring.radius_m)} m`)
       .addTo(state.overlay);
-  }
+    bounds.extend(layer.getBounds());
+  });
   const others = [...result.conflicts, ...result.zoning.filter((z) => z.other_geometry)];
   others.forEach((item, i) => {
     if (!item.other_geometry) return;
@@ -103,6 +115,7 @@ function drawResult(result) {
       pointToLayer: (feature, latlng) => L.circleMarker(latlng, { radius: 6, color: '#e8222d', fillOpacity: 0.9 }),
     }).bindTooltip(`${i + 1}. ${escapeHtml(item.other_name)}`).addTo(state.overlay);
   });
+  if (bounds.isValid()) state.map.fitBounds(bounds, { maxZoom: 17, padding: [40, 40] });
 }
 
 function renderResult(result, saved = null) {
