@@ -448,3 +448,26 @@ def test_zones_of_a_hazard_source_and_existing_violations(client: TestClient) ->
     assert {"highly_sensitive", "general_3"} <= set(classes)
     assert classes["highly_sensitive"]["geometry"]["type"] == "Polygon"
     assert [v["other_id"] for v in zones["violations"]] == [school]
+
+
+def test_demo_parks_contain_their_enterprises(session: Session) -> None:
+    from datetime import date
+
+    from app.planning.demo import DEMO_PARKS, load_demo_parks
+    from app.sites.demo import plan_demo, write_plan
+
+    write_plan(session, plan_demo(session, seed=3, enterprises=300, as_of=date(2024, 6, 1)))
+    made = load_demo_parks(session)["chemical_parks"]
+    assert made >= 3
+    outside = session.execute(
+        text(
+            "SELECT count(*) FROM enterprises e JOIN chemical_parks p ON p.name = e.park"
+            " WHERE NOT ST_Covers(p.geom, e.geom)"
+        )
+    ).scalar_one()
+    inside = session.execute(
+        text("SELECT count(*) FROM enterprises e JOIN chemical_parks p ON p.name = e.park")
+    ).scalar_one()
+    assert inside > 0 and outside == 0
+    classes = dict(session.execute(text("SELECT name, risk_class FROM chemical_parks")).all())
+    assert classes["宁东能源化工基地"] == DEMO_PARKS["宁东能源化工基地"][0]

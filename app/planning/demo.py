@@ -28,10 +28,10 @@ def load_demo_parks(session: Session) -> dict[str, int]:
             text(
                 """
                 INSERT INTO chemical_parks (name, risk_class, score, approval, geom)
-                SELECT :name, :class, :score, '演示数据（非真实认定）',
+                SELECT CAST(:name AS text), :class, :score, '演示数据（非真实认定）',
                        ST_Multi(ST_Buffer(ST_ConcaveHull(ST_Collect(e.geom), 0.4)::geography,
                                           :margin)::geometry)
-                  FROM enterprises e WHERE e.park = :name
+                  FROM enterprises e WHERE e.park = CAST(:name AS text)
                 HAVING count(*) >= 3"""
             ),
             {"name": name, "class": risk_class, "score": score, "margin": MARGIN_M},

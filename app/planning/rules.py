@@ -104,6 +104,13 @@ class RuleSet:
             default=0.0,
         )
 
+    def largest_for_kinds(self, prefix: str) -> float:
+        """The largest setback of any hazard kind named with this prefix."""
+        return max(
+            (r.distance_m for r in self.setbacks if r.hazard_kind.startswith(prefix)),
+            default=0.0,
+        )
+
     def target_class_for(self, declared: str, people: int | None) -> str:
         """A target's class: declared by its kind, or by the number of people in it."""
         if declared != "by_people":
@@ -200,26 +207,34 @@ def builtin_rule_set() -> RuleSet:
     )
 
 
-@cache
-def _stored(version: str, published_at: str, rules: str) -> RuleSet:
-    # Keyed by the row's text: a version is immutable once published.
-    return rule_set_from(json.loads(rules))
+_STORED: dict[int, RuleSet] = {}
+
+
+def _stored(session: Session, id: int) -> RuleSet:
+    """A published version, read once per process: a version never changes once published
+    (its rules are read only the first time a check names it or finds it newest)."""
+    if id not in _STORED:
+        rules = session.scalars(select(PlanningRuleSet.rules).where(PlanningRuleSet.id == id)).one()
+        _STORED[id] = rule_set_from(rules)
+    return _STORED[id]
 
 
 def rule_set(session: Session, version: str | None = None) -> RuleSet:
     """The named version, or the newest published one (the built-in set before any)."""
     builtin = builtin_rule_set()
-    statement = select(PlanningRuleSet)
+    if version == builtin.version:
+        return builtin
+    statement = select(PlanningRuleSet.id)
     if version is not None:
-        if version == builtin.version:
-            return builtin
         statement = statement.where(PlanningRuleSet.version == version)
-    row = session.scalars(statement.order_by(PlanningRuleSet.published_at.desc()).limit(1)).first()
-    if row is None:
+    found = session.scalars(
+        statement.order_by(PlanningRuleSet.published_at.desc(), PlanningRuleSet.id.desc()).limit(1)
+    ).first()
+    if found is None:
         if version is not None:
             raise InvalidInput(f"rule set {version!r} not found", field="rule_set_version")
         return builtin
-    return _stored(row.version, row.published_at.isoformat(), json.dumps(row.rules))
+    return _stored(session, found)
 
 
 def kind_or_raise(rules: RuleSet, kind: str) -> dict[str, Any]:

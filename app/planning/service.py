@@ -161,18 +161,20 @@ def _dense(rules: RuleSet, target_class: str, people: int | None) -> bool:
     return target_class in dense["classes"] or (people or 0) >= dense["min_people"]
 
 
-def _targets_near(
+def _zones_near(
     session: Session, rules: RuleSet, proposal: Proposal, filters: RowFilters, radius_m: float
 ) -> list[dict[str, Any]]:
-    """Public zones that are protection targets within `radius_m` of the proposal."""
+    """Public zones within `radius_m` of the proposal, nearest first: protection targets
+    with their class, and hazards (gas pipelines) with `target_class` None."""
+    if radius_m <= 0:
+        return []
     sql = f"""
         SELECT t.id, t.name, t.kind, t.population, ST_AsGeoJSON(t.geom, 7) AS geometry,
                {geodesic_sql("t.geom", PROJECT)} AS distance_m
           FROM public_zones t
-         WHERE t.geom && {ENVELOPE}
-           AND t.kind <> ALL(CAST(:hazard_kinds AS text[]))
-           AND {filters.where("t")}
-           AND {within_sql("t.geom", PROJECT, ":radius")}"""
+         WHERE t.geom && {ENVELOPE} AND {filters.where("t")}
+           AND {within_sql("t.geom", PROJECT, ":radius")}
+         ORDER BY distance_m, t.id"""
     rows = session.execute(
         text(sql),
         {
@@ -180,11 +182,17 @@ def _targets_near(
             **_box_params(proposal.shape, radius_m),
             "project": proposal.ewkt,
             "radius": radius_m,
-            "hazard_kinds": _zone_hazard_kinds(rules),
         },
     ).mappings()
+    hazards = rules.existing["public_zone_hazards"]
     return [
-        {**row, "target_class": zone_class(rules, row["kind"], row["population"])} for row in rows
+        {
+            **row,
+            "target_class": None
+            if row["kind"] in hazards
+            else zone_class(rules, row["kind"], row["population"]),
+        }
+        for row in rows
     ]
 
 
@@ -194,7 +202,12 @@ def _hazard_sources_near(
     """Graded major hazard sources within `radius_m` (and those listed in `extra`)."""
     sql = f"""
         SELECT t.id, t.name, t.grade, t.substances, e.name AS enterprise_name,
-               ST_AsGeoJSON(t.geom, 7) AS geometry, {geodesic_sql("t.geom", PROJECT)} AS distance_m
+               ST_AsGeoJSON(t.geom, 7) AS geometry, {geodesic_sql("t.geom", PROJECT)} AS distance_m,
+               (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                           'kind', z.kind, 'risk_per_year', z.risk_per_year,
+                           'target_class', z.target_class, 'distance_m', z.distance_m,
+                           'reference', z.reference)), '[]'::jsonb)
+                  FROM hazard_safety_zones z WHERE z.hazard_source_id = t.id) AS own
           FROM hazard_sources t JOIN enterprises e ON e.id = t.enterprise_id
          WHERE t.grade IS NOT NULL AND {filters.where("t")}
            AND ((t.geom && {ENVELOPE} AND {within_sql("t.geom", PROJECT, ":radius")})
@@ -214,31 +227,6 @@ def _hazard_sources_near(
     ]
 
 
-def _zone_hazards_near(
-    session: Session, rules: RuleSet, proposal: Proposal, filters: RowFilters, radius_m: float
-) -> list[dict[str, Any]]:
-    """Public zones that are hazards (gas pipelines) within `radius_m`."""
-    sql = f"""
-        SELECT t.id, t.name, t.kind, ST_AsGeoJSON(t.geom, 7) AS geometry,
-               {geodesic_sql("t.geom", PROJECT)} AS distance_m
-          FROM public_zones t
-         WHERE t.geom && {ENVELOPE} AND t.kind = ANY(CAST(:hazard_kinds AS text[]))
-           AND {filters.where("t")} AND {within_sql("t.geom", PROJECT, ":radius")}"""
-    return [
-        dict(row)
-        for row in session.execute(
-            text(sql),
-            {
-                **filters.params(),
-                **_box_params(proposal.shape, radius_m),
-                "project": proposal.ewkt,
-                "radius": radius_m,
-                "hazard_kinds": _zone_hazard_kinds(rules),
-            },
-        ).mappings()
-    ]
-
-
 def hazard_kind_of_source(rules: RuleSet, source: dict[str, Any]) -> str:
     """The setback kind of a stored major hazard source: by its substances' class."""
     terms: tuple[gb18218.SubstanceTerm, ...] = ()
@@ -248,23 +236,6 @@ def hazard_kind_of_source(rules: RuleSet, source: dict[str, Any]) -> str:
     except InvalidInput:
         pass  # stored before GB 18218's tables knew it: graded as "other"
     return f"major_hazard_source.{substance_class(rules, terms)}"
-
-
-def _own_zones(session: Session, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """Hazard sources' own distances and contours, by hazard source id."""
-    if not ids:
-        return {}
-    rows = session.execute(
-        text(
-            "SELECT hazard_source_id, kind, risk_per_year, target_class, distance_m, reference"
-            " FROM hazard_safety_zones WHERE hazard_source_id = ANY(:ids)"
-        ),
-        {"ids": ids},
-    ).mappings()
-    found: dict[int, list[dict[str, Any]]] = {}
-    for row in rows:
-        found.setdefault(row["hazard_source_id"], []).append(dict(row))
-    return found
 
 
 def _contour_for(zones: list[dict[str, Any]], criterion: float | None) -> float | None:
@@ -298,29 +269,24 @@ def _contour_shortfall(
     return None if value is None else float(value)
 
 
-def _contour_hits(session: Session, project: str) -> list[int]:
-    """Hazard sources whose own contours touch the project, however far their points lie."""
-    return list(
-        session.execute(
-            text(
-                f"SELECT DISTINCT hazard_source_id FROM hazard_safety_zones z"
-                f" WHERE z.kind = 'contour' AND z.geom && {PROJECT}"
-                f" AND ST_Intersects(z.geom, {PROJECT})"
-            ),
-            {"project": project},
-        ).scalars()
-    )
-
-
-def _largest_own_distance(session: Session, target_class: str) -> float:
-    value = session.execute(
+def _own_studies_reaching(
+    session: Session, project: str, target_class: str
+) -> tuple[list[int], float]:
+    """Hazard sources whose own contours touch the project (however far their points lie),
+    and the largest own external safety distance of this target class."""
+    row = session.execute(
         text(
-            "SELECT max(distance_m) FROM hazard_safety_zones"
-            " WHERE kind = 'distance' AND target_class = :cls"
+            f"""
+            SELECT (SELECT coalesce(array_agg(DISTINCT z.hazard_source_id), '{{}}')
+                      FROM hazard_safety_zones z
+                     WHERE z.kind = 'contour' AND z.geom && {PROJECT}
+                       AND ST_Intersects(z.geom, {PROJECT})) AS hits,
+                   (SELECT max(distance_m) FROM hazard_safety_zones
+                     WHERE kind = 'distance' AND target_class = :cls) AS farthest"""
         ),
-        {"cls": target_class},
-    ).scalar_one()
-    return float(value or 0.0)
+        {"project": project, "cls": target_class},
+    ).one()
+    return list(row.hits), float(row.farthest or 0.0)
 
 
 def _geojson(value: str | None) -> dict[str, Any] | None:
@@ -426,30 +392,24 @@ def _check_against_source(
 
 
 def _check_target(
-    session: Session, rules: RuleSet, proposal: Proposal, scope: Scope
+    session: Session, rules: RuleSet, proposal: Proposal, scope: Scope, zones: list[dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """A proposed protection target against stored hazards: conflicts, zoning, rings."""
     assert proposal.target_class is not None
     cls = proposal.target_class
     dense = _dense(rules, cls, proposal.attributes.get("people"))
     dense_radius = float(rules.zoning["dense_site"]["radius_m"]) if dense else 0.0
-    radius = max(rules.largest_for_target(cls), _largest_own_distance(session, cls), dense_radius)
+    hits, farthest_own = _own_studies_reaching(session, proposal.ewkt, cls)
+    radius = max(rules.largest_for_target(cls), farthest_own, dense_radius)
     conflicts: list[dict[str, Any]] = []
     zoning: list[dict[str, Any]] = []
-    sources = _hazard_sources_near(
-        session,
-        proposal,
-        scope.filters("hazard_sources"),
-        radius,
-        _contour_hits(session, proposal.ewkt),
-    )
-    own = _own_zones(session, [s["id"] for s in sources])
+    sources = _hazard_sources_near(session, proposal, scope.filters("hazard_sources"), radius, hits)
     for source in sources:
         found = _check_against_source(
             session,
             rules,
             source=source,
-            own=own.get(source["id"], []),
+            own=source["own"],
             target_class=cls,
             distance_m=float(source["distance_m"]),
             project=proposal.ewkt,
@@ -458,7 +418,9 @@ def _check_target(
             conflicts.append(found)
         if dense and source["grade"] <= 2 and source["distance_m"] <= dense_radius:
             zoning.append(_dense_item(rules, source, "hazard_sources", source["distance_m"]))
-    for zone in _zone_hazards_near(session, rules, proposal, scope.filters("public_zones"), radius):
+    for zone in zones:
+        if zone["target_class"] is not None or zone["distance_m"] > radius:
+            continue
         hazard = rules.existing["public_zone_hazards"][zone["kind"]]
         row = rules.setback(hazard["hazard_kind"], hazard["attributes"], cls)
         if row and zone["distance_m"] < row.distance_m:
@@ -496,9 +458,7 @@ def _dense_item(
     }
 
 
-def _grade_hazchem(
-    session: Session, rules: RuleSet, proposal: Proposal, scope: Scope, people: int
-) -> None:
+def _grade_hazchem(rules: RuleSet, proposal: Proposal, people: int) -> None:
     """A hazardous-chemical project's setback kind from its GB 18218-2018 grade."""
     substances = grading.parse_substances(proposal.attributes["substances"])
     assessment = gb18218.assess_hazard_source(substances, people)
@@ -523,23 +483,21 @@ def _grade_hazchem(
 
 
 def _check_hazard(
-    session: Session, rules: RuleSet, proposal: Proposal, scope: Scope
+    session: Session, rules: RuleSet, proposal: Proposal, scope: Scope, zones: list[dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """A proposed hazard against stored protection targets: conflicts, zoning, rings."""
-    filters = scope.filters("public_zones")
     dense_radius = float(rules.zoning["dense_site"]["radius_m"])
-    people_radius = float(rules.zoning["people_radius_m"])
     if proposal.hazard_kind == "major_hazard_source":
-        near = _targets_near(session, rules, proposal, filters, people_radius)
-        people = sum(t["population"] or 0 for t in near)
-        _grade_hazchem(session, rules, proposal, scope, people)
+        _grade_hazchem(rules, proposal, people_within(rules, zones)["people"])
     kind, attributes = proposal.hazard_kind, proposal.hazard_attributes
     setback = rules.largest_for_hazard(kind, attributes) if kind else 0.0
     radius = max(setback, dense_radius if proposal.high_risk else 0.0)
     conflicts: list[dict[str, Any]] = []
     zoning: list[dict[str, Any]] = []
-    for target in _targets_near(session, rules, proposal, filters, radius) if radius else []:
+    for target in zones:
         cls, distance = target["target_class"], float(target["distance_m"])
+        if cls is None or distance > radius:
+            continue
         row = rules.setback(kind, attributes, cls) if kind else None
         if row and distance < row.distance_m:
             conflicts.append(
@@ -633,12 +591,10 @@ def _draw_rings(session: Session, proposal: Proposal, rings: list[dict[str, Any]
         ring["geometry"] = json.loads(outline) if outline else None
 
 
-def people_within(
-    session: Session, rules: RuleSet, proposal: Proposal, scope: Scope
-) -> dict[str, Any]:
-    """People in the public zones (that the caller reads) within the radius of the site."""
+def people_within(rules: RuleSet, zones: list[dict[str, Any]]) -> dict[str, Any]:
+    """People in the protection targets (that the caller reads) within the radius."""
     radius = float(rules.zoning["people_radius_m"])
-    near = _targets_near(session, rules, proposal, scope.filters("public_zones"), radius)
+    near = [z for z in zones if z["target_class"] is not None and z["distance_m"] <= radius]
     by_class: dict[str, int] = {}
     for target in near:
         by_class[target["target_class"]] = by_class.get(target["target_class"], 0) + 1
@@ -648,6 +604,20 @@ def people_within(
         "zones": len(near),
         "zones_by_class": by_class,
     }
+
+
+def _zone_radius(session: Session, rules: RuleSet, proposal: Proposal) -> float:
+    """How far public zones matter to this proposal: its setbacks (every grade a new
+    hazardous-chemical unit might get), dense sites, the people count."""
+    radii = [float(rules.zoning["people_radius_m"]), float(rules.zoning["dense_site"]["radius_m"])]
+    if proposal.role == "target":
+        assert proposal.target_class is not None
+        radii.append(rules.largest_for_target(proposal.target_class))
+    elif proposal.hazard_kind == "major_hazard_source":
+        radii.append(rules.largest_for_kinds(proposal.hazard_kind + "."))
+    elif proposal.hazard_kind:
+        radii.append(rules.largest_for_hazard(proposal.hazard_kind, proposal.hazard_attributes))
+    return max(radii)
 
 
 def check(
@@ -665,10 +635,17 @@ def check(
     rules = rule_set(session, rule_set_version)
     proposal = parse_proposal(rules, kind=kind, attributes=attributes, geometry=geometry, crs=crs)
     _in_china_or_raise(session, proposal)
+    zones = _zones_near(
+        session,
+        rules,
+        proposal,
+        scope.filters("public_zones"),
+        _zone_radius(session, rules, proposal),
+    )
     if proposal.role == "target":
-        conflicts, zoning, rings = _check_target(session, rules, proposal, scope)
+        conflicts, zoning, rings = _check_target(session, rules, proposal, scope, zones)
     else:
-        conflicts, zoning, rings = _check_hazard(session, rules, proposal, scope)
+        conflicts, zoning, rings = _check_hazard(session, rules, proposal, scope, zones)
     zoning = _park_zoning(session, rules, proposal, scope) + zoning
     _draw_rings(session, proposal, rings)
     conflicts.sort(key=lambda c: (-c["shortfall_m"], c["distance_m"]))
@@ -683,7 +660,7 @@ def check(
         "geometry": json.loads(json.dumps(proposal.shape.__geo_interface__)),
         "conflicts": conflicts,
         "zoning": zoning,
-        "people_within": people_within(session, rules, proposal, scope),
+        "people_within": people_within(rules, zones),
         "rings": rings,
         "notes": proposal.notes,
     }
@@ -704,7 +681,16 @@ def zones_of(session: Session, *, scope: Scope, hazard_source_id: int) -> dict[s
             select(Enterprise.name).where(Enterprise.id == source_row.enterprise_id)
         ),
     }
-    own = _own_zones(session, [source_row.id]).get(source_row.id, [])
+    own = [
+        dict(row)
+        for row in session.execute(
+            text(
+                "SELECT kind, risk_per_year, target_class, distance_m, reference"
+                " FROM hazard_safety_zones WHERE hazard_source_id = :id"
+            ),
+            {"id": source_row.id},
+        ).mappings()
+    ]
     kind = hazard_kind_of_source(rules, source)
     features: list[dict[str, Any]] = []
     radius = 0.0
@@ -755,7 +741,9 @@ def zones_of(session: Session, *, scope: Scope, hazard_source_id: int) -> dict[s
     )
     violations = []
     far = max(radius, 1.0)
-    for target in _targets_near(session, rules, proposal, scope.filters("public_zones"), far):
+    for target in _zones_near(session, rules, proposal, scope.filters("public_zones"), far):
+        if target["target_class"] is None:
+            continue
         found = _check_against_source(
             session,
             rules,
