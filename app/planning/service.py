@@ -14,9 +14,11 @@ A check writes nothing.
 """
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select, text
@@ -25,7 +27,7 @@ from sqlalchemy.orm import Session
 from app.auth.scope import RowFilters, Scope
 from app.crud import get_or_raise
 from app.errors import InvalidInput
-from app.geo.geodesic import search_box
+from app.geo.geodesic import M_MIN, WGS84_A, search_box
 from app.geo.location import ewkt, parse_location
 from app.planning.rules import (
     RuleSet,
@@ -131,17 +133,39 @@ def _box_params(shape: BaseGeometry, radius_m: float) -> dict[str, float]:
 ENVELOPE = "ST_MakeEnvelope(:min_lon, :min_lat, :max_lon, :max_lat, 4326)"
 
 
-def _in_china_or_raise(session: Session, proposal: Proposal) -> None:
-    inside = session.execute(
+@dataclass(frozen=True)
+class SiteFacts:
+    """What one query tells about a site before the candidate searches."""
+
+    # Hazard sources whose own contours touch the site, however far their points lie.
+    contour_hits: list[int]
+    # The largest own external safety distance per target class.
+    farthest_own: dict[str, float]
+
+
+def _site_facts_or_raise(session: Session, proposal: Proposal) -> SiteFacts:
+    """The site lies in China (else 422), and the own studies that may reach it."""
+    row = session.execute(
         text(
-            f"SELECT EXISTS (SELECT 1 FROM region_parts p, (SELECT ST_PointOnSurface({PROJECT})"
-            " AS a) s WHERE p.geom && s.a AND ST_Intersects(p.geom, s.a))"
+            f"""
+            SELECT EXISTS (SELECT 1 FROM region_parts p,
+                                  (SELECT ST_PointOnSurface({PROJECT}) AS a) s
+                            WHERE p.geom && s.a AND ST_Intersects(p.geom, s.a)) AS in_china,
+                   (SELECT coalesce(array_agg(DISTINCT z.hazard_source_id), '{{}}')
+                      FROM hazard_safety_zones z
+                     WHERE z.kind = 'contour' AND z.geom && {PROJECT}
+                       AND ST_Intersects(z.geom, {PROJECT})) AS hits,
+                   (SELECT coalesce(jsonb_object_agg(target_class, farthest), '{{}}')
+                      FROM (SELECT target_class, max(distance_m) AS farthest
+                              FROM hazard_safety_zones WHERE kind = 'distance'
+                             GROUP BY target_class) d) AS farthest"""
         ),
         {"project": proposal.ewkt},
-    ).scalar_one()
-    if not inside:
+    ).one()
+    if not row.in_china:
         x, y = proposal.shape.representative_point().coords[0]
         raise InvalidInput(f"the site ({x:.5f}, {y:.5f}) lies outside China", field="geometry")
+    return SiteFacts(list(row.hits), {k: float(v) for k, v in row.farthest.items()})
 
 
 def _zone_hazard_kinds(rules: RuleSet) -> list[str]:
@@ -269,26 +293,6 @@ def _contour_shortfall(
     return None if value is None else float(value)
 
 
-def _own_studies_reaching(
-    session: Session, project: str, target_class: str
-) -> tuple[list[int], float]:
-    """Hazard sources whose own contours touch the project (however far their points lie),
-    and the largest own external safety distance of this target class."""
-    row = session.execute(
-        text(
-            f"""
-            SELECT (SELECT coalesce(array_agg(DISTINCT z.hazard_source_id), '{{}}')
-                      FROM hazard_safety_zones z
-                     WHERE z.kind = 'contour' AND z.geom && {PROJECT}
-                       AND ST_Intersects(z.geom, {PROJECT})) AS hits,
-                   (SELECT max(distance_m) FROM hazard_safety_zones
-                     WHERE kind = 'distance' AND target_class = :cls) AS farthest"""
-        ),
-        {"project": project, "cls": target_class},
-    ).one()
-    return list(row.hits), float(row.farthest or 0.0)
-
-
 def _geojson(value: str | None) -> dict[str, Any] | None:
     return json.loads(value) if value else None
 
@@ -392,18 +396,24 @@ def _check_against_source(
 
 
 def _check_target(
-    session: Session, rules: RuleSet, proposal: Proposal, scope: Scope, zones: list[dict[str, Any]]
+    session: Session,
+    rules: RuleSet,
+    proposal: Proposal,
+    scope: Scope,
+    zones: list[dict[str, Any]],
+    facts: SiteFacts,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """A proposed protection target against stored hazards: conflicts, zoning, rings."""
     assert proposal.target_class is not None
     cls = proposal.target_class
     dense = _dense(rules, cls, proposal.attributes.get("people"))
     dense_radius = float(rules.zoning["dense_site"]["radius_m"]) if dense else 0.0
-    hits, farthest_own = _own_studies_reaching(session, proposal.ewkt, cls)
-    radius = max(rules.largest_for_target(cls), farthest_own, dense_radius)
+    radius = max(rules.largest_for_target(cls), facts.farthest_own.get(cls, 0.0), dense_radius)
     conflicts: list[dict[str, Any]] = []
     zoning: list[dict[str, Any]] = []
-    sources = _hazard_sources_near(session, proposal, scope.filters("hazard_sources"), radius, hits)
+    sources = _hazard_sources_near(
+        session, proposal, scope.filters("hazard_sources"), radius, facts.contour_hits
+    )
     for source in sources:
         found = _check_against_source(
             session,
@@ -574,21 +584,24 @@ def _park_zoning(
     return [item]
 
 
-def _draw_rings(session: Session, proposal: Proposal, rings: list[dict[str, Any]]) -> None:
-    """Each ring's outline: the site widened by its radius on the ellipsoid (GeoJSON)."""
-    radii = sorted({float(r["radius_m"]) for r in rings if r["radius_m"] > 0})
-    outlines: dict[float, str] = dict(
-        session.execute(
-            text(
-                f"SELECT r, ST_AsGeoJSON(ST_Buffer({PROJECT}::geography, r, 'quad_segs=16')"
-                "::geometry, 6) FROM unnest(CAST(:radii AS float8[])) r"
-            ),
-            {"project": proposal.ewkt, "radii": radii},
-        ).all()
+def _draw_rings(proposal: Proposal, rings: list[dict[str, Any]]) -> None:
+    """Each ring's outline for the map: the site widened by its radius, drawn in a local
+    equirectangular projection (over a few kilometres it is off by centimetres; the
+    distances checked are the database's geodesic ones, not these outlines)."""
+    centre = proposal.shape.representative_point()
+    origin = np.array([centre.x, centre.y])
+    scale = np.array(
+        [math.radians(1) * WGS84_A * math.cos(math.radians(centre.y)), math.radians(1) * M_MIN]
     )
+    local = shapely.transform(proposal.shape, lambda xy: (xy - origin) * scale)
     for ring in rings:
-        outline = outlines.get(float(ring["radius_m"]))
-        ring["geometry"] = json.loads(outline) if outline else None
+        if ring["radius_m"] <= 0:
+            ring["geometry"] = None
+            continue
+        outline = shapely.transform(
+            local.buffer(ring["radius_m"], quad_segs=16), lambda xy: xy / scale + origin
+        )
+        ring["geometry"] = json.loads(shapely.to_geojson(outline))
 
 
 def people_within(rules: RuleSet, zones: list[dict[str, Any]]) -> dict[str, Any]:
@@ -606,7 +619,7 @@ def people_within(rules: RuleSet, zones: list[dict[str, Any]]) -> dict[str, Any]
     }
 
 
-def _zone_radius(session: Session, rules: RuleSet, proposal: Proposal) -> float:
+def _zone_radius(rules: RuleSet, proposal: Proposal) -> float:
     """How far public zones matter to this proposal: its setbacks (every grade a new
     hazardous-chemical unit might get), dense sites, the people count."""
     radii = [float(rules.zoning["people_radius_m"]), float(rules.zoning["dense_site"]["radius_m"])]
@@ -634,20 +647,20 @@ def check(
     scope.require_role("admin", "official", "planner")
     rules = rule_set(session, rule_set_version)
     proposal = parse_proposal(rules, kind=kind, attributes=attributes, geometry=geometry, crs=crs)
-    _in_china_or_raise(session, proposal)
+    facts = _site_facts_or_raise(session, proposal)
     zones = _zones_near(
         session,
         rules,
         proposal,
         scope.filters("public_zones"),
-        _zone_radius(session, rules, proposal),
+        _zone_radius(rules, proposal),
     )
     if proposal.role == "target":
-        conflicts, zoning, rings = _check_target(session, rules, proposal, scope, zones)
+        conflicts, zoning, rings = _check_target(session, rules, proposal, scope, zones, facts)
     else:
         conflicts, zoning, rings = _check_hazard(session, rules, proposal, scope, zones)
     zoning = _park_zoning(session, rules, proposal, scope) + zoning
-    _draw_rings(session, proposal, rings)
+    _draw_rings(proposal, rings)
     conflicts.sort(key=lambda c: (-c["shortfall_m"], c["distance_m"]))
     return {
         "verdict": "fail" if conflicts or not all(z["ok"] for z in zoning) else "pass",
