@@ -471,3 +471,16 @@ def test_demo_parks_contain_their_enterprises(session: Session) -> None:
     assert inside > 0 and outside == 0
     classes = dict(session.execute(text("SELECT name, risk_class FROM chemical_parks")).all())
     assert classes["宁东能源化工基地"] == DEMO_PARKS["宁东能源化工基地"][0]
+
+
+def test_parks_layer_in_features_and_tiles(client: TestClient) -> None:
+    ningdong = (106.60, 38.10)
+    park = _park(client, ningdong, "D")
+    features = client.get("/api/features/chemical_parks?bbox=106.5,38.0,106.7,38.2").json()
+    assert [f["id"] for f in features["features"]] == [park]
+    assert features["features"][0]["properties"]["risk_class"] == "D"
+    tile = client.get("/tiles/chemical_parks/12/3260/1578.mvt")
+    assert tile.status_code == 200 and len(tile.content) > 20
+    assert (
+        client.get("/api/features/chemical_parks", headers={"Authorization": ""}).status_code == 401
+    )
