@@ -42,7 +42,7 @@ function renderAttributes() {
   const kind = state.kinds[$('kind').value];
   const rows = Object.entries(kind ? kind.attributes : {}).map(([name, spec]) => {
     if (spec.type === 'substances') {
-      return `<label>${escapeHtml(spec.label_zh)}（CAS 与吨数，每行一种，如 7782-50-5,10）
+      return `<label>${escapeHtml(spec.label_zh)}（每行一种：CAS或名称,吨数[,类别]，如 7782-50-5,10）
         <textarea name="attr-${escapeHtml(name)}" rows="3"${spec.required ? ' required' : ''}></textarea></label>`;
     }
     const step = spec.type === 'integer' ? '1' : 'any';
@@ -60,9 +60,13 @@ function attributes() {
     const field = $('project').elements[`attr-${name}`];
     if (!field || field.value.trim() === '') continue;
     if (spec.type === 'substances') {
+      // One substance a line: CAS number or GB 18218 name, tonnes, and its hazard category
+      // when GB 18218 needs one (e.g. 液化石油气,30,W2).
       values[name] = field.value.trim().split(/\n+/).map((line) => {
-        const [cas, tonnes] = line.split(/[,，\s]+/);
-        return { cas: cas.trim(), quantity_t: Number(tonnes) };
+        const [id, tonnes, category] = line.split(/[,，\s]+/).map((part) => part.trim());
+        const item = /^\d{2,7}-\d{2}-\d$/.test(id) ? { cas: id } : { name: id };
+        if (category) item.category = category;
+        return { ...item, quantity_t: Number(tonnes) };
       });
     } else {
       values[name] = Number(field.value);
@@ -118,6 +122,16 @@ function drawResult(result) {
   if (bounds.isValid()) state.map.fitBounds(bounds, { maxZoom: 17, padding: [40, 40] });
 }
 
+/** A zoning finding in words (escaped). */
+function zoningText(z) {
+  if (z.rule === 'inside_allowed_chemical_park') {
+    if (z.park_id === null) return '不在任何化工园区内（新建、扩建危险化学品生产项目须进入化工园区）';
+    const park = `${escapeHtml(z.park_name)}（${escapeHtml(z.park_class)}类）`;
+    return z.ok ? `位于化工园区 ${park}` : `位于 ${park}，该类园区不得新建、扩建危险化学品生产项目`;
+  }
+  return `人口密集场所 ${escapeHtml(z.other_name)} 距离 ${Number(z.distance_m).toFixed(1)} m（${Number(z.required_m)} m 内不得规划高风险项目）`;
+}
+
 function renderResult(result, saved = null) {
   state.result = result;
   $('result').hidden = false;
@@ -135,7 +149,7 @@ function renderResult(result, saved = null) {
       <td class="clause${c.confirmed === 'no' ? ' unconfirmed' : ''}">${escapeHtml(c.source_clause)}${c.confirmed === 'no' ? '（未核实）' : ''}</td>
     </tr>`).join('') || '<tr><td colspan="6">无间距冲突</td></tr>';
   $('zoning').innerHTML = result.zoning.map((z) => `<li class="${z.ok ? 'ok' : 'bad'}">
-      ${z.ok ? '符合' : '不符合'}：${escapeHtml(z.detail || `${z.other_name} 距离 ${z.distance_m} m`)}
+      ${z.ok ? '符合' : '不符合'}：${zoningText(z)}
       <small>${escapeHtml(z.source_clause)}</small></li>`).join('')
     + result.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('');
   const people = result.people_within;
