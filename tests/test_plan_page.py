@@ -32,8 +32,13 @@ def school(live_server_url: str, live_users: dict[str, str]) -> Iterator[dict]:
     made = httpx.post(
         f"{live_server_url}/api/public-zones",
         headers=headers,
-        json={"name": "规划测试小学", "kind": "school", "population": 900,
-              "lon": CENTRE[0], "lat": CENTRE[1]},
+        json={
+            "name": "规划测试小学",
+            "kind": "school",
+            "population": 900,
+            "lon": CENTRE[0],
+            "lat": CENTRE[1],
+        },
         timeout=30,
     )
     made.raise_for_status()
@@ -142,10 +147,18 @@ def test_upload_geojson_and_phone_layout(
     _sign_in(page, live_users["planner"])
     page.select_option("#kind", "school")
     site = tmp_path / "site.geojson"
-    site.write_text(json.dumps({"type": "Feature", "properties": {}, "geometry": {
-        "type": "Point", "coordinates": [CENTRE[0] + 0.001, CENTRE[1]]}}))
+    site.write_text(
+        json.dumps(
+            {
+                "type": "Feature",
+                "properties": {},
+                "geometry": {"type": "Point", "coordinates": [CENTRE[0] + 0.001, CENTRE[1]]},
+            }
+        )
+    )
     page.set_input_files("#upload", str(site))
-    assert "106.301000" in page.inner_text("#site")
+    # The file is read asynchronously: wait for the site to be shown.
+    page.wait_for_function("document.getElementById('site').textContent.includes('106.301000')")
     page.click("#run")
     page.wait_for_selector("#result:not([hidden])")
     page.wait_for_timeout(300)
