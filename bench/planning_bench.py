@@ -29,6 +29,7 @@ import random
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from sqlalchemy import create_engine, text
@@ -68,18 +69,20 @@ def sites(session: Session, count: int, seed: int) -> list[tuple[float, float]]:
     """Random enterprises' locations moved up to 2 km (deterministic for a seed)."""
     rng = random.Random(seed)
     rows = session.execute(
-        text("SELECT ST_X(geom), ST_Y(geom) FROM enterprises TABLESAMPLE SYSTEM (1) REPEATABLE (:s)"
-             " LIMIT :n"),
+        text(
+            "SELECT ST_X(geom), ST_Y(geom) FROM enterprises TABLESAMPLE SYSTEM (1) REPEATABLE (:s)"
+            " LIMIT :n"
+        ),
         {"s": seed, "n": count},
     ).all()
     return [(x + rng.uniform(-0.02, 0.02), y + rng.uniform(-0.015, 0.015)) for x, y in rows]
 
 
-def timed(work: Callable[[], object]) -> float:
-    """Milliseconds one call takes."""
+def timed(work: Callable[[], Any]) -> tuple[float, Any]:
+    """Milliseconds one call takes, and what it returned."""
     start = time.perf_counter()
-    work()
-    return (time.perf_counter() - start) * 1000
+    value = work()
+    return (time.perf_counter() - start) * 1000, value
 
 
 def summary(name: str, latencies: list[float]) -> str:
@@ -106,37 +109,45 @@ def main() -> None:
         points = sites(session, args.checks, args.seed)
         print(f"{len(points)} sites per kind, seed {args.seed}")
         for kind, (attributes, table, radius) in KINDS.items():
-            floor_sql = text(FLOOR.format(table=table))
-            floor, checks, conflicts = [], [], 0
-            for lon, lat in points:
-                site = f"SRID=4326;POINT({lon} {lat})"
-                floor.append(
-                    timed(
-                        lambda site=site: session.execute(
-                            floor_sql, {"site": site, "radius": radius, "deg": radius / 80000}
-                        ).all()
-                    )
-                )
-                result: dict[str, Any] = {}
+            measure(session, kind, attributes, table, radius, points)
 
-                def run(lon: float = lon, lat: float = lat, out: dict[str, Any] = result) -> None:
-                    out.update(
-                        service.check(
-                            session,
-                            scope=ADMIN,
-                            kind=kind,
-                            attributes=dict(attributes),
-                            geometry={"type": "Point", "coordinates": [lon, lat]},
-                            crs="wgs84",
-                        )
-                    )
 
-                checks.append(timed(run))
-                conflicts += len(result["conflicts"])
-                session.rollback()
-            print(f"\n{kind} ({conflicts / len(points):.1f} conflicts a check)")
-            print(summary(f"  raw SQL floor ({table} ≤ {radius:g} m)", floor))
-            print(summary("  service check (no HTTP)", checks))
+def measure(
+    session: Session,
+    kind: str,
+    attributes: dict[str, Any],
+    table: str,
+    radius: float,
+    points: list[tuple[float, float]],
+) -> None:
+    """Time the floor and the check of one kind over the sites; print both."""
+    floor_sql = text(FLOOR.format(table=table))
+    floor, checks, conflicts = [], [], 0
+    for lon, lat in points:
+        site = f"SRID=4326;POINT({lon} {lat})"
+        ms, _ = timed(
+            partial(
+                session.execute, floor_sql, {"site": site, "radius": radius, "deg": radius / 80000}
+            )
+        )
+        floor.append(ms)
+        ms, result = timed(
+            partial(
+                service.check,
+                session,
+                scope=ADMIN,
+                kind=kind,
+                attributes=dict(attributes),
+                geometry={"type": "Point", "coordinates": [lon, lat]},
+                crs="wgs84",
+            )
+        )
+        checks.append(ms)
+        conflicts += len(result["conflicts"])
+        session.rollback()
+    print(f"\n{kind} ({conflicts / len(points):.1f} conflicts a check)")
+    print(summary(f"  raw SQL floor ({table} ≤ {radius:g} m)", floor))
+    print(summary("  service check (no HTTP)", checks))
 
 
 if __name__ == "__main__":
