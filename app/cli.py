@@ -62,6 +62,7 @@ def _load_demo(seed: int, enterprises: int) -> None:
     """Replace located data with the Ningxia demo, grade it and snapshot today's aggregates."""
     from datetime import date  # noqa: PLC0415
 
+    from app.planning.demo import load_demo_parks  # noqa: PLC0415
     from app.risk import aggregation, grading  # noqa: PLC0415
     from app.sites.demo import generate_demo  # noqa: PLC0415
 
@@ -76,6 +77,7 @@ def _load_demo(seed: int, enterprises: int) -> None:
         ):
             session.execute(text(f"DELETE FROM {table}"))
         counts = generate_demo(session, seed=seed, enterprises=enterprises)
+        counts.update(load_demo_parks(session))
         grading.rebuild(session, regrade=True)
         aggregation.take_snapshot(session, day=date.today())
     print("demo data: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

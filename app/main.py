@@ -20,6 +20,7 @@ from app.http_security import install_http_security
 from app.input_guard import InputGuard
 from app.inspections.router import router as inspections_router
 from app.nearby.router import router as nearby_router
+from app.planning.router import router as planning_router
 from app.regions.router import router as regions_router
 from app.reports.router import router as reports_router
 from app.risk.router import router as risk_router
@@ -83,6 +84,7 @@ def create_app() -> FastAPI:
         nearby_router,
         spot_checks_router,
         key_supervision_router,
+        planning_router,
     ):
         app.include_router(router, dependencies=[Depends(get_scope)])
 
@@ -90,6 +92,11 @@ def create_app() -> FastAPI:
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(FRONTEND_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    # The planners' page (issue 14): its own HTML, sharing /static.
+    @app.get("/plan", include_in_schema=False)
+    def plan() -> FileResponse:
+        return FileResponse(FRONTEND_DIR / "plan.html", headers={"Cache-Control": "no-cache"})
 
     app.mount("/static", StaticFiles(directory=FRONTEND_DIR, check_dir=False), name="static")
     return app

@@ -81,6 +81,7 @@ def test_ogc_landing_conformance_and_collections(client: TestClient) -> None:
         "regions",
         "grid",
         "emergency_resources",
+        "chemical_parks",
     }
     for collection in collections:
         assert (

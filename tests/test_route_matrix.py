@@ -6,6 +6,7 @@ inside the test's transaction (an enterprise in 兴庆区, inside the official's
 warden's county, owned by the enterprise account).
 """
 
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.main import create_app
 from tests.conftest import PUBLIC, TEST_PASSWORD
-from tests.factories import XINGQING, enterprise_payload, lec_point
+from tests.factories import XINGQING, enterprise_payload, lec_point, square_around
 
 ROLES = ("public", "admin", "official", "planner", "warden", "enterprise")
 OK = "2xx"
@@ -171,6 +172,104 @@ def _photo(c: Context) -> str:
     assert response.status_code == 201, response.text
     return f"{url}/evidence/{response.json()['sha256']}"
 
+
+# Issue 14. Checking and saving reports: planners, officials, admins; publishing rule sets:
+# admins; parks: read by government roles, written by officials; a hazard source's own
+# safety study: written by whoever may change the hazard source.
+PLANNERS = _expect(403, public=401, admin=OK, official=OK, planner=OK)
+PARK_ITEM = _expect(OK, public=404, enterprise=404)
+
+
+def _park(c: Context) -> str:
+    """A new chemical park around 兴庆区's test point, made by the admin: its URL."""
+    lon, lat = XINGQING
+    outline = [
+        [lon - 0.01, lat - 0.01],
+        [lon + 0.01, lat - 0.01],
+        [lon + 0.01, lat + 0.01],
+        [lon - 0.01, lat + 0.01],
+        [lon - 0.01, lat - 0.01],
+    ]
+    response = c.admin.post(
+        "/api/planning/parks",
+        json={
+            "name": "矩阵化工园区",
+            "risk_class": "C",
+            "geometry": {"type": "Polygon", "coordinates": [outline]},
+        },
+    )
+    assert response.status_code == 201, response.text
+    return f"/api/planning/parks/{response.json()['id']}"
+
+
+def _report(c: Context) -> str:
+    """A new saved planning report in 兴庆区, saved by the admin: its URL."""
+    response = c.admin.post("/api/planning/reports", json={"title": "矩阵报告", **_SCHOOL})
+    assert response.status_code == 201, response.text
+    return f"/api/planning/reports/{response.json()['id']}"
+
+
+_SCHOOL = {"kind": "school", "geometry": {"type": "Point", "coordinates": list(XINGQING)}}
+PLANNING: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
+    ("GET", "/api/planning/kinds"): (lambda c: ("/api/planning/kinds", {}), PUBLIC_ROUTE),
+    ("GET", "/api/planning/rule-sets"): (lambda c: ("/api/planning/rule-sets", {}), PUBLIC_ROUTE),
+    ("POST", "/api/planning/rule-sets"): (
+        lambda c: ("/api/planning/rule-sets", {"json": {"version": f"m-{uuid.uuid4().hex[:8]}"}}),
+        ADMIN_ONLY,
+    ),
+    ("POST", "/api/planning/check"): (
+        lambda c: ("/api/planning/check", {"json": _SCHOOL}),
+        PLANNERS,
+    ),
+    ("GET", "/api/planning/zones/{hazard_source_id}"): (
+        lambda c: (f"/api/planning/zones/{c.fresh('hazard_sources')}", {}),
+        _expect(OK, public=401, enterprise=403),
+    ),
+    ("GET", "/api/planning/hazard-sources/{id}/safety-zones"): (
+        lambda c: (f"/api/planning/hazard-sources/{c.fresh('hazard_sources')}/safety-zones", {}),
+        ITEM["hazard_sources"],
+    ),
+    ("PUT", "/api/planning/hazard-sources/{id}/safety-zones"): (
+        lambda c: (
+            f"/api/planning/hazard-sources/{c.fresh('hazard_sources')}/safety-zones",
+            {"json": {"distances": [{"target_class": "highly_sensitive", "distance_m": 300}]}},
+        ),
+        CHANGE["hazard_sources"],
+    ),
+    ("POST", "/api/planning/reports"): (
+        lambda c: ("/api/planning/reports", {"json": {"title": "矩阵报告", **_SCHOOL}}),
+        PLANNERS,
+    ),
+    ("GET", "/api/planning/reports"): (lambda c: ("/api/planning/reports", {}), PLANNERS),
+    ("GET", "/api/planning/reports/{id}"): (lambda c: (_report(c), {}), PLANNERS),
+    ("GET", "/api/planning/reports/{id}.pdf"): (lambda c: (_report(c) + ".pdf", {}), PLANNERS),
+    ("GET", "/api/planning/parks"): (
+        lambda c: ("/api/planning/parks", {}),
+        _expect(OK, public=401, enterprise=403),
+    ),
+    ("POST", "/api/planning/parks"): (
+        lambda c: (
+            "/api/planning/parks",
+            {
+                "json": {
+                    "name": "园区",
+                    "risk_class": "D",
+                    "geometry": square_around(*XINGQING, 0.01),
+                }
+            },
+        ),
+        OFFICIALS,
+    ),
+    ("GET", "/api/planning/parks/{id}"): (lambda c: (_park(c), {}), PARK_ITEM),
+    ("PATCH", "/api/planning/parks/{id}"): (
+        lambda c: (_park(c), {"json": {"risk_class": "B"}}),
+        _expect(403, public=404, enterprise=404, admin=OK, official=OK),
+    ),
+    ("DELETE", "/api/planning/parks/{id}"): (
+        lambda c: (_park(c), {}),
+        _expect(403, public=404, enterprise=404, admin=OK, official=OK),
+    ),
+}
 
 MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
     ("GET", "/"): (lambda c: ("/", {}), PUBLIC_ROUTE),
@@ -349,6 +448,7 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
     ),
     ("GET", "/api/inspections"): (lambda c: ("/api/inspections", {}), DANGER_LISTS),
     ("GET", "/api/inspections/overdue"): (lambda c: ("/api/inspections/overdue", {}), DANGER_LISTS),
+    **PLANNING,
 }
 
 

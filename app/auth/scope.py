@@ -43,19 +43,21 @@ LOCATED_TABLES = frozenset(
 )
 
 # Which kinds of located rows each role reads and writes (inside its region / enterprise).
+# Chemical parks (化工园区) are areas every government role reads; officials maintain them.
+PARKS = frozenset({"chemical_parks"})
 READABLE: dict[str, frozenset[str]] = {
-    "admin": LOCATED_TABLES,
-    "official": LOCATED_TABLES,
+    "admin": LOCATED_TABLES | PARKS,
+    "official": LOCATED_TABLES | PARKS,
     # Wardens read everything in their county: nearby risks cross cell borders.
-    "warden": LOCATED_TABLES,
+    "warden": LOCATED_TABLES | PARKS,
     "enterprise": frozenset({"enterprises", "hazard_sources", "risk_points", "hidden_dangers"}),
     # Planners check setbacks: hazard sources and what they must be kept away from.
-    "planner": frozenset({"hazard_sources", "public_zones", "emergency_resources"}),
+    "planner": frozenset({"hazard_sources", "public_zones", "emergency_resources"}) | PARKS,
     PUBLIC: frozenset(),
 }
 WRITABLE: dict[str, frozenset[str]] = {
-    "admin": LOCATED_TABLES,
-    "official": LOCATED_TABLES,
+    "admin": LOCATED_TABLES | PARKS,
+    "official": LOCATED_TABLES | PARKS,
     "warden": frozenset(),  # inspections and reports of their cells come with the field app
     "enterprise": frozenset({"hazard_sources", "risk_points", "hidden_dangers"}),
     "planner": frozenset(),

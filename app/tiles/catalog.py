@@ -103,6 +103,15 @@ POINT_LAYERS = {
         has_level=False,
         aggregate_below=7,
     ),
+    # Issue 14: chemical parks (化工园区) and their safety-risk class A…D; never aggregated.
+    "chemical_parks": Layer(
+        "chemical_parks",
+        "chemical_parks",
+        "化工园区",
+        {"id": "t.id", "name": "t.name", "risk_class": "t.risk_class", "score": "t.score"},
+        has_level=False,
+        geometry_types=("MultiPolygon",),
+    ),
 }
 
 AREA_LAYERS = {

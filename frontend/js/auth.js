@@ -12,12 +12,13 @@ const FRESH_MS = 30_000;     // a token with less left than this is renewed befo
 // (tests/test_frontend.py checks that they agree). Region aggregates are everyone's.
 const LOCATED = ['enterprises', 'hazard_sources', 'public_zones', 'risk_points',
   'emergency_resources', 'hidden_dangers'];
+const PARKS = ['chemical_parks'];  // 化工园区: every government role reads them
 export const READABLE = {
-  admin: LOCATED,
-  official: LOCATED,
-  warden: LOCATED,
+  admin: [...LOCATED, ...PARKS],
+  official: [...LOCATED, ...PARKS],
+  warden: [...LOCATED, ...PARKS],
   enterprise: ['enterprises', 'hazard_sources', 'risk_points', 'hidden_dangers'],
-  planner: ['hazard_sources', 'public_zones', 'emergency_resources'],
+  planner: ['hazard_sources', 'public_zones', 'emergency_resources', ...PARKS],
   public: [],
 };
 

@@ -1,0 +1,1 @@
+"""Setback and siting checks for proposed projects, chemical parks, saved reports."""
