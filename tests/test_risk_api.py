@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from app.dangers.models import HiddenDanger
 from app.risk import grading
+from app.risk.methods import ruleset_version
 from tests.factories import XINGQING, enterprise_payload, lec_point, square_around
 
 # domain.md §3 worked example: 2 t of H2S (Q 5, β 5) + 2 t of PH3 (Q 1, β 20) + 1 t of Cl2
@@ -33,6 +34,9 @@ def test_lec_endpoint(client: TestClient, l, e, c, d, level) -> None:
     assert client.post("/api/risk/assess/lec", json={"l": l, "e": e, "c": c}).json() == {
         "d": d,
         "level": level,
+        "method": "lec",
+        "variant": "upper-inclusive",
+        "ruleset_version": ruleset_version(),
     }
 
 
@@ -52,12 +56,15 @@ def test_ls_endpoint(client: TestClient, l, s, r, level) -> None:
     assert client.post("/api/risk/assess/ls", json={"l": l, "s": s}).json() == {
         "r": r,
         "level": level,
+        "method": "ls",
+        "variant": "shandong",
+        "ruleset_version": ruleset_version(),
     }
 
 
 def test_ls_alternative_variant_differs_at_8(client: TestClient) -> None:
     body = client.post("/api/risk/assess/ls", json={"l": 2, "s": 4, "variant": "alt"}).json()
-    assert body == {"r": 8, "level": "yellow"}
+    assert (body["r"], body["level"], body["variant"]) == (8, "yellow", "alt")
 
 
 @pytest.mark.parametrize(
