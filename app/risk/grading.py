@@ -426,10 +426,9 @@ def regrade_hazard_sources(
                 "exposed": assessment.exposed_people,
                 "grade": assessment.grade,
                 "level": assessment.level,
-                "result": json.dumps(hazard_result(assessment), ensure_ascii=False),
-                "inputs": json.dumps(
-                    {"substances": row.substances, "exposure": exposure}, ensure_ascii=False
-                ),
+                # Objects, not JSON text: the batch is encoded once, below.
+                "result": hazard_result(assessment),
+                "inputs": {"substances": row.substances, "exposure": exposure},
             }
         )
     if not updates:
