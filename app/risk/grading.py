@@ -180,7 +180,8 @@ def follow_hazard_sources(session: Session, *, ids: list[int] | None = None) -> 
             try:
                 score, level, result = grade_risk_point(row.method, inputs)
             except InvalidInput:
-                # Only a 'direct' point stored before derived flags existed: keep its grade.
+                # A "direct" point stored before flags were derived, relying on this one
+                # flag alone: it keeps its grade rather than losing it.
                 continue
             changed.append(
                 {
@@ -303,7 +304,8 @@ def parse_substances(raw: Any) -> list[gb18218.SubstanceInput]:
 
 # α counts the resident population (常住人口, `public_zones.population`) of the zones within
 # 500 m outside the plant boundary; `capacity` (the most people a place holds at once) is
-# transient and never counted. GB 18218-2018 §4.2.3: "厂区边界向外扩展500米范围内常住人口".
+# transient and never counted (GB 18218-2018, α: resident population within 500 m outward
+# of the plant-area boundary, per shared/data/gb18218_2018.json "alpha_basis").
 ALPHA_BASIS = (
     "常住人口: public_zones.population of the zones within 500 m (geodesic, inclusive) "
     "outside the plant boundary; capacity (transient) is not counted"

@@ -941,11 +941,8 @@ class _Planner:
             angle = away + r.uniform(-0.6, 0.6)
             dx, dy = math.cos(angle), math.sin(angle)
             # From the centre of the (axis-aligned) footprint to its edge along the ray.
-            edge = min(
-                w / 2 / abs(dx) if abs(dx) > 1e-9 else math.inf,
-                h / 2 / abs(dy) if abs(dy) > 1e-9 else math.inf,
-            )
-            reach = (0.0 if math.isinf(edge) else edge) + r.uniform(*distance_m)
+            edge = min(w / 2 / max(abs(dx), 1e-9), h / 2 / max(abs(dy), 1e-9))
+            reach = edge + r.uniform(*distance_m)
             return [point_wkt(*_offset(lon, lat, dx * reach / 1000, dy * reach / 1000))]
 
         return maker

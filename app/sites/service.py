@@ -152,7 +152,7 @@ def update_enterprise(
 
 def _check_substances(raw: list[dict[str, Any]]) -> None:
     """Reject substances GB 18218 cannot grade, or that do not make a major hazard source
-    (S = Σ q/Q < 1, GB 18218-2018 §4.1), before anything is written."""
+    (S = Σ q/Q < 1, GB 18218-2018 identification), before anything is written."""
     assessment = gb18218.assess_hazard_source(grading.parse_substances(raw), 0)
     if not assessment.is_major:
         raise InvalidInput(
