@@ -955,7 +955,7 @@ def _insert_sqls(rule: dict) -> dict[str, str]:
             SELECT e.id, e.name, e.credit_code, e.sector, e.address, e.park, e.employees,
                    e.risk_level,
                    CASE WHEN e.risk_level IS NOT NULL THEN jsonb_build_object(
-                       'rule', {lit(rule["version"])}, 'highest_risk_point', e.risk_level,
+                       'rule', {lit(methods.ruleset_version())}, 'highest_risk_point', e.risk_level,
                        'red_hazard_source', r.enterprise_id IS NOT NULL,
                        'open_major_danger', false) END,
                    e.responsible_person, e.responsible_phone, e.county_code, e.grid_code, e.geom

@@ -5,8 +5,9 @@ from datetime import date, datetime, time, timedelta, timezone
 import pytest
 from sqlalchemy import text
 
+from app.risk import grading
 from app.risk.gb18218 import assess_hazard_source
-from app.risk.methods import assess_lec, assess_ls
+from app.risk.methods import assess_lec, assess_ls, ruleset_version
 from app.sites.credit_code import is_valid_credit_code
 from app.sites.demo import generate_demo, plan_demo, substance_inputs
 
@@ -233,7 +234,15 @@ def test_public_zones_and_emergency_resources(session, demo):
         .all()
     )
     kinds = {z["kind"] for z in zones}
-    assert kinds == {"school", "hospital", "market", "station", "residential", "gas_pipeline"}
+    assert kinds == {
+        "school",
+        "hospital",
+        "market",
+        "station",
+        "residential",
+        "gas_pipeline",
+        "village",
+    }
     for z in zones:
         assert z["risk_level"] in ("red", "orange", "yellow", "blue")
         assert z["managing_department"]
@@ -241,6 +250,8 @@ def test_public_zones_and_emergency_resources(session, demo):
             assert z["type"] == "POLYGON" and 500 <= z["population"] <= 8000
         elif z["kind"] == "gas_pipeline":
             assert z["type"] == "LINESTRING"
+        elif z["kind"] == "village":
+            assert z["type"] == "POINT" and 3 <= z["population"] <= 450
         else:
             assert z["type"] == "POINT" and z["population"] > 0
     low = sum(z["risk_level"] in ("blue", "yellow") for z in zones)
@@ -282,6 +293,70 @@ def test_hidden_dangers(session, demo):
         {"id": before["hidden_dangers"]},
     ).scalar_one()
     assert linked == 0
+
+
+def test_every_graded_row_has_a_grading_record(session, demo):
+    _, before = demo
+    grading.rebuild(session, regrade=True)  # what `riskatlas setup` does after the demo
+    for table, subject in (("risk_points", "risk_point"), ("hazard_sources", "hazard_source")):
+        missing = session.execute(
+            text(f"""
+            SELECT count(*) FROM {table} t
+             WHERE t.id > :id AND t.risk_level IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM assessments a
+                                WHERE a.subject_type = :subject AND a.subject_id = t.id
+                                  AND a.risk_level = t.risk_level
+                                  AND a.ruleset_version = :version)"""),
+            {"id": before[table], "subject": subject, "version": ruleset_version()},
+        ).scalar_one()
+        assert missing == 0, table
+    graded = session.execute(
+        text("SELECT count(*) FROM hazard_sources WHERE id > :id AND grade IS NOT NULL"),
+        {"id": before["hazard_sources"]},
+    ).scalar_one()
+    assert graded > 0
+
+
+def test_colour_mix_is_realistic_and_alpha_meets_every_band(session):
+    before = _max_ids(session)
+    generate_demo(session, seed=5, enterprises=2000, as_of=AS_OF)
+    enterprises = grading.regrade_hazard_sources(
+        session,
+        ids=list(
+            session.scalars(
+                text("SELECT id FROM hazard_sources WHERE id > :id"),
+                {"id": before["hazard_sources"]},
+            )
+        ),
+    )
+    assert enterprises
+    grading.refresh_enterprise_levels(
+        session,
+        ids=list(
+            session.scalars(
+                text("SELECT id FROM enterprises WHERE id > :id"), {"id": before["enterprises"]}
+            )
+        ),
+    )
+    alphas = set(
+        session.scalars(
+            text("SELECT DISTINCT alpha FROM hazard_sources WHERE id > :id"),
+            {"id": before["hazard_sources"]},
+        )
+    )
+    assert alphas == {0.5, 1.0, 1.2, 1.5, 2.0}
+    share = dict(
+        session.execute(
+            text("""
+            SELECT coalesce(risk_level, 'none'), count(*)::float / sum(count(*)) OVER ()
+              FROM enterprises WHERE id > :id GROUP BY 1"""),
+            {"id": before["enterprises"]},
+        ).all()
+    )
+    # A few per cent red (重大), more orange, most yellow and blue.
+    assert 0.01 <= share["red"] <= 0.06, share
+    assert share["red"] < share["orange"] < 0.25, share
+    assert share["yellow"] + share["blue"] > 0.7, share
 
 
 def test_plan_is_deterministic(session):

@@ -14,6 +14,7 @@ from app.risk.gb18218 import (
     lookup_substance,
     table1,
 )
+from app.risk.methods import ruleset_version
 
 H2S, PH3, CL2 = "7783-06-4", "7803-51-2", "7782-50-5"  # (Q 5, β 5), (Q 1, β 20), (Q 5, β 4)
 
@@ -182,13 +183,74 @@ def test_empty_unit() -> None:
         ("74-98-6", None, 52),
         (None, "TNT", 35),
         (None, "一氧化碳", 13),
-        ("0000-00-0", "甲醇", 65),
+        ("67-56-1", "甲醇", 65),
+        ("67-56-1", "工业甲醇", 65),  # a trade name unknown to Table 1 does not contradict
+        (None, "丙烷", 52),
+        (None, "丁烷", 52),
+        (None, "氯（液氯；氯气）", 12),  # full-width brackets and semicolons
+        ("630-08-0", None, 13),
+        ("97-93-8", "烷基铝", 74),  # a row without a CAS accepts the unit's own
         ("9004-70-0", "硝化纤维素 [ethanol ≥ 25%]", 39),
     ],
 )
 def test_lookup_substance(cas: str | None, name: str | None, no: int) -> None:
     row = lookup_substance(cas, name)
     assert row is not None and row["no"] == no
+
+
+@pytest.mark.parametrize(
+    ("name", "q", "critical"),
+    [("丙烷", 60, 50), ("丁烷", 60, 50), ("液化天然气", 60, 50), ("LPG", 60, 50)],
+)
+def test_table1_name_without_cas_gets_table1_q(name: str, q: float, critical: float) -> None:
+    """Propane and butane are Table 1 no. 52 (液化石油气, Q 50 t), not Table 2 W2 (Q 10 t)."""
+    result = assess_hazard_source([SubstanceInput(q, name=name, category="W2")], 0)
+    (term,) = result.terms
+    assert (term.critical_t, term.table1_no is not None) == (critical, True)
+    assert result.s == pytest.approx(q / critical)
+
+
+@pytest.mark.parametrize(
+    ("cas", "name", "says"),
+    [
+        ("64-17-5", "甲醇", "no. 67 乙醇"),  # ethanol's CAS, methanol's name
+        ("0000-00-0", "甲醇", "not in Table 1"),
+        ("7782-50-5", "液氨", "no. 12 氯"),
+    ],
+)
+def test_cas_and_name_that_disagree_are_refused_naming_both(cas: str, name: str, says: str) -> None:
+    with pytest.raises(InvalidInput) as err:
+        assess_hazard_source(
+            [SubstanceInput(1, cas=H2S), SubstanceInput(20, cas=cas, name=name)], 0
+        )
+    assert err.value.field == "substances[1].cas,substances[1].name"
+    assert cas in err.value.message and name in err.value.message and says in err.value.message
+
+
+def test_s_is_compared_unrounded() -> None:
+    """S = 0.9999999 is below 1 (rounding to 6 decimals made it a major hazard source)."""
+    result = assess_hazard_source([SubstanceInput(4.9999995, cas=H2S)], exposed_people=0)
+    assert not result.is_major and result.s < 1 and result.grade is None
+    # 0.7 + 0.2 + 0.1 is 0.9999999999999999 in floats; exactly 1 all the same.
+    assert 0.7 + 0.2 + 0.1 < 1
+    result = assess_hazard_source([SubstanceInput(q, category="W1.1") for q in (0.7, 0.2, 0.1)], 0)
+    assert result.is_major and result.s == 1
+
+
+def test_r_is_compared_unrounded() -> None:
+    """R = 99.9999996 is 二级, not 一级; R exactly 100 is 一级."""
+    # Chlorine Q 5, β 4, α 2: R = 1.6 q; q = 62.49999975 → R = 99.9999996.
+    result = assess_hazard_source([SubstanceInput(62.49999975, cas=CL2)], exposed_people=100)
+    assert result.r < 100 and (result.grade, result.level) == (2, "orange")
+    result = assess_hazard_source([SubstanceInput(62.5, cas=CL2)], exposed_people=100)
+    assert result.r == 100 and result.grade == 1
+
+
+def test_assessment_names_method_variant_and_ruleset() -> None:
+    result = assess_hazard_source([SubstanceInput(10, cas=CL2)], exposed_people=0)
+    assert result.method == "gb18218"
+    assert result.variant == "GB 18218-2018, J2 β = 1"
+    assert result.ruleset_version == ruleset_version()
 
 
 def test_lookup_misses() -> None:

@@ -119,7 +119,7 @@ def _every_kind_around(
                     "enterprise_id": enterprise,
                     "name": "液氯储罐",
                     "unit_type": "storage",
-                    "substances": [{"cas": "7782-50-5", "quantity_t": 2}],
+                    "substances": [{"cas": "7782-50-5", "quantity_t": 10}],
                     "lon": where[0],
                     "lat": where[1],
                 },

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from app.dangers.models import HiddenDanger
 from app.risk import grading
+from app.risk.methods import ruleset_version
 from tests.factories import XINGQING, enterprise_payload, lec_point, square_around
 
 # domain.md §3 worked example: 2 t of H2S (Q 5, β 5) + 2 t of PH3 (Q 1, β 20) + 1 t of Cl2
@@ -33,6 +34,9 @@ def test_lec_endpoint(client: TestClient, l, e, c, d, level) -> None:
     assert client.post("/api/risk/assess/lec", json={"l": l, "e": e, "c": c}).json() == {
         "d": d,
         "level": level,
+        "method": "lec",
+        "variant": "upper-inclusive",
+        "ruleset_version": ruleset_version(),
     }
 
 
@@ -52,12 +56,15 @@ def test_ls_endpoint(client: TestClient, l, s, r, level) -> None:
     assert client.post("/api/risk/assess/ls", json={"l": l, "s": s}).json() == {
         "r": r,
         "level": level,
+        "method": "ls",
+        "variant": "shandong",
+        "ruleset_version": ruleset_version(),
     }
 
 
 def test_ls_alternative_variant_differs_at_8(client: TestClient) -> None:
     body = client.post("/api/risk/assess/ls", json={"l": 2, "s": 4, "variant": "alt"}).json()
-    assert body == {"r": 8, "level": "yellow"}
+    assert (body["r"], body["level"], body["variant"]) == (8, "yellow", "alt")
 
 
 @pytest.mark.parametrize(
@@ -316,3 +323,242 @@ def test_hazard_source_for_missing_enterprise(client: TestClient) -> None:
         },
     )
     assert response.status_code == 422 and response.json()["field"] == "enterprise_id"
+
+
+# Grading gaps (issue 11, item 6)
+
+CHLORINE_GRADE_2 = [{"cas": "7782-50-5", "quantity_t": 600}]  # α 0.5: R = 0.5·4·120 = 240 → 一级
+
+
+def test_a_unit_below_s_1_is_not_registered(client: TestClient, session: Session) -> None:
+    enterprise = _create(client, "/api/enterprises", enterprise_payload())
+    before = session.execute(text("SELECT count(*) FROM hazard_sources")).scalar_one()
+    response = client.post(
+        "/api/hazard-sources",
+        json={
+            "enterprise_id": enterprise["id"],
+            "name": "液氯钢瓶库",
+            "unit_type": "storage",
+            "substances": [{"cas": "7782-50-5", "quantity_t": 4.9}],  # S = 0.98
+        },
+    )
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["field"] == "substances" and "0.98 < 1" in body["detail"]
+    assert session.execute(text("SELECT count(*) FROM hazard_sources")).scalar_one() == before
+    # A stored source cannot be changed below the threshold either.
+    hazard = _create(
+        client,
+        "/api/hazard-sources",
+        {
+            "enterprise_id": enterprise["id"],
+            "name": "液氯储罐区",
+            "unit_type": "storage",
+            "substances": [{"cas": "7782-50-5", "quantity_t": 5}],
+        },
+    )
+    assert hazard["s_value"] == 1
+    patched = client.patch(
+        f"/api/hazard-sources/{hazard['id']}",
+        json={"substances": [{"cas": "7782-50-5", "quantity_t": 4.9999995}]},
+    )
+    assert patched.status_code == 422 and patched.json()["field"] == "substances"
+    assert client.get(f"/api/hazard-sources/{hazard['id']}").json()["s_value"] == 1
+
+
+def test_cas_and_name_that_disagree_give_422_naming_both(client: TestClient) -> None:
+    response = client.post(
+        "/api/hazard-sources/assess",
+        json={
+            "substances": [{"cas": "64-17-5", "name": "甲醇", "quantity_t": 600}],
+            "exposed_people": 0,
+        },
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert body["field"] == "substances[0].cas,substances[0].name"
+    assert "64-17-5" in body["detail"] and "甲醇" in body["detail"]
+
+
+def test_propane_by_name_gets_its_table1_quantity(client: TestClient) -> None:
+    body = client.post(
+        "/api/hazard-sources/assess",
+        json={
+            "substances": [{"name": "丙烷", "category": "W2", "quantity_t": 60}],
+            "exposed_people": 0,
+        },
+    ).json()
+    assert body["terms"][0]["critical_t"] == 50 and body["terms"][0]["table1_no"] == 52
+    assert body["s"] == pytest.approx(1.2) and body["is_major"] is True
+
+
+def test_the_hazard_calculator_names_method_variant_version_and_exposure(
+    client: TestClient,
+) -> None:
+    body = client.post(
+        "/api/hazard-sources/assess", json={"substances": WORKED_EXAMPLE, "exposed_people": 102}
+    ).json()
+    assert body["method"] == "gb18218"
+    assert body["variant"] == "GB 18218-2018, J2 β = 1"
+    assert body["ruleset_version"] == ruleset_version()
+    assert body["exposure"]["basis"] == "given by the caller"
+    assert body["exposure"]["people"] == 102
+
+
+def _point_at(session: Session, lon: float, lat: float, metres: float, azimuth: float):
+    return session.execute(
+        text("""
+        SELECT ST_X(g), ST_Y(g),
+               ST_DWithin(g::geography, ST_MakePoint(:lon, :lat)::geography, :m) AS dwithin
+          FROM (SELECT ST_Project(ST_MakePoint(:lon, :lat)::geography, :m,
+                                  radians(:az))::geometry AS g) AS p"""),
+        {"lon": lon, "lat": lat, "m": metres, "az": azimuth},
+    ).one()
+
+
+def test_exactly_500_m_counts_as_within(client: TestClient, session: Session) -> None:
+    lon, lat = XINGQING
+    # Points exactly 500 m away (on the ellipsoid) that ST_DWithin(…, 500) leaves out.
+    edge = [p for p in (_point_at(session, lon, lat, 500, az) for az in range(0, 360, 10))]
+    missed_by_dwithin = [p for p in edge if not p.dwithin]
+    assert missed_by_dwithin, "the edge case this test guards against is gone"
+    for i, p in enumerate(missed_by_dwithin[:3]):
+        _create(
+            client,
+            "/api/public-zones",
+            {"name": f"边界村{i}", "kind": "village", "population": 10, "lon": p[0], "lat": p[1]},
+        )
+    beyond = _point_at(session, lon, lat, 500.5, 45)
+    _create(
+        client,
+        "/api/public-zones",
+        {
+            "name": "界外村",
+            "kind": "village",
+            "population": 1000,
+            "lon": beyond[0],
+            "lat": beyond[1],
+        },
+    )
+    body = client.post(
+        "/api/hazard-sources/assess",
+        json={
+            "substances": WORKED_EXAMPLE,
+            "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        },
+    ).json()
+    counted = min(3, len(missed_by_dwithin))
+    assert body["exposure"]["people"] == 10 * counted
+    assert [z["name"] for z in body["exposure"]["zones"]] == [f"边界村{i}" for i in range(counted)]
+
+
+def test_alpha_counts_resident_population_and_says_so(client: TestClient, session: Session) -> None:
+    lon, lat = XINGQING
+    enterprise = _create(
+        client, "/api/enterprises", enterprise_payload(footprint=square_around(lon, lat, 0.001))
+    )
+    # 40 residents ~200 m east; a market with only a capacity (transient) ~200 m west.
+    _create(
+        client,
+        "/api/public-zones",
+        {"name": "东村", "kind": "village", "population": 40, "lon": lon + 0.0035, "lat": lat},
+    )
+    _create(
+        client,
+        "/api/public-zones",
+        {"name": "西市场", "kind": "market", "capacity": 5000, "lon": lon - 0.0035, "lat": lat},
+    )
+    hazard = _create(
+        client,
+        "/api/hazard-sources",
+        {
+            "enterprise_id": enterprise["id"],
+            "name": "储罐区",
+            "unit_type": "storage",
+            "substances": WORKED_EXAMPLE,
+        },
+    )
+    assert (hazard["exposed_people"], hazard["alpha"]) == (40, 1.2)
+    record = session.execute(
+        text("""SELECT method, inputs, result, ruleset_version FROM assessments
+                 WHERE subject_type = 'hazard_source' AND subject_id = :id
+                 ORDER BY id DESC LIMIT 1"""),
+        {"id": hazard["id"]},
+    ).one()
+    exposure = record.inputs["exposure"]
+    assert exposure["basis"] == grading.ALPHA_BASIS and "常住人口" in exposure["basis"]
+    assert exposure["boundary"] == "enterprise footprint" and exposure["radius_m"] == 500
+    assert exposure["people"] == 40
+    assert {z["name"]: z["population"] for z in exposure["zones"]} == {"东村": 40, "西市场": None}
+    assert record.method == "gb18218" and record.ruleset_version == ruleset_version()
+    assert (record.result["method"], record.result["variant"]) == (
+        "gb18218",
+        "GB 18218-2018, J2 β = 1",
+    )
+    assert record.result["ruleset_version"] == ruleset_version()
+
+
+def test_direct_flag_follows_the_enterprises_grade_1_2_source(
+    client: TestClient, session: Session
+) -> None:
+    enterprise = _create(client, "/api/enterprises", enterprise_payload())
+    eid = enterprise["id"]
+    point = _create(client, "/api/risk-points", lec_point(eid, 3, 6, 7))  # yellow
+    assert "direct" not in point["inputs"]
+
+    def stored() -> dict:
+        return client.get(f"/api/risk-points/{point['id']}").json()
+
+    hazard = _create(
+        client,
+        "/api/hazard-sources",
+        {
+            "enterprise_id": eid,
+            "name": "液氯储罐区",
+            "unit_type": "storage",
+            "substances": CHLORINE_GRADE_2,
+        },
+    )
+    assert hazard["grade"] in (1, 2)
+    now = stored()
+    assert now["inputs"]["direct"] == {"major_hazard_grade_1_2": True}
+    assert now["risk_level"] == "red" and now["score"] == 126
+    # A new point of that enterprise carries the flag from the start.
+    second = _create(client, "/api/risk-points", lec_point(eid, 1, 1, 1))
+    assert second["risk_level"] == "red"
+    assert second["inputs"]["direct"] == {"major_hazard_grade_1_2": True}
+    # Echoing the stored inputs back is fine; contradicting the enterprise is not.
+    assert (
+        client.patch(f"/api/risk-points/{point['id']}", json={"inputs": now["inputs"]}).status_code
+        == 200
+    )
+    wrong = client.patch(
+        f"/api/risk-points/{point['id']}",
+        json={"inputs": {"l": 3, "e": 6, "c": 7, "direct": {"major_hazard_grade_1_2": False}}},
+    )
+    assert wrong.status_code == 422
+    assert wrong.json()["field"] == "inputs.direct.major_hazard_grade_1_2"
+
+    assert client.delete(f"/api/hazard-sources/{hazard['id']}").status_code == 204
+    after = stored()
+    assert "direct" not in after["inputs"] and after["risk_level"] == "yellow"
+    history = session.execute(
+        text("""SELECT risk_level, assessed_by FROM assessments
+                 WHERE subject_type = 'risk_point' AND subject_id = :id ORDER BY id"""),
+        {"id": point["id"]},
+    ).all()
+    assert [h.risk_level for h in history][-2:] == ["red", "yellow"]
+    assert history[-1].assessed_by == "system"
+
+
+def test_the_derived_flag_cannot_be_set_by_hand(client: TestClient) -> None:
+    enterprise = _create(client, "/api/enterprises", enterprise_payload())
+    payload = lec_point(enterprise["id"], 1, 1, 1)
+    payload["inputs"]["direct"] = {"major_hazard_grade_1_2": True}
+    response = client.post("/api/risk-points", json=payload)
+    assert response.status_code == 422
+    assert response.json()["field"] == "inputs.direct.major_hazard_grade_1_2"
+    # 'direct' needs a rule of its own, so losing the derived flag never leaves it ungraded.
+    direct = {**payload, "method": "direct", "inputs": {"direct": {}}}
+    response = client.post("/api/risk-points", json=direct)
+    assert response.status_code == 422 and response.json()["field"] == "inputs.direct"

@@ -1,6 +1,8 @@
 """LEC, LS matrix, direct determination and level arithmetic (pure, no database)."""
 
+import hashlib
 import itertools
+import json
 
 import pytest
 
@@ -11,6 +13,7 @@ from app.risk.methods import (
     LsResult,
     assess_lec,
     assess_ls,
+    derived_rules,
     direct_level,
     direct_rules,
     higher_level,
@@ -20,6 +23,7 @@ from app.risk.methods import (
     raise_level,
     ruleset_version,
 )
+from app.settings import GEODATA_DIR
 
 # D = 160 and D = 320 are not products of table values, so those two edges are checked on
 # lec_level directly and the nearest real products on assess_lec.
@@ -218,5 +222,54 @@ def test_bad_levels() -> None:
     assert err.value.field == "steps"
 
 
+def test_lec_is_exact_and_names_method_variant_and_ruleset() -> None:
+    # 0.2 × 6 × 100 is 120.00000000000001 in floats: D is exactly 120.
+    result = assess_lec(0.2, 6, 100)
+    assert result.d == 120 and result.level == "yellow"
+    assert (result.method, result.variant, result.ruleset_version) == (
+        "lec",
+        "upper-inclusive",
+        ruleset_version(),
+    )
+    ls = assess_ls(2, 4, "alt")
+    assert (ls.method, ls.variant, ls.ruleset_version) == ("ls", "alt", ruleset_version())
+    assert assess_ls(2, 4).variant == "shandong"
+
+
+def test_the_hazard_source_rule_is_derived() -> None:
+    assert derived_rules() == {"major_hazard_grade_1_2": [1, 2]}
+
+
 def test_ruleset_version() -> None:
-    assert ruleset_version() == "2026.11-1"
+    assert ruleset_version() == "2026.11-2"
+
+
+RULESET_FILES = GEODATA_DIR / "risk" / "RULESET_FILES"
+
+
+def test_one_ruleset_version_covers_every_rule_file() -> None:
+    """Every rule file of geodata/risk and geodata/gb18218 is listed with its digest, so a
+    rule edited without bumping RULESET_VERSION (and re-listing) fails here; no rule file
+    carries a version of its own that could disagree."""
+    listed = {}
+    for line in RULESET_FILES.read_text(encoding="utf-8").splitlines():
+        digest, path = line.split(maxsplit=1)
+        listed[path] = digest
+    on_disk = sorted(
+        str(p.relative_to(GEODATA_DIR))
+        for folder in ("risk", "gb18218")
+        for p in (GEODATA_DIR / folder).iterdir()
+        if p.suffix in (".csv", ".json")
+    )
+    assert sorted(listed) == on_disk
+    fix = (
+        "bump geodata/risk/RULESET_VERSION, then in geodata/: "
+        "sha256sum risk/*.csv risk/*.json gb18218/*.csv > risk/RULESET_FILES"
+    )
+    for path, digest in listed.items():
+        assert hashlib.sha256((GEODATA_DIR / path).read_bytes()).hexdigest() == digest, (
+            f"{path} changed: {fix}"
+        )
+        if path.endswith(".json"):
+            version = json.loads((GEODATA_DIR / path).read_text(encoding="utf-8")).get("version")
+            assert version in (None, ruleset_version()), path

@@ -100,7 +100,7 @@ def _hazard_source(enterprise_id: int) -> dict[str, Any]:
         "enterprise_id": enterprise_id,
         "name": "储罐",
         "unit_type": "storage",
-        "substances": [{"cas": "7782-50-5", "quantity_t": 2}],
+        "substances": [{"cas": "7782-50-5", "quantity_t": 10}],
     }
 
 
@@ -339,7 +339,7 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
             "/api/hazard-sources/assess",
             {
                 "json": {
-                    "substances": [{"cas": "7782-50-5", "quantity_t": 2}],
+                    "substances": [{"cas": "7782-50-5", "quantity_t": 10}],
                     "geometry": {"type": "Point", "coordinates": list(XINGQING)},
                 }
             },

@@ -1,15 +1,23 @@
-"""Major hazard sources (重大危险源) by GB 18218-2018: identification (S) and grading (R)."""
+"""Major hazard sources (重大危险源) by GB 18218-2018: identification (S) and grading (R).
+
+S and R are summed as exact fractions of the decimal inputs and compared unrounded with the
+thresholds (S ≥ 1, R ≥ 100 / 50 / 10): 0.1 + 0.2 + 0.7 t of a Q = 1 t substance is a major
+hazard source, 0.9999999 is not.
+"""
 
 import math
+import unicodedata
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import cache
 from typing import Any
 
 from app.errors import InvalidInput
-from app.risk.methods import read_csv
+from app.risk.methods import read_csv, ruleset_version
 from app.settings import GEODATA_DIR
 
 GB_DIR = GEODATA_DIR / "gb18218"
+METHOD = "gb18218"
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,8 @@ class SubstanceTerm:
 
 @dataclass(frozen=True)
 class HazardAssessment:
+    """S and R as the nearest floats of their exact values (never rounded before the tests)."""
+
     s: float
     is_major: bool
     alpha: float
@@ -42,10 +52,23 @@ class HazardAssessment:
     grade: int | None
     level: str | None
     terms: tuple[SubstanceTerm, ...] = field(default=(), compare=False)
+    method: str = field(default=METHOD, compare=False)
+    variant: str = field(default="", compare=False)
+    ruleset_version: str = field(default="", compare=False)
 
 
 def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(";") if part.strip()]
+
+
+def normalise_name(text: str) -> str:
+    """A substance name as compared: NFKC (full-width brackets and letters), no spaces."""
+    return "".join(unicodedata.normalize("NFKC", text).split()).casefold()
+
+
+def variant() -> str:
+    """The reading of the standard in force: the edition and the contested J2 β (Table 4)."""
+    return f"GB 18218-2018, J2 β = {category_betas()['J2']:g}"
 
 
 @cache
@@ -58,6 +81,9 @@ def table1() -> list[dict[str, Any]]:
                 "no": int(row["no"]),
                 "name": row["name"],
                 "names": (row["name"], *_split(row["aliases"])),
+                "keys": frozenset(
+                    normalise_name(n) for n in (row["name"], *_split(row["aliases"]))
+                ),
                 "cas": tuple(_split(row["cas"])),
                 "q_t": float(row["q_t"]),
                 "category": row["category"] or None,
@@ -114,7 +140,7 @@ def alpha_for(exposed_people: int) -> float:
     raise InvalidInput(f"no α band for {n} people", field="exposed_people")
 
 
-def grade_for(r: float) -> tuple[int, str]:
+def grade_for(r: float | Fraction) -> tuple[int, str]:
     """Return the grade (1 highest) and its colour for a major hazard source's R."""
     for r_min, grade, level in _grades():
         if r >= r_min:
@@ -138,14 +164,34 @@ def _clean(text: str | None) -> str | None:
     return text.strip() or None if text else None
 
 
+def _names(rows: list[dict[str, Any]]) -> str:
+    return "; ".join(f"no. {row['no']} {row['name']}" for row in rows)
+
+
 def _find_substance(cas: str | None, name: str | None, prefix: str) -> dict[str, Any] | None:
+    """The Table 1 entry a CAS number and/or a name designate, None when neither is listed.
+
+    A name that is a Table 1 name must agree with the CAS number when both are given: the
+    CAS must belong to that entry (entries without a CAS, like 煤气, accept any). A name
+    unknown to Table 1 (a trade name) does not contradict a listed CAS.
+    """
     cas, name = _clean(cas), _clean(name)
     rows = table1()
-    found = [row for row in rows if cas in row["cas"]] if cas else []
-    if found and name:
-        found = [row for row in found if name in row["names"]] or found
-    if not found and name:
-        found = [row for row in rows if name in row["names"]]
+    by_cas = [row for row in rows if cas in row["cas"]] if cas else []
+    key = normalise_name(name) if name else None
+    by_name = [row for row in rows if key in row["keys"]] if key else []
+    found = by_cas or by_name
+    if by_cas and by_name:
+        found = [row for row in by_cas if row in by_name]
+    elif cas and by_name and all(row["cas"] for row in by_name):
+        found = []
+    if cas and by_name and not found:
+        raise InvalidInput(
+            f"CAS {cas} and name {name!r} disagree: {name!r} is GB 18218 Table 1 "
+            f"{_names(by_name)} (CAS {', '.join(c for row in by_name for c in row['cas'])}), "
+            + (f"CAS {cas} is {_names(by_cas)}" if by_cas else f"CAS {cas} is not in Table 1"),
+            field=f"{prefix}cas,{prefix}name",
+        )
     if len(found) > 1:
         # One CAS or base name can cover rows with different Q (nitrocellulose, ammonium nitrate).
         raise InvalidInput(
@@ -230,24 +276,33 @@ def _term(sub: SubstanceInput, i: int) -> SubstanceTerm:
     )
 
 
+def _exact(value: float) -> Fraction:
+    """The decimal a float was written as (0.1 → 1/10), so sums carry no float noise."""
+    return Fraction(repr(float(value)))
+
+
 def assess_hazard_source(substances: list[SubstanceInput], exposed_people: int) -> HazardAssessment:
     """Identify (S = Σ q/Q ≥ 1) and grade (R = α·Σ β·q/Q) a production or storage unit."""
     if not substances:
         raise InvalidInput("a hazard source needs at least one substance", field="substances")
     terms = tuple(_term(sub, i) for i, sub in enumerate(substances))
     alpha = alpha_for(exposed_people)
-    # Rounding keeps float noise (0.9999999999) from flipping S ≥ 1 or a grade boundary.
-    s = round(sum(t.quantity_t / t.critical_t for t in terms), 6)
-    r = round(alpha * sum(t.beta * t.quantity_t / t.critical_t for t in terms), 6)
+    ratios = [_exact(t.quantity_t) / _exact(t.critical_t) for t in terms]
+    s = sum(ratios, Fraction(0))
+    r = _exact(alpha) * sum(
+        (_exact(t.beta) * q for t, q in zip(terms, ratios, strict=True)), Fraction(0)
+    )
     is_major = s >= 1
     grade, level = grade_for(r) if is_major else (None, None)
     return HazardAssessment(
-        s=s,
+        s=float(s),
         is_major=is_major,
         alpha=alpha,
         exposed_people=exposed_people,
-        r=r,
+        r=float(r),
         grade=grade,
         level=level,
         terms=terms,
+        variant=variant(),
+        ruleset_version=ruleset_version(),
     )

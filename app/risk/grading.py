@@ -28,7 +28,6 @@ _PREFILTER_DEG = 0.011
 class EnterpriseRule(TypedDict):
     """geodata/risk/enterprise_rule.json (its `source` and `note` explain it)."""
 
-    version: str
     source: str
     base: str
     hazard_source_grades_forcing_red: list[int]
@@ -62,14 +61,17 @@ def grade_risk_point(
     forced = methods.direct_level(flags)
     score: float | None
     detail: dict[str, Any]
+    version = methods.ruleset_version()
     if method == "lec":
         values = _numbers(inputs, ("l", "e", "c"))
         result = methods.assess_lec(**values)
-        score, level, detail = result.d, result.level, {"d": result.d}
+        score, level = result.d, result.level
+        detail = {"d": result.d, "method": "lec", "variant": result.variant}
     elif method == "ls":
         values = _numbers(inputs, ("l", "s"))
         ls = methods.assess_ls(values["l"], values["s"], inputs.get("variant"))
-        score, level, detail = float(ls.r), ls.level, {"r": ls.r}
+        score, level = float(ls.r), ls.level
+        detail = {"r": ls.r, "method": "ls", "variant": ls.variant}
     elif method == "direct":
         if forced is None:
             raise InvalidInput(
@@ -77,7 +79,7 @@ def grade_risk_point(
                 field="inputs.direct",
                 allowed=list(methods.direct_rules()),
             )
-        score, level, detail = None, forced, {}
+        score, level, detail = None, forced, {"method": "direct", "variant": ""}
     else:
         raise InvalidInput(
             f"unknown method {method!r}", field="method", allowed=["lec", "ls", "direct"]
@@ -85,7 +87,140 @@ def grade_risk_point(
     if forced is not None:
         level = methods.higher_level(level, forced)
         detail["direct"] = sorted(k for k, v in flags.items() if v)
-    return score, level, {**detail, "level": level}
+    return score, level, {**detail, "level": level, "ruleset_version": version}
+
+
+def with_derived_flags(
+    session: Session,
+    *,
+    enterprise_id: int | None,
+    method: str,
+    inputs: dict[str, Any],
+    sent: bool,
+) -> dict[str, Any]:
+    """Return `inputs` with the derived direct flags set from the enterprise's hazard sources.
+
+    A derived flag (major_hazard_grade_1_2: the enterprise has a 一级/二级 major hazard
+    source) is RiskAtlas's to set: inputs `sent` by a client may repeat its true value but
+    not contradict it (422 naming the flag). A 'direct' point needs a rule of its own, so
+    that losing a derived flag later never leaves it without a grade.
+    """
+    flags = inputs.get("direct") or {}
+    if not isinstance(flags, dict):
+        raise InvalidInput(
+            "direct must map rule ids to true/false",
+            field="inputs.direct",
+            allowed=list(methods.direct_rules()),
+        )
+    flags = dict(flags)
+    for rule_id, grades in methods.derived_rules().items():
+        has = enterprise_id is not None and bool(
+            session.execute(
+                text(
+                    "SELECT EXISTS (SELECT 1 FROM hazard_sources "
+                    "WHERE enterprise_id = :e AND grade = ANY(:g))"
+                ),
+                {"e": enterprise_id, "g": grades},
+            ).scalar_one()
+        )
+        if sent and rule_id in flags and flags[rule_id] is not has:
+            raise InvalidInput(
+                f"{rule_id} follows the enterprise's major hazard sources of grade "
+                f"{'/'.join(map(str, grades))} (it {'has' if has else 'has none'}); leave it out",
+                field=f"inputs.direct.{rule_id}",
+            )
+        if has:
+            flags[rule_id] = True
+        else:
+            flags.pop(rule_id, None)
+    derived = methods.derived_rules()
+    if method == "direct" and not any(v for k, v in flags.items() if k not in derived):
+        raise InvalidInput(
+            "method 'direct' needs a rule of its own: "
+            + ", ".join(derived)
+            + " follows the enterprise's hazard sources",
+            field="inputs.direct",
+            allowed=[k for k in methods.direct_rules() if k not in derived],
+        )
+    out = {k: v for k, v in inputs.items() if k != "direct"}
+    if flags:
+        out["direct"] = flags
+    return out
+
+
+_MISMATCHED_FLAG_SQL = """
+    SELECT p.id, p.method, p.inputs, x.has
+      FROM risk_points p
+      CROSS JOIN LATERAL (
+          SELECT EXISTS (SELECT 1 FROM hazard_sources h
+                          WHERE h.enterprise_id = p.enterprise_id
+                            AND h.grade = ANY(CAST(:grades AS int[]))) AS has) AS x
+     WHERE (CAST(:ids AS int[]) IS NULL OR p.enterprise_id = ANY(:ids))
+       AND coalesce(p.inputs -> 'direct' ->> :rule = 'true', false) IS DISTINCT FROM x.has
+"""
+
+
+def follow_hazard_sources(session: Session, *, ids: list[int] | None = None) -> int:
+    """Set or clear the derived direct flags of the enterprises' risk points (all when ids
+    is None) to match their hazard sources, re-grade those points and record the grades."""
+    changed: list[dict[str, Any]] = []
+    for rule_id, grades in methods.derived_rules().items():
+        rows = session.execute(
+            text(_MISMATCHED_FLAG_SQL), {"ids": ids, "grades": grades, "rule": rule_id}
+        ).all()
+        for row in rows:
+            flags = dict(row.inputs.get("direct") or {})
+            if row.has:
+                flags[rule_id] = True
+            else:
+                flags.pop(rule_id, None)
+            inputs = {k: v for k, v in row.inputs.items() if k != "direct"}
+            if flags:
+                inputs["direct"] = flags
+            try:
+                score, level, result = grade_risk_point(row.method, inputs)
+            except InvalidInput:
+                # A "direct" point stored before flags were derived, relying on this one
+                # flag alone: it keeps its grade rather than losing it.
+                continue
+            changed.append(
+                {
+                    "id": row.id,
+                    "score": score,
+                    "level": level,
+                    "method": row.method,
+                    "inputs": inputs,
+                    "result": result,
+                }
+            )
+    _write_point_grades(session, changed, assessed_by="system")
+    return len(changed)
+
+
+def _write_point_grades(
+    session: Session, changed: list[dict[str, Any]], *, assessed_by: str
+) -> None:
+    """Store re-graded risk points (inputs, score, level) and append their grades."""
+    if not changed:
+        return
+    payload = json.dumps(changed, ensure_ascii=False)
+    session.execute(
+        text("""
+        UPDATE risk_points p SET inputs = x.inputs, score = x.score, risk_level = x.level
+          FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+               AS x(id int, inputs jsonb, score float, level text)
+         WHERE p.id = x.id"""),
+        {"rows": payload},
+    )
+    session.execute(
+        text("""
+        INSERT INTO assessments (subject_type, subject_id, method, inputs, result, risk_level,
+                                 ruleset_version, assessed_by)
+        SELECT 'risk_point', x.id, x.method, x.inputs, x.result, x.level, :version, :who
+          FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+               AS x(id int, method text, inputs jsonb, result jsonb, level text)"""),
+        {"rows": payload, "version": methods.ruleset_version(), "who": assessed_by},
+    )
 
 
 def _numbers(inputs: dict[str, Any], names: tuple[str, ...]) -> dict[str, float]:
@@ -167,24 +302,63 @@ def parse_substances(raw: Any) -> list[gb18218.SubstanceInput]:
     return parsed
 
 
-_EXPOSED_PEOPLE_SQL = """
-    SELECT coalesce(sum(coalesce(z.population, z.capacity, 0)), 0)::int
-      FROM public_zones z
-     WHERE z.geom && ST_Expand(CAST(:plant AS geometry), :prefilter)
-       AND ST_DWithin(z.geom::geography, CAST(:plant AS geometry)::geography, :radius)
-       AND NOT ST_Within(z.geom, CAST(:plant AS geometry))
+# α counts the resident population (常住人口, `public_zones.population`) of the zones within
+# 500 m outside the plant boundary; `capacity` (the most people a place holds at once) is
+# transient and never counted (GB 18218-2018, α: resident population within 500 m outward
+# of the plant-area boundary, per shared/data/gb18218_2018.json "alpha_basis").
+ALPHA_BASIS = (
+    "常住人口: public_zones.population of the zones within 500 m (geodesic, inclusive) "
+    "outside the plant boundary; capacity (transient) is not counted"
+)
+# ST_DWithin on geography rounds at the edge (half the points exactly 500 m away fall
+# outside): it only narrows the candidates, with a metre to spare, and the exact spheroid
+# distance decides, so exactly 500 m counts as within 500 m.
+_WITHIN_RING = """
+    z.geom && ST_Expand({plant}, :prefilter)
+    AND ST_DWithin(z.geom::geography, {plant}::geography, :radius + 1)
+    AND ST_Distance(z.geom::geography, {plant}::geography) <= :radius
+    AND NOT ST_Within(z.geom, {plant})
 """
+_EXPOSURE_COLUMNS = """
+    least(coalesce(sum(z.population), 0), 2147483647)::int AS people,
+    coalesce(jsonb_agg(jsonb_build_object('id', z.id, 'name', z.name, 'kind', z.kind,
+                                          'population', z.population) ORDER BY z.id),
+             '[]'::jsonb) AS zones
+"""
+
+
+class Exposure(TypedDict):
+    """What α was computed from: the people counted and the zones they were counted in."""
+
+    basis: str
+    boundary: str
+    radius_m: int
+    people: int
+    zones: list[dict[str, Any]]  # id, name, kind, population (null: not counted)
+
+
+def exposure_given(people: int) -> Exposure:
+    """The exposure of a what-if assessment whose caller gave the number of people."""
+    return {
+        "basis": "given by the caller",
+        "boundary": "",
+        "radius_m": PLANT_RADIUS_M,
+        "people": people,
+        "zones": [],
+    }
 
 
 def exposed_people_around(
     session: Session, *, plant_ewkt: str, visible: RowFilters | None = None
-) -> int:
-    """People in residential areas and public zones within 500 m outside a plant boundary.
+) -> Exposure:
+    """The resident population within 500 m outside a plant boundary, and where it lives.
 
     Official grading counts every zone; a what-if assessment for a user counts only the
     zones `visible` to that user, so it cannot reveal what the user may not read.
     """
-    sql = _EXPOSED_PEOPLE_SQL
+    sql = f"SELECT {_EXPOSURE_COLUMNS} FROM public_zones z WHERE " + _WITHIN_RING.format(
+        plant="CAST(:plant AS geometry)"
+    )
     params: dict[str, object] = {
         "plant": plant_ewkt,
         "prefilter": _PREFILTER_DEG,
@@ -193,23 +367,34 @@ def exposed_people_around(
     if visible is not None:
         sql += " AND " + visible.where("z")
         params.update(visible.params())
-    people: int = session.execute(text(sql), params).scalar_one()
-    return people
+    row = session.execute(text(sql), params).one()
+    return {
+        "basis": ALPHA_BASIS,
+        "boundary": "the geometry given",
+        "radius_m": PLANT_RADIUS_M,
+        "people": row.people,
+        "zones": row.zones,
+    }
 
 
-_HAZARD_EXPOSURE_SQL = """
+_HAZARD_EXPOSURE_SQL = f"""
     WITH plant AS (
-        SELECT h.id, h.substances, coalesce(e.footprint, h.geom) AS boundary
+        SELECT h.id, h.substances, coalesce(e.footprint, h.geom) AS boundary,
+               e.footprint IS NOT NULL AS has_footprint
           FROM hazard_sources h JOIN enterprises e ON e.id = h.enterprise_id
          WHERE CAST(:ids AS int[]) IS NULL OR h.id = ANY(:ids))
-    SELECT plant.id, plant.substances,
-           (SELECT coalesce(sum(coalesce(z.population, z.capacity, 0)), 0)::int
-              FROM public_zones z
-             WHERE z.geom && ST_Expand(plant.boundary, :prefilter)
-               AND ST_DWithin(z.geom::geography, plant.boundary::geography, :radius)
-               AND NOT ST_Within(z.geom, plant.boundary)) AS exposed
-      FROM plant
+    SELECT plant.id, plant.substances, plant.has_footprint, x.people, x.zones
+      FROM plant CROSS JOIN LATERAL (
+          SELECT {_EXPOSURE_COLUMNS} FROM public_zones z
+           WHERE {_WITHIN_RING.format(plant="plant.boundary")}) AS x
 """
+
+
+def hazard_result(assessment: gb18218.HazardAssessment) -> dict[str, Any]:
+    """A GB 18218 assessment as stored and answered: S, R, α, grade, method and version."""
+    result = asdict(assessment)
+    result["terms"] = [asdict(term) for term in assessment.terms]
+    return result
 
 
 def regrade_hazard_sources(
@@ -226,7 +411,14 @@ def regrade_hazard_sources(
     ).all()
     updates = []
     for row in rows:
-        assessment = gb18218.assess_hazard_source(parse_substances(row.substances), row.exposed)
+        assessment = gb18218.assess_hazard_source(parse_substances(row.substances), row.people)
+        exposure: Exposure = {
+            "basis": ALPHA_BASIS,
+            "boundary": "enterprise footprint" if row.has_footprint else "hazard source point",
+            "radius_m": PLANT_RADIUS_M,
+            "people": row.people,
+            "zones": row.zones,
+        }
         updates.append(
             {
                 "id": row.id,
@@ -236,11 +428,9 @@ def regrade_hazard_sources(
                 "exposed": assessment.exposed_people,
                 "grade": assessment.grade,
                 "level": assessment.level,
-                "result": json.dumps({k: v for k, v in asdict(assessment).items() if k != "terms"}),
-                "inputs": json.dumps(
-                    {"substances": row.substances, "exposed_people": row.exposed},
-                    ensure_ascii=False,
-                ),
+                # Objects, not JSON text: the batch is encoded once, below.
+                "result": hazard_result(assessment),
+                "inputs": {"substances": row.substances, "exposure": exposure},
             }
         )
     if not updates:
@@ -293,7 +483,7 @@ def regrade_hazard_sources_near(session: Session, *, geometry_ewkt: str) -> list
         SELECT h.id FROM hazard_sources h JOIN enterprises e ON e.id = h.enterprise_id
          WHERE coalesce(e.footprint, h.geom) && ST_Expand(CAST(:g AS geometry), :prefilter)
            AND ST_DWithin(coalesce(e.footprint, h.geom)::geography,
-                          CAST(:g AS geometry)::geography, :radius)
+                          CAST(:g AS geometry)::geography, :radius + 1)
     """),
         {"g": geometry_ewkt, "prefilter": _PREFILTER_DEG, "radius": PLANT_RADIUS_M},
     ).all()
@@ -344,9 +534,14 @@ RANKS = ["blue", "yellow", "orange", "red"]  # array_position gives 1 (blue) …
 
 
 def refresh_enterprise_levels(session: Session, *, ids: list[int] | None = None) -> int:
-    """Re-derive enterprises' levels by the enterprise rule; return how many changed."""
+    """Re-derive enterprises' levels by the enterprise rule; return how many changed.
+
+    Their risk points' derived direct flags follow the hazard sources first, so a 一级/二级
+    source makes the points that involve it red without anyone setting the flag.
+    """
     if ids is not None and not ids:
         return 0
+    follow_hazard_sources(session, ids=ids)
     rule = enterprise_rule()
     result = session.execute(
         text(_ENTERPRISE_LEVEL_SQL),
@@ -356,7 +551,7 @@ def refresh_enterprise_levels(session: Session, *, ids: list[int] | None = None)
             "red_grades": rule["hazard_source_grades_forcing_red"],
             "raise": rule["open_major_danger_raise"],
             "ungraded": rule["ungraded_with_open_major_danger"],
-            "rule_version": rule["version"],
+            "rule_version": methods.ruleset_version(),
         },
     )
     if not isinstance(result, CursorResult):  # what a statement run on a connection gives
@@ -403,25 +598,7 @@ def regrade_risk_points(
                         "result": result,
                     }
                 )
-        if not changed:
-            continue
-        payload = json.dumps(changed, ensure_ascii=False)
-        session.execute(
-            text("""
-            UPDATE risk_points p SET score = x.score, risk_level = x.level
-              FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(id int, score float, level text)
-             WHERE p.id = x.id"""),
-            {"rows": payload},
-        )
-        session.execute(
-            text("""
-            INSERT INTO assessments (subject_type, subject_id, method, inputs, result, risk_level,
-                                     ruleset_version, assessed_by)
-            SELECT 'risk_point', x.id, x.method, x.inputs, x.result, x.level, :version, :who
-              FROM jsonb_to_recordset(CAST(:rows AS jsonb))
-                   AS x(id int, method text, inputs jsonb, result jsonb, level text)"""),
-            {"rows": payload, "version": methods.ruleset_version(), "who": assessed_by},
-        )
+        _write_point_grades(session, changed, assessed_by=assessed_by)
         report["risk_points_regraded"] += len(changed)
 
 
@@ -435,6 +612,11 @@ def rebuild(session: Session, *, regrade: bool = False) -> dict[str, int]:
     if regrade:
         report.update(regrade_risk_points(session))
         report["enterprises_touched_by_hazard_regrade"] = len(regrade_hazard_sources(session))
+        # Only a rule change can leave a stored unit below S = 1 (writes refuse it): counted
+        # here so an administrator corrects or deletes it.
+        report["hazard_sources_below_threshold"] = session.execute(
+            text("SELECT count(*) FROM hazard_sources WHERE s_value < 1")
+        ).scalar_one()
     report["enterprise_levels_changed"] = refresh_enterprise_levels(session)
     session.execute(text("SELECT rebuild_region_counts()"))
     report["count_rows"] = session.execute(text("SELECT count(*) FROM region_counts")).scalar_one()

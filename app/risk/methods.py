@@ -1,7 +1,8 @@
 """Risk-point grading methods (LEC, LS matrix, direct determination) driven by geodata/risk."""
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import cache
 from pathlib import Path
 from typing import Any, overload
@@ -62,7 +63,8 @@ def raise_level(level: str, steps: int = 1) -> str:
 
 @cache
 def ruleset_version() -> str:
-    """Return the version of the rule set, stored with every grade."""
+    """Return the version of the whole rule set (geodata/risk and geodata/gb18218, listed
+    with their digests in geodata/risk/RULESET_FILES), stored with every grade."""
     return (RISK_DIR / "RULESET_VERSION").read_text(encoding="utf-8").strip()
 
 
@@ -73,6 +75,9 @@ def ruleset_version() -> str:
 class LecResult:
     d: float
     level: str
+    method: str = field(default="lec", compare=False)
+    variant: str = field(default="", compare=False)
+    ruleset_version: str = field(default="", compare=False)
 
 
 @cache
@@ -92,7 +97,16 @@ def _lec_bands() -> list[tuple[str, float | None, float | None]]:
     ]
 
 
-def lec_level(d: float) -> str:
+@cache
+def lec_variant() -> str:
+    """The band convention of lec_bands.csv (copies of the method differ at the edges)."""
+    variants = {row["variant"] for row in read_csv(RISK_DIR / "lec_bands.csv")}
+    if len(variants) != 1:
+        raise ValueError(f"lec_bands.csv: expected one variant, found {sorted(variants)}")
+    return variants.pop()
+
+
+def lec_level(d: float | Fraction) -> str:
     """Return the level of an LEC score D."""
     for level, low, high in _lec_bands():
         if (low is None or d > low) and (high is None or d <= high):
@@ -111,9 +125,15 @@ def assess_lec(l: float, e: float, c: float) -> LecResult:
                 field=name.lower(),
                 allowed=allowed,
             )
-    # Table values have at most two decimals; rounding removes float noise (80.00000000000001).
-    d = round(float(l) * e * c, 6)
-    return LecResult(d=d, level=lec_level(d))
+    # Exact product of the decimals as written, compared unrounded with the band edges
+    # (0.2 × 6 × 100 in floats is 120.00000000000001; the exact D is 120).
+    d = Fraction(repr(float(l))) * Fraction(repr(float(e))) * Fraction(repr(float(c)))
+    return LecResult(
+        d=float(d),
+        level=lec_level(d),
+        variant=lec_variant(),
+        ruleset_version=ruleset_version(),
+    )
 
 
 # Risk matrix LS: R = L × S
@@ -123,6 +143,9 @@ def assess_lec(l: float, e: float, c: float) -> LecResult:
 class LsResult:
     r: int
     level: str
+    method: str = field(default="ls", compare=False)
+    variant: str = field(default="", compare=False)
+    ruleset_version: str = field(default="", compare=False)
 
 
 @cache
@@ -174,7 +197,7 @@ def assess_ls(l: float, s: float, variant: str | None = None) -> LsResult:
             f"{variant!r} is not an LS band variant", field="variant", allowed=ls_variants()
         )
     r = l_scale * s_scale
-    return LsResult(r=r, level=variants[name][r])
+    return LsResult(r=r, level=variants[name][r], variant=name, ruleset_version=ruleset_version())
 
 
 # Direct determination (直接判定)
@@ -182,11 +205,31 @@ def assess_ls(l: float, s: float, variant: str | None = None) -> LsResult:
 
 @cache
 def direct_rules() -> dict[str, dict[str, Any]]:
-    """Return the direct-determination rules by id, with `enabled` as a bool."""
+    """Return the direct-determination rules by id, with `enabled` as a bool and
+    `derived_from_hazard_grades` as a list of hazard-source grades (empty: set by the client)."""
     rules: dict[str, dict[str, Any]] = {}
     for row in read_csv(RISK_DIR / "direct_rules.csv"):
-        rules[row["rule_id"]] = {**row, "enabled": row["enabled"].lower() == "true"}
+        rules[row["rule_id"]] = {
+            **row,
+            "enabled": row["enabled"].lower() == "true",
+            "derived_from_hazard_grades": [
+                int(g) for g in _split(row["derived_from_hazard_grades"])
+            ],
+        }
     return rules
+
+
+def derived_rules() -> dict[str, list[int]]:
+    """The rules whose flag follows the enterprise's hazard sources: {rule_id: grades}."""
+    return {
+        rule_id: rule["derived_from_hazard_grades"]
+        for rule_id, rule in direct_rules().items()
+        if rule["derived_from_hazard_grades"]
+    }
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(";") if part.strip()]
 
 
 def direct_level(flags: dict[str, bool]) -> str | None:

@@ -25,14 +25,26 @@ Normalise = Annotated[
 def assess_lec(body: LecIn) -> LecOut:
     """LEC: D = L × E × C, banded into four colours."""
     result = methods.assess_lec(body.l, body.e, body.c)
-    return LecOut(d=result.d, level=result.level)
+    return LecOut(
+        d=result.d,
+        level=result.level,
+        method=result.method,
+        variant=result.variant,
+        ruleset_version=result.ruleset_version,
+    )
 
 
 @router.post("/risk/assess/ls", response_model=LsOut)
 def assess_ls(body: LsIn) -> LsOut:
     """Risk matrix: R = L × S (1..5 each), banded by the default or a named variant."""
     result = methods.assess_ls(body.l, body.s, body.variant)
-    return LsOut(r=result.r, level=result.level)
+    return LsOut(
+        r=result.r,
+        level=result.level,
+        method=result.method,
+        variant=result.variant,
+        ruleset_version=result.ruleset_version,
+    )
 
 
 @router.get("/risk/summary")

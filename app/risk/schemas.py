@@ -15,7 +15,15 @@ class LecIn(BaseModel):
     c: float
 
 
-class LecOut(BaseModel):
+class GradingOut(BaseModel):
+    """Which method, which reading of it and which rule set produced a grade."""
+
+    method: str
+    variant: str
+    ruleset_version: str
+
+
+class LecOut(GradingOut):
     d: float
     level: str
 
@@ -26,7 +34,7 @@ class LsIn(BaseModel):
     variant: str | None = None
 
 
-class LsOut(BaseModel):
+class LsOut(GradingOut):
     r: int
     level: str
 
@@ -47,7 +55,10 @@ class RiskPointIn(LocationIn, PersonsIn):
     control_measures: str | None = Field(None, max_length=4000)
     method: Literal["lec", "ls", "direct"]
     inputs: Annotated[dict[str, Any], AfterValidator(_small_inputs)] = Field(
-        description="lec: {l,e,c}; ls: {l,s,variant?}; any: direct: {rule_id: true}"
+        description=(
+            "lec: {l,e,c}; ls: {l,s,variant?}; any: direct: {rule_id: true}; "
+            "major_hazard_grade_1_2 follows the enterprise's hazard sources"
+        )
     )
     assessed_by: str = Field("api", max_length=50)
 

@@ -59,12 +59,15 @@ def _enterprise(session: Session, enterprise_id: int | None, scope: Scope) -> En
 def create_risk_point(session: Session, *, body: RiskPointIn, scope: Scope) -> RiskPoint:
     """Register and grade a risk point; its enterprise's level follows."""
     enterprise = _enterprise(session, body.enterprise_id, scope)
-    grading.grade_risk_point(body.method, body.inputs)  # refuse bad inputs before writing
+    inputs = grading.with_derived_flags(
+        session, enterprise_id=body.enterprise_id, method=body.method, inputs=body.inputs, sent=True
+    )
+    grading.grade_risk_point(body.method, inputs)  # refuse bad inputs before writing
     geom = body_location(body) or (enterprise.geom if enterprise else None)
     if geom is None:
         raise InvalidInput("give lon and lat, or an enterprise to place it at", field="lon,lat")
     with atomic_write(session):
-        point = RiskPoint(**body_fields(body, "assessed_by"), geom=geom)
+        point = RiskPoint(**{**body_fields(body, "assessed_by"), "inputs": inputs}, geom=geom)
         session.add(point)
         session.flush()
         _grade(session, point, body.assessed_by)
@@ -83,11 +86,17 @@ def update_risk_point(
     values = body_fields(body, "assessed_by")
     if "enterprise_id" in values:
         _enterprise(session, values["enterprise_id"], scope)
-    regrade = "method" in values or "inputs" in values
+    regrade = bool({"method", "inputs", "enterprise_id"} & set(values))
     if regrade:
-        grading.grade_risk_point(
-            values.get("method", point.method), values.get("inputs", point.inputs)
+        method = values.get("method", point.method)
+        values["inputs"] = grading.with_derived_flags(
+            session,
+            enterprise_id=values.get("enterprise_id", point.enterprise_id),
+            method=method,
+            inputs=values.get("inputs", point.inputs),
+            sent="inputs" in values,
         )
+        grading.grade_risk_point(method, values["inputs"])
     geom = body_location(body)
     with atomic_write(session):
         for name, value in values.items():

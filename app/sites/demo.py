@@ -30,8 +30,9 @@ from app.errors import InvalidInput
 from app.orm import Base
 from app.regions import models as _regions  # noqa: F401  (the FK target of county_code)
 from app.risk import gb18218
-from app.risk.methods import LEVELS, assess_lec, assess_ls, lec_factors
-from app.risk.models import RiskPoint
+from app.risk.grading import grade_risk_point
+from app.risk.methods import LEVELS, assess_lec, assess_ls, lec_factors, ruleset_version
+from app.risk.models import Assessment, RiskPoint
 from app.settings import GEODATA_DIR
 from app.sites.credit_code import make_credit_code
 from app.sites.models import EmergencyResource, Enterprise, HazardSource, PublicZone
@@ -141,8 +142,17 @@ class HazardUnitTemplate(TypedDict):
     substances: list[UnitSubstance]
 
 
+class Neighbours(TypedDict):
+    label: str
+    department: str
+    bands: list[list[int]]  # [low, high, weight] people; the first plants take one each
+    distance_m: list[float]  # low, high: how far outside the plant boundary
+    risk_mix: dict[str, float]  # level -> weight
+
+
 class HazardUnits(TypedDict):
     s_range: list[float]  # low, high
+    neighbours: Neighbours
     units: list[HazardUnitTemplate]
 
 
@@ -873,6 +883,70 @@ class _Planner:
             row["geom"], row["_county"] = wkt, county
         self.plan.hazard_sources = rows
 
+    def plant_neighbours(self) -> None:
+        """Villages just outside plants with hazard sources, so α meets every band."""
+        rng = self.rng("plant_neighbours")
+        cfg = demo_data("hazard_units")["neighbours"]
+        ents = self.plan.enterprises
+        plants = sorted({r["_enterprise"] for r in self.plan.hazard_sources})
+        bands = cfg["bands"]
+        rows: list[Row] = []
+        makers: list[Maker] = []
+        for k, i in enumerate(plants):
+            low, high, _ = (
+                bands[k] if k < len(bands) else rng.choices(bands, [b[2] for b in bands])[0]
+            )
+            if high == 0:
+                continue
+            e = ents[i]
+            lon, lat = _parse_point(e["geom"])
+            park = next((p for p in self.prov.parks if p.name == e["park"]), None)
+            away = (
+                math.atan2(
+                    lat - park.centre[1], (lon - park.centre[0]) * math.cos(math.radians(lat))
+                )
+                if park
+                else rng.uniform(0, 2 * math.pi)
+            )
+            rows.append({"population": rng.randint(low, high), "_county": e["_county"]})
+            makers.append(self._outside(e, away, cfg["distance_m"]))
+        placed = self.place(rng, makers, [self.codes] * len(makers))
+        for row, (wkt, code) in zip(rows, placed, strict=True):
+            county = self.prov.county(code)
+
+            def village_name(c: County = county) -> str:
+                return c.short + rng.choice(self.names["place_words"]) + "村"
+
+            self.plan.public_zones.append(
+                {
+                    "name": self.unique(village_name),
+                    "kind": "village",
+                    "population": row["population"],
+                    "capacity": None,
+                    "address": f"{self.region_prefix(county)}{rng.choice(self.names['roads'])}旁",
+                    "managing_department": f"{county.name}{cfg['department']}",
+                    "risk_level": _pick(rng, cfg["risk_mix"]),
+                    "geom": wkt,
+                    "_county": code,
+                }
+            )
+
+    @staticmethod
+    def _outside(e: Row, away: float, distance_m: list[float]) -> Maker:
+        """A maker of a point `distance_m` outside the plant boundary, roughly towards `away`."""
+        lon, lat = _parse_point(e["geom"])
+        w, h = e["_size"] or (0.0, 0.0)
+
+        def maker(r: random.Random) -> list[str]:
+            angle = away + r.uniform(-0.6, 0.6)
+            dx, dy = math.cos(angle), math.sin(angle)
+            # From the centre of the (axis-aligned) footprint to its edge along the ray.
+            edge = min(w / 2 / max(abs(dx), 1e-9), h / 2 / max(abs(dy), 1e-9))
+            reach = edge + r.uniform(*distance_m)
+            return [point_wkt(*_offset(lon, lat, dx * reach / 1000, dy * reach / 1000))]
+
+        return maker
+
     # Hidden dangers
 
     def hidden_dangers(self) -> None:
@@ -1185,12 +1259,28 @@ def plan_demo(
     planner.hazard_sources()
     planner.hidden_dangers()
     planner.public_zones()
+    planner.plant_neighbours()
     planner.emergency_resources()
     return planner.plan
 
 
 def _public(row: Row) -> Row:
     return {k: v for k, v in row.items() if not k.startswith("_")}
+
+
+def _grading_record(point_id: int, row: Row) -> Row:
+    """The assessment of a demo risk point, by the method and rule set that graded it."""
+    _, level, result = grade_risk_point(row["method"], row["inputs"])
+    return {
+        "subject_type": "risk_point",
+        "subject_id": point_id,
+        "method": row["method"],
+        "inputs": row["inputs"],
+        "result": result,
+        "risk_level": level,
+        "ruleset_version": ruleset_version(),
+        "assessed_by": "demo",
+    }
 
 
 def write_plan(session: Session, plan: DemoPlan) -> dict[str, int]:
@@ -1217,6 +1307,12 @@ def write_plan(session: Session, plan: DemoPlan) -> dict[str, int]:
     point_ids = insert_returning(
         RiskPoint,
         [{**r, "enterprise_id": enterprise_ids[r["_enterprise"]]} for r in plan.risk_points],
+    )
+    # Every graded row has its grading record, as if graded through the API; hazard
+    # sources get theirs when the risk engine grades them (`rebuild(regrade=True)`).
+    insert_plain(
+        Assessment,
+        [_grading_record(i, r) for i, r in zip(point_ids, plan.risk_points, strict=True)],
     )
     insert_plain(
         HiddenDanger,

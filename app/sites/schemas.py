@@ -70,8 +70,12 @@ class HazardSourceIn(LocationIn, PersonsIn):
 class PublicZoneIn(LocationIn):
     name: str = Field(min_length=1, max_length=200)
     kind: str = Field(min_length=1, max_length=30)
-    population: int | None = Field(None, ge=0, le=INT4_MAX)
-    capacity: int | None = Field(None, ge=0, le=INT4_MAX)
+    population: int | None = Field(
+        None, ge=0, le=INT4_MAX, description="resident population (常住人口), counted for α"
+    )
+    capacity: int | None = Field(
+        None, ge=0, le=INT4_MAX, description="most people at once (transient, not counted for α)"
+    )
     address: str | None = Field(None, max_length=300)
     managing_department: str | None = Field(None, max_length=100)
     risk_level: Level | None = Field(None, description="graded by government")
@@ -79,8 +83,15 @@ class PublicZoneIn(LocationIn):
 
 class HazardAssessIn(BaseModel):
     substances: Substances
-    exposed_people: int | None = Field(None, ge=0, le=INT4_MAX)
-    geometry: dict[str, Any] | None = Field(None, description="plant boundary or point, GeoJSON")
+    exposed_people: int | None = Field(
+        None,
+        ge=0,
+        le=INT4_MAX,
+        description="resident population (常住人口) within 500 m outside the plant boundary",
+    )
+    geometry: dict[str, Any] | None = Field(
+        None, description="plant boundary or point, GeoJSON: α then counts the zones around it"
+    )
     crs: Crs = "wgs84"
 
 

@@ -151,8 +151,15 @@ def update_enterprise(
 
 
 def _check_substances(raw: list[dict[str, Any]]) -> None:
-    """Reject substances GB 18218 cannot grade before anything is written."""
-    gb18218.assess_hazard_source(grading.parse_substances(raw), 0)
+    """Reject substances GB 18218 cannot grade, or that do not make a major hazard source
+    (S = Σ q/Q < 1, GB 18218-2018 identification), before anything is written."""
+    assessment = gb18218.assess_hazard_source(grading.parse_substances(raw), 0)
+    if not assessment.is_major:
+        raise InvalidInput(
+            f"S = Σ q/Q = {assessment.s:.6g} < 1: by GB 18218-2018 this unit is not a major "
+            "hazard source and is not registered as one (check it with /api/hazard-sources/assess)",
+            field="substances",
+        )
 
 
 def enterprise_or_raise(session: Session, enterprise_id: int, scope: Scope) -> Enterprise:
@@ -209,7 +216,7 @@ def assess_hazard(session: Session, *, body: HazardAssessIn, scope: Scope) -> di
     """Identify and grade a unit without storing it; α from people or from a geometry."""
     substances = grading.parse_substances(body.substances)
     if body.exposed_people is not None:
-        exposed = body.exposed_people
+        exposure = grading.exposure_given(body.exposed_people)
     elif body.geometry is not None:
         plant = parse_location(
             lon=None,
@@ -220,22 +227,13 @@ def assess_hazard(session: Session, *, body: HazardAssessIn, scope: Scope) -> di
         )
         # Counted from the zones the caller may read: no population oracle.
         scope.require_read("public_zones")
-        exposed = grading.exposed_people_around(
+        exposure = grading.exposed_people_around(
             session, plant_ewkt=ewkt(plant), visible=scope.filters("public_zones")
         )
     else:
         raise InvalidInput("give exposed_people or the plant geometry", field="exposed_people")
-    result = gb18218.assess_hazard_source(substances, exposed)
-    return {
-        "s": result.s,
-        "is_major": result.is_major,
-        "alpha": result.alpha,
-        "exposed_people": result.exposed_people,
-        "r": result.r,
-        "grade": result.grade,
-        "level": result.level,
-        "terms": [term.__dict__ for term in result.terms],
-    }
+    result = gb18218.assess_hazard_source(substances, exposure["people"])
+    return {**grading.hazard_result(result), "exposure": exposure}
 
 
 # Public zones (公共区域), graded by government
