@@ -18,6 +18,7 @@ from app.health import router as health_router
 from app.http_errors import RequestIdMiddleware, install_error_handlers
 from app.http_security import install_http_security
 from app.input_guard import InputGuard
+from app.ingest.router import router as ingest_router
 from app.inspections.router import router as inspections_router
 from app.nearby.router import router as nearby_router
 from app.regions.router import router as regions_router
@@ -58,6 +59,7 @@ def create_app() -> FastAPI:
         InputGuard,
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_bytes,
+        max_import_bytes=settings.max_import_bytes,
     )
     install_http_security(app, settings)
     app.add_middleware(RequestIdMiddleware)
@@ -78,6 +80,7 @@ def create_app() -> FastAPI:
         dangers_router,
         inspections_router,
         nearby_router,
+        ingest_router,
     ):
         app.include_router(router, dependencies=[Depends(get_scope)])
 

@@ -172,6 +172,26 @@ def _photo(c: Context) -> str:
     return f"{url}/evidence/{response.json()['sha256']}"
 
 
+def _import_csv(c: Context) -> tuple[str, dict[str, Any]]:
+    """A dry-run import of one enterprise in 兴庆区 (writes nothing)."""
+    body = enterprise_payload()
+    csv = f"企业名称,统一社会信用代码,行业,经度,纬度\n{body['name']},{body['credit_code']},工贸,"
+    csv += f"{body['lon']},{body['lat']}\n"
+    return "/api/imports?layer=enterprises&dry_run=true", {
+        "files": {"file": ("e.csv", csv.encode())}
+    }
+
+
+# Issue 15: imports, registers, statutory tables, blacklist.
+ISSUE_15: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
+    ("POST", "/api/imports"): (_import_csv, OFFICIALS),
+    ("GET", "/api/imports/templates/{layer}.xlsx"): (
+        lambda c: ("/api/imports/templates/enterprises.xlsx", {}),
+        PUBLIC_ROUTE,
+    ),
+}
+
+
 MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
     ("GET", "/"): (lambda c: ("/", {}), PUBLIC_ROUTE),
     ("GET", "/api/health/live"): (lambda c: ("/api/health/live", {}), PUBLIC_ROUTE),
@@ -349,6 +369,7 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
     ),
     ("GET", "/api/inspections"): (lambda c: ("/api/inspections", {}), DANGER_LISTS),
     ("GET", "/api/inspections/overdue"): (lambda c: ("/api/inspections/overdue", {}), DANGER_LISTS),
+    **ISSUE_15,
 }
 
 

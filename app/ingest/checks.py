@@ -143,7 +143,8 @@ def _convert(column: Column, value: Any) -> Any:
             if not number.is_integer() or number > 2**31 - 1:
                 raise RowError(header, "must be a whole number")
             return int(number)
-        return number
+        # 2 stays 2: the LS scales are integers (2.0 is refused there).
+        return int(number) if number.is_integer() else number
     if column.type == "enum":
         text = _text(value)
         for stored, spellings in column.allowed.items():
