@@ -22,6 +22,7 @@ from app.ingest.router import router as ingest_router
 from app.inspections.router import router as inspections_router
 from app.nearby.router import router as nearby_router
 from app.regions.router import router as regions_router
+from app.registers.router import router as registers_router
 from app.reports.router import router as reports_router
 from app.risk.router import router as risk_router
 from app.settings import FRONTEND_DIR, get_settings
@@ -81,6 +82,7 @@ def create_app() -> FastAPI:
         inspections_router,
         nearby_router,
         ingest_router,
+        registers_router,
     ):
         app.include_router(router, dependencies=[Depends(get_scope)])
 

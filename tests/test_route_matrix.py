@@ -189,6 +189,10 @@ ISSUE_15: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
         lambda c: ("/api/imports/templates/enterprises.xlsx", {}),
         PUBLIC_ROUTE,
     ),
+    ("GET", "/api/registers/{layer}"): (
+        lambda c: ("/api/registers/enterprises?format=csv", {}),
+        LIST["enterprises"],
+    ),
 }
 
 
