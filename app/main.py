@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
+from app.blacklist.router import router as blacklist_router
 from app.auth.service import UserCache
 from app.dangers.router import router as dangers_router
 from app.db import size_thread_pool
@@ -83,6 +84,7 @@ def create_app() -> FastAPI:
         nearby_router,
         ingest_router,
         registers_router,
+        blacklist_router,
     ):
         app.include_router(router, dependencies=[Depends(get_scope)])
 

@@ -182,6 +182,24 @@ def _import_csv(c: Context) -> tuple[str, dict[str, Any]]:
     }
 
 
+def _blacklisting(c: Context) -> dict[str, Any]:
+    """A listing body for a new enterprise in 兴庆区 (one listing in force per enterprise)."""
+    return {
+        "enterprise_id": c.fresh("enterprises", to_delete=True),
+        "reason": "矩阵失信行为",
+        "legal_basis": "矩阵依据",
+        "decided_on": "2026-01-01",
+        "listed_until": "2030-12-31",
+    }
+
+
+def _blacklisted(c: Context) -> str:
+    """A new listing made by the admin: its URL."""
+    response = c.admin.post("/api/blacklist", json=_blacklisting(c))
+    assert response.status_code == 201, response.text
+    return f"/api/blacklist/{response.json()['id']}"
+
+
 # Issue 15: imports, registers, statutory tables, blacklist.
 ISSUE_15: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
     ("POST", "/api/imports"): (_import_csv, OFFICIALS),
@@ -192,6 +210,24 @@ ISSUE_15: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
     ("GET", "/api/registers/{layer}"): (
         lambda c: ("/api/registers/enterprises?format=csv", {}),
         LIST["enterprises"],
+    ),
+    ("GET", "/api/blacklist"): (lambda c: ("/api/blacklist", {}), OFFICIALS),
+    ("GET", "/api/blacklist/public"): (lambda c: ("/api/blacklist/public", {}), PUBLIC_ROUTE),
+    ("POST", "/api/blacklist"): (
+        lambda c: ("/api/blacklist", {"json": _blacklisting(c)}),
+        OFFICIALS,
+    ),
+    ("POST", "/api/blacklist/expirations"): (
+        lambda c: ("/api/blacklist/expirations", {}),
+        OFFICIALS,
+    ),
+    ("GET", "/api/blacklist/{id}"): (lambda c: (_blacklisted(c), {}), OFFICIALS),
+    ("POST", "/api/blacklist/{id}/removal"): (
+        lambda c: (
+            f"{_blacklisted(c)}/removal",
+            {"json": {"removal": "review", "note": "矩阵复核"}},
+        ),
+        OFFICIALS,
     ),
 }
 

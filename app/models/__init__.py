@@ -2,6 +2,7 @@
 
 from app.audit.models import AuditEntry
 from app.auth.models import LoginFailure, User
+from app.blacklist.models import BlacklistEntry
 from app.dangers.models import DangerEvent, EvidenceFile, HiddenDanger
 from app.inspections.models import Inspection
 from app.orm import Base
@@ -13,6 +14,7 @@ from app.tiles.models import LayerVersion
 __all__ = [
     "Assessment",
     "AuditEntry",
+    "BlacklistEntry",
     "Base",
     "DangerEvent",
     "EmergencyResource",
