@@ -28,6 +28,7 @@ from app.reports.router import router as reports_router
 from app.risk.router import router as risk_router
 from app.settings import FRONTEND_DIR, get_settings
 from app.sites.router import router as sites_router
+from app.statutory.router import router as statutory_router
 from app.tiles.router import router as tiles_router
 from app.tiles.service import TileCache
 from app.tiles.versions import LayerVersions
@@ -85,6 +86,7 @@ def create_app() -> FastAPI:
         ingest_router,
         registers_router,
         blacklist_router,
+        statutory_router,
     ):
         app.include_router(router, dependencies=[Depends(get_scope)])
 

@@ -211,6 +211,33 @@ ISSUE_15: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
         lambda c: ("/api/registers/enterprises?format=csv", {}),
         LIST["enterprises"],
     ),
+    ("GET", "/api/reports/five-batches"): (
+        lambda c: ("/api/reports/five-batches?region=640100&month=2026-11", {}),
+        OFFICIALS,
+    ),
+    ("GET", "/api/reports/danger-statistics"): (
+        lambda c: ("/api/reports/danger-statistics?region=640100&quarter=2026-Q4", {}),
+        OFFICIALS,
+    ),
+    ("GET", "/api/reports/risk-bulletin"): (
+        lambda c: ("/api/reports/risk-bulletin?region=640100&month=2026-11&format=xlsx", {}),
+        OFFICIALS,
+    ),
+    ("POST", "/api/enforcement-actions"): (
+        lambda c: (
+            "/api/enforcement-actions",
+            {
+                "json": {
+                    "kind": "closed",
+                    "unit_name": "矩阵作坊",
+                    "county_code": "640104",
+                    "decided_on": "2026-11-01",
+                    "description": "关闭",
+                }
+            },
+        ),
+        OFFICIALS,
+    ),
     ("GET", "/api/blacklist"): (lambda c: ("/api/blacklist", {}), OFFICIALS),
     ("GET", "/api/blacklist/public"): (lambda c: ("/api/blacklist/public", {}), PUBLIC_ROUTE),
     ("POST", "/api/blacklist"): (

@@ -9,6 +9,7 @@ from app.orm import Base
 from app.regions.models import GridCell, Region, RegionPart
 from app.risk.models import Assessment, RegionCount, RegionCountSnapshot, RiskPoint
 from app.sites.models import EmergencyResource, Enterprise, HazardSource, PublicZone
+from app.statutory.models import EnforcementAction
 from app.tiles.models import LayerVersion
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "Base",
     "DangerEvent",
     "EmergencyResource",
+    "EnforcementAction",
     "Enterprise",
     "EvidenceFile",
     "GridCell",
