@@ -95,6 +95,15 @@ def create_app() -> FastAPI:
     def index() -> FileResponse:
         return FileResponse(FRONTEND_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
+    # The officials' data page (import, registers, statutory tables) and the public blacklist.
+    @app.get("/data", include_in_schema=False)
+    def data_page() -> FileResponse:
+        return FileResponse(FRONTEND_DIR / "data.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/blacklist", include_in_schema=False)
+    def blacklist_page() -> FileResponse:
+        return FileResponse(FRONTEND_DIR / "blacklist.html", headers={"Cache-Control": "no-cache"})
+
     app.mount("/static", StaticFiles(directory=FRONTEND_DIR, check_dir=False), name="static")
     return app
 
