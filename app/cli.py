@@ -325,7 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     users.set_defaults(handler=_users)
 
     imported_file = commands.add_parser(
-        "import", help="bulk import of one layer from GeoJSON, Shapefile (zip), GPKG, KML, CSV, XLSX"
+        "import",
+        help="bulk import of one layer from GeoJSON, Shapefile (zip), GPKG, KML, CSV, XLSX",
     )
     imported_file.add_argument("file")
     imported_file.add_argument(
@@ -341,7 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
             "grid_cells",
         ],
     )
-    imported_file.add_argument("--crs", default="wgs84", choices=["wgs84", "cgcs2000", "gcj02", "bd09"])
+    imported_file.add_argument(
+        "--crs", default="wgs84", choices=["wgs84", "cgcs2000", "gcj02", "bd09"]
+    )
     imported_file.add_argument("--dry-run", action="store_true", help="check and report only")
     imported_file.set_defaults(handler=_import)
 

@@ -9,8 +9,8 @@ from fastapi.staticfiles import StaticFiles
 
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
-from app.blacklist.router import router as blacklist_router
 from app.auth.service import UserCache
+from app.blacklist.router import router as blacklist_router
 from app.dangers.router import router as dangers_router
 from app.db import size_thread_pool
 from app.deps import get_scope
@@ -18,8 +18,8 @@ from app.features.router import features_router, ogc_router
 from app.health import router as health_router
 from app.http_errors import RequestIdMiddleware, install_error_handlers
 from app.http_security import install_http_security
-from app.input_guard import InputGuard
 from app.ingest.router import router as ingest_router
+from app.input_guard import InputGuard
 from app.inspections.router import router as inspections_router
 from app.nearby.router import router as nearby_router
 from app.regions.router import router as regions_router

@@ -41,8 +41,21 @@ from app.sites.credit_code import make_credit_code
 from bench.national import libpq_url, prepare_database
 
 DATABASE = "riskatlas_bench_import"
-SECTORS = ("危险化学品", "工贸", "烟花爆竹", "金属冶炼", "粉尘涉爆", "涉氨制冷", "有限空间",
-           "建筑施工", "道路运输", "城镇燃气", "人员密集场所", "非煤矿山", "其他")
+SECTORS = (
+    "危险化学品",
+    "工贸",
+    "烟花爆竹",
+    "金属冶炼",
+    "粉尘涉爆",
+    "涉氨制冷",
+    "有限空间",
+    "建筑施工",
+    "道路运输",
+    "城镇燃气",
+    "人员密集场所",
+    "非煤矿山",
+    "其他",
+)
 SCOPE = Scope(role="admin", username="bench", write_prefix="")
 
 
@@ -155,7 +168,9 @@ def main() -> None:
         xlsx, gpkg = Path(folder) / "enterprises.xlsx", Path(folder) / "enterprises.gpkg"
         _write_xlsx(rows, xlsx)
         _write_gpkg(rows, gpkg)
-        print(f"files: XLSX {xlsx.stat().st_size / 1e6:.1f} MB, GPKG {gpkg.stat().st_size / 1e6:.1f} MB")
+        print(
+            f"files: XLSX {xlsx.stat().st_size / 1e6:.1f} MB, GPKG {gpkg.stat().st_size / 1e6:.1f} MB"
+        )
         copy_s = _copy_baseline(url, rows)
         results = [("COPY (baseline)", copy_s, {})]
         for label, path, empty in (

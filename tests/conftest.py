@@ -99,8 +99,9 @@ def owner_engine(database_urls: tuple[str, str]) -> Iterator[Engine]:
         connection.execute(
             text(
                 "TRUNCATE hidden_dangers, risk_points, hazard_sources, public_zones,"
-                " emergency_resources, blacklist_entries, enforcement_actions, enterprises, grid_cells, assessments,"
-                " region_count_snapshots, region_counts, users, login_failures"
+                " emergency_resources, blacklist_entries, enforcement_actions, enterprises,"
+                " grid_cells, assessments, region_count_snapshots, region_counts, users,"
+                " login_failures"
             )
         )
     yield engine

@@ -54,9 +54,13 @@ def test_listing_shows_publicly_in_the_dossier_and_ends_on_review(
     assert client.get(f"/api/map/enterprises/{enterprise['id']}").json()["blacklist"] is None
     history = client.get("/api/blacklist?state=removed").json()
     assert [h["id"] for h in history] == [entry["id"]]
-    audited = session.execute(
-        text("SELECT action FROM audit_log WHERE table_name = 'blacklist_entries' ORDER BY id")
-    ).scalars().all()
+    audited = (
+        session.execute(
+            text("SELECT action FROM audit_log WHERE table_name = 'blacklist_entries' ORDER BY id")
+        )
+        .scalars()
+        .all()
+    )
     assert audited == ["insert", "update"]
 
 
@@ -82,7 +86,10 @@ def test_bad_input_and_scope(client: TestClient, make_user) -> None:
     official = make_user("official", region_code="640104")
     refused = client.post("/api/blacklist", json=_listing(other["id"]), headers=official)
     assert refused.status_code == 422, "an enterprise outside the region is not found"
-    assert client.post("/api/blacklist", json=_listing(enterprise["id"]), headers=official).status_code == 201
+    assert (
+        client.post("/api/blacklist", json=_listing(enterprise["id"]), headers=official).status_code
+        == 201
+    )
     warden = make_user("warden", grid_cells=[])
     assert client.get("/api/blacklist", headers=warden).status_code == 403
     assert client.get("/api/blacklist", headers=PUBLIC).status_code == 401

@@ -54,7 +54,9 @@ def codes(engine: Engine) -> Iterator[list[str]]:
 
 def _csv(codes: list[str], *, bad: bool) -> bytes:
     lines = ["企业名称,统一社会信用代码,行业,经度,纬度"]
-    lines += [f"页面导入企业{i},{code},工贸,{106.28 + i / 1000},38.47" for i, code in enumerate(codes)]
+    lines += [
+        f"页面导入企业{i},{code},工贸,{106.28 + i / 1000},38.47" for i, code in enumerate(codes)
+    ]
     if bad:
         lines.append("坏代码企业,91640104MA00000000,工贸,106.28,38.47")
     return ("\n".join(lines) + "\n").encode()
@@ -87,7 +89,8 @@ def test_data_page_checks_imports_and_reports(
         page.wait_for_selector("#work", state="visible")
 
         page.set_input_files(
-            "#file", {"name": "qiye.csv", "mimeType": "text/csv", "buffer": _csv(codes[:2], bad=True)}
+            "#file",
+            {"name": "qiye.csv", "mimeType": "text/csv", "buffer": _csv(codes[:2], bad=True)},
         )
         page.click("#check")
         page.wait_for_function(

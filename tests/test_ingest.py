@@ -62,8 +62,11 @@ def _xlsx(rows: list[list[Any]]) -> bytes:
 
 def _frame(rows: list[list[Any]]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
-        {"name": [r[0] for r in rows], "credit_code": [r[1] for r in rows],
-         "sector": [r[2] for r in rows]},
+        {
+            "name": [r[0] for r in rows],
+            "credit_code": [r[1] for r in rows],
+            "sector": [r[2] for r in rows],
+        },
         geometry=[shapely.Point(r[3], r[4]) for r in rows],
         crs=4326,
     )
@@ -225,13 +228,17 @@ def test_reimport_updates_by_credit_code_and_counts_stay_exact(
     ).scalar_one()
     session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
     assert counted == stored
-    audited = session.execute(
-        text(
-            "SELECT action FROM audit_log WHERE table_name = 'enterprises'"
-            " AND after->>'credit_code' = :c ORDER BY id"
-        ),
-        {"c": code},
-    ).scalars().all()
+    audited = (
+        session.execute(
+            text(
+                "SELECT action FROM audit_log WHERE table_name = 'enterprises'"
+                " AND after->>'credit_code' = :c ORDER BY id"
+            ),
+            {"c": code},
+        )
+        .scalars()
+        .all()
+    )
     assert audited == ["insert", "update"]
 
 
@@ -330,7 +337,9 @@ def test_risk_points_are_graded_and_raise_their_enterprise(
     book = openpyxl.Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.append(["所属企业信用代码", "风险点名称", "评估方法", "L值", "E值", "C值", "S值", "经度", "纬度"])
+    sheet.append(
+        ["所属企业信用代码", "风险点名称", "评估方法", "L值", "E值", "C值", "S值", "经度", "纬度"]
+    )
     code = enterprise["credit_code"]
     sheet.append([code, "反应釜", "LEC", 10, 6, 7, None, XINGQING[0], XINGQING[1]])  # 420 red
     sheet.append([code, "配电室", "风险矩阵", 2, None, None, 3, XINGQING[0], XINGQING[1]])
@@ -358,8 +367,10 @@ def test_risk_points_are_graded_and_raise_their_enterprise(
     ).scalar_one()
     assert level == "red"
     assessed = session.execute(
-        text("SELECT count(*) FROM assessments WHERE subject_type = 'risk_point'"
-             " AND assessed_by LIKE 'import:%'")
+        text(
+            "SELECT count(*) FROM assessments WHERE subject_type = 'risk_point'"
+            " AND assessed_by LIKE 'import:%'"
+        )
     ).scalar_one()
     assert assessed == 2
 
@@ -388,9 +399,7 @@ def test_other_layers_import(client: TestClient, session: Session) -> None:
     assert grade is not None
 
     dangers = "所属企业信用代码,隐患名称,隐患等级\n" + f"{code},消防通道堵塞,重大\n"
-    committed = _post(
-        client, "d.csv", dangers.encode(), layer="hidden_dangers", dry_run="false"
-    )
+    committed = _post(client, "d.csv", dangers.encode(), layer="hidden_dangers", dry_run="false")
     assert committed.status_code == 200, committed.text
     danger = session.execute(
         text("SELECT id, grade, status FROM hidden_dangers WHERE enterprise_id = :e"),
@@ -408,7 +417,10 @@ def test_other_layers_import(client: TestClient, session: Session) -> None:
                 {
                     "type": "Feature",
                     "properties": {"区域名称": "人民广场", "区域类型": "square", "人数": 300},
-                    "geometry": {"type": "Point", "coordinates": [XINGQING[0] + 0.001, XINGQING[1]]},
+                    "geometry": {
+                        "type": "Point",
+                        "coordinates": [XINGQING[0] + 0.001, XINGQING[1]],
+                    },
                 }
             ],
         }

@@ -10,12 +10,12 @@ from tests.factories import JINFENG, enterprise_payload, lec_point
 
 
 def _sheet(content: bytes) -> list[tuple]:
-    return list(openpyxl.load_workbook(io.BytesIO(content)).worksheets[0].iter_rows(values_only=True))
+    return list(
+        openpyxl.load_workbook(io.BytesIO(content)).worksheets[0].iter_rows(values_only=True)
+    )
 
 
-def test_enterprises_xlsx_and_csv_follow_filters_and_scope(
-    client: TestClient, make_user
-) -> None:
+def test_enterprises_xlsx_and_csv_follow_filters_and_scope(client: TestClient, make_user) -> None:
     mine = client.post("/api/enterprises", json=enterprise_payload(name="=HYPERLINK(1)")).json()
     other = client.post("/api/enterprises", json=enterprise_payload(JINFENG)).json()
     client.post("/api/risk-points", json=lec_point(mine["id"], 10, 6, 7))
@@ -35,7 +35,9 @@ def test_enterprises_xlsx_and_csv_follow_filters_and_scope(
     assert text.headers["content-type"].startswith("text/csv")
     table = list(csv.reader(io.StringIO(text.content.decode("utf-8-sig"))))
     assert table[0][1] == "企业名称"
-    assert [int(r[0]) for r in table[1:]] == [mine["id"]], "outside the official's county: not exported"
+    assert [int(r[0]) for r in table[1:]] == [mine["id"]], (
+        "outside the official's county: not exported"
+    )
     planner = make_user("planner", region_code="640000")
     assert client.get("/api/registers/enterprises", headers=planner).status_code == 403
 

@@ -128,7 +128,9 @@ def test_five_batches_counts_every_item(
     table = client.get(f"/api/reports/five-batches?region=640100&month={MONTH}").json()
     counts = {item["item"]: item["count"] for item in table["items"]}
     majors = session.execute(
-        text("SELECT count(*) FROM hidden_dangers WHERE grade = 'major' AND county_code LIKE '6401%'")
+        text(
+            "SELECT count(*) FROM hidden_dangers WHERE grade = 'major' AND county_code LIKE '6401%'"
+        )
     ).scalar_one()
     assert counts == {
         "major_dangers": majors,
@@ -169,8 +171,12 @@ def test_scope_and_bad_periods(client: TestClient, make_user) -> None:
         f"/api/reports/danger-statistics?region=640106&quarter={QUARTER}", headers=official
     ).json()
     assert other["total"]["found"] == 0
-    assert client.get(f"/api/reports/five-batches?month={MONTH}", headers=official).status_code == 200
-    assert client.get(f"/api/reports/five-batches?month={MONTH}").status_code == 422, "admin: region"
+    assert (
+        client.get(f"/api/reports/five-batches?month={MONTH}", headers=official).status_code == 200
+    )
+    assert client.get(f"/api/reports/five-batches?month={MONTH}").status_code == 422, (
+        "admin: region"
+    )
     assert client.get("/api/reports/five-batches?region=640100&month=2026-13").status_code == 422
     assert client.get(f"/api/reports/five-batches?month={MONTH}", headers=PUBLIC).status_code == 401
     warden = make_user("warden", grid_cells=[])

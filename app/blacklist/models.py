@@ -25,9 +25,7 @@ class BlacklistEntry(Base):
 
     __tablename__ = "blacklist_entries"
 
-    county_code: Mapped[str] = mapped_column(
-        CHAR(6), ForeignKey("regions.code"), primary_key=True
-    )
+    county_code: Mapped[str] = mapped_column(CHAR(6), ForeignKey("regions.code"), primary_key=True)
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     enterprise_id: Mapped[int] = mapped_column(
         Integer, ForeignKey("enterprises.id", ondelete="CASCADE"), nullable=False

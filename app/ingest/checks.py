@@ -107,8 +107,10 @@ def map_columns(layer: Layer, table: Table) -> Mapping:
 
 
 def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip()) or (
-        isinstance(value, float) and math.isnan(value)
+    return (
+        value is None
+        or (isinstance(value, str) and not value.strip())
+        or (isinstance(value, float) and math.isnan(value))
     )
 
 
@@ -213,7 +215,9 @@ def check_geometry(layer: Layer, geometry: BaseGeometry) -> BaseGeometry:
     if geometry.geom_type == "MultiPoint" and len(geometry.geoms) == 1:
         geometry = geometry.geoms[0]
     if geometry.geom_type not in layer.geometries:
-        raise RowError("geometry", f"{geometry.geom_type} where {'/'.join(layer.geometries)} is expected")
+        raise RowError(
+            "geometry", f"{geometry.geom_type} where {'/'.join(layer.geometries)} is expected"
+        )
     if shapely.get_num_coordinates(geometry) > MAX_VERTICES:
         raise RowError("geometry", f"more than {MAX_VERTICES} vertices")
     if geometry.is_empty or not geometry.is_valid:
@@ -279,8 +283,8 @@ def _derive(layer: Layer, row: Candidate) -> None:
         return
     method = row.data["method"]
     names = {"lec": ("l", "e", "c"), "ls": ("l", "s"), "direct": ()}[method]
-    inputs = {name: row.data.pop(name) for name in ("l", "e", "c", "s") if name in row.data}
-    inputs = {name: value for name, value in inputs.items() if name in names}
+    given: dict[str, Any] = {n: row.data.pop(n) for n in ("l", "e", "c", "s") if n in row.data}
+    inputs = {name: value for name, value in given.items() if name in names}
     try:
         score, level, result = grading.grade_risk_point(method, inputs)
     except InvalidInput as error:

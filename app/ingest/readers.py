@@ -56,7 +56,9 @@ def _shapefile_in(path: Path) -> str:
     except zipfile.BadZipFile as error:
         raise InvalidInput("not a readable zip file", field="file") from error
     if not shapefiles:
-        raise InvalidInput("the zip holds no .shp file (a zipped Shapefile is expected)", field="file")
+        raise InvalidInput(
+            "the zip holds no .shp file (a zipped Shapefile is expected)", field="file"
+        )
     return f"/vsizip/{path}/{sorted(shapefiles)[0]}"
 
 

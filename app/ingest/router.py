@@ -29,14 +29,16 @@ CrsName = Literal["wgs84", "cgcs2000", "gcj02", "bd09"]
 assert set(LayerName.__args__) == set(LAYER_NAMES)  # type: ignore[attr-defined]
 assert set(CrsName.__args__) == set(CRS_NAMES)  # type: ignore[attr-defined]
 
-_XLSX = {200: {"content": {workbooks.XLSX_MEDIA_TYPE: {}}}}
+_XLSX: dict[int | str, dict[str, Any]] = {200: {"content": {workbooks.XLSX_MEDIA_TYPE: {}}}}
 
 
 @router.post("", response_model=None, responses=_XLSX)
 def upload(
     session: SessionDep,
     scope: ScopeDep,
-    file: Annotated[UploadFile, File(description="GeoJSON, zipped Shapefile, GPKG, KML, CSV, XLSX")],
+    file: Annotated[
+        UploadFile, File(description="GeoJSON, zipped Shapefile, GPKG, KML, CSV, XLSX")
+    ],
     layer: Annotated[LayerName, Query(description="the layer the rows belong to")],
     crs: Annotated[CrsName, Query(description="coordinates' datum")] = "wgs84",
     dry_run: Annotated[bool, Query(description="check and report only")] = True,

@@ -52,8 +52,7 @@ _MATCH = {
     "risk_points": "t.enterprise_id = s.enterprise_id AND t.name = s.data->>'name'",
     "hazard_sources": "t.enterprise_id = s.enterprise_id AND t.name = s.data->>'name'",
     "hidden_dangers": (
-        "t.enterprise_id = s.enterprise_id AND t.title = s.data->>'title'"
-        " AND t.status <> 'closed'"
+        "t.enterprise_id = s.enterprise_id AND t.title = s.data->>'title' AND t.status <> 'closed'"
     ),
     "public_zones": "t.name = s.data->>'name' AND t.county_code = s.county_code",
     "emergency_resources": "t.name = s.data->>'name' AND t.county_code = s.county_code",
@@ -279,7 +278,12 @@ def _report(candidates: list[Candidate], mapping: Mapping) -> dict[str, Any]:
             rows.append({"row": c.row, "status": "accepted", "action": c.extra.get("action")})
         else:
             rows.append(
-                {"row": c.row, "status": "rejected", "field": c.error.field, "reason": c.error.reason}
+                {
+                    "row": c.row,
+                    "status": "rejected",
+                    "field": c.error.field,
+                    "reason": c.error.reason,
+                }
             )
     rejected = sum(1 for c in candidates if c.error is not None)
     return {
@@ -474,5 +478,7 @@ def _write_grids(session: Session) -> dict[str, int]:
     updated = session.execute(
         text("SELECT count(*) FROM import_staging WHERE target_county IS NOT NULL")
     ).scalar_one()
-    grids.import_grids(session, feature_collection={"type": "FeatureCollection", "features": features})
+    grids.import_grids(
+        session, feature_collection={"type": "FeatureCollection", "features": features}
+    )
     return {"inserted": len(features) - updated, "updated": updated}

@@ -38,15 +38,39 @@ def template(layer: Layer) -> bytes:
     for c in layer.columns:
         allowed = "；".join("/".join(spellings) for spellings in c.allowed.values())
         notes.append(
-            [c.header_zh, c.field, TYPE_ZH[c.type], "是" if c.required else "否",
-             c.max_length, allowed]
+            [
+                c.header_zh,
+                c.field,
+                TYPE_ZH[c.type],
+                "是" if c.required else "否",
+                c.max_length,
+                allowed,
+            ]
         )
     crs_note = "坐标系在导入时选择：WGS 84、CGCS2000、GCJ-02（高德/腾讯）、BD-09（百度）"
-    notes.append(["经度/纬度", "lon/lat", "数值（度）", "是" if not layer.location_from_enterprise
-                  else "否（缺省取所属企业位置）", None, crs_note])
-    notes.append(["WKT", "geometry", "WKT 几何（代替经纬度）", "否", None, "/".join(layer.geometries)])
-    notes.append(["所在区县代码", "county", "6位行政区划代码（GB/T 2260）", "否", None,
-                  "填写时校验位置是否在该区县内"])
+    notes.append(
+        [
+            "经度/纬度",
+            "lon/lat",
+            "数值（度）",
+            "是" if not layer.location_from_enterprise else "否（缺省取所属企业位置）",
+            None,
+            crs_note,
+        ]
+    )
+    notes.append(
+        ["WKT", "geometry", "WKT 几何（代替经纬度）", "否", None, "/".join(layer.geometries)]
+    )
+    notes.append(
+        [
+            "所在区县代码",
+            "county",
+            "6位行政区划代码（GB/T 2260）",
+            "否",
+            None,
+            "填写时校验位置是否在该区县内",
+        ]
+    )
     return _save(book)
 
 

@@ -15,8 +15,8 @@ from app.tiles.models import LayerVersion
 __all__ = [
     "Assessment",
     "AuditEntry",
-    "BlacklistEntry",
     "Base",
+    "BlacklistEntry",
     "DangerEvent",
     "EmergencyResource",
     "EnforcementAction",

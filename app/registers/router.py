@@ -1,6 +1,6 @@
 """GET /api/registers/{layer}: a list exported as XLSX or CSV (Chinese headers)."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query, Response
 
@@ -17,7 +17,7 @@ Layer = Literal[
     "enterprises", "risk_points", "hazard_sources", "hidden_dangers", "inspections", "rankings"
 ]
 assert set(Layer.__args__) == set(REGISTERS)  # type: ignore[attr-defined]
-_FILES = {
+_FILES: dict[int | str, dict[str, Any]] = {
     200: {"content": {tables.XLSX_MEDIA_TYPE: {}, tables.CSV_MEDIA_TYPE: {}}},
 }
 

@@ -23,7 +23,12 @@ from app.sites.service import render_enterprise, render_hazard_source
 PAGE = 5_000
 # A register larger than this is refused: narrow it by region or filters.
 MAX_ROWS = 200_000
-LEVEL_ZH = {"red": "重大风险（红）", "orange": "较大风险（橙）", "yellow": "一般风险（黄）", "blue": "低风险（蓝）"}
+LEVEL_ZH = {
+    "red": "重大风险（红）",
+    "orange": "较大风险（橙）",
+    "yellow": "一般风险（黄）",
+    "blue": "低风险（蓝）",
+}
 GRADE_ZH = {"general": "一般隐患", "larger": "较大隐患", "major": "重大隐患"}
 SUPERVISION_ZH = {"street": "街道（乡镇）挂牌", "district": "区县挂牌", "city": "市级挂牌"}
 KIND_ZH = {"self_check": "企业自查", "spot_check": "监管抽查", "grid_check": "网格巡查"}
@@ -173,10 +178,16 @@ def rows(
 ) -> Iterator[list[Any]]:
     """The register's rows as cell values, in the list's order."""
     register = REGISTERS[layer]
-    unknown = [name for name, value in filters.items() if value is not None and name not in register.filters]
+    unknown = [
+        name
+        for name, value in filters.items()
+        if value is not None and name not in register.filters
+    ]
     if unknown:
         raise InvalidInput(
-            f"{unknown[0]} does not filter {layer}", field=unknown[0], allowed=list(register.filters)
+            f"{unknown[0]} does not filter {layer}",
+            field=unknown[0],
+            allowed=list(register.filters),
         )
     given = {name: value for name, value in filters.items() if value is not None}
     for item in _items(session, layer=layer, scope=scope, today=today, filters=given):
@@ -219,11 +230,12 @@ def _page(
         return list_dangers(session, scope=scope, today=today, limit=PAGE, offset=offset, **filters)
     if layer == "inspections":
         return list_inspections(session, scope=scope, limit=PAGE, offset=offset, **filters)
-    model, render = {
+    located: dict[str, tuple[type[Any], Callable[[Any], dict[str, Any]]]] = {
         "enterprises": (Enterprise, render_enterprise),
         "risk_points": (RiskPoint, render_risk_point),
         "hazard_sources": (HazardSource, render_hazard_source),
-    }[layer]
+    }
+    model, render = located[layer]
     return list_page(
         session, model, render=render, scope=scope, limit=PAGE, offset=offset, **filters
     )
@@ -240,6 +252,4 @@ def _rankings(session: Session, *, parent: str) -> list[dict[str, Any]]:
             r["code"],
         )
     )
-    return [
-        {**region, **region["counts"], "rank": rank} for rank, region in enumerate(regions, 1)
-    ]
+    return [{**region, **region["counts"], "rank": rank} for rank, region in enumerate(regions, 1)]

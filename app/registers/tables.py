@@ -27,8 +27,6 @@ def xlsx(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Any]]]]) -
     return buffer.getvalue()
 
 
-
-
 def csv_bytes(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     """CSV text (UTF-8 with BOM) of one table."""
     buffer = io.StringIO()

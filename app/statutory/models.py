@@ -26,9 +26,7 @@ class EnforcementAction(Base):
 
     __tablename__ = "enforcement_actions"
 
-    county_code: Mapped[str] = mapped_column(
-        CHAR(6), ForeignKey("regions.code"), primary_key=True
-    )
+    county_code: Mapped[str] = mapped_column(CHAR(6), ForeignKey("regions.code"), primary_key=True)
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     enterprise_id: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("enterprises.id", ondelete="SET NULL")

@@ -12,7 +12,9 @@ from app.statutory import service, workbooks
 from app.statutory.schemas import EnforcementIn, Format, Month, Quarter, Region, Year
 
 router = api_router(prefix="/api", tags=["statutory"])
-_TABLE = {200: {"content": {"application/json": {}, XLSX_MEDIA_TYPE: {}}}}
+_TABLE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {}, XLSX_MEDIA_TYPE: {}}}
+}
 
 
 def _answer(
@@ -29,7 +31,11 @@ def _answer(
 
 @router.get("/reports/five-batches", response_model=None, responses=_TABLE)
 def five_batches(
-    session: SessionDep, scope: ScopeDep, month: Month, region: Region = None, format: Format = "json"
+    session: SessionDep,
+    scope: ScopeDep,
+    month: Month,
+    region: Region = None,
+    format: Format = "json",
 ) -> dict[str, Any] | Response:
     """五个一批 of a month (报送 by the 15th of the next): major dangers exposed, violations
     punished, blacklisted units, illegal enterprises banned, enterprises closed."""
@@ -55,11 +61,17 @@ def danger_statistics(
 
 @router.get("/reports/risk-bulletin", response_model=None, responses=_TABLE)
 def risk_bulletin(
-    session: SessionDep, scope: ScopeDep, month: Month, region: Region = None, format: Format = "json"
+    session: SessionDep,
+    scope: ScopeDep,
+    month: Month,
+    region: Region = None,
+    format: Format = "json",
 ) -> dict[str, Any] | Response:
     """Red/orange risk bulletin (预警) of a month."""
     table = service.risk_bulletin(session, scope=scope, region=region, month=month)
-    return _answer(table, format, workbooks.risk_bulletin, f"risk-bulletin-{table['region']}-{month}")
+    return _answer(
+        table, format, workbooks.risk_bulletin, f"risk-bulletin-{table['region']}-{month}"
+    )
 
 
 @router.post("/enforcement-actions", status_code=201)

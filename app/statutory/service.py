@@ -244,9 +244,7 @@ def danger_statistics(
         "period": period.label,
         "from": period.first_day.isoformat(),
         "to": period.last_day.isoformat(),
-        "rows": [
-            _rates({"code": c, "name": n, **per_child[c]}) for c, n in children
-        ],
+        "rows": [_rates({"code": c, "name": n, **per_child[c]}) for c, n in children],
         "total": _rates(total),
     }
 
@@ -298,8 +296,10 @@ def risk_bulletin(
                 "name": row["name"],
                 "level": level,
                 "previous": before,
-                "change": "new" if before is None
-                else "rising" if LEVEL_RANK[level] > LEVEL_RANK.get(before, 0)
+                "change": "new"
+                if before is None
+                else "rising"
+                if LEVEL_RANK[level] > LEVEL_RANK.get(before, 0)
                 else "unchanged",
                 "red_points": row["counts"]["red"],
                 "orange_points": row["counts"]["orange"],
@@ -350,7 +350,7 @@ def _previous_levels(session: Session, codes: list[str], *, before: date) -> dic
     ):
         counts[region_code][measure] = value
     method, normalise = aggregation.resolve_method(None, None)
-    areas = dict(
+    areas: dict[str, float] = dict(
         session.execute(
             text("SELECT code, area_km2 FROM regions WHERE code = ANY(:codes)"), {"codes": codes}
         ).all()
@@ -379,7 +379,9 @@ def record_enforcement(session: Session, *, body: EnforcementIn, scope: Scope) -
         county, unit, sector = body.county_code, body.unit_name, None
         get_region_or_raise(session, code=county)
     else:
-        raise InvalidInput("give enterprise_id, or unit_name and county_code", field="enterprise_id")
+        raise InvalidInput(
+            "give enterprise_id, or unit_name and county_code", field="enterprise_id"
+        )
     scope.require_write("enterprises")
     if scope.write_prefix is not None and not county.startswith(scope.write_prefix):
         raise InvalidInput(f"county {county} is outside your region", field="county_code")

@@ -46,11 +46,27 @@ def risk_bulletin(table: dict[str, Any]) -> bytes:
         [
             (
                 "红橙区域",
-                ["区划代码", "地区", "等级", "上期", "变化", "红色风险点", "橙色风险点", "未销号重大隐患"],
                 [
-                    [r["code"], r["name"], level[r["level"]], level.get(r["previous"], ""),
-                     change[r["change"]], r["red_points"], r["orange_points"],
-                     r["open_major_dangers"]]
+                    "区划代码",
+                    "地区",
+                    "等级",
+                    "上期",
+                    "变化",
+                    "红色风险点",
+                    "橙色风险点",
+                    "未销号重大隐患",
+                ],
+                [
+                    [
+                        r["code"],
+                        r["name"],
+                        level[r["level"]],
+                        level.get(r["previous"], ""),
+                        change[r["change"]],
+                        r["red_points"],
+                        r["orange_points"],
+                        r["open_major_dangers"],
+                    ]
                     for r in table["regions"]
                 ],
             ),
@@ -58,8 +74,15 @@ def risk_bulletin(table: dict[str, Any]) -> bytes:
                 "升为红橙企业",
                 ["编号", "企业名称", "统一社会信用代码", "区县代码", "等级", "原等级", "时间"],
                 [
-                    [r["id"], r["name"], r["credit_code"], r["county_code"],
-                     level[r["risk_level"]], level.get(r["previous"], ""), r["at"]]
+                    [
+                        r["id"],
+                        r["name"],
+                        r["credit_code"],
+                        r["county_code"],
+                        level[r["risk_level"]],
+                        level.get(r["previous"], ""),
+                        r["at"],
+                    ]
                     for r in table["enterprises"]
                 ],
             ),
@@ -67,8 +90,14 @@ def risk_bulletin(table: dict[str, Any]) -> bytes:
                 "超期重大隐患",
                 ["编号", "隐患", "企业", "区县代码", "整改期限", "挂牌督办"],
                 [
-                    [r["id"], r["title"], r["enterprise"], r["county_code"], r["deadline"],
-                     r["supervision_level"]]
+                    [
+                        r["id"],
+                        r["title"],
+                        r["enterprise"],
+                        r["county_code"],
+                        r["deadline"],
+                        r["supervision_level"],
+                    ]
                     for r in table["overdue_major_dangers"]
                 ],
             ),
