@@ -71,7 +71,9 @@ def _as_cluster_owner(args: list[str]) -> list[str]:
 
 
 def _cluster_dir(settings: Settings) -> Path:
-    return settings.data_dir / "postgres"
+    # Resolved: checkouts sharing one cluster through a symlinked data directory write the
+    # same socket directory, instead of each restarting the server to its own path.
+    return (settings.data_dir / "postgres").resolve()
 
 
 def _pg_ctl(settings: Settings, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
