@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -45,6 +44,8 @@ class Candidate:
     row: int
     data: dict[str, Any]
     geometry: BaseGeometry | None = None
+    # A lon/lat pair from a table: kept as numbers (no geometry object per row).
+    point: tuple[float, float] | None = None
     declared_county: str | None = None
     error: RowError | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -190,7 +191,7 @@ def _substances(header: str, text: str) -> list[dict[str, Any]]:
 
 def _location(
     mapping: Mapping, raw: dict[str, Any], geometry: BaseGeometry | None
-) -> BaseGeometry | None:
+) -> BaseGeometry | tuple[float, float] | None:
     if geometry is not None:
         return geometry
     if mapping.wkt and not _blank(raw.get(mapping.wkt)):
@@ -203,10 +204,25 @@ def _location(
         if _blank(lon) and _blank(lat):
             return None
         try:
-            return shapely.Point(float(_text(lon)), float(_text(lat)))
+            x, y = float(_text(lon)), float(_text(lat))
         except ValueError as error:
             raise RowError(f"{mapping.lon},{mapping.lat}", "not a number") from error
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise RowError(f"{mapping.lon},{mapping.lat}", "not a number")
+        return x, y
     return None
+
+
+def _check_point(layer: Layer, lon: float, lat: float) -> tuple[float, float]:
+    """A lon/lat pair where the layer takes points, inside China's rectangle."""
+    if "Point" not in layer.geometries:
+        raise RowError("geometry", f"Point where {'/'.join(layer.geometries)} is expected")
+    west, south, east, north = CHINA_BBOX
+    if not (west <= lon <= east and south <= lat <= north):
+        raise RowError(
+            "geometry", "outside China (longitude 73–136, latitude 3–54; lon and lat swapped?)"
+        )
+    return lon, lat
 
 
 def check_geometry(layer: Layer, geometry: BaseGeometry) -> BaseGeometry:
@@ -267,6 +283,8 @@ def _check_row(
     if geometry is None:
         if not layer.location_from_enterprise or "enterprise_credit_code" not in row.data:
             raise RowError("geometry", "no location (经度/纬度, WKT or a feature geometry)")
+    elif isinstance(geometry, tuple):
+        row.point = _check_point(layer, *geometry)
     else:
         row.geometry = check_geometry(layer, geometry)
     if mapping.county and not _blank(raw.get(mapping.county)):
@@ -297,15 +315,22 @@ def _derive(layer: Layer, row: Candidate) -> None:
 
 def to_wgs84(candidates: list[Candidate], crs: str) -> None:
     """Convert every row's geometry from `crs` to WGS 84 at once (vectorised datums)."""
-    located = [c for c in candidates if c.geometry is not None and c.error is None]
-    if not located or crs in ("wgs84", "cgcs2000"):
+    if crs in ("wgs84", "cgcs2000"):
         return
-    points = [c for c in located if c.geometry is not None and c.geometry.geom_type == "Point"]
+    points = [c for c in candidates if c.point is not None and c.error is None]
     if points:
-        coords = np.array([(p.geometry.x, p.geometry.y) for p in points])  # type: ignore[union-attr]
-        converted = to_wgs84_geometry(shapely.MultiPoint(coords), crs)
-        for candidate, point in zip(points, converted.geoms, strict=True):
-            candidate.geometry = point
-    for candidate in located:
-        if candidate.geometry is not None and candidate.geometry.geom_type != "Point":
+        shifted = to_wgs84_geometry(shapely.MultiPoint([c.point for c in points]), crs)
+        for candidate, (lon, lat) in zip(points, shapely.get_coordinates(shifted), strict=True):
+            candidate.point = (float(lon), float(lat))
+    for candidate in candidates:
+        if candidate.geometry is not None and candidate.error is None:
             candidate.geometry = to_wgs84_geometry(candidate.geometry, crs)
+
+
+def ewkt_of(candidate: Candidate) -> str | None:
+    """The row's location as EWKT for staging (None: none given)."""
+    if candidate.point is not None:
+        return f"SRID=4326;POINT({candidate.point[0]!r} {candidate.point[1]!r})"
+    if candidate.geometry is not None:
+        return f"SRID=4326;{candidate.geometry.wkt}"
+    return None

@@ -23,7 +23,15 @@ from sqlalchemy.orm import Session
 from app.auth.scope import Scope, region_prefix
 from app.dangers import rules
 from app.errors import Forbidden, InvalidInput
-from app.ingest.checks import Candidate, Mapping, RowError, check_rows, map_columns, to_wgs84
+from app.ingest.checks import (
+    Candidate,
+    Mapping,
+    RowError,
+    check_rows,
+    ewkt_of,
+    map_columns,
+    to_wgs84,
+)
 from app.ingest.layers import Layer, layers
 from app.ingest.readers import read_table
 from app.models import Base
@@ -160,7 +168,7 @@ def _stage(session: Session, spec: Layer, candidates: list[Candidate]) -> None:
                     (
                         c.row,
                         json.dumps(c.data, ensure_ascii=False),
-                        None if c.geometry is None else f"SRID=4326;{c.geometry.wkt}",
+                        ewkt_of(c),
                         c.declared_county,
                         c.data.get(credit_field),
                     )
