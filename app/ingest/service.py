@@ -352,6 +352,7 @@ def _write(
         for c in columns
     )
     last = session.execute(text("SELECT coalesce(max(row), 0) FROM import_staging")).scalar_one()
+    progress(0)
     inserted = updated = 0
     for start in range(0, last + 1, BATCH_ROWS):
         bounds = {"a": start, "b": start + BATCH_ROWS - 1}
