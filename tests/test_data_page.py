@@ -22,6 +22,7 @@ CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("RISKATLAS_SHOTS", "/work/shots"))
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
+expect = playwright_api.expect
 if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
     pytest.skip("Chromium is not installed", allow_module_level=True)
 
@@ -64,7 +65,7 @@ def _csv(codes: list[str], *, bad: bool) -> bytes:
 
 def _context(browser, width: int, height: int, problems: list[str]):
     context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
-    context.expose_function("raCsp", problems.append)
+    context.expose_function("raCsp", lambda message: problems.append(message))
     context.add_init_script(CSP_REPORTER)
     page = context.new_page()
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
@@ -93,9 +94,7 @@ def test_data_page_checks_imports_and_reports(
             {"name": "qiye.csv", "mimeType": "text/csv", "buffer": _csv(codes[:2], bad=True)},
         )
         page.click("#check")
-        page.wait_for_function(
-            "document.getElementById('import-summary').textContent.includes('检查完成')"
-        )
+        expect(page.locator("#import-summary")).to_contain_text("检查完成")
         assert "2 行通过，1 行被拒绝" in page.inner_text("#import-summary")
         rejected = page.inner_text("#import-rows tbody tr.rejected")
         assert "统一社会信用代码" in rejected and "GB 32100" in rejected
@@ -106,11 +105,9 @@ def test_data_page_checks_imports_and_reports(
             "#file", {"name": "qiye.csv", "mimeType": "text/csv", "buffer": _csv(codes, bad=False)}
         )
         page.click("#check")
-        page.wait_for_function("!document.getElementById('commit').disabled")
+        expect(page.locator("#commit")).to_be_enabled()
         page.click("#commit")
-        page.wait_for_function(
-            "document.getElementById('import-summary').textContent.includes('导入完成')"
-        )
+        expect(page.locator("#import-summary")).to_contain_text("导入完成")
         assert "新增 3" in page.inner_text("#import-summary")
         with engine.connect() as connection:
             stored = connection.execute(
