@@ -1,7 +1,6 @@
 """Statutory-table request bodies and query formats."""
 
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import Query
@@ -30,4 +29,4 @@ class EnforcementIn(BaseModel):
     decided_on: date
     description: str = Field(min_length=1, max_length=2000)
     legal_basis: str | None = Field(None, max_length=500)
-    fine_yuan: Decimal | None = Field(None, ge=0, le=Decimal("999999999999"), decimal_places=2)
+    fine_yuan: float | None = Field(None, ge=0, le=1e12, description="yuan, kept to the fen")

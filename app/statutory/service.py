@@ -8,6 +8,7 @@ history as of the period's end, not from its current status.
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import text
@@ -395,7 +396,7 @@ def record_enforcement(session: Session, *, body: EnforcementIn, scope: Scope) -
         decided_on=body.decided_on,
         description=body.description,
         legal_basis=body.legal_basis,
-        fine_yuan=body.fine_yuan,
+        fine_yuan=None if body.fine_yuan is None else Decimal(f"{body.fine_yuan:.2f}"),
         decided_by=scope.display_name or scope.username or "",
     )
     session.add(action)
