@@ -252,17 +252,24 @@ def _import(args: argparse.Namespace, settings: Settings) -> None:
     bar = ProgressBar()
     with _owner_session() as session:
         tell_database_who(session, scope=scope, client_address=None, request_id=None, actor="cli")
-        with session.begin():
-            report = import_file(
-                session,
-                path=path,
-                file_name=path.name,
-                layer=args.layer,
-                crs=args.crs,
-                dry_run=args.dry_run,
-                scope=scope,
-                progress=bar,
-            )
+        try:
+            with session.begin():
+                report = import_file(
+                    session,
+                    path=path,
+                    file_name=path.name,
+                    layer=args.layer,
+                    crs=args.crs,
+                    dry_run=args.dry_run,
+                    scope=scope,
+                    progress=bar,
+                )
+        except RiskAtlasError as error:
+            bar.finish()
+            # A refused commit names every refused row before the summary.
+            for row in error.detail.get("rows", []):
+                print(f"row {row['row']}: {row['field']}: {row['reason']}")
+            raise
     bar.finish()
     for row in report["rows"]:
         if row["status"] == "rejected":
