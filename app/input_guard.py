@@ -99,6 +99,10 @@ def _is_json(scope: Scope) -> bool:
     return True  # FastAPI reads a body without a content type as JSON
 
 
+# Bulk imports (app/ingest) upload whole registers: their own, larger limit.
+IMPORT_PATH = "/api/imports"
+
+
 def _declared_length(scope: Scope) -> int | None:
     for key, value in scope.get("headers", []):
         if key.lower() == b"content-length":
@@ -141,10 +145,18 @@ async def _read(receive: Receive, limit: int) -> bytes | None:
 class InputGuard:
     """Pure ASGI middleware: bounded bodies and inputs every layer below can store."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_upload_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        max_upload_bytes: int,
+        max_import_bytes: int | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
+        self.max_import_bytes = max_import_bytes or max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -155,6 +167,8 @@ class InputGuard:
             await self._refuse(scope, receive, send, 422, problem)
             return
         limit = self.max_upload_bytes if _is_upload(scope) else self.max_body_bytes
+        if limit == self.max_upload_bytes and scope["path"] == IMPORT_PATH:
+            limit = self.max_import_bytes
         declared = _declared_length(scope)
         if declared is not None and declared > limit:
             await self._refuse(scope, receive, send, 413, ("body", _too_large(limit)))

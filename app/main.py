@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.auth.service import UserCache
+from app.blacklist.router import router as blacklist_router
 from app.dangers.router import router as dangers_router
 from app.db import size_thread_pool
 from app.deps import get_scope
@@ -17,16 +18,19 @@ from app.features.router import features_router, ogc_router
 from app.health import router as health_router
 from app.http_errors import RequestIdMiddleware, install_error_handlers
 from app.http_security import install_http_security
+from app.ingest.router import router as ingest_router
 from app.input_guard import InputGuard
 from app.inspections.router import router as inspections_router
 from app.nearby.router import router as nearby_router
 from app.planning.router import router as planning_router
 from app.regions.router import router as regions_router
+from app.registers.router import router as registers_router
 from app.reports.router import router as reports_router
 from app.risk.router import router as risk_router
 from app.settings import FRONTEND_DIR, get_settings
 from app.sites.router import router as sites_router
 from app.spotchecks.router import router as spot_checks_router
+from app.statutory.router import router as statutory_router
 from app.supervision.router import router as key_supervision_router
 from app.tiles.router import router as tiles_router
 from app.tiles.service import RenderQueue, TileCache
@@ -62,6 +66,7 @@ def create_app() -> FastAPI:
         InputGuard,
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_bytes,
+        max_import_bytes=settings.max_import_bytes,
     )
     install_http_security(app, settings)
     app.add_middleware(RequestIdMiddleware)
@@ -85,6 +90,10 @@ def create_app() -> FastAPI:
         spot_checks_router,
         key_supervision_router,
         planning_router,
+        ingest_router,
+        registers_router,
+        blacklist_router,
+        statutory_router,
     ):
         app.include_router(router, dependencies=[Depends(get_scope)])
 
@@ -97,6 +106,15 @@ def create_app() -> FastAPI:
     @app.get("/plan", include_in_schema=False)
     def plan() -> FileResponse:
         return FileResponse(FRONTEND_DIR / "plan.html", headers={"Cache-Control": "no-cache"})
+
+    # The officials' data page (import, registers, statutory tables) and the public blacklist.
+    @app.get("/data", include_in_schema=False)
+    def data_page() -> FileResponse:
+        return FileResponse(FRONTEND_DIR / "data.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/blacklist", include_in_schema=False)
+    def blacklist_page() -> FileResponse:
+        return FileResponse(FRONTEND_DIR / "blacklist.html", headers={"Cache-Control": "no-cache"})
 
     app.mount("/static", StaticFiles(directory=FRONTEND_DIR, check_dir=False), name="static")
     return app

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 2 * 1024 * 1024
     # Multipart uploads (evidence photos, at most 5 MB each) may be this large.
     max_upload_bytes: int = 6 * 1024 * 1024
+    # Bulk-import files (POST /api/imports): 100,000 enterprises as XLSX are ~8 MB.
+    max_import_bytes: int = 64 * 1024 * 1024
 
     # Signing key of access and refresh tokens. Unset: generated once under
     # data_dir/secrets (one host); several hosts behind a load balancer must share one.

@@ -101,7 +101,8 @@ def owner_engine(database_urls: tuple[str, str]) -> Iterator[Engine]:
                 "TRUNCATE hidden_dangers, risk_points, hazard_sources, public_zones,"
                 " emergency_resources, enterprises, grid_cells, assessments,"
                 " region_count_snapshots, region_counts, users, login_failures, key_supervision,"
-                " chemical_parks, hazard_safety_zones, planning_reports, planning_rule_sets"
+                " chemical_parks, hazard_safety_zones, planning_reports, planning_rule_sets,"
+                " blacklist_entries, enforcement_actions"
             )
         )
     yield engine

@@ -271,6 +271,94 @@ PLANNING: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
     ),
 }
 
+
+def _import_csv(c: Context) -> tuple[str, dict[str, Any]]:
+    """A dry-run import of one enterprise in 兴庆区 (writes nothing)."""
+    body = enterprise_payload()
+    csv = f"企业名称,统一社会信用代码,行业,经度,纬度\n{body['name']},{body['credit_code']},工贸,"
+    csv += f"{body['lon']},{body['lat']}\n"
+    return "/api/imports?layer=enterprises&dry_run=true", {
+        "files": {"file": ("e.csv", csv.encode())}
+    }
+
+
+def _blacklisting(c: Context) -> dict[str, Any]:
+    """A listing body for a new enterprise in 兴庆区 (one listing in force per enterprise)."""
+    return {
+        "enterprise_id": c.fresh("enterprises", to_delete=True),
+        "reason": "矩阵失信行为",
+        "legal_basis": "矩阵依据",
+        "decided_on": "2026-01-01",
+        "listed_until": "2030-12-31",
+    }
+
+
+def _blacklisted(c: Context) -> str:
+    """A new listing made by the admin: its URL."""
+    response = c.admin.post("/api/blacklist", json=_blacklisting(c))
+    assert response.status_code == 201, response.text
+    return f"/api/blacklist/{response.json()['id']}"
+
+
+# Issue 15: imports, registers, statutory tables, blacklist.
+ISSUE_15: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
+    ("POST", "/api/imports"): (_import_csv, OFFICIALS),
+    ("GET", "/api/imports/templates/{layer}.xlsx"): (
+        lambda c: ("/api/imports/templates/enterprises.xlsx", {}),
+        PUBLIC_ROUTE,
+    ),
+    ("GET", "/api/registers/{layer}"): (
+        lambda c: ("/api/registers/enterprises?format=csv", {}),
+        LIST["enterprises"],
+    ),
+    ("GET", "/api/reports/five-batches"): (
+        lambda c: ("/api/reports/five-batches?region=640100&month=2026-11", {}),
+        OFFICIALS,
+    ),
+    ("GET", "/api/reports/danger-statistics"): (
+        lambda c: ("/api/reports/danger-statistics?region=640100&quarter=2026-Q4", {}),
+        OFFICIALS,
+    ),
+    ("GET", "/api/reports/risk-bulletin"): (
+        lambda c: ("/api/reports/risk-bulletin?region=640100&month=2026-11&format=xlsx", {}),
+        OFFICIALS,
+    ),
+    ("POST", "/api/enforcement-actions"): (
+        lambda c: (
+            "/api/enforcement-actions",
+            {
+                "json": {
+                    "kind": "closed",
+                    "unit_name": "矩阵作坊",
+                    "county_code": "640104",
+                    "decided_on": "2026-11-01",
+                    "description": "关闭",
+                }
+            },
+        ),
+        OFFICIALS,
+    ),
+    ("GET", "/api/blacklist"): (lambda c: ("/api/blacklist", {}), OFFICIALS),
+    ("GET", "/api/blacklist/public"): (lambda c: ("/api/blacklist/public", {}), PUBLIC_ROUTE),
+    ("POST", "/api/blacklist"): (
+        lambda c: ("/api/blacklist", {"json": _blacklisting(c)}),
+        OFFICIALS,
+    ),
+    ("POST", "/api/blacklist/expirations"): (
+        lambda c: ("/api/blacklist/expirations", {}),
+        OFFICIALS,
+    ),
+    ("GET", "/api/blacklist/{id}"): (lambda c: (_blacklisted(c), {}), OFFICIALS),
+    ("POST", "/api/blacklist/{id}/removal"): (
+        lambda c: (
+            f"{_blacklisted(c)}/removal",
+            {"json": {"removal": "review", "note": "矩阵复核"}},
+        ),
+        OFFICIALS,
+    ),
+}
+
+
 MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
     ("GET", "/"): (lambda c: ("/", {}), PUBLIC_ROUTE),
     ("GET", "/api/health/live"): (lambda c: ("/api/health/live", {}), PUBLIC_ROUTE),
@@ -449,6 +537,7 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
     ("GET", "/api/inspections"): (lambda c: ("/api/inspections", {}), DANGER_LISTS),
     ("GET", "/api/inspections/overdue"): (lambda c: ("/api/inspections/overdue", {}), DANGER_LISTS),
     **PLANNING,
+    **ISSUE_15,
 }
 
 

@@ -2,6 +2,7 @@
 
 from app.audit.models import AuditEntry
 from app.auth.models import LoginFailure, User
+from app.blacklist.models import BlacklistEntry
 from app.dangers.models import DangerEvent, EvidenceFile, HiddenDanger
 from app.inspections.models import Inspection
 from app.orm import Base
@@ -9,6 +10,7 @@ from app.regions.models import GridCell, Region, RegionPart
 from app.risk.models import Assessment, RegionCount, RegionCountSnapshot, RiskPoint
 from app.sites.models import EmergencyResource, Enterprise, HazardSource, PublicZone
 from app.spotchecks.models import SpotCheckDraw
+from app.statutory.models import EnforcementAction
 from app.supervision.models import KeySupervisionEntry
 from app.tiles.models import LayerVersion
 
@@ -16,8 +18,10 @@ __all__ = [
     "Assessment",
     "AuditEntry",
     "Base",
+    "BlacklistEntry",
     "DangerEvent",
     "EmergencyResource",
+    "EnforcementAction",
     "Enterprise",
     "EvidenceFile",
     "GridCell",

@@ -15,10 +15,12 @@ from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEntry
 from app.auth.scope import Scope
+from app.blacklist.service import status_of as blacklist_status
 from app.crud import get_or_raise
 from app.dangers import rules
 from app.dangers import service as dangers
 from app.dangers.models import HiddenDanger
+from app.dangers.service import china_today
 from app.risk.models import Assessment, RiskPoint
 from app.risk.service import render_risk_point
 from app.sites.models import Enterprise, HazardSource
@@ -141,4 +143,5 @@ def enterprise_dossier(session: Session, *, id: int, scope: Scope) -> dict[str, 
             ),
         },
         "assessments": [_render_assessment(a) for a in recent],
+        "blacklist": blacklist_status(session, enterprise_id=id, today=china_today()),
     }
