@@ -62,7 +62,7 @@ def _load_demo(seed: int, enterprises: int) -> None:
     """Replace located data with the Ningxia demo, grade it and snapshot today's aggregates."""
     from datetime import date  # noqa: PLC0415
 
-    from app.risk import aggregation, grading  # noqa: PLC0415
+    from app.risk import aggregation, grading, regional_index  # noqa: PLC0415
     from app.sites.demo import generate_demo  # noqa: PLC0415
 
     with _owner_session() as session, session.begin():
@@ -77,6 +77,7 @@ def _load_demo(seed: int, enterprises: int) -> None:
             session.execute(text(f"DELETE FROM {table}"))
         counts = generate_demo(session, seed=seed, enterprises=enterprises)
         grading.rebuild(session, regrade=True)
+        regional_index.recompute_breaks(session)
         aggregation.take_snapshot(session, day=date.today())
     print("demo data: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
@@ -104,12 +105,13 @@ def _grid(args: argparse.Namespace, settings: Settings) -> None:
 def _risk(args: argparse.Namespace, settings: Settings) -> None:
     from datetime import date  # noqa: PLC0415
 
-    from app.risk import aggregation, grading  # noqa: PLC0415
+    from app.risk import aggregation, grading, regional_index  # noqa: PLC0415
 
     with _owner_session() as session, session.begin():
         if args.action == "rebuild":
             started = time.perf_counter()
             report = grading.rebuild(session, regrade=args.regrade)
+            report.update(regional_index.recompute_breaks(session))
             print(
                 f"rebuilt in {time.perf_counter() - started:.1f} s: "
                 + ", ".join(f"{k} {v}" for k, v in report.items())

@@ -30,7 +30,10 @@ def _json(request: Request, body: Any) -> Response:
     return Response(data, media_type="application/json", headers=headers)
 
 
-Method = Annotated[Literal["highest", "index"] | None, Query(description="regional level method")]
+Method = Annotated[
+    Literal["composite", "highest", "index"] | None,
+    Query(description="regional level method (default composite)"),
+]
 Normalise = Annotated[
     Literal["area", "enterprises"] | None, Query(description="index normalisation")
 ]

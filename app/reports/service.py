@@ -75,6 +75,7 @@ def country_summary(
     method, normalise = aggregation.resolve_method(method, normalise)
     provinces = _provinces(session)
     counts = aggregation.counts_for(session, [p.code for p in provinces])
+    breaks = aggregation.level_breaks(session, method, normalise, "province")
     rows = [
         aggregation.summary_row(
             code=p.code,
@@ -84,6 +85,7 @@ def country_summary(
             counts=counts[p.code],
             method=method,
             normalise=normalise,
+            breaks=breaks,
         )
         for p in provinces
     ]
@@ -95,6 +97,7 @@ def country_summary(
         counts=_sum_counts(counts),
         method=method,
         normalise=normalise,
+        explain=True,
     )
     return {"region": total, "children": rows}
 

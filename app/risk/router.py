@@ -15,7 +15,10 @@ from app.risk.schemas import LecIn, LecOut, LsIn, LsOut, RiskPointIn, RiskPointO
 
 router = api_router(prefix="/api", tags=["risk"])
 
-Method = Annotated[Literal["highest", "index"] | None, Query(description="regional level method")]
+Method = Annotated[
+    Literal["composite", "highest", "index"] | None,
+    Query(description="regional level method (default composite)"),
+]
 Normalise = Annotated[
     Literal["area", "enterprises"] | None, Query(description="index normalisation")
 ]
