@@ -14,7 +14,9 @@ from app.deps import ScopeDep, SessionDep
 from app.errors import InvalidInput
 from app.features.service import parse_bbox
 from app.regions.schemas import REGION_CODE_PATTERN
-from app.reports import dossier, service
+from app.reports import dossier, export_html, view
+from app.reports import heat as heat_service
+from app.reports import search as search_service
 
 router = api_router(prefix="/api", tags=["map"])
 GZIP_ABOVE = 2048
@@ -64,7 +66,7 @@ def map_view(
     outlines (grid cells for a county) carrying the same rows as /api/risk/summary."""
     return _json(
         request,
-        service.map_view(
+        view.map_view(
             session,
             code=code,
             detail=detail,
@@ -91,7 +93,7 @@ def country(
     session: SessionDep, method: Method = None, normalise: Normalise = None
 ) -> dict[str, Any]:
     """The country's aggregates (sum over the provinces) and one row per province."""
-    return service.country_summary(session, method=method, normalise=normalise)
+    return view.country_summary(session, method=method, normalise=normalise)
 
 
 @router.get("/map/trend")
@@ -103,13 +105,13 @@ def country_trend(
     normalise: Normalise = None,
 ) -> dict[str, Any]:
     """Daily snapshots of the whole country, shaped like /api/risk/trend."""
-    return service.country_trend(session, start=start, end=end, method=method, normalise=normalise)
+    return view.country_trend(session, start=start, end=end, method=method, normalise=normalise)
 
 
 @router.get("/map/sectors")
 def sectors(session: SessionDep, scope: ScopeDep) -> list[dict[str, Any]]:
     """The enterprises' sectors with counts (for the sector filter)."""
-    return service.sectors(session, scope=scope)
+    return view.sectors(session, scope=scope)
 
 
 @router.get("/search")
@@ -127,7 +129,7 @@ def search(
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> dict[str, Any]:
     """Regions and enterprises matching `q`, each with a position to fly to."""
-    return service.search(session, q=q, limit=limit, scope=scope)
+    return search_service.search(session, q=q, limit=limit, scope=scope)
 
 
 @router.get(
@@ -150,7 +152,7 @@ def heat(
         raise InvalidInput("bbox is required", field="bbox")
     return _json(
         request,
-        service.heat_points(
+        heat_service.heat_points(
             session,
             layer=layer,
             bbox=box,
@@ -172,8 +174,8 @@ def export_region_html(
     download: bool = False,
 ) -> HTMLResponse:
     """A self-contained HTML map of a region (folium; Leaflet inlined, opens offline)."""
-    body = service.region_html(session, code=code, points_layer=points, scope=scope)
-    headers = {"Content-Security-Policy": service.OFFLINE_EXPORT_POLICY}
+    body = export_html.region_html(session, code=code, points_layer=points, scope=scope)
+    headers = {"Content-Security-Policy": export_html.OFFLINE_EXPORT_POLICY}
     if download:
         headers["Content-Disposition"] = f'attachment; filename="riskatlas-{code}.html"'
     return HTMLResponse(body, headers=headers)

@@ -202,7 +202,7 @@ def load_breaks(session: Session, *, unit_level: str, normalise: str) -> Breaks 
     """),
         {"version": config()["version"], "normalise": normalise, "level": unit_level},
     ).first()
-    if row is None:
+    if row is None or row.units == 0:  # none stored, or none when they were (re)computed
         scores = list(unit_scores(session, unit_level=unit_level, normalise=normalise).values())
         return Breaks(unit_level, normalise, quantile_breaks(scores), len(scores), None)
     values = {
