@@ -21,12 +21,14 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(BIN)/riskatlas serve
 
-# Browser tests use Debian's Chromium, the OGC test GDAL's ogrinfo: installed when missing.
+# Browser tests use Debian's Chromium, the OGC test GDAL's ogrinfo, the print test poppler's
+# pdftotext: installed when missing.
 test: $(STAMP)
-	@(command -v chromium >/dev/null && command -v ogrinfo >/dev/null) \
+	@(command -v chromium >/dev/null && command -v ogrinfo >/dev/null \
+	  && command -v pdftotext >/dev/null) \
 	  || (command -v apt-get >/dev/null && apt-get update -qq \
-	      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium gdal-bin) \
-	  || echo "warning: could not install chromium / gdal-bin"
+	      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium gdal-bin poppler-utils) \
+	  || echo "warning: could not install chromium / gdal-bin / poppler-utils"
 	$(BIN)/riskatlas db start
 	$(BIN)/pytest -q
 

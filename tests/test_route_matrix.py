@@ -298,6 +298,11 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
         lambda c: ("/api/emergency/nearest?lon=106.28&lat=38.47", {}),
         _expect(OK, public=401, enterprise=403),
     ),
+    ("GET", "/api/map/cartography"): (lambda c: ("/api/map/cartography", {}), PUBLIC_ROUTE),
+    ("GET", "/api/exports/print.pdf"): (
+        lambda c: ("/api/exports/print.pdf?code=640104&paper=A4", {}),
+        PUBLIC_ROUTE,
+    ),
     ("GET", "/api/exports/regions/{code}.html"): (
         lambda c: ("/api/exports/regions/640104.html", {}),
         PUBLIC_ROUTE,

@@ -109,6 +109,39 @@ def _embedded_font_css(text: str) -> str:
     return "".join(rules)
 
 
+def region_points(
+    session: Session, *, code: str, unit_level: str, layer: str, scope: Scope
+) -> list[Any]:
+    """(lat, lon, name, risk_level) of the rows of a point layer inside a region or grid
+    cell that the caller may read (the public gets none: the choropleth alone), red last so
+    it is drawn on top."""
+    table = POINT_LAYERS[layer].table
+    params: dict[str, object]
+    if unit_level == "grid":
+        where, params = "t.grid_code = :code", {"code": code}
+    else:  # every county-level unit at or below the region, whatever its code looks like
+        where = """t.county_code IN (
+            SELECT code FROM regions WHERE code = :code OR parent_code = :code
+               OR parent_code IN (SELECT code FROM regions WHERE parent_code = :code))"""
+        params = {"code": code}
+    visible = scope.filters(table) if scope.can_read(table) else None
+    where += f" AND {visible.where('t')}" if visible else " AND false"
+    params.update(visible.params() if visible else {})
+    return list(
+        session.execute(
+            text(f"""
+        SELECT round(ST_Y(p)::numeric, 5) AS lat, round(ST_X(p)::numeric, 5) AS lon,
+               name, risk_level FROM (
+          SELECT CASE WHEN GeometryType(t.geom) = 'POINT' THEN t.geom
+                      ELSE ST_PointOnSurface(t.geom) END AS p, t.name, t.risk_level
+            FROM {table} t WHERE {where}) x
+         ORDER BY risk_level = 'red', name LIMIT 20000
+    """),
+            params,
+        ).all()
+    )
+
+
 def _colour(level: str | None) -> str:
     return LEVEL_COLOURS.get(level or "", NO_LEVEL_COLOUR)
 
@@ -141,30 +174,9 @@ def region_html(
     """),
         {"c": code},
     ).scalar()
-    table = POINT_LAYERS[points_layer].table
-    params: dict[str, object]
-    if region["level"] == "grid":
-        where, params = "t.grid_code = :code", {"code": code}
-    else:  # every county-level unit at or below the region, whatever its code looks like
-        where = """t.county_code IN (
-            SELECT code FROM regions WHERE code = :code OR parent_code = :code
-               OR parent_code IN (SELECT code FROM regions WHERE parent_code = :code))"""
-        params = {"code": code}
-    # Points only of rows the caller may read (the public gets the choropleth alone).
-    visible = scope.filters(table) if scope.can_read(table) else None
-    where += f" AND {visible.where('t')}" if visible else " AND false"
-    params.update(visible.params() if visible else {})
-    points = session.execute(
-        text(f"""
-        SELECT round(ST_Y(p)::numeric, 5) AS lat, round(ST_X(p)::numeric, 5) AS lon,
-               name, risk_level FROM (
-          SELECT CASE WHEN GeometryType(t.geom) = 'POINT' THEN t.geom
-                      ELSE ST_PointOnSurface(t.geom) END AS p, t.name, t.risk_level
-            FROM {table} t WHERE {where}) x
-         ORDER BY risk_level = 'red', name LIMIT 20000
-    """),
-        params,
-    ).all()
+    points = region_points(
+        session, code=code, unit_level=region["level"], layer=points_layer, scope=scope
+    )
     bbox = view["bbox"] or [73.4, 3.3, 135.1, 53.6]
 
     fmap = folium.Map(

@@ -14,7 +14,7 @@ from app.deps import ScopeDep, SessionDep
 from app.errors import InvalidInput
 from app.features.service import parse_bbox
 from app.regions.schemas import REGION_CODE_PATTERN
-from app.reports import dossier, export_html, view
+from app.reports import cartography, dossier, export_html, export_pdf, view
 from app.reports import heat as heat_service
 from app.reports import search as search_service
 
@@ -179,3 +179,53 @@ def export_region_html(
     if download:
         headers["Content-Disposition"] = f'attachment; filename="riskatlas-{code}.html"'
     return HTMLResponse(body, headers=headers)
+
+
+@router.get("/map/cartography")
+def map_cartography(session: SessionDep) -> dict[str, Any]:
+    """What a publishable national or provincial map draws besides the data: the South China
+    Sea maritime boundary, the 南海诸岛 inset (frame and land) and the imprint (审图号,
+    编制单位, data as of)."""
+    return cartography.cartography(session)
+
+
+@router.get(
+    "/exports/print.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def export_print_pdf(
+    session: SessionDep,
+    scope: ScopeDep,
+    code: Annotated[
+        str | None, Query(pattern=REGION_CODE_PATTERN, description="region; omitted = the country")
+    ] = None,
+    paper: Literal["A4", "A3", "A1", "A0"] = "A3",
+    orientation: Literal["landscape", "portrait"] = "landscape",
+    method: Method = None,
+    normalise: Normalise = None,
+    points: Literal["enterprises", "risk_points", "hazard_sources", "public_zones", "none"] = (
+        "enterprises"
+    ),
+    download: bool = False,
+) -> Response:
+    """A vector PDF for the wall: title, region, level and method, legend with counts,
+    scale bar, north arrow, 南海诸岛 inset and maritime boundary (national and provincial
+    scales), data source, 审图号, 编制单位 (points only of rows the caller may read)."""
+    body = export_pdf.region_pdf(
+        session,
+        code=code,
+        scope=scope,
+        paper=paper,
+        orientation=orientation,
+        method=method,
+        normalise=normalise,
+        points_layer=None if points == "none" else points,
+    )
+    name = f"riskatlas-{code or 'china'}-{paper}-{orientation}.pdf"
+    disposition = "attachment" if download else "inline"
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'{disposition}; filename="{name}"'},
+    )
