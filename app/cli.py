@@ -62,7 +62,7 @@ def _load_demo(seed: int, enterprises: int) -> None:
     """Replace located data with the Ningxia demo, grade it and snapshot today's aggregates."""
     from datetime import date  # noqa: PLC0415
 
-    from app.risk import aggregation, grading, regional_index  # noqa: PLC0415
+    from app.risk import aggregation, grading, history_demo, regional_index  # noqa: PLC0415
     from app.sites.demo import generate_demo  # noqa: PLC0415
 
     with _owner_session() as session, session.begin():
@@ -79,6 +79,7 @@ def _load_demo(seed: int, enterprises: int) -> None:
         grading.rebuild(session, regrade=True)
         regional_index.recompute_breaks(session)
         aggregation.take_snapshot(session, day=date.today())
+        history_demo.generate_history(session, seed=seed)
     print("demo data: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 

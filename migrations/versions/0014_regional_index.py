@@ -5,10 +5,15 @@ unit level (province, city, county, grid) the lowest score of yellow, orange and
 how many units, under which version of geodata/risk/regional_index.json, and when they
 were computed (`riskatlas risk rebuild`). Reference data: a few rows, no county_code.
 
+`enterprise_level_changes`: every change of an enterprise's level, written by a trigger
+(migrations/sql/0014_enterprise_level_changes.sql), for comparing two dates.
+
 Revision ID: 0014
 Revises: 0013
 Create Date: 2026-11-29 08:30:00
 """
+
+from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import op
@@ -17,6 +22,8 @@ revision = "0014"
 down_revision = "0013"
 branch_labels = None
 depends_on = None
+
+SQL = Path(__file__).resolve().parent.parent / "sql" / "0014_enterprise_level_changes.sql"
 
 
 def upgrade() -> None:
@@ -36,7 +43,11 @@ def upgrade() -> None:
         ),
         comment="quantile breaks of the composite regional index, recomputed on rebuild",
     )
+    op.execute(SQL.read_text(encoding="utf-8"))
 
 
 def downgrade() -> None:
+    op.execute("DROP TRIGGER enterprises_level_changes ON enterprises")
+    op.execute("DROP FUNCTION record_enterprise_level_change()")
+    op.drop_table("enterprise_level_changes")
     op.drop_table("regional_index_breaks")
