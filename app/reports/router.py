@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from app.auth.scope import parse_levels
 from app.crud import RowId
 from app.db import api_router
 from app.deps import ScopeDep, SessionDep
@@ -106,6 +107,22 @@ def country_trend(
 ) -> dict[str, Any]:
     """Daily snapshots of the whole country, shaped like /api/risk/trend."""
     return view.country_trend(session, start=start, end=end, method=method, normalise=normalise)
+
+
+@router.get("/map/counts")
+def filtered_counts(
+    session: SessionDep,
+    code: Annotated[
+        str | None, Query(pattern=REGION_CODE_PATTERN, description="region; omitted = country")
+    ] = None,
+    level: Annotated[
+        str | None, Query(max_length=40, description="colours shown, e.g. red,orange")
+    ] = None,
+    sector: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
+) -> dict[str, Any]:
+    """Counts by colour (hazard sources by grade) in a region under the map's colour and
+    sector filters: what the legend and the panel show when a filter is on."""
+    return view.filtered_counts(session, code=code, levels=parse_levels(level), sector=sector)
 
 
 @router.get("/map/sectors")

@@ -10,12 +10,15 @@ from sqlalchemy.orm import Session
 from app.auth.scope import Scope
 from app.errors import InvalidInput
 
-_CREDIT_CODE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{6,18}$")
+# Any run of at least 4 characters of a credit code (GB 32100 alphabet) is looked for inside
+# the codes, so the last digits read off a licence find it too.
+_CREDIT_CODE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{4,18}$")
 
 
 def search(session: Session, *, q: str, scope: Scope, limit: int = 10) -> dict[str, Any]:
-    """Regions by name or code (public), enterprises by name or credit code (those the
-    caller may read); each with where to fly."""
+    """Regions by name or code (public); enterprises (those the caller may read) by name,
+    by any part of the credit code, or by a hazardous substance their major hazard sources
+    hold (e.g. 液氯); each with where to fly."""
     q = q.strip()
     if not q:
         raise InvalidInput("q must not be empty", field="q")
@@ -46,12 +49,18 @@ def search(session: Session, *, q: str, scope: Scope, limit: int = 10) -> dict[s
         else session.execute(
             text(f"""
         SELECT e.id, e.name, e.credit_code, e.sector, e.risk_level, e.county_code,
-               ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat, r.name AS county_name
+               ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat, r.name AS county_name,
+               (SELECT s ->> 'name' FROM hazard_sources h, jsonb_array_elements(h.substances) s
+                 WHERE h.enterprise_id = e.id AND s ->> 'name' LIKE :like LIMIT 1) AS substance
           FROM enterprises e JOIN regions r ON r.code = e.county_code
-         WHERE (e.name LIKE :like OR (CAST(:credit AS text) IS NOT NULL
-                                      AND e.credit_code LIKE CAST(:credit AS text) || '%'))
+         WHERE (e.name LIKE :like
+                OR (CAST(:credit AS text) IS NOT NULL
+                    AND e.credit_code LIKE '%' || CAST(:credit AS text) || '%')
+                OR EXISTS (SELECT 1 FROM hazard_sources h, jsonb_array_elements(h.substances) s
+                            WHERE h.enterprise_id = e.id AND s ->> 'name' LIKE :like))
            AND {visible.where("e")}
-         ORDER BY (e.credit_code = :q_upper) DESC, (e.name = :q) DESC, length(e.name), e.id
+         ORDER BY (e.credit_code = :q_upper) DESC, (e.name = :q) DESC,
+                  (e.credit_code LIKE :q_upper || '%') DESC, length(e.name), e.id
          LIMIT :limit
     """),
             {
@@ -79,6 +88,9 @@ def search(session: Session, *, q: str, scope: Scope, limit: int = 10) -> dict[s
             "bbox": [round(r[k], 5) for k in ("x0", "y0", "x1", "y1")],
         }
         for r in regions
+        # A municipality's city level repeats its name (北京市 › 北京市): one hit, the
+        # province, is enough.
+        if r["name"] != r["parent_name"]
     ]
     items += [
         {
@@ -90,6 +102,7 @@ def search(session: Session, *, q: str, scope: Scope, limit: int = 10) -> dict[s
             "level": e["risk_level"],
             "county_code": e["county_code"],
             "context": e["county_name"],
+            "substance": e["substance"],
             "lon": round(e["lon"], 6),
             "lat": round(e["lat"], 6),
         }

@@ -18,6 +18,7 @@ from app.auth.scope import Scope
 from app.errors import InvalidInput
 from app.regions.service import get_region_or_raise
 from app.risk import aggregation
+from app.risk.methods import LEVELS
 
 COUNTRY_NAME = "全国"
 GEOMETRY_DETAIL = {"coarse": ("geom_coarse", 3), "medium": ("geom_medium", 4), "full": ("geom", 5)}
@@ -330,3 +331,51 @@ def sectors(session: Session, *, scope: Scope) -> list[dict[str, Any]]:
         {"prefix": scope.read_prefix + "%"},
     ).all()
     return [{"sector": r.sector, "enterprises": r.n} for r in rows]
+
+
+# Counts under the map's filters
+
+_COUNTED_SECTOR = {
+    "enterprises": "t.sector",
+    "risk_points": "(SELECT e.sector FROM enterprises e WHERE e.id = t.enterprise_id)",
+    "hazard_sources": "(SELECT e.sector FROM enterprises e WHERE e.id = t.enterprise_id)",
+}
+
+
+def filtered_counts(
+    session: Session, *, code: str | None, levels: list[str] | None, sector: str | None
+) -> dict[str, Any]:
+    """Counts by colour (hazard sources by grade) in a region under the map's colour and
+    sector filters, so the legend and the panel say what the map shows. Public zones have
+    no sector: None under a sector filter. Aggregates, public like region_counts."""
+    if code is not None:
+        get_region_or_raise(session, code=code)
+    region = (
+        "true"
+        if code is None
+        else """t.county_code IN (
+            SELECT code FROM regions WHERE code = :code OR parent_code = :code
+               OR parent_code IN (SELECT code FROM regions WHERE parent_code = :code))"""
+    )
+    params = {"code": code, "levels": levels, "sector": sector}
+    wanted = "(CAST(:levels AS text[]) IS NULL OR t.risk_level = ANY(CAST(:levels AS text[])))"
+    out: dict[str, Any] = {"code": code or "", "levels": levels, "sector": sector}
+    for table in ("enterprises", "risk_points", "public_zones", "hazard_sources"):
+        if sector is not None and table not in _COUNTED_SECTOR:
+            out[table] = None
+            continue
+        by_sector = (
+            f"{_COUNTED_SECTOR[table]} = CAST(:sector AS text)" if sector is not None else "true"
+        )
+        key = "CAST(t.grade AS text)" if table == "hazard_sources" else "t.risk_level"
+        rows = session.execute(
+            text(f"""
+            SELECT {key} AS k, count(*) FROM {table} t
+             WHERE {region} AND {wanted} AND {by_sector} GROUP BY 1
+        """),
+            params,
+        ).all()
+        found = {k: n for k, n in rows if k is not None}
+        keys = ("1", "2", "3", "4") if table == "hazard_sources" else LEVELS
+        out[table] = {k: int(found.get(k, 0)) for k in keys}
+    return out

@@ -197,7 +197,7 @@ def summary_row(
     }
     if explain and method == "composite" and normalise is not None:
         row["explain"] = regional_index.explain(
-            counts, area_km2=area_km2, normalise=normalise, breaks=breaks
+            counts, area_km2=area_km2, normalise=normalise, breaks=breaks, level=regional
         )
     return row
 

@@ -233,9 +233,15 @@ def overdue_major_counts(session: Session, codes: list[str]) -> dict[str, int]:
 
 
 def explain(
-    counts: dict[str, int], *, area_km2: float, normalise: str, breaks: Breaks | None
+    counts: dict[str, int],
+    *,
+    area_km2: float,
+    normalise: str,
+    breaks: Breaks | None,
+    level: str | None,
 ) -> dict[str, Any]:
-    """Why a unit has its level: score, breaks, and the contributors, largest first."""
+    """Why a unit has its level, in plain Chinese and in figures: what the level means,
+    score, breaks, and the contributors, largest first."""
     raw = raw_score(counts)
     contributors: list[dict[str, Any]] = [
         {
@@ -253,6 +259,12 @@ def explain(
     contributors.sort(key=lambda c: -c["points"])
     option = config()["normalise"]["options"][normalise]
     return {
+        "meaning": config()["levels_zh"].get(level or "")
+        or (
+            "本单元无登记的企业、风险点、危险源或隐患，不分级。"
+            if raw == 0
+            else "全国只有一个单元，不与同级比较，不分级。"
+        ),
         "raw_score": round(raw, 2),
         "denominator": round(denominator(counts, area_km2=area_km2, normalise=normalise), 3),
         "normalise_unit": option.get("unit_zh", normalise),
