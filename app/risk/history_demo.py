@@ -19,10 +19,16 @@ from sqlalchemy.orm import Session
 from app.risk.methods import LEVELS
 
 DAYS = 90
-ENTERPRISE_SHARE_CHANGED = 0.04
+ENTERPRISE_SHARE_CHANGED = 0.08
 # Of the enterprises that changed, the share that was worse before (improved since).
 IMPROVED_SHARE = 0.65
-RISK_POINT_MOVES_PER_DAY = 0.6  # per county, on average
+# A few counties ran a rectification campaign (专项整治) in the period: many of their
+# enterprises were a colour worse before it, so their regional level moves.
+CAMPAIGN_COUNTIES = 5
+CAMPAIGN_SHARE_CHANGED = 0.35
+CAMPAIGN_IMPROVED_SHARE = 0.9
+# Risk points re-graded a neighbouring colour per day: this share of a county's points.
+RISK_POINT_MOVES_PER_DAY = 0.002
 
 _COUNTED = ("enterprises", "risk_points", "public_zones", "hazard_sources")
 
@@ -41,8 +47,15 @@ def _enterprise_history(
     ).all()
     changes: dict[date, list[tuple[str, str, str]]] = defaultdict(list)
     inserts = []
-    for row in rng.sample(rows, int(len(rows) * ENTERPRISE_SHARE_CHANGED)):
-        old = _neighbour(row.risk_level, worse=rng.random() < IMPROVED_SHARE)
+    counties = sorted({row.county_code for row in rows})
+    campaign = set(rng.sample(counties, min(CAMPAIGN_COUNTIES, len(counties))))
+    for row in rows:
+        in_campaign = row.county_code in campaign
+        share = CAMPAIGN_SHARE_CHANGED if in_campaign else ENTERPRISE_SHARE_CHANGED
+        if rng.random() >= share:
+            continue
+        improved = CAMPAIGN_IMPROVED_SHARE if in_campaign else IMPROVED_SHARE
+        old = _neighbour(row.risk_level, worse=rng.random() < improved)
         if old is None:
             continue
         day = today - timedelta(days=rng.randint(1, DAYS - 1))
@@ -100,8 +113,9 @@ def generate_history(session: Session, *, seed: int, today: date | None = None) 
             values[f"enterprises.{new}"] = values.get(f"enterprises.{new}", 0) - 1
             values[f"enterprises.{old}"] = values.get(f"enterprises.{old}", 0) + 1
         for county, values in counts.items():
-            moves = sum(rng.random() < RISK_POINT_MOVES_PER_DAY / 3 for _ in range(3))
-            for _ in range(moves):
+            points = sum(v for k, v in values.items() if k.startswith("risk_points."))
+            expected = points * RISK_POINT_MOVES_PER_DAY
+            for _ in range(int(expected) + (rng.random() < expected % 1)):
                 level = rng.choice(LEVELS)
                 other = _neighbour(level, worse=rng.random() < IMPROVED_SHARE)
                 if other and values.get(f"risk_points.{level}", 0) > 0:

@@ -644,7 +644,7 @@ function renderSearch() {
     searchList.innerHTML = searchItems.map((item, i) => `<li role="option" data-index="${i}" aria-selected="${i === searchIndex}">
       <span class="kind ${escapeHtml(item.type)}">${escapeHtml(t(`search.${item.type}`))}</span>
       <span class="name">${escapeHtml(item.name)}</span>
-      <span class="ctx">${escapeHtml(item.type === 'enterprise' ? `${item.context} · ${item.credit_code}` : item.context)}</span></li>`).join('');
+      <span class="ctx">${escapeHtml(item.type === 'enterprise' ? `${item.context} · ${item.substance || item.credit_code}` : item.context)}</span></li>`).join('');
   }
   searchList.hidden = false;
 }
