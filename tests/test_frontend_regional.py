@@ -37,7 +37,9 @@ def test_method_in_the_url_survives_a_reload(page: Page) -> None:  # noqa: F811
     page.wait_ready(NINGXIA)
     assert "m=highest" in page.page.url
     assert "highest@" in page.page.locator("#region-method").inner_text()
-    # Without one, the default method is named in the URL, and the panel says why.
+    # A fresh page without one: the default method is named in the URL, and the panel
+    # says why the region has its level.
+    page.page.goto("about:blank")
     page.open(f"/#/{NINGXIA}")
     page.wait_ready(NINGXIA)
     page.page.wait_for_function("() => location.hash.includes('m=composite')")
