@@ -142,6 +142,7 @@ def _enterprise_changes(
                    (array_agg(t.old_level ORDER BY t.changed_at, t.id))[1] AS before,
                    (array_agg(t.new_level ORDER BY t.changed_at DESC, t.id DESC))[1] AS after
               FROM enterprise_level_changes t
+              JOIN enterprises e ON e.id = t.enterprise_id  -- not those deleted since
              WHERE t.changed_at >= :start AND t.changed_at < :end AND {where}
              GROUP BY t.enterprise_id, t.county_code)
         SELECT enterprise_id, county_code, before, after FROM changes
