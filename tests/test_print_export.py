@@ -114,3 +114,12 @@ def test_cartography_for_the_web_map(client: TestClient) -> None:
     assert min(lats) < 4.5 and max(lats) > 24  # 曾母暗沙 to the Bashi Channel
     assert body["inset"]["title"] == "南海诸岛" and body["inset"]["land"]
     assert body["imprint"]["review_number"] == REVIEW
+
+
+def test_offline_html_export_carries_imprint_and_inset_at_provincial_scale(
+    client: TestClient,
+) -> None:
+    province = client.get("/api/exports/regions/640000.html").text
+    county = client.get("/api/exports/regions/640104.html").text
+    assert REVIEW in province and "南海诸岛" in province and "ra-inset" in province
+    assert REVIEW in county and "ra-inset'" not in county and "南海诸岛" not in county

@@ -10,6 +10,7 @@ regions); the inset's land is the provinces' generalised outlines clipped to its
 """
 
 import json
+import math
 import threading
 from datetime import date
 from functools import cache
@@ -131,3 +132,41 @@ def cartography(session: Session) -> dict[str, Any]:
         },
         "imprint": imprint(),
     }
+
+
+def inset_svg(session: Session, *, width: int = 118, height: int = 160) -> str:
+    """The 南海诸岛 inset as a standalone SVG (land, maritime boundary, title): the same
+    drawing as the web map's, for the offline HTML export."""
+    x0, y0, x1, y1 = INSET_BBOX
+    k = math.cos(math.radians((y0 + y1) / 2))
+    scale = min(width / ((x1 - x0) * k), height / (y1 - y0))
+
+    def point(lon: float, lat: float) -> str:
+        return f"{(lon - x0) * k * scale:.1f},{(y1 - lat) * scale:.1f}"
+
+    land = []
+    for geometry in inset_land(session):
+        polygons = (
+            [geometry["coordinates"]]
+            if geometry["type"] == "Polygon"
+            else geometry["coordinates"]
+            if geometry["type"] == "MultiPolygon"
+            else []
+        )
+        for polygon in polygons:
+            for ring in polygon:
+                land.append("M" + "L".join(point(lon, lat) for lon, lat in ring) + "Z")
+    lines = [
+        "M" + "L".join(point(lon, lat) for lon, lat in line)
+        for line in maritime_boundary()["coordinates"]
+    ]
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="{INSET_TITLE}">'
+        f'<rect width="{width}" height="{height}" fill="#ffffff"/>'
+        f'<path d="{"".join(land)}" fill="#e6e9ed" stroke="#8a96a3" stroke-width="0.5" '
+        'fill-rule="evenodd"/>'
+        f'<path d="{"".join(lines)}" fill="none" stroke="{MARITIME_COLOUR}" stroke-width="1.3"/>'
+        f'<text x="{width - 4}" y="{height - 5}" font-size="10" text-anchor="end" '
+        f'fill="#1f2d3d">{INSET_TITLE}</text></svg>'
+    )

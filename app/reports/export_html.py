@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.scope import Scope
 from app.errors import InvalidInput
+from app.reports import cartography
 from app.reports.cartography import LEVEL_COLOURS, LEVEL_NAMES_ZH, NO_LEVEL_COLOUR
 from app.reports.view import map_view
 from app.risk.methods import LEVELS
@@ -238,6 +239,15 @@ def region_html(
             style_function=lambda _: {"fill": False, "color": "#1f2d3d", "weight": 2.5},
         ).add_to(fmap)
 
+    scs = cartography.needs_south_china_sea(region["level"])
+    if scs:  # a provincial map: the maritime boundary (the inset is added below)
+        folium.GeoJson(
+            cartography.maritime_boundary(),
+            name="maritime",
+            interactive=False,
+            style_function=lambda _: {"color": cartography.MARITIME_COLOUR, "weight": 2},
+        ).add_to(fmap)
+
     data = [(float(p.lat), float(p.lon), html.escape(p.name), p.risk_level or "") for p in points]
 
     class Points(MacroElement):
@@ -289,11 +299,19 @@ def region_html(
         f"<div><i style='background:{NO_LEVEL_COLOUR}'></i>无数据</div></div>"
     )
     north = "<div class='ra-box ra-north'>▲<br>北</div>"
-    root.html.add_child(Element(title + legend + north), name="ra_overlay")
+    info = cartography.imprint(today)
+    imprint = (
+        f"<div class='ra-box ra-imprint'>{html.escape(info['review_number'])}<br>"
+        f"编制单位：{html.escape(info['compiler'])} · 数据截至：{info['data_as_of']}</div>"
+    )
+    inset = f"<div class='ra-box ra-inset'>{cartography.inset_svg(session)}</div>" if scs else ""
+    root.html.add_child(Element(title + legend + north + imprint + inset), name="ra_overlay")
     font_text = (
         title
         + legend
         + north
+        + imprint
+        + inset
         + "".join(p[2] for p in data)
         + "".join(f["properties"]["name"] for f in children["features"])
     )
