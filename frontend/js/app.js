@@ -595,7 +595,7 @@ function renderLegend() {
     if (shown.has('heat')) extras.push(`<span><i class="heat-bar"></i> ${escapeHtml(t('legend.heat'))}</span>`);
     if (riskMap.southChinaSea) extras.push(`<span><svg width="18" height="8" aria-hidden="true"><line x1="0" y1="4" x2="18" y2="4" stroke="#5b7590" stroke-width="2"/></svg> ${escapeHtml(t('legend.maritime'))}</span>`);
     const title = state.filtered ? ` <small>${escapeHtml(t('legend.filtered'))}</small>` : '';
-    div.innerHTML = `${head.replace('</h3>', `${title}</h3>`)}<table><thead><tr><th></th>${cols.map(([, label]) => `<th>${escapeHtml(label)}</th>`).join('')}</tr></thead><tbody>${rows}${none}</tbody></table>${extras.length ? `<div class="extra">${extras.join('')}</div>` : ''}`;
+    div.innerHTML = `${head.replace('<button', `${title}<button`)}<table><thead><tr><th></th>${cols.map(([, label]) => `<th>${escapeHtml(label)}</th>`).join('')}</tr></thead><tbody>${rows}${none}</tbody></table>${extras.length ? `<div class="extra">${extras.join('')}</div>` : ''}`;
   }
   div.querySelector('#legend-toggle').addEventListener('click', () => {
     legendControl.collapsed = !legendControl.collapsed;
