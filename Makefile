@@ -21,8 +21,8 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(BIN)/riskatlas serve
 
-# Browser tests use Debian's Chromium, the OGC test GDAL's ogrinfo, the planning report
-# test poppler's pdftotext: installed when missing.
+# Browser tests use Debian's Chromium, the OGC test GDAL's ogrinfo, the print and planning
+# report tests poppler's pdftotext: installed when missing.
 test: $(STAMP)
 	@(command -v chromium >/dev/null && command -v ogrinfo >/dev/null \
 	  && command -v pdftotext >/dev/null) \

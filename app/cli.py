@@ -63,7 +63,7 @@ def _load_demo(seed: int, enterprises: int) -> None:
     from datetime import date  # noqa: PLC0415
 
     from app.planning.demo import load_demo_parks  # noqa: PLC0415
-    from app.risk import aggregation, grading  # noqa: PLC0415
+    from app.risk import aggregation, grading, history_demo, regional_index  # noqa: PLC0415
     from app.sites.demo import generate_demo  # noqa: PLC0415
 
     with _owner_session() as session, session.begin():
@@ -79,7 +79,9 @@ def _load_demo(seed: int, enterprises: int) -> None:
         counts = generate_demo(session, seed=seed, enterprises=enterprises)
         counts.update(load_demo_parks(session))
         grading.rebuild(session, regrade=True)
+        regional_index.recompute_breaks(session)
         aggregation.take_snapshot(session, day=date.today())
+        history_demo.generate_history(session, seed=seed)
     print("demo data: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
@@ -106,13 +108,14 @@ def _grid(args: argparse.Namespace, settings: Settings) -> None:
 def _risk(args: argparse.Namespace, settings: Settings) -> None:
     from datetime import date  # noqa: PLC0415
 
-    from app.risk import aggregation, grading  # noqa: PLC0415
+    from app.risk import aggregation, grading, regional_index  # noqa: PLC0415
     from app.tiles.service import rebuild_cells  # noqa: PLC0415
 
     with _owner_session() as session, session.begin():
         if args.action == "rebuild":
             started = time.perf_counter()
             report = grading.rebuild(session, regrade=args.regrade)
+            report.update(regional_index.recompute_breaks(session))
             report["tile_cell_rows"] = rebuild_cells(session)
             print(
                 f"rebuilt in {time.perf_counter() - started:.1f} s: "

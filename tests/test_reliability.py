@@ -15,7 +15,7 @@ from app import db
 from app.auth import tokens
 from app.auth.models import User
 from app.main import create_app
-from app.reports import service
+from app.reports import search as search_service
 from tests.factories import XINGQING, enterprise_payload, lec_point
 
 NINGXIA_ITEMS = "/ogc/collections/enterprises/items"
@@ -168,7 +168,7 @@ def test_unexpected_error_is_json_with_a_request_id(
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(service, "search", broken)
+    monkeypatch.setattr(search_service, "search", broken)
     response = client.get("/api/search?q=abc", headers={"X-Request-ID": "trace-me-1"})
     body = _assert_error_body(response, 500)
     assert body["request_id"] == "trace-me-1"

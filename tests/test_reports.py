@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.regions.grids import import_grids
-from app.reports.service import OFFLINE_EXPORT_POLICY
+from app.reports.export_html import OFFLINE_EXPORT_POLICY
 from app.risk import aggregation, grading
 from app.sites.demo import generate_demo
 from tests.conftest import PUBLIC

@@ -485,6 +485,19 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
         lambda c: ("/api/emergency/nearest?lon=106.28&lat=38.47", {}),
         _expect(OK, public=401, enterprise=403),
     ),
+    ("GET", "/api/risk/compare"): (
+        lambda c: ("/api/risk/compare?from=2026-01-01&to=2026-12-31&region=640000", {}),
+        PUBLIC_ROUTE,
+    ),
+    ("GET", "/api/map/counts"): (
+        lambda c: ("/api/map/counts?code=640100&level=red,orange&sector=危险化学品", {}),
+        PUBLIC_ROUTE,
+    ),
+    ("GET", "/api/map/cartography"): (lambda c: ("/api/map/cartography", {}), PUBLIC_ROUTE),
+    ("GET", "/api/exports/print.pdf"): (
+        lambda c: ("/api/exports/print.pdf?code=640104&paper=A4", {}),
+        PUBLIC_ROUTE,
+    ),
     ("GET", "/api/exports/regions/{code}.html"): (
         lambda c: ("/api/exports/regions/640104.html", {}),
         PUBLIC_ROUTE,

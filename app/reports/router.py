@@ -8,13 +8,16 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from app.auth.scope import parse_levels
 from app.crud import RowId
 from app.db import api_router
 from app.deps import ScopeDep, SessionDep
 from app.errors import InvalidInput
 from app.features.service import parse_bbox
 from app.regions.schemas import REGION_CODE_PATTERN
-from app.reports import dossier, service
+from app.reports import cartography, dossier, export_html, export_pdf, view
+from app.reports import heat as heat_service
+from app.reports import search as search_service
 
 router = api_router(prefix="/api", tags=["map"])
 GZIP_ABOVE = 2048
@@ -30,7 +33,10 @@ def _json(request: Request, body: Any) -> Response:
     return Response(data, media_type="application/json", headers=headers)
 
 
-Method = Annotated[Literal["highest", "index"] | None, Query(description="regional level method")]
+Method = Annotated[
+    Literal["composite", "highest", "index"] | None,
+    Query(description="regional level method (default composite)"),
+]
 Normalise = Annotated[
     Literal["area", "enterprises"] | None, Query(description="index normalisation")
 ]
@@ -61,7 +67,7 @@ def map_view(
     outlines (grid cells for a county) carrying the same rows as /api/risk/summary."""
     return _json(
         request,
-        service.map_view(
+        view.map_view(
             session,
             code=code,
             detail=detail,
@@ -88,7 +94,7 @@ def country(
     session: SessionDep, method: Method = None, normalise: Normalise = None
 ) -> dict[str, Any]:
     """The country's aggregates (sum over the provinces) and one row per province."""
-    return service.country_summary(session, method=method, normalise=normalise)
+    return view.country_summary(session, method=method, normalise=normalise)
 
 
 @router.get("/map/trend")
@@ -100,13 +106,29 @@ def country_trend(
     normalise: Normalise = None,
 ) -> dict[str, Any]:
     """Daily snapshots of the whole country, shaped like /api/risk/trend."""
-    return service.country_trend(session, start=start, end=end, method=method, normalise=normalise)
+    return view.country_trend(session, start=start, end=end, method=method, normalise=normalise)
+
+
+@router.get("/map/counts")
+def filtered_counts(
+    session: SessionDep,
+    code: Annotated[
+        str | None, Query(pattern=REGION_CODE_PATTERN, description="region; omitted = country")
+    ] = None,
+    level: Annotated[
+        str | None, Query(max_length=40, description="colours shown, e.g. red,orange")
+    ] = None,
+    sector: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
+) -> dict[str, Any]:
+    """Counts by colour (hazard sources by grade) in a region under the map's colour and
+    sector filters: what the legend and the panel show when a filter is on."""
+    return view.filtered_counts(session, code=code, levels=parse_levels(level), sector=sector)
 
 
 @router.get("/map/sectors")
 def sectors(session: SessionDep, scope: ScopeDep) -> list[dict[str, Any]]:
     """The enterprises' sectors with counts (for the sector filter)."""
-    return service.sectors(session, scope=scope)
+    return view.sectors(session, scope=scope)
 
 
 @router.get("/search")
@@ -124,7 +146,7 @@ def search(
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> dict[str, Any]:
     """Regions and enterprises matching `q`, each with a position to fly to."""
-    return service.search(session, q=q, limit=limit, scope=scope)
+    return search_service.search(session, q=q, limit=limit, scope=scope)
 
 
 @router.get(
@@ -147,7 +169,7 @@ def heat(
         raise InvalidInput("bbox is required", field="bbox")
     return _json(
         request,
-        service.heat_points(
+        heat_service.heat_points(
             session,
             layer=layer,
             bbox=box,
@@ -169,8 +191,58 @@ def export_region_html(
     download: bool = False,
 ) -> HTMLResponse:
     """A self-contained HTML map of a region (folium; Leaflet inlined, opens offline)."""
-    body = service.region_html(session, code=code, points_layer=points, scope=scope)
-    headers = {"Content-Security-Policy": service.OFFLINE_EXPORT_POLICY}
+    body = export_html.region_html(session, code=code, points_layer=points, scope=scope)
+    headers = {"Content-Security-Policy": export_html.OFFLINE_EXPORT_POLICY}
     if download:
         headers["Content-Disposition"] = f'attachment; filename="riskatlas-{code}.html"'
     return HTMLResponse(body, headers=headers)
+
+
+@router.get("/map/cartography")
+def map_cartography(session: SessionDep) -> dict[str, Any]:
+    """What a publishable national or provincial map draws besides the data: the South China
+    Sea maritime boundary, the 南海诸岛 inset (frame and land) and the imprint (审图号,
+    编制单位, data as of)."""
+    return cartography.cartography(session)
+
+
+@router.get(
+    "/exports/print.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def export_print_pdf(
+    session: SessionDep,
+    scope: ScopeDep,
+    code: Annotated[
+        str | None, Query(pattern=REGION_CODE_PATTERN, description="region; omitted = the country")
+    ] = None,
+    paper: Literal["A4", "A3", "A1", "A0"] = "A3",
+    orientation: Literal["landscape", "portrait"] = "landscape",
+    method: Method = None,
+    normalise: Normalise = None,
+    points: Literal["enterprises", "risk_points", "hazard_sources", "public_zones", "none"] = (
+        "enterprises"
+    ),
+    download: bool = False,
+) -> Response:
+    """A vector PDF for the wall: title, region, level and method, legend with counts,
+    scale bar, north arrow, 南海诸岛 inset and maritime boundary (national and provincial
+    scales), data source, 审图号, 编制单位 (points only of rows the caller may read)."""
+    body = export_pdf.region_pdf(
+        session,
+        code=code,
+        scope=scope,
+        paper=paper,
+        orientation=orientation,
+        method=method,
+        normalise=normalise,
+        points_layer=None if points == "none" else points,
+    )
+    name = f"riskatlas-{code or 'china'}-{paper}-{orientation}.pdf"
+    disposition = "attachment" if download else "inline"
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'{disposition}; filename="{name}"'},
+    )

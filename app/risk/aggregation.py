@@ -1,8 +1,10 @@
 """Four-colour aggregates per province, city, county and grid cell, and the regional level.
 
 Counts live in `region_counts`, kept exact by database triggers on every write; the
-regional level is computed from them on read by a method from
-geodata/risk/regional_methods.json, and every answer names the method and its version.
+regional level is computed from them on read by a method: the composite index (the
+default, app/risk/regional_index.py, geodata/risk/regional_index.json) or one of
+geodata/risk/regional_methods.json (highest, index). Every answer names the method and its
+version.
 """
 
 import json
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput, NotFound
 from app.regions.service import get_region_or_raise
-from app.risk import gb18218
+from app.risk import gb18218, regional_index
 from app.risk.methods import LEVELS, higher_level
 from app.settings import GEODATA_DIR
 
@@ -58,18 +60,26 @@ def regional_methods() -> RegionalMethods:
     return cast(RegionalMethods, json.loads(path.read_text(encoding="utf-8")))
 
 
+METHODS = ("composite", "highest", "index")
+
+
 def resolve_method(method: str | None, normalise: str | None) -> tuple[str, str | None]:
-    """Validate a method name (and the index's normalisation) against the data file."""
+    """Validate a method name (and its normalisation) against the data files."""
     config = regional_methods()
-    method = method or config["default"]
-    if method not in ("highest", "index"):
+    method = method or regional_index.config()["default_method"]
+    if method not in METHODS:
         raise InvalidInput(
-            f"unknown regional method {method!r}", field="method", allowed=["highest", "index"]
+            f"unknown regional method {method!r}", field="method", allowed=list(METHODS)
         )
     if method == "highest":
         return method, None
-    options = config["index"]["normalise"]
-    normalise = normalise or config["index"]["default_normalise"]
+    if method == "composite":
+        composite = regional_index.config()["normalise"]
+        options: dict[str, Any] = dict(composite["options"])
+        normalise = normalise or composite["default"]
+    else:
+        options = dict(config["index"]["normalise"])
+        normalise = normalise or config["index"]["default_normalise"]
     if normalise not in options:
         raise InvalidInput(
             f"unknown normalisation {normalise!r}", field="normalise", allowed=list(options)
@@ -77,10 +87,25 @@ def resolve_method(method: str | None, normalise: str | None) -> tuple[str, str 
     return method, normalise
 
 
-def method_label(method: str, normalise: str | None) -> str:
-    """Name a method with its version, e.g. 'index/area@2026.11-1'."""
+def method_label(
+    method: str, normalise: str | None, breaks: regional_index.Breaks | None = None
+) -> str:
+    """Name a method with its version, e.g. 'index/area@2026.11-1' or, with the time its
+    breaks were computed, 'composite/area@2026.11-c1+b20261129T083000'."""
     name = method if normalise is None else f"{method}/{normalise}"
+    if method == "composite":
+        version = breaks.version if breaks else regional_index.config()["version"]
+        return f"{name}@{version}"
     return f"{name}@{regional_methods()['version']}"
+
+
+def level_breaks(
+    session: Session, method: str, normalise: str | None, unit_level: str
+) -> regional_index.Breaks | None:
+    """The composite index's breaks for units of `unit_level` (None for other methods)."""
+    if method != "composite" or normalise is None:
+        return None
+    return regional_index.load_breaks(session, unit_level=unit_level, normalise=normalise)
 
 
 def _by_level(counts: dict[str, int], prefix: str) -> dict[str, int]:
@@ -88,10 +113,18 @@ def _by_level(counts: dict[str, int], prefix: str) -> dict[str, int]:
 
 
 def regional_level(
-    counts: dict[str, int], *, area_km2: float, method: str, normalise: str | None
+    counts: dict[str, int],
+    *,
+    area_km2: float,
+    method: str,
+    normalise: str | None,
+    breaks: regional_index.Breaks | None = None,
 ) -> tuple[str | None, float | None]:
     """Return (level, index value) of a region from its counts."""
     config = regional_methods()
+    if method == "composite":
+        value = regional_index.score(counts, area_km2=area_km2, normalise=normalise or "area")
+        return regional_index.classify(value, breaks), round(value, 4)
     if method == "highest":
         level: str | None = None
         for kind in config["highest"]["considers"]:
@@ -139,12 +172,15 @@ def summary_row(
     counts: dict[str, int],
     method: str,
     normalise: str | None,
+    breaks: regional_index.Breaks | None = None,
+    explain: bool = False,
 ) -> dict[str, Any]:
-    """Render one region's aggregates for the API."""
+    """Render one region's aggregates for the API; with `explain`, why it has its level
+    under the composite index (score, breaks, contributors)."""
     regional, index_value = regional_level(
-        counts, area_km2=area_km2, method=method, normalise=normalise
+        counts, area_km2=area_km2, method=method, normalise=normalise, breaks=breaks
     )
-    return {
+    row = {
         "code": code,
         "name": name,
         "level": level,
@@ -157,12 +193,18 @@ def summary_row(
         "enterprises_total": counts.get("enterprises.total", 0),
         "regional_level": regional,
         "index": index_value,
-        "method": method_label(method, normalise),
+        "method": method_label(method, normalise, breaks),
     }
+    if explain and method == "composite" and normalise is not None:
+        row["explain"] = regional_index.explain(
+            counts, area_km2=area_km2, normalise=normalise, breaks=breaks, level=regional
+        )
+    return row
 
 
 def counts_for(session: Session, codes: list[str]) -> dict[str, dict[str, int]]:
-    """Every stored measure of each region: {code: {measure: value}}."""
+    """Every stored measure of each region, and its overdue open major dangers (a count of
+    the day, not stored): {code: {measure: value}}."""
     rows = session.execute(
         text(
             "SELECT region_code, measure, value FROM region_counts WHERE region_code = ANY(:codes)"
@@ -172,6 +214,8 @@ def counts_for(session: Session, codes: list[str]) -> dict[str, dict[str, int]]:
     counts: dict[str, dict[str, int]] = {code: {} for code in codes}
     for region_code, measure, value in rows:
         counts[region_code][measure] = value
+    for code, overdue in regional_index.overdue_major_counts(session, codes).items():
+        counts[code]["dangers.overdue_major"] = overdue
     return counts
 
 
@@ -197,6 +241,7 @@ def summarise_children(
         ).all()
     ]
     counts = counts_for(session, [u.code for u in units])
+    breaks = level_breaks(session, method, normalise, units[0].level) if units else None
     return [
         summary_row(
             code=u.code,
@@ -206,6 +251,7 @@ def summarise_children(
             counts=counts[u.code],
             method=method,
             normalise=normalise,
+            breaks=breaks,
         )
         for u in units
     ]
@@ -235,6 +281,8 @@ def summarise_region(
         counts=counts,
         method=method,
         normalise=normalise,
+        breaks=level_breaks(session, method, normalise, unit.level),
+        explain=True,
     )
 
 
@@ -250,7 +298,18 @@ def take_snapshot(session: Session, *, day: date) -> int:
     )
     if not isinstance(result, CursorResult):  # what a statement run on a connection gives
         raise TypeError(f"expected a CursorResult, got {type(result).__name__}")
-    return result.rowcount
+    overdue = session.execute(
+        text("""
+        INSERT INTO region_count_snapshots (day, region_code, measure, value)
+        SELECT :day, code, 'dangers.overdue_major', n FROM (
+            SELECT l.code, count(*) AS n FROM hidden_dangers d
+             CROSS JOIN LATERAL region_lineage(d.county_code) AS l(code)
+             WHERE d.status <> 'closed' AND d.grade = 'major' AND d.deadline < :day
+             GROUP BY l.code) x
+    """),
+        {"day": day},
+    )
+    return result.rowcount + (overdue.rowcount if isinstance(overdue, CursorResult) else 0)
 
 
 TREND_FIELDS = (
@@ -273,8 +332,10 @@ def trend_points(
     area_km2: float,
     method: str,
     normalise: str | None,
+    breaks: regional_index.Breaks | None = None,
 ) -> list[dict[str, Any]]:
-    """One point a day from (day, measure, value) snapshot rows, ordered by day."""
+    """One point a day from (day, measure, value) snapshot rows, ordered by day (classed by
+    today's breaks, so a change of level is a change of the region, not of its peers)."""
     days: dict[date, dict[str, int]] = {}
     for day, measure, value in rows:
         days.setdefault(day, {})[measure] = int(value)
@@ -288,6 +349,7 @@ def trend_points(
             counts=counts,
             method=method,
             normalise=normalise,
+            breaks=breaks,
         )
         points.append({"date": day.isoformat(), **{k: row[k] for k in TREND_FIELDS}})
     return points
@@ -329,6 +391,7 @@ def trend(
         area_km2=area,
         method=method,
         normalise=normalise,
+        breaks=level_breaks(session, method, normalise, current["level"]),
     )
     return {
         "code": code,

@@ -9,13 +9,16 @@ from app.crud import add_crud_routes
 from app.db import api_router
 from app.deps import ScopeDep, SessionDep
 from app.regions.schemas import REGION_CODE_PATTERN
-from app.risk import aggregation, methods, service
+from app.risk import aggregation, history, methods, service
 from app.risk.models import RiskPoint
 from app.risk.schemas import LecIn, LecOut, LsIn, LsOut, RiskPointIn, RiskPointOut, RiskPointPatch
 
 router = api_router(prefix="/api", tags=["risk"])
 
-Method = Annotated[Literal["highest", "index"] | None, Query(description="regional level method")]
+Method = Annotated[
+    Literal["composite", "highest", "index"] | None,
+    Query(description="regional level method (default composite)"),
+]
 Normalise = Annotated[
     Literal["area", "enterprises"] | None, Query(description="index normalisation")
 ]
@@ -80,6 +83,31 @@ def risk_trend(
     """Daily snapshots of a region's aggregates between two dates."""
     return aggregation.trend(
         session, code=region, start=start, end=end, method=method, normalise=normalise
+    )
+
+
+@router.get("/risk/compare")
+def risk_compare(
+    session: SessionDep,
+    scope: ScopeDep,
+    start: Annotated[date, Query(alias="from")],
+    end: Annotated[date, Query(alias="to")],
+    region: Annotated[
+        str | None, Query(pattern=REGION_CODE_PATTERN, description="omitted = the country")
+    ] = None,
+    method: Method = None,
+    normalise: Normalise = None,
+) -> dict[str, Any]:
+    """What changed between two dates: regions and enterprises up or down a colour, major
+    hidden dangers found and closed (enterprises and dangers listed as the scope reads)."""
+    return history.compare(
+        session,
+        code=region,
+        start=start,
+        end=end,
+        scope=scope,
+        method=method,
+        normalise=normalise,
     )
 
 

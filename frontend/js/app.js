@@ -5,22 +5,27 @@
 import { LEVELS, debounce, detailFor, firstOrFetch, getJSON, isAbort, isoDay } from './api.js';
 import { SignInError, canRead, currentRole, currentUser, onAuthChange, revalidate, signIn,
   signOut } from './auth.js';
-import { exportOfflineHtml, exportView } from './export.js';
+import { exportOfflineHtml, exportPrintPdf, exportView } from './export.js';
 import { applyI18n, getLang, num, setLang, t } from './i18n.js';
 import { ALL_LAYERS, RiskMap } from './map.js';
 import { gradeSymbolSvg, resourceSymbolSvg } from './symbols.js';
-import { gradeLabel, markRanking, renderPanel, renderPanelError, renderTrend } from './panel.js';
+import { fmt, gradeLabel, markRanking, renderPanel, renderPanelError, renderTrend } from './panel.js';
 import { renderDossier } from './dossier.js';
-import { escapeHtml, factList, levelBadge, levelClass } from './fragments.js';
+import { escapeHtml, factList, levelBadge, levelClass, phoneLink } from './fragments.js';
 
 const DEFAULT_LAYERS = ['choropleth', 'boundaries', 'enterprises'];
 const SETTINGS_KEY = 'ra.settings';
+// A regional-level method as the URL and the API name it: composite | highest | index,
+// with an optional normalisation (composite/enterprises, index/area).
+const METHOD = /^(composite|highest|index)(\/(area|enterprises))?$/;
 const mobile = () => window.matchMedia('(max-width: 640px)').matches;
 
 function loadSettings() {
   let stored = {};
   try { stored = JSON.parse(localStorage.getItem(SETTINGS_KEY) || '{}'); } catch (e) { stored = {}; }
-  return { basemap: 'none', tdtKey: '', method: 'highest', ...stored };
+  const settings = { basemap: 'none', tdtKey: '', method: 'composite', ...stored };
+  if (!METHOD.test(settings.method)) settings.method = 'composite';
+  return settings;
 }
 
 const state = {
@@ -30,6 +35,9 @@ const state = {
   levels: new Set(LEVELS),
   sector: '',
   settings: loadSettings(),
+  method: null,     // the method shown (from the URL, else the settings)
+  filtered: null,   // counts under the colour and sector filters (null: no filter on)
+  fitting: false,   // the map is being fitted to a new view: its moveend writes no URL
   sectors: [],
   request: 0,
   detail: null,     // the enterprise whose dossier the panel shows, or null for the region
@@ -47,7 +55,8 @@ function toast(message, ms = 2600) {
   toast.timer = setTimeout(() => { el.hidden = true; }, ms);
 }
 
-// URL: #/CODE?c=lat,lng&z=zoom&l=layers&f=levels&s=sector&e=enterprise  (CODE omitted = the country)
+// URL: #/CODE?m=method&c=lat,lng&z=zoom&l=layers&f=levels&s=sector&e=enterprise
+// (CODE omitted = the country; the method in the URL makes a shared link show the same map)
 
 function parseHash() {
   const hash = decodeURIComponent(location.hash || '').replace(/^#/, '');
@@ -64,12 +73,14 @@ function parseHash() {
   if (params.has('l')) out.layers = params.get('l').split(',').filter((n) => ALL_LAYERS.includes(n));
   if (params.has('f')) out.levels = params.get('f').split(',').filter((n) => LEVELS.includes(n));
   if (params.has('s')) out.sector = params.get('s');
+  if (METHOD.test(params.get('m') || '')) out.method = params.get('m');
   out.detail = /^\d{1,10}$/.test(params.get('e') || '') ? Number(params.get('e')) : null;
   return out;
 }
 
 function buildHash() {
   const params = new URLSearchParams();
+  params.set('m', currentMethod());
   if (riskMap && state.view) {
     const c = riskMap.map.getCenter();
     params.set('c', `${c.lat.toFixed(4)},${c.lng.toFixed(4)}`);
@@ -80,7 +91,7 @@ function buildHash() {
   if (state.levels.size < LEVELS.length) params.set('f', [...state.levels].join(','));
   if (state.sector) params.set('s', state.sector);
   if (state.detail) params.set('e', String(state.detail));
-  const query = params.toString().replace(/%2C/g, ',');
+  const query = params.toString().replace(/%2C/g, ',').replace(/%2F/g, '/');
   return `#/${state.code || ''}${query ? `?${query}` : ''}`;
 }
 
@@ -102,7 +113,7 @@ const riskMap = new RiskMap($('#map'), {
     }
     navigate(p.code, { push: true });
   },
-  onMoveEnd: () => { if (state.view) writeHash(false); },
+  onMoveEnd: () => { if (state.view && !state.fitting) writeHash(false); },
   onHover: (feature, event) => hoverCard(feature, event),
 });
 window.RiskAtlas = { state, riskMap };
@@ -141,11 +152,20 @@ function hoverCard(feature, event) {
 
 // Drill-down
 
+function currentMethod() {
+  return state.method || state.settings.method;
+}
+
+/** The method as API query parameters. */
+function methodQuery() {
+  const [method, normalise] = currentMethod().split('/');
+  return `&method=${method}${normalise ? `&normalise=${normalise}` : ''}`;
+}
+
 function viewUrl(code) {
   let url = `/api/map/view?detail=${detailFor(code)}`;
   if (code) url += `&code=${code}`;
-  if (state.settings.method && state.settings.method !== 'highest') url += `&method=${state.settings.method}`;
-  return url;
+  return url + methodQuery();
 }
 
 /** Show a region (`code`), or without one the country — or, with `home`, the signed-in
@@ -161,7 +181,7 @@ async function navigate(code, { push = false, center = null, zoom = null, fit = 
   } catch (error) {
     if (ticket !== state.request || isAbort(error)) return;
     if (error && error.status === 404 && code) {
-      toast(`${t('common.error')}: ${code}`);
+      toast(fmt('nav.unknownRegion', { code }), 5000);
       navigate(null, { push: false });
       return;
     }
@@ -174,10 +194,19 @@ async function navigate(code, { push = false, center = null, zoom = null, fit = 
   state.code = code;
   state.view = view;
   state.detail = detail;
+  state.filtered = null;
   riskMap.showChildren(view);
+  riskMap.showSouthChinaSea(!code || view.region.level === 'province');
   $('#hovercard').hidden = true;
-  if (center && zoom !== null) riskMap.map.setView(center, zoom, { animate: false });
-  else if (fit) riskMap.fitView(view, { animate: false });
+  // The new view's URL is written below (pushed for a drill step): a moveend of the fit
+  // writing it first would replace the previous step's entry and Back would skip it.
+  state.fitting = true;
+  try {
+    if (center && zoom !== null) riskMap.map.setView(center, zoom, { animate: false });
+    else if (fit) riskMap.fitView(view, { animate: false });
+  } finally {
+    state.fitting = false;
+  }
   renderBreadcrumb();
   renderAll();
   writeHash(push);
@@ -186,14 +215,16 @@ async function navigate(code, { push = false, center = null, zoom = null, fit = 
   if (!document.body.dataset.ready && window.performance && performance.mark) performance.mark('ra-first-map');
   document.body.dataset.ready = 'true';
   document.body.dataset.code = code || '';
+  document.body.dataset.method = currentMethod();
   loadTrend(ticket);
+  loadFilteredCounts();
 }
 
 async function loadTrend(ticket) {
   const to = new Date();
   const from = new Date(to.getTime() - 90 * 86400000);
   const range = `from=${isoDay(from)}&to=${isoDay(to)}`;
-  const method = state.settings.method !== 'highest' ? `&method=${state.settings.method}` : '';
+  const method = methodQuery();
   const url = state.code ? `/api/risk/trend?region=${state.code}&${range}${method}` : `/api/map/trend?${range}${method}`;
   try {
     const trend = await getJSON(url);
@@ -211,6 +242,7 @@ function renderAll() {
     return;
   }
   renderPanel(panelBody, state.view, {
+    filtered: state.filtered,
     onChild: (code) => {
       const child = riskMap.byCode.get(code);
       if (child && child.feature.properties.level_kind === 'grid') {
@@ -223,7 +255,92 @@ function renderAll() {
     },
     onChildHover: (code) => riskMap.highlight(code),
   });
+  renderCompare();
 }
+
+// Counts under the colour and sector filters (legend and panel say what the map shows)
+
+function filtersOn() {
+  return state.levels.size < LEVELS.length || Boolean(state.sector);
+}
+
+async function loadFilteredCounts() {
+  if (!filtersOn()) {
+    if (state.filtered) { state.filtered = null; renderAll(); }
+    return;
+  }
+  const params = new URLSearchParams();
+  if (state.code) params.set('code', state.code);
+  if (state.levels.size < LEVELS.length) params.set('level', [...state.levels].join(',') || 'none');
+  if (state.sector) params.set('sector', state.sector);
+  const ticket = state.request;
+  try {
+    const counts = await getJSON(`/api/map/counts?${params}`);
+    if (ticket !== state.request) return;
+    state.filtered = counts;
+    renderAll();
+    document.body.dataset.filteredCounts = params.toString();
+  } catch (error) {
+    if (ticket === state.request) { state.filtered = null; renderAll(); }
+  }
+}
+
+// Comparing two dates (in the panel)
+
+const compareState = { from: null, to: null, result: null, code: undefined };
+
+function renderCompare() {
+  const box = panelBody.querySelector('#compare');
+  if (!box) return;
+  const today = new Date();
+  if (!compareState.from) {
+    compareState.from = isoDay(new Date(today.getTime() - 30 * 86400000));
+    compareState.to = isoDay(today);
+  }
+  const r = compareState.code === (state.code || '') ? compareState.result : null;
+  box.innerHTML = `<h2>${escapeHtml(t('compare.title'))}</h2>
+    <form id="compare-form"><label>${escapeHtml(t('compare.from'))} <input type="date" name="from" value="${escapeHtml(compareState.from)}" required></label>
+    <label>${escapeHtml(t('compare.to'))} <input type="date" name="to" value="${escapeHtml(compareState.to)}" required></label>
+    <button type="submit" class="btn">${escapeHtml(t('compare.run'))}</button></form>
+    <div class="result" id="compare-result">${r ? compareResult(r) : ''}</div>`;
+  box.querySelector('#compare-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const form = e.target;
+    compareState.from = form.from.value;
+    compareState.to = form.to.value;
+    const region = state.code ? `&region=${state.code}` : '';
+    try {
+      const result = await getJSON(`/api/risk/compare?from=${compareState.from}&to=${compareState.to}${region}${methodQuery()}`);
+      compareState.result = result;
+      compareState.code = result.code;
+      renderCompare();
+    } catch (error) {
+      box.querySelector('#compare-result').textContent = `${t('common.error')}: ${error.message || error}`;
+    }
+  });
+}
+
+function compareResult(r) {
+  const arrow = (d) => `<b class="${d}">${escapeHtml(t(`compare.${d}`))}</b>`;
+  const level = (l) => escapeHtml(t(l ? `level.${l}.short` : 'level.none'));
+  const regions = r.regions.items.slice(0, 10).map((i) => `<li>${arrow(i.direction)} ${escapeHtml(i.name)} ${level(i.from_level)} → ${level(i.to_level)}</li>`).join('');
+  const enterprises = r.enterprises.items.slice(0, 10).map((i) => `<li>${arrow(i.direction)} <a href="#" data-enterprise="${Number(i.id)}">${escapeHtml(i.name)}</a> ${level(i.from_level)} → ${level(i.to_level)}</li>`).join('');
+  const dangers = r.major_dangers.items.slice(0, 10).map((i) => `<li>${escapeHtml(t(i.change === 'new' ? 'compare.new' : 'compare.closed', i.change))} ${escapeHtml(i.title)}</li>`).join('');
+  const nothing = !r.regions.items.length && !r.enterprises.up && !r.enterprises.down
+    && !r.major_dangers.new && !r.major_dangers.closed;
+  return `<div id="compare-summary" data-regions-up="${r.regions.up}" data-regions-down="${r.regions.down}">
+    <div>${escapeHtml(fmt('compare.regions', r.regions))}</div>${regions ? `<ul>${regions}</ul>` : ''}
+    <div>${escapeHtml(fmt('compare.enterprises', r.enterprises))}</div>${enterprises ? `<ul>${enterprises}</ul>` : ''}
+    <div>${escapeHtml(fmt('compare.dangers', r.major_dangers))}</div>${dangers ? `<ul>${dangers}</ul>` : ''}
+    ${nothing ? `<div class="note">${escapeHtml(t('compare.none'))}</div>` : ''}</div>`;
+}
+
+panelBody.addEventListener('click', (e) => {
+  const link = e.target.closest('#compare a[data-enterprise]');
+  if (!link) return;
+  e.preventDefault();
+  openDossier(Number(link.dataset.enterprise), { push: true });
+});
 
 // The enterprise dossier in the panel
 
@@ -299,7 +416,9 @@ $('.brand').addEventListener('click', (e) => { e.preventDefault(); navigate(null
 function onLocationChange() {
   const wanted = parseHash();
   applyHashOptions(wanted);
-  if (wanted.code !== state.code || !state.view) {
+  const methodChanged = wanted.method && wanted.method !== currentMethod();
+  if (methodChanged) state.method = wanted.method;
+  if (wanted.code !== state.code || !state.view || methodChanged) {
     navigate(wanted.code, { push: false, center: wanted.center, zoom: wanted.zoom ?? null, detail: wanted.detail });
     return;
   }
@@ -452,25 +571,31 @@ function renderLegend() {
   if (legendControl.collapsed) {
     div.innerHTML = `${head}<div class="extra">${LEVELS.map((l) => `<span><i class="sw fill ${l}"></i>${escapeHtml(t(`level.${l}.short`))}</span>`).join('')}</div>`;
   } else {
+    // Under a colour or sector filter, the counts of what the map shows.
+    const f = state.filtered;
+    const pick = (key, own) => (l) => (f ? (f[key] ? f[key][l] : null) : own[l]);
     const cols = [
       ['regions', t('legend.regions'), (l) => childCounts[l] || 0],
-      ['risk_points', t('panel.riskPoints'), (l) => r.counts[l]],
-      ['enterprises', t('panel.enterprises'), (l) => r.enterprises[l]],
-      ['public_zones', t('panel.publicZones'), (l) => r.public_zones[l]],
+      ['risk_points', t('panel.riskPoints'), pick('risk_points', r.counts)],
+      ['enterprises', t('panel.enterprises'), pick('enterprises', r.enterprises)],
+      ['public_zones', t('panel.publicZones'), pick('public_zones', r.public_zones)],
     ];
     const rows = LEVELS.map((l) => `<tr><td class="lbl"><i class="sw fill ${l}"></i>${escapeHtml(t(`level.${l}`))}</td>${
-      cols.map(([key, , value]) => `<td data-legend="${key}" data-level="${l}">${num(value(l))}</td>`).join('')}</tr>`).join('');
+      cols.map(([key, , value]) => `<td data-legend="${key}" data-level="${l}">${value(l) === null ? '–' : num(value(l))}</td>`).join('')}</tr>`).join('');
     const none = `<tr><td class="lbl"><i class="sw fill none"></i>${escapeHtml(t('level.none'))}</td><td data-legend="regions" data-level="none">${num(childCounts.none || 0)}</td><td></td><td></td><td></td></tr>`;
     const extras = [];
     const shown = shownLayers();
     if (shown.has('hazard_sources')) {
-      extras.push(...[1, 2, 3, 4].map((g) => `<span data-legend="hazard_sources" data-grade="${g}">${gradeSymbolSvg(g, 14)}${escapeHtml(gradeLabel(g))} ${num(r.hazard_sources[String(g)] || 0)}</span>`));
+      const sources = state.filtered ? state.filtered.hazard_sources : r.hazard_sources;
+      extras.push(...[1, 2, 3, 4].map((g) => `<span data-legend="hazard_sources" data-grade="${g}">${gradeSymbolSvg(g, 14)}${escapeHtml(gradeLabel(g))} ${num(sources[String(g)] || 0)}</span>`));
     }
     if (shown.has('emergency_resources')) {
       extras.push(`<span>${resourceSymbolSvg('fire_station', 14)}${resourceSymbolSvg('hospital', 14)}${resourceSymbolSvg('rescue_team', 14)}${resourceSymbolSvg('materials_depot', 14)} ${escapeHtml(t('legend.resources'))}</span>`);
     }
     if (shown.has('heat')) extras.push(`<span><i class="heat-bar"></i> ${escapeHtml(t('legend.heat'))}</span>`);
-    div.innerHTML = `${head}<table><thead><tr><th></th>${cols.map(([, label]) => `<th>${escapeHtml(label)}</th>`).join('')}</tr></thead><tbody>${rows}${none}</tbody></table>${extras.length ? `<div class="extra">${extras.join('')}</div>` : ''}`;
+    if (riskMap.southChinaSea) extras.push(`<span><svg width="18" height="8" aria-hidden="true"><line x1="0" y1="4" x2="18" y2="4" stroke="#5b7590" stroke-width="2"/></svg> ${escapeHtml(t('legend.maritime'))}</span>`);
+    const title = state.filtered ? ` <small>${escapeHtml(t('legend.filtered'))}</small>` : '';
+    div.innerHTML = `${head.replace('<button', `${title}<button`)}<table><thead><tr><th></th>${cols.map(([, label]) => `<th>${escapeHtml(label)}</th>`).join('')}</tr></thead><tbody>${rows}${none}</tbody></table>${extras.length ? `<div class="extra">${extras.join('')}</div>` : ''}`;
   }
   div.querySelector('#legend-toggle').addEventListener('click', () => {
     legendControl.collapsed = !legendControl.collapsed;
@@ -480,6 +605,8 @@ function renderLegend() {
 
 function applyLayers() {
   riskMap.setOverlays(shownLayers(), { levels: state.levels, sector: state.sector });
+  const filterKey = `${[...state.levels].join()}|${state.sector}|${state.code}`;
+  if (filterKey !== applyLayers.filterKey) { applyLayers.filterKey = filterKey; loadFilteredCounts(); }
   if (layersControl.div && layersControl.open) {
     layersControl.div.querySelectorAll('input[data-layer]:not(:disabled)').forEach((i) => { i.checked = state.layers.has(i.dataset.layer); });
     layersControl.div.querySelectorAll('input[data-level]').forEach((i) => { i.checked = state.levels.has(i.dataset.level); });
@@ -517,7 +644,7 @@ function renderSearch() {
     searchList.innerHTML = searchItems.map((item, i) => `<li role="option" data-index="${i}" aria-selected="${i === searchIndex}">
       <span class="kind ${escapeHtml(item.type)}">${escapeHtml(t(`search.${item.type}`))}</span>
       <span class="name">${escapeHtml(item.name)}</span>
-      <span class="ctx">${escapeHtml(item.type === 'enterprise' ? `${item.context} · ${item.credit_code}` : item.context)}</span></li>`).join('');
+      <span class="ctx">${escapeHtml(item.type === 'enterprise' ? `${item.context} · ${item.substance || item.credit_code}` : item.context)}</span></li>`).join('');
   }
   searchList.hidden = false;
 }
@@ -545,7 +672,7 @@ async function chooseResult(item) {
     [t('popup.sector'), escapeHtml(d.sector)],
     [t('popup.credit'), escapeHtml(d.credit_code)],
     [t('dossier.address'), escapeHtml(d.address)],
-    [t('popup.contact'), d.responsible_person ? `${escapeHtml(d.responsible_person)} ${escapeHtml(d.responsible_phone || '')}` : null],
+    [t('popup.contact'), d.responsible_person ? `${escapeHtml(d.responsible_person)} ${phoneLink(d.responsible_phone)}` : null],
   ]);
   L.popup({ maxWidth: 300 }).setLatLng([item.lat, item.lon]).setContent(`<div class="popup"><h3>${escapeHtml(d.name)}</h3>${facts}
     <a class="more" href="#" data-enterprise="${Number(item.id)}">${escapeHtml(t('dossier.open'))} →</a></div>`).openOn(riskMap.map);
@@ -590,21 +717,22 @@ $('#btn-settings').addEventListener('click', () => {
   const form = $('#settings-form');
   form.basemap.value = state.settings.basemap;
   form.tdtKey.value = state.settings.tdtKey || '';
-  form.method.value = state.settings.method;
+  form.method.value = currentMethod().split('/')[0];
   form.lang.value = getLang();
   dialog.showModal();
 });
 dialog.addEventListener('close', () => {
   if (dialog.returnValue !== 'save') return;
   const form = $('#settings-form');
-  const methodChanged = form.method.value !== state.settings.method;
+  const methodChanged = form.method.value !== currentMethod().split('/')[0];
   state.settings = { basemap: form.basemap.value, tdtKey: form.tdtKey.value.trim(), method: form.method.value };
+  state.method = form.method.value;
   localStorage.setItem(SETTINGS_KEY, JSON.stringify(state.settings));
   applyBasemap();
   if (form.lang.value !== getLang()) switchLanguage(form.lang.value);
   if (methodChanged) {
     const c = riskMap.map.getCenter();
-    navigate(state.code, { center: [c.lat, c.lng], zoom: riskMap.map.getZoom() });
+    navigate(state.code, { center: [c.lat, c.lng], zoom: riskMap.map.getZoom(), push: true });
   }
 });
 
@@ -635,12 +763,31 @@ $('#btn-export').addEventListener('click', (e) => {
   exportMenu.querySelector('[data-export="html"]').title = state.code ? '' : t('export.htmlNeedsRegion');
 });
 document.addEventListener('click', () => { exportMenu.hidden = true; });
+exportMenu.querySelector('.print-row').addEventListener('click', (e) => e.stopPropagation());
 exportMenu.addEventListener('click', async (e) => {
   const button = e.target.closest('button[data-export]');
   if (!button || !state.view) return;
   exportMenu.hidden = true;
   const kind = button.dataset.export;
   if (kind === 'html' && !state.code) { toast(t('export.htmlNeedsRegion')); return; }
+  if (kind === 'print') {
+    // The server draws the vector PDF (imprint, inset and all): open it with the user's token.
+    const params = new URLSearchParams({ paper: $('#print-paper').value,
+      orientation: $('#print-orientation').value, points: exportPoints(), download: 'true' });
+    if (state.code) params.set('code', state.code);
+    const [method, normalise] = currentMethod().split('/');
+    params.set('method', method);
+    if (normalise) params.set('normalise', normalise);
+    toast(t('export.working'), 8000);
+    try {
+      const name = await exportPrintPdf(`/api/exports/print.pdf?${params}`,
+        `riskatlas-${state.code || 'china'}-${params.get('paper')}.pdf`);
+      toast(`${t('export.done')}: ${name}`);
+    } catch (error) {
+      toast(`${t('export.failed')}: ${error.message || error}`);
+    }
+    return;
+  }
   toast(t('export.working'), 8000);
   try {
     const name = kind === 'html' ? await exportOfflineHtml(state, exportPoints())
@@ -838,6 +985,12 @@ const initial = parseHash();
 if (initial.layers) state.layers = new Set(initial.layers);
 if (initial.levels) state.levels = new Set(initial.levels);
 if (initial.sector !== undefined) state.sector = initial.sector;
+if (initial.method) state.method = initial.method;
+getJSON('/api/map/cartography').then((data) => {
+  riskMap.setCartography(data);
+  state.cartography = data;
+  renderLegend();
+}).catch(() => {});
 // The choropleth first; the tile layers once it is drawn (they would compete for the server).
 navigate(initial.code, { push: false, center: initial.center, zoom: initial.zoom ?? null, detail: initial.detail,
   home: true })

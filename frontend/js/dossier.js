@@ -1,7 +1,7 @@
 // The side panel's enterprise dossier (企业风险档案): what a popup's details link opens.
 
 import { num, t } from './i18n.js';
-import { escapeHtml, factList, levelBadge, levelClass } from './fragments.js';
+import { escapeHtml, factList, levelBadge, levelClass, phoneLink } from './fragments.js';
 import { GRADE_NUMERALS, gradeSymbolSvg } from './symbols.js';
 
 
@@ -112,7 +112,7 @@ export function renderDossier(root, dossier, { onBack, onLocate } = {}) {
       [t('popup.park'), escapeHtml(e.park)],
       [t('dossier.address'), escapeHtml(e.address)],
       [t('dossier.employees'), e.employees !== null && e.employees !== undefined ? num(e.employees) : null],
-      [t('dossier.responsible'), e.responsible_person ? `${escapeHtml(e.responsible_person)} ${escapeHtml(e.responsible_phone || '')}` : null],
+      [t('dossier.responsible'), e.responsible_person ? `${escapeHtml(e.responsible_person)} ${phoneLink(e.responsible_phone)}` : null],
       [t('dossier.government'), escapeHtml(e.government_person)],
       [t('popup.county'), escapeHtml(e.county_code)],
     ], 'facts')}</div>

@@ -6,6 +6,7 @@ import { authFetch } from './auth.js';
 import { getLang, num, t } from './i18n.js';
 import { gradeSymbolSvg, resourceSymbolSvg } from './symbols.js';
 import { gradeLabel, methodText } from './panel.js';
+import { insetSvg } from './map.js';
 
 const FONT = '"PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans SC", sans-serif';
 const SCALE = 2;            // output pixels per CSS pixel (≈ 200 dpi on an A4 landscape page)
@@ -279,6 +280,36 @@ async function drawLegend(ctx, state, riskMap, right, bottom) {
 }
 
 /** Compose the current view into a canvas: title, region, date, map, legend, scale, north. */
+/** The maritime boundary over the map and the 南海诸岛 inset in the lower left corner. */
+async function drawSouthChinaSea(ctx, riskMap, ox, oy, size) {
+  const { map, cartography } = riskMap;
+  ctx.strokeStyle = '#5b7590';
+  ctx.lineWidth = 2;
+  ctx.beginPath();
+  for (const line of cartography.maritime.geometry.coordinates) {
+    line.forEach(([lon, lat], i) => {
+      const p = map.latLngToContainerPoint([lat, lon]);
+      if (i === 0) ctx.moveTo(ox + p.x, oy + p.y); else ctx.lineTo(ox + p.x, oy + p.y);
+    });
+  }
+  ctx.stroke();
+  const svg = insetSvg(cartography.inset, cartography.maritime);
+  const image = await loadImage(`data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`);
+  const x = ox + 12; const y = oy + size.y - 40 - image.height;
+  ctx.drawImage(image, x, y);
+  ctx.strokeStyle = '#1f2d3d';
+  ctx.lineWidth = 1;
+  ctx.strokeRect(x, y, image.width, image.height);
+}
+
+/** The server's vector PDF (A4–A0), fetched with the user's token and saved. */
+export async function exportPrintPdf(url, name) {
+  const response = await authFetch(url);
+  if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
+  download(await response.blob(), name);
+  return name;
+}
+
 export async function composeView(state, riskMap) {
   const { map } = riskMap;
   const size = map.getSize();
@@ -327,6 +358,7 @@ export async function composeView(state, riskMap) {
   drawNorthArrow(ctx, ox + size.x - 36, oy + 16);
   drawScaleBar(ctx, riskMap, ox + 18, oy + size.y - 18);
   await drawLegend(ctx, state, riskMap, ox + size.x - 12, oy + size.y - 12);
+  if (riskMap.southChinaSea && riskMap.cartography) await drawSouthChinaSea(ctx, riskMap, ox, oy, size);
   ctx.restore();
   ctx.strokeStyle = '#1f2d3d';
   ctx.lineWidth = 1.5;
@@ -336,7 +368,9 @@ export async function composeView(state, riskMap) {
   ctx.font = `400 11px ${FONT}`;
   ctx.fillStyle = '#8592a0';
   ctx.textAlign = 'left';
-  ctx.fillText(t('export.source'), MARGIN, oy + size.y + 22);
+  const imprint = riskMap.cartography ? riskMap.cartography.imprint : null;
+  const source = imprint ? `${imprint.review_number}　编制单位：${imprint.compiler}　数据截至：${imprint.data_as_of}` : t('export.source');
+  ctx.fillText(source, MARGIN, oy + size.y + 22, size.x - 140);
   ctx.textAlign = 'right';
   ctx.fillText(`RiskAtlas · ${day}`, MARGIN + size.x, oy + size.y + 22);
   return { canvas, title, day, width, height };

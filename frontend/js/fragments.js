@@ -27,3 +27,11 @@ export function factList(rows, className = '') {
   return `<dl${className ? ` class="${className}"` : ''}>${shown
     .map(([label, value]) => `<dt>${escapeHtml(label)}</dt><dd>${value}</dd>`).join('')}</dl>`;
 }
+
+/** A phone number as a tap-to-call link (tel: keeps only digits, +, - and spaces; the text
+ *  shown is escaped). Empty for none. */
+export function phoneLink(phone) {
+  if (!phone) return '';
+  const dial = String(phone).replace(/[^\d+\-]/g, '');
+  return dial ? `<a class="tel" href="tel:${dial}">${escapeHtml(phone)}</a>` : escapeHtml(phone);
+}

@@ -3,7 +3,7 @@
 
 import { LEVELS, debounce, getJSON, isAbort, progress } from './api.js';
 import { num, t } from './i18n.js';
-import { escapeHtml, factList, levelBadge } from './fragments.js';
+import { escapeHtml, factList, levelBadge, phoneLink } from './fragments.js';
 import { GRADE_NUMERALS, colourOf } from './symbols.js';
 import { sourceOf } from './tiles/styles.js';
 import { WorkerTileLayer } from './tiles/layer.js';
@@ -16,6 +16,27 @@ const HAS_LEVEL = new Set(['enterprises', 'risk_points', 'hazard_sources', 'publ
 const PANES = { choropleth: 350, boundaries: 360, grid: 370, public_zones: 380, heat: 390,
   risk_points: 410, enterprises: 420, emergency_resources: 430, hazard_sources: 440,
   highlight: 450, labels: 460 };
+
+// The heat map's ramp: purples, so a hot spot is never read as one of the four risk colours.
+export const HEAT_GRADIENT = { 0.15: '#dadaeb', 0.4: '#9e9ac8', 0.7: '#6a51a3', 1: '#3f007d' };
+
+/** The 南海诸岛 inset as an SVG string: land and maritime boundary in an equirectangular
+ *  frame (attributes only, as the CSP allows no style attribute). */
+export function insetSvg(inset, maritime, width = 118, height = 160) {
+  const [x0, y0, x1, y1] = inset.bbox;
+  const k = Math.cos(((y0 + y1) / 2) * Math.PI / 180);
+  const scale = Math.min(width / ((x1 - x0) * k), height / (y1 - y0));
+  const px = (lon) => ((lon - x0) * k * scale).toFixed(1);
+  const py = (lat) => ((y1 - lat) * scale).toFixed(1);
+  const ring = (r) => `M${r.map(([lon, lat]) => `${px(lon)},${py(lat)}`).join('L')}Z`;
+  const land = inset.land.map((f) => polygonsOf(f.geometry).map((p) => p.map(ring).join('')).join('')).join('');
+  const lines = maritime.geometry.coordinates.map((l) => `M${l.map(([lon, lat]) => `${px(lon)},${py(lat)}`).join('L')}`).join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${escapeHtml(inset.title)}">`
+    + `<rect width="${width}" height="${height}" fill="#ffffff"/>`
+    + `<path d="${land}" fill="#e6e9ed" stroke="#8a96a3" stroke-width="0.5" fill-rule="evenodd"/>`
+    + `<path d="${lines}" fill="none" stroke="#5b7590" stroke-width="1.3"/>`
+    + `<text x="${width - 4}" y="${height - 5}" font-size="10" text-anchor="end" fill="#1f2d3d">${escapeHtml(inset.title)}</text></svg>`;
+}
 
 // Point-in-polygon on GeoJSON (WGS 84), with the bounding box checked first.
 
@@ -96,6 +117,40 @@ export class RiskMap {
       if (this.enabled.has('heat')) this._reloadHeatSoon();
     });
     this._reloadHeatSoon = debounce(() => this._reloadHeat(), 180);
+  }
+
+  // The South China Sea: maritime boundary and the 南海诸岛 inset (national, provincial)
+
+  setCartography(data) {
+    this.cartography = data;
+    this.maritimeLayer = L.geoJSON(data.maritime, { pane: 'boundaries', interactive: false,
+      style: () => ({ color: '#5b7590', weight: 2, opacity: 0.95 }) });
+    const svg = insetSvg(data.inset, data.maritime);
+    const Inset = L.Control.extend({
+      options: { position: 'bottomleft' },
+      onAdd() {
+        const div = L.DomUtil.create('div', 'leaflet-control ra-inset');
+        div.id = 'scs-inset';
+        div.innerHTML = svg;
+        L.DomEvent.disableClickPropagation(div);
+        return div;
+      },
+    });
+    this.insetControl = new Inset();
+    this.showSouthChinaSea(this.southChinaSea || false);
+  }
+
+  /** Show the maritime boundary and the inset (national and provincial maps) or not. */
+  showSouthChinaSea(on) {
+    this.southChinaSea = on;
+    if (!this.cartography) return;
+    if (on) {
+      this.maritimeLayer.addTo(this.map);
+      if (!this.insetControl._map) this.insetControl.addTo(this.map);
+    } else {
+      this.map.removeLayer(this.maritimeLayer);
+      if (this.insetControl._map) this.insetControl.remove();
+    }
   }
 
   // Basemaps
@@ -325,7 +380,7 @@ export class RiskMap {
       } else if (name === 'emergency_resources') {
         rows.splice(0, 1);
         rows.push([t('popup.kind'), escapeHtml(t(`res.${p.kind}`, p.kind))],
-          [t('popup.contact'), escapeHtml(p.contact)], [t('popup.phone'), escapeHtml(p.phone)]);
+          [t('popup.contact'), escapeHtml(p.contact)], [t('popup.phone'), phoneLink(p.phone)]);
       } else if (name === 'grid') {
         rows.push([t('popup.warden'), escapeHtml(p.warden)],
           [t('panel.riskPoints'), LEVELS.map((l) => num(p[l])).join(' / ')]);
@@ -374,7 +429,7 @@ export class RiskMap {
 
   _heatLayer() {
     return L.heatLayer([], { radius: 18, blur: 15, minOpacity: 0.2, maxZoom: this.map.getZoom(),
-      gradient: { 0.15: '#2f6fd6', 0.45: '#f7d117', 0.7: '#f5891f', 1: '#e8222d' } });
+      gradient: HEAT_GRADIENT });
   }
 
   async _reloadHeat() {

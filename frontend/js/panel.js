@@ -16,18 +16,32 @@ export function gradeLabel(grade) {
   return getLang() === 'en' ? `Grade ${['I', 'II', 'III', 'IV'][grade - 1]}` : `${'一二三四'[grade - 1]}级`;
 }
 
+/** t() with {name} placeholders filled (values escaped by the caller's escapeHtml). */
+export function fmt(key, vars) {
+  return t(key).replace(/\{(\w+)\}/g, (m, k) => (vars[k] === undefined || vars[k] === null ? '–' : String(vars[k])));
+}
+
 function levelName(level) {
   return t(level ? `level.${level}` : 'level.none');
 }
 
-function countsTable(region) {
-  const rows = [
+/** The counts by colour: the region's, or under the map's filters when `filtered` is given
+ *  (public zones have no sector: a row of dashes under a sector filter). */
+function countsTable(region, filtered) {
+  const rows = filtered ? [
+    ['riskPoints', filtered.risk_points],
+    ['enterprises', filtered.enterprises],
+    ['publicZones', filtered.public_zones],
+  ] : [
     ['riskPoints', region.counts],
     ['enterprises', region.enterprises],
     ['publicZones', region.public_zones],
   ];
   const head = LEVELS.map((l) => `<th title="${escapeHtml(levelName(l))}"><span class="dot fill ${l}"></span></th>`).join('');
   const body = rows.map(([key, counts]) => {
+    if (!counts) {
+      return `<tr data-row="${key}"><td>${escapeHtml(t(`panel.${key}`))}</td>${LEVELS.map((l) => `<td data-level="${l}">–</td>`).join('')}<td>–</td></tr>`;
+    }
     const total = LEVELS.reduce((s, l) => s + (counts[l] || 0), 0);
     // Shares drawn as SVG rectangles: sized by attributes, as the CSP allows no style attribute.
     let start = 0;
@@ -72,7 +86,25 @@ function ranking(view) {
   return `<div class="section"><h2>${escapeHtml(title)} <small>${escapeHtml(t('level.red.short'))}/${escapeHtml(t('level.orange.short'))} · ${escapeHtml(t('panel.enterprises'))}</small></h2><ol class="ranking" id="ranking">${items}</ol></div>`;
 }
 
-export function renderPanel(root, view, { onChild, onChildHover } = {}) {
+/** Why the region has its level, in plain words: what the level means, the largest
+ *  contributors, the breaks (composite index); a sentence for the other methods. */
+function whyBlock(r) {
+  const method = String(r.method || '');
+  const ex = r.explain;
+  let body;
+  if (method.startsWith('composite') && ex) {
+    const top = ex.contributors.slice(0, 3).map((c) => `<li data-measure="${escapeHtml(c.measure)}"><b>${escapeHtml(c.label)}</b> ${num(c.count)} ${escapeHtml(c.unit)}<span class="share">${Math.round(c.share * 100)}%</span></li>`).join('');
+    const b = ex.breaks;
+    body = `<p class="meaning">${escapeHtml(ex.meaning)}</p>
+      ${top ? `<div class="sub">${escapeHtml(t('why.top'))}</div><ol class="contributors">${top}</ol>` : ''}
+      <p class="note">${r.index !== null && r.index !== undefined ? `${escapeHtml(fmt('why.value', { v: r.index, unit: ex.normalise_unit }))}<br>` : ''}${b ? escapeHtml(fmt('why.breaks', { n: b.units, y: b.yellow, o: b.orange, r: b.red, unit: ex.normalise_unit })) : ''}</p>`;
+  } else {
+    body = `<p class="meaning">${escapeHtml(t(method.startsWith('highest') ? 'why.highest' : 'why.index'))}</p>`;
+  }
+  return `<div class="section why" id="level-why"><h2>${escapeHtml(t('why.title'))}</h2>${body}</div>`;
+}
+
+export function renderPanel(root, view, { onChild, onChildHover, filtered = null } = {}) {
   const r = view.region;
   const method = methodText(r.method);
   const kind = t(`kind.${r.level}`, r.level);
@@ -88,7 +120,8 @@ export function renderPanel(root, view, { onChild, onChildHover } = {}) {
         <div class="big">${escapeHtml(levelName(level))}</div></div>
       <div class="method" id="region-method" title="${escapeHtml(method.label)}">${escapeHtml(t('panel.method'))}${getLang() === 'en' ? ': ' : '：'}${escapeHtml(method.short)}<br><code>${escapeHtml(method.label)}</code>${r.index !== null && r.index !== undefined ? `<br>${escapeHtml(t('panel.index'))} ${escapeHtml(r.index)}` : ''}</div>
     </div>
-    <div class="section"><h2>${escapeHtml(t('panel.counts'))}</h2>${countsTable(r)}</div>
+    ${whyBlock(r)}
+    <div class="section"><h2>${escapeHtml(t('panel.counts'))}${filtered ? ` <small>${escapeHtml(t('legend.filtered'))}</small>` : ''}</h2>${countsTable(r, filtered)}</div>
     <div class="section"><div class="kpis">
       <div class="kpi ${r.open_major_dangers ? 'alert' : ''}" id="kpi-open-major"><div class="v">${num(r.open_major_dangers)}</div><div class="k">${escapeHtml(t('panel.openMajor'))}</div></div>
       <div class="kpi"><div class="v">${num(r.open_dangers)}</div><div class="k">${escapeHtml(t('panel.openAll'))}</div></div>
@@ -97,6 +130,7 @@ export function renderPanel(root, view, { onChild, onChildHover } = {}) {
     </div></div>
     <div class="section"><h2>${escapeHtml(t('panel.hazards'))}</h2>${hazardGrades(r)}</div>
     <div class="section trend" id="trend"><h2>${escapeHtml(t('panel.trend'))} <small>${escapeHtml(t('panel.trendDays'))}</small></h2><div class="note">${escapeHtml(t('common.loading'))}</div></div>
+    <div class="section compare" id="compare"></div>
     ${ranking(view)}
     <div class="foot-note">${escapeHtml(t('panel.clickHint'))}<br>${escapeHtml(t('panel.source'))}</div>`;
   const list = root.querySelector('#ranking');

@@ -13,14 +13,18 @@ import { RESOURCE_COLOUR, RESOURCE_KINDS, colourOf } from '../symbols.js';
 
 export const order = (properties) => RANK[properties.level] || 0;
 
+// A red point on a red region would vanish: red points get a dark outline (a halo), the
+// others a white one.
+const outline = (p) => (p.level === 'red' ? { color: '#1f2d3d', weight: 1.6 } : { color: '#ffffff', weight: 1 });
+
 function pointStyle(p, z, base) {
   if (p.aggregated) {
     const grow = z <= 5 ? 0.8 : z <= 7 ? 1.1 : 1.4;
     return { radius: Math.min(14, base + Math.log2(p.count + 1) * grow), fillColor: colourOf(p.level),
-      fillOpacity: 0.82, color: '#ffffff', weight: 1.2, opacity: 1 };
+      fillOpacity: 0.82, opacity: 1, ...outline(p), weight: outline(p).weight + 0.2 };
   }
   const radius = z >= 15 ? base + 2.5 : z >= 13 ? base + 1.5 : base;
-  return { radius, fillColor: colourOf(p.level), fillOpacity: 0.95, color: '#ffffff', weight: 1, opacity: 1 };
+  return { radius, fillColor: colourOf(p.level), fillOpacity: 0.95, opacity: 1, ...outline(p) };
 }
 
 /** layer name → (properties, zoom) → style. */
