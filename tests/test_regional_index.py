@@ -6,6 +6,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.risk import regional_index
+from app.risk.methods import ruleset_version
 
 # Ningxia counties of similar size (≈ 950–1100 km²).
 DAWUKOU, LONGDE, JINGYUAN, HUINONG = "640202", "640423", "640424", "640205"
@@ -69,7 +70,7 @@ def test_a_county_with_a_first_grade_source_ranks_above_one_without(
     # Nothing registered: no level rather than blue.
     assert rows["640402"]["regional_level"] is None
     # The method is the default and names its version, breaks included.
-    assert dawukou["method"].startswith("composite/area@" + regional_index.config()["version"])
+    assert dawukou["method"].startswith("composite/area@" + ruleset_version())
     assert "+b" in dawukou["method"] and not dawukou["method"].endswith("+blive")
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.errors import InvalidInput, NotFound
 from app.regions.service import get_region_or_raise
 from app.risk import gb18218, regional_index
-from app.risk.methods import LEVELS, higher_level
+from app.risk.methods import LEVELS, higher_level, ruleset_version
 from app.settings import GEODATA_DIR
 
 GRADES = ("1", "2", "3", "4")
@@ -91,12 +91,12 @@ def method_label(
     method: str, normalise: str | None, breaks: regional_index.Breaks | None = None
 ) -> str:
     """Name a method with its version, e.g. 'index/area@2026.11-1' or, with the time its
-    breaks were computed, 'composite/area@2026.11-c1+b20261129T083000'."""
+    breaks were computed, 'composite/area@2026.11-3+b20261129T083000'."""
     name = method if normalise is None else f"{method}/{normalise}"
     if method == "composite":
-        version = breaks.version if breaks else regional_index.config()["version"]
+        version = breaks.version if breaks else ruleset_version()
         return f"{name}@{version}"
-    return f"{name}@{regional_methods()['version']}"
+    return f"{name}@{ruleset_version()}"
 
 
 def level_breaks(

@@ -19,6 +19,7 @@ from typing import Any, TypedDict, cast
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.risk.methods import ruleset_version
 from app.settings import GEODATA_DIR
 
 UNIT_LEVELS = ("province", "city", "county", "grid")
@@ -82,7 +83,7 @@ class Breaks:
     @property
     def version(self) -> str:
         stamp = self.computed_at.strftime("%Y%m%dT%H%M%S") if self.computed_at else "live"
-        return f"{config()['version']}+b{stamp}"
+        return f"{ruleset_version()}+b{stamp}"
 
 
 def raw_score(counts: dict[str, int]) -> float:
@@ -177,7 +178,7 @@ def recompute_breaks(session: Session) -> dict[str, int]:
                 VALUES (:version, :normalise, :unit_level, :yellow, :orange, :red, :units, :at)
             """),
                 {
-                    "version": config()["version"],
+                    "version": ruleset_version(),
                     "normalise": normalise,
                     "unit_level": unit_level,
                     **{k: v if math.isfinite(v) else None for k, v in values.items()},
@@ -200,7 +201,7 @@ def load_breaks(session: Session, *, unit_level: str, normalise: str) -> Breaks 
         SELECT yellow, orange, red, units, computed_at FROM regional_index_breaks
          WHERE config_version = :version AND normalise = :normalise AND unit_level = :level
     """),
-        {"version": config()["version"], "normalise": normalise, "level": unit_level},
+        {"version": ruleset_version(), "normalise": normalise, "level": unit_level},
     ).first()
     if row is None or row.units == 0:  # none stored, or none when they were (re)computed
         scores = list(unit_scores(session, unit_level=unit_level, normalise=normalise).values())
