@@ -19,6 +19,7 @@ from app.http_errors import RequestIdMiddleware, install_error_handlers
 from app.http_security import install_http_security
 from app.input_guard import InputGuard
 from app.inspections.router import router as inspections_router
+from app.leads.router import router as leads_router
 from app.nearby.router import router as nearby_router
 from app.regions.router import router as regions_router
 from app.reports.router import router as reports_router
@@ -78,6 +79,7 @@ def create_app() -> FastAPI:
         dangers_router,
         inspections_router,
         nearby_router,
+        leads_router,
     ):
         app.include_router(router, dependencies=[Depends(get_scope)])
 

@@ -308,7 +308,7 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
             "/api/hidden-dangers",
             {"json": {"enterprise_id": c.enterprise_id, "title": "矩阵隐患"}},
         ),
-        _expect(403, public=401, admin=OK, official=OK, enterprise=OK),
+        _expect(403, public=401, admin=OK, official=OK, enterprise=OK, warden=OK),
     ),
     ("GET", "/api/hidden-dangers/{id}"): (lambda c: (_danger(c), {}), DANGER_READERS),
     ("GET", "/api/hidden-dangers/{id}/history"): (
@@ -322,7 +322,7 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
     ),
     ("POST", "/api/hidden-dangers/{id}/evidence"): (
         lambda c: (f"{_danger(c)}/evidence", {"files": {"file": ("p.png", PNG, "image/png")}}),
-        _expect(403, public=404, planner=404, admin=OK, official=OK, enterprise=OK),
+        _expect(403, public=404, planner=404, admin=OK, official=OK, enterprise=OK, warden=OK),
     ),
     ("GET", "/api/hidden-dangers/{id}/evidence/{sha256}"): (
         lambda c: (_photo(c), {}),

@@ -4,6 +4,7 @@ from app.audit.models import AuditEntry
 from app.auth.models import LoginFailure, User
 from app.dangers.models import DangerEvent, EvidenceFile, HiddenDanger
 from app.inspections.models import Inspection
+from app.leads.models import Lead
 from app.orm import Base
 from app.regions.models import GridCell, Region, RegionPart
 from app.risk.models import Assessment, RegionCount, RegionCountSnapshot, RiskPoint
@@ -22,6 +23,7 @@ __all__ = [
     "HazardSource",
     "HiddenDanger",
     "Inspection",
+    "Lead",
     "LayerVersion",
     "LoginFailure",
     "PublicZone",
