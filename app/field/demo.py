@@ -18,7 +18,7 @@ MIN_CELL_M = 2000
 def cell_size_for(area_km2: float) -> int:
     """A cell side (metres, a multiple of 500) giving about CELLS_PER_COUNTY cells."""
     side = math.sqrt(area_km2 * 1e6 / CELLS_PER_COUNTY)
-    return max(MIN_CELL_M, int(round(side / 500)) * 500)
+    return max(MIN_CELL_M, round(side / 500) * 500)
 
 
 def grid_demo_counties(session: Session) -> list[str]:

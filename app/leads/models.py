@@ -62,8 +62,6 @@ class Lead(Base):
             postgresql_where="client_hash IS NOT NULL",
         ),
     )
-    __mapper_args__ = {"eager_defaults": True}
-
     id: Mapped[int] = mapped_column(BigInteger, Identity(), autoincrement=True, nullable=False)
     county_code: Mapped[str] = mapped_column(
         CHAR(6), ForeignKey("regions.code"), nullable=False, server_default=FetchedValue()

@@ -40,7 +40,8 @@ DECISIONS = {
 
 def render_lead(row: Lead, *, scope: Scope) -> dict[str, Any]:
     """A lead for the API (the sender's contact for deciders only)."""
-    point = to_shape(row.geom)
+    geom: Any = row.geom  # a WKBElement as loaded
+    point = to_shape(geom)
     return {
         "id": row.id,
         "kind": row.kind,
@@ -81,6 +82,8 @@ def _insert(session: Session, lead: Lead) -> Lead:
     with atomic_write(session):
         session.add(lead)
         session.flush()
+    # The database placed it: county, grid cell, times.
+    session.refresh(lead)
     return lead
 
 
