@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse
+from starlette.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from app.audit.router import router as audit_router
@@ -14,6 +15,7 @@ from app.dangers.router import router as dangers_router
 from app.db import size_thread_pool
 from app.deps import get_scope
 from app.features.router import features_router, ogc_router
+from app.field.router import router as field_router
 from app.health import router as health_router
 from app.http_errors import RequestIdMiddleware, install_error_handlers
 from app.http_security import install_http_security
@@ -54,6 +56,19 @@ def create_app() -> FastAPI:
         settings.libpq_url if settings.tile_versions == "notify" else None
     )
     install_error_handlers(app)
+    # Phones on weak connections: JSON and GeoJSON shrink 5–10× (bench/README.md). Not
+    # tiles (their strong ETags name one encoding; they are cached rendered) nor photos.
+    app.add_middleware(
+        GZipMiddleware,
+        minimum_size=1000,
+        exclude_content_types=(
+            "text/event-stream",
+            "application/vnd.mapbox-vector-tile",
+            "image/png",
+            "image/jpeg",
+            "image/webp",
+        ),
+    )
     # Added last = outermost: every response, refusals included, carries a request id.
     app.add_middleware(
         InputGuard,
@@ -88,6 +103,7 @@ def create_app() -> FastAPI:
     def index() -> FileResponse:
         return FileResponse(FRONTEND_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
+    app.include_router(field_router)
     app.mount("/static", StaticFiles(directory=FRONTEND_DIR, check_dir=False), name="static")
     return app
 
