@@ -60,12 +60,22 @@ def server(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "RISKATLAS_DATA_DIR": str(tmp_path_factory.mktemp("field-data")),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1"]
-        + ["--port", str(port), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -220,7 +230,7 @@ def test_a_warden_patrols_from_the_phone(
     assert "逾期未检查" in first.text_content()
     phone.shot("list")
 
-    page.click("#nearby [data-feature='risk_points.%d']" % field["sites"][0]["point"]["id"])
+    page.click(f"#nearby [data-feature='risk_points.{field['sites'][0]['point']['id']}']")
     page.wait_for_selector("#sheet:not([hidden])")
     assert page.get_attribute("#sheet a.tel", "href") == "tel:13800138000"
     assert "液位报警联锁" in page.text_content("#sheet-body")

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.leads import service as leads_service
 from app.main import create_app
 from tests.conftest import PUBLIC, TEST_PASSWORD
 from tests.factories import XINGQING, enterprise_payload, lec_point
@@ -170,6 +171,22 @@ def _photo(c: Context) -> str:
     response = c.admin.post(f"{url}/evidence", files={"file": ("p.png", PNG, "image/png")})
     assert response.status_code == 201, response.text
     return f"{url}/evidence/{response.json()['sha256']}"
+
+
+def _lead_body() -> dict[str, Any]:
+    return {
+        "kind": "unregistered",
+        "description": "无证经营的小作坊",
+        "lon": XINGQING[0],
+        "lat": XINGQING[1],
+    }
+
+
+def _lead(c: Context) -> str:
+    """A new lead in the warden's cell, reported by the admin: its URL."""
+    response = c.admin.post("/api/leads", json=_lead_body())
+    assert response.status_code == 201, response.text
+    return f"/api/leads/{response.json()['id']}"
 
 
 MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
@@ -348,6 +365,31 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
         OFFICIALS,
     ),
     ("GET", "/api/inspections"): (lambda c: ("/api/inspections", {}), DANGER_LISTS),
+    # Leads (issue 13): wardens report in their cells, officials of the region decide.
+    ("GET", "/api/leads"): (
+        lambda c: ("/api/leads", {}),
+        _expect(403, public=401, admin=OK, official=OK, warden=OK),
+    ),
+    ("POST", "/api/leads"): (
+        lambda c: ("/api/leads", {"json": _lead_body()}),
+        _expect(403, public=401, admin=OK, official=OK, warden=OK),
+    ),
+    ("GET", "/api/leads/{id}"): (
+        lambda c: (_lead(c), {}),
+        _expect(403, public=401, admin=OK, official=OK, warden=OK),
+    ),
+    ("POST", "/api/leads/{id}/decision"): (
+        lambda c: (f"{_lead(c)}/decision", {"json": {"action": "confirm"}}),
+        _expect(403, public=401, admin=OK, official=OK),
+    ),
+    ("GET", "/m"): (lambda c: ("/m", {}), PUBLIC_ROUTE),
+    ("GET", "/m/sw.js"): (lambda c: ("/m/sw.js", {}), PUBLIC_ROUTE),
+    ("GET", "/m/manifest.webmanifest"): (lambda c: ("/m/manifest.webmanifest", {}), PUBLIC_ROUTE),
+    ("GET", "/report"): (lambda c: ("/report", {}), PUBLIC_ROUTE),
+    ("POST", "/api/tipoffs"): (
+        lambda c: ("/api/tipoffs", {"json": {**_lead_body(), "kind": "illegal_operation"}}),
+        PUBLIC_ROUTE,
+    ),
     ("GET", "/api/inspections/overdue"): (lambda c: ("/api/inspections/overdue", {}), DANGER_LISTS),
 }
 
@@ -405,6 +447,12 @@ def context(client: TestClient, make_user, session: Session) -> Iterator[Context
         users,
         {"refresh": pair["refresh_token"], "admin_id": str(admin_id.scalar_one())},
     )
+
+
+@pytest.fixture(autouse=True)
+def _tipoffs_unlimited(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The probes send one tip-off per role, all from the test client's one address.
+    monkeypatch.setattr(leads_service, "TIPOFFS_PER_HOUR", 1000)
 
 
 @pytest.mark.parametrize(

@@ -329,7 +329,7 @@ def find_nearby(session: Session, *, scope: Scope, search: Search) -> str:
         max_lat=box.max_lat,
     )
     candidates = {table: first_candidates(search.limit, search.lat) for table in kinds}
-    severe_only = bool(search.levels) and set(search.levels) <= set(SEVERE)
+    severe_only = search.levels is not None and set(search.levels) <= set(SEVERE)
     statement = _statement(tuple(KINDS[table] for table in kinds), tuple(scope_wheres), severe_only)
     # Misled by estimates — of a box and a county prefix it cannot see (a prepared
     # statement's generic plan), or of a colour filter (a custom plan) — the planner reads
