@@ -100,7 +100,7 @@ def upgrade() -> None:
                "FOR EACH ROW EXECUTE FUNCTION audit_row()")
 
     for table in LEVEL_INDEXED:
-        op.execute(f"CREATE INDEX ix_{table}_geom_red_orange ON {table} USING gist (geom) "
+        op.execute(f"CREATE INDEX IF NOT EXISTS ix_{table}_geom_red_orange ON {table} USING gist (geom) "
                    f"WHERE risk_level IN ('red', 'orange')")
 
 
