@@ -100,7 +100,8 @@ def owner_engine(database_urls: tuple[str, str]) -> Iterator[Engine]:
             text(
                 "TRUNCATE hidden_dangers, risk_points, hazard_sources, public_zones,"
                 " emergency_resources, enterprises, grid_cells, assessments,"
-                " region_count_snapshots, region_counts, users, login_failures"
+                " region_count_snapshots, region_counts, users, login_failures,"
+                " leads, idempotency_keys"
             )
         )
     yield engine
