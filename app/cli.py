@@ -145,17 +145,20 @@ def setup(settings: Settings) -> None:
 def _demo_accounts(settings: Settings) -> None:
     """Grids for the demo counties (when there are none) and an account of every role."""
     from app.auth.demo import DEMO_GRIDS, ensure_demo_accounts  # noqa: PLC0415
+    from app.field import demo as field_demo  # noqa: PLC0415
     from app.regions import grids  # noqa: PLC0415
 
     with _owner_session() as session, session.begin():
         if session.scalar(text("SELECT count(*) FROM grid_cells")) == 0:
             for county, size in DEMO_GRIDS.items():
                 grids.generate_grid(session, county_code=county, cell_size_m=size)
+        field_demo.grid_demo_counties(session)
         accounts = ensure_demo_accounts(session, password=settings.demo_password)
     print(f"demo accounts (password: {settings.demo_password}):")
     for role in ("admin", "official", "planner", "warden", "enterprise"):
         of_role = [a for a in accounts if a.role == role]
-        shown = of_role if len(of_role) <= 6 else [*of_role[:4]]
+        # Every warden is listed: each has grid cells of their own to open /m in.
+        shown = of_role if len(of_role) <= 6 or role == "warden" else [*of_role[:4]]
         for account in shown:
             print(f"  {account.username:<22} {role:<10} {account.scope}")
         if len(shown) < len(of_role):

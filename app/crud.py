@@ -96,7 +96,11 @@ def check_written(session: Session, scope: Scope, row: Any) -> None:
     else:
         sector = None
     scope.check_written(
-        table, county_code=row.county_code, enterprise_id=enterprise_id, sector=sector
+        table,
+        county_code=row.county_code,
+        enterprise_id=enterprise_id,
+        sector=sector,
+        grid_code=getattr(row, "grid_code", None),
     )
 
 

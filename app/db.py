@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from app import idempotency
 from app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -166,6 +167,9 @@ class TransactionalRoute(APIRoute):
     """An API route whose synchronous endpoint finishes its transaction itself."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if idempotency.applies_to(endpoint, kwargs.get("methods"), kwargs.get("name")):
+            # Inside the transaction: the key is claimed and answered with the write.
+            endpoint = idempotency.idempotent(endpoint, status_code=kwargs.get("status_code"))
         if not inspect.iscoroutinefunction(endpoint):
             endpoint = in_transaction(endpoint)
         super().__init__(path, endpoint, **kwargs)

@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
@@ -15,12 +16,14 @@ from app.dangers.router import router as dangers_router
 from app.db import size_thread_pool
 from app.deps import get_scope
 from app.features.router import features_router, ogc_router
+from app.field.router import router as field_router
 from app.health import router as health_router
 from app.http_errors import RequestIdMiddleware, install_error_handlers
 from app.http_security import install_http_security
 from app.ingest.router import router as ingest_router
 from app.input_guard import InputGuard
 from app.inspections.router import router as inspections_router
+from app.leads.router import router as leads_router
 from app.nearby.router import router as nearby_router
 from app.planning.router import router as planning_router
 from app.regions.router import router as regions_router
@@ -61,6 +64,19 @@ def create_app() -> FastAPI:
         settings.libpq_url if settings.tile_versions == "notify" else None
     )
     install_error_handlers(app)
+    # Phones on weak connections: JSON and GeoJSON shrink 5–10× (bench/README.md). Not
+    # tiles (their strong ETags name one encoding; they are cached rendered) nor photos.
+    app.add_middleware(
+        GZipMiddleware,
+        minimum_size=1000,
+        exclude_content_types=(
+            "text/event-stream",
+            "application/vnd.mapbox-vector-tile",
+            "image/png",
+            "image/jpeg",
+            "image/webp",
+        ),
+    )
     # Added last = outermost: every response, refusals included, carries a request id.
     app.add_middleware(
         InputGuard,
@@ -94,6 +110,7 @@ def create_app() -> FastAPI:
         registers_router,
         blacklist_router,
         statutory_router,
+        leads_router,
     ):
         app.include_router(router, dependencies=[Depends(get_scope)])
 
@@ -116,6 +133,7 @@ def create_app() -> FastAPI:
     def blacklist_page() -> FileResponse:
         return FileResponse(FRONTEND_DIR / "blacklist.html", headers={"Cache-Control": "no-cache"})
 
+    app.include_router(field_router)
     app.mount("/static", StaticFiles(directory=FRONTEND_DIR, check_dir=False), name="static")
     return app
 

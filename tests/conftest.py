@@ -102,7 +102,8 @@ def owner_engine(database_urls: tuple[str, str]) -> Iterator[Engine]:
                 " emergency_resources, enterprises, grid_cells, assessments,"
                 " region_count_snapshots, region_counts, users, login_failures, key_supervision,"
                 " chemical_parks, hazard_safety_zones, planning_reports, planning_rule_sets,"
-                " blacklist_entries, enforcement_actions, enterprise_level_changes"
+                " blacklist_entries, enforcement_actions, enterprise_level_changes, leads,"
+                " idempotency_keys"
             )
         )
     yield engine

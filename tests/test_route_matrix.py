@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.leads import service as leads_service
 from app.main import create_app
 from tests.conftest import PUBLIC, TEST_PASSWORD
 from tests.factories import XINGQING, enterprise_payload, lec_point, square_around
@@ -359,6 +360,22 @@ ISSUE_15: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
 }
 
 
+def _lead_body() -> dict[str, Any]:
+    return {
+        "kind": "unregistered",
+        "description": "无证经营的小作坊",
+        "lon": XINGQING[0],
+        "lat": XINGQING[1],
+    }
+
+
+def _lead(c: Context) -> str:
+    """A new lead in the warden's cell, reported by the admin: its URL."""
+    response = c.admin.post("/api/leads", json=_lead_body())
+    assert response.status_code == 201, response.text
+    return f"/api/leads/{response.json()['id']}"
+
+
 MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
     ("GET", "/"): (lambda c: ("/", {}), PUBLIC_ROUTE),
     ("GET", "/api/health/live"): (lambda c: ("/api/health/live", {}), PUBLIC_ROUTE),
@@ -508,7 +525,7 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
             "/api/hidden-dangers",
             {"json": {"enterprise_id": c.enterprise_id, "title": "矩阵隐患"}},
         ),
-        _expect(403, public=401, admin=OK, official=OK, enterprise=OK),
+        _expect(403, public=401, admin=OK, official=OK, enterprise=OK, warden=OK),
     ),
     ("GET", "/api/hidden-dangers/{id}"): (lambda c: (_danger(c), {}), DANGER_READERS),
     ("GET", "/api/hidden-dangers/{id}/history"): (
@@ -522,7 +539,7 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
     ),
     ("POST", "/api/hidden-dangers/{id}/evidence"): (
         lambda c: (f"{_danger(c)}/evidence", {"files": {"file": ("p.png", PNG, "image/png")}}),
-        _expect(403, public=404, planner=404, admin=OK, official=OK, enterprise=OK),
+        _expect(403, public=404, planner=404, admin=OK, official=OK, enterprise=OK, warden=OK),
     ),
     ("GET", "/api/hidden-dangers/{id}/evidence/{sha256}"): (
         lambda c: (_photo(c), {}),
@@ -548,6 +565,31 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
         OFFICIALS,
     ),
     ("GET", "/api/inspections"): (lambda c: ("/api/inspections", {}), DANGER_LISTS),
+    # Leads (issue 13): wardens report in their cells, officials of the region decide.
+    ("GET", "/api/leads"): (
+        lambda c: ("/api/leads", {}),
+        _expect(403, public=401, admin=OK, official=OK, warden=OK),
+    ),
+    ("POST", "/api/leads"): (
+        lambda c: ("/api/leads", {"json": _lead_body()}),
+        _expect(403, public=401, admin=OK, official=OK, warden=OK),
+    ),
+    ("GET", "/api/leads/{id}"): (
+        lambda c: (_lead(c), {}),
+        _expect(403, public=401, admin=OK, official=OK, warden=OK),
+    ),
+    ("POST", "/api/leads/{id}/decision"): (
+        lambda c: (f"{_lead(c)}/decision", {"json": {"action": "confirm"}}),
+        _expect(403, public=401, admin=OK, official=OK),
+    ),
+    ("GET", "/m"): (lambda c: ("/m", {}), PUBLIC_ROUTE),
+    ("GET", "/m/sw.js"): (lambda c: ("/m/sw.js", {}), PUBLIC_ROUTE),
+    ("GET", "/m/manifest.webmanifest"): (lambda c: ("/m/manifest.webmanifest", {}), PUBLIC_ROUTE),
+    ("GET", "/report"): (lambda c: ("/report", {}), PUBLIC_ROUTE),
+    ("POST", "/api/tipoffs"): (
+        lambda c: ("/api/tipoffs", {"json": {**_lead_body(), "kind": "illegal_operation"}}),
+        PUBLIC_ROUTE,
+    ),
     ("GET", "/api/inspections/overdue"): (lambda c: ("/api/inspections/overdue", {}), DANGER_LISTS),
     **PLANNING,
     **ISSUE_15,
@@ -658,6 +700,12 @@ def context(client: TestClient, make_user, session: Session) -> Iterator[Context
         users,
         {"refresh": pair["refresh_token"], "admin_id": str(admin_id.scalar_one())},
     )
+
+
+@pytest.fixture(autouse=True)
+def _tipoffs_unlimited(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The probes send one tip-off per role, all from the test client's one address.
+    monkeypatch.setattr(leads_service, "TIPOFFS_PER_HOUR", 1000)
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,8 @@ READABLE: dict[str, frozenset[str]] = {
 WRITABLE: dict[str, frozenset[str]] = {
     "admin": LOCATED_TABLES | PARKS,
     "official": LOCATED_TABLES | PARKS,
-    "warden": frozenset(),  # inspections and reports of their cells come with the field app
+    # Hidden dangers found on patrol, inside the warden's grid cells (`check_written`).
+    "warden": frozenset({"hidden_dangers"}),
     "enterprise": frozenset({"hazard_sources", "risk_points", "hidden_dangers"}),
     "planner": frozenset(),
     PUBLIC: frozenset(),
@@ -294,7 +295,13 @@ class Scope:
         return tuple(s for s in wanted if s in self.sectors)
 
     def check_written(
-        self, table: str, *, county_code: str, enterprise_id: int | None, sector: str | None
+        self,
+        table: str,
+        *,
+        county_code: str,
+        enterprise_id: int | None,
+        sector: str | None,
+        grid_code: str | None = None,
     ) -> None:
         """After a write: the row, where the database placed it, is the writer's to write."""
         self.require_write(table)
@@ -304,6 +311,10 @@ class Scope:
                 f"the location lies in county {county_code}, outside what "
                 f"{self.username} may change",
                 field="geometry",
+            )
+        if self.role == "warden" and grid_code not in self.grid_cells:
+            raise Forbidden(
+                f"the location lies outside {self.username}'s grid cells", field="geometry"
             )
         if self.enterprise_id is not None and enterprise_id != self.enterprise_id:
             raise Forbidden(

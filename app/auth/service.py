@@ -255,6 +255,7 @@ def scope_of(session: Session, user: User) -> Scope:
         return scope(
             region_code=county,
             read_prefix=county or NO_MATCH_PREFIX,
+            write_prefix=county or NO_MATCH_PREFIX,
             grid_cells=tuple(user.grid_cells),
         )
     county = session.scalar(

@@ -5,6 +5,7 @@ from app.auth.models import LoginFailure, User
 from app.blacklist.models import BlacklistEntry
 from app.dangers.models import DangerEvent, EvidenceFile, HiddenDanger
 from app.inspections.models import Inspection
+from app.leads.models import Lead
 from app.orm import Base
 from app.regions.models import GridCell, Region, RegionPart
 from app.risk.models import Assessment, RegionCount, RegionCountSnapshot, RiskPoint
@@ -30,6 +31,7 @@ __all__ = [
     "Inspection",
     "KeySupervisionEntry",
     "LayerVersion",
+    "Lead",
     "LoginFailure",
     "PublicZone",
     "Region",

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from app.auth.scope import RowFilters, Scope
 from app.errors import Forbidden, InvalidInput
 from app.geo.geodesic import SearchBox, search_box
+from app.risk.methods import LEVELS
 
 POINT = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)"
 # ST_DistanceSpheroid on the stored geometry gives geography's ellipsoidal distance at a
@@ -41,6 +42,9 @@ SEGMENT_DEG = 0.002
 # A hidden danger has a grade, not a colour: a major one is as urgent as a red risk.
 DANGER_LEVEL = "CASE t.grade WHEN 'major' THEN 'red' WHEN 'larger' THEN 'orange' ELSE 'yellow' END"
 WIDEN = 4
+# The colours a warden's phone asks for, indexed apart (partial GiST indexes, migration 0012).
+SEVERE = LEVELS[:2]
+SEVERE_SQL = "(" + ", ".join(f"'{level}'" for level in SEVERE) + ")"
 
 
 @dataclass(frozen=True)
@@ -187,12 +191,16 @@ def _scope_sql(kind: Kind, filters: RowFilters) -> tuple[str, dict[str, Any]]:
     return where, params
 
 
-def _candidates_sql(kind: Kind, scope_where: str) -> str:
+def _candidates_sql(kind: Kind, scope_where: str, severe_only: bool) -> str:
     level = (
         "TRUE"
         if kind.level is None or kind.has_level_column
         else (f"(CAST(:levels AS text[]) IS NULL OR {kind.level} = ANY(CAST(:levels AS text[])))")
     )
+    if severe_only and kind.has_level_column:
+        # Written out, so every plan (a prepared statement's generic one too) may walk the
+        # partial GiST index of red and orange rows (migration 0012) instead of the whole.
+        level = f"t.risk_level IN {SEVERE_SQL}"
     return f"""(
         SELECT '{kind.table}' AS kind, t.id, t.geom,
                t.geom <-> {POINT} AS degrees
@@ -225,11 +233,14 @@ NO_CARDS = (
 
 
 @lru_cache(maxsize=256)
-def _statement(kinds: tuple[Kind, ...], scope_wheres: tuple[str, ...]) -> TextClause:
+def _statement(
+    kinds: tuple[Kind, ...], scope_wheres: tuple[str, ...], severe_only: bool = False
+) -> TextClause:
     """The search of these kinds with these scope filters (built and parsed once)."""
     taken = (
         "\n UNION ALL ".join(
-            _candidates_sql(kind, where) for kind, where in zip(kinds, scope_wheres, strict=True)
+            _candidates_sql(kind, where, severe_only)
+            for kind, where in zip(kinds, scope_wheres, strict=True)
         )
         or NO_CANDIDATES
     )
@@ -318,7 +329,8 @@ def find_nearby(session: Session, *, scope: Scope, search: Search) -> str:
         max_lat=box.max_lat,
     )
     candidates = {table: first_candidates(search.limit, search.lat) for table in kinds}
-    statement = _statement(tuple(KINDS[table] for table in kinds), tuple(scope_wheres))
+    severe_only = search.levels is not None and set(search.levels) <= set(SEVERE)
+    statement = _statement(tuple(KINDS[table] for table in kinds), tuple(scope_wheres), severe_only)
     # Misled by estimates — of a box and a county prefix it cannot see (a prepared
     # statement's generic plan), or of a colour filter (a custom plan) — the planner reads
     # whole boxes through bitmaps, thousands of rows, and sorts them, instead of walking

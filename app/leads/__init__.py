@@ -1,0 +1,1 @@
+"""Patrol leads (巡查线索) and public tip-offs (举报)."""
