@@ -166,13 +166,16 @@ def test_the_dossier_draws_a_hazard_sources_setback_zones_and_lists_violations(
     assert button.inner_text() == "显示安全防护距离"
     button.click()
     p.wait_for_selector("#zones-info")
-    # A ring per target class, each labelled with its class and metres.
-    assert p.locator(ZONE_PATHS).count() == len(zones["features"])
+    # A ring per target class (classes at the same distance share one), each labelled with
+    # its classes and metres.
+    rings = {f["properties"]["required_m"] for f in zones["features"]}
+    assert p.locator(ZONE_PATHS).count() == len(rings)
     labels = p.locator(".zones-label").all_inner_texts()
-    assert len(labels) == len(zones["features"])
+    assert len(labels) == len(rings)
     for feature in zones["features"]:
-        metres = f"{round(feature['properties']['required_m']):,}"
-        assert any(feature["properties"]["label_zh"] in x and metres in x for x in labels), labels
+        short = feature["properties"]["label_zh"].split("（")[0]
+        metres = f"{round(feature['properties']['required_m']):,} 米"
+        assert any(short in x and metres in x for x in labels), labels
     # Existing violations, the hostile name shown as text.
     rows = p.locator("#zones-violations tr")
     assert rows.count() == len(zones["violations"])
@@ -186,7 +189,7 @@ def test_the_dossier_draws_a_hazard_sources_setback_zones_and_lists_violations(
     assert p.locator("#zones-info").is_hidden()
     button.click()
     p.wait_for_selector("#zones-info")
-    assert p.locator(ZONE_PATHS).count() == len(zones["features"])
+    assert p.locator(ZONE_PATHS).count() == len(rings)
     p.click("#dossier-back")
     p.wait_for_selector("#region-name")
     assert p.locator(ZONE_PATHS).count() == 0
@@ -315,8 +318,9 @@ def test_the_official_filters_leads_and_decides_them_with_refusals_shown(
     assert response.status_code == 200, response.text
     p.click("[data-decide=confirm]")
     p.click("#lead-decision button[type=submit]")
-    p.wait_for_selector(".dz-message.error")
+    p.wait_for_selector("#lead-detail[data-status=dismissed] .dz-message.error")
     assert "dismissed" in p.inner_text(".dz-message.error")
+    assert p.locator("[data-decide]").count() == 0
     assert _get(server, session, f"/api/leads/{second}")["status"] == "dismissed"
     _shot(official, "lead-refused-desktop")
     # Dismissed from the page.

@@ -61,6 +61,9 @@ export function clearZones() {
   shownZones = null;
 }
 
+/** A target class's name without its examples: 重要防护目标（文物…） → 重要防护目标. */
+const shortClass = (label) => String(label).split(/[（(]/)[0];
+
 function violationList(answer) {
   const rows = answer.violations || [];
   const rings = answer.features.map((f) => `<li>${escapeHtml(f.properties.label_zh)} · ${num(Math.round(f.properties.required_m))} ${escapeHtml(t('zones.metres'))}${f.properties.source_clause ? `<small>${escapeHtml(f.properties.source_clause)}</small>` : ''}</li>`).join('');
@@ -97,9 +100,16 @@ async function toggleZones(root, button) {
   const map = riskMap.map;
   if (!map.getPane('zones')) map.createPane('zones').style.zIndex = '450';
   const layer = L.featureGroup([], { pane: 'zones' });
-  // Widest ring first, so the narrower ones are drawn on top of it.
-  const features = [...answer.features].sort((a, b) => b.properties.required_m - a.properties.required_m);
-  features.forEach((feature, i) => {
+  // Classes with the same distance share one ring (and one label naming them all); the
+  // widest ring is drawn first, so the narrower ones lie on top of it.
+  const rings = new Map();
+  for (const feature of answer.features) {
+    const key = `${feature.properties.required_m}|${feature.properties.contour_level ?? ''}`;
+    if (!rings.has(key)) rings.set(key, { feature, names: [] });
+    rings.get(key).names.push(shortClass(feature.properties.label_zh));
+  }
+  const features = [...rings.values()].sort((a, b) => b.feature.properties.required_m - a.feature.properties.required_m);
+  features.forEach(({ feature, names }, i) => {
     const colour = ZONE_COLOURS[Math.min(i, ZONE_COLOURS.length - 1)];
     const ring = L.geoJSON(feature, { pane: 'zones', interactive: false,
       style: { color: colour, weight: 2, dashArray: '6 4', fillColor: colour, fillOpacity: 0.06 } });
@@ -107,7 +117,7 @@ async function toggleZones(root, button) {
     const bounds = ring.getBounds();
     L.tooltip({ permanent: true, direction: 'top', className: 'zones-label', pane: 'zones', interactive: false })
       .setLatLng([bounds.getNorth(), bounds.getCenter().lng])
-      .setContent(`${escapeHtml(feature.properties.label_zh)} ${num(Math.round(feature.properties.required_m))} ${escapeHtml(t('zones.metres'))}`)
+      .setContent(`${escapeHtml(names.join('、'))} ${num(Math.round(feature.properties.required_m))} ${escapeHtml(t('zones.metres'))}`)
       .addTo(layer);
   });
   layer.addTo(map);
@@ -115,7 +125,7 @@ async function toggleZones(root, button) {
   button.setAttribute('aria-pressed', 'true');
   row.hidden = false;
   row.firstElementChild.innerHTML = violationList(answer);
-  if (features.length) map.fitBounds(L.geoJSON(features[0]).getBounds(), { padding: [24, 24], maxZoom: 17 });
+  if (features.length) map.fitBounds(L.geoJSON(features[0].feature).getBounds(), { padding: [24, 24], maxZoom: 17 });
 }
 
 function dangerRows(dangers) {

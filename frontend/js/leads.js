@@ -139,7 +139,7 @@ async function loadList(root, context) {
   });
 }
 
-async function renderLead(root, id, context, notice = '') {
+async function renderLead(root, id, context, notice = '', kind = 'ok') {
   root.innerHTML = '<div class="skeleton"></div>';
   let lead;
   try {
@@ -183,7 +183,7 @@ async function renderLead(root, id, context, notice = '') {
     root.querySelectorAll('[data-decide]').forEach((b) => b.classList.toggle('chosen', b === button));
     decisionForm(root, lead, button.dataset.decide, context);
   }));
-  if (notice) say(root, notice, 'ok');
+  if (notice) say(root, notice, kind);
   root.scrollTop = 0;
 }
 
@@ -213,7 +213,9 @@ function decisionForm(root, lead, action, context) {
       await context.send(`/api/leads/${lead.id}/decision`, payload);
       await renderLead(root, lead.id, context, `${t('dz.done')}${t(`leads.action.${action}`, action)}`);
     } catch (error) {
-      say(root, refusal(error));
+      // Decided meanwhile (409): the lead as it is now, beside the refusal.
+      if (error.status === 409) await renderLead(root, lead.id, context, refusal(error), 'error');
+      else say(root, refusal(error));
       submit.disabled = false;
     }
   });
