@@ -115,8 +115,10 @@ async function toggleZones(root, button) {
       style: { color: colour, weight: 2, dashArray: '6 4', fillColor: colour, fillOpacity: 0.06 } });
     ring.addTo(layer);
     const bounds = ring.getBounds();
-    L.tooltip({ permanent: true, direction: 'top', className: 'zones-label', pane: 'zones', interactive: false })
-      .setLatLng([bounds.getNorth(), bounds.getCenter().lng])
+    // Labels alternate between the north and the south edge: nested rings keep them apart.
+    const north = i % 2 === 0;
+    L.tooltip({ permanent: true, direction: north ? 'top' : 'bottom', className: 'zones-label', pane: 'zones', interactive: false })
+      .setLatLng([north ? bounds.getNorth() : bounds.getSouth(), bounds.getCenter().lng])
       .setContent(`${escapeHtml(names.join('、'))} ${num(Math.round(feature.properties.required_m))} ${escapeHtml(t('zones.metres'))}`)
       .addTo(layer);
   });
@@ -125,7 +127,14 @@ async function toggleZones(root, button) {
   button.setAttribute('aria-pressed', 'true');
   row.hidden = false;
   row.firstElementChild.innerHTML = violationList(answer);
-  if (features.length) map.fitBounds(L.geoJSON(features[0].feature).getBounds(), { padding: [24, 24], maxZoom: 17 });
+  if (features.length) {
+    // On a phone the panel is a sheet over the map's lower part: the rings go above it.
+    const sheet = document.getElementById('panel').getBoundingClientRect();
+    const box = map.getContainer().getBoundingClientRect();
+    const under = sheet.top > box.top && sheet.width >= box.width - 1 ? Math.max(0, box.bottom - sheet.top) : 0;
+    map.fitBounds(L.geoJSON(features[0].feature).getBounds(),
+      { paddingTopLeft: [24, 64], paddingBottomRight: [24, under + 24], maxZoom: 17 });
+  }
 }
 
 function dangerRows(dangers) {
