@@ -306,7 +306,14 @@ def test_the_official_filters_leads_and_decides_them_with_refusals_shown(
     p.wait_for_selector("#lead-enterprise")
     after = _get(server, session, f"/api/leads/{first}")
     assert after["status"] == "confirmed" and after["enterprise_id"] == made["enterprise"]
-    assert after["decision_note"] is None or isinstance(after["decision_note"], str)
+    assert after["decided_by"] == sessions["official"]["user"]["username"]
+    # The linked enterprise's dossier opens beside the map; 隐患治理 returns to the lead.
+    p.click("#lead-enterprise")
+    p.wait_for_selector("#dossier-name")
+    assert p.locator("#dangers-view").is_hidden()
+    assert p.inner_text("#dossier-name") == "氯碱化工（测试）"
+    p.click("#btn-dangers")
+    p.wait_for_selector("#lead-detail[data-status=confirmed]")
 
     # A lead decided meanwhile elsewhere: the 409 and what is still allowed are shown.
     p.click("#leads-back")

@@ -166,7 +166,7 @@ async function renderLead(root, id, context, notice = '', kind = 'ok') {
         [t('leads.col.at'), when(lead.created_at)],
         [t('leads.name'), lead.name ? escapeHtml(lead.name) : null],
         [t('dossier.address'), lead.address ? escapeHtml(lead.address) : null],
-        [t('dz.report.description'), escapeHtml(lead.description)],
+        [t('leads.description'), escapeHtml(lead.description)],
         [t('leads.contact'), lead.contact ? escapeHtml(lead.contact) : null],
         [t('leads.where'), `${escapeHtml(lead.county_code)}${lead.grid_code ? ` · ${escapeHtml(lead.grid_code)}` : ''} · ${Number(lead.lat).toFixed(5)}, ${Number(lead.lon).toFixed(5)}
           <button type="button" class="dz-btn" id="lead-locate">${escapeHtml(t('dossier.locate'))}</button>`],
