@@ -10,7 +10,7 @@ import { applyI18n, getLang, num, setLang, t } from './i18n.js';
 import { ALL_LAYERS, RiskMap } from './map.js';
 import { gradeSymbolSvg, resourceSymbolSvg } from './symbols.js';
 import { fmt, gradeLabel, markRanking, renderPanel, renderPanelError, renderTrend } from './panel.js';
-import { renderDossier } from './dossier.js';
+import { clearZones, renderDossier } from './dossier.js';
 import { escapeHtml, factList, levelBadge, levelClass, phoneLink } from './fragments.js';
 
 const DEFAULT_LAYERS = ['choropleth', 'boundaries', 'enterprises'];
@@ -241,6 +241,7 @@ function renderAll() {
     renderDossier(panelBody, state.dossier, { onBack: closeDossier, onLocate: locateEnterprise });
     return;
   }
+  clearZones();     // a hazard source's setback zones belong to its dossier
   renderPanel(panelBody, state.view, {
     filtered: state.filtered,
     onChild: (code) => {
@@ -937,6 +938,7 @@ onAuthChange((kind) => {
   // Another user, none, or the same with another role or scope: nothing drawn for the
   // previous one stays.
   riskMap.resetOverlays();
+  clearZones();
   riskMap.map.closePopup();
   layersControl.render();
   if (kind === 'user') {

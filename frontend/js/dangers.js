@@ -3,7 +3,8 @@
 // officials' inbox, and the tabs for spot checks and the key-supervision list. Enterprise
 // accounts see and act on their own dangers (the server scopes every answer). Steps, their
 // roles and required inputs come from the server (/api/hidden-dangers/lifecycle), which
-// reads them from geodata/dangers.
+// reads them from geodata/dangers. The leads tab (leads.js) lists patrol leads and tip-offs.
+/* global L */
 
 import { getJSON } from './api.js';
 import { authFetch, canRead, currentRole, currentUser, onAuthChange } from './auth.js';
@@ -11,11 +12,13 @@ import './i18n-dangers.js';
 import { applyI18n, num, t } from './i18n.js';
 import { escapeHtml, factList } from './fragments.js';
 import { renderKeyList } from './keylist.js';
+import { renderLeads, resetLeads } from './leads.js';
 import { installDangerLayer } from './dangers-layer.js';
 import { renderSpotChecks } from './spotchecks.js';
 
 const PAGE = 50;
 const OFFICIAL_ROLES = ['admin', 'official'];
+const LEAD_READERS = ['admin', 'official', 'warden'];   // GET /api/leads (deciders: officials)
 const $ = (selector, root = document) => root.querySelector(selector);
 
 const view = $('#dangers-view');
@@ -111,7 +114,8 @@ function showOpener() {
   opener.hidden = !(user && canRead('hidden_dangers'));
   if (opener.hidden && !view.hidden) setOpen(false);
   view.querySelectorAll('[data-tab]').forEach((tab) => {
-    tab.hidden = tab.dataset.tab !== 'list' && !isOfficial();
+    if (tab.dataset.tab === 'leads') tab.hidden = !LEAD_READERS.includes(currentRole());
+    else tab.hidden = tab.dataset.tab !== 'list' && !isOfficial();
   });
 }
 
@@ -122,6 +126,7 @@ view.querySelector('.dz-tabs').addEventListener('click', (e) => {
   if (!tab) return;
   state.tab = tab.dataset.tab;
   state.detail = null;
+  if (state.tab === 'leads') resetLeads();
   render();
 });
 
@@ -140,7 +145,29 @@ function render() {
   if (state.tab === 'inbox') renderInbox();
   else if (state.tab === 'spot') renderSpotChecks(body, { send, fill, errorText });
   else if (state.tab === 'key') renderKeyList(body, { send, fill, errorText });
+  else if (state.tab === 'leads') renderLeads(body, { send, fill, showOnMap: showLead, openEnterprise });
   else renderList();
+}
+
+// A lead's place on the map: the view closes, the map flies there and rings the point
+// until the next lead is shown (the 隐患治理 button returns to the lead).
+let leadMarker = null;
+function showLead(lead) {
+  const riskMap = window.RiskAtlas && window.RiskAtlas.riskMap;
+  if (!riskMap) return;
+  setOpen(false);
+  if (leadMarker) riskMap.map.removeLayer(leadMarker);
+  leadMarker = L.circleMarker([lead.lat, lead.lon], { radius: 12, color: '#6b2f8a', weight: 3, fillOpacity: 0.15, className: 'lead-marker' })
+    .bindTooltip(`${escapeHtml(t('leads.tab'))} #${Number(lead.id)} · ${escapeHtml(lead.kind_zh)}`, { permanent: true, direction: 'top' })
+    .addTo(riskMap.map);
+  riskMap.map.flyTo([lead.lat, lead.lon], Math.max(riskMap.map.getZoom(), 15), { duration: 0.6 });
+}
+
+/** The enterprise a lead names: its dossier in the map's panel. */
+function openEnterprise(id) {
+  setOpen(false);
+  const code = (window.RiskAtlas && window.RiskAtlas.state.code) || '';
+  location.hash = `#/${code}?e=${Number(id)}`;
 }
 
 function message(root, text, kind = 'error') {
@@ -508,6 +535,8 @@ onAuthChange((kind) => {
   if (kind === 'user') { showOpener(); return; }
   state.detail = null;
   state.tab = 'list';
+  resetLeads();
+  if (leadMarker) { leadMarker.remove(); leadMarker = null; }
   state.filters = { region: '', grade: '', status: '', overdue: '', supervision_level: '', sector: '' };
   state.sectors = null;
   showOpener();

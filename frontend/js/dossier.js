@@ -1,5 +1,9 @@
 // The side panel's enterprise dossier (企业风险档案): what a popup's details link opens.
 
+/* global L */
+
+import { getJSON } from './api.js';
+import { canRead } from './auth.js';
 import { num, t } from './i18n.js';
 import { escapeHtml, factList, levelBadge, levelClass, phoneLink } from './fragments.js';
 import { GRADE_NUMERALS, gradeSymbolSvg } from './symbols.js';
@@ -33,11 +37,104 @@ function riskPointRows(points) {
 
 function hazardRows(sources) {
   if (!sources.length) return none();
+  // Setback zones (GET /api/planning/zones/{id}) for the roles that read protection targets.
+  const zones = canRead('public_zones');
   return `<table class="dossier-table" id="dossier-hazards"><tbody>${sources.map((h) => `<tr>
     <td>${h.grade ? gradeSymbolSvg(h.grade, 16) : ''}</td>
-    <td>${escapeHtml(h.name)}</td>
+    <td>${escapeHtml(h.name)}${zones ? `<button type="button" class="btn small zones-btn" data-zones="${Number(h.id)}" aria-pressed="false">${escapeHtml(t('zones.show'))}</button>` : ''}</td>
     <td class="num">${h.grade ? `${GRADE_NUMERALS[h.grade]} ${escapeHtml(t('panel.grade'))}` : ''} ${h.r_value !== null && h.r_value !== undefined ? `R ${Number(h.r_value).toFixed(1)}` : ''}</td>
-  </tr>`).join('')}</tbody></table>`;
+  </tr>${zones ? `<tr class="zones-row" data-zones-for="${Number(h.id)}" hidden><td colspan="3"></td></tr>` : ''}`).join('')}</tbody></table>`;
+}
+
+// The setback zones drawn for one hazard source at a time: {id, layer}, or null.
+let shownZones = null;
+let zonesTicket = 0;
+// A ring colour per target class, most sensitive first (others grey).
+const ZONE_COLOURS = ['#c0392b', '#e67e22', '#8e44ad', '#2f6fd6', '#16a085', '#7f8c8d'];
+
+/** Remove the setback zones from the map (a second click, another dossier, closing it). */
+export function clearZones() {
+  zonesTicket += 1;
+  if (!shownZones) return;
+  const riskMap = window.RiskAtlas && window.RiskAtlas.riskMap;
+  if (riskMap) riskMap.map.removeLayer(shownZones.layer);
+  shownZones = null;
+}
+
+/** A target class's name without its examples: 重要防护目标（文物…） → 重要防护目标. */
+const shortClass = (label) => String(label).split(/[（(]/)[0];
+
+function violationList(answer) {
+  const rows = answer.violations || [];
+  const rings = answer.features.map((f) => `<li>${escapeHtml(f.properties.label_zh)} · ${num(Math.round(f.properties.required_m))} ${escapeHtml(t('zones.metres'))}${f.properties.source_clause ? `<small>${escapeHtml(f.properties.source_clause)}</small>` : ''}</li>`).join('');
+  const head = `<div class="zones-info" id="zones-info"><div class="sub">${escapeHtml(t('zones.rings'))} · <code>${escapeHtml(answer.rule_set_version)}</code></div>
+    <ul class="zones-rings">${rings || `<li>${escapeHtml(t('zones.noRings'))}</li>`}</ul>
+    <div class="sub">${escapeHtml(t('zones.violations'))} <small>${num(rows.length)}</small></div>`;
+  if (!rows.length) return `${head}<div class="note" id="zones-violations">${escapeHtml(t('zones.noViolations'))}</div></div>`;
+  return `${head}<table class="dossier-table" id="zones-violations"><tbody>${rows.map((v) => `<tr class="alert">
+    <td>${escapeHtml(v.other_name)}<small>${escapeHtml(v.source_clause || v.rule || '')}</small></td>
+    <td class="num">${num(Math.round(v.distance_m))} / ${num(Math.round(v.required_m))} ${escapeHtml(t('zones.metres'))}<small>${escapeHtml(t('zones.shortfall'))} ${num(Math.round(v.shortfall_m))}</small></td>
+  </tr>`).join('')}</tbody></table></div>`;
+}
+
+async function toggleZones(root, button) {
+  const id = Number(button.dataset.zones);
+  const was = shownZones && shownZones.id;
+  clearZones();
+  root.querySelectorAll('[data-zones]').forEach((b) => b.setAttribute('aria-pressed', 'false'));
+  root.querySelectorAll('[data-zones-for]').forEach((row) => { row.hidden = true; });
+  if (was === id) return;
+  const riskMap = window.RiskAtlas && window.RiskAtlas.riskMap;
+  const row = root.querySelector(`[data-zones-for="${id}"]`);
+  const ticket = zonesTicket;
+  let answer;
+  try {
+    answer = await getJSON(`/api/planning/zones/${id}`);
+  } catch (error) {
+    if (ticket !== zonesTicket) return;
+    row.hidden = false;
+    row.firstElementChild.innerHTML = `<div class="note error">${escapeHtml(t('common.error'))}: ${escapeHtml(error.detail || error.message)}</div>`;
+    return;
+  }
+  if (ticket !== zonesTicket || !riskMap) return;
+  const map = riskMap.map;
+  if (!map.getPane('zones')) map.createPane('zones').style.zIndex = '450';
+  const layer = L.featureGroup([], { pane: 'zones' });
+  // Classes with the same distance share one ring (and one label naming them all); the
+  // widest ring is drawn first, so the narrower ones lie on top of it.
+  const rings = new Map();
+  for (const feature of answer.features) {
+    const key = `${feature.properties.required_m}|${feature.properties.contour_level ?? ''}`;
+    if (!rings.has(key)) rings.set(key, { feature, names: [] });
+    rings.get(key).names.push(shortClass(feature.properties.label_zh));
+  }
+  const features = [...rings.values()].sort((a, b) => b.feature.properties.required_m - a.feature.properties.required_m);
+  features.forEach(({ feature, names }, i) => {
+    const colour = ZONE_COLOURS[Math.min(i, ZONE_COLOURS.length - 1)];
+    const ring = L.geoJSON(feature, { pane: 'zones', interactive: false,
+      style: { color: colour, weight: 2, dashArray: '6 4', fillColor: colour, fillOpacity: 0.06 } });
+    ring.addTo(layer);
+    const bounds = ring.getBounds();
+    // Labels alternate between the north and the south edge: nested rings keep them apart.
+    const north = i % 2 === 0;
+    L.tooltip({ permanent: true, direction: north ? 'top' : 'bottom', className: 'zones-label', pane: 'zones', interactive: false })
+      .setLatLng([north ? bounds.getNorth() : bounds.getSouth(), bounds.getCenter().lng])
+      .setContent(`${escapeHtml(names.join('、'))} ${num(Math.round(feature.properties.required_m))} ${escapeHtml(t('zones.metres'))}`)
+      .addTo(layer);
+  });
+  layer.addTo(map);
+  shownZones = { id, layer };
+  button.setAttribute('aria-pressed', 'true');
+  row.hidden = false;
+  row.firstElementChild.innerHTML = violationList(answer);
+  if (features.length) {
+    // On a phone the panel is a sheet over the map's lower part: the rings go above it.
+    const sheet = document.getElementById('panel').getBoundingClientRect();
+    const box = map.getContainer().getBoundingClientRect();
+    const under = sheet.top > box.top && sheet.width >= box.width - 1 ? Math.max(0, box.bottom - sheet.top) : 0;
+    map.fitBounds(L.geoJSON(features[0].feature).getBounds(),
+      { paddingTopLeft: [24, 64], paddingBottomRight: [24, under + 24], maxZoom: 17 });
+  }
 }
 
 function dangerRows(dangers) {
@@ -92,6 +189,7 @@ function rawLink(dossier) {
 
 /** Render a dossier into the panel; `onBack` returns to the region, `onLocate` flies there. */
 export function renderDossier(root, dossier, { onBack, onLocate } = {}) {
+  clearZones();
   const e = dossier.enterprise;
   const level = e.risk_level;
   root.innerHTML = `
@@ -124,5 +222,6 @@ export function renderDossier(root, dossier, { onBack, onLocate } = {}) {
     <div class="foot-note"><a href="${rawLink(dossier)}" target="_blank" rel="noopener" id="dossier-raw">${escapeHtml(t('dossier.raw'))}</a></div>`;
   root.querySelector('#dossier-back').addEventListener('click', () => onBack && onBack());
   root.querySelector('#dossier-locate').addEventListener('click', () => onLocate && onLocate(e));
+  root.querySelectorAll('[data-zones]').forEach((button) => button.addEventListener('click', () => toggleZones(root, button)));
   root.scrollTop = 0;
 }
