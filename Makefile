@@ -6,31 +6,44 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint setup db-start db-stop bench clean
 
+# Each step says what it does in one line; the package managers' own output is kept quiet
+# (their errors still show).
+PIP := $(BIN)/pip install -q --disable-pip-version-check
+APT := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0
+
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c "import ensurepip" 2>/dev/null \
-	  || (command -v apt-get >/dev/null && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv) \
+	  || (command -v apt-get >/dev/null && echo "==> installing python3-venv (apt-get)" \
+	      && apt-get update -qq && $(APT) python3-venv >/dev/null) \
 	  || (echo "python3-venv is missing: install it" && exit 1)
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[test]"
+	@echo "==> creating the Python environment in $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
+	@echo "==> installing RiskAtlas and its Python packages (pip, a few minutes the first time)"
+	@$(PIP) --upgrade pip
+	@$(PIP) -e ".[test]"
 	@touch $(STAMP)
 
 setup: $(STAMP)
-	$(BIN)/riskatlas setup
+	@echo "==> setting up the database (PostGIS, migrations, China's regions, the demo)"
+	@$(BIN)/riskatlas setup
 
 run: $(STAMP)
-	$(BIN)/riskatlas serve
+	@echo "==> starting: PostGIS, migrations, China's regions and the demo if missing, then the server"
+	@$(BIN)/riskatlas serve
 
 # Browser tests use Debian's Chromium, the OGC test GDAL's ogrinfo, the print and planning
 # report tests poppler's pdftotext: installed when missing.
 test: $(STAMP)
 	@(command -v chromium >/dev/null && command -v ogrinfo >/dev/null \
 	  && command -v pdftotext >/dev/null) \
-	  || (command -v apt-get >/dev/null && apt-get update -qq \
-	      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium gdal-bin poppler-utils) \
+	  || (command -v apt-get >/dev/null \
+	      && echo "==> installing chromium, gdal-bin and poppler-utils (apt-get)" \
+	      && apt-get update -qq && $(APT) chromium gdal-bin poppler-utils >/dev/null) \
 	  || echo "warning: could not install chromium / gdal-bin / poppler-utils"
-	$(BIN)/riskatlas db start
-	$(BIN)/pytest -q
+	@echo "==> starting the embedded PostGIS"
+	@$(BIN)/riskatlas db start
+	@echo "==> running the tests"
+	@$(BIN)/pytest -q
 
 # ruff (lint and format) over the code, mypy strict over app/ (pyproject.toml).
 lint: $(STAMP)

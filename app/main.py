@@ -2,8 +2,9 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Annotated
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Path
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
@@ -132,6 +133,11 @@ def create_app() -> FastAPI:
     @app.get("/blacklist", include_in_schema=False)
     def blacklist_page() -> FileResponse:
         return FileResponse(FRONTEND_DIR / "blacklist.html", headers={"Cache-Control": "no-cache"})
+
+    # The publication (公示) of a spot-check draw (issue 12); the page reads its id from the URL.
+    @app.get("/spot-checks/{id}", include_in_schema=False)
+    def spot_check_page(id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> FileResponse:
+        return FileResponse(FRONTEND_DIR / "spot-check.html", headers={"Cache-Control": "no-cache"})
 
     app.include_router(field_router)
     app.mount("/static", StaticFiles(directory=FRONTEND_DIR, check_dir=False), name="static")

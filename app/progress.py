@@ -1,18 +1,24 @@
 """Progress of long command-line work: a bar with rate and ETA on a terminal, plain lines
-(one per stage and every tenth) when the output is a file or a pipe."""
+(one per stage and every tenth) when the output is a file or a pipe; work made of a few
+steps announces each step on its own line."""
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 BAR_WIDTH = 30
+
+# What long work reports to: (stage, done, total), e.g. ("check", 5000, 120000).
+Progress = Callable[[str, int, int], None]
 
 
 class ProgressBar:
     """Report (stage, done, total) updates; call `finish` at the end."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, *, unit: str = "rows") -> None:
         self.stream = stream or sys.stderr
+        self.unit = f" {unit}/s" if unit else "/s"
         self.tty = self.stream.isatty()
         self.stage = ""
         self.started = time.monotonic()
@@ -35,14 +41,14 @@ class ProgressBar:
             filled = int(BAR_WIDTH * done / total)
             self.stream.write(
                 f"\r{stage:<6} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total}"
-                f"  {rate:,.0f} rows/s  ETA {eta:4.0f} s"
+                f"  {rate:,.1f}{self.unit}  ETA {eta:4.0f} s"
             )
         else:
             tenth = 10 * done // total
             if tenth == self.last_tenth:
                 return
             self.last_tenth = tenth
-            self.stream.write(f"{stage} {done}/{total} ({rate:,.0f} rows/s, ETA {eta:.0f} s)\n")
+            self.stream.write(f"{stage} {done}/{total} ({rate:,.1f}{self.unit}, ETA {eta:.0f} s)\n")
         self.stream.flush()
 
     def finish(self) -> None:
@@ -50,3 +56,10 @@ class ProgressBar:
         if self.tty and self.stage:
             self.stream.write("\n")
             self.stream.flush()
+
+    def step(self, name: str, number: int, steps: int) -> None:
+        """Announce step `number` of `steps` (one line, terminal or not)."""
+        self.finish()
+        self.stage = ""
+        self.stream.write(f"[{number}/{steps}] {name} …\n")
+        self.stream.flush()

@@ -42,8 +42,10 @@ def scratch(database_urls: tuple[str, str]) -> Iterator[dict[str, str]]:
     )
     env = {**os.environ, "DATABASE_URL": app_url, "RISKATLAS_OWNER_DATABASE_URL": owner_url}
     _riskatlas(env, "db", "migrate")
-    _riskatlas(env, "load", "regions", "--provinces", "640000")
-    _riskatlas(env, "load", "demo", "--enterprises", "40")
+    # Not a terminal: progress comes as plain lines (per province, per step).
+    assert "read 1/1 (" in _riskatlas(env, "load", "regions", "--provinces", "640000")
+    demo = _riskatlas(env, "load", "demo", "--enterprises", "40")
+    assert "[1/6] demo: clearing located data …" in demo and "[6/6] demo: history …" in demo
     try:
         yield env
     finally:
@@ -51,6 +53,7 @@ def scratch(database_urls: tuple[str, str]) -> Iterator[dict[str, str]]:
 
 
 def _riskatlas(env: dict[str, str], *args: str) -> str:
+    """Run the command; its output and progress (stdout, then stderr)."""
     result = subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
         env=env,
@@ -61,7 +64,7 @@ def _riskatlas(env: dict[str, str], *args: str) -> str:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    return result.stdout
+    return result.stdout + result.stderr
 
 
 def _fingerprint(url: str) -> dict[str, tuple]:

@@ -276,6 +276,9 @@ def test_spot_check_draw_and_its_xlsx_on_the_page(
     book = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()))
     ids = [row[1] for row in book["抽查对象"].iter_rows(min_row=2, values_only=True)]
     assert ids == [t["enterprise_id"] for t in stored["targets"]]
+    # The publication (公示) page of the draw, linked beside the XLSX.
+    assert p.get_attribute("#spot-public", "href") == f"/spot-checks/{draw_id}"
+    assert p.inner_text("#spot-public") == "公示页面"
     _clean(official)
 
 

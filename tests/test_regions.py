@@ -130,8 +130,13 @@ def test_reload_is_idempotent(connection: Connection) -> None:
 
     before = snapshot()
     parts_before = scalar(connection, "SELECT count(*) FROM region_parts WHERE code LIKE '64%'")
-    load_regions(connection, provinces={"64"})
+    heard: list[tuple[str, int, int]] = []
+    load_regions(connection, provinces={"64"}, progress=lambda *update: heard.append(update))
     assert snapshot() == before
+    # Progress per province read (one here), then per build step.
+    assert heard[:2] == [("read", 0, 1), ("read", 1, 1)]
+    build = [done for stage, done, _ in heard if stage == "build"]
+    assert build == list(range(len(build))) and heard[-1][1] == heard[-1][2] > 1
     assert (
         scalar(connection, "SELECT count(*) FROM region_parts WHERE code LIKE '64%'")
         == parts_before

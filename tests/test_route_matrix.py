@@ -638,6 +638,14 @@ MATRIX.update(
             lambda c: (f"{_draw(c)}/xlsx", {}),
             OFFICIALS,
         ),
+        ("GET", "/api/spot-checks/draws/{id}/public"): (
+            lambda c: (f"{_draw(c)}/public", {}),
+            PUBLIC_ROUTE,
+        ),
+        ("GET", "/api/spot-checks/draws/{id}/public/xlsx"): (
+            lambda c: (f"{_draw(c)}/public/xlsx", {}),
+            PUBLIC_ROUTE,
+        ),
         ("GET", "/api/key-supervision"): (
             lambda c: ("/api/key-supervision?region=640100", {}),
             OFFICIALS,

@@ -1,27 +1,32 @@
 """Issue 12: double-random spot checks (双随机) — reproducible, stratified, conflict-free,
-published as XLSX."""
+published as XLSX and as a public page."""
 
 import io
 import math
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.inspections.frequencies import frequencies
 from app.spotchecks import draw, service
 from app.spotchecks.xlsx import LEVEL_ZH
-from tests.conftest import PUBLIC
+from tests.conftest import PUBLIC, live_token
 from tests.factories import enterprise_payload, lec_point
 
 # LEC inputs giving each colour (D = L × E × C against geodata/risk/lec_bands.csv).
 LEC = {"red": (6, 6, 15), "orange": (3, 6, 15), "yellow": (3, 6, 7), "blue": (1, 1, 1)}
 WARDEN_NAME = "王网格"
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(os.environ.get("RISKATLAS_SHOTS", "/work/shots"))
 
 
 class Region:
@@ -257,3 +262,93 @@ def test_draws_are_append_only(region: Region, session: Session) -> None:
     assert result["id"] not in [item["id"] for item in outsider["items"]]
     hidden = region.client.get(f"/api/spot-checks/draws/{result['id']}", headers=region.outsider)
     assert hidden.status_code == 404
+
+
+# What a publication (公示) may show of a draw: no ids, accounts, pools or contacts.
+PUBLIC_KEYS = {"id", "region", "region_name", "period", "seed", "method", "drawn_at"}
+
+
+def test_the_publication_is_public_and_shows_no_contacts(region: Region, session: Session) -> None:
+    result = region.draw(seed="publish")
+    response = region.client.get(f"/api/spot-checks/draws/{result['id']}/public", headers=PUBLIC)
+    assert response.status_code == 200, response.text
+    published = response.json()
+    assert set(published) == PUBLIC_KEYS | {"targets", "inspectors"}
+    assert (published["region"], published["region_name"]) == ("640104", "兴庆区")
+    assert (published["period"], published["seed"]) == ("2026-11", "publish")
+    codes = dict(session.execute(text("SELECT name, credit_code FROM enterprises")).all())
+    assert [(t["name"], t["credit_code"], t["inspectors"]) for t in published["targets"]] == [
+        (t["name"], codes[t["name"]], t["inspector_names"]) for t in result["targets"]
+    ]
+    assert published["inspectors"] == [
+        u["display_name"] or u["username"] for u in result["inspectors"]
+    ]
+    for target in published["targets"]:
+        assert set(target) == {"name", "credit_code", "inspectors"}
+    text_of = response.text
+    for hidden in ("phone", "contact", "user_id", "enterprise_id", "username", "pools"):
+        assert hidden not in text_of
+    book = region.client.get(f"/api/spot-checks/draws/{result['id']}/public/xlsx", headers=PUBLIC)
+    assert book.status_code == 200, book.text
+    workbook = load_workbook(io.BytesIO(book.content))
+    rows = list(workbook["抽查对象"].iter_rows(min_row=2, values_only=True))
+    assert [(r[1], r[2]) for r in rows] == [
+        (t["name"], t["credit_code"]) for t in published["targets"]
+    ]
+    assert dict(workbook["抽取说明"].iter_rows(values_only=True))["随机种子"] == "publish"
+    missing = region.client.get("/api/spot-checks/draws/999999999/public", headers=PUBLIC)
+    assert missing.status_code == 404
+
+
+def test_the_publication_page_in_chromium(
+    live_server_url: str, live_users: dict[str, str], engine: Engine
+) -> None:
+    """Signed out, the page shows a draw committed through the live server (宁夏's
+    enterprises drawn for a year, a red one of 兴庆区 among them; 宁夏's official inspects)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Chromium is not installed")
+    admin = {"Authorization": f"Bearer {live_token(live_server_url, live_users['admin'])}"}
+    with httpx.Client(base_url=live_server_url, headers=admin, timeout=30) as http:
+        enterprise = http.post("/api/enterprises", json=enterprise_payload()).json()
+        point = http.post("/api/risk-points", json=lec_point(enterprise["id"], *LEC["red"]))
+        drawn = http.post(
+            "/api/spot-checks/draws", json={"region": "640000", "period": "2026", "seed": "page"}
+        )
+    problems: list[str] = []
+    try:
+        assert point.status_code == 201, point.text
+        assert drawn.status_code == 201, drawn.text
+        result = drawn.json()
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+            )
+            for name, width, height in (("desktop", 1280, 800), ("phone", 360, 640)):
+                page = browser.new_page(viewport={"width": width, "height": height})
+                page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+                page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+                page.goto(f"{live_server_url}/spot-checks/{result['id']}")
+                page.wait_for_selector("#targets tbody tr")
+                assert page.inner_text("#f-seed") == "page"
+                assert "宁夏" in page.inner_text("#f-region")
+                cells = page.inner_text("#targets tbody")
+                assert enterprise["name"] in cells and enterprise["credit_code"] in cells
+                href = page.get_attribute("#xlsx", "href")
+                assert href == f"/api/spot-checks/draws/{result['id']}/public/xlsx"
+                SHOTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(SHOTS / f"12-spot-check-{name}.png"), full_page=True)
+                page.close()
+            assert problems == []
+            page = browser.new_page()
+            page.goto(f"{live_server_url}/spot-checks/999999999")
+            page.wait_for_selector("#missing", state="visible")
+            browser.close()
+    finally:
+        with engine.begin() as connection:
+            connection.execute(
+                text("DELETE FROM risk_points WHERE enterprise_id = :id"), {"id": enterprise["id"]}
+            )
+            connection.execute(
+                text("DELETE FROM enterprises WHERE id = :id"), {"id": enterprise["id"]}
+            )

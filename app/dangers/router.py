@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import File, Header, Path, Query, Response, UploadFile
+from fastapi import File, Path, Query, Response, UploadFile
 from fastapi.responses import FileResponse
 
 from app.crud import Offset, RowId, check_written
@@ -11,20 +11,13 @@ from app.dangers.schemas import DangerIn, GradeName, StatusName, SupervisionLeve
 from app.db import api_router
 from app.deps import ScopeDep, SessionDep
 from app.features.service import parse_bbox
+from app.idempotency import IdempotencyKey
 from app.orm import INT4_MAX
 
 router = api_router(prefix="/api/hidden-dangers", tags=["hidden dangers"])
 
 
 Region = Annotated[str | None, Query(pattern=r"^\d{2,6}$", description="region code or prefix")]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        pattern=r"^[\x21-\x7e]{1,100}$",
-        description="a retried submission with the same key is recorded once",
-    ),
-]
 
 
 @router.get("", name="list_hidden_dangers")

@@ -35,6 +35,7 @@ from app.ingest.checks import (
 from app.ingest.layers import Layer, layers
 from app.ingest.readers import read_table
 from app.models import Base
+from app.progress import Progress
 from app.regions import grids
 from app.risk import grading, methods
 
@@ -42,9 +43,6 @@ CRS_NAMES = ("wgs84", "cgcs2000", "gcj02", "bd09")
 BATCH_ROWS = 10_000
 # An import of 100,000 rows takes tens of seconds: more than an API statement may.
 IMPORT_STATEMENT_TIMEOUT = "600s"
-
-# Progress: (stage, rows done, rows in all).
-Progress = Callable[[str, int, int], None]
 
 _STAGING = """
 CREATE TEMPORARY TABLE import_staging (

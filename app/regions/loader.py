@@ -28,6 +28,7 @@ import shapely
 from sqlalchemy import Connection, text
 
 from app.geo.chinese_datums import gcj02_to_wgs84
+from app.progress import Progress
 
 SOURCE_LEVELS = {"省": "province", "市": "city", "区县": "county"}
 SYNTHETIC_CITY_NAMES = {"01": "市辖区", "02": "县"}
@@ -137,10 +138,21 @@ def _read_geometry_wkb(path: Path) -> str:
     return wkb
 
 
-def load_regions(connection: Connection, *, provinces: set[str] | None = None) -> LoadReport:
-    """Load (or reload, idempotently) the divisions of China, or of some provinces only."""
+def load_regions(
+    connection: Connection,
+    *,
+    provinces: set[str] | None = None,
+    progress: Progress | None = None,
+) -> LoadReport:
+    """Load (or reload, idempotently) the divisions of China, or of some provinces only;
+    `progress` hears ("read", provinces read, provinces) then ("build", steps done, steps)."""
+    tell = progress or (lambda stage, done, total: None)
     started = time.perf_counter()
     records, code_version = read_index(provinces)
+    # Geometries (the slow part in Python) are read province by province: in code order a
+    # province's records follow each other.
+    province_count = len({record.code[:2] for record in records})
+    read_provinces: set[str] = set()
     dataset_root = Path(_provider().get_dataset_root("administrative"))
 
     connection.execute(
@@ -150,7 +162,10 @@ def load_regions(connection: Connection, *, provinces: set[str] | None = None) -
         )
     )
     buffer = io.StringIO()
-    for record in records:
+    for record in sorted(records, key=lambda record: record.code):
+        if record.code[:2] not in read_provinces:
+            tell("read", len(read_provinces), province_count)
+            read_provinces.add(record.code[:2])
         wkb = "\\N"
         if record.path:
             relative = Path(record.path).relative_to("administrative")
@@ -162,6 +177,9 @@ def load_regions(connection: Connection, *, provinces: set[str] | None = None) -
     raw = connection.connection.driver_connection
     if not isinstance(raw, psycopg.Connection):
         raise TypeError(f"loading regions needs a psycopg connection, not {type(raw).__name__}")
+    tell("read", province_count, province_count)
+    steps = len(_LOAD_SQL) + 1
+    tell("build", 0, steps)
     with raw.cursor().copy(
         "COPY staging_regions (code, name, level, parent_code, geom) FROM STDIN"
     ) as copy:
@@ -169,8 +187,10 @@ def load_regions(connection: Connection, *, provinces: set[str] | None = None) -
 
     scope = sorted(provinces) if provinces else None
     params = {"version": code_version, "scope": scope}
-    for statement in _LOAD_SQL:
+    tell("build", 1, steps)
+    for number, statement in enumerate(_LOAD_SQL, start=2):
         connection.execute(text(statement), params)
+        tell("build", number, steps)
 
     leaves = connection.execute(
         text(

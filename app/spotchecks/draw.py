@@ -61,7 +61,7 @@ def derive(seed: str, pools: dict[str, Any]) -> dict[str, Any]:
             {
                 **target,
                 "inspectors": chosen,
-                "inspector_names": [_name(inspectors[u]) for u in chosen],
+                "inspector_names": [display_name(inspectors[u]) for u in chosen],
                 "short": len(chosen) < per_target,
             }
         )
@@ -76,5 +76,6 @@ def derive(seed: str, pools: dict[str, Any]) -> dict[str, Any]:
     return {"targets": drawn, "inspectors": assigned}
 
 
-def _name(user: dict[str, Any]) -> str:
+def display_name(user: dict[str, Any]) -> str:
+    """The name an inspector is published under: the display name, else the account."""
     return str(user.get("display_name") or user["username"])

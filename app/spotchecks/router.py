@@ -54,3 +54,25 @@ def draw_xlsx(id: DrawId, session: SessionDep, scope: ScopeDep) -> Response:
         media_type=XLSX,
         headers={"Content-Disposition": f'attachment; filename="spot-check-{id}.xlsx"'},
     )
+
+
+@router.get("/draws/{id}/public", name="public_spot_check_draw")
+def public_draw(id: DrawId, session: SessionDep) -> dict[str, Any]:
+    """The publication (公示) of a draw, signed out: period, region, seed, when drawn, the
+    targets' names and credit codes with their inspectors, the inspectors' names."""
+    return service.public_draw(session, id=id)
+
+
+@router.get(
+    "/draws/{id}/public/xlsx",
+    name="public_spot_check_draw_xlsx",
+    response_class=Response,
+    responses={200: {"content": {XLSX: {}}}},
+)
+def public_draw_xlsx(id: DrawId, session: SessionDep) -> Response:
+    """The publication (公示) of a draw as a workbook, signed out."""
+    return Response(
+        xlsx.public_workbook(service.public_draw(session, id=id)),
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="spot-check-{id}-public.xlsx"'},
+    )

@@ -244,3 +244,47 @@ def list_draws(session: Session, *, scope: Scope, region: str | None) -> dict[st
             for row in rows
         ]
     }
+
+
+_PUBLIC_SQL = """
+    SELECT e.id, e.name, e.credit_code FROM enterprises e WHERE e.id = ANY(:ids)
+"""
+
+
+def public_draw(session: Session, *, id: int) -> dict[str, Any]:
+    """What the publication (公示) of a draw shows, signed out: period, region, seed, when
+    it was drawn, the targets' names and credit codes with their inspectors' names, and
+    the inspectors' names. Every stored draw is published (a draw is made to be
+    published and never redrawn in place); no ids, accounts, contacts or pools."""
+    row = session.scalars(select(SpotCheckDraw).where(SpotCheckDraw.id == id)).first()
+    if row is None:
+        raise NotFound(f"spot-check draw {id} not found", field="id")
+    result = draw.derive(row.seed, row.pools)
+    ids = [t["enterprise_id"] for t in result["targets"]]
+    # Names and credit codes as registered now; the pool's name when the unit is gone.
+    current = {
+        r.id: (r.name, r.credit_code) for r in session.execute(text(_PUBLIC_SQL), {"ids": ids})
+    }
+    region_name = session.scalar(
+        text("SELECT name FROM regions WHERE code = :code"), {"code": row.region_code}
+    )
+    return {
+        "id": row.id,
+        "region": row.region_code,
+        "region_name": region_name,
+        "period": row.period,
+        "seed": row.seed,
+        "method": row.method,
+        "drawn_at": row.drawn_at.isoformat(),
+        "targets": [
+            {
+                "name": current[t["enterprise_id"]][0]
+                if t["enterprise_id"] in current
+                else t["name"],
+                "credit_code": current.get(t["enterprise_id"], (None, None))[1],
+                "inspectors": t["inspector_names"],
+            }
+            for t in result["targets"]
+        ],
+        "inspectors": [draw.display_name(user) for user in result["inspectors"]],
+    }

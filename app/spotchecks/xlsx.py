@@ -65,3 +65,40 @@ def workbook(draw: dict[str, Any]) -> bytes:
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+PUBLIC_TARGET_HEADER = ("序号", "企业名称", "统一社会信用代码", "检查人员")
+
+
+def public_workbook(draw: dict[str, Any]) -> bytes:
+    """The publication (公示) of a draw as XLSX bytes: sheets 抽查对象, 执法检查人员 and
+    抽取说明, with only what the public page shows (see service.public_draw)."""
+    book = Workbook()
+    targets = book.active
+    assert targets is not None  # a new workbook has one sheet
+    targets.title = "抽查对象"
+    targets.append(PUBLIC_TARGET_HEADER)
+    for number, target in enumerate(draw["targets"], start=1):
+        targets.append(
+            (number, target["name"], target["credit_code"] or "", "、".join(target["inspectors"]))
+        )
+    inspectors = book.create_sheet("执法检查人员")
+    inspectors.append(("序号", "姓名"))
+    for number, name in enumerate(draw["inspectors"], start=1):
+        inspectors.append((number, name))
+    about = book.create_sheet("抽取说明")
+    for row in (
+        ("地区", f"{draw['region_name'] or ''}（{draw['region']}）"),
+        ("抽查周期", draw["period"]),
+        ("随机种子", draw["seed"]),
+        ("抽取方法", draw["method"]),
+        ("抽取时间", draw["drawn_at"]),
+    ):
+        about.append(row)
+    for sheet in (targets, inspectors):
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

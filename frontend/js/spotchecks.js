@@ -6,6 +6,7 @@ import { getJSON } from './api.js';
 import { authFetch, currentUser } from './auth.js';
 import { num, t } from './i18n.js';
 import { escapeHtml, factList, levelBadge } from './fragments.js';
+import './i18n-spotcheck.js';
 
 const $ = (selector, root) => root.querySelector(selector);
 
@@ -81,7 +82,8 @@ function showDraw(root, drawn, { fill, say, errorText }) {
       [t('dz.by'), escapeHtml(`${drawn.drawn_by || ''} ${drawn.drawn_at.slice(0, 16).replace('T', ' ')}`)],
       ['', escapeHtml(fill(t('spot.pool'), { t: num(drawn.pool_sizes.targets), i: num(drawn.pool_sizes.inspectors) }))],
     ], 'facts')}
-    <div class="dz-buttons"><button type="button" class="dz-btn" id="spot-xlsx">${escapeHtml(t('spot.xlsx'))}</button></div>
+    <div class="dz-buttons"><button type="button" class="dz-btn" id="spot-xlsx">${escapeHtml(t('spot.xlsx'))}</button>
+      <a class="dz-btn" id="spot-public" href="/spot-checks/${Number(drawn.id)}" target="_blank" rel="noopener">${escapeHtml(t('spotPublic.open'))}</a></div>
     <h3>${escapeHtml(t('spot.targets'))} <small>${num(drawn.targets.length)}</small></h3>
     <table class="dz-table" id="spot-targets"><thead><tr><th>#</th><th>${escapeHtml(t('dz.col.enterprise'))}</th><th>${escapeHtml(t('spot.level'))}</th><th>${escapeHtml(t('spot.inspector'))}</th></tr></thead>
     <tbody>${drawn.targets.map((target, i) => `<tr><td>${i + 1}</td>

@@ -1,0 +1,40 @@
+"""Progress of long command-line work (issue 15): plain lines when not a terminal."""
+
+import io
+
+from app.progress import ProgressBar
+
+
+def test_plain_lines_per_stage_and_tenth_then_steps() -> None:
+    stream = io.StringIO()  # not a terminal
+    bar = ProgressBar(stream, unit="provinces")
+    for done in range(0, 35):
+        bar("read", done, 34)
+    bar("build", 1, 2)
+    bar.step("tile cells", 3, 3)
+    bar.finish()
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "read …"
+    read = [line for line in lines if line.startswith("read ") and "/34" in line]
+    # One line per tenth reached (0 … 10), not one per update.
+    assert len(read) == 11 and read[-1].startswith("read 34/34 (")
+    assert "provinces/s, ETA 0 s)" in read[-1]
+    assert lines[-3:] == ["build …", lines[-2], "[3/3] tile cells …"]
+    assert lines[-2].startswith("build 1/2 (")
+    assert "\r" not in stream.getvalue()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_bar_with_rate_and_eta_on_a_terminal() -> None:
+    stream = _Terminal()
+    bar = ProgressBar(stream)
+    bar("check", 50, 100)
+    bar.step("committing", 2, 2)
+    text = stream.getvalue()
+    assert text.startswith("\rcheck  [" + "#" * 15 + "." * 15 + "] 50/100")
+    assert "rows/s  ETA" in text
+    assert text.endswith("\n[2/2] committing …\n")
