@@ -368,3 +368,45 @@ def test_the_screens_fit_a_phone(
         _clean(page)
     finally:
         page.close()
+
+
+def test_the_overdue_tab_lists_what_the_api_lists_and_opens_the_dossier(
+    official: Page, server: str, sessions: dict[str, dict]
+) -> None:
+    """逾期检查: the official's region by default, the same total and first rows as
+    GET /api/inspections/overdue, a row opens the enterprise's dossier; the spot-check list
+    follows the kind chosen."""
+    page = official.open("/")
+    page.page.click("#btn-dangers")
+    page.page.click("[data-tab=overdue]")
+    page.page.wait_for_selector("#overdue-count")
+    expected = _get(
+        server, sessions["official"], f"/api/inspections/overdue?region={NINGXIA}&limit=50"
+    )
+    assert expected["total"] > 0  # the demo's graded enterprises were never inspected
+    count = page.page.inner_text("#overdue-count")
+    assert f"{expected['total']:,}" in count or str(expected["total"]) in count
+    rows = page.page.locator("#overdue-table tbody tr")
+    assert rows.count() == len(expected["items"])
+    first = expected["items"][0]
+    assert rows.first.get_attribute("data-enterprise") == str(first["enterprise_id"])
+    assert first["name"] in rows.first.inner_text()
+    _shot(page, "overdue-desktop")
+
+    page.page.select_option("#overdue-form select[name=kind]", "spot_check")
+    page.page.click("#overdue-form button[type=submit]")
+    spot = _get(
+        server,
+        sessions["official"],
+        f"/api/inspections/overdue?region={NINGXIA}&kind=spot_check&limit=50",
+    )
+    page.page.wait_for_function(
+        "n => document.querySelectorAll('#overdue-table tbody tr').length === n",
+        arg=len(spot["items"]),
+    )
+
+    rows.first.click()
+    page.page.wait_for_selector("#dossier-name")
+    assert f"e={spot['items'][0]['enterprise_id']}" in page.page.url
+    assert spot["items"][0]["name"] in page.page.inner_text("#dossier-name")
+    _clean(page)

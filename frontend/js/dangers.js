@@ -1,6 +1,7 @@
 // The hidden-danger closed loop (隐患排查治理闭环) beside the map: a list with filters, a
 // detail view with the timeline, evidence photos and forms for the next allowed steps, the
-// officials' inbox, and the tabs for spot checks and the key-supervision list. Enterprise
+// officials' inbox, and the tabs for spot checks, the key-supervision list and overdue
+// inspections (overdue.js). Enterprise
 // accounts see and act on their own dangers (the server scopes every answer). Steps, their
 // roles and required inputs come from the server (/api/hidden-dangers/lifecycle), which
 // reads them from geodata/dangers. The leads tab (leads.js) lists patrol leads and tip-offs.
@@ -13,6 +14,7 @@ import { applyI18n, num, t } from './i18n.js';
 import { escapeHtml, factList } from './fragments.js';
 import { renderKeyList } from './keylist.js';
 import { renderLeads, resetLeads } from './leads.js';
+import { renderOverdue } from './overdue.js';
 import { installDangerLayer } from './dangers-layer.js';
 import { renderSpotChecks } from './spotchecks.js';
 
@@ -114,7 +116,8 @@ function showOpener() {
   opener.hidden = !(user && canRead('hidden_dangers'));
   if (opener.hidden && !view.hidden) setOpen(false);
   view.querySelectorAll('[data-tab]').forEach((tab) => {
-    if (tab.dataset.tab === 'leads') tab.hidden = !LEAD_READERS.includes(currentRole());
+    // Leads and overdue inspections: officials and wardens (a warden's own cells first).
+    if (['leads', 'overdue'].includes(tab.dataset.tab)) tab.hidden = !LEAD_READERS.includes(currentRole());
     else tab.hidden = tab.dataset.tab !== 'list' && !isOfficial();
   });
 }
@@ -145,6 +148,7 @@ function render() {
   if (state.tab === 'inbox') renderInbox();
   else if (state.tab === 'spot') renderSpotChecks(body, { send, fill, errorText });
   else if (state.tab === 'key') renderKeyList(body, { send, fill, errorText });
+  else if (state.tab === 'overdue') renderOverdue(body, { fill, errorText, openEnterprise });
   else if (state.tab === 'leads') renderLeads(body, { send, fill, showOnMap: showLead, openEnterprise });
   else renderList();
 }
