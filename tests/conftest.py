@@ -40,6 +40,15 @@ from app.settings import PROJECT_ROOT, get_settings
 # Parallel runs on one server (several checkouts, helpers) each take their own database.
 TEST_DATABASE = os.environ.get("RISKATLAS_TEST_DATABASE", "riskatlas_test")
 TEST_PASSWORD = "test-password-1"
+# Every table whose rows a test may commit (live servers, demo fixtures): emptied at the
+# start of a run and after the tests that commit through a live server.
+COMMITTED_TABLES = (
+    "hidden_dangers, risk_points, hazard_sources, public_zones, emergency_resources,"
+    " enterprises, grid_cells, assessments, region_count_snapshots, region_counts, users,"
+    " login_failures, key_supervision, chemical_parks, hazard_safety_zones,"
+    " planning_reports, planning_rule_sets, blacklist_entries, enforcement_actions,"
+    " enterprise_level_changes, leads, idempotency_keys"
+)
 
 
 def _create_test_database(owner_url: URL) -> None:
@@ -96,16 +105,7 @@ def owner_engine(database_urls: tuple[str, str]) -> Iterator[Engine]:
             load_regions(connection)
         # Tests build exactly the data they need: start from no located rows, whatever an
         # interrupted earlier run left committed.
-        connection.execute(
-            text(
-                "TRUNCATE hidden_dangers, risk_points, hazard_sources, public_zones,"
-                " emergency_resources, enterprises, grid_cells, assessments,"
-                " region_count_snapshots, region_counts, users, login_failures, key_supervision,"
-                " chemical_parks, hazard_safety_zones, planning_reports, planning_rule_sets,"
-                " blacklist_entries, enforcement_actions, enterprise_level_changes, leads,"
-                " idempotency_keys"
-            )
-        )
+        connection.execute(text(f"TRUNCATE {COMMITTED_TABLES}"))
     yield engine
     engine.dispose()
 

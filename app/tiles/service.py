@@ -268,7 +268,9 @@ async def current_etag(
     client's cached copy is confirmed (304) without touching the database or the tile
     cache, in whichever server process the request lands."""
     version: str
-    if layer.name in AREA_LAYERS:
+    # Area layers and the never-aggregated chemical parks have no per-cell versions: the
+    # whole layer's version stands for each of its tiles.
+    if layer.name in AREA_LAYERS or cells_max_zoom(layer) is None:
         layer_version = versions.cached(layer.name)
         if layer_version is None:
             layer_version = await run_in_session_thread(session, query_version, session, layer.name)
