@@ -191,12 +191,12 @@ def client(session: Session, make_user: Callable[..., dict[str, str]]) -> Iterat
         yield client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live_users(engine: Engine, password_hash: str) -> dict[str, str]:
     """Committed users for tests against a live server: username by role, TEST_PASSWORD.
 
-    admin; official of 宁夏 (640000); planner of 宁夏. Made once per run (the run starts
-    with no users, see `engine`).
+    admin; official of 宁夏 (640000); planner of 宁夏. Made for each module when missing:
+    the live-server tests' clean-up (`COMMITTED_TABLES`) empties the users table.
     """
     users = {
         "admin": ("live-admin", {}),
