@@ -8,6 +8,7 @@ the API; `owner_engine` as the owner, which migrates and loads.
 """
 
 import os
+from contextlib import contextmanager
 
 # The in-process test app reads layer versions from the table: its writes happen in
 # transactions that are rolled back, so PostgreSQL never sends their notifications.
@@ -16,6 +17,7 @@ os.environ["RISKATLAS_TILE_VERSIONS"] = "query"
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -232,16 +234,13 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server_url(engine: Engine) -> Iterator[str]:
-    """The app served by uvicorn over HTTP on the test database (sees committed data only)."""
+@contextmanager
+def served_app(env: dict[str, str]) -> Iterator[str]:
+    """uvicorn serving the app in a process of its own with `env` added to the environment:
+    its base URL once /api/health answers; stopped on leaving."""
     port = _free_port()
-    # DATABASE_URL is the app role's, as for the deployed service.
-    env = {
-        **os.environ,
-        "DATABASE_URL": engine.url.render_as_string(hide_password=False),
-        "RISKATLAS_TILE_VERSIONS": "notify",
-    }
+    # A file, not a pipe: a pipe nobody reads would stall a server that logs much.
+    log = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -255,20 +254,44 @@ def live_server_url(engine: Engine) -> Iterator[str]:
             "--log-level",
             "warning",
         ],
-        env=env,
+        env={**os.environ, **env},
         cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        deadline = time.monotonic() + 30
+        while True:
             try:
-                with urllib.request.urlopen(f"{url}/api/health", timeout=1):
+                with urllib.request.urlopen(f"{url}/api/health", timeout=2):
                     break
             except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    log.seek(0)
+                    raise RuntimeError(
+                        f"the test server did not start: {log.read().decode()}"
+                    ) from None
                 time.sleep(0.2)
-        else:
-            raise RuntimeError("the test server did not start")
         yield url
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server_url(engine: Engine) -> Iterator[str]:
+    """The app served by uvicorn over HTTP on the test database (sees committed data only)."""
+    # DATABASE_URL is the app role's, as for the deployed service.
+    with served_app(
+        {
+            "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+            "RISKATLAS_TILE_VERSIONS": "notify",
+        }
+    ) as url:
+        yield url

@@ -9,11 +9,6 @@ Playwright's geolocation override. Screenshots: /work/shots/13-*.png.
 import io
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,8 +19,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
-from app.settings import PROJECT_ROOT
-from tests.conftest import TEST_PASSWORD, live_token
+from tests.conftest import TEST_PASSWORD, live_token, served_app
 from tests.factories import XINGQING, enterprise_payload, lec_point
 
 CHROMIUM = "/usr/bin/chromium"
@@ -44,53 +38,15 @@ document.addEventListener('securitypolicyviolation', (e) => window.raCspViolatio
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """uvicorn on the test database, its own data directory (photos, signing key)."""
-    port = _free_port()
     env = {
-        **os.environ,
         "DATABASE_URL": engine.url.render_as_string(hide_password=False),
         "RISKATLAS_DATA_DIR": str(tmp_path_factory.mktemp("field-data")),
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/api/health", timeout=2):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("the server did not start") from None
-            time.sleep(0.2)
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    with served_app(env) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,7 @@ import json
 import os
 import re
 import shutil
-import socket
 import struct
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import date
@@ -33,7 +29,7 @@ from app.geo.webmercator import lonlat_to_tile
 from app.risk import grading
 from app.settings import PROJECT_ROOT
 from app.sites.demo import plan_demo, write_plan
-from tests.conftest import TEST_PASSWORD, live_token
+from tests.conftest import TEST_PASSWORD, live_token, served_app
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -51,12 +47,6 @@ playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright i
 
 if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
     pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -85,45 +75,8 @@ def demo(engine: Engine) -> Iterator[dict[str, int]]:
 @pytest.fixture(scope="module")
 def server(engine: Engine, demo) -> Iterator[str]:
     """uvicorn serving the app against the test database."""
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False)}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/api/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"the server did not start: {process.stderr.read().decode()}")
-        time.sleep(0.2)
-    yield base
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with served_app({"DATABASE_URL": engine.url.render_as_string(hide_password=False)}) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
