@@ -78,7 +78,7 @@ def _sign_in(page, username: str) -> None:
     page.fill("#signin input[name=password]", TEST_PASSWORD)
     page.click("#signin button[type=submit]")
     page.wait_for_selector("#project:not([hidden])")
-    page.wait_for_function("document.querySelectorAll('#kind option').length > 10")
+    page.wait_for_function("() => document.querySelectorAll('#kind option').length > 10")
 
 
 def test_draw_check_save_and_download(
@@ -158,7 +158,7 @@ def test_upload_geojson_and_phone_layout(
     )
     page.set_input_files("#upload", str(site))
     # The file is read asynchronously: wait for the site to be shown.
-    page.wait_for_function("document.getElementById('site').textContent.includes('106.301000')")
+    page.wait_for_function("() => document.getElementById('site').textContent.includes('106.301000')")
     page.click("#run")
     page.wait_for_selector("#result:not([hidden])")
     page.wait_for_timeout(300)
