@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from app import backup, embedded_db, migrate
+from app.cluster import cli as cluster_cli
 from app.db_roles import MissingCredentialsError
 from app.errors import RiskAtlasError
 from app.progress import ProgressBar
@@ -411,6 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-access-log", action="store_true", help="no line per request (benchmarks)"
     )
     serve.set_defaults(handler=_serve)
+    cluster_cli.add_parser(commands)
     return parser
 
 
