@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint setup db-start db-stop bench clean
+.PHONY: run test test-cluster lint setup db-start db-stop bench clean
 
 # Each step says what it does in one line; the package managers' own output is kept quiet
 # (their errors still show).
@@ -44,6 +44,11 @@ test: $(STAMP)
 	@$(BIN)/riskatlas db start
 	@echo "==> running the tests"
 	@$(BIN)/pytest -q
+
+# The cluster subset (tests/cluster) on a local Citus cluster: a coordinator and two
+# workers (`riskatlas cluster up`; Citus is built from ../shared/vendor/citus if missing).
+test-cluster: $(STAMP)
+	@RISKATLAS_CLUSTER_TESTS=1 $(BIN)/pytest -q tests/cluster
 
 # ruff (lint and format) over the code, mypy strict over app/ (pyproject.toml).
 lint: $(STAMP)

@@ -77,3 +77,7 @@ class Located:
         return mapped_column(
             DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), index=True
         )
+
+
+# On a Citus database the coordinator routes located writes by county (app/cluster).
+from app.cluster import routing as _routing  # noqa: E402, F401

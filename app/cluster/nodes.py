@@ -230,6 +230,27 @@ def ensure_roles(node: Node, settings: ClusterSettings) -> None:
                     sql.Literal(verifier),
                 )
             )
+        # Objects the owner's migrations create reach the workers when a distributed
+        # table needs them (migration 0018 distributes the functions its triggers call),
+        # not at once: at once, 0001's `CREATE EXTENSION IF NOT EXISTS postgis` would have
+        # the owner re-register the superuser's extension on the workers, which it may not.
+        # And its migrations may create triggers on distributed tables (0018 says which
+        # triggers a shard can run).
+        for setting in (
+            "citus.create_object_propagation TO 'deferred'",
+            "citus.enable_unsafe_triggers TO on",
+        ):
+            conn.execute(
+                sql.SQL("ALTER ROLE {} SET " + setting).format(sql.Identifier(OWNER_ROLE))
+            )
+        # Joins of a child to its enterprise by id alone (not by county and id) are
+        # repartitioned by id; docs/scaling.md says which queries pay for it.
+        for role in (OWNER_ROLE, APP_ROLE):
+            conn.execute(
+                sql.SQL("ALTER ROLE {} SET citus.enable_repartition_joins TO on").format(
+                    sql.Identifier(role)
+                )
+            )
 
 
 def ensure_database(node: Node, settings: ClusterSettings) -> None:
@@ -253,8 +274,20 @@ def ensure_database(node: Node, settings: ClusterSettings) -> None:
             )
         )
     with admin(node, name) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS citus")
-        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        citus = conn.execute("SELECT to_regclass('pg_catalog.pg_dist_node')").fetchone()
+        registered = (
+            citus is not None
+            and citus[0] is not None
+            and conn.execute("SELECT 1 FROM pg_dist_node LIMIT 1").fetchone() is not None
+        )
+        if not node.is_coordinator and registered:
+            # A registered worker: the coordinator owns its schema and grants now.
+            return
+        for extension in ("citus", "postgis"):
+            if not conn.execute(
+                "SELECT 1 FROM pg_extension WHERE extname = %s", (extension,)
+            ).fetchone():
+                conn.execute(sql.SQL("CREATE EXTENSION {}").format(sql.Identifier(extension)))
         for role in ROLES:
             conn.execute(
                 "INSERT INTO pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, %s, %s)"

@@ -186,7 +186,7 @@ def load_regions(
         copy.write(buffer.getvalue())
 
     scope = sorted(provinces) if provinces else None
-    params = {"version": code_version, "scope": scope}
+    params = {"version": code_version, "scope": scope, "loaded": [r.code for r in records]}
     tell("build", 1, steps)
     for number, statement in enumerate(_LOAD_SQL, start=2):
         connection.execute(text(statement), params)
@@ -263,9 +263,11 @@ _LOAD_SQL = [
               label_point = ST_PointOnSurface(u.geom)
          FROM unions u WHERE u.code = p.code""",
     # Codes that disappeared from the source (boundary changes) go, unless data still uses them.
+    # (Codes as a parameter, not a subquery of staging_regions: on Citus, regions is a
+    # reference table, whose writes cannot read a coordinator's temporary table.)
     """DELETE FROM regions r
         WHERE (CAST(:scope AS text[]) IS NULL OR left(r.code, 2) = ANY(:scope))
-          AND NOT EXISTS (SELECT 1 FROM staging_regions s WHERE s.code = r.code)""",
+          AND r.code <> ALL(CAST(:loaded AS text[]))""",
     """DELETE FROM region_parts p USING regions r
         WHERE p.code = r.code
           AND (CAST(:scope AS text[]) IS NULL OR left(r.code, 2) = ANY(:scope))""",

@@ -148,15 +148,18 @@ def with_derived_flags(
     return out
 
 
+# Children meet their enterprise's other children through joins to grouped subqueries, not
+# correlated subqueries: Citus (issue 17) runs the former across shards, not the latter.
 _MISMATCHED_FLAG_SQL = """
-    SELECT p.id, p.method, p.inputs, x.has
+    SELECT p.id, p.method, p.inputs, coalesce(x.has, false) AS has
       FROM risk_points p
-      CROSS JOIN LATERAL (
-          SELECT EXISTS (SELECT 1 FROM hazard_sources h
-                          WHERE h.enterprise_id = p.enterprise_id
-                            AND h.grade = ANY(CAST(:grades AS int[]))) AS has) AS x
+      LEFT JOIN (SELECT h.enterprise_id, true AS has FROM hazard_sources h
+                  WHERE h.grade = ANY(CAST(:grades AS int[]))
+                    AND (CAST(:ids AS int[]) IS NULL OR h.enterprise_id = ANY(:ids))
+                  GROUP BY h.enterprise_id) AS x ON x.enterprise_id = p.enterprise_id
      WHERE (CAST(:ids AS int[]) IS NULL OR p.enterprise_id = ANY(:ids))
-       AND coalesce(p.inputs -> 'direct' ->> :rule = 'true', false) IS DISTINCT FROM x.has
+       AND coalesce(p.inputs -> 'direct' ->> :rule = 'true', false)
+           IS DISTINCT FROM coalesce(x.has, false)
 """
 
 
@@ -377,16 +380,22 @@ def exposed_people_around(
     }
 
 
+# A join and GROUP BY rather than a LATERAL aggregate per plant: on Citus (issue 17) the
+# plants are gathered first and sent to every shard of public_zones, the zones near them
+# found there (a plant's zones may lie in another county, so on another shard).
 _HAZARD_EXPOSURE_SQL = f"""
-    WITH plant AS (
+    WITH plant AS MATERIALIZED (
         SELECT h.id, h.substances, coalesce(e.footprint, h.geom) AS boundary,
                e.footprint IS NOT NULL AS has_footprint
           FROM hazard_sources h JOIN enterprises e ON e.id = h.enterprise_id
-         WHERE CAST(:ids AS int[]) IS NULL OR h.id = ANY(:ids))
-    SELECT plant.id, plant.substances, plant.has_footprint, x.people, x.zones
-      FROM plant CROSS JOIN LATERAL (
-          SELECT {_EXPOSURE_COLUMNS} FROM public_zones z
-           WHERE {_WITHIN_RING.format(plant="plant.boundary")}) AS x
+         WHERE CAST(:ids AS int[]) IS NULL OR h.id = ANY(:ids)),
+    exposed AS (
+        SELECT plant.id, {_EXPOSURE_COLUMNS}
+          FROM plant JOIN public_zones z ON {_WITHIN_RING.format(plant="plant.boundary")}
+         GROUP BY plant.id)
+    SELECT plant.id, plant.substances, plant.has_footprint,
+           coalesce(x.people, 0) AS people, coalesce(x.zones, '[]'::jsonb) AS zones
+      FROM plant LEFT JOIN exposed x ON x.id = plant.id
 """
 
 
@@ -492,17 +501,22 @@ def regrade_hazard_sources_near(session: Session, *, geometry_ewkt: str) -> list
 
 _ENTERPRISE_LEVEL_SQL = """
     WITH target AS (
-        SELECT e.id, e.risk_level AS current,
-               (SELECT max(array_position(CAST(:ranks AS text[]), rp.risk_level))
-                  FROM risk_points rp
-                 WHERE rp.enterprise_id = e.id) AS point_rank,
-               EXISTS (SELECT 1 FROM hazard_sources h
-                        WHERE h.enterprise_id = e.id AND h.grade = ANY(CAST(:red_grades AS int[])))
-                   AS has_red_hazard,
-               EXISTS (SELECT 1 FROM hidden_dangers d
-                        WHERE d.enterprise_id = e.id AND d.grade = 'major'
-                          AND d.status <> 'closed') AS has_open_major
+        SELECT e.id, e.risk_level AS current, p.point_rank,
+               coalesce(h.has, false) AS has_red_hazard, coalesce(d.has, false) AS has_open_major
           FROM enterprises e
+          LEFT JOIN (SELECT rp.enterprise_id,
+                            max(array_position(CAST(:ranks AS text[]), rp.risk_level)) AS point_rank
+                       FROM risk_points rp
+                      WHERE CAST(:ids AS int[]) IS NULL OR rp.enterprise_id = ANY(:ids)
+                      GROUP BY rp.enterprise_id) p ON p.enterprise_id = e.id
+          LEFT JOIN (SELECT h.enterprise_id, true AS has FROM hazard_sources h
+                      WHERE h.grade = ANY(CAST(:red_grades AS int[]))
+                        AND (CAST(:ids AS int[]) IS NULL OR h.enterprise_id = ANY(:ids))
+                      GROUP BY h.enterprise_id) h ON h.enterprise_id = e.id
+          LEFT JOIN (SELECT d.enterprise_id, true AS has FROM hidden_dangers d
+                      WHERE d.grade = 'major' AND d.status <> 'closed'
+                        AND (CAST(:ids AS int[]) IS NULL OR d.enterprise_id = ANY(:ids))
+                      GROUP BY d.enterprise_id) d ON d.enterprise_id = e.id
          WHERE CAST(:ids AS int[]) IS NULL OR e.id = ANY(:ids)),
     ranked AS (
         SELECT t.*,
@@ -516,19 +530,25 @@ _ENTERPRISE_LEVEL_SQL = """
                                                  CAST(:ungraded AS text)) END)
                + CASE WHEN r.has_open_major THEN CAST(:raise AS int) ELSE 0 END AS raised_rank
           FROM ranked r),
-    derived AS (
+    finals AS (
         -- least() would skip a NULL rank: an ungraded enterprise must stay ungraded.
         SELECT a.*,
                CASE WHEN a.raised_rank IS NOT NULL THEN least(4, a.raised_rank) END AS final_rank
-          FROM adjusted a)
+          FROM adjusted a),
+    -- The new values computed here, not in SET: Citus (issue 17) refuses STABLE functions
+    -- over columns in an UPDATE's SET.
+    derived AS (
+        SELECT f.id, (CAST(:ranks AS text[]))[f.final_rank] AS new_level,
+               jsonb_build_object(
+                   'rule', CAST(:rule_version AS text),
+                   'highest_risk_point', (CAST(:ranks AS text[]))[f.point_rank],
+                   'red_hazard_source', f.has_red_hazard,
+                   'open_major_danger', f.has_open_major) AS new_basis
+          FROM finals f)
     UPDATE enterprises e
-       SET risk_level = (CAST(:ranks AS text[]))[d.final_rank],
-           level_basis = jsonb_build_object(
-               'rule', CAST(:rule_version AS text),
-               'highest_risk_point', (CAST(:ranks AS text[]))[d.point_rank],
-               'red_hazard_source', d.has_red_hazard, 'open_major_danger', d.has_open_major)
+       SET risk_level = d.new_level, level_basis = d.new_basis
       FROM derived d
-     WHERE e.id = d.id AND e.risk_level IS DISTINCT FROM (CAST(:ranks AS text[]))[d.final_rank]
+     WHERE e.id = d.id AND e.risk_level IS DISTINCT FROM d.new_level
 """
 RANKS = ["blue", "yellow", "orange", "red"]  # array_position gives 1 (blue) … 4 (red)
 
