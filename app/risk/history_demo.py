@@ -144,11 +144,13 @@ def generate_history(session: Session, *, seed: int, today: date | None = None) 
     written += _rowcount(
         session.execute(
             text("""
+        WITH h AS MATERIALIZED (  -- read once (on Citus: gathered from the shards)
+            SELECT county_code, grade, deadline, found_at, closed_at FROM hidden_dangers)
         INSERT INTO region_count_snapshots (day, region_code, measure, value)
         SELECT dd.day, l.code, m.measure, count(*)
           FROM generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 day') AS g(ts)
          CROSS JOIN LATERAL (SELECT CAST(g.ts AS date) AS day) AS dd
-          JOIN hidden_dangers h ON CAST(h.found_at AS date) <= dd.day
+          JOIN h ON CAST(h.found_at AS date) <= dd.day
                                AND (h.closed_at IS NULL OR CAST(h.closed_at AS date) > dd.day)
          CROSS JOIN LATERAL region_lineage(h.county_code) AS l(code)
          CROSS JOIN LATERAL unnest(ARRAY[

@@ -148,6 +148,17 @@ BEGIN
     RETURN coalesce(found, tbl::text);
 END $$;
 
+-- region_lineage (0002) in PL/pgSQL: Citus plans no query that calls an SQL function
+-- reading a Citus table with parameters (the overdue counts of the regional index do).
+CREATE OR REPLACE FUNCTION region_lineage(leaf text) RETURNS SETOF text LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY WITH RECURSIVE up AS (
+        SELECT r.code, r.parent_code FROM regions r WHERE r.code = leaf
+        UNION ALL
+        SELECT p.code, p.parent_code FROM regions p JOIN up ON p.code = up.parent_code)
+    SELECT up.code::text FROM up;
+END $$;
+
 -- The point-to-county rule of assign_region_codes, for the coordinator to route a write
 -- before it reaches a shard (app/cluster/routing.py).
 CREATE FUNCTION region_county_at(g geometry) RETURNS char(6) LANGUAGE sql STABLE AS $$
