@@ -240,9 +240,7 @@ def ensure_roles(node: Node, settings: ClusterSettings) -> None:
             "citus.create_object_propagation TO 'deferred'",
             "citus.enable_unsafe_triggers TO on",
         ):
-            conn.execute(
-                sql.SQL("ALTER ROLE {} SET " + setting).format(sql.Identifier(OWNER_ROLE))
-            )
+            conn.execute(sql.SQL("ALTER ROLE {} SET " + setting).format(sql.Identifier(OWNER_ROLE)))
         # Joins of a child to its enterprise by id alone (not by county and id) are
         # repartitioned by id; docs/scaling.md says which queries pay for it.
         for role in (OWNER_ROLE, APP_ROLE):

@@ -103,7 +103,11 @@ def _route_inserts(
 @event.listens_for(Session, "before_flush")
 def _move_across_counties(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
     """Before an UPDATE puts a row in another county, move it to that county's shard."""
-    candidates = [o for o in session.dirty if "geom" in getattr(type(o), "__table__", {}).c]
+    candidates = [
+        o
+        for o in session.dirty
+        if isinstance(table := getattr(type(o), "__table__", None), Table) and "geom" in table.c
+    ]
     if not candidates:
         return
     connection = session.connection()
@@ -117,9 +121,18 @@ def _move_across_counties(session: Session, _flush: UOWTransaction, _instances: 
         current = state.attrs.county_code.loaded_value
         (county,) = counties_for(connection, table, [{"geom": row.geom}])
         if county is not None and county != current:
+            process = table.c.geom.type.bind_processor(connection.dialect)
             connection.execute(
-                text("SELECT move_to_county(CAST(:t AS regclass), :id, :county)"),
-                {"t": table.name, "id": row.id, "county": county},
+                text(
+                    "SELECT move_to_county(CAST(:t AS regclass), :id, :county,"
+                    " CAST(:g AS geometry))"
+                ),
+                {
+                    "t": table.name,
+                    "id": row.id,
+                    "county": county,
+                    "g": process(row.geom) if process else row.geom,
+                },
             )
             # The row is there now: the UPDATE must not set the shard key again.
             set_committed_value(row, "county_code", county)

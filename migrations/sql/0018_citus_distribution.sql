@@ -407,7 +407,8 @@ END $$;
 -- it was, an enterprise with its hazard sources, risk points and hidden dangers. Counts
 -- and tile cells follow through the delete and insert triggers; ids and versions stay.
 -- Run on the coordinator by app/cluster/routing.py before the UPDATE of the geometry.
-CREATE FUNCTION move_to_county(tbl regclass, row_id integer, new_county char(6))
+CREATE FUNCTION move_to_county(tbl regclass, row_id integer, new_county char(6),
+                               new_geom geometry)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     moved text[] := CASE WHEN tbl = 'enterprises'::regclass
@@ -421,6 +422,9 @@ BEGIN
                        CASE WHEN name = tbl::text THEN 'id' ELSE 'enterprise_id' END)
           USING row_id;
         EXECUTE format('UPDATE %I SET county_code = $1', 'moving_' || name) USING new_county;
+        IF name = tbl::text THEN  -- the row itself lands where it now lies
+            EXECUTE format('UPDATE %I SET geom = $1', 'moving_' || name) USING new_geom;
+        END IF;
     END LOOP;
     -- The enterprise's rows go with it (ON DELETE CASCADE).
     EXECUTE format('DELETE FROM %s WHERE id = $1', tbl) USING row_id;

@@ -31,7 +31,9 @@ counted AS (
             FROM region_counts rc WHERE rc.region_code = u.code
       ) c ON true
 ),
-features AS (
+-- Materialised: on Citus (issue 17) the rows come from the shards and ST_AsMVT runs over
+-- them on the coordinator (inlined with bound parameters, Citus loses the geometry column).
+features AS MATERIALIZED (
     SELECT ST_AsMVTGeom(ST_Transform(counted.geom, 3857), bounds.tile, 4096, 64, true) AS geom,
            counted.code AS id_code, {output_properties},
            red, orange, yellow, blue, enterprises, open_major_dangers, level,

@@ -5,7 +5,9 @@ WITH bounds AS (
     SELECT ST_TileEnvelope(:z, :x, :y) AS tile,
            ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 0.015625), 4326) AS filter
 ),
-features AS (
+-- Materialised: on Citus (issue 17) the rows come from the shards and ST_AsMVT runs over
+-- them on the coordinator (inlined with bound parameters, Citus loses the geometry column).
+features AS MATERIALIZED (
     SELECT ST_AsMVTGeom(ST_Transform(t.geom, 3857), bounds.tile, 4096, 64, true) AS geom,
            {properties}
       FROM {table} t, bounds
