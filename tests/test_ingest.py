@@ -228,18 +228,24 @@ def test_reimport_updates_by_credit_code_and_counts_stay_exact(
     ).scalar_one()
     session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
     assert counted == stored
-    audited = (
-        session.execute(
-            text(
-                "SELECT action FROM audit_log WHERE table_name = 'enterprises'"
-                " AND after->>'credit_code' = :c ORDER BY id"
-            ),
-            {"c": code},
-        )
-        .scalars()
-        .all()
-    )
-    assert audited == ["insert", "update"]
+    # Written set-based by the import's statements, one entry per row and action, with
+    # the actor and both sides of the move (migrations/sql/0017_bulk_writes.sql).
+    audited = session.execute(
+        text(
+            "SELECT action, username, row_id, before->>'county_code', after->>'county_code',"
+            " after->>'name' FROM audit_log WHERE table_name = 'enterprises'"
+            " AND after->>'credit_code' = :c ORDER BY id"
+        ),
+        {"c": code},
+    ).all()
+    stored_id = session.execute(
+        text("SELECT id::text FROM enterprises WHERE credit_code = :c"), {"c": code}
+    ).scalar_one()
+    assert all(a.username.startswith("admin-") for a in audited)
+    assert [(a[0], *a[2:]) for a in audited] == [
+        ("insert", stored_id, None, "640104", "首次企业"),
+        ("update", stored_id, "640104", "640106", "改名企业"),
+    ]
 
 
 def test_duplicates_in_file_and_bad_values_are_rejected_per_row(client: TestClient) -> None:

@@ -4,14 +4,17 @@ Rows are checked on their own first (values, geometry, credit codes), then COPY'
 temporary staging table where set-based SQL finds each row's county (the same
 point-in-region rule as the `assign_region_codes` trigger), its enterprise and the stored
 row it updates. A dry run stops there and reports; a commit with any refused row writes
-nothing. A clean commit writes with INSERT … SELECT / UPDATE … FROM in batches, so the
-existing triggers keep region counts exact and audit every row, and the existing grading
-functions re-derive what depends on the rows.
+nothing. A clean commit writes with INSERT … SELECT / UPDATE … FROM in batches: the
+existing triggers keep region counts and tile cells exact, each batch statement writes its
+audit entries set-based (the row trigger stands aside for it) and keeps the region codes
+staging derived with the same rule, and the existing grading functions re-derive what
+depends on the rows.
 """
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +50,7 @@ IMPORT_STATEMENT_TIMEOUT = "600s"
 _STAGING = """
 CREATE TEMPORARY TABLE import_staging (
     row int PRIMARY KEY, data jsonb NOT NULL, geom geometry(Geometry, 4326),
-    declared char(6), credit text, county_code char(6), enterprise_id int,
+    declared char(6), credit text, county_code char(6), grid_code text, enterprise_id int,
     enterprise_sector text, target_id int, target_county char(6), new_id int
 ) ON COMMIT DROP
 """
@@ -185,14 +188,11 @@ def _resolve(
                    geom = coalesce(s.geom, e.geom)
               FROM enterprises e WHERE e.credit_code = s.credit""")
         )
+    # The region-codes trigger's rule (migrations/sql/0017_bulk_writes.sql), set-based.
     session.execute(
         text("""
-        UPDATE import_staging s SET county_code = (
-            SELECT p.code FROM region_parts p
-             WHERE p.geom && x.anchor AND ST_Intersects(p.geom, x.anchor)
-             ORDER BY p.code LIMIT 1)
-          FROM (SELECT row, CASE WHEN GeometryType(geom) = 'POINT' THEN geom
-                                 ELSE ST_PointOnSurface(geom) END AS anchor
+        UPDATE import_staging s SET county_code = county_at(x.anchor), grid_code = grid_at(x.anchor)
+          FROM (SELECT row, region_anchor(geom) AS anchor
                   FROM import_staging WHERE geom IS NOT NULL) x
          WHERE x.row = s.row""")
     )
@@ -351,39 +351,72 @@ def _write(
     )
     last = session.execute(text("SELECT coalesce(max(row), 0) FROM import_staging")).scalar_one()
     progress(0)
-    inserted = updated = 0
+    insert = text(f"""
+        WITH written AS (
+            INSERT INTO {table} AS t (id, {", ".join(columns)}, geom, county_code, grid_code)
+            SELECT s.new_id, {select}, s.geom, s.county_code, s.grid_code
+              FROM import_staging s
+             CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, s.data) r
+             WHERE s.target_id IS NULL AND s.row BETWEEN :a AND :b
+             ORDER BY s.row
+         RETURNING to_jsonb(t) AS doc)
+        {_AUDIT_INSERT}
+        SELECT e.* FROM written w
+         CROSS JOIN LATERAL audit_entry('insert', '{table}', NULL, w.doc) e""")
+    update = text(f"""
+        WITH stored AS (
+            SELECT t.id, to_jsonb(t) AS doc FROM {table} t
+              JOIN import_staging s ON t.id = s.target_id AND s.row BETWEEN :a AND :b),
+        written AS (
+            UPDATE {table} t SET {assign}, geom = s.geom, county_code = s.county_code,
+                   grid_code = s.grid_code, version = t.version + 1, updated_at = now()
+              FROM import_staging s
+             CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, s.data) r
+             WHERE t.id = s.target_id AND s.row BETWEEN :a AND :b
+         RETURNING t.id, to_jsonb(t) AS doc)
+        {_AUDIT_INSERT}
+        SELECT e.* FROM written w JOIN stored USING (id)
+         CROSS JOIN LATERAL audit_entry('update', '{table}', stored.doc, w.doc) e""")
     for start in range(0, last + 1, BATCH_ROWS):
         bounds = {"a": start, "b": start + BATCH_ROWS - 1}
-        inserted += _rowcount(
-            session.execute(
-                text(f"""
-                INSERT INTO {table} (id, {", ".join(columns)}, geom)
-                SELECT s.new_id, {select}, s.geom
-                  FROM import_staging s
-                 CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, s.data) r
-                 WHERE s.target_id IS NULL AND s.row BETWEEN :a AND :b
-                 ORDER BY s.row"""),
-                bounds,
-            )
-        )
-        updated += _rowcount(
-            session.execute(
-                text(f"""
-                UPDATE {table} t SET {assign}, geom = s.geom, version = t.version + 1,
-                       updated_at = now()
-                  FROM import_staging s
-                 CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, s.data) r
-                 WHERE t.id = s.target_id AND s.row BETWEEN :a AND :b"""),
-                bounds,
-            )
-        )
+        with _set_based_triggers(session):
+            session.execute(insert, bounds)
+            session.execute(update, bounds)
         progress(min(last, start + BATCH_ROWS))
+    inserted, updated = session.execute(
+        text(
+            "SELECT count(*) FILTER (WHERE target_id IS NULL),"
+            " count(*) FILTER (WHERE target_id IS NOT NULL) FROM import_staging"
+        )
+    ).one()
     _derive(session, spec, scope, moved)
     return {"inserted": inserted, "updated": updated}
 
 
-def _rowcount(result: Any) -> int:
-    return int(result.rowcount)
+_AUDIT_INSERT = (
+    "INSERT INTO audit_log (user_id, username, action, table_name, row_id, county_code,"
+    " before, after, client_address, request_id)"
+)
+
+
+@contextmanager
+def _set_based_triggers(session: Session) -> Iterator[None]:
+    """Within: the statements write their own audit entries and region codes
+    (migrations/sql/0017_bulk_writes.sql); every other write is the row triggers' again.
+    A failed statement needs no reset: its transaction rolls back, settings with it."""
+    session.execute(
+        text(
+            "SELECT set_config('riskatlas.audit', 'bulk', true),"
+            " set_config('riskatlas.region_codes', 'derived', true)"
+        )
+    )
+    yield
+    session.execute(
+        text(
+            "SELECT set_config('riskatlas.audit', '', true),"
+            " set_config('riskatlas.region_codes', '', true)"
+        )
+    )
 
 
 def _positions_before(session: Session, spec: Layer) -> list[str]:
