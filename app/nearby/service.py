@@ -268,8 +268,7 @@ def _statement(
                          ST_ClosestPoint(r.geom, {POINT})::geography))::numeric, 1) % 360
                  ) || d.card) AS feature
           FROM ranked r CROSS JOIN LATERAL ({cards}) d)
-    SELECT EXISTS (SELECT 1 FROM region_parts p
-                    WHERE p.geom && {POINT} AND ST_Intersects(p.geom, {POINT})) AS in_china,
+    SELECT county_at({POINT}) IS NOT NULL AS in_china,
            (SELECT json_object_agg(kind, json_build_array(n, last_degrees))
               FROM (SELECT kind, count(*) AS n, max(degrees) AS last_degrees
                       FROM candidates GROUP BY kind) s) AS taken,
