@@ -231,7 +231,9 @@ def _resolve(
             seen[duplicate] += 1
             if seen[duplicate] > 1:
                 raise RowError(
-                    spec.column(spec.key[0]).header_zh, "duplicate of an earlier row of the file"
+                    spec.column(spec.key[0]).header_zh,
+                    "duplicate of an earlier row of the file",
+                    "与文件中前面的行重复",
                 )
         except RowError as error:
             candidate.error = error
@@ -240,23 +242,36 @@ def _resolve(
 
 def _check_staged(spec: Layer, c: Candidate, row: Any, mapping: Mapping, scope: Scope) -> None:
     if row.credit and spec.name != "enterprises" and row.enterprise_id is None:
-        raise RowError("所属企业信用代码", "no stored enterprise has this credit code")
+        raise RowError(
+            "所属企业信用代码",
+            "no stored enterprise has this credit code",
+            "系统中没有此信用代码的企业",
+        )
     if not row.located:
-        raise RowError("geometry", "no location")
+        raise RowError("geometry", "no location", "没有位置")
     if row.county_code is None:
-        raise RowError("geometry", "outside every county of China")
+        raise RowError("geometry", "outside every county of China", "不在中国任何区县内")
     if c.declared_county and not row.county_code.startswith(region_prefix(c.declared_county)):
         raise RowError(
             mapping.county or "所在区县代码",
             f"the location lies in {row.county_code}, not in {c.declared_county}"
             " (coordinates in another CRS?)",
+            f"位置在 {row.county_code}，不在填报的 {c.declared_county}（坐标系是否选错？）",
         )
     if spec.name == "hidden_dangers":
         if row.target_county is not None:
-            raise RowError("隐患名称", "the enterprise already has this open hidden danger")
+            raise RowError(
+                "隐患名称",
+                "the enterprise already has this open hidden danger",
+                "该企业已有同名的未销号隐患",
+            )
         grade = rules.grades()[c.data["grade"]]
         if not grade.used_in(row.county_code):
-            raise RowError("隐患等级", f"grade {grade.grade} is not used in this province")
+            raise RowError(
+                "隐患等级",
+                f"grade {grade.grade} is not used in this province",
+                f"本省不使用“{grade.grade}”这一隐患等级",
+            )
     _check_scope(spec, row, scope)
 
 
@@ -274,7 +289,9 @@ def _check_scope(spec: Layer, row: Any, scope: Scope) -> None:
                 sector=sector,
             )
     except Forbidden as error:
-        raise RowError(error.field or "geometry", error.message) from error
+        raise RowError(
+            error.field or "geometry", error.message, f"超出您可写的范围：{error.message}"
+        ) from error
 
 
 def _report(candidates: list[Candidate], mapping: Mapping) -> dict[str, Any]:
@@ -289,6 +306,7 @@ def _report(candidates: list[Candidate], mapping: Mapping) -> dict[str, Any]:
                     "status": "rejected",
                     "field": c.error.field,
                     "reason": c.error.reason,
+                    "reason_zh": c.error.reason_zh,
                 }
             )
     rejected = sum(1 for c in candidates if c.error is not None)
