@@ -38,7 +38,7 @@ from app.ingest.checks import (
 from app.ingest.layers import Layer, layers
 from app.ingest.readers import read_table
 from app.models import Base
-from app.progress import Progress
+from app.progress import Progress, silent
 from app.regions import grids
 from app.risk import grading, methods
 
@@ -78,24 +78,23 @@ def import_file(
     crs: str,
     dry_run: bool,
     scope: Scope,
-    progress: Progress | None = None,
+    progress: Progress = silent,
 ) -> dict[str, Any]:
     """Check a file's rows and, unless a dry run, write them all (or none: 422)."""
     spec = _layer_or_raise(layer)
     if crs not in CRS_NAMES:
         raise InvalidInput(f"unknown CRS {crs!r}", field="crs", allowed=list(CRS_NAMES))
     _require_write(scope, spec)
-    tell = progress or (lambda stage, done, total: None)
-    tell("read", 0, 0)
+    progress("read", 0, 0)
     table = read_table(path, name=file_name)
     total = len(table.rows)
     if total == 0:
         raise InvalidInput("the file holds no rows", field="file")
     mapping = map_columns(spec, table)
-    tell("check", 0, total)
-    candidates = check_rows(spec, table, mapping, progress=lambda n: tell("check", n, total))
+    progress("check", 0, total)
+    candidates = check_rows(spec, table, mapping, progress=lambda n: progress("check", n, total))
     to_wgs84(candidates, crs)
-    tell("check", total, total)
+    progress("check", total, total)
     session.execute(text(f"SET LOCAL statement_timeout = '{IMPORT_STATEMENT_TIMEOUT}'"))
     _stage(session, spec, candidates)
     _resolve(session, spec, candidates, mapping, scope)
@@ -113,7 +112,7 @@ def import_file(
             rejected=report["rejected"],
             rows=[r for r in report["rows"] if r["status"] == "rejected"],
         )
-    written = _write(session, spec, mapping, scope, lambda n: tell("write", n, total))
+    written = _write(session, spec, mapping, scope, lambda n: progress("write", n, total))
     session.execute(
         text("""
         INSERT INTO imports (layer, file_name, crs, rows, inserted, updated, user_id, username)
@@ -129,7 +128,7 @@ def import_file(
         },
     )
     session.execute(text("DROP TABLE import_staging"))
-    tell("write", total, total)
+    progress("write", total, total)
     return {**report, **written}
 
 
