@@ -244,10 +244,10 @@ function showCachedNearby(reason) {
 
 async function loadOverdue() {
   if (!me || me.role !== 'warden') return;
-  const cells = new Set(me.scope.grid_cells || []);
   try {
-    const body = await getJSON('/api/inspections/overdue?kind=self_check&limit=500');
-    overdue = body.items.filter((item) => cells.has(item.grid_code));
+    // Only my cells' overdue enterprises travel: the server filters by warden.
+    const body = await getJSON(`/api/inspections/overdue?kind=self_check&limit=500&warden=${encodeURIComponent(me.username)}`);
+    overdue = body.items;
     localStorage.setItem(OVERDUE_KEY, JSON.stringify(overdue));
   } catch (error) {
     try { overdue = JSON.parse(localStorage.getItem(OVERDUE_KEY) || '[]'); } catch (e) { overdue = []; }
