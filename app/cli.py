@@ -246,6 +246,19 @@ def _dangers(args: argparse.Namespace, settings: Settings) -> None:
     print(f"{today}: {len(ids)} overdue major hidden dangers escalated {ids[:20]}")
 
 
+def _daily(args: argparse.Namespace, settings: Settings) -> None:
+    """Every daily job (app/daily.py)."""
+    from datetime import date  # noqa: PLC0415
+
+    from app import daily  # noqa: PLC0415
+    from app.dangers import service  # noqa: PLC0415
+
+    today = date.fromisoformat(args.today) if args.today else service.china_today()
+    with _owner_session() as session:
+        report = daily.run(session, today=today)
+    print(f"{today}: " + ", ".join(f"{k} {v}" for k, v in report.items()))
+
+
 def _setup(args: argparse.Namespace, settings: Settings) -> None:
     setup(settings)
 
@@ -376,6 +389,12 @@ def build_parser() -> argparse.ArgumentParser:
     dangers.add_argument("action", choices=["escalate"])
     dangers.add_argument("--today", help="the day to judge deadlines by, YYYY-MM-DD")
     dangers.set_defaults(handler=_dangers)
+    daily_cmd = commands.add_parser(
+        "daily",
+        help="every daily job: escalations, blacklist expiry, snapshot, idempotency keys",
+    )
+    daily_cmd.add_argument("--today", help="the day to run for, YYYY-MM-DD")
+    daily_cmd.set_defaults(handler=_daily)
     imported_file = commands.add_parser(
         "import",
         help="bulk import of one layer from GeoJSON, Shapefile (zip), GPKG, KML, CSV, XLSX",
