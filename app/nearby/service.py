@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
+from app.audit.service import reads_only
 from app.auth.scope import RowFilters, Scope
 from app.errors import Forbidden, InvalidInput
 from app.geo.geodesic import SearchBox, search_box
@@ -301,6 +302,8 @@ def _short_kinds(
 
 def find_nearby(session: Session, *, scope: Scope, search: Search) -> str:
     """The rows around the point, nearest first, as GeoJSON FeatureCollection text."""
+    # A search writes nothing: its transaction need not name the actor (a round trip).
+    reads_only(session)
     kinds = searched_kinds(scope, kinds=search.kinds, levels=search.levels)
     level = ",".join(search.levels) if search.levels else None
     scope_wheres: list[str] = []
