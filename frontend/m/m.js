@@ -129,7 +129,7 @@ function renderOutbox() {
     : items.map((item) => `<li><div class="item"><div class="main">
         <span class="name">${escapeHtml(item.label)}</span>
         <span class="meta">${escapeHtml(new Date(item.created).toLocaleString('zh-CN'))}
-        ${item.state === 'failed' ? `<span class="tag failed">未被接受：${escapeHtml(item.error)}</span>`
+        ${item.state === 'failed' ? `<span class="tag failed" title="${escapeHtml(item.detail || '')}">未被接受：${escapeHtml(item.error)}</span>`
           : '<span class="tag">等待发送</span>'}</span></div>
         ${item.state === 'failed' ? `<button class="btn" type="button" data-drop="${escapeHtml(item.id)}">删除</button>` : ''}
       </div></li>`).join('');
@@ -139,6 +139,8 @@ async function flushOutbox() {
   if (!auth) { renderOutbox(); return; }
   const result = await outbox.flush(apiFetch);
   renderOutbox();
+  if (result.failed > 0) $('where-sub').textContent = `有 ${result.failed} 条记录未被接受，见“待发送”`;
+  else if (result.sent > 0) $('where-sub').textContent = `已发送 ${result.sent} 条记录`;
   if (result.sent > 0 && point) loadNearby();
 }
 
@@ -244,10 +246,10 @@ function showCachedNearby(reason) {
 
 async function loadOverdue() {
   if (!me || me.role !== 'warden') return;
-  const cells = new Set(me.scope.grid_cells || []);
   try {
-    const body = await getJSON('/api/inspections/overdue?kind=self_check&limit=500');
-    overdue = body.items.filter((item) => cells.has(item.grid_code));
+    // Only my cells' overdue enterprises travel: the server filters by warden.
+    const body = await getJSON(`/api/inspections/overdue?kind=self_check&limit=500&warden=${encodeURIComponent(me.username)}`);
+    overdue = body.items;
     localStorage.setItem(OVERDUE_KEY, JSON.stringify(overdue));
   } catch (error) {
     try { overdue = JSON.parse(localStorage.getItem(OVERDUE_KEY) || '[]'); } catch (e) { overdue = []; }
@@ -347,12 +349,12 @@ function queued(label) {
   closeSheet();
   renderOutbox();
   flushOutbox();
-  $('where-sub').textContent = navigator.onLine ? `已提交：${label}` : `已保存，联网后发送：${label}`;
+  $('where-sub').textContent = navigator.onLine ? `正在发送：${label}` : `已保存，联网后发送：${label}`;
 }
 
 function openInspect(enterpriseId, name) {
   openSheet(`巡查：${name}`, fromTemplate('tpl-inspect'));
-  $('form-inspect').addEventListener('submit', (event) => {
+  $('form-inspect').addEventListener('submit', async (event) => {
     event.preventDefault();
     const form = event.target;
     const checklist = Array.from(form.querySelectorAll('input[name=item]'))
@@ -367,8 +369,7 @@ function openInspect(enterpriseId, name) {
       inspected_at: new Date().toISOString(),
       ...(point ? { lon: point.lon, lat: point.lat } : {}),
     };
-    outbox.enqueue({ kind: 'inspection', label: `巡查 ${name}`, url: '/api/inspections', body });
-    queued(`巡查 ${name}`);
+    await enqueue({ kind: 'inspection', label: `巡查 ${name}`, url: '/api/inspections', body }, `巡查 ${name}`);
   });
 }
 
@@ -379,7 +380,19 @@ async function shrinkPhoto(file) {
   canvas.width = Math.round(bitmap.width * scale);
   canvas.height = Math.round(bitmap.height * scale);
   canvas.getContext('2d').drawImage(bitmap, 0, 0, canvas.width, canvas.height);
-  return canvas.toDataURL('image/jpeg', 0.7);
+  return new Promise((resolve, reject) => canvas.toBlob(
+    (blob) => (blob ? resolve(blob) : reject(new Error('not an image'))), 'image/jpeg', 0.7));
+}
+
+/** Queue a write; tell the warden when the phone has no room left to keep it. */
+async function enqueue(entry, label) {
+  try {
+    await outbox.enqueue(entry);
+  } catch (error) {
+    $('where-sub').textContent = `手机存储空间不足，未能保存：${label}`;
+    return;
+  }
+  queued(label);
 }
 
 function openReport(enterpriseId = null) {
@@ -389,9 +402,24 @@ function openReport(enterpriseId = null) {
     event.preventDefault();
     const form = event.target;
     if (!point && !enterpriseId) return;
+    const error = form.querySelector('.form-error');
+    error.hidden = true;
+    const files = Array.from(form.photos.files);
+    if (files.length > 6) {
+      error.textContent = `最多 6 张照片，已选 ${files.length} 张，请减少后再上报`;
+      error.hidden = false;
+      return;
+    }
     const photos = [];
-    for (const file of Array.from(form.photos.files).slice(0, 6)) {
-      try { photos.push(await shrinkPhoto(file)); } catch (error) { /* not an image */ }
+    for (const file of files) {
+      try {
+        photos.push(await shrinkPhoto(file));
+      } catch (failure) {
+        // Not silently dropped: the warden re-takes or removes it, then reports.
+        error.textContent = `照片“${file.name}”无法读取（不是图片或已损坏），请重新选择`;
+        error.hidden = false;
+        return;
+      }
     }
     const title = form.title.value.trim();
     const body = {
@@ -401,15 +429,15 @@ function openReport(enterpriseId = null) {
       ...(enterpriseId ? { enterprise_id: enterpriseId } : {}),
       ...(point ? { lon: point.lon, lat: point.lat } : {}),
     };
-    outbox.enqueue({ kind: 'hidden_danger', label: `隐患 ${title}`, url: '/api/hidden-dangers', body, photos });
-    queued(`隐患 ${title}`);
+    await enqueue({ kind: 'hidden_danger', label: `隐患 ${title}`, url: '/api/hidden-dangers', body, photos },
+      `隐患 ${title}`);
   });
 }
 
 function openLead() {
   openSheet('报告线索', fromTemplate('tpl-lead'));
   $('sheet-body').querySelector('.where-note').textContent = whereNote();
-  $('form-lead').addEventListener('submit', (event) => {
+  $('form-lead').addEventListener('submit', async (event) => {
     event.preventDefault();
     if (!point) return;
     const form = event.target;
@@ -420,8 +448,8 @@ function openLead() {
       lon: point.lon,
       lat: point.lat,
     };
-    outbox.enqueue({ kind: 'lead', label: `线索 ${form.kind.selectedOptions[0].textContent}`, url: '/api/leads', body });
-    queued('线索');
+    await enqueue({ kind: 'lead', label: `线索 ${form.kind.selectedOptions[0].textContent}`, url: '/api/leads', body },
+      '线索');
   });
 }
 
@@ -506,7 +534,7 @@ function bind() {
   });
   $('outbox').addEventListener('click', (event) => {
     const button = event.target.closest('[data-drop]');
-    if (button) { outbox.remove(button.dataset.drop); renderOutbox(); }
+    if (button) outbox.remove(button.dataset.drop).then(renderOutbox);
   });
   window.addEventListener('online', () => { setNet(); flushOutbox(); if (point) loadNearby(); });
   window.addEventListener('offline', setNet);

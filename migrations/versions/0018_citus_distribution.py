@@ -7,7 +7,7 @@ tables, and keep the aggregates exact with triggers that write only co-located s
 (migrations/sql/0018_citus_distribution.sql, docs/scaling.md). Without citus: nothing.
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-11-29 12:00:00
 """
 
@@ -18,8 +18,8 @@ from alembic import op
 from sqlalchemy import text
 
 revision = "0018"
-# The lead's 0017 comes first once merged: then "0017".
-down_revision = "0016"
+
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
