@@ -213,13 +213,24 @@ def _candidates_sql(kind: Kind, scope_where: str, severe_only: bool) -> str:
 
 
 def _card_sql(kind: Kind) -> str:
+    # The cards of the ranked rows of this kind, found by id (and their enterprises' names
+    # by the ids of those rows), not by a LATERAL look-up per row: on Citus (issue 17) the
+    # ranked rows are gathered and each look-up runs on every shard.
+    ranked_ids = f"SELECT r.id FROM ranked r WHERE r.kind = '{kind.table}'"
     card = ", ".join(f"'{name}', {sql}" for name, sql in kind.card)
-    join = " LEFT JOIN enterprises e ON e.id = t.enterprise_id" if kind.joins_enterprise else ""
+    join = (
+        " LEFT JOIN (SELECT x.id, x.name FROM enterprises x WHERE x.id IN"
+        f" (SELECT c.enterprise_id FROM {kind.table} c WHERE c.id IN ({ranked_ids})))"
+        " e ON e.id = t.enterprise_id"
+        if kind.joins_enterprise
+        else ""
+    )
     return f"""
-        SELECT t.geom, {kind.name} AS name, {kind.level or "NULL"} AS risk_level,
+        SELECT '{kind.table}' AS kind, t.id, t.geom, {kind.name} AS name,
+               {kind.level or "NULL"} AS risk_level,
                jsonb_strip_nulls(jsonb_build_object({card})) AS card
           FROM {kind.table} t{join}
-         WHERE r.kind = '{kind.table}' AND t.id = r.id"""
+         WHERE t.id IN ({ranked_ids})"""
 
 
 # What a search of no kind at all (a role that reads none with a colour) selects.
@@ -228,8 +239,8 @@ NO_CANDIDATES = (
     " NULL::float8 AS degrees WHERE FALSE"
 )
 NO_CARDS = (
-    "SELECT NULL::geometry AS geom, NULL::text AS name, NULL::text AS risk_level,"
-    " NULL::jsonb AS card WHERE FALSE"
+    "SELECT NULL::text AS kind, NULL::integer AS id, NULL::geometry AS geom, NULL::text AS name,"
+    " NULL::text AS risk_level, NULL::jsonb AS card WHERE FALSE"
 )
 
 
@@ -257,6 +268,7 @@ def _statement(
     ranked AS (
         SELECT * FROM measured WHERE distance_m <= :radius_m
          ORDER BY distance_m, kind, id LIMIT :limit),
+    cards AS ({cards}),
     features AS (
         SELECT r.distance_m, r.kind, r.id, json_build_object(
                  'type', 'Feature', 'id', r.kind || '.' || r.id,
@@ -268,7 +280,7 @@ def _statement(
                          {POINT}::geography,
                          ST_ClosestPoint(r.geom, {POINT})::geography))::numeric, 1) % 360
                  ) || d.card) AS feature
-          FROM ranked r CROSS JOIN LATERAL ({cards}) d)
+          FROM ranked r JOIN cards d ON d.kind = r.kind AND d.id = r.id)
     SELECT county_at({POINT}) IS NOT NULL AS in_china,
            (SELECT json_object_agg(kind, json_build_array(n, last_degrees))
               FROM (SELECT kind, count(*) AS n, max(degrees) AS last_degrees

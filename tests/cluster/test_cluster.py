@@ -127,11 +127,6 @@ def test_tiles_decode_alike(
     assert any(cluster.values()), path
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (docs/scaling.md): the nearby statement looks each candidate's card up in a"
-    " LATERAL subquery of the distributed tables, which Citus cannot plan",
-)
 @pytest.mark.parametrize("kinds", ["emergency_resources,public_zones", "risk_points", None])
 def test_nearby_order_alike(
     cluster_reader: TestClient, single_reader: TestClient, kinds: str | None
