@@ -25,6 +25,9 @@ from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.attributes import set_committed_value
 
 _DISTRIBUTED: WeakKeyDictionary[Engine, frozenset[str]] = WeakKeyDictionary()
+# Where a row outside every region is sent: the shard's trigger then refuses it with the
+# single node's error (RA001, "no region contains POINT(…)"), not Citus's about a NULL key.
+OUTSIDE = "000000"
 _PROBE = text("SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL")
 _TABLES = text(
     "SELECT logicalrelid::regclass::text FROM pg_dist_partition"
@@ -53,9 +56,7 @@ def _located(table: Any, connection: Connection) -> bool:
     )
 
 
-def counties_for(
-    connection: Connection, table: Table, rows: list[dict[str, Any]]
-) -> list[str | None]:
+def counties_for(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> list[str]:
     """The county each row is stored in: its enterprise's, else its geometry's."""
     by_enterprise: dict[int, str] = {}
     if "enterprise_id" in table.c and table.name != "enterprises":
@@ -77,7 +78,7 @@ def counties_for(
         {"g": geometries},
     ).scalars()
     return [
-        by_enterprise.get(r.get("enterprise_id")) or county  # type: ignore[arg-type]
+        by_enterprise.get(r.get("enterprise_id")) or county or OUTSIDE  # type: ignore[arg-type]
         for r, county in zip(rows, by_geometry, strict=True)
     ]
 
@@ -120,7 +121,7 @@ def _move_across_counties(session: Session, _flush: UOWTransaction, _instances: 
         state = inspect(row)
         current = state.attrs.county_code.loaded_value
         (county,) = counties_for(connection, table, [{"geom": row.geom}])
-        if county is not None and county != current:
+        if county != current:
             process = table.c.geom.type.bind_processor(connection.dialect)
             connection.execute(
                 text(

@@ -300,11 +300,13 @@ def take_snapshot(session: Session, *, day: date) -> int:
         raise TypeError(f"expected a CursorResult, got {type(result).__name__}")
     overdue = session.execute(
         text("""
+        WITH d AS MATERIALIZED (  -- on Citus: gathered first, the lineage then looked up once
+            SELECT county_code FROM hidden_dangers
+             WHERE status <> 'closed' AND grade = 'major' AND deadline < :day)
         INSERT INTO region_count_snapshots (day, region_code, measure, value)
         SELECT :day, code, 'dangers.overdue_major', n FROM (
-            SELECT l.code, count(*) AS n FROM hidden_dangers d
+            SELECT l.code, count(*) AS n FROM d
              CROSS JOIN LATERAL region_lineage(d.county_code) AS l(code)
-             WHERE d.status <> 'closed' AND d.grade = 'major' AND d.deadline < :day
              GROUP BY l.code) x
     """),
         {"day": day},

@@ -180,6 +180,12 @@ def test_writes_keep_counts_exact(client: TestClient, session: Session) -> None:
     _counts_are_exact(session)
 
 
+def test_a_point_outside_every_region_is_refused_as_on_one_node(client: TestClient) -> None:
+    refused = client.post("/api/enterprises", json=enterprise_payload((0.0, 0.0)))
+    assert refused.status_code == 422, refused.text
+    assert "no region contains" in refused.text
+
+
 def test_a_move_across_counties_takes_the_enterprise_and_its_rows(
     client: TestClient, session: Session
 ) -> None:
