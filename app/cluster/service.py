@@ -71,6 +71,12 @@ def status(settings: ClusterSettings) -> str:
         lines.append(f"citus extension not installed ({reason or 'built by `cluster up`'})")
     coordinator = every[0]
     if nodes.is_running(coordinator):
+        with nodes.admin(coordinator) as conn:
+            if not conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (settings.database_name,)
+            ).fetchone():
+                lines.append(f"no database {settings.database_name} yet (`cluster up`)")
+                return "\n".join(lines)
         with nodes.admin(coordinator, settings.database_name) as conn:
             active = conn.execute(
                 "SELECT string_agg(node_name || ':' || node_port, ', ' ORDER BY node_port)"
