@@ -72,7 +72,7 @@ ALTER TABLE enforcement_actions DROP CONSTRAINT fk_enforcement_actions_enterpris
 ALTER TABLE enterprises DROP CONSTRAINT pk_enterprises,
     ADD CONSTRAINT pk_enterprises PRIMARY KEY (county_code, id);
 -- Credit codes are unique per county on the cluster (a unique index must contain the
--- distribution column); the enterprise service refuses duplicates across counties.
+-- distribution column); across counties nothing refuses a duplicate yet (docs/scaling.md).
 ALTER TABLE enterprises DROP CONSTRAINT uq_enterprises_credit_code,
     ADD CONSTRAINT uq_enterprises_credit_code UNIQUE (county_code, credit_code);
 ALTER TABLE risk_points DROP CONSTRAINT pk_risk_points,
