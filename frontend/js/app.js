@@ -8,6 +8,7 @@ import { SignInError, canRead, currentRole, currentUser, onAuthChange, revalidat
 import { exportOfflineHtml, exportPrintPdf, exportView } from './export.js';
 import { applyI18n, getLang, num, setLang, t } from './i18n.js';
 import { ALL_LAYERS, RiskMap } from './map.js';
+import { installNearestResources } from './nearest.js';
 import { gradeSymbolSvg, resourceSymbolSvg } from './symbols.js';
 import { fmt, gradeLabel, markRanking, renderPanel, renderPanelError, renderTrend } from './panel.js';
 import { clearZones, renderDossier } from './dossier.js';
@@ -117,6 +118,7 @@ const riskMap = new RiskMap($('#map'), {
   onHover: (feature, event) => hoverCard(feature, event),
 });
 window.RiskAtlas = { state, riskMap };
+const nearest = installNearestResources(riskMap, { canUse: () => canRead('emergency_resources'), toast });
 
 function showGridPopup(feature) {
   const p = feature.properties;
@@ -749,9 +751,11 @@ function switchLanguage(lang) {
   $('#btn-lang').textContent = getLang() === 'en' ? '中文' : 'EN';
   renderAccount();
   layersControl.render();
+  nearest.relabel();
   if (state.view) { renderBreadcrumb(); renderAll(); loadTrend(state.request); }
 }
 $('#btn-lang').addEventListener('click', () => switchLanguage(getLang() === 'en' ? 'zh' : 'en'));
+
 
 // Export
 

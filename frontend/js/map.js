@@ -283,7 +283,14 @@ export class RiskMap {
       style: { fill: false, color: '#0f1f33', weight: 3, opacity: 0.95 } }).addTo(this.highlightLayer);
   }
 
+  /** Let `take(latlng)` have the next clicks first: when it returns true the click is its
+   *  own (a picked point), not a popup or a drill-down. */
+  interceptClicks(take) {
+    this.takeClick = take;
+  }
+
   async _click(e) {
+    if (this.takeClick && this.takeClick(e.latlng)) return;
     const feature = await this.featureAt(e.latlng);
     if (feature) {
       this._popup(feature.name, feature.properties, e);
