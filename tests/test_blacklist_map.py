@@ -185,14 +185,23 @@ def test_the_filter_on_a_phone(browser, server: str, sessions: dict, listed: dic
         phone.wait_tiles()
         _shot(phone, "phone-map")
         page.locator("#layers-open").click()
+        # The control scrolls on a phone (half the screen high): the filter is its last row.
+        page.locator("#blacklist-filter").scroll_into_view_if_needed()
         box = page.locator("#blacklist-filter").bounding_box()
-        assert box and 0 <= box["x"] and box["x"] + box["width"] <= 360 and box["y"] < 640
+        control = page.locator("#layers-control").bounding_box()
+        assert box and control
+        assert (
+            control["y"] <= box["y"]
+            and box["y"] + box["height"] <= control["y"] + control["height"]
+        )
+        assert 0 <= box["x"] and box["x"] + box["width"] <= 360
         assert page.locator("#blacklist-filter").is_checked()
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
         _shot(phone, "phone-layers")
         page.locator("#panel-toggle").click()
         page.wait_for_timeout(400)
         assert _panel_total(phone) == LISTED
+        page.locator("#panel-body tr[data-row='enterprises']").scroll_into_view_if_needed()
         _shot(phone, "phone-panel")
         assert phone.errors == []
     finally:
