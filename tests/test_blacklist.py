@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.blacklist import service as blacklist
+from app.blacklist.demo import load_demo_blacklist
 from app.cli import build_parser
 from app.geo.webmercator import lonlat_to_tile
 from app.risk import grading
@@ -325,3 +326,18 @@ def test_a_listing_renews_the_filtered_tiles_even_when_the_colour_stays(
     assert {f["properties"]["id"] for f in _decode(after.content)["enterprises"]["features"]} == {
         red["id"]
     }
+
+
+def test_the_demo_lists_some_enterprises_and_lifts_a_few(
+    client: TestClient, session: Session
+) -> None:
+    ids = [_graded(client, BLUE_LEC)["id"] for _ in range(10)]
+    made = load_demo_blacklist(session, today=TODAY, every=1)
+    rows = session.execute(
+        text("SELECT enterprise_id, removal FROM blacklist_entries ORDER BY enterprise_id")
+    ).all()
+    assert [r.enterprise_id for r in rows] == ids
+    assert [r.removal for r in rows].count("review") == 2  # the 5th and the 10th
+    assert made == {"blacklisted": 8}
+    listed = client.get("/api/blacklist/public", headers=PUBLIC).json()
+    assert len(listed) == 8

@@ -20,8 +20,8 @@ EVERY = 100  # one enterprise in EVERY is listed
 LIFTED = 5  # of the listed, one in LIFTED has been lifted on review
 
 
-def load_demo_blacklist(session: Session, *, today: date) -> dict[str, int]:
-    """List every EVERY-th demo enterprise (decided 10–190 days ago, for a year); lift
+def load_demo_blacklist(session: Session, *, today: date, every: int = EVERY) -> dict[str, int]:
+    """List every `every`-th demo enterprise (decided 10–190 days ago, for a year); lift
     every LIFTED-th listing on review. Returns the listings in force."""
     session.execute(
         text("""
@@ -31,19 +31,19 @@ def load_demo_blacklist(session: Session, *, today: date) -> dict[str, int]:
         INSERT INTO blacklist_entries (county_code, enterprise_id, reason, legal_basis,
                                        decided_on, listed_until, decided_by, removed_on,
                                        removal, removal_note, removed_by)
-        SELECT c.county_code, c.id, (CAST(:reasons AS text[]))[1 + (c.n / :every) % 4],
+        SELECT c.county_code, c.id, (CAST(:reasons AS text[]))[CAST(1 + (c.n / :every) % 4 AS int)],
                :basis, d.decided, d.decided + 364, '自治区应急管理厅（演示）',
                CASE WHEN lifted THEN :today END, CASE WHEN lifted THEN 'review' END,
                CASE WHEN lifted THEN '完成信用修复（演示）' END,
                CASE WHEN lifted THEN '自治区应急管理厅（演示）' END
           FROM chosen c
-         CROSS JOIN LATERAL (SELECT CAST(:today AS date) - (10 + (c.n * 7) % 180) AS decided,
+         CROSS JOIN LATERAL (SELECT CAST(:today AS date) - CAST(10 + (c.n * 7) % 180 AS int) AS decided,
                                     (c.n / :every) % :lifted = 0 AS lifted) d
          WHERE c.n % :every = 0"""),
         {
             "reasons": list(REASONS),
             "basis": LEGAL_BASIS,
-            "every": EVERY,
+            "every": every,
             "lifted": LIFTED,
             "today": today,
         },
