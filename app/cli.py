@@ -249,19 +249,6 @@ def _dangers(args: argparse.Namespace, settings: Settings) -> None:
     print(f"{today}: {len(ids)} overdue major hidden dangers escalated {ids[:20]}")
 
 
-def _blacklist(args: argparse.Namespace, settings: Settings) -> None:
-    """Daily blacklist job: end the listings past their period, re-grading their units."""
-    from datetime import date  # noqa: PLC0415
-
-    from app.blacklist import service  # noqa: PLC0415
-    from app.datetimes import china_today  # noqa: PLC0415
-
-    today = date.fromisoformat(args.today) if args.today else china_today()
-    with _owner_session() as session:
-        expired = service.run_expiry(session, today=today)
-    print(f"{today}: {expired} blacklist listings expired")
-
-
 def _setup(args: argparse.Namespace, settings: Settings) -> None:
     setup(settings)
 
@@ -392,10 +379,6 @@ def build_parser() -> argparse.ArgumentParser:
     dangers.add_argument("action", choices=["escalate"])
     dangers.add_argument("--today", help="the day to judge deadlines by, YYYY-MM-DD")
     dangers.set_defaults(handler=_dangers)
-    blacklisted = commands.add_parser("blacklist", help="daily blacklist job (run from cron)")
-    blacklisted.add_argument("action", choices=["expire"])
-    blacklisted.add_argument("--today", help="the day to judge periods by, YYYY-MM-DD")
-    blacklisted.set_defaults(handler=_blacklist)
     imported_file = commands.add_parser(
         "import",
         help="bulk import of one layer from GeoJSON, Shapefile (zip), GPKG, KML, CSV, XLSX",

@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.auth.scope import Scope
 from app.blacklist import service as blacklist
 from app.blacklist.demo import load_demo_blacklist
-from app.cli import build_parser
 from app.geo.webmercator import lonlat_to_tile
 from app.risk import grading
 from tests.conftest import PUBLIC
@@ -208,8 +208,6 @@ def test_red_stays_red_an_ungraded_unit_is_graded_and_a_past_listing_counts_for_
 
 
 def test_the_daily_expiry_lowers_the_level_again(client: TestClient, session: Session) -> None:
-    args = build_parser().parse_args(["blacklist", "expire", "--today", "2026-01-02"])
-    assert args.action == "expire" and args.today == "2026-01-02"
     enterprise = _graded(client, BLUE_LEC)
     entry = client.post(
         "/api/blacklist",
@@ -217,7 +215,8 @@ def test_the_daily_expiry_lowers_the_level_again(client: TestClient, session: Se
     ).json()
     assert client.get(f"/api/enterprises/{enterprise['id']}").json()["risk_level"] == "yellow"
     later = date.fromisoformat(entry["listed_until"]) + timedelta(days=1)
-    assert blacklist.expire(session, scope=blacklist.SYSTEM_SCOPE, today=later) == 1
+    admin = Scope(role="admin", username="cli", write_prefix="")
+    assert blacklist.expire(session, scope=admin, today=later) == 1
     after = client.get(f"/api/enterprises/{enterprise['id']}").json()
     assert after["risk_level"] == "blue" and after["level_basis"]["blacklisted"] is False
     _assert_aggregates_exact(session)

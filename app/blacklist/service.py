@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from app.audit.service import tell_database_who
 from app.auth.scope import Scope, region_prefix
 from app.blacklist.models import BlacklistEntry
 from app.blacklist.schemas import BlacklistIn, RemovalIn
@@ -26,9 +25,6 @@ from app.sites.models import Enterprise
 from app.sites.service import enterprise_or_raise
 
 LISTERS = ("admin", "official")
-# The daily expiry run (`python -m app.cli blacklist expire`): everything, like an admin.
-EXPIRY_ACTOR = "cli:blacklist-expire"
-SYSTEM_SCOPE = Scope(role="admin", username=EXPIRY_ACTOR, write_prefix="")
 
 
 def render(entry: BlacklistEntry, enterprise: Enterprise | None = None) -> dict[str, Any]:
@@ -150,16 +146,6 @@ def expire(session: Session, *, scope: Scope, today: date) -> int:
     )
     grading.refresh_enterprise_levels(session, ids=sorted(set(enterprises)), today=today)
     return len(enterprises)
-
-
-def run_expiry(session: Session, *, today: date) -> int:
-    """The daily command's run: end every listing past its period and re-grade, as the
-    system (named in the audit log), in one committed transaction; how many ended."""
-    tell_database_who(
-        session, scope=SYSTEM_SCOPE, client_address="cli", request_id=None, actor=EXPIRY_ACTOR
-    )
-    with session.begin():
-        return expire(session, scope=SYSTEM_SCOPE, today=today)
 
 
 _LIST_SQL = """
