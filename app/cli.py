@@ -89,7 +89,7 @@ def _load_demo(seed: int, enterprises: int) -> None:
         counts.update(load_demo_parks(session))
         counts.update(load_demo_blacklist(session, today=china_today()))
         bar.step("demo: grading", 3, 6)
-        grading.rebuild(session, regrade=True)
+        grading.rebuild(session, regrade=True, progress=bar)
         bar.step("demo: regional index breaks", 4, 6)
         regional_index.recompute_breaks(session)
         bar.step("demo: today's snapshot", 5, 6)
@@ -130,7 +130,7 @@ def _risk(args: argparse.Namespace, settings: Settings) -> None:
             started = time.perf_counter()
             bar = ProgressBar()
             bar.step("regrading and recounting" if args.regrade else "recounting", 1, 3)
-            report = grading.rebuild(session, regrade=args.regrade)
+            report = grading.rebuild(session, regrade=args.regrade, progress=bar)
             bar.step("regional index breaks", 2, 3)
             report.update(regional_index.recompute_breaks(session))
             bar.step("tile cells", 3, 3)
@@ -247,6 +247,19 @@ def _dangers(args: argparse.Namespace, settings: Settings) -> None:
     with _owner_session() as session:
         ids = daily.run(session, today=today)
     print(f"{today}: {len(ids)} overdue major hidden dangers escalated {ids[:20]}")
+
+
+def _daily(args: argparse.Namespace, settings: Settings) -> None:
+    """Every daily job (app/daily.py)."""
+    from datetime import date  # noqa: PLC0415
+
+    from app import daily  # noqa: PLC0415
+    from app.dangers import service  # noqa: PLC0415
+
+    today = date.fromisoformat(args.today) if args.today else service.china_today()
+    with _owner_session() as session:
+        report = daily.run(session, today=today)
+    print(f"{today}: " + ", ".join(f"{k} {v}" for k, v in report.items()))
 
 
 def _setup(args: argparse.Namespace, settings: Settings) -> None:
@@ -379,6 +392,12 @@ def build_parser() -> argparse.ArgumentParser:
     dangers.add_argument("action", choices=["escalate"])
     dangers.add_argument("--today", help="the day to judge deadlines by, YYYY-MM-DD")
     dangers.set_defaults(handler=_dangers)
+    daily_cmd = commands.add_parser(
+        "daily",
+        help="every daily job: escalations, blacklist expiry, snapshot, idempotency keys",
+    )
+    daily_cmd.add_argument("--today", help="the day to run for, YYYY-MM-DD")
+    daily_cmd.set_defaults(handler=_daily)
     imported_file = commands.add_parser(
         "import",
         help="bulk import of one layer from GeoJSON, Shapefile (zip), GPKG, KML, CSV, XLSX",

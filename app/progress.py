@@ -13,6 +13,10 @@ BAR_WIDTH = 30
 Progress = Callable[[str, int, int], None]
 
 
+def silent(stage: str, done: int, total: int) -> None:
+    """Progress reported to no one (work called from the API or a test)."""
+
+
 class ProgressBar:
     """Report (stage, done, total) updates; call `finish` at the end."""
 

@@ -42,6 +42,7 @@ from app import embedded_db, migrate
 from app.auth.scope import Scope
 from app.geo.geodesic import search_box
 from app.nearby import service
+from app.progress import ProgressBar
 from app.regions.loader import load_regions
 from app.risk import grading
 from app.settings import get_settings
@@ -308,14 +309,18 @@ def _timed(
     search: Callable[[float, float], Any],
     warm_up: int = 30,
 ) -> list[Any]:
-    """Time `search` at every point (after a warm-up); its answers, for a look afterwards."""
+    """Time `search` at every point (after a warm-up); its answers, for a look afterwards.
+    Progress goes to stderr (a bar on a terminal), the figures to stdout."""
     for lon, lat in points[:warm_up]:
         search(lon, lat)
     answers = []
-    for lon, lat in points:
+    bar = ProgressBar(unit="searches")
+    for done, (lon, lat) in enumerate(points, 1):
         started = time.perf_counter()
         answers.append(search(lon, lat))
         run.latencies_ms.append((time.perf_counter() - started) * 1000)
+        bar(run.name, done, len(points))
+    bar.finish()
     return answers
 
 

@@ -224,6 +224,12 @@ def test_a_warden_patrols_from_the_phone(
     phone.shot("offline-queued")
     title = "SELECT count(*) FROM hidden_dangers WHERE title = '路边违规堆放液化气瓶'"
     assert _count(engine, title) == 0
+    # The phone closes the page and opens it again, still offline: the shell comes from
+    # the service worker, the report from the outbox and its photo from IndexedDB.
+    page.reload()
+    page.wait_for_selector("#btn-outbox:not([hidden])")
+    assert page.text_content("#outbox-count") == "1"
+    page.click("#btn-outbox")
 
     # Back online: sent once, its photo attached; sending again changes nothing.
     phone.context.set_offline(False)

@@ -228,18 +228,24 @@ def test_reimport_updates_by_credit_code_and_counts_stay_exact(
     ).scalar_one()
     session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
     assert counted == stored
-    audited = (
-        session.execute(
-            text(
-                "SELECT action FROM audit_log WHERE table_name = 'enterprises'"
-                " AND after->>'credit_code' = :c ORDER BY id"
-            ),
-            {"c": code},
-        )
-        .scalars()
-        .all()
-    )
-    assert audited == ["insert", "update"]
+    # Written set-based by the import's statements, one entry per row and action, with
+    # the actor and both sides of the move (migrations/sql/0017_bulk_writes.sql).
+    audited = session.execute(
+        text(
+            "SELECT action, username, row_id, before->>'county_code', after->>'county_code',"
+            " after->>'name' FROM audit_log WHERE table_name = 'enterprises'"
+            " AND after->>'credit_code' = :c ORDER BY id"
+        ),
+        {"c": code},
+    ).all()
+    stored_id = session.execute(
+        text("SELECT id::text FROM enterprises WHERE credit_code = :c"), {"c": code}
+    ).scalar_one()
+    assert all(a.username.startswith("admin-") for a in audited)
+    assert [(a[0], *a[2:]) for a in audited] == [
+        ("insert", stored_id, None, "640104", "首次企业"),
+        ("update", stored_id, "640104", "640106", "改名企业"),
+    ]
 
 
 def test_duplicates_in_file_and_bad_values_are_rejected_per_row(client: TestClient) -> None:
@@ -256,6 +262,13 @@ def test_duplicates_in_file_and_bad_values_are_rejected_per_row(client: TestClie
     assert rows_out[3]["reason"] == "duplicate of an earlier row of the file"
     assert (rows_out[4]["field"], rows_out[4]["reason"]) == ("企业名称", "required")
     assert rows_out[5]["reason"] == "not a number"
+    # The official reads the same verdicts in Chinese (the page and the XLSX report).
+    assert [rows_out[n]["reason_zh"] for n in (3, 4, 5, 6)] == [
+        "与文件中前面的行重复",
+        "必填",
+        "不是数字",
+        "不是 6 位区县代码（GB/T 2260）",
+    ]
     assert rows_out[6]["field"] == "所在区县代码"
 
 
@@ -460,3 +473,4 @@ def test_templates_and_xlsx_report(client: TestClient) -> None:
     values = list(sheet.iter_rows(values_only=True))
     assert values[0][:4] == ("通过", 2, "拒绝", 2)
     assert values[4][1] == "拒绝" and values[4][3] == "统一社会信用代码"
+    assert values[4][4] == "不是有效的统一社会信用代码（GB 32100 校验位不符）"

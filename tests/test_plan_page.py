@@ -158,7 +158,9 @@ def test_upload_geojson_and_phone_layout(
     )
     page.set_input_files("#upload", str(site))
     # The file is read asynchronously: wait for the site to be shown.
-    page.wait_for_function("() => document.getElementById('site').textContent.includes('106.301000')")
+    page.wait_for_function(
+        "() => document.getElementById('site').textContent.includes('106.301000')"
+    )
     page.click("#run")
     page.wait_for_selector("#result:not([hidden])")
     page.wait_for_timeout(300)

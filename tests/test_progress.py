@@ -2,7 +2,13 @@
 
 import io
 
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
 from app.progress import ProgressBar
+from app.risk import grading
+from tests.factories import enterprise_payload, lec_point
 
 
 def test_plain_lines_per_stage_and_tenth_then_steps() -> None:
@@ -38,3 +44,22 @@ def test_a_bar_with_rate_and_eta_on_a_terminal() -> None:
     assert text.startswith("\rcheck  [" + "#" * 15 + "." * 15 + "] 50/100")
     assert "rows/s  ETA" in text
     assert text.endswith("\n[2/2] committing …\n")
+
+
+def test_a_rebuild_reports_its_stages_and_every_risk_point(
+    client: TestClient, session: Session
+) -> None:
+    enterprise = client.post("/api/enterprises", json=enterprise_payload()).json()
+    for _ in range(3):
+        point = client.post("/api/risk-points", json=lec_point(enterprise["id"], 3, 6, 7))
+        assert point.status_code == 201, point.text
+    seen: list[tuple[str, int, int]] = []
+    grading.rebuild(session, regrade=True, progress=lambda *update: seen.append(update))
+    stages = list(dict.fromkeys(stage for stage, _, _ in seen))
+    assert stages == ["risk points", "hazard sources", "enterprise levels", "region counts"]
+    stored = session.execute(text("SELECT count(*) FROM risk_points")).scalar_one()
+    points = [(done, total) for stage, done, total in seen if stage == "risk points"]
+    assert points[0] == (0, stored) and points[-1] == (stored, stored) and stored >= 3
+    # Each one-statement stage announces its start (0/1) and its end (1/1).
+    others = [(done, total) for stage, done, total in seen if stage != "risk points"]
+    assert others == [(0, 1), (1, 1)] * 3

@@ -26,15 +26,20 @@ from app.sites.credit_code import is_valid_credit_code
 # The rectangle of China used to catch swapped or projected coordinates before the
 # database's point-in-county test (which is the real "inside China" check).
 CHINA_BBOX = (73.0, 3.0, 136.0, 54.0)
+OUTSIDE_CHINA = "outside China (longitude 73–136, latitude 3–54; lon and lat swapped?)"
+OUTSIDE_CHINA_ZH = "位置在中国境外（经度 73–136、纬度 3–54；经纬度是否填反？）"
 
 
 class RowError(Exception):
-    """A value of one row is refused: `field` names the column, the message says why."""
+    """A value of one row is refused: `field` names the column, `reason` says why (in
+    English for the API) and `reason_zh` says it to the official reading the report."""
 
-    def __init__(self, field: str, reason: str) -> None:
+    def __init__(self, field: str, reason: str, reason_zh: str | None = None) -> None:
         super().__init__(reason)
         self.field = field
         self.reason = reason
+        # Messages passed through from the grading rules exist in English only.
+        self.reason_zh = reason_zh or reason
 
 
 @dataclass
@@ -127,11 +132,19 @@ def _convert(column: Column, value: Any) -> Any:
     if column.type in ("text", "credit_code", "substances"):
         text = _text(value)
         if column.max_length and len(text) > column.max_length:
-            raise RowError(header, f"longer than {column.max_length} characters")
+            raise RowError(
+                header,
+                f"longer than {column.max_length} characters",
+                f"超过 {column.max_length} 个字符",
+            )
         if column.type == "credit_code":
             text = text.upper()
             if not is_valid_credit_code(text):
-                raise RowError(header, "not a valid unified social credit code (GB 32100)")
+                raise RowError(
+                    header,
+                    "not a valid unified social credit code (GB 32100)",
+                    "不是有效的统一社会信用代码（GB 32100 校验位不符）",
+                )
         if column.type == "substances":
             return _substances(header, text)
         return text
@@ -139,12 +152,12 @@ def _convert(column: Column, value: Any) -> Any:
         try:
             number = float(_text(value)) if not isinstance(value, int | float) else float(value)
         except ValueError as error:
-            raise RowError(header, "not a number") from error
+            raise RowError(header, "not a number", "不是数字") from error
         if not math.isfinite(number) or number < 0:
-            raise RowError(header, "must be a finite number ≥ 0")
+            raise RowError(header, "must be a finite number ≥ 0", "须为不小于 0 的数")
         if column.type == "int":
             if not number.is_integer() or number > 2**31 - 1:
-                raise RowError(header, "must be a whole number")
+                raise RowError(header, "must be a whole number", "须为整数")
             return int(number)
         # 2 stays 2: the LS scales are integers (2.0 is refused there).
         return int(number) if number.is_integer() else number
@@ -153,7 +166,11 @@ def _convert(column: Column, value: Any) -> Any:
         for stored, spellings in column.allowed.items():
             if text.lower() in (s.lower() for s in spellings):
                 return stored
-        raise RowError(header, f"{text!r} is not one of {', '.join(column.allowed)}")
+        raise RowError(
+            header,
+            f"{text!r} is not one of {', '.join(column.allowed)}",
+            f"“{text}”不在可选值之列：{'、'.join(column.allowed)}",
+        )
     if column.type == "date":
         return _date(header, value)
     raise AssertionError(f"unknown column type {column.type}")  # pragma: no cover
@@ -168,7 +185,7 @@ def _date(header: str, value: Any) -> str:
     try:
         return date.fromisoformat(text[:10]).isoformat()
     except ValueError as error:
-        raise RowError(header, "not a date (YYYY-MM-DD)") from error
+        raise RowError(header, "not a date (YYYY-MM-DD)", "不是日期（格式 YYYY-MM-DD）") from error
 
 
 def _substances(header: str, text: str) -> list[dict[str, Any]]:
@@ -179,7 +196,9 @@ def _substances(header: str, text: str) -> list[dict[str, Any]]:
         try:
             tonnes = float(quantity)
         except ValueError as error:
-            raise RowError(header, f"{item!r}: give 名称或CAS号:吨数") from error
+            raise RowError(
+                header, f"{item!r}: give 名称或CAS号:吨数", f"“{item}”应写作 名称或CAS号:吨数"
+            ) from error
         key = "cas" if name.replace("-", "").isdigit() else "name"
         substances.append({key: name.strip(), "quantity_t": tonnes})
     try:
@@ -198,7 +217,7 @@ def _location(
         try:
             return parse_wkt(_text(raw[mapping.wkt]))
         except ValueError as error:
-            raise RowError(mapping.wkt, "not WKT") from error
+            raise RowError(mapping.wkt, "not WKT", "不是 WKT 几何") from error
     if mapping.lon and mapping.lat:
         lon, lat = raw.get(mapping.lon), raw.get(mapping.lat)
         if _blank(lon) and _blank(lat):
@@ -206,9 +225,9 @@ def _location(
         try:
             x, y = float(_text(lon)), float(_text(lat))
         except ValueError as error:
-            raise RowError(f"{mapping.lon},{mapping.lat}", "not a number") from error
+            raise RowError(f"{mapping.lon},{mapping.lat}", "not a number", "不是数字") from error
         if not (math.isfinite(x) and math.isfinite(y)):
-            raise RowError(f"{mapping.lon},{mapping.lat}", "not a number")
+            raise RowError(f"{mapping.lon},{mapping.lat}", "not a number", "不是数字")
         return x, y
     return None
 
@@ -216,12 +235,14 @@ def _location(
 def _check_point(layer: Layer, lon: float, lat: float) -> tuple[float, float]:
     """A lon/lat pair where the layer takes points, inside China's rectangle."""
     if "Point" not in layer.geometries:
-        raise RowError("geometry", f"Point where {'/'.join(layer.geometries)} is expected")
+        raise RowError(
+            "geometry",
+            f"Point where {'/'.join(layer.geometries)} is expected",
+            f"应为 {'/'.join(layer.geometries)}，却是点",
+        )
     west, south, east, north = CHINA_BBOX
     if not (west <= lon <= east and south <= lat <= north):
-        raise RowError(
-            "geometry", "outside China (longitude 73–136, latitude 3–54; lon and lat swapped?)"
-        )
+        raise RowError("geometry", OUTSIDE_CHINA, OUTSIDE_CHINA_ZH)
     return lon, lat
 
 
@@ -232,18 +253,21 @@ def check_geometry(layer: Layer, geometry: BaseGeometry) -> BaseGeometry:
         geometry = geometry.geoms[0]
     if geometry.geom_type not in layer.geometries:
         raise RowError(
-            "geometry", f"{geometry.geom_type} where {'/'.join(layer.geometries)} is expected"
+            "geometry",
+            f"{geometry.geom_type} where {'/'.join(layer.geometries)} is expected",
+            f"应为 {'/'.join(layer.geometries)}，却是 {geometry.geom_type}",
         )
     if shapely.get_num_coordinates(geometry) > MAX_VERTICES:
-        raise RowError("geometry", f"more than {MAX_VERTICES} vertices")
+        raise RowError(
+            "geometry", f"more than {MAX_VERTICES} vertices", f"顶点超过 {MAX_VERTICES} 个"
+        )
     if geometry.is_empty or not geometry.is_valid:
-        raise RowError("geometry", f"invalid geometry: {shapely.is_valid_reason(geometry)}")
+        reason = shapely.is_valid_reason(geometry)
+        raise RowError("geometry", f"invalid geometry: {reason}", f"几何无效：{reason}")
     min_x, min_y, max_x, max_y = geometry.bounds
     west, south, east, north = CHINA_BBOX
     if min_x < west or max_x > east or min_y < south or max_y > north:
-        raise RowError(
-            "geometry", "outside China (longitude 73–136, latitude 3–54; lon and lat swapped?)"
-        )
+        raise RowError("geometry", OUTSIDE_CHINA, OUTSIDE_CHINA_ZH)
     return geometry
 
 
@@ -276,13 +300,17 @@ def _check_row(
         value = raw.get(header) if header else None
         if _blank(value):
             if column.required:
-                raise RowError(column.header_zh, "required")
+                raise RowError(column.header_zh, "required", "必填")
             continue
         row.data[column.field] = _convert(column, value)
     geometry = _location(mapping, raw, table.geometries[index] if table.geometries else None)
     if geometry is None:
         if not layer.location_from_enterprise or "enterprise_credit_code" not in row.data:
-            raise RowError("geometry", "no location (经度/纬度, WKT or a feature geometry)")
+            raise RowError(
+                "geometry",
+                "no location (经度/纬度, WKT or a feature geometry)",
+                "没有位置（经度/纬度、WKT 或要素几何）",
+            )
     elif isinstance(geometry, tuple):
         row.point = _check_point(layer, *geometry)
     else:
@@ -290,7 +318,11 @@ def _check_row(
     if mapping.county and not _blank(raw.get(mapping.county)):
         county = _text(raw[mapping.county])
         if not (county.isdigit() and len(county) == 6):
-            raise RowError(mapping.county, "not a 6-digit county code (GB/T 2260)")
+            raise RowError(
+                mapping.county,
+                "not a 6-digit county code (GB/T 2260)",
+                "不是 6 位区县代码（GB/T 2260）",
+            )
         row.declared_county = county
     _derive(layer, row)
 

@@ -4,14 +4,17 @@ Rows are checked on their own first (values, geometry, credit codes), then COPY'
 temporary staging table where set-based SQL finds each row's county (the same
 point-in-region rule as the `assign_region_codes` trigger), its enterprise and the stored
 row it updates. A dry run stops there and reports; a commit with any refused row writes
-nothing. A clean commit writes with INSERT … SELECT / UPDATE … FROM in batches, so the
-existing triggers keep region counts exact and audit every row, and the existing grading
-functions re-derive what depends on the rows.
+nothing. A clean commit writes with INSERT … SELECT / UPDATE … FROM in batches: the
+existing triggers keep region counts and tile cells exact, each batch statement writes its
+audit entries set-based (the row trigger stands aside for it) and keeps the region codes
+staging derived with the same rule, and the existing grading functions re-derive what
+depends on the rows.
 """
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +38,7 @@ from app.ingest.checks import (
 from app.ingest.layers import Layer, layers
 from app.ingest.readers import read_table
 from app.models import Base
-from app.progress import Progress
+from app.progress import Progress, silent
 from app.regions import grids
 from app.risk import grading, methods
 
@@ -47,7 +50,7 @@ IMPORT_STATEMENT_TIMEOUT = "600s"
 _STAGING = """
 CREATE TEMPORARY TABLE import_staging (
     row int PRIMARY KEY, data jsonb NOT NULL, geom geometry(Geometry, 4326),
-    declared char(6), credit text, county_code char(6), enterprise_id int,
+    declared char(6), credit text, county_code char(6), grid_code text, enterprise_id int,
     enterprise_sector text, target_id int, target_county char(6), new_id int
 ) ON COMMIT DROP
 """
@@ -75,24 +78,23 @@ def import_file(
     crs: str,
     dry_run: bool,
     scope: Scope,
-    progress: Progress | None = None,
+    progress: Progress = silent,
 ) -> dict[str, Any]:
     """Check a file's rows and, unless a dry run, write them all (or none: 422)."""
     spec = _layer_or_raise(layer)
     if crs not in CRS_NAMES:
         raise InvalidInput(f"unknown CRS {crs!r}", field="crs", allowed=list(CRS_NAMES))
     _require_write(scope, spec)
-    tell = progress or (lambda stage, done, total: None)
-    tell("read", 0, 0)
+    progress("read", 0, 0)
     table = read_table(path, name=file_name)
     total = len(table.rows)
     if total == 0:
         raise InvalidInput("the file holds no rows", field="file")
     mapping = map_columns(spec, table)
-    tell("check", 0, total)
-    candidates = check_rows(spec, table, mapping, progress=lambda n: tell("check", n, total))
+    progress("check", 0, total)
+    candidates = check_rows(spec, table, mapping, progress=lambda n: progress("check", n, total))
     to_wgs84(candidates, crs)
-    tell("check", total, total)
+    progress("check", total, total)
     session.execute(text(f"SET LOCAL statement_timeout = '{IMPORT_STATEMENT_TIMEOUT}'"))
     _stage(session, spec, candidates)
     _resolve(session, spec, candidates, mapping, scope)
@@ -110,7 +112,7 @@ def import_file(
             rejected=report["rejected"],
             rows=[r for r in report["rows"] if r["status"] == "rejected"],
         )
-    written = _write(session, spec, mapping, scope, lambda n: tell("write", n, total))
+    written = _write(session, spec, mapping, scope, lambda n: progress("write", n, total))
     session.execute(
         text("""
         INSERT INTO imports (layer, file_name, crs, rows, inserted, updated, user_id, username)
@@ -126,7 +128,7 @@ def import_file(
         },
     )
     session.execute(text("DROP TABLE import_staging"))
-    tell("write", total, total)
+    progress("write", total, total)
     return {**report, **written}
 
 
@@ -185,14 +187,11 @@ def _resolve(
                    geom = coalesce(s.geom, e.geom)
               FROM enterprises e WHERE e.credit_code = s.credit""")
         )
+    # The region-codes trigger's rule (migrations/sql/0017_bulk_writes.sql), set-based.
     session.execute(
         text("""
-        UPDATE import_staging s SET county_code = (
-            SELECT p.code FROM region_parts p
-             WHERE p.geom && x.anchor AND ST_Intersects(p.geom, x.anchor)
-             ORDER BY p.code LIMIT 1)
-          FROM (SELECT row, CASE WHEN GeometryType(geom) = 'POINT' THEN geom
-                                 ELSE ST_PointOnSurface(geom) END AS anchor
+        UPDATE import_staging s SET county_code = county_at(x.anchor), grid_code = grid_at(x.anchor)
+          FROM (SELECT row, region_anchor(geom) AS anchor
                   FROM import_staging WHERE geom IS NOT NULL) x
          WHERE x.row = s.row""")
     )
@@ -231,7 +230,9 @@ def _resolve(
             seen[duplicate] += 1
             if seen[duplicate] > 1:
                 raise RowError(
-                    spec.column(spec.key[0]).header_zh, "duplicate of an earlier row of the file"
+                    spec.column(spec.key[0]).header_zh,
+                    "duplicate of an earlier row of the file",
+                    "与文件中前面的行重复",
                 )
         except RowError as error:
             candidate.error = error
@@ -240,23 +241,36 @@ def _resolve(
 
 def _check_staged(spec: Layer, c: Candidate, row: Any, mapping: Mapping, scope: Scope) -> None:
     if row.credit and spec.name != "enterprises" and row.enterprise_id is None:
-        raise RowError("所属企业信用代码", "no stored enterprise has this credit code")
+        raise RowError(
+            "所属企业信用代码",
+            "no stored enterprise has this credit code",
+            "系统中没有此信用代码的企业",
+        )
     if not row.located:
-        raise RowError("geometry", "no location")
+        raise RowError("geometry", "no location", "没有位置")
     if row.county_code is None:
-        raise RowError("geometry", "outside every county of China")
+        raise RowError("geometry", "outside every county of China", "不在中国任何区县内")
     if c.declared_county and not row.county_code.startswith(region_prefix(c.declared_county)):
         raise RowError(
             mapping.county or "所在区县代码",
             f"the location lies in {row.county_code}, not in {c.declared_county}"
             " (coordinates in another CRS?)",
+            f"位置在 {row.county_code}，不在填报的 {c.declared_county}（坐标系是否选错？）",
         )
     if spec.name == "hidden_dangers":
         if row.target_county is not None:
-            raise RowError("隐患名称", "the enterprise already has this open hidden danger")
+            raise RowError(
+                "隐患名称",
+                "the enterprise already has this open hidden danger",
+                "该企业已有同名的未销号隐患",
+            )
         grade = rules.grades()[c.data["grade"]]
         if not grade.used_in(row.county_code):
-            raise RowError("隐患等级", f"grade {grade.grade} is not used in this province")
+            raise RowError(
+                "隐患等级",
+                f"grade {grade.grade} is not used in this province",
+                f"本省不使用“{grade.grade}”这一隐患等级",
+            )
     _check_scope(spec, row, scope)
 
 
@@ -274,7 +288,9 @@ def _check_scope(spec: Layer, row: Any, scope: Scope) -> None:
                 sector=sector,
             )
     except Forbidden as error:
-        raise RowError(error.field or "geometry", error.message) from error
+        raise RowError(
+            error.field or "geometry", error.message, f"超出您可写的范围：{error.message}"
+        ) from error
 
 
 def _report(candidates: list[Candidate], mapping: Mapping) -> dict[str, Any]:
@@ -289,6 +305,7 @@ def _report(candidates: list[Candidate], mapping: Mapping) -> dict[str, Any]:
                     "status": "rejected",
                     "field": c.error.field,
                     "reason": c.error.reason,
+                    "reason_zh": c.error.reason_zh,
                 }
             )
     rejected = sum(1 for c in candidates if c.error is not None)
@@ -351,39 +368,72 @@ def _write(
     )
     last = session.execute(text("SELECT coalesce(max(row), 0) FROM import_staging")).scalar_one()
     progress(0)
-    inserted = updated = 0
+    insert = text(f"""
+        WITH written AS (
+            INSERT INTO {table} AS t (id, {", ".join(columns)}, geom, county_code, grid_code)
+            SELECT s.new_id, {select}, s.geom, s.county_code, s.grid_code
+              FROM import_staging s
+             CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, s.data) r
+             WHERE s.target_id IS NULL AND s.row BETWEEN :a AND :b
+             ORDER BY s.row
+         RETURNING to_jsonb(t) AS doc)
+        {_AUDIT_INSERT}
+        SELECT e.* FROM written w
+         CROSS JOIN LATERAL audit_entry('insert', '{table}', NULL, w.doc) e""")
+    update = text(f"""
+        WITH stored AS (
+            SELECT t.id, to_jsonb(t) AS doc FROM {table} t
+              JOIN import_staging s ON t.id = s.target_id AND s.row BETWEEN :a AND :b),
+        written AS (
+            UPDATE {table} t SET {assign}, geom = s.geom, county_code = s.county_code,
+                   grid_code = s.grid_code, version = t.version + 1, updated_at = now()
+              FROM import_staging s
+             CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, s.data) r
+             WHERE t.id = s.target_id AND s.row BETWEEN :a AND :b
+         RETURNING t.id, to_jsonb(t) AS doc)
+        {_AUDIT_INSERT}
+        SELECT e.* FROM written w JOIN stored USING (id)
+         CROSS JOIN LATERAL audit_entry('update', '{table}', stored.doc, w.doc) e""")
     for start in range(0, last + 1, BATCH_ROWS):
         bounds = {"a": start, "b": start + BATCH_ROWS - 1}
-        inserted += _rowcount(
-            session.execute(
-                text(f"""
-                INSERT INTO {table} (id, {", ".join(columns)}, geom)
-                SELECT s.new_id, {select}, s.geom
-                  FROM import_staging s
-                 CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, s.data) r
-                 WHERE s.target_id IS NULL AND s.row BETWEEN :a AND :b
-                 ORDER BY s.row"""),
-                bounds,
-            )
-        )
-        updated += _rowcount(
-            session.execute(
-                text(f"""
-                UPDATE {table} t SET {assign}, geom = s.geom, version = t.version + 1,
-                       updated_at = now()
-                  FROM import_staging s
-                 CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, s.data) r
-                 WHERE t.id = s.target_id AND s.row BETWEEN :a AND :b"""),
-                bounds,
-            )
-        )
+        with _set_based_triggers(session):
+            session.execute(insert, bounds)
+            session.execute(update, bounds)
         progress(min(last, start + BATCH_ROWS))
+    inserted, updated = session.execute(
+        text(
+            "SELECT count(*) FILTER (WHERE target_id IS NULL),"
+            " count(*) FILTER (WHERE target_id IS NOT NULL) FROM import_staging"
+        )
+    ).one()
     _derive(session, spec, scope, moved)
     return {"inserted": inserted, "updated": updated}
 
 
-def _rowcount(result: Any) -> int:
-    return int(result.rowcount)
+_AUDIT_INSERT = (
+    "INSERT INTO audit_log (user_id, username, action, table_name, row_id, county_code,"
+    " before, after, client_address, request_id)"
+)
+
+
+@contextmanager
+def _set_based_triggers(session: Session) -> Iterator[None]:
+    """Within: the statements write their own audit entries and region codes
+    (migrations/sql/0017_bulk_writes.sql); every other write is the row triggers' again.
+    A failed statement needs no reset: its transaction rolls back, settings with it."""
+    session.execute(
+        text(
+            "SELECT set_config('riskatlas.audit', 'bulk', true),"
+            " set_config('riskatlas.region_codes', 'derived', true)"
+        )
+    )
+    yield
+    session.execute(
+        text(
+            "SELECT set_config('riskatlas.audit', '', true),"
+            " set_config('riskatlas.region_codes', '', true)"
+        )
+    )
 
 
 def _positions_before(session: Session, spec: Layer) -> list[str]:

@@ -87,7 +87,7 @@ def report(result: dict[str, Any]) -> bytes:
                 STATUS_ZH[row["status"]],
                 ACTION_ZH.get(row.get("action") or ""),
                 row.get("field"),
-                row.get("reason"),
+                row.get("reason_zh") or row.get("reason"),
             ]
         )
     return _save(book)

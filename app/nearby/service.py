@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
+from app.audit.service import reads_only
 from app.auth.scope import RowFilters, Scope
 from app.errors import Forbidden, InvalidInput
 from app.geo.geodesic import SearchBox, search_box
@@ -268,8 +269,7 @@ def _statement(
                          ST_ClosestPoint(r.geom, {POINT})::geography))::numeric, 1) % 360
                  ) || d.card) AS feature
           FROM ranked r CROSS JOIN LATERAL ({cards}) d)
-    SELECT EXISTS (SELECT 1 FROM region_parts p
-                    WHERE p.geom && {POINT} AND ST_Intersects(p.geom, {POINT})) AS in_china,
+    SELECT county_at({POINT}) IS NOT NULL AS in_china,
            (SELECT json_object_agg(kind, json_build_array(n, last_degrees))
               FROM (SELECT kind, count(*) AS n, max(degrees) AS last_degrees
                       FROM candidates GROUP BY kind) s) AS taken,
@@ -302,6 +302,8 @@ def _short_kinds(
 
 def find_nearby(session: Session, *, scope: Scope, search: Search) -> str:
     """The rows around the point, nearest first, as GeoJSON FeatureCollection text."""
+    # A search writes nothing: its transaction need not name the actor (a round trip).
+    reads_only(session)
     kinds = searched_kinds(scope, kinds=search.kinds, levels=search.levels)
     level = ",".join(search.levels) if search.levels else None
     scope_wheres: list[str] = []

@@ -58,11 +58,7 @@ def save_report(session: Session, *, body: ReportIn, scope: Scope) -> PlanningRe
     )
     site = shapely.geometry.shape(result["geometry"])
     county = session.execute(
-        text(
-            "SELECT p.code FROM region_parts p, (SELECT ST_PointOnSurface("
-            "ST_GeomFromEWKT(:g)) AS a) s WHERE p.geom && s.a AND ST_Intersects(p.geom, s.a)"
-            " ORDER BY p.code LIMIT 1"
-        ),
+        text("SELECT county_at(region_anchor(ST_GeomFromEWKT(:g)))"),
         {"g": f"SRID=4326;{site.wkt}"},
     ).scalar_one()
     if scope.region_code and not county.startswith(region_prefix(scope.region_code)):

@@ -148,9 +148,7 @@ def _site_facts_or_raise(session: Session, proposal: Proposal) -> SiteFacts:
     row = session.execute(
         text(
             f"""
-            SELECT EXISTS (SELECT 1 FROM region_parts p,
-                                  (SELECT ST_PointOnSurface({PROJECT}) AS a) s
-                            WHERE p.geom && s.a AND ST_Intersects(p.geom, s.a)) AS in_china,
+            SELECT county_at(region_anchor({PROJECT})) IS NOT NULL AS in_china,
                    (SELECT coalesce(array_agg(DISTINCT z.hazard_source_id), '{{}}')
                       FROM hazard_safety_zones z
                      WHERE z.kind = 'contour' AND z.geom && {PROJECT}

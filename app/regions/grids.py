@@ -121,10 +121,7 @@ def import_grids(session: Session, *, feature_collection: dict[str, Any]) -> int
     for row in rows:
         county = session.execute(
             text("""
-            SELECT p.code FROM region_parts p
-             WHERE ST_Intersects(
-                       p.geom, ST_PointOnSurface(ST_SetSRID(CAST(:wkb AS geometry), 4326)))
-             ORDER BY p.code LIMIT 1"""),
+            SELECT county_at(region_anchor(ST_SetSRID(CAST(:wkb AS geometry), 4326)))"""),
             row,
         ).scalar()
         if county is None:

@@ -28,7 +28,7 @@ import shapely
 from sqlalchemy import Connection, text
 
 from app.geo.chinese_datums import gcj02_to_wgs84
-from app.progress import Progress
+from app.progress import Progress, silent
 
 SOURCE_LEVELS = {"省": "province", "市": "city", "区县": "county"}
 SYNTHETIC_CITY_NAMES = {"01": "市辖区", "02": "县"}
@@ -142,11 +142,10 @@ def load_regions(
     connection: Connection,
     *,
     provinces: set[str] | None = None,
-    progress: Progress | None = None,
+    progress: Progress = silent,
 ) -> LoadReport:
     """Load (or reload, idempotently) the divisions of China, or of some provinces only;
     `progress` hears ("read", provinces read, provinces) then ("build", steps done, steps)."""
-    tell = progress or (lambda stage, done, total: None)
     started = time.perf_counter()
     records, code_version = read_index(provinces)
     # Geometries (the slow part in Python) are read province by province: in code order a
@@ -164,7 +163,7 @@ def load_regions(
     buffer = io.StringIO()
     for record in sorted(records, key=lambda record: record.code):
         if record.code[:2] not in read_provinces:
-            tell("read", len(read_provinces), province_count)
+            progress("read", len(read_provinces), province_count)
             read_provinces.add(record.code[:2])
         wkb = "\\N"
         if record.path:
@@ -177,9 +176,9 @@ def load_regions(
     raw = connection.connection.driver_connection
     if not isinstance(raw, psycopg.Connection):
         raise TypeError(f"loading regions needs a psycopg connection, not {type(raw).__name__}")
-    tell("read", province_count, province_count)
+    progress("read", province_count, province_count)
     steps = len(_LOAD_SQL) + 1
-    tell("build", 0, steps)
+    progress("build", 0, steps)
     with raw.cursor().copy(
         "COPY staging_regions (code, name, level, parent_code, geom) FROM STDIN"
     ) as copy:
@@ -187,10 +186,10 @@ def load_regions(
 
     scope = sorted(provinces) if provinces else None
     params = {"version": code_version, "scope": scope}
-    tell("build", 1, steps)
+    progress("build", 1, steps)
     for number, statement in enumerate(_LOAD_SQL, start=2):
         connection.execute(text(statement), params)
-        tell("build", number, steps)
+        progress("build", number, steps)
 
     leaves = connection.execute(
         text(

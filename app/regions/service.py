@@ -36,18 +36,12 @@ def list_children(session: Session, *, code: str) -> list[RegionOut]:
     return [to_out(r) for r in rows]
 
 
+# The rule the located rows' region codes follow (migrations/sql/0017_bulk_writes.sql).
 _LOCATE_SQL = text("""
-    WITH point AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geom),
-    leaf AS (
-        SELECT part.code FROM region_parts part, point
-         WHERE part.geom && point.geom AND ST_Intersects(part.geom, point.geom)
-         ORDER BY part.code LIMIT 1)
-    SELECT leaf.code AS leaf_code,
-           (SELECT g.code FROM grid_cells g, point
-             WHERE g.county_code = leaf.code AND g.geom && point.geom
-               AND ST_Intersects(g.geom, point.geom)
-             ORDER BY g.code LIMIT 1) AS grid_code
-      FROM leaf
+    SELECT leaf_code, grid_at(point) AS grid_code
+      FROM (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS point) p,
+           LATERAL county_at(p.point) AS leaf_code
+     WHERE leaf_code IS NOT NULL
 """)
 
 

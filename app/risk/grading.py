@@ -18,6 +18,7 @@ from app.auth.scope import RowFilters
 from app.blacklist.models import in_force_sql
 from app.datetimes import china_today
 from app.errors import InvalidInput
+from app.progress import Progress, silent
 from app.risk import gb18218, methods
 from app.risk.models import Assessment
 from app.settings import GEODATA_DIR
@@ -592,7 +593,11 @@ def refresh_enterprise_levels(
 
 
 def regrade_risk_points(
-    session: Session, *, batch: int = 20_000, assessed_by: str = "system"
+    session: Session,
+    *,
+    batch: int = 20_000,
+    assessed_by: str = "system",
+    progress: Progress = silent,
 ) -> dict[str, int]:
     """Re-grade every risk point by the current rules, in batches; record changed grades.
 
@@ -600,7 +605,9 @@ def regrade_risk_points(
     `ungradable`, so a rule change never silently drops a colour.
     """
     report = {"risk_points_regraded": 0, "risk_points_ungradable": 0}
-    last_id = 0
+    total = session.execute(text("SELECT count(*) FROM risk_points")).scalar_one()
+    done = last_id = 0
+    progress("risk points", done, total)
     while True:
         rows = session.execute(
             text(
@@ -632,24 +639,35 @@ def regrade_risk_points(
                 )
         _write_point_grades(session, changed, assessed_by=assessed_by)
         report["risk_points_regraded"] += len(changed)
+        done += len(rows)
+        progress("risk points", min(done, total), total)
 
 
-def rebuild(session: Session, *, regrade: bool = False) -> dict[str, int]:
+def rebuild(
+    session: Session, *, regrade: bool = False, progress: Progress = silent
+) -> dict[str, int]:
     """Re-derive every level and recount the aggregates from scratch.
 
     With `regrade`, risk points and hazard sources are first re-graded by the current rules
-    (after a rule-set change); without it, their stored grades are kept.
+    (after a rule-set change); without it, their stored grades are kept. Progress: risk
+    points by the batch, the other stages (one statement each) as they start and end.
     """
     report: dict[str, int] = {}
     if regrade:
-        report.update(regrade_risk_points(session))
+        report.update(regrade_risk_points(session, progress=progress))
+        progress("hazard sources", 0, 1)
         report["enterprises_touched_by_hazard_regrade"] = len(regrade_hazard_sources(session))
+        progress("hazard sources", 1, 1)
         # Only a rule change can leave a stored unit below S = 1 (writes refuse it): counted
         # here so an administrator corrects or deletes it.
         report["hazard_sources_below_threshold"] = session.execute(
             text("SELECT count(*) FROM hazard_sources WHERE s_value < 1")
         ).scalar_one()
+    progress("enterprise levels", 0, 1)
     report["enterprise_levels_changed"] = refresh_enterprise_levels(session)
+    progress("enterprise levels", 1, 1)
+    progress("region counts", 0, 1)
     session.execute(text("SELECT rebuild_region_counts()"))
+    progress("region counts", 1, 1)
     report["count_rows"] = session.execute(text("SELECT count(*) FROM region_counts")).scalar_one()
     return report

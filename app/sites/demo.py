@@ -384,13 +384,8 @@ def _parse_point(wkt: str) -> tuple[float, float]:
 
 
 _COUNTY_SQL = text("""
-    SELECT (SELECT p.code FROM region_parts p
-             WHERE p.geom && a.g AND ST_Intersects(p.geom, a.g)
-             ORDER BY p.code LIMIT 1) AS code
+    SELECT county_at(region_anchor(ST_GeomFromEWKT(o.w))) AS code
       FROM unnest(CAST(:wkts AS text[])) WITH ORDINALITY AS o(w, i)
-      CROSS JOIN LATERAL (
-          SELECT CASE WHEN GeometryType(t.g) = 'POINT' THEN t.g ELSE ST_PointOnSurface(t.g) END
-            FROM ST_GeomFromEWKT(o.w) AS t(g)) AS a(g)
      ORDER BY o.i
 """)
 

@@ -61,7 +61,7 @@ function renderReport(body) {
   const ordered = [...rows.filter((r) => r.status === 'rejected'), ...rows.filter((r) => r.status !== 'rejected')];
   tbody.innerHTML = ordered.slice(0, 500).map((r) => `<tr class="${r.status}">
     <td>${num(r.row)}</td><td>${escapeHtml(t(STATUS[r.status]))}${r.action ? ` · ${escapeHtml(t(ACTION[r.action]))}` : ''}</td>
-    <td>${escapeHtml(r.field || '')}</td><td>${escapeHtml(r.reason || '')}</td></tr>`).join('');
+    <td>${escapeHtml(r.field || '')}</td><td>${escapeHtml(r.reason_zh || r.reason || '')}</td></tr>`).join('');
   $('import-rows').hidden = rows.length === 0;
 }
 

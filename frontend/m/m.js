@@ -244,10 +244,10 @@ function showCachedNearby(reason) {
 
 async function loadOverdue() {
   if (!me || me.role !== 'warden') return;
-  const cells = new Set(me.scope.grid_cells || []);
   try {
-    const body = await getJSON('/api/inspections/overdue?kind=self_check&limit=500');
-    overdue = body.items.filter((item) => cells.has(item.grid_code));
+    // Only my cells' overdue enterprises travel: the server filters by warden.
+    const body = await getJSON(`/api/inspections/overdue?kind=self_check&limit=500&warden=${encodeURIComponent(me.username)}`);
+    overdue = body.items;
     localStorage.setItem(OVERDUE_KEY, JSON.stringify(overdue));
   } catch (error) {
     try { overdue = JSON.parse(localStorage.getItem(OVERDUE_KEY) || '[]'); } catch (e) { overdue = []; }
@@ -352,7 +352,7 @@ function queued(label) {
 
 function openInspect(enterpriseId, name) {
   openSheet(`巡查：${name}`, fromTemplate('tpl-inspect'));
-  $('form-inspect').addEventListener('submit', (event) => {
+  $('form-inspect').addEventListener('submit', async (event) => {
     event.preventDefault();
     const form = event.target;
     const checklist = Array.from(form.querySelectorAll('input[name=item]'))
@@ -367,8 +367,7 @@ function openInspect(enterpriseId, name) {
       inspected_at: new Date().toISOString(),
       ...(point ? { lon: point.lon, lat: point.lat } : {}),
     };
-    outbox.enqueue({ kind: 'inspection', label: `巡查 ${name}`, url: '/api/inspections', body });
-    queued(`巡查 ${name}`);
+    await enqueue({ kind: 'inspection', label: `巡查 ${name}`, url: '/api/inspections', body }, `巡查 ${name}`);
   });
 }
 
@@ -379,7 +378,19 @@ async function shrinkPhoto(file) {
   canvas.width = Math.round(bitmap.width * scale);
   canvas.height = Math.round(bitmap.height * scale);
   canvas.getContext('2d').drawImage(bitmap, 0, 0, canvas.width, canvas.height);
-  return canvas.toDataURL('image/jpeg', 0.7);
+  return new Promise((resolve, reject) => canvas.toBlob(
+    (blob) => (blob ? resolve(blob) : reject(new Error('not an image'))), 'image/jpeg', 0.7));
+}
+
+/** Queue a write; tell the warden when the phone has no room left to keep it. */
+async function enqueue(entry, label) {
+  try {
+    await outbox.enqueue(entry);
+  } catch (error) {
+    $('where-sub').textContent = `手机存储空间不足，未能保存：${label}`;
+    return;
+  }
+  queued(label);
 }
 
 function openReport(enterpriseId = null) {
@@ -401,15 +412,15 @@ function openReport(enterpriseId = null) {
       ...(enterpriseId ? { enterprise_id: enterpriseId } : {}),
       ...(point ? { lon: point.lon, lat: point.lat } : {}),
     };
-    outbox.enqueue({ kind: 'hidden_danger', label: `隐患 ${title}`, url: '/api/hidden-dangers', body, photos });
-    queued(`隐患 ${title}`);
+    await enqueue({ kind: 'hidden_danger', label: `隐患 ${title}`, url: '/api/hidden-dangers', body, photos },
+      `隐患 ${title}`);
   });
 }
 
 function openLead() {
   openSheet('报告线索', fromTemplate('tpl-lead'));
   $('sheet-body').querySelector('.where-note').textContent = whereNote();
-  $('form-lead').addEventListener('submit', (event) => {
+  $('form-lead').addEventListener('submit', async (event) => {
     event.preventDefault();
     if (!point) return;
     const form = event.target;
@@ -420,8 +431,8 @@ function openLead() {
       lon: point.lon,
       lat: point.lat,
     };
-    outbox.enqueue({ kind: 'lead', label: `线索 ${form.kind.selectedOptions[0].textContent}`, url: '/api/leads', body });
-    queued('线索');
+    await enqueue({ kind: 'lead', label: `线索 ${form.kind.selectedOptions[0].textContent}`, url: '/api/leads', body },
+      '线索');
   });
 }
 
@@ -506,7 +517,7 @@ function bind() {
   });
   $('outbox').addEventListener('click', (event) => {
     const button = event.target.closest('[data-drop]');
-    if (button) { outbox.remove(button.dataset.drop); renderOutbox(); }
+    if (button) outbox.remove(button.dataset.drop).then(renderOutbox);
   });
   window.addEventListener('online', () => { setNet(); flushOutbox(); if (point) loadNearby(); });
   window.addEventListener('offline', setNet);

@@ -1,9 +1,55 @@
 // The phone's outbox: every write is queued here first (localStorage, so it survives the
 // page being closed) and sent when the connection allows. Each entry carries its own
 // Idempotency-Key (and one per follow-up step, e.g. each photo), so sending it again after
-// a lost answer records it once on the server (app/idempotency.py).
+// a lost answer records it once on the server (app/idempotency.py). Photos are Blobs in
+// IndexedDB: localStorage holds ≈ 5 MB of text, two reports' photos as data URLs.
 
 const KEY = 'ra.m.outbox';
+const PHOTO_DB = 'ra-m-photos';
+const PHOTO_STORE = 'photos';
+
+function photoStore(mode) {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(PHOTO_DB, 1);
+    request.onupgradeneeded = () => request.result.createObjectStore(PHOTO_STORE);
+    request.onerror = () => reject(request.error);
+    request.onsuccess = () => {
+      const transaction = request.result.transaction(PHOTO_STORE, mode);
+      resolve({ store: transaction.objectStore(PHOTO_STORE), transaction });
+    };
+  });
+}
+
+function done(transaction) {
+  return new Promise((resolve, reject) => {
+    transaction.oncomplete = () => resolve();
+    transaction.onerror = () => reject(transaction.error);
+    transaction.onabort = () => reject(transaction.error || new Error('aborted'));
+  });
+}
+
+async function putPhotos(id, blobs) {
+  if (!blobs.length) return;
+  const { store, transaction } = await photoStore('readwrite');
+  blobs.forEach((blob, i) => store.put(blob, `${id}-${i}`));
+  await done(transaction);
+}
+
+async function getPhoto(id, i) {
+  const { store } = await photoStore('readonly');
+  return new Promise((resolve, reject) => {
+    const request = store.get(`${id}-${i}`);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+async function dropPhotos(id, count) {
+  if (!count) return;
+  const { store, transaction } = await photoStore('readwrite');
+  for (let i = 0; i < count; i += 1) store.delete(`${id}-${i}`);
+  await done(transaction);
+}
 
 function load() {
   try {
@@ -24,13 +70,20 @@ function newKey() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** Queue a write: {kind, label, url, body, photos?: [dataURL]}; returns the entry. */
-export function enqueue(entry) {
+/** Queue a write: {kind, label, url, body, photos?: [Blob]}; resolves to the entry once
+ *  it and its photos are stored (rejects when the phone has no room: nothing is queued). */
+export async function enqueue({ photos = [], ...entry }) {
   const item = { ...entry, id: newKey(), key: newKey(), created: new Date().toISOString(),
-    state: 'waiting', error: null, result: null, photosSent: 0 };
+    state: 'waiting', error: null, result: null, photoCount: photos.length, photosSent: 0 };
+  await putPhotos(item.id, photos);
   const items = load();
   items.push(item);
-  save(items);
+  try {
+    save(items);
+  } catch (error) {
+    await dropPhotos(item.id, photos.length);
+    throw error;
+  }
   return item;
 }
 
@@ -38,8 +91,10 @@ export function entries() {
   return load();
 }
 
-export function remove(id) {
-  save(load().filter((item) => item.id !== id));
+export async function remove(id) {
+  const item = load().find((i) => i.id === id);
+  save(load().filter((i) => i.id !== id));
+  if (item) await dropPhotos(item.id, item.photoCount || 0);
 }
 
 function update(id, changes) {
@@ -47,15 +102,6 @@ function update(id, changes) {
   const item = items.find((i) => i.id === id);
   if (item) Object.assign(item, changes);
   save(items);
-}
-
-function dataUrlToBlob(url) {
-  const [head, data] = url.split(',');
-  const type = (head.match(/data:([^;]+)/) || [])[1] || 'image/jpeg';
-  const bytes = atob(data);
-  const array = new Uint8Array(bytes.length);
-  for (let i = 0; i < bytes.length; i += 1) array[i] = bytes.charCodeAt(i);
-  return new Blob([array], { type });
 }
 
 class Refused extends Error {
@@ -85,15 +131,16 @@ async function sendOne(fetchFn, item) {
       method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(item.body) });
     update(item.id, { result });
   }
-  const photos = item.photos || [];
-  for (let i = item.photosSent || 0; i < photos.length; i += 1) {
+  for (let i = item.photosSent || 0; i < (item.photoCount || 0); i += 1) {
+    const photo = await getPhoto(item.id, i);
+    if (!photo) continue;  // cleared by the browser: the report goes without it
     const form = new FormData();
-    form.append('file', dataUrlToBlob(photos[i]), `photo-${i + 1}.jpg`);
+    form.append('file', photo, `photo-${i + 1}.jpg`);
     await send(fetchFn, `/api/hidden-dangers/${result.id}/evidence`, `${item.key}-photo-${i}`,
       { method: 'POST', body: form });
     update(item.id, { photosSent: i + 1 });
   }
-  remove(item.id);
+  await remove(item.id);
 }
 
 let flushing = null;
