@@ -101,6 +101,16 @@ def test_data_page_checks_imports_and_reports(
         assert page.is_disabled("#commit"), "a file with refused rows cannot be committed"
         page.screenshot(path=str(SHOTS / "15-data-check.png"), full_page=True)
 
+        # A file it cannot read: said in Chinese, and the last file's report goes away.
+        page.set_input_files(
+            "#file", {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}
+        )
+        page.click("#check")
+        expect(page.locator("#import-summary")).to_contain_text("无法读取此文件")
+        assert page.is_hidden("#import-rows") and page.is_hidden("#report-xlsx")
+        # The browser logs the expected 422 of that upload; nothing else may be logged.
+        problems[:] = [p for p in problems if "status of 422" not in p]
+
         page.set_input_files(
             "#file", {"name": "qiye.csv", "mimeType": "text/csv", "buffer": _csv(codes, bad=False)}
         )
@@ -132,6 +142,13 @@ def test_data_page_checks_imports_and_reports(
         phone.goto(f"{live_server_url}/data")
         phone.wait_for_selector("#signin", state="visible")
         phone.screenshot(path=str(SHOTS / "15-data-phone-signin.png"))
+        # An official's own region is where the tables start.
+        phone.fill("#signin input[name=username]", live_users["official"])
+        phone.fill("#signin input[name=password]", TEST_PASSWORD)
+        phone.click("#signin button")
+        phone.wait_for_selector("#work", state="visible")
+        assert phone.input_value("#reports input[name=region]") == "640000"
+        phone.screenshot(path=str(SHOTS / "15-data-phone-official.png"), full_page=True)
         phone.goto(f"{live_server_url}/blacklist")
         phone.wait_for_selector("#empty, #list tbody tr", state="attached")
         phone.screenshot(path=str(SHOTS / "15-blacklist-phone.png"), full_page=True)

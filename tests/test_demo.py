@@ -1,10 +1,12 @@
 """The Ningxia demo generator: valid, located where it claims, clustered, deterministic."""
 
 from datetime import date, datetime, time, timedelta, timezone
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import text
 
+from app.dangers import rules
 from app.risk import grading
 from app.risk.gb18218 import assess_hazard_source
 from app.risk.methods import assess_lec, assess_ls, ruleset_version
@@ -293,6 +295,38 @@ def test_hidden_dangers(session, demo):
         {"id": before["hidden_dangers"]},
     ).scalar_one()
     assert linked == 0
+
+
+def test_hidden_dangers_have_their_history(session, demo):
+    """Each danger's history walks legal steps from the first status to its own, in time
+    order, and a supervised danger's history says at which level: the statistics and the
+    timeline read it."""
+    _, before = demo
+    dangers = {r["id"]: r for r in _rows(session, "hidden_dangers", before)}
+    events: dict[int, list] = {}
+    for e in session.execute(
+        text(
+            "SELECT danger_id, action, from_status, to_status, at, supervision_level, county_code"
+            " FROM hidden_danger_events WHERE danger_id = ANY(:ids) ORDER BY danger_id, at, id"
+        ),
+        {"ids": list(dangers)},
+    ).mappings():
+        events.setdefault(e["danger_id"], []).append(e)
+    assert set(events) == set(dangers)
+    legal = {(s.action, s.source, s.target) for s in rules.steps()}
+    for id_, history in events.items():
+        danger = dangers[id_]
+        assert history[0]["action"] == "report" and history[0]["at"] == danger["found_at"]
+        assert history[-1]["to_status"] == danger["status"]
+        for earlier, later in pairwise(history):
+            assert (later["action"], later["from_status"], later["to_status"]) in legal
+            assert later["from_status"] == earlier["to_status"]
+        if danger["closed_at"] is not None:
+            assert history[-1]["at"] == danger["closed_at"]
+        levels = {e["supervision_level"] for e in history} - {None}
+        assert levels == ({danger["supervision_level"]} if danger["supervision_level"] else set())
+        assert {e["county_code"] for e in history} == {danger["county_code"]}
+    assert any(d["supervision_level"] for d in dangers.values())
 
 
 def test_every_graded_row_has_a_grading_record(session, demo):

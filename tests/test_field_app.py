@@ -207,6 +207,20 @@ def test_a_warden_patrols_from_the_phone(
     assert _count(engine, inspections, e=enterprise_id) == 1
     assert _count(engine, "SELECT count(*) FROM hidden_dangers WHERE title = '灭火器压力不足'") == 1
 
+    # A "photo" that is not an image is refused on the phone, not dropped: nothing queued.
+    page.click("#btn-report")
+    page.fill("#form-report input[name=title]", "照片不是图片")
+    page.set_input_files(
+        "#form-report input[name=photos]",
+        files=[{"name": "x.jpg", "mimeType": "image/jpeg", "buffer": b"not an image"}],
+    )
+    page.click("#form-report button[type=submit]")
+    page.wait_for_selector("#form-report .form-error:not([hidden])")
+    assert "无法读取" in page.text_content("#form-report .form-error")
+    assert page.is_hidden("#btn-outbox")
+    page.click("#sheet-close")
+    assert _count(engine, "SELECT count(*) FROM hidden_dangers WHERE title = '照片不是图片'") == 0
+
     # Offline: the report waits on the phone, with its photo, and says so.
     phone.context.set_offline(True)
     page.wait_for_function("() => document.getElementById('net').textContent === '离线'")
@@ -219,6 +233,13 @@ def test_a_warden_patrols_from_the_phone(
     page.click("#form-report button[type=submit]")
     page.wait_for_selector("#btn-outbox:not([hidden])")
     assert page.text_content("#outbox-count") == "1"
+    # The header holds status, 待发送 and the account on one line at 360 px.
+    header = page.evaluate(
+        "() => { const bar = document.querySelector('header.bar');"
+        " return [bar.scrollWidth, bar.clientWidth,"
+        " document.getElementById('net').getBoundingClientRect().height]; }"
+    )
+    assert header[0] <= header[1] and header[2] < 24, header
     page.click("#btn-outbox")
     assert "隐患 路边违规堆放液化气瓶" in page.text_content("#outbox")
     phone.shot("offline-queued")

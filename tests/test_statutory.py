@@ -167,10 +167,18 @@ def test_risk_bulletin_lists_red_regions_rising_enterprises_and_overdue_majors(
 
 def test_scope_and_bad_periods(client: TestClient, make_user) -> None:
     official = make_user("official", region_code="640104")
-    other = client.get(
-        f"/api/reports/danger-statistics?region=640106&quarter={QUARTER}", headers=official
-    ).json()
-    assert other["total"]["found"] == 0
+    # Another county, or the city above: not a table this official may send upward.
+    for region in ("640106", "640100", "110000"):
+        other = client.get(
+            f"/api/reports/danger-statistics?region={region}&quarter={QUARTER}", headers=official
+        )
+        assert other.status_code == 403 and other.json()["field"] == "region", region
+    assert (
+        client.get(
+            f"/api/reports/danger-statistics?region=640104&quarter={QUARTER}", headers=official
+        ).status_code
+        == 200
+    )
     assert (
         client.get(f"/api/reports/five-batches?month={MONTH}", headers=official).status_code == 200
     )

@@ -289,7 +289,7 @@ def _check_scope(spec: Layer, row: Any, scope: Scope) -> None:
             )
     except Forbidden as error:
         raise RowError(
-            error.field or "geometry", error.message, f"超出您可写的范围：{error.message}"
+            error.field or "geometry", error.message, "不在您可写的范围内（区域、行业或企业）"
         ) from error
 
 

@@ -25,7 +25,8 @@ from typing import Any, Literal, NotRequired, TypedDict, overload
 from sqlalchemy import Table, insert, text
 from sqlalchemy.orm import Session
 
-from app.dangers.models import HiddenDanger
+from app.dangers import demo as danger_demo
+from app.dangers.models import DangerEvent, HiddenDanger
 from app.errors import InvalidInput
 from app.orm import Base
 from app.regions import models as _regions  # noqa: F401  (the FK target of county_code)
@@ -618,6 +619,8 @@ class DemoPlan:
     hazard_sources: list[Row] = field(default_factory=list)
     risk_points: list[Row] = field(default_factory=list)
     hidden_dangers: list[Row] = field(default_factory=list)
+    # Each hidden danger's history up to its status (`_danger`: its index).
+    danger_events: list[Row] = field(default_factory=list)
     public_zones: list[Row] = field(default_factory=list)
     emergency_resources: list[Row] = field(default_factory=list)
 
@@ -971,6 +974,8 @@ class _Planner:
         }
         span = {"general": (7, 30), "major": (30, 120)}
         inspections = self.names["inspections"]
+        # Their own streams: supervision and histories leave the dangers themselves as before.
+        supervision_rng, history_rng = self.rng("danger_supervision"), self.rng("danger_history")
         for grade, per_reference in DANGERS_PER_REFERENCE.items():
             count = max(1, round(per_reference * self.n / REFERENCE_ENTERPRISES))
             weights = [
@@ -1000,25 +1005,32 @@ class _Planner:
                         ),
                         datetime.combine(self.as_of, time(18), CHINA_TZ),
                     )
-                self.plan.hidden_dangers.append(
-                    {
-                        "title": title,
-                        "description": f"{rng.choice(inspections)}中发现：{title}。",
-                        "grade": grade,
-                        "status": status,
-                        "deadline": deadline,
-                        "found_at": found,
-                        "closed_at": closed_at,
-                        "responsible_person": e["responsible_person"],
-                        "responsible_phone": e["responsible_phone"],
-                        "government_person": e["government_person"],
-                        "geom": geom,
-                        "_enterprise": i,
-                        "_risk_point": rp,
-                        "_county": (
-                            self.plan.risk_points[rp]["_county"] if rp is not None else e["_county"]
-                        ),
-                    }
+                level = danger_demo.supervision_for(supervision_rng, grade, status)
+                danger: Row = {
+                    "title": title,
+                    "description": f"{rng.choice(inspections)}中发现：{title}。",
+                    "grade": grade,
+                    "status": status,
+                    "deadline": deadline,
+                    "found_at": found,
+                    "closed_at": closed_at,
+                    "responsible_person": e["responsible_person"],
+                    "responsible_phone": e["responsible_phone"],
+                    "government_person": e["government_person"],
+                    "geom": geom,
+                    "_enterprise": i,
+                    "_risk_point": rp,
+                    "_county": (
+                        self.plan.risk_points[rp]["_county"] if rp is not None else e["_county"]
+                    ),
+                    "supervision_level": level,
+                    "supervision_deadline": deadline if level else None,
+                }
+                index = len(self.plan.hidden_dangers)
+                self.plan.hidden_dangers.append(danger)
+                self.plan.danger_events.extend(
+                    {**event, "_danger": index}
+                    for event in danger_demo.events(history_rng, danger, as_of=self.as_of)
                 )
 
     # Public zones and emergency resources
@@ -1309,7 +1321,7 @@ def write_plan(session: Session, plan: DemoPlan) -> dict[str, int]:
         Assessment,
         [_grading_record(i, r) for i, r in zip(point_ids, plan.risk_points, strict=True)],
     )
-    insert_plain(
+    danger_ids = insert_returning(
         HiddenDanger,
         [
             {
@@ -1320,6 +1332,24 @@ def write_plan(session: Session, plan: DemoPlan) -> dict[str, int]:
                 else None,
             }
             for r in plan.hidden_dangers
+        ],
+    )
+    counties: dict[int, str] = {
+        row.id: row.county_code
+        for row in session.execute(
+            text("SELECT id, county_code FROM hidden_dangers WHERE id = ANY(:ids)"),
+            {"ids": danger_ids},
+        )
+    }
+    insert_plain(
+        DangerEvent,
+        [
+            {
+                **r,
+                "danger_id": danger_ids[r["_danger"]],
+                "county_code": counties[danger_ids[r["_danger"]]],
+            }
+            for r in plan.danger_events
         ],
     )
     insert_plain(PublicZone, plan.public_zones)

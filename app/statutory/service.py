@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from app.auth.scope import Scope, region_prefix
 from app.blacklist.service import LISTERS
 from app.datetimes import CHINA_STANDARD_TIME
-from app.errors import InvalidInput
+from app.errors import Forbidden, InvalidInput
 from app.regions.service import get_region_or_raise
 from app.risk import aggregation
 from app.sites.service import enterprise_or_raise
@@ -83,6 +83,14 @@ def _prefix(session: Session, scope: Scope, region: str | None) -> tuple[str, st
     if code is None:
         raise InvalidInput("give the region the table is for", field="region")
     found = get_region_or_raise(session, code=code)
+    # A table goes upward under the region's name: one region's official may not title a
+    # table with a wider or another region whose rows they cannot see.
+    if scope.region_code and not code.startswith(region_prefix(scope.region_code)):
+        raise Forbidden(
+            f"{scope.username} reports for {scope.region_code} and the regions in it,"
+            f" not for {code}",
+            field="region",
+        )
     return code, found.name, scope.filters("hidden_dangers", region=code).code_prefix
 
 

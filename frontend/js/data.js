@@ -15,6 +15,30 @@ function show() {
   $('signin').hidden = Boolean(user);
   $('work').hidden = !user;
   $('who').textContent = user ? (user.display_name || user.username) : '';
+  // An official's tables and registers are of their own region unless they name another.
+  const region = user && user.scope && user.scope.region;
+  if (region) {
+    document.querySelectorAll('input[name=region]').forEach((input) => {
+      if (!input.value) input.value = region;
+    });
+  }
+}
+
+// Column names the server reports that are not the file's own headers.
+const FIELD_ZH = { geometry: '位置', file: '文件', crs: '坐标系', layer: '图层' };
+
+/** A refusal of the whole file, said in Chinese (the server's English is kept as a tip). */
+function fileError(status, body) {
+  if (status === 413) return t('data.tooLarge');
+  if (status === 403) return t('data.forbidden');
+  if (status === 422 && body && body.rows) {
+    return t('data.refusedRows').replace('{bad}', num(body.rejected));
+  }
+  if (status === 422 && body && body.field === 'file') return t('data.unreadable');
+  if (status === 422 && body && body.field) {
+    return `${t('data.badField')}${FIELD_ZH[body.field] || body.field}`;
+  }
+  return `${t('data.failed')}（${status}）`;
 }
 
 /** POST the file with upload progress (fetch has none): resolves to {status, body}. */
@@ -61,7 +85,7 @@ function renderReport(body) {
   const ordered = [...rows.filter((r) => r.status === 'rejected'), ...rows.filter((r) => r.status !== 'rejected')];
   tbody.innerHTML = ordered.slice(0, 500).map((r) => `<tr class="${r.status}">
     <td>${num(r.row)}</td><td>${escapeHtml(t(STATUS[r.status]))}${r.action ? ` · ${escapeHtml(t(ACTION[r.action]))}` : ''}</td>
-    <td>${escapeHtml(r.field || '')}</td><td>${escapeHtml(r.reason_zh || r.reason || '')}</td></tr>`).join('');
+    <td>${escapeHtml(FIELD_ZH[r.field] || r.field || '')}</td><td>${escapeHtml(r.reason_zh || r.reason || '')}</td></tr>`).join('');
   $('import-rows').hidden = rows.length === 0;
 }
 
@@ -79,6 +103,10 @@ async function runImport(dryRun) {
   $('commit').disabled = true;
   $('import-summary').className = 'summary';
   $('import-summary').textContent = '';
+  $('import-summary').title = '';
+  // The last file's report must not stand under this one's answer.
+  $('import-rows').hidden = true;
+  $('report-xlsx').hidden = true;
   try {
     const { status, body } = await upload(form, dryRun);
     if (status === 200) {
@@ -89,7 +117,8 @@ async function runImport(dryRun) {
       $('commit').disabled = !lastChecked;
     } else {
       $('import-summary').className = 'summary error';
-      $('import-summary').textContent = (body && body.detail) || `${status}`;
+      $('import-summary').textContent = fileError(status, body);
+      $('import-summary').title = (body && body.detail) || '';
       if (body && body.rows) renderReport(body);
     }
   } catch (error) {

@@ -129,7 +129,7 @@ function renderOutbox() {
     : items.map((item) => `<li><div class="item"><div class="main">
         <span class="name">${escapeHtml(item.label)}</span>
         <span class="meta">${escapeHtml(new Date(item.created).toLocaleString('zh-CN'))}
-        ${item.state === 'failed' ? `<span class="tag failed">未被接受：${escapeHtml(item.error)}</span>`
+        ${item.state === 'failed' ? `<span class="tag failed" title="${escapeHtml(item.detail || '')}">未被接受：${escapeHtml(item.error)}</span>`
           : '<span class="tag">等待发送</span>'}</span></div>
         ${item.state === 'failed' ? `<button class="btn" type="button" data-drop="${escapeHtml(item.id)}">删除</button>` : ''}
       </div></li>`).join('');
@@ -139,6 +139,8 @@ async function flushOutbox() {
   if (!auth) { renderOutbox(); return; }
   const result = await outbox.flush(apiFetch);
   renderOutbox();
+  if (result.failed > 0) $('where-sub').textContent = `有 ${result.failed} 条记录未被接受，见“待发送”`;
+  else if (result.sent > 0) $('where-sub').textContent = `已发送 ${result.sent} 条记录`;
   if (result.sent > 0 && point) loadNearby();
 }
 
@@ -347,7 +349,7 @@ function queued(label) {
   closeSheet();
   renderOutbox();
   flushOutbox();
-  $('where-sub').textContent = navigator.onLine ? `已提交：${label}` : `已保存，联网后发送：${label}`;
+  $('where-sub').textContent = navigator.onLine ? `正在发送：${label}` : `已保存，联网后发送：${label}`;
 }
 
 function openInspect(enterpriseId, name) {
@@ -400,9 +402,24 @@ function openReport(enterpriseId = null) {
     event.preventDefault();
     const form = event.target;
     if (!point && !enterpriseId) return;
+    const error = form.querySelector('.form-error');
+    error.hidden = true;
+    const files = Array.from(form.photos.files);
+    if (files.length > 6) {
+      error.textContent = `最多 6 张照片，已选 ${files.length} 张，请减少后再上报`;
+      error.hidden = false;
+      return;
+    }
     const photos = [];
-    for (const file of Array.from(form.photos.files).slice(0, 6)) {
-      try { photos.push(await shrinkPhoto(file)); } catch (error) { /* not an image */ }
+    for (const file of files) {
+      try {
+        photos.push(await shrinkPhoto(file));
+      } catch (failure) {
+        // Not silently dropped: the warden re-takes or removes it, then reports.
+        error.textContent = `照片“${file.name}”无法读取（不是图片或已损坏），请重新选择`;
+        error.hidden = false;
+        return;
+      }
     }
     const title = form.title.value.trim();
     const body = {

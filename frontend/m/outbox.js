@@ -104,10 +104,24 @@ function update(id, changes) {
   save(items);
 }
 
+// Why the server refused a write, in the warden's words (its English stays as a tip).
+const FIELD_ZH = { 'lon,lat': '位置', lon: '位置', lat: '位置', geometry: '位置', file: '照片',
+  title: '隐患名称', grade: '等级', description: '描述', enterprise_id: '企业', kind: '类别' };
+
+function refusalZh(status, field) {
+  if (status === 403) return '不在您的网格或权限范围内';
+  if (status === 404) return '对象已不存在';
+  if (status === 409) return '与已有记录冲突';
+  if (status === 413) return '照片过大';
+  if (status === 422) return field ? `填写有误：${FIELD_ZH[field] || field}` : '填写有误';
+  return `服务器拒绝（${status}）`;
+}
+
 class Refused extends Error {
-  constructor(status, detail) {
-    super(detail || `HTTP ${status}`);
+  constructor(status, detail, field) {
+    super(refusalZh(status, field));
     this.status = status;
+    this.detail = detail || '';
   }
 }
 
@@ -115,9 +129,9 @@ async function send(fetchFn, url, key, init) {
   const response = await fetchFn(url, {
     ...init, headers: { ...(init.headers || {}), 'Idempotency-Key': key } });
   if (!response.ok) {
-    let detail = '';
-    try { detail = (await response.json()).detail; } catch (error) { /* not JSON */ }
-    throw new Refused(response.status, detail);
+    let body = {};
+    try { body = await response.json(); } catch (error) { /* not JSON */ }
+    throw new Refused(response.status, body.detail, body.field);
   }
   return response.json();
 }
@@ -159,7 +173,7 @@ export function flush(fetchFn) {
         sent += 1;
       } catch (error) {
         if (error instanceof Refused && error.status !== 401 && error.status < 500 && error.status !== 429) {
-          update(item.id, { state: 'failed', error: error.message });
+          update(item.id, { state: 'failed', error: error.message, detail: error.detail });
           failed += 1;
         } else {
           break;  // offline or the server is busy: keep the order, try again later
