@@ -66,6 +66,8 @@ def _load_demo(seed: int, enterprises: int) -> None:
     """Replace located data with the Ningxia demo, grade it and snapshot today's aggregates."""
     from datetime import date  # noqa: PLC0415
 
+    from app.blacklist.demo import load_demo_blacklist  # noqa: PLC0415
+    from app.datetimes import china_today  # noqa: PLC0415
     from app.planning.demo import load_demo_parks  # noqa: PLC0415
     from app.risk import aggregation, grading, history_demo, regional_index  # noqa: PLC0415
     from app.sites.demo import generate_demo  # noqa: PLC0415
@@ -85,6 +87,7 @@ def _load_demo(seed: int, enterprises: int) -> None:
         bar.step(f"demo: generating {enterprises} enterprises and their sites", 2, 6)
         counts = generate_demo(session, seed=seed, enterprises=enterprises)
         counts.update(load_demo_parks(session))
+        counts.update(load_demo_blacklist(session, today=china_today()))
         bar.step("demo: grading", 3, 6)
         grading.rebuild(session, regrade=True, progress=bar)
         bar.step("demo: regional index breaks", 4, 6)

@@ -7,6 +7,7 @@ geodata/risk/enterprise_rule.json. Every grading is appended to `assessments`.
 
 import json
 from dataclasses import asdict
+from datetime import date
 from functools import cache
 from typing import Any, TypedDict, cast
 
@@ -14,6 +15,8 @@ from sqlalchemy import CursorResult, text
 from sqlalchemy.orm import Session
 
 from app.auth.scope import RowFilters
+from app.blacklist.models import in_force_sql
+from app.datetimes import china_today
 from app.errors import InvalidInput
 from app.progress import Progress, silent
 from app.risk import gb18218, methods
@@ -34,6 +37,10 @@ class EnterpriseRule(TypedDict):
     hazard_source_grades_forcing_red: list[int]
     open_major_danger_raise: int
     ungraded_with_open_major_danger: str
+    blacklist_raise: int
+    blacklist_at_least: str | None
+    ungraded_blacklisted: str
+    blacklist_source: str
     note: str
 
 
@@ -491,7 +498,7 @@ def regrade_hazard_sources_near(session: Session, *, geometry_ewkt: str) -> list
     return regrade_hazard_sources(session, ids=list(ids)) if ids else []
 
 
-_ENTERPRISE_LEVEL_SQL = """
+_ENTERPRISE_LEVEL_SQL = f"""
     WITH target AS (
         SELECT e.id, e.risk_level AS current,
                (SELECT max(array_position(CAST(:ranks AS text[]), rp.risk_level))
@@ -502,7 +509,8 @@ _ENTERPRISE_LEVEL_SQL = """
                    AS has_red_hazard,
                EXISTS (SELECT 1 FROM hidden_dangers d
                         WHERE d.enterprise_id = e.id AND d.grade = 'major'
-                          AND d.status <> 'closed') AS has_open_major
+                          AND d.status <> 'closed') AS has_open_major,
+               {in_force_sql("e.id", "CAST(:today AS date)")} AS blacklisted
           FROM enterprises e
          WHERE CAST(:ids AS int[]) IS NULL OR e.id = ANY(:ids)),
     ranked AS (
@@ -514,31 +522,51 @@ _ENTERPRISE_LEVEL_SQL = """
                coalesce(r.base_rank,
                         CASE WHEN r.has_open_major
                              THEN array_position(CAST(:ranks AS text[]),
-                                                 CAST(:ungraded AS text)) END)
-               + CASE WHEN r.has_open_major THEN CAST(:raise AS int) ELSE 0 END AS raised_rank
+                                                 CAST(:ungraded AS text)) END,
+                        CASE WHEN r.blacklisted
+                             THEN array_position(CAST(:ranks AS text[]),
+                                                 CAST(:ungraded_blacklisted AS text)) END)
+               + CASE WHEN r.has_open_major THEN CAST(:raise AS int) ELSE 0 END
+               + CASE WHEN r.blacklisted THEN CAST(:blacklist_raise AS int) ELSE 0 END
+                   AS raised_rank
           FROM ranked r),
     derived AS (
-        -- least() would skip a NULL rank: an ungraded enterprise must stay ungraded.
+        -- least() would skip a NULL rank: an ungraded enterprise must stay ungraded;
+        -- greatest() skips the NULL floor of an unlisted one (or of no floor).
         SELECT a.*,
-               CASE WHEN a.raised_rank IS NOT NULL THEN least(4, a.raised_rank) END AS final_rank
+               CASE WHEN a.raised_rank IS NOT NULL
+                    THEN least(4, greatest(a.raised_rank,
+                                           CASE WHEN a.blacklisted
+                                                THEN array_position(
+                                                    CAST(:ranks AS text[]),
+                                                    CAST(:blacklist_at_least AS text)) END))
+               END AS final_rank
           FROM adjusted a)
     UPDATE enterprises e
        SET risk_level = (CAST(:ranks AS text[]))[d.final_rank],
            level_basis = jsonb_build_object(
                'rule', CAST(:rule_version AS text),
                'highest_risk_point', (CAST(:ranks AS text[]))[d.point_rank],
-               'red_hazard_source', d.has_red_hazard, 'open_major_danger', d.has_open_major)
+               'red_hazard_source', d.has_red_hazard, 'open_major_danger', d.has_open_major,
+               'blacklisted', d.blacklisted)
       FROM derived d
-     WHERE e.id = d.id AND e.risk_level IS DISTINCT FROM (CAST(:ranks AS text[]))[d.final_rank]
+     WHERE e.id = d.id
+       -- A listing or its end rewrites the row even when the colour stays: the basis
+       -- says why, and the row's tiles (filtered by the blacklist) are renewed.
+       AND (e.risk_level IS DISTINCT FROM (CAST(:ranks AS text[]))[d.final_rank]
+            OR coalesce((e.level_basis ->> 'blacklisted')::boolean, false) <> d.blacklisted)
 """
 RANKS = ["blue", "yellow", "orange", "red"]  # array_position gives 1 (blue) … 4 (red)
 
 
-def refresh_enterprise_levels(session: Session, *, ids: list[int] | None = None) -> int:
+def refresh_enterprise_levels(
+    session: Session, *, ids: list[int] | None = None, today: date | None = None
+) -> int:
     """Re-derive enterprises' levels by the enterprise rule; return how many changed.
 
     Their risk points' derived direct flags follow the hazard sources first, so a 一级/二级
-    source makes the points that involve it red without anyone setting the flag.
+    source makes the points that involve it red without anyone setting the flag. A
+    blacklist listing counts while in force on `today` (default: today in China).
     """
     if ids is not None and not ids:
         return 0
@@ -552,6 +580,10 @@ def refresh_enterprise_levels(session: Session, *, ids: list[int] | None = None)
             "red_grades": rule["hazard_source_grades_forcing_red"],
             "raise": rule["open_major_danger_raise"],
             "ungraded": rule["ungraded_with_open_major_danger"],
+            "blacklist_raise": rule["blacklist_raise"],
+            "blacklist_at_least": rule["blacklist_at_least"],
+            "ungraded_blacklisted": rule["ungraded_blacklisted"],
+            "today": today or china_today(),
             "rule_version": methods.ruleset_version(),
         },
     )
