@@ -42,6 +42,7 @@ def test_listing_shows_publicly_in_the_dossier_and_ends_on_review(
     assert entry["decided_by"] and entry["county_code"] == "640104"
     again = client.post("/api/blacklist", json=_listing(enterprise["id"]))
     assert again.status_code == 409, "one listing in force per enterprise"
+    assert again.json()["field"] == "enterprise_id"
 
     public = client.get("/api/blacklist/public", headers=PUBLIC).json()
     assert [p["credit_code"] for p in public] == [enterprise["credit_code"]]
