@@ -248,6 +248,32 @@ def test_reimport_updates_by_credit_code_and_counts_stay_exact(
     ]
 
 
+def test_a_reimport_in_the_wrong_crs_is_caught_by_its_datum_shift(
+    client: TestClient, session: Session
+) -> None:
+    code = _code()
+    first = [["原址企业", code, "危险化学品", XINGQING[0], XINGQING[1], ""]]
+    assert _post(client, "e.csv", _csv(first), dry_run="false").json()["inserted"] == 1
+    # The same plant's Baidu coordinates, read as WGS 84: ≈ 1 km off, by exactly BD-09's shift.
+    lon, lat = (float(v) for v in gcj02_to_bd09(*wgs84_to_gcj02(*XINGQING)))
+    shifted = [["原址企业", code, "危险化学品", lon, lat, ""]]
+    report = _post(client, "e.csv", _csv(shifted)).json()
+    assert report["rejected"] == 1
+    row = report["rows"][0]
+    assert row["field"] == "geometry" and "BD-09" in row["reason"] and "BD-09" in row["reason_zh"]
+    # Declared as BD-09 it is the stored place again: an update that moves nothing.
+    declared = _post(client, "e.csv", _csv(shifted), crs="bd09", dry_run="false").json()
+    assert (declared["accepted"], declared["updated"]) == (1, 1)
+    moved = session.execute(
+        text(
+            "SELECT ST_Distance(geom::geography, ST_MakePoint(:lon, :lat)::geography)"
+            " FROM enterprises WHERE credit_code = :c"
+        ),
+        {"lon": XINGQING[0], "lat": XINGQING[1], "c": code},
+    ).scalar_one()
+    assert moved < 1.0
+
+
 def test_duplicates_in_file_and_bad_values_are_rejected_per_row(client: TestClient) -> None:
     code = _code()
     rows = [
