@@ -331,9 +331,17 @@ def _import(args: argparse.Namespace, settings: Settings) -> None:
     for row in report["rows"]:
         if row["status"] == "rejected":
             print(f"row {row['row']}: {row['field']}: {row['reason']}")
-    done = "checked (dry run, nothing written)" if args.dry_run else "imported"
-    written = "" if args.dry_run else f" ({report['inserted']} new, {report['updated']} updated)"
-    print(f"{report['accepted']} rows {done}{written}, {report['rejected']} rejected")
+    total = report["accepted"] + report["rejected"]
+    if args.dry_run:
+        print(
+            f"{total} rows checked (dry run, nothing written):"
+            f" {report['accepted']} accepted, {report['rejected']} rejected"
+        )
+    else:
+        print(
+            f"{report['accepted']} rows imported"
+            f" ({report['inserted']} new, {report['updated']} updated)"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
