@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app import backup, embedded_db, migrate
 from app.db_roles import MissingCredentialsError
 from app.errors import RiskAtlasError
+from app.ingest.layers import LAYER_NAMES
 from app.progress import ProgressBar
 from app.settings import Settings, get_settings
 
@@ -414,15 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     imported_file.add_argument(
         "--layer",
         required=True,
-        choices=[
-            "enterprises",
-            "risk_points",
-            "hazard_sources",
-            "public_zones",
-            "hidden_dangers",
-            "emergency_resources",
-            "grid_cells",
-        ],
+        choices=list(LAYER_NAMES),
     )
     imported_file.add_argument(
         "--crs", default="wgs84", choices=["wgs84", "cgcs2000", "gcj02", "bd09"]

@@ -337,9 +337,25 @@ def test_huge_upload_is_413(client: TestClient) -> None:
     assert response.status_code == 413
 
 
-def test_parks_belong_to_planning(client: TestClient) -> None:
-    response = _post(client, "e.csv", _csv(_rows()), layer="parks")
-    assert response.status_code == 422
+def test_chemical_parks_import_as_outlines_with_their_class(
+    client: TestClient, session: Session
+) -> None:
+    square = shapely.box(106.60, 38.05, 106.66, 38.10).wkt
+    parks = f"园区名称,安全风险等级,评分,WKT\n导入化工园,C类,78.5,{json.dumps(square)}\n"
+    committed = _post(client, "p.csv", parks.encode(), layer="parks", dry_run="false")
+    assert committed.status_code == 200, committed.text
+    assert committed.json()["inserted"] == 1
+    stored = session.execute(
+        text(
+            "SELECT risk_class, score, GeometryType(geom), county_code FROM chemical_parks"
+            " WHERE name = '导入化工园'"
+        )
+    ).one()
+    assert tuple(stored[:3]) == ("C", 78.5, "MULTIPOLYGON") and stored[3].startswith("64")
+    # A class outside A–D is refused by row, naming the column.
+    bad = f"园区名称,安全风险等级,WKT\n坏园区,E类,{json.dumps(square)}\n"
+    row = _post(client, "p.csv", bad.encode(), layer="parks").json()["rows"][0]
+    assert (row["status"], row["field"]) == ("rejected", "安全风险等级")
 
 
 def test_official_imports_inside_own_region_only(

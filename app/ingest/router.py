@@ -24,6 +24,7 @@ LayerName = Literal[
     "hidden_dangers",
     "emergency_resources",
     "grid_cells",
+    "parks",
 ]
 CrsName = Literal["wgs84", "cgcs2000", "gcj02", "bd09"]
 assert set(LayerName.__args__) == set(LAYER_NAMES)  # type: ignore[attr-defined]

@@ -76,7 +76,10 @@ _MATCH = {
     "public_zones": "t.name = s.data->>'name' AND t.county_code = s.county_code",
     "emergency_resources": "t.name = s.data->>'name' AND t.county_code = s.county_code",
     "grid_cells": "t.code = s.data->>'code'",
+    "parks": "t.name = s.data->>'name'",
 }
+# Tables whose geometry column holds MultiPolygons only: a Polygon row is made one.
+_MULTI = {"chemical_parks"}
 
 
 def import_file(
@@ -144,12 +147,6 @@ def import_file(
 
 def _layer_or_raise(layer: str) -> Layer:
     known = layers()
-    if layer == "parks":
-        raise InvalidInput(
-            "the parks layer is imported with the planning module (issue 14)",
-            field="layer",
-            allowed=list(known),
-        )
     if layer not in known:
         raise InvalidInput(f"unknown layer {layer!r}", field="layer", allowed=list(known))
     return known[layer]
@@ -393,11 +390,12 @@ def _write(
         for c in columns
     )
     last = session.execute(text("SELECT coalesce(max(row), 0) FROM import_staging")).scalar_one()
+    geom = "ST_Multi(s.geom)" if table in _MULTI else "s.geom"
     progress(0)
     insert = text(f"""
         WITH written AS (
             INSERT INTO {table} AS t (id, {", ".join(columns)}, geom, county_code, grid_code)
-            SELECT s.new_id, {select}, s.geom, s.county_code, s.grid_code
+            SELECT s.new_id, {select}, {geom}, s.county_code, s.grid_code
               FROM import_staging s
              CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, s.data) r
              WHERE s.target_id IS NULL AND s.row BETWEEN :a AND :b
@@ -411,7 +409,7 @@ def _write(
             SELECT t.id, to_jsonb(t) AS doc FROM {table} t
               JOIN import_staging s ON t.id = s.target_id AND s.row BETWEEN :a AND :b),
         written AS (
-            UPDATE {table} t SET {assign}, geom = s.geom, county_code = s.county_code,
+            UPDATE {table} t SET {assign}, geom = {geom}, county_code = s.county_code,
                    grid_code = s.grid_code, version = t.version + 1, updated_at = now()
               FROM import_staging s
              CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, s.data) r
