@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from app import backup, embedded_db, migrate
+from app.datetimes import china_today
 from app.db_roles import MissingCredentialsError
 from app.errors import RiskAtlasError
 from app.ingest.layers import LAYER_NAMES
@@ -68,7 +69,6 @@ def _load_demo(seed: int, enterprises: int) -> None:
     from datetime import date  # noqa: PLC0415
 
     from app.blacklist.demo import load_demo_blacklist  # noqa: PLC0415
-    from app.datetimes import china_today  # noqa: PLC0415
     from app.planning.demo import load_demo_parks  # noqa: PLC0415
     from app.risk import aggregation, grading, history_demo, regional_index  # noqa: PLC0415
     from app.sites.demo import generate_demo  # noqa: PLC0415
@@ -242,9 +242,9 @@ def _dangers(args: argparse.Namespace, settings: Settings) -> None:
     """Daily hidden-danger jobs: escalate overdue major dangers (app/dangers/daily.py)."""
     from datetime import date  # noqa: PLC0415
 
-    from app.dangers import daily, service  # noqa: PLC0415
+    from app.dangers import daily  # noqa: PLC0415
 
-    today = date.fromisoformat(args.today) if args.today else service.china_today()
+    today = date.fromisoformat(args.today) if args.today else china_today()
     with _owner_session() as session:
         ids = daily.run(session, today=today)
     print(f"{today}: {len(ids)} overdue major hidden dangers escalated {ids[:20]}")
@@ -255,9 +255,8 @@ def _daily(args: argparse.Namespace, settings: Settings) -> None:
     from datetime import date  # noqa: PLC0415
 
     from app import daily  # noqa: PLC0415
-    from app.dangers import service  # noqa: PLC0415
 
-    today = date.fromisoformat(args.today) if args.today else service.china_today()
+    today = date.fromisoformat(args.today) if args.today else china_today()
     with _owner_session() as session:
         report = daily.run(session, today=today)
     print(f"{today}: " + ", ".join(f"{k} {v}" for k, v in report.items()))

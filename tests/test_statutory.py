@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.dangers import rules
-from app.dangers.service import china_today
+from app.datetimes import china_today
 from tests.conftest import PUBLIC
 from tests.factories import enterprise_payload, lec_point
 

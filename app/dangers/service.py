@@ -24,7 +24,6 @@ from app.crud import (
 from app.dangers import rules
 from app.dangers.models import DangerEvent, EvidenceFile, HiddenDanger
 from app.dangers.schemas import DangerIn, TransitionIn
-from app.datetimes import china_today as _china_today
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.geo.location import ewkt, parse_location
 from app.risk import grading
@@ -58,7 +57,6 @@ FIELDS = (
 
 # Today's date in China: defined in app.datetimes, also named here, where the routers of
 # hidden dangers, inspections and reports have always taken it.
-china_today = _china_today
 
 
 # Reading
