@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import random
+import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -246,6 +247,31 @@ def test_reimport_updates_by_credit_code_and_counts_stay_exact(
         ("insert", stored_id, None, "640104", "首次企业"),
         ("update", stored_id, "640104", "640106", "改名企业"),
     ]
+
+
+def test_the_page_can_follow_an_import_by_its_progress_token(
+    client: TestClient, make_user: Any
+) -> None:
+    rows = [[f"进度企业{i}", _code(), "危险化学品", XINGQING[0], XINGQING[1], ""] for i in range(3)]
+    token = str(uuid.uuid4())
+    assert client.get(f"/api/imports/progress/{token}").json()["stage"] == "waiting"
+    checked = _post(client, "e.csv", _csv(rows), progress=token)
+    assert checked.status_code == 200, checked.text
+    # Written on a connection of its own while the import ran: the last stage it reached.
+    seen = client.get(f"/api/imports/progress/{token}").json()
+    assert (seen["stage"], seen["done"], seen["total"]) == ("check", 3, 3)
+    committed = _post(client, "e.csv", _csv(rows), progress=token, dry_run="false")
+    assert committed.status_code == 200, committed.text
+    seen = client.get(f"/api/imports/progress/{token}").json()
+    assert (seen["stage"], seen["done"], seen["total"]) == ("write", 3, 3)
+    # Another user's import is not theirs to follow.
+    official = make_user("official", region_code="640104")
+    assert client.get(f"/api/imports/progress/{token}", headers=official).json() == {
+        "stage": "waiting",
+        "done": 0,
+        "total": 0,
+        "updated_at": None,
+    }
 
 
 def test_a_reimport_in_the_wrong_crs_is_caught_by_its_datum_shift(
