@@ -650,24 +650,22 @@ def rebuild(
 
     With `regrade`, risk points and hazard sources are first re-graded by the current rules
     (after a rule-set change); without it, their stored grades are kept. Progress: risk
-    points by the batch, the other stages (one statement each) as they start and end.
+    points by the batch; the other stages, one statement each, announce themselves
+    (total 0: a step, not rows).
     """
     report: dict[str, int] = {}
     if regrade:
         report.update(regrade_risk_points(session, progress=progress))
-        progress("hazard sources", 0, 1)
+        progress("hazard sources", 0, 0)
         report["enterprises_touched_by_hazard_regrade"] = len(regrade_hazard_sources(session))
-        progress("hazard sources", 1, 1)
         # Only a rule change can leave a stored unit below S = 1 (writes refuse it): counted
         # here so an administrator corrects or deletes it.
         report["hazard_sources_below_threshold"] = session.execute(
             text("SELECT count(*) FROM hazard_sources WHERE s_value < 1")
         ).scalar_one()
-    progress("enterprise levels", 0, 1)
+    progress("enterprise levels", 0, 0)
     report["enterprise_levels_changed"] = refresh_enterprise_levels(session)
-    progress("enterprise levels", 1, 1)
-    progress("region counts", 0, 1)
+    progress("region counts", 0, 0)
     session.execute(text("SELECT rebuild_region_counts()"))
-    progress("region counts", 1, 1)
     report["count_rows"] = session.execute(text("SELECT count(*) FROM region_counts")).scalar_one()
     return report
