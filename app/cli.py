@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from app import backup, embedded_db, migrate
 from app.cluster import cli as cluster_cli
+from app.datetimes import china_today
 from app.db_roles import MissingCredentialsError
 from app.errors import RiskAtlasError
+from app.ingest.layers import LAYER_NAMES
 from app.progress import ProgressBar
 from app.settings import Settings, get_settings
 
@@ -67,6 +69,7 @@ def _load_demo(seed: int, enterprises: int) -> None:
     """Replace located data with the Ningxia demo, grade it and snapshot today's aggregates."""
     from datetime import date  # noqa: PLC0415
 
+    from app.blacklist.demo import load_demo_blacklist  # noqa: PLC0415
     from app.planning.demo import load_demo_parks  # noqa: PLC0415
     from app.risk import aggregation, grading, history_demo, regional_index  # noqa: PLC0415
     from app.sites.demo import generate_demo  # noqa: PLC0415
@@ -86,6 +89,7 @@ def _load_demo(seed: int, enterprises: int) -> None:
         bar.step(f"demo: generating {enterprises} enterprises and their sites", 2, 6)
         counts = generate_demo(session, seed=seed, enterprises=enterprises)
         counts.update(load_demo_parks(session))
+        counts.update(load_demo_blacklist(session, today=china_today()))
         bar.step("demo: grading", 3, 6)
         grading.rebuild(session, regrade=True, progress=bar)
         bar.step("demo: regional index breaks", 4, 6)
@@ -239,9 +243,9 @@ def _dangers(args: argparse.Namespace, settings: Settings) -> None:
     """Daily hidden-danger jobs: escalate overdue major dangers (app/dangers/daily.py)."""
     from datetime import date  # noqa: PLC0415
 
-    from app.dangers import daily, service  # noqa: PLC0415
+    from app.dangers import daily  # noqa: PLC0415
 
-    today = date.fromisoformat(args.today) if args.today else service.china_today()
+    today = date.fromisoformat(args.today) if args.today else china_today()
     with _owner_session() as session:
         ids = daily.run(session, today=today)
     print(f"{today}: {len(ids)} overdue major hidden dangers escalated {ids[:20]}")
@@ -252,9 +256,8 @@ def _daily(args: argparse.Namespace, settings: Settings) -> None:
     from datetime import date  # noqa: PLC0415
 
     from app import daily  # noqa: PLC0415
-    from app.dangers import service  # noqa: PLC0415
 
-    today = date.fromisoformat(args.today) if args.today else service.china_today()
+    today = date.fromisoformat(args.today) if args.today else china_today()
     with _owner_session() as session:
         report = daily.run(session, today=today)
     print(f"{today}: " + ", ".join(f"{k} {v}" for k, v in report.items()))
@@ -329,9 +332,17 @@ def _import(args: argparse.Namespace, settings: Settings) -> None:
     for row in report["rows"]:
         if row["status"] == "rejected":
             print(f"row {row['row']}: {row['field']}: {row['reason']}")
-    done = "checked (dry run, nothing written)" if args.dry_run else "imported"
-    written = "" if args.dry_run else f" ({report['inserted']} new, {report['updated']} updated)"
-    print(f"{report['accepted']} rows {done}{written}, {report['rejected']} rejected")
+    total = report["accepted"] + report["rejected"]
+    if args.dry_run:
+        print(
+            f"{total} rows checked (dry run, nothing written):"
+            f" {report['accepted']} accepted, {report['rejected']} rejected"
+        )
+    else:
+        print(
+            f"{report['accepted']} rows imported"
+            f" ({report['inserted']} new, {report['updated']} updated)"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -404,15 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     imported_file.add_argument(
         "--layer",
         required=True,
-        choices=[
-            "enterprises",
-            "risk_points",
-            "hazard_sources",
-            "public_zones",
-            "hidden_dangers",
-            "emergency_resources",
-            "grid_cells",
-        ],
+        choices=list(LAYER_NAMES),
     )
     imported_file.add_argument(
         "--crs", default="wgs84", choices=["wgs84", "cgcs2000", "gcj02", "bd09"]

@@ -1,5 +1,6 @@
 """What every located resource's service shares: lookups, filters, paging, write errors."""
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -130,6 +131,9 @@ def geometry_json(geom: Any) -> dict[str, Any] | None:
     return None if geom is None else shapely.geometry.mapping(to_shape(geom))
 
 
+_KEY_COLUMNS = re.compile(r"Key \(([a-z_, ]+)\)=")
+
+
 @contextmanager
 def atomic_write(session: Session) -> Iterator[None]:
     """Run a write in a savepoint: all of it lands or none; refusals become 4xx errors."""
@@ -139,7 +143,10 @@ def atomic_write(session: Session) -> Iterator[None]:
     except IntegrityError as error:
         diagnostics = getattr(error.orig, "diag", None)
         constraint = getattr(diagnostics, "constraint_name", "") or ""
-        column = constraint.split("_", 2)[-1] if constraint else None
+        # The key's columns as PostgreSQL names them ("Key (enterprise_id)=(…)": only the
+        # part before "=", never the values); else the constraint's name after its table.
+        key = _KEY_COLUMNS.match(getattr(diagnostics, "message_detail", "") or "")
+        column = key.group(1) if key else constraint.split("_", 2)[-1] if constraint else None
         if getattr(error.orig, "sqlstate", "") == "23505":
             raise Conflict(f"a row with this {column} already exists", field=column) from error
         # The driver's message quotes the whole row: name the constraint, never the data.

@@ -6,7 +6,8 @@ escalation, app/dangers/daily.py):
   - overdue major hidden dangers escalate one supervision level;
   - blacklist listings whose period has ended are removed;
   - today's snapshot of the region counts is stored (the trends and comparisons);
-  - idempotency keys older than `KEEP_DAYS` are deleted (a phone retries within hours).
+  - idempotency keys older than `KEEP_DAYS` are deleted (a phone retries within hours),
+    and finished imports' progress rows older than a day.
 """
 
 from datetime import date
@@ -17,6 +18,7 @@ from app import idempotency
 from app.audit.service import tell_database_who
 from app.blacklist import service as blacklist
 from app.dangers import daily as dangers
+from app.ingest import progress as import_progress
 from app.risk import aggregation
 
 
@@ -40,4 +42,5 @@ def run(session: Session, *, today: date) -> dict[str, int]:
         report["snapshot_rows"] = aggregation.take_snapshot(session, day=today)
     with session.begin():
         report["idempotency_keys_purged"] = idempotency.purge_expired(session)
+        report["import_progress_purged"] = import_progress.purge(session)
     return report

@@ -4,13 +4,18 @@ Comparing a zone-less moment with one that has an offset raises in Python (a 500
 normalising every input to an aware moment in one place keeps the filters comparable.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Annotated
 
 from fastapi import Query
 from pydantic import AfterValidator
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "UTC+08:00")
+
+
+def china_today() -> date:
+    """Today's date in China (the API's clock; services take `today` as an argument)."""
+    return datetime.now(CHINA_STANDARD_TIME).date()
 
 
 def aware(moment: datetime) -> datetime:

@@ -86,9 +86,26 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
     return error_response(request.scope, status_code_for(error), error.to_dict())
 
 
+# Patterns of enumerations (`^(a|b)$`) and lists of them (`^(a|b)(,(a|b))*$`), whose
+# refusal should name the allowed words rather than quote a regular expression.
+_CHOICE = re.compile(r"^\^\(([\w|]+)\)(\(,\(\1\)\)\*)?\$$")
+
+
+def _reason(problem: Any) -> str:
+    """The validation message, with an enumeration's words instead of its pattern."""
+    pattern = (problem.get("ctx") or {}).get("pattern")
+    choice = _CHOICE.match(pattern) if isinstance(pattern, str) else None
+    if problem.get("type") != "string_pattern_mismatch" or choice is None:
+        return str(problem["msg"])
+    words = ", ".join(choice.group(1).split("|"))
+    return f"not a comma-separated list of: {words}" if choice.group(2) else f"not one of: {words}"
+
+
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    problems = [{"field": field_name(tuple(e["loc"])), "reason": e["msg"]} for e in error.errors()]
+    problems = [
+        {"field": field_name(tuple(e["loc"])), "reason": _reason(e)} for e in error.errors()
+    ]
     summary = "; ".join(f"{p['field']}: {p['reason']}" for p in problems)
     return error_response(
         request.scope,

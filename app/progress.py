@@ -9,7 +9,8 @@ from typing import TextIO
 
 BAR_WIDTH = 30
 
-# What long work reports to: (stage, done, total), e.g. ("check", 5000, 120000).
+# What long work reports to: (stage, done, total), e.g. ("check", 5000, 120000); a total
+# of 0 announces a stage that is one step, not rows.
 Progress = Callable[[str, int, int], None]
 
 
@@ -36,6 +37,9 @@ class ProgressBar:
             self.stage, self.started, self.last_tenth = stage, now, -1
             if not self.tty:
                 self.stream.write(f"{stage} …\n")
+            elif total <= 0:
+                self.stream.write(f"\r{stage} …")
+                self.stream.flush()
         if total <= 0:
             return
         elapsed = max(now - self.started, 1e-6)

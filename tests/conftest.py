@@ -49,7 +49,7 @@ COMMITTED_TABLES = (
     " enterprises, grid_cells, assessments, region_count_snapshots, region_counts, users,"
     " login_failures, key_supervision, chemical_parks, hazard_safety_zones,"
     " planning_reports, planning_rule_sets, blacklist_entries, enforcement_actions,"
-    " enterprise_level_changes, leads, idempotency_keys"
+    " enterprise_level_changes, leads, idempotency_keys, import_progress"
 )
 
 

@@ -34,6 +34,7 @@ def test_the_daily_run_does_every_daily_job(client: TestClient, session: Session
         "blacklist_expired",
         "snapshot_rows",
         "idempotency_keys_purged",
+        "import_progress_purged",
     }
     assert report["idempotency_keys_purged"] >= 1
     left = session.execute(

@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 from app.auth.scope import ROLES, Scope
 from app.dangers import evidence, rules, service
 from app.dangers.models import DANGER_STATUSES, HiddenDanger
+from app.datetimes import china_today
 from app.settings import GEODATA_DIR, get_settings
 from tests.conftest import PUBLIC
 from tests.factories import DONGLI, enterprise_payload
 
-TODAY = service.china_today()
+TODAY = china_today()
 LATER = (TODAY + timedelta(days=30)).isoformat()
 PLAN = {
     "objectives": "消除泄漏",

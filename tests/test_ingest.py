@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import random
+import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -248,6 +249,57 @@ def test_reimport_updates_by_credit_code_and_counts_stay_exact(
     ]
 
 
+def test_the_page_can_follow_an_import_by_its_progress_token(
+    client: TestClient, make_user: Any
+) -> None:
+    rows = [[f"进度企业{i}", _code(), "危险化学品", XINGQING[0], XINGQING[1], ""] for i in range(3)]
+    token = str(uuid.uuid4())
+    assert client.get(f"/api/imports/progress/{token}").json()["stage"] == "waiting"
+    checked = _post(client, "e.csv", _csv(rows), progress=token)
+    assert checked.status_code == 200, checked.text
+    # Written on a connection of its own while the import ran: the last stage it reached.
+    seen = client.get(f"/api/imports/progress/{token}").json()
+    assert (seen["stage"], seen["done"], seen["total"]) == ("check", 3, 3)
+    committed = _post(client, "e.csv", _csv(rows), progress=token, dry_run="false")
+    assert committed.status_code == 200, committed.text
+    seen = client.get(f"/api/imports/progress/{token}").json()
+    assert (seen["stage"], seen["done"], seen["total"]) == ("write", 3, 3)
+    # Another user's import is not theirs to follow.
+    official = make_user("official", region_code="640104")
+    assert client.get(f"/api/imports/progress/{token}", headers=official).json() == {
+        "stage": "waiting",
+        "done": 0,
+        "total": 0,
+        "updated_at": None,
+    }
+
+
+def test_a_reimport_in_the_wrong_crs_is_caught_by_its_datum_shift(
+    client: TestClient, session: Session
+) -> None:
+    code = _code()
+    first = [["原址企业", code, "危险化学品", XINGQING[0], XINGQING[1], ""]]
+    assert _post(client, "e.csv", _csv(first), dry_run="false").json()["inserted"] == 1
+    # The same plant's Baidu coordinates, read as WGS 84: ≈ 1 km off, by exactly BD-09's shift.
+    lon, lat = (float(v) for v in gcj02_to_bd09(*wgs84_to_gcj02(*XINGQING)))
+    shifted = [["原址企业", code, "危险化学品", lon, lat, ""]]
+    report = _post(client, "e.csv", _csv(shifted)).json()
+    assert report["rejected"] == 1
+    row = report["rows"][0]
+    assert row["field"] == "geometry" and "BD-09" in row["reason"] and "BD-09" in row["reason_zh"]
+    # Declared as BD-09 it is the stored place again: an update that moves nothing.
+    declared = _post(client, "e.csv", _csv(shifted), crs="bd09", dry_run="false").json()
+    assert (declared["accepted"], declared["updated"]) == (1, 1)
+    moved = session.execute(
+        text(
+            "SELECT ST_Distance(geom::geography, ST_MakePoint(:lon, :lat)::geography)"
+            " FROM enterprises WHERE credit_code = :c"
+        ),
+        {"lon": XINGQING[0], "lat": XINGQING[1], "c": code},
+    ).scalar_one()
+    assert moved < 1.0
+
+
 def test_duplicates_in_file_and_bad_values_are_rejected_per_row(client: TestClient) -> None:
     code = _code()
     rows = [
@@ -311,9 +363,25 @@ def test_huge_upload_is_413(client: TestClient) -> None:
     assert response.status_code == 413
 
 
-def test_parks_belong_to_planning(client: TestClient) -> None:
-    response = _post(client, "e.csv", _csv(_rows()), layer="parks")
-    assert response.status_code == 422
+def test_chemical_parks_import_as_outlines_with_their_class(
+    client: TestClient, session: Session
+) -> None:
+    square = shapely.box(106.60, 38.05, 106.66, 38.10).wkt
+    parks = f"园区名称,安全风险等级,评分,WKT\n导入化工园,C类,78.5,{json.dumps(square)}\n"
+    committed = _post(client, "p.csv", parks.encode(), layer="parks", dry_run="false")
+    assert committed.status_code == 200, committed.text
+    assert committed.json()["inserted"] == 1
+    stored = session.execute(
+        text(
+            "SELECT risk_class, score, GeometryType(geom), county_code FROM chemical_parks"
+            " WHERE name = '导入化工园'"
+        )
+    ).one()
+    assert tuple(stored[:3]) == ("C", 78.5, "MULTIPOLYGON") and stored[3].startswith("64")
+    # A class outside A–D is refused by row, naming the column.
+    bad = f"园区名称,安全风险等级,WKT\n坏园区,E类,{json.dumps(square)}\n"
+    row = _post(client, "p.csv", bad.encode(), layer="parks").json()["rows"][0]
+    assert (row["status"], row["field"]) == ("rejected", "安全风险等级")
 
 
 def test_official_imports_inside_own_region_only(

@@ -534,3 +534,13 @@ def test_nearest_emergency_resources_by_kind(client: TestClient, make_user) -> N
         params={"lon": XINGQING[0], "lat": XINGQING[1], "radius_m": 500_001},
     )
     assert far.status_code == 422 and far.json()["field"] == "radius_m"
+
+
+def test_an_unknown_kind_or_level_is_answered_with_the_allowed_words(client: TestClient) -> None:
+    here = {"lon": XINGQING[0], "lat": XINGQING[1]}
+    kinds = client.get("/api/nearby", params={**here, "kinds": "risk_points,volcanoes"}).json()
+    assert "not a comma-separated list of: risk_points, enterprises" in kinds["detail"]
+    levels = client.get("/api/nearby", params={**here, "levels": "purple"}).json()
+    assert levels["errors"][0]["reason"] == (
+        "not a comma-separated list of: red, orange, yellow, blue"
+    )

@@ -60,6 +60,14 @@ def test_a_rebuild_reports_its_stages_and_every_risk_point(
     stored = session.execute(text("SELECT count(*) FROM risk_points")).scalar_one()
     points = [(done, total) for stage, done, total in seen if stage == "risk points"]
     assert points[0] == (0, stored) and points[-1] == (stored, stored) and stored >= 3
-    # Each one-statement stage announces its start (0/1) and its end (1/1).
+    # Each one-statement stage announces itself once (total 0: a step, not rows).
     others = [(done, total) for stage, done, total in seen if stage != "risk points"]
-    assert others == [(0, 1), (1, 1)] * 3
+    assert others == [(0, 0)] * 3
+
+
+def test_a_step_without_rows_is_announced_on_a_terminal_too() -> None:
+    stream = _Terminal()
+    bar = ProgressBar(stream)
+    bar("region counts", 0, 0)
+    bar.finish()
+    assert stream.getvalue() == "\rregion counts …\n"

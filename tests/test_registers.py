@@ -2,10 +2,13 @@
 
 import csv
 import io
+import re
+from datetime import datetime, timedelta
 
 import openpyxl
 from fastapi.testclient import TestClient
 
+from app.datetimes import CHINA_STANDARD_TIME
 from tests.factories import JINFENG, enterprise_payload, lec_point
 
 
@@ -50,6 +53,13 @@ def test_dangers_inspections_rankings_and_bad_filters(client: TestClient) -> Non
     )
     rows = _sheet(client.get("/api/registers/hidden_dangers?grade=major").content)
     assert rows[1][2:4] == ("配电箱未接地", "重大隐患")
+    # Found "now", written in China time to the minute (the API answers in UTC).
+    found = dict(zip(rows[0], rows[1], strict=True))["发现时间"]
+    now = datetime.now(CHINA_STANDARD_TIME)
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", found)
+    assert abs(
+        datetime.strptime(found, "%Y-%m-%d %H:%M").replace(tzinfo=CHINA_STANDARD_TIME) - now
+    ) < timedelta(minutes=5)
     assert len(_sheet(client.get("/api/registers/hidden_dangers?grade=general").content)) == 1
     client.post(
         "/api/inspections",

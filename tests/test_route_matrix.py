@@ -304,6 +304,11 @@ def _blacklisted(c: Context) -> str:
 # Issue 15: imports, registers, statutory tables, blacklist.
 ISSUE_15: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
     ("POST", "/api/imports"): (_import_csv, OFFICIALS),
+    # A token nobody started: each signed-in caller is told it waits.
+    ("GET", "/api/imports/progress/{token}"): (
+        lambda c: (f"/api/imports/progress/{uuid.uuid4()}", {}),
+        _expect(OK, public=401),
+    ),
     ("GET", "/api/imports/templates/{layer}.xlsx"): (
         lambda c: ("/api/imports/templates/enterprises.xlsx", {}),
         PUBLIC_ROUTE,

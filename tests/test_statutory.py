@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.dangers.service import china_today
+from app.dangers import rules
+from app.datetimes import china_today
 from tests.conftest import PUBLIC
 from tests.factories import enterprise_payload, lec_point
 
@@ -146,6 +147,9 @@ def test_five_batches_counts_every_item(
     assert [row[1] for row in summary[1:6]] == [2, 1, 1, 0, 1]
     assert summary[-1] == ("合计", 5)
     assert len(sheets["曝光一批重大隐患"]) == 1 + majors
+    # Each exposed danger's situation is its status in Chinese, not the stored key.
+    situations = {row[4] for row in sheets["曝光一批重大隐患"][1:]}
+    assert situations and situations <= {s.name_zh for s in rules.statuses().values()}
     previous = client.get("/api/reports/five-batches?region=640100&month=2020-01").json()
     assert all(item["count"] == 0 for item in previous["items"])
 

@@ -7,7 +7,7 @@ path asks it:
   all (401 for the public, 403 for a signed-in role without the right)?
 - `filters(...)`: the row filters of a read — the county-code prefix of the user's region
   and the request's own `region=`, the sectors of the user's department, the user's
-  enterprise, colours and update time — as SQL clauses with bound parameters, shared by
+  enterprise, colours, update time and the blacklist — as SQL clauses with bound parameters, shared by
   REST lists and items, tiles, GeoJSON, OGC API, search, heat and exports;
 - `check_written(...)`: after a write, is the row (where the database placed it) inside
   what the user may write? (403 naming the field, the transaction is rolled back.)
@@ -18,12 +18,13 @@ enterprise. Located rows are not.
 
 import csv
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 
 from sqlalchemy import TextClause, text
 
+from app.blacklist.models import in_force_sql
 from app.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from app.risk.methods import LEVELS
 from app.settings import GEODATA_DIR
@@ -116,14 +117,17 @@ class RowFilters:
     enterprise_id: int | None = None
     levels: tuple[str, ...] | None = None
     updated_since: datetime | None = None
+    # Only rows of enterprises on the blacklist in force on this date (None: no filter).
+    blacklisted_on: date | None = None
     scope_key: str = PUBLIC
 
     def cache_key(self) -> str:
         """A stable text form (tile ETags and caches are per scope and filters)."""
         since = self.updated_since.isoformat() if self.updated_since else ""
+        listed = self.blacklisted_on.isoformat() if self.blacklisted_on else ""
         return (
             f"{self.scope_key}|{self.levels}|{self.sectors}|{self.code_prefix}|"
-            f"{self.enterprise_id}|{since}"
+            f"{self.enterprise_id}|{since}|{listed}"
         )
 
     def params(self) -> dict[str, object]:
@@ -134,6 +138,7 @@ class RowFilters:
             "code_prefix": self.code_prefix + "%",
             "updated_since": self.updated_since,
             "enterprise_id": self.enterprise_id,
+            "blacklisted_on": self.blacklisted_on,
         }
 
     def clauses(self, alias: str = "t", *, has_level: bool = True) -> list[str]:
@@ -156,10 +161,14 @@ class RowFilters:
                 f" = ANY(CAST(:sectors AS text[])))"
             )
         if self.table in ENTERPRISE_OF:
+            enterprise = ENTERPRISE_OF[self.table].format(t=alias)
             clauses.append(
                 f"(CAST(:enterprise_id AS integer) IS NULL"
-                f" OR {ENTERPRISE_OF[self.table].format(t=alias)}"
-                f" = CAST(:enterprise_id AS integer))"
+                f" OR {enterprise} = CAST(:enterprise_id AS integer))"
+            )
+            clauses.append(
+                f"(CAST(:blacklisted_on AS date) IS NULL"
+                f" OR {in_force_sql(enterprise, 'CAST(:blacklisted_on AS date)')})"
             )
         else:  # an enterprise account sees nothing of kinds that belong to no enterprise
             clauses.append("CAST(:enterprise_id AS integer) IS NULL")
@@ -255,16 +264,25 @@ class Scope:
         sector: str | None = None,
         region: str | None = None,
         updated_since: datetime | None = None,
+        blacklisted_on: date | None = None,
         has_level: bool = True,
         has_sector: bool = True,
     ) -> RowFilters:
-        """The read filters of `table`: this scope narrowed by the request's own filters."""
+        """The read filters of `table`: this scope narrowed by the request's own filters.
+
+        `blacklisted_on` keeps the rows of enterprises with a blacklist listing in force on
+        that date (the enterprises themselves, or their hazard sources, risk points and
+        hidden dangers). A reader of an enterprise sees its listing in its dossier anyway,
+        so the filter reveals nothing the row does not.
+        """
         levels = parse_levels(level)
         if levels and not has_level:
             raise InvalidInput(f"{table} has no risk level", field="level")
         wanted = tuple(s.strip() for s in sector.split(",") if s.strip()) if sector else None
         if wanted and (not has_sector or table not in SECTOR_OF):
             raise InvalidInput(f"{table} has no sector", field="sector")
+        if blacklisted_on is not None and table not in ENTERPRISE_OF:
+            raise InvalidInput(f"{table} belong to no enterprise", field="blacklisted")
         return RowFilters(
             table=table,
             code_prefix=self._narrowed(region),
@@ -272,6 +290,7 @@ class Scope:
             enterprise_id=self.enterprise_id,
             levels=tuple(levels) if levels else None,
             updated_since=updated_since,
+            blacklisted_on=blacklisted_on,
             scope_key=self.key(),
         )
 

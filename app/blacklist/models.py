@@ -44,3 +44,15 @@ class BlacklistEntry(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+def in_force_sql(enterprise: str, on: str) -> str:
+    """SQL true when the enterprise (an SQL expression) has a listing in force on the date
+    `on` (an SQL expression): not removed, its period not ended. The map filter and the
+    enterprise grading rule both ask this, so they agree on who is listed. An uncorrelated
+    IN: PostgreSQL hashes the few listed ids once instead of probing per row (a low-zoom
+    tile scans many rows)."""
+    return (
+        f"{enterprise} IN (SELECT b.enterprise_id FROM blacklist_entries b"
+        f" WHERE b.removed_on IS NULL AND b.listed_until >= {on})"
+    )

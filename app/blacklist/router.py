@@ -6,7 +6,7 @@ from fastapi import Path, Query
 
 from app.blacklist import service
 from app.blacklist.schemas import BlacklistIn, RemovalIn
-from app.dangers.service import china_today
+from app.datetimes import china_today
 from app.db import api_router
 from app.deps import ScopeDep, SessionDep
 

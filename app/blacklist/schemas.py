@@ -1,8 +1,9 @@
 """Blacklist request bodies."""
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Query
 from pydantic import BaseModel, Field
 
 from app.orm import INT4_MAX
@@ -24,3 +25,13 @@ class RemovalIn(BaseModel):
         description="expired: its period has ended; review: lifted on review (信用修复)"
     )
     note: str | None = Field(None, max_length=2000, description="required for a review")
+
+
+# The map's filter (/api/features, /tiles): rows of enterprises listed today.
+BlacklistedFilter = Annotated[
+    bool,
+    Query(
+        description="true: only enterprises (or their hazard sources, risk points, hidden "
+        "dangers) with a blacklist listing in force today"
+    ),
+]

@@ -3,6 +3,10 @@
 Officials (and admins) list enterprises they may write (their region, their sectors); a
 listing ends when its period has passed (`expire`, run daily, or one removal) or earlier
 on review, with a note. Nothing is deleted: a removed entry stays as the record.
+
+A listing in force is an input of the enterprise's grade (geodata/risk/enterprise_rule.json):
+listing, removing and expiring re-grade the enterprise in the same transaction, and the
+triggers on its row keep region_counts and tile_cells exact.
 """
 
 from datetime import date
@@ -16,6 +20,7 @@ from app.blacklist.models import BlacklistEntry
 from app.blacklist.schemas import BlacklistIn, RemovalIn
 from app.crud import atomic_write
 from app.errors import Conflict, InvalidInput, NotFound
+from app.risk import grading
 from app.sites.models import Enterprise
 from app.sites.service import enterprise_or_raise
 
@@ -71,6 +76,7 @@ def create(session: Session, *, body: BlacklistIn, scope: Scope, today: date) ->
     with atomic_write(session):
         session.add(entry)
         session.flush()
+        grading.refresh_enterprise_levels(session, ids=[enterprise.id], today=today)
     return render(entry, enterprise)
 
 
@@ -118,20 +124,28 @@ def remove(
     entry.removed_on, entry.removal = today, body.removal
     entry.removal_note, entry.removed_by = body.note, scope.display_name or scope.username
     session.flush()
+    grading.refresh_enterprise_levels(session, ids=[enterprise.id], today=today)
     return render(entry, enterprise)
 
 
 def expire(session: Session, *, scope: Scope, today: date) -> int:
-    """Remove every listing of the caller's region whose period has ended; return how many."""
+    """Remove every listing of the caller's region whose period has ended and re-grade
+    their enterprises; return how many."""
     scope.require_role(*LISTERS)
-    result = session.execute(
-        text("""
+    enterprises = (
+        session.execute(
+            text("""
         UPDATE blacklist_entries SET removed_on = :today, removal = 'expired',
                removed_by = :who, updated_at = now()
-         WHERE removed_on IS NULL AND listed_until < :today AND county_code LIKE :prefix"""),
-        {"today": today, "who": scope.username, "prefix": scope.read_prefix + "%"},
+         WHERE removed_on IS NULL AND listed_until < :today AND county_code LIKE :prefix
+        RETURNING enterprise_id"""),
+            {"today": today, "who": scope.username, "prefix": scope.read_prefix + "%"},
+        )
+        .scalars()
+        .all()
     )
-    return int(getattr(result, "rowcount", 0))
+    grading.refresh_enterprise_levels(session, ids=sorted(set(enterprises)), today=today)
+    return len(enterprises)
 
 
 _LIST_SQL = """

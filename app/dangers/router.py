@@ -8,6 +8,7 @@ from fastapi.responses import FileResponse
 from app.crud import Offset, RowId, check_written
 from app.dangers import evidence, service
 from app.dangers.schemas import DangerIn, GradeName, StatusName, SupervisionLevelName, TransitionIn
+from app.datetimes import china_today
 from app.db import api_router
 from app.deps import ScopeDep, SessionDep
 from app.features.service import parse_bbox
@@ -38,7 +39,7 @@ def list_dangers(
     return service.list_dangers(
         session,
         scope=scope,
-        today=service.china_today(),
+        today=china_today(),
         limit=limit,
         offset=offset,
         region=region,
@@ -55,19 +56,19 @@ def list_dangers(
 def create_danger(body: DangerIn, session: SessionDep, scope: ScopeDep) -> dict[str, Any]:
     """Report a hidden danger (enterprises their own; officials in their region)."""
     danger = service.create_danger(session, body=body, scope=scope)
-    return service.render_danger(danger, scope=scope, today=service.china_today())
+    return service.render_danger(danger, scope=scope, today=china_today())
 
 
 @router.get("/inbox", name="hidden_danger_inbox")
 def inbox(session: SessionDep, scope: ScopeDep, region: Region = None) -> dict[str, Any]:
     """An official's work: to register, assess, accept, verify, close; overdue; escalated."""
-    return service.inbox(session, scope=scope, today=service.china_today(), region=region)
+    return service.inbox(session, scope=scope, today=china_today(), region=region)
 
 
 @router.post("/escalations", name="escalate_hidden_dangers")
 def escalate(session: SessionDep, scope: ScopeDep) -> dict[str, Any]:
     """Escalate today's overdue major dangers one supervision level (run daily)."""
-    today = service.china_today()
+    today = china_today()
     escalated = service.escalate_overdue(session, scope=scope, today=today)
     return {
         "today": today.isoformat(),
@@ -96,7 +97,7 @@ def major_map(
     return service.major_dangers_map(
         session,
         scope=scope,
-        today=service.china_today(),
+        today=china_today(),
         region=region,
         sector=sector,
         bbox=parse_bbox(bbox),
@@ -110,7 +111,7 @@ def get_danger(
     """One hidden danger with the caller's next allowed actions."""
     danger = service.danger_or_raise(session, id=id, scope=scope)
     response.headers["ETag"] = f'"{danger.version}"'
-    return service.render_danger(danger, scope=scope, today=service.china_today())
+    return service.render_danger(danger, scope=scope, today=china_today())
 
 
 @router.post("/{id}/transitions", name="transition_hidden_danger")
@@ -123,7 +124,7 @@ def transition(
 ) -> dict[str, Any]:
     """Take one lifecycle step; 409 `{detail, allowed}` when the action is not legal now."""
     danger = service.danger_or_raise(session, id=id, scope=scope)
-    today = service.china_today()
+    today = china_today()
     danger = service.transition(
         session, danger=danger, body=body, scope=scope, today=today, idempotency_key=idempotency_key
     )

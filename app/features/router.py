@@ -9,8 +9,9 @@ from fastapi import Query, Request
 from fastapi.responses import JSONResponse
 
 from app.auth.scope import Scope
+from app.blacklist.schemas import BlacklistedFilter
 from app.crud import Offset
-from app.datetimes import UpdatedSince
+from app.datetimes import UpdatedSince, china_today
 from app.db import api_router
 from app.deps import ScopeDep, SessionDep
 from app.features import service
@@ -80,9 +81,16 @@ def _collection_page(
     datetime_: str | None = None,
     parent: str | None = None,
     detail: str = "full",
+    blacklisted: bool = False,
 ) -> dict[str, Any]:
     filters = parse_filters(
-        layer, scope=scope, level=level, sector=sector, region=region, updated_since=updated_since
+        layer,
+        scope=scope,
+        level=level,
+        sector=sector,
+        region=region,
+        updated_since=updated_since,
+        blacklisted_on=china_today() if blacklisted else None,
     )
     limit = service.page_limit(layer, detail, limit)
     features, matched = service.query_features(
@@ -127,6 +135,7 @@ def list_features(
         str | None, Query(pattern=r"^\d{6}$", description="regions/grid: children of")
     ] = None,
     detail: Literal["full", "medium", "coarse"] = "full",
+    blacklisted: BlacklistedFilter = False,
 ) -> JSONResponse:
     """A layer as an RFC 7946 FeatureCollection, one page at a time."""
     return _geojson(
@@ -144,6 +153,7 @@ def list_features(
             updated_since=updated_since,
             parent=parent,
             detail=detail,
+            blacklisted=blacklisted,
         )
     )
 

@@ -6,10 +6,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
 import shapely
+from pyproj import Geod
 from shapely.geometry.base import BaseGeometry
 
 from app.errors import InvalidInput
+from app.geo.chinese_datums import bd09_to_wgs84, gcj02_to_bd09, gcj02_to_wgs84, wgs84_to_gcj02
 from app.geo.location import MAX_VERTICES, to_wgs84_geometry
 from app.ingest.layers import (
     COUNTY_HEADERS,
@@ -366,3 +369,35 @@ def ewkt_of(candidate: Candidate) -> str | None:
     if candidate.geometry is not None:
         return f"SRID=4326;{candidate.geometry.wkt}"
     return None
+
+
+# A re-imported point that moved by (within these metres of) exactly one datum offset of its
+# stored place — WGS 84 ↔ GCJ-02 ↔ BD-09, a few hundred metres — was read in the wrong CRS.
+SHIFT_MATCH_M = 30.0
+SHIFT_MIN_MOVE_M = 100.0
+_GEOD = Geod(ellps="WGS84")
+
+
+def shifted_by_datum(
+    rows: list[int],
+    *,
+    stored: tuple[list[float], list[float]],
+    new: tuple[list[float], list[float]],
+) -> list[int]:
+    """The rows whose new point is the stored one moved by a Chinese datum's offset."""
+    if not rows:
+        return []
+    lon, lat = np.asarray(stored[0]), np.asarray(stored[1])
+    new_lon, new_lat = np.asarray(new[0]), np.asarray(new[1])
+    _, _, moved = _GEOD.inv(lon, lat, new_lon, new_lat)
+    near = np.zeros(len(rows), dtype=bool)
+    for shift in (wgs84_to_gcj02, gcj02_to_wgs84, bd09_to_wgs84, _wgs84_to_bd09):
+        shifted_lon, shifted_lat = shift(lon, lat)
+        _, _, apart = _GEOD.inv(shifted_lon, shifted_lat, new_lon, new_lat)
+        near |= apart <= SHIFT_MATCH_M
+    hits = near & (moved >= SHIFT_MIN_MOVE_M)
+    return [row for row, hit in zip(rows, hits.tolist(), strict=True) if hit]
+
+
+def _wgs84_to_bd09(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))

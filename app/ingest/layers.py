@@ -82,6 +82,7 @@ _LAYERS = {
         ("name", "county_code"),
     ),
     "grid_cells": ("grid_cells", "网格", ("Polygon", "MultiPolygon"), False, ("code",)),
+    "parks": ("chemical_parks", "化工园区", ("Polygon", "MultiPolygon"), False, ("name",)),
 }
 LAYER_NAMES = tuple(_LAYERS)
 

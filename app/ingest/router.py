@@ -2,6 +2,7 @@
 
 import shutil
 import tempfile
+import uuid
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
@@ -12,7 +13,10 @@ from app.deps import ScopeDep, SessionDep
 from app.errors import InvalidInput
 from app.ingest import workbooks
 from app.ingest.layers import LAYER_NAMES, layers
+from app.ingest.progress import ProgressRecorder
+from app.ingest.progress import read as read_progress
 from app.ingest.service import CRS_NAMES, import_file
+from app.progress import silent
 
 router = api_router(prefix="/api/imports", tags=["imports"])
 
@@ -24,6 +28,7 @@ LayerName = Literal[
     "hidden_dangers",
     "emergency_resources",
     "grid_cells",
+    "parks",
 ]
 CrsName = Literal["wgs84", "cgcs2000", "gcj02", "bd09"]
 assert set(LayerName.__args__) == set(LAYER_NAMES)  # type: ignore[attr-defined]
@@ -43,6 +48,13 @@ def upload(
     crs: Annotated[CrsName, Query(description="coordinates' datum")] = "wgs84",
     dry_run: Annotated[bool, Query(description="check and report only")] = True,
     format: Annotated[Literal["json", "xlsx"], Query(description="report format")] = "json",
+    progress: Annotated[
+        uuid.UUID | None,
+        Query(
+            description="a token of the caller's choosing: GET /api/imports/progress/{token}"
+            " tells how far this import has got while it runs"
+        ),
+    ] = None,
 ) -> dict[str, Any] | Response:
     """Check every row of a file and, unless a dry run, import all of them or none (422).
 
@@ -64,6 +76,12 @@ def upload(
             crs=crs,
             dry_run=dry_run,
             scope=scope,
+            progress=(
+                # The database the session writes to (the tests' one too), another connection.
+                ProgressRecorder(session.get_bind().engine, user_id=scope.user_id, token=progress)
+                if progress and scope.user_id
+                else silent
+            ),
         )
     if format == "xlsx":
         return Response(
@@ -72,6 +90,18 @@ def upload(
             headers={"Content-Disposition": 'attachment; filename="import-report.xlsx"'},
         )
     return result
+
+
+@router.get("/progress/{token}")
+def import_progress(
+    token: Annotated[uuid.UUID, Path(description="the token the import was sent with")],
+    session: SessionDep,
+    scope: ScopeDep,
+) -> dict[str, Any]:
+    """How far the caller's running import has got: `{stage, done, total, updated_at}`
+    (stages: waiting — not started, or another user's token —, read, check, write)."""
+    scope.require_signed_in()
+    return read_progress(session, user_id=scope.user_id or 0, token=token)
 
 
 @router.get("/templates/{layer}.xlsx", response_class=Response, responses=_XLSX)

@@ -33,6 +33,7 @@ from app.ingest.checks import (
     check_rows,
     ewkt_of,
     map_columns,
+    shifted_by_datum,
     to_wgs84,
 )
 from app.ingest.layers import Layer, layers
@@ -43,6 +44,14 @@ from app.regions import grids
 from app.risk import grading, methods
 
 CRS_NAMES = ("wgs84", "cgcs2000", "gcj02", "bd09")
+SHIFTED = (
+    "the stored point moved by exactly a GCJ-02/BD-09 offset: coordinates in another CRS?"
+    " choose crs (gcj02 for AMap/Tencent, bd09 for Baidu)"
+)
+SHIFTED_ZH = (
+    "与已存位置相差正好一个 GCJ-02/BD-09 偏移：坐标系是否选错？"
+    "高德、腾讯坐标请选 GCJ-02，百度坐标请选 BD-09"
+)
 BATCH_ROWS = 10_000
 # An import of 100,000 rows takes tens of seconds: more than an API statement may.
 IMPORT_STATEMENT_TIMEOUT = "600s"
@@ -51,7 +60,8 @@ _STAGING = """
 CREATE TEMPORARY TABLE import_staging (
     row int PRIMARY KEY, data jsonb NOT NULL, geom geometry(Geometry, 4326),
     declared char(6), credit text, county_code char(6), grid_code text, enterprise_id int,
-    enterprise_sector text, target_id int, target_county char(6), new_id int
+    enterprise_sector text, target_id int, target_county char(6), new_id int,
+    stored_lon float8, stored_lat float8
 ) ON COMMIT DROP
 """
 
@@ -66,7 +76,10 @@ _MATCH = {
     "public_zones": "t.name = s.data->>'name' AND t.county_code = s.county_code",
     "emergency_resources": "t.name = s.data->>'name' AND t.county_code = s.county_code",
     "grid_cells": "t.code = s.data->>'code'",
+    "parks": "t.name = s.data->>'name'",
 }
+# Tables whose geometry column holds MultiPolygons only: a Polygon row is made one.
+_MULTI = {"chemical_parks"}
 
 
 def import_file(
@@ -134,12 +147,6 @@ def import_file(
 
 def _layer_or_raise(layer: str) -> Layer:
     known = layers()
-    if layer == "parks":
-        raise InvalidInput(
-            "the parks layer is imported with the planning module (issue 14)",
-            field="layer",
-            allowed=list(known),
-        )
     if layer not in known:
         raise InvalidInput(f"unknown layer {layer!r}", field="layer", allowed=list(known))
     return known[layer]
@@ -198,8 +205,11 @@ def _resolve(
     key = "code" if spec.table == "grid_cells" else "id"
     session.execute(
         text(f"""
-        UPDATE import_staging s SET target_id = m.id, target_county = m.county_code
-          FROM (SELECT DISTINCT ON (s.row) s.row, t.{key} AS id, t.county_code
+        UPDATE import_staging s SET target_id = m.id, target_county = m.county_code,
+               stored_lon = m.lon, stored_lat = m.lat
+          FROM (SELECT DISTINCT ON (s.row) s.row, t.{key} AS id, t.county_code,
+                       CASE WHEN GeometryType(t.geom) = 'POINT' THEN ST_X(t.geom) END AS lon,
+                       CASE WHEN GeometryType(t.geom) = 'POINT' THEN ST_Y(t.geom) END AS lat
                   FROM import_staging s JOIN {spec.table} t ON {_MATCH[spec.name]}
                  ORDER BY s.row, t.{key}) m
          WHERE m.row = s.row""")
@@ -213,16 +223,29 @@ def _resolve(
         for r in session.execute(
             text(
                 "SELECT row, credit, geom IS NOT NULL AS located, county_code, enterprise_id,"
-                " enterprise_sector, target_id, target_county FROM import_staging"
+                " enterprise_sector, target_id, target_county, stored_lon, stored_lat,"
+                " CASE WHEN GeometryType(geom) = 'POINT' THEN ST_X(geom) END AS lon,"
+                " CASE WHEN GeometryType(geom) = 'POINT' THEN ST_Y(geom) END AS lat"
+                " FROM import_staging"
             )
         )
     }
+    moved = [r for r in staged.values() if r.stored_lon is not None and r.lon is not None]
+    shifted = set(
+        shifted_by_datum(
+            [r.row for r in moved],
+            stored=([r.stored_lon for r in moved], [r.stored_lat for r in moved]),
+            new=([r.lon for r in moved], [r.lat for r in moved]),
+        )
+    )
     seen: Counter[tuple[Any, ...]] = Counter()
     for candidate in candidates:
         row = staged.get(candidate.row)
         if row is None:
             continue
         try:
+            if candidate.row in shifted:
+                raise RowError("geometry", SHIFTED, SHIFTED_ZH)
             _check_staged(spec, candidate, row, mapping, scope)
             duplicate = tuple(
                 row.county_code if f == "county_code" else candidate.data.get(f) for f in spec.key
@@ -367,11 +390,12 @@ def _write(
         for c in columns
     )
     last = session.execute(text("SELECT coalesce(max(row), 0) FROM import_staging")).scalar_one()
+    geom = "ST_Multi(s.geom)" if table in _MULTI else "s.geom"
     progress(0)
     insert = text(f"""
         WITH written AS (
             INSERT INTO {table} AS t (id, {", ".join(columns)}, geom, county_code, grid_code)
-            SELECT s.new_id, {select}, s.geom, s.county_code, s.grid_code
+            SELECT s.new_id, {select}, {geom}, s.county_code, s.grid_code
               FROM import_staging s
              CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, s.data) r
              WHERE s.target_id IS NULL AND s.row BETWEEN :a AND :b
@@ -385,7 +409,7 @@ def _write(
             SELECT t.id, to_jsonb(t) AS doc FROM {table} t
               JOIN import_staging s ON t.id = s.target_id AND s.row BETWEEN :a AND :b),
         written AS (
-            UPDATE {table} t SET {assign}, geom = s.geom, county_code = s.county_code,
+            UPDATE {table} t SET {assign}, geom = {geom}, county_code = s.county_code,
                    grid_code = s.grid_code, version = t.version + 1, updated_at = now()
               FROM import_staging s
              CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, s.data) r

@@ -6,8 +6,7 @@ from typing import Annotated, Any
 from fastapi import Query
 
 from app.crud import Offset
-from app.dangers.service import china_today
-from app.datetimes import CHINA_STANDARD_TIME
+from app.datetimes import CHINA_STANDARD_TIME, china_today
 from app.db import api_router
 from app.deps import ScopeDep, SessionDep
 from app.inspections import service

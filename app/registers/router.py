@@ -4,8 +4,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query, Response
 
-from app.dangers.service import china_today
-from app.datetimes import UpdatedSince
+from app.datetimes import UpdatedSince, china_today
 from app.db import api_router
 from app.deps import ScopeDep, SessionDep
 from app.registers import tables

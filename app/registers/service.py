@@ -3,7 +3,7 @@ filters and the caller's scope apply unchanged), as Chinese-headed columns."""
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -12,6 +12,7 @@ from app.auth.scope import Scope
 from app.crud import list_page
 from app.dangers import rules
 from app.dangers.service import list_dangers
+from app.datetimes import CHINA_STANDARD_TIME, aware
 from app.errors import InvalidInput
 from app.inspections.service import list_inspections
 from app.risk import aggregation
@@ -42,6 +43,14 @@ def _level(value: Any) -> Any:
 def _status(value: Any) -> Any:
     known = rules.statuses()
     return known[value].name_zh if value in known else value
+
+
+def _china_time(value: Any) -> Any:
+    """A moment as the official reads it: China time to the minute (the API's are UTC)."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if not isinstance(moment, datetime):
+        return value
+    return aware(moment).astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m-%d %H:%M")
 
 
 def _yes(value: Any) -> str:
@@ -80,7 +89,7 @@ REGISTERS: dict[str, Register] = {
             ("employees", "从业人员数", None),
             *PERSONS,
             *PLACE,
-            ("updated_at", "更新时间", None),
+            ("updated_at", "更新时间", _china_time),
         ),
     ),
     "risk_points": Register(
@@ -97,7 +106,7 @@ REGISTERS: dict[str, Register] = {
             ("control_measures", "管控措施", None),
             *PERSONS,
             *PLACE,
-            ("updated_at", "更新时间", None),
+            ("updated_at", "更新时间", _china_time),
         ),
     ),
     "hazard_sources": Register(
@@ -127,12 +136,12 @@ REGISTERS: dict[str, Register] = {
             ("title", "隐患名称", None),
             ("grade", "隐患等级", lambda v: GRADE_ZH.get(v, v)),
             ("status", "状态", _status),
-            ("found_at", "发现时间", None),
+            ("found_at", "发现时间", _china_time),
             ("deadline", "整改期限", None),
             ("overdue", "是否超期", _yes),
             ("supervision_level", "挂牌督办", lambda v: SUPERVISION_ZH.get(v, v)),
             ("supervision_deadline", "督办期限", None),
-            ("closed_at", "销号时间", None),
+            ("closed_at", "销号时间", _china_time),
             ("responsible_person", "整改责任人", None),
             *PLACE,
         ),
@@ -144,7 +153,7 @@ REGISTERS: dict[str, Register] = {
             ("id", "编号", None),
             ("kind", "检查类型", lambda v: KIND_ZH.get(v, v)),
             ("enterprise_id", "企业编号", None),
-            ("inspected_at", "检查时间", None),
+            ("inspected_at", "检查时间", _china_time),
             ("username", "检查人", None),
             ("finding_count", "发现问题数", None),
             ("hidden_danger_ids", "隐患编号", lambda v: "、".join(map(str, v or []))),

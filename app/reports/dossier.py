@@ -20,7 +20,7 @@ from app.crud import get_or_raise
 from app.dangers import rules
 from app.dangers import service as dangers
 from app.dangers.models import HiddenDanger
-from app.dangers.service import china_today
+from app.datetimes import china_today
 from app.risk.models import Assessment, RiskPoint
 from app.risk.service import render_risk_point
 from app.sites.models import Enterprise, HazardSource
@@ -127,7 +127,7 @@ def enterprise_dossier(session: Session, *, id: int, scope: Scope) -> dict[str, 
         .order_by(AuditEntry.id.desc())
         .limit(RECENT_CHANGES)
     ).all()
-    today = dangers.china_today()
+    today = china_today()
     rendered = [_render_danger(danger, today) for danger in open_dangers]
     return {
         "changes": [_render_change(entry) for entry in changes],

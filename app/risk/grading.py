@@ -7,6 +7,7 @@ geodata/risk/enterprise_rule.json. Every grading is appended to `assessments`.
 
 import json
 from dataclasses import asdict
+from datetime import date
 from functools import cache
 from typing import Any, TypedDict, cast
 
@@ -14,6 +15,8 @@ from sqlalchemy import CursorResult, text
 from sqlalchemy.orm import Session
 
 from app.auth.scope import RowFilters
+from app.blacklist.models import in_force_sql
+from app.datetimes import china_today
 from app.errors import InvalidInput
 from app.progress import Progress, silent
 from app.risk import gb18218, methods
@@ -34,6 +37,10 @@ class EnterpriseRule(TypedDict):
     hazard_source_grades_forcing_red: list[int]
     open_major_danger_raise: int
     ungraded_with_open_major_danger: str
+    blacklist_raise: int
+    blacklist_at_least: str | None
+    ungraded_blacklisted: str
+    blacklist_source: str
     note: str
 
 
@@ -500,10 +507,11 @@ def regrade_hazard_sources_near(session: Session, *, geometry_ewkt: str) -> list
     return regrade_hazard_sources(session, ids=list(ids)) if ids else []
 
 
-_ENTERPRISE_LEVEL_SQL = """
+_ENTERPRISE_LEVEL_SQL = f"""
     WITH target AS (
         SELECT e.id, e.risk_level AS current, p.point_rank,
-               coalesce(h.has, false) AS has_red_hazard, coalesce(d.has, false) AS has_open_major
+               coalesce(h.has, false) AS has_red_hazard, coalesce(d.has, false) AS has_open_major,
+               {in_force_sql("e.id", "CAST(:today AS date)")} AS blacklisted
           FROM enterprises e
           LEFT JOIN (SELECT rp.enterprise_id,
                             max(array_position(CAST(:ranks AS text[]), rp.risk_level)) AS point_rank
@@ -528,37 +536,57 @@ _ENTERPRISE_LEVEL_SQL = """
                coalesce(r.base_rank,
                         CASE WHEN r.has_open_major
                              THEN array_position(CAST(:ranks AS text[]),
-                                                 CAST(:ungraded AS text)) END)
-               + CASE WHEN r.has_open_major THEN CAST(:raise AS int) ELSE 0 END AS raised_rank
+                                                 CAST(:ungraded AS text)) END,
+                        CASE WHEN r.blacklisted
+                             THEN array_position(CAST(:ranks AS text[]),
+                                                 CAST(:ungraded_blacklisted AS text)) END)
+               + CASE WHEN r.has_open_major THEN CAST(:raise AS int) ELSE 0 END
+               + CASE WHEN r.blacklisted THEN CAST(:blacklist_raise AS int) ELSE 0 END
+                   AS raised_rank
           FROM ranked r),
     finals AS (
-        -- least() would skip a NULL rank: an ungraded enterprise must stay ungraded.
+        -- least() would skip a NULL rank: an ungraded enterprise must stay ungraded;
+        -- greatest() skips the NULL floor of an unlisted one (or of no floor).
         SELECT a.*,
-               CASE WHEN a.raised_rank IS NOT NULL THEN least(4, a.raised_rank) END AS final_rank
+               CASE WHEN a.raised_rank IS NOT NULL
+                    THEN least(4, greatest(a.raised_rank,
+                                           CASE WHEN a.blacklisted
+                                                THEN array_position(
+                                                    CAST(:ranks AS text[]),
+                                                    CAST(:blacklist_at_least AS text)) END))
+               END AS final_rank
           FROM adjusted a),
     -- The new values computed here, not in SET: Citus (issue 17) refuses STABLE functions
     -- over columns in an UPDATE's SET.
     derived AS (
-        SELECT f.id, (CAST(:ranks AS text[]))[f.final_rank] AS new_level,
+        SELECT f.id, f.blacklisted, (CAST(:ranks AS text[]))[f.final_rank] AS new_level,
                jsonb_build_object(
                    'rule', CAST(:rule_version AS text),
                    'highest_risk_point', (CAST(:ranks AS text[]))[f.point_rank],
                    'red_hazard_source', f.has_red_hazard,
-                   'open_major_danger', f.has_open_major) AS new_basis
+                   'open_major_danger', f.has_open_major,
+                   'blacklisted', f.blacklisted) AS new_basis
           FROM finals f)
     UPDATE enterprises e
        SET risk_level = d.new_level, level_basis = d.new_basis
       FROM derived d
-     WHERE e.id = d.id AND e.risk_level IS DISTINCT FROM d.new_level
+     WHERE e.id = d.id
+       -- A listing or its end rewrites the row even when the colour stays: the basis
+       -- says why, and the row's tiles (filtered by the blacklist) are renewed.
+       AND (e.risk_level IS DISTINCT FROM d.new_level
+            OR coalesce((e.level_basis ->> 'blacklisted')::boolean, false) <> d.blacklisted)
 """
 RANKS = ["blue", "yellow", "orange", "red"]  # array_position gives 1 (blue) … 4 (red)
 
 
-def refresh_enterprise_levels(session: Session, *, ids: list[int] | None = None) -> int:
+def refresh_enterprise_levels(
+    session: Session, *, ids: list[int] | None = None, today: date | None = None
+) -> int:
     """Re-derive enterprises' levels by the enterprise rule; return how many changed.
 
     Their risk points' derived direct flags follow the hazard sources first, so a 一级/二级
-    source makes the points that involve it red without anyone setting the flag.
+    source makes the points that involve it red without anyone setting the flag. A
+    blacklist listing counts while in force on `today` (default: today in China).
     """
     if ids is not None and not ids:
         return 0
@@ -572,6 +600,10 @@ def refresh_enterprise_levels(session: Session, *, ids: list[int] | None = None)
             "red_grades": rule["hazard_source_grades_forcing_red"],
             "raise": rule["open_major_danger_raise"],
             "ungraded": rule["ungraded_with_open_major_danger"],
+            "blacklist_raise": rule["blacklist_raise"],
+            "blacklist_at_least": rule["blacklist_at_least"],
+            "ungraded_blacklisted": rule["ungraded_blacklisted"],
+            "today": today or china_today(),
             "rule_version": methods.ruleset_version(),
         },
     )
@@ -638,24 +670,22 @@ def rebuild(
 
     With `regrade`, risk points and hazard sources are first re-graded by the current rules
     (after a rule-set change); without it, their stored grades are kept. Progress: risk
-    points by the batch, the other stages (one statement each) as they start and end.
+    points by the batch; the other stages, one statement each, announce themselves
+    (total 0: a step, not rows).
     """
     report: dict[str, int] = {}
     if regrade:
         report.update(regrade_risk_points(session, progress=progress))
-        progress("hazard sources", 0, 1)
+        progress("hazard sources", 0, 0)
         report["enterprises_touched_by_hazard_regrade"] = len(regrade_hazard_sources(session))
-        progress("hazard sources", 1, 1)
         # Only a rule change can leave a stored unit below S = 1 (writes refuse it): counted
         # here so an administrator corrects or deletes it.
         report["hazard_sources_below_threshold"] = session.execute(
             text("SELECT count(*) FROM hazard_sources WHERE s_value < 1")
         ).scalar_one()
-    progress("enterprise levels", 0, 1)
+    progress("enterprise levels", 0, 0)
     report["enterprise_levels_changed"] = refresh_enterprise_levels(session)
-    progress("enterprise levels", 1, 1)
-    progress("region counts", 0, 1)
+    progress("region counts", 0, 0)
     session.execute(text("SELECT rebuild_region_counts()"))
-    progress("region counts", 1, 1)
     report["count_rows"] = session.execute(text("SELECT count(*) FROM region_counts")).scalar_one()
     return report

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.scope import Scope, region_prefix
 from app.blacklist.service import LISTERS
+from app.dangers import rules
 from app.datetimes import CHINA_STANDARD_TIME
 from app.errors import Forbidden, InvalidInput
 from app.regions.service import get_region_or_raise
@@ -157,6 +158,11 @@ def five_batches(
         sql = _FIVE_SQL.get(key, _FIVE_SQL["enforcement"])
         rows = session.execute(text(sql), {**params, "kind": key}).mappings().all()
         entries = [{**row, "on_day": row["on_day"].isoformat()} for row in rows]
+        if key == "major_dangers":  # their status, as the table's reader says it
+            statuses = rules.statuses()
+            for entry in entries:
+                known = statuses.get(entry["detail"])
+                entry["detail"] = known.name_zh if known else entry["detail"]
         items.append({"item": key, "name_zh": name_zh, "count": len(entries), "entries": entries})
     return {"region": code, "region_name": name, "month": month, "items": items}
 

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
-from app.dangers.service import china_today
+from app.datetimes import china_today
 from app.db import api_router
 from app.deps import ScopeDep, SessionDep
 from app.supervision import service

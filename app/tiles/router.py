@@ -4,7 +4,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request, Response
 
-from app.datetimes import UpdatedSince
+from app.blacklist.schemas import BlacklistedFilter
+from app.datetimes import UpdatedSince, china_today
 from app.db import api_router
 from app.deps import ScopeDep, SessionDep
 from app.tiles import service
@@ -65,6 +66,7 @@ async def get_tile(
     sector: SectorFilter = None,
     region: RegionFilter = None,
     updated_since: UpdatedSince = None,
+    blacklisted: BlacklistedFilter = False,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """One Mapbox Vector Tile (Web Mercator XYZ).
@@ -75,7 +77,13 @@ async def get_tile(
     found = layer_or_raise(layer)
     service.validate_tile_address(z, x, y)
     filters = service.parse_filters(
-        found, scope=scope, level=level, sector=sector, region=region, updated_since=updated_since
+        found,
+        scope=scope,
+        level=level,
+        sector=sector,
+        region=region,
+        updated_since=updated_since,
+        blacklisted_on=china_today() if blacklisted else None,
     )
     address: service.TileAddress = {"layer": found, "z": z, "x": x, "y": y, "filters": filters}
     etag = await service.current_etag(session, versions, **address)

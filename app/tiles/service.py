@@ -17,7 +17,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import TypedDict, TypeVar
@@ -67,6 +67,7 @@ def parse_filters(
     sector: str | None = None,
     region: str | None = None,
     updated_since: datetime | None = None,
+    blacklisted_on: date | None = None,
 ) -> RowFilters:
     """The filters of a read of `layer`: region aggregates are public, located rows are
     the scope's only (the public gets 401, a role without the kind 403)."""
@@ -77,6 +78,7 @@ def parse_filters(
             sector=sector,
             region=region,
             updated_since=updated_since,
+            blacklisted_on=blacklisted_on,
             has_level=layer.has_level,
             has_sector=False,
         )
@@ -87,6 +89,7 @@ def parse_filters(
         sector=sector,
         region=region,
         updated_since=updated_since,
+        blacklisted_on=blacklisted_on,
         has_level=layer.has_level,
         has_sector=layer.sector_sql is not None,
     )
@@ -163,9 +166,10 @@ def reads_cells(layer: Layer, z: int, filters: RowFilters) -> bool:
     """True when an aggregated tile can be read from the pre-aggregated cells.
 
     The cells are keyed by county and colour, so region and level filters apply to them.
-    A sector (department scopes, `sector=`), an enterprise account and `updated_since` are
-    not in the key: such tiles count their raw points (an enterprise's few, a sector's
-    share), as do aggregated zooms deeper than the cells go.
+    A sector (department scopes, `sector=`), an enterprise account, `updated_since` and
+    the blacklist filter are not in the key: such tiles count their raw points (an
+    enterprise's few, a sector's share, the listed few), as do aggregated zooms deeper
+    than the cells go.
     """
     deepest = cells_max_zoom(layer)
     return (
@@ -174,6 +178,7 @@ def reads_cells(layer: Layer, z: int, filters: RowFilters) -> bool:
         and filters.sectors is None
         and filters.enterprise_id is None
         and filters.updated_since is None
+        and filters.blacklisted_on is None
     )
 
 

@@ -8,6 +8,7 @@ import { SignInError, canRead, currentRole, currentUser, onAuthChange, revalidat
 import { exportOfflineHtml, exportPrintPdf, exportView } from './export.js';
 import { applyI18n, getLang, num, setLang, t } from './i18n.js';
 import { ALL_LAYERS, RiskMap } from './map.js';
+import { installNearestResources } from './nearest.js';
 import { gradeSymbolSvg, resourceSymbolSvg } from './symbols.js';
 import { fmt, gradeLabel, markRanking, renderPanel, renderPanelError, renderTrend } from './panel.js';
 import { clearZones, renderDossier } from './dossier.js';
@@ -34,6 +35,7 @@ const state = {
   layers: new Set(DEFAULT_LAYERS),
   levels: new Set(LEVELS),
   sector: '',
+  blacklisted: false,   // only enterprises on the blacklist in force (signed-in readers)
   settings: loadSettings(),
   method: null,     // the method shown (from the URL, else the settings)
   filtered: null,   // counts under the colour and sector filters (null: no filter on)
@@ -55,7 +57,8 @@ function toast(message, ms = 2600) {
   toast.timer = setTimeout(() => { el.hidden = true; }, ms);
 }
 
-// URL: #/CODE?m=method&c=lat,lng&z=zoom&l=layers&f=levels&s=sector&e=enterprise
+// URL: #/CODE?m=method&c=lat,lng&z=zoom&l=layers&f=levels&s=sector&b=1&e=enterprise
+// (b=1: only blacklisted enterprises)
 // (CODE omitted = the country; the method in the URL makes a shared link show the same map)
 
 function parseHash() {
@@ -73,6 +76,7 @@ function parseHash() {
   if (params.has('l')) out.layers = params.get('l').split(',').filter((n) => ALL_LAYERS.includes(n));
   if (params.has('f')) out.levels = params.get('f').split(',').filter((n) => LEVELS.includes(n));
   if (params.has('s')) out.sector = params.get('s');
+  out.blacklisted = params.get('b') === '1';
   if (METHOD.test(params.get('m') || '')) out.method = params.get('m');
   out.detail = /^\d{1,10}$/.test(params.get('e') || '') ? Number(params.get('e')) : null;
   return out;
@@ -90,6 +94,7 @@ function buildHash() {
   if (layers.sort().join() !== [...DEFAULT_LAYERS].sort().join()) params.set('l', layers.join(','));
   if (state.levels.size < LEVELS.length) params.set('f', [...state.levels].join(','));
   if (state.sector) params.set('s', state.sector);
+  if (state.blacklisted) params.set('b', '1');
   if (state.detail) params.set('e', String(state.detail));
   const query = params.toString().replace(/%2C/g, ',').replace(/%2F/g, '/');
   return `#/${state.code || ''}${query ? `?${query}` : ''}`;
@@ -117,6 +122,7 @@ const riskMap = new RiskMap($('#map'), {
   onHover: (feature, event) => hoverCard(feature, event),
 });
 window.RiskAtlas = { state, riskMap };
+const nearest = installNearestResources(riskMap, { canUse: () => canRead('emergency_resources'), toast });
 
 function showGridPopup(feature) {
   const p = feature.properties;
@@ -261,8 +267,27 @@ function renderAll() {
 
 // Counts under the colour and sector filters (legend and panel say what the map shows)
 
+/** The blacklist filter applies: asked for, and the caller reads enterprises. */
+function listedOnly() {
+  return state.blacklisted && canRead('enterprises');
+}
+
 function filtersOn() {
-  return state.levels.size < LEVELS.length || Boolean(state.sector);
+  return state.levels.size < LEVELS.length || Boolean(state.sector) || listedOnly();
+}
+
+/** Blacklisted enterprises in view by colour, in the caller's scope, under the colour and
+ *  sector filters: numberMatched of the map's own GeoJSON filter, one small page a colour. */
+async function listedCounts() {
+  const counts = {};
+  await Promise.all(LEVELS.map(async (level) => {
+    if (!state.levels.has(level)) { counts[level] = 0; return; }
+    const params = new URLSearchParams({ blacklisted: 'true', level, limit: '1' });
+    if (state.code) params.set('region', state.code);
+    if (state.sector) params.set('sector', state.sector);
+    counts[level] = (await getJSON(`/api/features/enterprises?${params}`)).numberMatched;
+  }));
+  return counts;
 }
 
 async function loadFilteredCounts() {
@@ -274,11 +299,19 @@ async function loadFilteredCounts() {
   if (state.code) params.set('code', state.code);
   if (state.levels.size < LEVELS.length) params.set('level', [...state.levels].join(',') || 'none');
   if (state.sector) params.set('sector', state.sector);
+  if (!state.view) return;
   const ticket = state.request;
+  const r = state.view.region;
   try {
-    const counts = await getJSON(`/api/map/counts?${params}`);
+    // The colour and sector filters count every layer; the blacklist filter only enterprises.
+    const [counts, listed] = await Promise.all([
+      params.has('level') || params.has('sector') ? getJSON(`/api/map/counts?${params}`)
+        : { risk_points: r.counts, enterprises: r.enterprises, public_zones: r.public_zones, hazard_sources: r.hazard_sources },
+      listedOnly() ? listedCounts() : null,
+    ]);
     if (ticket !== state.request) return;
-    state.filtered = counts;
+    state.filtered = listed ? { ...counts, enterprises: listed } : counts;
+    if (listed) params.set('blacklisted', 'true');
     renderAll();
     document.body.dataset.filteredCounts = params.toString();
   } catch (error) {
@@ -442,6 +475,7 @@ function applyHashOptions(wanted) {
   if (wanted.layers) { state.layers = new Set(wanted.layers); changed = true; }
   if (wanted.levels) { state.levels = new Set(wanted.levels); changed = true; }
   if (wanted.sector !== undefined) { state.sector = wanted.sector; changed = true; }
+  if (wanted.blacklisted !== state.blacklisted) { state.blacklisted = wanted.blacklisted; changed = true; }
   if (changed && state.view) applyLayers();
 }
 
@@ -499,6 +533,7 @@ const LayersControl = L.Control.extend({
       <div class="ra-zoomhint">${escapeHtml(t('layers.aggregated'))}</div>
       <div class="group"><div class="group-title">${escapeHtml(t('layers.levels'))}</div><div class="levels">${levels}</div></div>
       <div class="group"><div class="group-title">${escapeHtml(t('layers.sector'))}</div><select id="sector-filter">${sectors}</select></div>
+      ${canRead('enterprises') ? `<div class="group"><label title="${escapeHtml(t('layers.blacklistedHint'))}"><input type="checkbox" id="blacklist-filter" ${state.blacklisted ? 'checked' : ''}><span class="sym sym-blacklist"></span>${escapeHtml(t('layers.blacklisted'))}</label></div>` : ''}
     </div>`;
     div.querySelector('#layers-close').addEventListener('click', () => { this.open = false; this.render(); });
     div.querySelectorAll('label.locked').forEach((label) => label.addEventListener('click', (e) => {
@@ -521,6 +556,16 @@ const LayersControl = L.Control.extend({
       applyLayers();
       writeHash(false);
     });
+    const listed = div.querySelector('#blacklist-filter');
+    if (listed) {
+      listed.addEventListener('change', () => {
+        state.blacklisted = listed.checked;
+        // The filter is on the enterprises layer: show it when the filter is turned on.
+        if (listed.checked) state.layers.add('enterprises');
+        applyLayers();
+        writeHash(false);
+      });
+    }
   },
 });
 
@@ -605,12 +650,14 @@ function renderLegend() {
 }
 
 function applyLayers() {
-  riskMap.setOverlays(shownLayers(), { levels: state.levels, sector: state.sector });
-  const filterKey = `${[...state.levels].join()}|${state.sector}|${state.code}`;
+  riskMap.setOverlays(shownLayers(), { levels: state.levels, sector: state.sector, blacklisted: listedOnly() });
+  const filterKey = `${[...state.levels].join()}|${state.sector}|${listedOnly()}|${state.code}`;
   if (filterKey !== applyLayers.filterKey) { applyLayers.filterKey = filterKey; loadFilteredCounts(); }
   if (layersControl.div && layersControl.open) {
     layersControl.div.querySelectorAll('input[data-layer]:not(:disabled)').forEach((i) => { i.checked = state.layers.has(i.dataset.layer); });
     layersControl.div.querySelectorAll('input[data-level]').forEach((i) => { i.checked = state.levels.has(i.dataset.level); });
+    const listed = layersControl.div.querySelector('#blacklist-filter');
+    if (listed) listed.checked = state.blacklisted;
   }
   renderLegend();
 }
@@ -749,9 +796,11 @@ function switchLanguage(lang) {
   $('#btn-lang').textContent = getLang() === 'en' ? '中文' : 'EN';
   renderAccount();
   layersControl.render();
+  nearest.relabel();
   if (state.view) { renderBreadcrumb(); renderAll(); loadTrend(state.request); }
 }
 $('#btn-lang').addEventListener('click', () => switchLanguage(getLang() === 'en' ? 'zh' : 'en'));
+
 
 // Export
 
@@ -987,6 +1036,7 @@ const initial = parseHash();
 if (initial.layers) state.layers = new Set(initial.layers);
 if (initial.levels) state.levels = new Set(initial.levels);
 if (initial.sector !== undefined) state.sector = initial.sector;
+state.blacklisted = initial.blacklisted;
 if (initial.method) state.method = initial.method;
 getJSON('/api/map/cartography').then((data) => {
   riskMap.setCartography(data);

@@ -41,13 +41,26 @@ function fileError(status, body) {
   return `${t('data.failed')}（${status}）`;
 }
 
+/** A random UUID (crypto.randomUUID exists only on https and localhost). */
+function newUuid() {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 /** POST the file with upload progress (fetch has none): resolves to {status, body}. */
 async function upload(form, dryRun, format = 'json') {
   const data = new FormData();
   data.append('file', form.file.files[0]);
+  // The server's own progress (read, check, write), followed by this token while it works.
+  const progressToken = newUuid();
   const query = new URLSearchParams({ layer: form.layer.value, crs: form.crs.value,
-    dry_run: String(dryRun), format });
+    dry_run: String(dryRun), format, progress: progressToken });
   const token = await freshToken();
+  let polling = null;
+  const stopPolling = () => { if (polling) clearInterval(polling); polling = null; };
   return new Promise((resolve, reject) => {
     const request = new XMLHttpRequest();
     request.open('POST', `/api/imports?${query}`);
@@ -62,15 +75,26 @@ async function upload(form, dryRun, format = 'json') {
       $('upload-text').textContent = `${t('data.uploading')} ${Math.round(share * 100)}%`;
     };
     request.upload.onload = () => {
-      bar.removeAttribute('value');  // indeterminate while the server checks and writes
+      bar.removeAttribute('value');  // indeterminate until the server tells how far it is
       $('upload-text').textContent = t('data.working');
+      polling = setInterval(async () => {
+        const response = await authFetch(`/api/imports/progress/${progressToken}`).catch(() => null);
+        if (!polling || !response || !response.ok) return;
+        const step = await response.json();
+        if (step.total > 0) bar.value = Math.round((100 * step.done) / step.total);
+        $('upload-text').textContent = t('data.serverStep')
+          .replace('{stage}', t(`data.stage.${step.stage}`)).replace('{done}', num(step.done))
+          .replace('{total}', num(step.total));
+      }, 700);
     };
     request.onload = () => {
+      stopPolling();
       bar.value = 0;
       $('upload-progress').hidden = true;
       resolve({ status: request.status, body: request.response });
     };
     request.onerror = () => {
+      stopPolling();
       $('upload-progress').hidden = true;
       reject(new Error('network'));
     };

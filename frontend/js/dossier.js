@@ -22,8 +22,21 @@ function basis(level, recorded) {
   if (recorded.highest_risk_point) rows.push([t('dossier.basis.highest_risk_point'), levelBadge(recorded.highest_risk_point)]);
   if (recorded.red_hazard_source) rows.push([t('dossier.basis.red_hazard_source'), levelBadge('red')]);
   if (recorded.open_major_danger) rows.push([t('dossier.basis.open_major_danger'), '↑']);
+  if (recorded.blacklisted) rows.push([t('dossier.basis.blacklisted'), '↑']);
   if (recorded.rule) rows.push([t('dossier.basis.rule'), `<code>${escapeHtml(recorded.rule)}</code>`]);
   return `<div class="section" id="dossier-basis"><h2>${escapeHtml(t('dossier.basis'))}</h2>${factList(rows, 'facts')}</div>`;
+}
+
+/** The enterprise's blacklist listing in force (GET /api/map/enterprises/{id}: blacklist). */
+function blacklistSection(entry) {
+  if (!entry) return '';
+  return `<div class="section" id="dossier-blacklist"><h2>${escapeHtml(t('dossier.blacklist'))}</h2>${factList([
+    [t('blacklist.reason'), escapeHtml(entry.reason)],
+    [t('blacklist.basis'), escapeHtml(entry.legal_basis)],
+    [t('blacklist.decided'), escapeHtml(entry.decided_on)],
+    [t('blacklist.until'), escapeHtml(entry.listed_until)],
+    [t('blacklist.by'), escapeHtml(entry.decided_by)],
+  ], 'facts')}</div>`;
 }
 
 function riskPointRows(points) {
@@ -204,6 +217,7 @@ export function renderDossier(root, dossier, { onBack, onLocate } = {}) {
       <button type="button" class="btn small" id="dossier-locate">${escapeHtml(t('dossier.locate'))}</button>
     </div>
     ${basis(level, e.level_basis)}
+    ${blacklistSection(dossier.blacklist)}
     <div class="section"><h2>${escapeHtml(t('dossier.facts'))}</h2>${factList([
       [t('popup.credit'), `<code>${escapeHtml(e.credit_code)}</code>`],
       [t('popup.sector'), escapeHtml(e.sector)],

@@ -101,7 +101,7 @@ export class RiskMap {
     this.overlays = {};          // name -> Leaflet layer
     this.loadingLayers = new Set();
     this.enabled = new Set();
-    this.filters = { levels: new Set(LEVELS), sector: '' };
+    this.filters = { levels: new Set(LEVELS), sector: '', blacklisted: false };
     this.basemap = null;
     this.heatController = null;
     this.hovered = null;
@@ -283,7 +283,14 @@ export class RiskMap {
       style: { fill: false, color: '#0f1f33', weight: 3, opacity: 0.95 } }).addTo(this.highlightLayer);
   }
 
+  /** Let `take(latlng)` have the next clicks first: when it returns true the click is its
+   *  own (a picked point), not a popup or a drill-down. */
+  interceptClicks(take) {
+    this.takeClick = take;
+  }
+
   async _click(e) {
+    if (this.takeClick && this.takeClick(e.latlng)) return;
     const feature = await this.featureAt(e.latlng);
     if (feature) {
       this._popup(feature.name, feature.properties, e);
@@ -316,6 +323,8 @@ export class RiskMap {
       params.set('level', [...this.filters.levels].join(',') || 'none');
     }
     if (HAS_SECTOR.has(name) && this.filters.sector) params.set('sector', this.filters.sector);
+    // Only enterprises on the blacklist in force (the server counts them from the rows).
+    if (name === 'enterprises' && this.filters.blacklisted) params.set('blacklisted', 'true');
     const text = params.toString();
     return text ? `?${text}` : '';
   }
@@ -407,12 +416,16 @@ export class RiskMap {
   setOverlays(enabled, filters) {
     const filtersChanged = filters && (filters.sector !== this.filters.sector
       || [...filters.levels].join() !== [...this.filters.levels].join());
-    if (filters) this.filters = { levels: new Set(filters.levels), sector: filters.sector };
+    const listedChanged = filters && Boolean(filters.blacklisted) !== this.filters.blacklisted;
+    if (filters) {
+      this.filters = { levels: new Set(filters.levels), sector: filters.sector, blacklisted: Boolean(filters.blacklisted) };
+    }
     for (const name of ALL_LAYERS) {
       if (name === 'choropleth') continue;
       const want = enabled.has(name);
       const have = this.overlays[name];
-      const stale = have && filtersChanged && (HAS_LEVEL.has(name) || HAS_SECTOR.has(name));
+      const stale = have && ((filtersChanged && (HAS_LEVEL.has(name) || HAS_SECTOR.has(name)))
+        || (listedChanged && name === 'enterprises'));
       if (have && (!want || stale)) {
         this.map.removeLayer(have);
         delete this.overlays[name];

@@ -7,7 +7,7 @@ tables, and keep the aggregates exact with triggers that write only co-located s
 (migrations/sql/0018_citus_distribution.sql, docs/scaling.md). Without citus: nothing.
 
 Revision ID: 0018
-Revises: 0017
+Revises: 0019
 Create Date: 2026-11-29 12:00:00
 """
 
@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 revision = "0018"
 
-down_revision = "0017"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
