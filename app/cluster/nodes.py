@@ -231,10 +231,10 @@ def ensure_roles(node: Node, settings: ClusterSettings) -> None:
                 )
             )
         # Objects the owner's migrations create reach the workers when a distributed
-        # table needs them (migration 0018 distributes the functions its triggers call),
+        # table needs them (migration 0020 distributes the functions its triggers call),
         # not at once: at once, 0001's `CREATE EXTENSION IF NOT EXISTS postgis` would have
         # the owner re-register the superuser's extension on the workers, which it may not.
-        # And its migrations may create triggers on distributed tables (0018 says which
+        # And its migrations may create triggers on distributed tables (0020 says which
         # triggers a shard can run).
         for setting in (
             "citus.create_object_propagation TO 'deferred'",

@@ -4,7 +4,7 @@ On one PostgreSQL the `assign_region_codes` trigger derives county_code from the
 geometry. On Citus county_code is the distribution column: it must be in the INSERT
 before the row reaches a shard, and a shard trigger that changed it would leave the row
 on the wrong shard (Citus refuses to UPDATE it). So, only where the database has
-distributed tables (migration 0018), this module
+distributed tables (migration 0020), this module
 
 - adds county_code to INSERTs of located tables that lack it: the county of the row's
   enterprise for an enterprise's hazard sources, risk points and hidden dangers (they

@@ -4,7 +4,7 @@ Run with `make test-cluster` (RISKATLAS_CLUSTER_TESTS=1 pytest tests/cluster): t
 local cluster (`riskatlas cluster up`, app/cluster) is started, and Citus built from the
 vendored source first if needed; without the source, or without the variable, every test
 here is skipped and says why. Each run makes two fresh databases with Ningxia's regions
-and the same small demo: `riskatlas_ctest` on the cluster (distributed by migration 0018)
+and the same small demo: `riskatlas_ctest` on the cluster (distributed by migration 0020)
 and `riskatlas_ctest_single` on the embedded PostGIS, so results can be compared.
 
 The fixtures `engine` and `owner_engine` of tests/conftest.py are replaced by the

@@ -4,9 +4,9 @@ On a database with the citus extension (a Citus coordinator with its workers, as
 `riskatlas cluster up` or docker/compose.citus.yaml make it), distribute the located
 tables by county_code, co-located, make the small tables their triggers read reference
 tables, and keep the aggregates exact with triggers that write only co-located shards
-(migrations/sql/0018_citus_distribution.sql, docs/scaling.md). Without citus: nothing.
+(migrations/sql/0020_citus_distribution.sql, docs/scaling.md). Without citus: nothing.
 
-Revision ID: 0018
+Revision ID: 0020
 Revises: 0019
 Create Date: 2026-11-29 12:00:00
 """
@@ -17,13 +17,13 @@ from pathlib import Path
 from alembic import op
 from sqlalchemy import text
 
-revision = "0018"
+revision = "0020"
 
 down_revision = "0019"
 branch_labels = None
 depends_on = None
 
-SQL = Path(__file__).resolve().parent.parent / "sql" / "0018_citus_distribution.sql"
+SQL = Path(__file__).resolve().parent.parent / "sql" / "0020_citus_distribution.sql"
 
 
 def _distributed() -> bool:

@@ -1,6 +1,6 @@
 -- Citus: the located tables distributed by county_code, the small tables they read as
 -- reference tables, and aggregates kept exact by triggers that write only co-located
--- shards (issue 17, docs/scaling.md). Run by migration 0018 only on a database with the
+-- shards (issue 17, docs/scaling.md). Run by migration 0020 only on a database with the
 -- citus extension; a single-node database never sees any of this.
 --
 -- What Citus 13 runs: a trigger on a distributed table fires on the shard, on the worker
