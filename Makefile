@@ -44,11 +44,14 @@ test: $(STAMP)
 	@$(BIN)/riskatlas db start
 	@echo "==> running the tests"
 	@$(BIN)/pytest -q
+	@$(MAKE) --no-print-directory test-cluster
 
 # The cluster subset (tests/cluster) on a local Citus cluster: a coordinator and two
 # workers (`riskatlas cluster up`; Citus is built from ../shared/vendor/citus if missing).
+# Without the vendored source every test is skipped and says why (-rs).
 test-cluster: $(STAMP)
-	@RISKATLAS_CLUSTER_TESTS=1 $(BIN)/pytest -q tests/cluster
+	@echo "==> running the cluster tests (Citus; skipped without its source)"
+	@RISKATLAS_CLUSTER_TESTS=1 $(BIN)/pytest -q -rs tests/cluster
 
 # ruff (lint and format) over the code, mypy strict over app/ (pyproject.toml).
 lint: $(STAMP)
