@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.service import reads_only
 from app.auth.scope import RowFilters, Scope
+from app.cluster.routing import distributed_tables
 from app.errors import Forbidden, InvalidInput
 from app.geo.geodesic import SearchBox, search_box
 from app.risk.methods import LEVELS
@@ -212,12 +213,23 @@ def _candidates_sql(kind: Kind, scope_where: str, severe_only: bool) -> str:
          LIMIT :{kind.table}_candidates)"""
 
 
-def _card_sql(kind: Kind) -> str:
-    # The cards of the ranked rows of this kind, found by id (and their enterprises' names
-    # by the ids of those rows), not by a LATERAL look-up per row: on Citus (issue 17) the
-    # ranked rows are gathered and each look-up runs on every shard.
+def _card_sql(kind: Kind, *, distributed: bool) -> str:
+    """The cards of the ranked rows of one kind.
+
+    One PostgreSQL: a look-up by primary key per ranked row (`r`, LATERAL), ≈ 0.1 ms for
+    50. On Citus (issue 17) each such look-up would run on every shard, so there the rows are
+    found by their ids as a set (and their enterprises' names by those rows' ids) — on one
+    PostgreSQL that form made the whole search 4× slower (bench.nearby_bench, p50 7 → 27 ms).
+    """
+    if not distributed:
+        join = " LEFT JOIN enterprises e ON e.id = t.enterprise_id" if kind.joins_enterprise else ""
+        return f"""
+        SELECT '{kind.table}' AS kind, t.id, t.geom, {kind.name} AS name,
+               {kind.level or "NULL"} AS risk_level,
+               jsonb_strip_nulls(jsonb_build_object({_card_fields(kind)})) AS card
+          FROM {kind.table} t{join}
+         WHERE r.kind = '{kind.table}' AND t.id = r.id"""
     ranked_ids = f"SELECT r.id FROM ranked r WHERE r.kind = '{kind.table}'"
-    card = ", ".join(f"'{name}', {sql}" for name, sql in kind.card)
     join = (
         " LEFT JOIN (SELECT x.id, x.name FROM enterprises x WHERE x.id IN"
         f" (SELECT c.enterprise_id FROM {kind.table} c WHERE c.id IN ({ranked_ids})))"
@@ -228,9 +240,13 @@ def _card_sql(kind: Kind) -> str:
     return f"""
         SELECT '{kind.table}' AS kind, t.id, t.geom, {kind.name} AS name,
                {kind.level or "NULL"} AS risk_level,
-               jsonb_strip_nulls(jsonb_build_object({card})) AS card
+               jsonb_strip_nulls(jsonb_build_object({_card_fields(kind)})) AS card
           FROM {kind.table} t{join}
          WHERE t.id IN ({ranked_ids})"""
+
+
+def _card_fields(kind: Kind) -> str:
+    return ", ".join(f"'{name}', {sql}" for name, sql in kind.card)
 
 
 # What a search of no kind at all (a role that reads none with a colour) selects.
@@ -246,7 +262,10 @@ NO_CARDS = (
 
 @lru_cache(maxsize=256)
 def _statement(
-    kinds: tuple[Kind, ...], scope_wheres: tuple[str, ...], severe_only: bool = False
+    kinds: tuple[Kind, ...],
+    scope_wheres: tuple[str, ...],
+    severe_only: bool = False,
+    distributed: bool = False,
 ) -> TextClause:
     """The search of these kinds with these scope filters (built and parsed once)."""
     taken = (
@@ -256,7 +275,16 @@ def _statement(
         )
         or NO_CANDIDATES
     )
-    cards = "\n UNION ALL ".join(_card_sql(kind) for kind in kinds) or NO_CARDS
+    cards = (
+        "\n UNION ALL ".join(_card_sql(kind, distributed=distributed) for kind in kinds) or NO_CARDS
+    )
+    # Per ranked row (one PostgreSQL) or joined by kind and id (Citus): see _card_sql.
+    with_cards = f"cards AS ({cards})," if distributed else ""
+    card_source = (
+        "ranked r JOIN cards d ON d.kind = r.kind AND d.id = r.id"
+        if distributed
+        else f"ranked r CROSS JOIN LATERAL ({cards}) d"
+    )
     # bearing: to the nearest point of a zone; none when the point lies on or in it.
     # measured is materialised: each distance is computed once, not in filter and sort.
     return text(f"""
@@ -268,7 +296,7 @@ def _statement(
     ranked AS (
         SELECT * FROM measured WHERE distance_m <= :radius_m
          ORDER BY distance_m, kind, id LIMIT :limit),
-    cards AS ({cards}),
+    {with_cards}
     features AS (
         SELECT r.distance_m, r.kind, r.id, json_build_object(
                  'type', 'Feature', 'id', r.kind || '.' || r.id,
@@ -280,7 +308,7 @@ def _statement(
                          {POINT}::geography,
                          ST_ClosestPoint(r.geom, {POINT})::geography))::numeric, 1) % 360
                  ) || d.card) AS feature
-          FROM ranked r JOIN cards d ON d.kind = r.kind AND d.id = r.id)
+          FROM {card_source})
     SELECT county_at({POINT}) IS NOT NULL AS in_china,
            (SELECT json_object_agg(kind, json_build_array(n, last_degrees))
               FROM (SELECT kind, count(*) AS n, max(degrees) AS last_degrees
@@ -344,7 +372,10 @@ def find_nearby(session: Session, *, scope: Scope, search: Search) -> str:
     )
     candidates = {table: first_candidates(search.limit, search.lat) for table in kinds}
     severe_only = search.levels is not None and set(search.levels) <= set(SEVERE)
-    statement = _statement(tuple(KINDS[table] for table in kinds), tuple(scope_wheres), severe_only)
+    distributed = "enterprises" in distributed_tables(session.connection())
+    statement = _statement(
+        tuple(KINDS[table] for table in kinds), tuple(scope_wheres), severe_only, distributed
+    )
     # Misled by estimates — of a box and a county prefix it cannot see (a prepared
     # statement's generic plan), or of a colour filter (a custom plan) — the planner reads
     # whole boxes through bitmaps, thousands of rows, and sorts them, instead of walking
