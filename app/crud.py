@@ -3,7 +3,7 @@
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import shapely.geometry
@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from app.auth.scope import Scope
-from app.datetimes import UpdatedSince
+from app.datetimes import UpdatedSince, china_today
 from app.errors import Conflict, InvalidInput
 from app.geo.location import ewkt, parse_location
 from app.orm import INT4_MAX
@@ -60,8 +60,10 @@ def list_page(
     sector: str | None = None,
     region: str | None = None,
     updated_since: datetime | None = None,
+    blacklisted_on: date | None = None,
 ) -> dict[str, Any]:
-    """A page of the rows the scope reads, filtered by region, level, sector, name, time."""
+    """A page of the rows the scope reads, filtered by region, level, sector, name, time
+    and (enterprises and their rows) a blacklist listing in force on a day."""
     table = model.__tablename__
     scope.require_read(table)
     has_level = hasattr(model, "risk_level")
@@ -71,6 +73,7 @@ def list_page(
         sector=sector,
         region=region,
         updated_since=updated_since,
+        blacklisted_on=blacklisted_on,
         has_level=has_level,
     )
     statement: Select[Any] = select(model).where(filters.condition(table, has_level=has_level))
@@ -233,6 +236,9 @@ def add_crud_routes(
         sector: Annotated[str | None, Query(max_length=400)] = None,
         q: Annotated[str | None, Query(max_length=100)] = None,
         updated_since: UpdatedSince = None,
+        blacklisted: Annotated[
+            bool, Query(description="only enterprises on the blacklist today, and their rows")
+        ] = False,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Offset = 0,
     ) -> dict[str, Any]:
@@ -248,6 +254,7 @@ def add_crud_routes(
             region=region,
             level=level,
             updated_since=updated_since,
+            blacklisted_on=china_today() if blacklisted else None,
         )
 
     @router.post(path, status_code=201, name=f"create_{name}", response_model=out_schema)

@@ -341,3 +341,21 @@ def test_the_demo_lists_some_enterprises_and_lifts_a_few(
     assert made == {"blacklisted": 8}
     listed = client.get("/api/blacklist/public", headers=PUBLIC).json()
     assert len(listed) == 8
+
+
+def test_the_lists_and_registers_take_the_blacklisted_filter(client: TestClient) -> None:
+    listed = client.post("/api/enterprises", json=enterprise_payload()).json()
+    other = client.post("/api/enterprises", json=enterprise_payload()).json()
+    assert client.post("/api/blacklist", json=_listing(listed["id"])).status_code == 201
+    page = client.get("/api/enterprises?blacklisted=true&limit=1000").json()
+    ids = {item["id"] for item in page["items"]}
+    assert listed["id"] in ids and other["id"] not in ids
+    assert page["total"] == len(ids)
+    exported = client.get("/api/registers/enterprises?blacklisted=true&format=csv")
+    assert exported.status_code == 200
+    assert listed["credit_code"] in exported.text and other["credit_code"] not in exported.text
+    # Rows that belong to no enterprise cannot be filtered by one's listing.
+    zones = client.get("/api/public-zones?blacklisted=true")
+    assert zones.status_code == 422 and zones.json()["field"] == "blacklisted"
+    dangers = client.get("/api/registers/hidden_dangers?blacklisted=true")
+    assert dangers.status_code == 422 and dangers.json()["field"] == "blacklisted"

@@ -40,6 +40,9 @@ def export_register(
     kind: Annotated[Literal["self_check", "spot_check", "grid_check"] | None, Query()] = None,
     grid: Annotated[str | None, Query(max_length=40)] = None,
     parent: Annotated[str | None, Query(pattern=r"^\d{6}$", description="rankings: parent")] = None,
+    blacklisted: Annotated[
+        bool | None, Query(description="enterprises on the blacklist today, and their rows")
+    ] = None,
 ) -> Response:
     """The list with the same filters as its own endpoint, inside the caller's scope."""
     register = REGISTERS[layer]
@@ -57,6 +60,8 @@ def export_register(
         "kind": kind,
         "grid": grid,
         "parent": parent,
+        # False is no filter: only `true` narrows the list.
+        "blacklisted": blacklisted or None,
     }
     data = list(rows(session, layer=layer, scope=scope, today=china_today(), filters=filters))
     headers = [header for _, header, _ in register.columns]

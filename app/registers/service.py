@@ -72,7 +72,7 @@ PERSONS = (
     ("government_person", "政府监管责任人", None),
 )
 PLACE = (("county_code", "区县代码", None), ("grid_code", "网格编码", None))
-LOCATED_FILTERS = ("region", "level", "sector", "q", "updated_since")
+LOCATED_FILTERS = ("region", "level", "sector", "q", "updated_since", "blacklisted")
 
 REGISTERS: dict[str, Register] = {
     "enterprises": Register(
@@ -245,8 +245,16 @@ def _page(
         "hazard_sources": (HazardSource, render_hazard_source),
     }
     model, render = located[layer]
+    listed = {k: v for k, v in filters.items() if k != "blacklisted"}
     return list_page(
-        session, model, render=render, scope=scope, limit=PAGE, offset=offset, **filters
+        session,
+        model,
+        render=render,
+        scope=scope,
+        limit=PAGE,
+        offset=offset,
+        blacklisted_on=today if filters.get("blacklisted") else None,
+        **listed,
     )
 
 
