@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import psycopg
@@ -215,16 +215,15 @@ def _run_server(settings: Settings, action: str) -> None:
 
 
 @contextmanager
-def _admin(settings: Settings, database: str) -> Iterator[psycopg.Connection]:
-    """A superuser connection over the Unix socket (peer authentication)."""
+def superuser_connection(
+    socket_dir: Path, port: int, database: str
+) -> Iterator[psycopg.Connection]:
+    """A superuser connection over a cluster's Unix socket (peer authentication), waiting
+    up to 15 s for a server that is still starting."""
     for attempt in range(30):
         try:
             conn = psycopg.connect(
-                host=str(_cluster_dir(settings)),
-                port=settings.embedded_port,
-                user=SUPERUSER,
-                dbname=database,
-                autocommit=True,
+                host=str(socket_dir), port=port, user=SUPERUSER, dbname=database, autocommit=True
             )
             break
         except psycopg.OperationalError:
@@ -233,6 +232,11 @@ def _admin(settings: Settings, database: str) -> Iterator[psycopg.Connection]:
             time.sleep(0.5)
     with conn:
         yield conn
+
+
+def _admin(settings: Settings, database: str) -> AbstractContextManager[psycopg.Connection]:
+    """A superuser connection to the embedded cluster."""
+    return superuser_connection(_cluster_dir(settings), settings.embedded_port, database)
 
 
 def _ensure_roles(settings: Settings) -> None:

@@ -11,9 +11,7 @@ under <data_dir>/secrets (0700/0600).
 
 import os
 import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -29,6 +27,7 @@ from app.embedded_db import (
     EmbeddedDatabaseError,
     _as_cluster_owner,
     _cluster_owner,
+    superuser_connection,
 )
 
 CONF_FILE = "riskatlas.conf"
@@ -179,25 +178,9 @@ def stop(node: Node) -> bool:
     return True
 
 
-@contextmanager
-def admin(node: Node, database: str = "postgres") -> Iterator[psycopg.Connection]:
+def admin(node: Node, database: str = "postgres") -> AbstractContextManager[psycopg.Connection]:
     """A superuser connection over the node's Unix socket (peer authentication)."""
-    for attempt in range(30):
-        try:
-            conn = psycopg.connect(
-                host=str(node.directory),
-                port=node.port,
-                user=SUPERUSER,
-                dbname=database,
-                autocommit=True,
-            )
-            break
-        except psycopg.OperationalError:
-            if attempt == 29:
-                raise
-            time.sleep(0.5)
-    with conn:
-        yield conn
+    return superuser_connection(node.directory, node.port, database)
 
 
 def password(settings: ClusterSettings, role: str) -> str:
