@@ -36,11 +36,39 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-def server_options(settings: Settings) -> str:
-    """libpq `options` giving API connections their server-side time limits."""
-    return (
-        f"-c statement_timeout={settings.statement_timeout_ms}"
-        f" -c idle_in_transaction_session_timeout={settings.idle_in_transaction_timeout_ms}"
+# Nearest-first searches (nearby, emergency resources) are single read-only statements.
+# Their connections run in autocommit (no BEGIN and COMMIT round trips) with bitmap scans
+# off: misled by estimates — of a box, of a county prefix a generic plan cannot see, of a
+# colour filter — the planner would read whole boxes through bitmaps and sort them instead
+# of walking the GiST index in distance order and stopping after the candidates.
+SEARCH_SETTINGS = {"enable_bitmapscan": "off"}
+# Search connections kept open; bursts borrow more, up to one per request thread.
+SEARCH_POOL_SIZE = 4
+
+
+def server_options(settings: Settings, extra: dict[str, str] | None = None) -> str:
+    """libpq `options` giving API connections their server-side time limits (and `extra`
+    settings)."""
+    values = {
+        "statement_timeout": settings.statement_timeout_ms,
+        "idle_in_transaction_session_timeout": settings.idle_in_transaction_timeout_ms,
+        **(extra or {}),
+    }
+    return " ".join(f"-c {name}={value}" for name, value in values.items())
+
+
+def _create_engine(
+    url: str, settings: Settings, *, extra: dict[str, str] | None = None, **kwargs: Any
+) -> Engine:
+    return create_engine(
+        url,
+        pool_timeout=settings.db_pool_timeout_s,
+        pool_pre_ping=True,
+        connect_args={
+            "connect_timeout": settings.db_connect_timeout_s,
+            "options": server_options(settings, extra),
+        },
+        **kwargs,
     )
 
 
@@ -48,16 +76,29 @@ def server_options(settings: Settings) -> str:
 def get_engine() -> Engine:
     """Return the process-wide engine, its pool sized with the request thread pool."""
     settings = get_settings()
-    return create_engine(
+    return _create_engine(
         settings.sqlalchemy_url,
+        settings,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_timeout=settings.db_pool_timeout_s,
-        pool_pre_ping=True,
-        connect_args={
-            "connect_timeout": settings.db_connect_timeout_s,
-            "options": server_options(settings),
-        },
+    )
+
+
+def create_search_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for nearest-first searches (see SEARCH_SETTINGS); read-only work only."""
+    return _create_engine(
+        url, get_settings(), extra=SEARCH_SETTINGS, isolation_level="AUTOCOMMIT", **kwargs
+    )
+
+
+@lru_cache
+def get_search_engine() -> Engine:
+    """Return the process-wide engine of nearest-first searches."""
+    settings = get_settings()
+    return create_search_engine(
+        settings.sqlalchemy_url,
+        pool_size=SEARCH_POOL_SIZE,
+        max_overflow=max(request_threads(settings) - SEARCH_POOL_SIZE, 0),
     )
 
 
@@ -79,6 +120,12 @@ def session_factory() -> sessionmaker[Session]:
 async def get_session() -> AsyncIterator[Session]:
     """Yield a session; endpoints finish their own transaction (see `in_transaction`)."""
     async for session in session_scope(session_factory()()):
+        yield session
+
+
+async def get_search_session() -> AsyncIterator[Session]:
+    """Yield a session of the search engine: each statement commits by itself."""
+    async for session in session_scope(Session(get_search_engine())):
         yield session
 
 

@@ -10,11 +10,13 @@ from app.audit.service import tell_database_who
 from app.auth import tokens
 from app.auth.scope import PUBLIC_SCOPE, Scope
 from app.auth.service import UserCache
-from app.db import get_session, run_in_session_thread
+from app.db import get_search_session, get_session, run_in_session_thread
 from app.errors import Unauthorized
 from app.http_errors import request_id_of
 
 SessionDep = Annotated[Session, Depends(get_session)]
+# Nearest-first searches: autocommit, read-only (app.db.SEARCH_SETTINGS).
+SearchSessionDep = Annotated[Session, Depends(get_search_session)]
 
 # auto_error=False: without a token the caller is the public, not an error.
 bearer_token = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)

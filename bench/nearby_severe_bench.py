@@ -18,7 +18,9 @@ import time
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
+from app.db import SEARCH_SETTINGS, server_options
 from app.nearby import service
+from app.settings import get_settings
 from bench.nearby_bench import ADMIN, LIMIT, RADIUS_M, database_urls, query_points
 
 INDEXES = ("ix_risk_points_geom_red_orange", "ix_enterprises_geom_red_orange")
@@ -40,7 +42,11 @@ def main() -> None:
     parser.add_argument("--database-url")
     args = parser.parse_args()
     owner_url, _ = database_urls(args.database_url)
-    engine = create_engine(owner_url)
+    # Set up as the server's searches (app.db.SEARCH_SETTINGS), in transactions: the
+    # indexes are dropped in one that is rolled back.
+    engine = create_engine(
+        owner_url, connect_args={"options": server_options(get_settings(), SEARCH_SETTINGS)}
+    )
     points = query_points(engine, args.queries)
     runs: list[tuple[str, list[float]]] = []
     with Session(engine) as session:

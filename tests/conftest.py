@@ -34,7 +34,7 @@ from app import embedded_db, migrate
 from app.auth import tokens
 from app.auth.models import User
 from app.auth.passwords import hash_password
-from app.db import get_session
+from app.db import get_search_session, get_session
 from app.main import create_app
 from app.regions.loader import load_regions, read_index
 from app.settings import PROJECT_ROOT, get_settings
@@ -188,6 +188,8 @@ def client(session: Session, make_user: Callable[..., dict[str, str]]) -> Iterat
         session.flush()
 
     app.dependency_overrides[get_session] = test_session
+    # Searches see the test's uncommitted rows too (with the planner's defaults).
+    app.dependency_overrides[get_search_session] = test_session
     with TestClient(app, raise_server_exceptions=False) as client:
         client.headers.update(make_user("admin"))
         yield client

@@ -6,7 +6,7 @@ from fastapi import Query
 from fastapi.responses import JSONResponse
 
 from app.db import api_router
-from app.deps import ScopeDep, SessionDep
+from app.deps import ScopeDep, SearchSessionDep
 from app.geo.location import Crs, parse_location
 from app.nearby import service
 from app.nearby.schemas import KINDS_PATTERN, LEVELS_PATTERN, NearbyCollection
@@ -43,7 +43,7 @@ def _wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
 
 @router.get("/nearby", response_class=GeoJSONResponse, response_model=NearbyCollection)
 def nearby(
-    session: SessionDep,
+    session: SearchSessionDep,
     scope: ScopeDep,
     lon: Lon,
     lat: Lat,
@@ -73,7 +73,7 @@ def nearby(
 
 @router.get("/emergency/nearest", response_class=GeoJSONResponse, response_model=NearbyCollection)
 def nearest_emergency_resources(
-    session: SessionDep,
+    session: SearchSessionDep,
     scope: ScopeDep,
     lon: Lon,
     lat: Lat,

@@ -22,7 +22,6 @@ from typing import Any
 from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
-from app.audit.service import reads_only
 from app.auth.scope import RowFilters, Scope
 from app.cluster.routing import distributed_tables
 from app.errors import Forbidden, InvalidInput
@@ -341,9 +340,11 @@ def _short_kinds(
 
 
 def find_nearby(session: Session, *, scope: Scope, search: Search) -> str:
-    """The rows around the point, nearest first, as GeoJSON FeatureCollection text."""
-    # A search writes nothing: its transaction need not name the actor (a round trip).
-    reads_only(session)
+    """The rows around the point, nearest first, as GeoJSON FeatureCollection text.
+
+    `session` should be a search session (`app.db.get_search_session`): with bitmap scans
+    on, the planner may sort whole boxes instead of walking the indexes in distance order
+    (same answer, many times slower)."""
     kinds = searched_kinds(scope, kinds=search.kinds, levels=search.levels)
     level = ",".join(search.levels) if search.levels else None
     scope_wheres: list[str] = []
@@ -376,12 +377,6 @@ def find_nearby(session: Session, *, scope: Scope, search: Search) -> str:
     statement = _statement(
         tuple(KINDS[table] for table in kinds), tuple(scope_wheres), severe_only, distributed
     )
-    # Misled by estimates — of a box and a county prefix it cannot see (a prepared
-    # statement's generic plan), or of a colour filter (a custom plan) — the planner reads
-    # whole boxes through bitmaps, thousands of rows, and sorts them, instead of walking
-    # the GiST index in distance order and stopping after the candidates. The request's
-    # transaction does nothing else: bitmap scans are off for it.
-    session.execute(text("SET LOCAL enable_bitmapscan = off"))
     while True:
         row = session.execute(
             statement, {**params, **{f"{table}_candidates": n for table, n in candidates.items()}}
