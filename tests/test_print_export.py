@@ -10,7 +10,7 @@ import zlib
 import pytest
 from fastapi.testclient import TestClient
 
-from app.reports import cartography
+from app.reports import cartography, export_pdf
 from app.settings import Settings
 
 pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")
@@ -123,3 +123,21 @@ def test_offline_html_export_carries_imprint_and_inset_at_provincial_scale(
     county = client.get("/api/exports/regions/640104.html").text
     assert REVIEW in province and "南海诸岛" in province and "ra-inset" in province
     assert REVIEW in county and "ra-inset'" not in county and "南海诸岛" not in county
+
+
+def test_explanation_keeps_every_top_contributor_whole() -> None:
+    contributors = [
+        {"label": "一般风险（黄色）企业", "count": 2420, "unit": "家"},
+        {"label": "较大风险（橙色）企业", "count": 765, "unit": "家"},
+        {"label": "重大风险（红色）企业", "count": 203, "unit": "家"},
+    ]
+    region = {
+        "method": "composite/area@2026.11-4",
+        "regional_level": "red",
+        "index": 304.4,
+        "explain": {"contributors": contributors, "breaks": {}, "normalise_unit": "每千平方千米"},
+    }
+    lines = export_pdf._explanation_lines(region)
+    assert all(len(line) <= export_pdf.EXPLANATION_CHARS for line in lines)
+    # Wrapped over as many lines as it takes, none cut off.
+    assert "企业2420家、较大风险（橙色）企业765家、重大风险（红色）企业203家" in "".join(lines)

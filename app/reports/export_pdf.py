@@ -406,6 +406,11 @@ def region_pdf(
     return buffer.getvalue()
 
 
+# Characters per line of the explanation beside the legend (Chinese text has no spaces to
+# break at; this many fit the column at every paper size).
+EXPLANATION_CHARS = 24
+
+
 def _explanation_lines(region: dict[str, Any]) -> list[str]:
     lines = ["等级说明："]
     level = region.get("regional_level")
@@ -421,10 +426,10 @@ def _explanation_lines(region: dict[str, Any]) -> list[str]:
         if region.get("index") is not None:
             lines.append(f"本区域指数 {region['index']}")
         why = _why(region)
-        if why:
-            lines.append(why[:24])
-            if len(why) > 24:
-                lines.append(why[24:48])
+        lines.extend(
+            why[start : start + EXPLANATION_CHARS]
+            for start in range(0, len(why), EXPLANATION_CHARS)
+        )
     elif method.startswith("highest"):
         lines.append("就高原则：取区域内最高风险等级。")
     else:
