@@ -19,9 +19,10 @@ from typing import Any, ParamSpec, TypeVar
 import anyio.to_thread
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 from starlette.concurrency import run_in_threadpool
 
 from app import idempotency
@@ -60,16 +61,45 @@ def server_options(settings: Settings, extra: dict[str, str] | None = None) -> s
 def _create_engine(
     url: str, settings: Settings, *, extra: dict[str, str] | None = None, **kwargs: Any
 ) -> Engine:
-    return create_engine(
+    engine = create_engine(
         url,
         pool_timeout=settings.db_pool_timeout_s,
-        pool_pre_ping=True,
         connect_args={
             "connect_timeout": settings.db_connect_timeout_s,
             "options": server_options(settings, extra),
         },
         **kwargs,
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+# A connection back in the pool for longer than this is pinged before it is handed out.
+IDLE_BEFORE_PING_S = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping pooled connections that sat idle, not every checkout (`pool_pre_ping` costs a
+    round trip per request). A connection in steady use needs none: should the server have
+    restarted meanwhile, its first statement fails with a 503 and SQLAlchemy replaces every
+    pooled connection at once."""
+
+    @event.listens_for(engine, "checkin")
+    def _note_idle_since(_: Any, record: ConnectionPoolEntry) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, _: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_BEFORE_PING_S:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error:
+            alive = False
+        if not alive:
+            # The pool discards this connection and hands out another (or a new one).
+            raise DisconnectionError("the pooled connection is gone")
 
 
 @lru_cache
@@ -112,6 +142,7 @@ def size_thread_pool(settings: Settings) -> None:
     anyio.to_thread.current_default_thread_limiter().total_tokens = request_threads(settings)
 
 
+@lru_cache
 def session_factory() -> sessionmaker[Session]:
     """Return a session factory bound to the engine."""
     return sessionmaker(get_engine(), expire_on_commit=False)
