@@ -404,6 +404,23 @@ def test_saved_report_permalink_pdf_and_author(
     assert "测试school" in words
     assert "GB 50028" in words and "8.3.7" in words
     assert "planner-zhang" in words and "gb-2026.1" in words
+    assert "液化石油气" in words  # the kind's Chinese label beside its key
+
+
+def test_report_pdf_shows_markup_in_titles_as_typed(client: TestClient) -> None:
+    title = '选址 <font name="Nope">未闭合 <b>标签 & 符号'
+    report = client.post(
+        "/api/planning/reports",
+        json={"kind": "school", "geometry": point(YINCHUAN), "title": title},
+    ).json()
+    pdf = client.get(report["pdf"])
+    assert pdf.status_code == 200, pdf.text
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    words = subprocess.run(
+        ["pdftotext", "-", "-"], input=pdf.content, capture_output=True, check=True
+    ).stdout.decode()
+    assert '<font name="Nope">未闭合 <b>标签 & 符号' in words
 
 
 def test_published_rule_set_is_used_and_old_reports_keep_theirs(client: TestClient) -> None:

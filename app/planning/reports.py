@@ -9,6 +9,7 @@ import io
 import math
 from datetime import datetime
 from typing import Any
+from xml.sax.saxutils import escape
 
 import shapely
 from reportlab.graphics.shapes import Circle, Drawing, Line, Polygon, PolyLine, Rect, String
@@ -30,6 +31,7 @@ from app.errors import InvalidInput, NotFound
 from app.geo.geodesic import M_MIN, WGS84_A
 from app.planning import service
 from app.planning.models import PlanningReport
+from app.planning.rules import rule_set
 from app.planning.schemas import ReportIn
 
 READERS = ("admin", "official", "planner")
@@ -246,8 +248,16 @@ def _map(result: dict[str, Any], width: float, height: float) -> Drawing:
     return drawing
 
 
-def render_pdf(report: PlanningReport) -> bytes:
+def _text(value: object) -> str:
+    """Text for a reportlab Paragraph, which reads its input as markup: titles and names
+    are the users' and must show as typed."""
+    return escape(str(value))
+
+
+def render_pdf(session: Session, report: PlanningReport) -> bytes:
     """The report as a vector PDF: map, conflicts with their clauses, who, when, rules."""
+    kinds = rule_set(session, report.rule_set_version).kinds
+    kind_label = kinds.get(report.kind, {}).get("label_zh", report.kind)
     font = _font()
     body = ParagraphStyle("body", fontName=font, fontSize=9, leading=12)
     small = ParagraphStyle("small", fontName=font, fontSize=7.5, leading=9.5)
@@ -256,7 +266,7 @@ def render_pdf(report: PlanningReport) -> bytes:
     saved: datetime = report.saved_at.astimezone(CHINA_STANDARD_TIME)
     story: list[Any] = [
         Paragraph("规划选址安全核查报告 Planning setback check", title),
-        Paragraph(report.title, body),
+        Paragraph(_text(report.title), body),
         Spacer(1, 4 * mm),
     ]
     meta = [
@@ -266,7 +276,7 @@ def render_pdf(report: PlanningReport) -> bytes:
             "结论 Verdict",
             f"{VERDICT_ZH[report.verdict]} ({report.verdict})",
         ],
-        ["项目类型", report.kind, "规则版本 Rule set", report.rule_set_version],
+        ["项目类型", f"{kind_label} ({report.kind})", "规则版本 Rule set", report.rule_set_version],
         ["保存人 Saved by", report.saved_by, "保存时间", saved.strftime("%Y-%m-%d %H:%M (UTC+8)")],
         ["所在区县", report.county_code, "周边500 m人数", str(result["people_within"]["people"])],
     ]
@@ -280,12 +290,12 @@ def render_pdf(report: PlanningReport) -> bytes:
         rows.append(
             [
                 str(i),
-                Paragraph(f"{c['other_name']} ({c['other_kind']} {c['other_id']})", small),
+                Paragraph(_text(f"{c['other_name']} ({c['other_kind']} {c['other_id']})"), small),
                 CLASS_ZH.get(c["target_class"], c["target_class"]),
                 f"{c['distance_m']:.1f}",
                 f"{c['required_m']:.1f}",
                 f"{c['shortfall_m']:.1f}",
-                Paragraph(f"{c['rule']}: {c['source_clause']} [{c['confirmed']}]", small),
+                Paragraph(_text(f"{c['rule']}: {c['source_clause']} [{c['confirmed']}]"), small),
             ]
         )
     widths = [8 * mm, 42 * mm, 16 * mm, 15 * mm, 15 * mm, 15 * mm, 59 * mm]
@@ -300,14 +310,14 @@ def render_pdf(report: PlanningReport) -> bytes:
             zoning.append(
                 [
                     str(i),
-                    Paragraph(z["rule"], small),
+                    Paragraph(_text(z["rule"]), small),
                     "符合" if z["ok"] else "不符合",
-                    Paragraph(f"{detail}; {z['source_clause']}", small),
+                    Paragraph(_text(f"{detail}; {z['source_clause']}"), small),
                 ]
             )
         story.append(_table(zoning, [8 * mm, 45 * mm, 15 * mm, 102 * mm], small, header=True))
     for note in result.get("notes", []):
-        story.append(Paragraph(note, small))
+        story.append(Paragraph(_text(note), small))
     story.append(Spacer(1, 3 * mm))
     story.append(
         Paragraph(

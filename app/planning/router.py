@@ -117,7 +117,7 @@ def report_pdf(id: RowId, session: SessionDep, scope: ScopeDep) -> Response:
     """A saved report as a vector PDF."""
     report = reports.report_or_raise(session, id=id, scope=scope)
     return Response(
-        reports.render_pdf(report),
+        reports.render_pdf(session, report),
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="planning-report-{id}.pdf"'},
     )
