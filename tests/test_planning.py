@@ -317,6 +317,21 @@ BOWTIE = {
             "geometry",
         ),
         ({"kind": "school", "geometry": point((2.35, 48.85))}, "geometry"),
+        # Centred in Ningxia, reaching Korea: every vertex must lie in China.
+        (
+            {
+                "kind": "school",
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [
+                        [[106.2, 38.4], [127.3, 38.4], [127.3, 38.6], [106.2, 38.6], [106.2, 38.4]]
+                    ],
+                },
+            },
+            "geometry",
+        ),
+        # A site of 25 km × 25 km is no proposed project.
+        ({"kind": "school", "geometry": square(YINCHUAN, 12_500)}, "geometry"),
         ({"kind": "lpg_station", "geometry": point(YINCHUAN)}, "attributes.volume_m3"),
         (
             {"kind": "lpg_station", "geometry": point(YINCHUAN), "attributes": {"volume_m3": -5}},
@@ -357,6 +372,26 @@ def test_who_may_check(client: TestClient, make_user: Callable[..., dict[str, st
     )
     assert client.post(CHECK, json=body, headers=make_user("warden")).status_code == 403
     assert client.post(CHECK, json=body, headers={"Authorization": ""}).status_code == 401
+
+
+def test_a_site_outside_the_callers_region_is_refused_not_passed(
+    client: TestClient, make_user: Callable[..., dict[str, str]]
+) -> None:
+    planner = make_user("planner", region_code="640000")
+    beijing = client.post(
+        CHECK, json={"kind": "school", "geometry": point((116.4, 39.9))}, headers=planner
+    )
+    assert beijing.status_code == 422
+    assert beijing.json()["field"] == "geometry" and "110101" in beijing.json()["detail"]
+    inside = client.post(
+        CHECK, json={"kind": "school", "geometry": point(YINCHUAN)}, headers=planner
+    )
+    assert inside.status_code == 200 and inside.json()["county_code"] == "640104"
+    # An admin reads the whole country: a check anywhere in China is answered.
+    assert (
+        client.post(CHECK, json={"kind": "school", "geometry": point((116.4, 39.9))}).status_code
+        == 200
+    )
 
 
 def test_saved_report_permalink_pdf_and_author(

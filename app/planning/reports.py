@@ -21,13 +21,13 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.auth.scope import Scope, region_prefix
+from app.auth.scope import Scope
 from app.crud import atomic_write
 from app.datetimes import CHINA_STANDARD_TIME
-from app.errors import InvalidInput, NotFound
+from app.errors import NotFound
 from app.geo.geodesic import M_MIN, WGS84_A
 from app.planning import service
 from app.planning.models import PlanningReport
@@ -59,15 +59,7 @@ def save_report(session: Session, *, body: ReportIn, scope: Scope) -> PlanningRe
         rule_set_version=body.rule_set_version,
     )
     site = shapely.geometry.shape(result["geometry"])
-    county = session.execute(
-        text("SELECT county_at(region_anchor(ST_GeomFromEWKT(:g)))"),
-        {"g": f"SRID=4326;{site.wkt}"},
-    ).scalar_one()
-    if scope.region_code and not county.startswith(region_prefix(scope.region_code)):
-        raise InvalidInput(
-            f"the site lies in county {county}, outside the region of {scope.username}",
-            field="geometry",
-        )
+    county = result["county_code"]
     with atomic_write(session):
         report = PlanningReport(
             county_code=county,
@@ -115,7 +107,8 @@ def render_report(report: PlanningReport) -> dict[str, Any]:
         "note": report.note,
         "permalink": f"/plan#report={report.id}",
         "pdf": f"/api/planning/reports/{report.id}.pdf",
-        "result": report.result,
+        # Reports saved before checks named their county hold it only in their row.
+        "result": {"county_code": report.county_code, **report.result},
     }
 
 

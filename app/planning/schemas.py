@@ -48,6 +48,7 @@ class Conflict(BaseModel):
 class CheckOut(BaseModel):
     verdict: Literal["pass", "fail"]
     rule_set_version: str
+    county_code: str = Field(description="the county the site lies in (GB/T 2260)")
     kind: str
     role: Literal["target", "hazard"]
     target_class: str | None

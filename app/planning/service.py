@@ -24,7 +24,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from app.auth.scope import RowFilters, Scope
+from app.auth.scope import RowFilters, Scope, region_prefix
 from app.crud import get_or_raise
 from app.errors import InvalidInput
 from app.geo.geodesic import M_MIN, WGS84_A, search_box
@@ -137,18 +137,29 @@ ENVELOPE = "ST_MakeEnvelope(:min_lon, :min_lat, :max_lon, :max_lat, 4326)"
 class SiteFacts:
     """What one query tells about a site before the candidate searches."""
 
+    # The county the site lies in (by the one point-to-region rule).
+    county_code: str
     # Hazard sources whose own contours touch the site, however far their points lie.
     contour_hits: list[int]
     # The largest own external safety distance per target class.
     farthest_own: dict[str, float]
 
 
-def _site_facts_or_raise(session: Session, proposal: Proposal) -> SiteFacts:
-    """The site lies in China (else 422), and the own studies that may reach it."""
+# A proposed project is a plant, a station, a school: a site larger than this is a mistake
+# (a whole district drawn by accident), and would search every row around it.
+MAX_SITE_AREA_KM2 = 100
+
+
+def _site_facts_or_raise(session: Session, proposal: Proposal, scope: Scope) -> SiteFacts:
+    """The site lies wholly in China and within the caller's region, and is not absurdly
+    large (else 422 naming `geometry`); the own studies that may reach it."""
     row = session.execute(
         text(
             f"""
-            SELECT county_at(region_anchor({PROJECT})) IS NOT NULL AS in_china,
+            SELECT county_at(region_anchor({PROJECT})) AS county_code,
+                   (SELECT count(*) FROM ST_DumpPoints({PROJECT}) d
+                     WHERE county_at(d.geom) IS NULL) AS points_outside,
+                   ST_Area({PROJECT}::geography) / 1e6 AS area_km2,
                    (SELECT coalesce(array_agg(DISTINCT z.hazard_source_id), '{{}}')
                       FROM hazard_safety_zones z
                      WHERE z.kind = 'contour' AND z.geom && {PROJECT}
@@ -160,10 +171,26 @@ def _site_facts_or_raise(session: Session, proposal: Proposal) -> SiteFacts:
         ),
         {"project": proposal.ewkt},
     ).one()
-    if not row.in_china:
+    if row.county_code is None or row.points_outside:
         x, y = proposal.shape.representative_point().coords[0]
-        raise InvalidInput(f"the site ({x:.5f}, {y:.5f}) lies outside China", field="geometry")
-    return SiteFacts(list(row.hits), {k: float(v) for k, v in row.farthest.items()})
+        where = "the site" if row.county_code is None else "part of the site"
+        raise InvalidInput(f"{where} near ({x:.5f}, {y:.5f}) lies outside China", field="geometry")
+    if row.area_km2 > MAX_SITE_AREA_KM2:
+        raise InvalidInput(
+            f"the site covers {row.area_km2:,.0f} km², over the {MAX_SITE_AREA_KM2} km² a"
+            " proposed project may have",
+            field="geometry",
+        )
+    if scope.region_code and not row.county_code.startswith(region_prefix(scope.region_code)):
+        # The check sees only the caller's rows: elsewhere it would pass for want of data.
+        raise InvalidInput(
+            f"the site lies in county {row.county_code}, outside the region of"
+            f" {scope.username} ({scope.region_code}), whose data the check reads",
+            field="geometry",
+        )
+    return SiteFacts(
+        row.county_code, list(row.hits), {k: float(v) for k, v in row.farthest.items()}
+    )
 
 
 def _zone_hazard_kinds(rules: RuleSet) -> list[str]:
@@ -645,7 +672,7 @@ def check(
     scope.require_role("admin", "official", "planner")
     rules = rule_set(session, rule_set_version)
     proposal = parse_proposal(rules, kind=kind, attributes=attributes, geometry=geometry, crs=crs)
-    facts = _site_facts_or_raise(session, proposal)
+    facts = _site_facts_or_raise(session, proposal, scope)
     zones = _zones_near(
         session,
         rules,
@@ -663,6 +690,7 @@ def check(
     return {
         "verdict": "fail" if conflicts or not all(z["ok"] for z in zoning) else "pass",
         "rule_set_version": rules.version,
+        "county_code": facts.county_code,
         "kind": proposal.kind,
         "role": proposal.role,
         "target_class": proposal.target_class,
