@@ -102,3 +102,41 @@ def test_overdue_major_dangers_weigh_twice(session: Session) -> None:
     counts = {"dangers.open_major": 2}
     base = regional_index.raw_score(counts)
     assert regional_index.raw_score({**counts, "dangers.overdue_major": 1}) == base * 1.5
+
+
+def test_overdue_major_dangers_are_counted_as_the_danger_list_counts_them(
+    client: TestClient, session: Session
+) -> None:
+    # Over their deadline: assessed (a deadline runs) — overdue; accepted and reported (no
+    # deadline runs then) — not; rectifying within its deadline but past its supervision
+    # deadline — overdue; a general danger — not major.
+    rows = [
+        ("assessed", "major", "2025-01-01", None),
+        ("accepted", "major", "2025-01-01", None),
+        ("reported", "major", "2025-01-01", None),
+        ("rectifying", "major", "2099-01-01", "2025-01-01"),
+        ("assessed", "general", "2025-01-01", None),
+    ]
+    for status, grade, deadline, supervision_deadline in rows:
+        session.execute(
+            text("""
+            INSERT INTO hidden_dangers (title, grade, status, deadline, supervision_deadline,
+                                        geom)
+            VALUES ('隐患', :grade, :status, :deadline, :supervision_deadline,
+                    ST_SetSRID(ST_MakePoint(106.38, 39.01), 4326))
+        """),
+            {
+                "status": status,
+                "grade": grade,
+                "deadline": deadline,
+                "supervision_deadline": supervision_deadline,
+            },
+        )
+    listed = client.get(
+        "/api/hidden-dangers", params={"region": DAWUKOU, "grade": "major", "overdue": "true"}
+    ).json()["total"]
+    assert listed == 2
+    assert regional_index.overdue_major_counts(session, [DAWUKOU, "640200"]) == {
+        DAWUKOU: 2,
+        "640200": 2,
+    }

@@ -109,6 +109,11 @@ def grades() -> dict[str, Grade]:
     }
 
 
+def deadline_running() -> list[str]:
+    """The statuses in which a danger's deadlines run (it may be overdue)."""
+    return [status.status for status in statuses().values() if status.deadline_runs]
+
+
 @cache
 def statuses() -> dict[str, Status]:
     """Statuses by name."""

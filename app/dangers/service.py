@@ -71,9 +71,8 @@ def is_overdue(danger: HiddenDanger, today: date) -> bool:
 
 def overdue_condition(today: date) -> ColumnElement[bool]:
     """`is_overdue` as SQL."""
-    running = [s.status for s in rules.statuses().values() if s.deadline_runs]
     return and_(
-        HiddenDanger.status.in_(running),
+        HiddenDanger.status.in_(rules.deadline_running()),
         or_(HiddenDanger.deadline < today, HiddenDanger.supervision_deadline < today),
     )
 

@@ -299,17 +299,16 @@ def take_snapshot(session: Session, *, day: date) -> int:
     if not isinstance(result, CursorResult):  # what a statement run on a connection gives
         raise TypeError(f"expected a CursorResult, got {type(result).__name__}")
     overdue = session.execute(
-        text("""
+        text(f"""
         WITH d AS MATERIALIZED (  -- on Citus: gathered first, the lineage then looked up once
-            SELECT county_code FROM hidden_dangers
-             WHERE status <> 'closed' AND grade = 'major' AND deadline < :day)
+            SELECT county_code FROM hidden_dangers WHERE {regional_index.OVERDUE_MAJOR_SQL})
         INSERT INTO region_count_snapshots (day, region_code, measure, value)
         SELECT :day, code, 'dangers.overdue_major', n FROM (
             SELECT l.code, count(*) AS n FROM d
              CROSS JOIN LATERAL region_lineage(d.county_code) AS l(code)
              GROUP BY l.code) x
     """),
-        {"day": day},
+        regional_index.overdue_params(day),
     )
     return result.rowcount + (overdue.rowcount if isinstance(overdue, CursorResult) else 0)
 

@@ -12,13 +12,15 @@ geodata/risk/regional_index.json with their rationale.
 import json
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any, TypedDict, cast
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.dangers import rules as danger_rules
+from app.datetimes import china_today
 from app.risk.methods import ruleset_version
 from app.settings import GEODATA_DIR
 
@@ -213,22 +215,33 @@ def load_breaks(session: Session, *, unit_level: str, normalise: str) -> Breaks 
     return Breaks(unit_level, normalise, values, row.units, row.computed_at)
 
 
+# Major dangers overdue on :day — `app.dangers.service.overdue_condition` as SQL text: a
+# deadline (rectification or supervision) passed while one runs (:running statuses).
+OVERDUE_MAJOR_SQL = """grade = 'major' AND status = ANY(CAST(:running AS text[]))
+               AND (deadline < :day OR supervision_deadline < :day)"""
+
+
+def overdue_params(day: date) -> dict[str, Any]:
+    """The parameters of OVERDUE_MAJOR_SQL."""
+    return {"running": danger_rules.deadline_running(), "day": day}
+
+
 def overdue_major_counts(session: Session, codes: list[str]) -> dict[str, int]:
-    """Open major hidden dangers past their rectification deadline, per region or grid cell
-    (a count that changes with the date, so it is not kept by the count triggers)."""
+    """Major hidden dangers overdue today in China, as the hidden-danger list counts them,
+    per region or grid cell (a count that changes with the date, so it is not kept by the
+    count triggers)."""
     if not codes:
         return {}
     rows = session.execute(
-        text("""
+        text(f"""
         WITH d AS (
-            SELECT county_code, grid_code FROM hidden_dangers
-             WHERE status <> 'closed' AND grade = 'major' AND deadline < current_date)
+            SELECT county_code, grid_code FROM hidden_dangers WHERE {OVERDUE_MAJOR_SQL})
         SELECT code, count(*) FROM (
             SELECT l.code FROM d CROSS JOIN LATERAL region_lineage(d.county_code) AS l(code)
             UNION ALL SELECT grid_code FROM d WHERE grid_code IS NOT NULL) x
          WHERE code = ANY(:codes) GROUP BY code
     """),
-        {"codes": codes},
+        {"codes": codes, **overdue_params(china_today())},
     ).all()
     return {code: int(n) for code, n in rows}
 
