@@ -27,9 +27,19 @@ def test_an_enterprise_going_red_is_a_change_up(client: TestClient, session: Ses
     item = body["enterprises"]["items"][0]
     assert item["id"] == enterprise["id"] and item["to_level"] == "red"
     assert item["from_level"] in (None, "blue") and item["direction"] == "up"
-    # 兴庆区 went from nothing (no level) to red between the snapshots.
-    assert {r["code"]: r["direction"] for r in body["regions"]["items"]}.get("640104") == "up"
     assert body["method"].startswith("composite/")
+    # By the highest colour 兴庆区 went from nothing (no level) to red between the snapshots
+    # (the composite index does not class the only county with data).
+    highest = client.get(
+        "/api/risk/compare",
+        params={
+            "region": "640100",
+            "from": "2026-11-01",
+            "to": today.isoformat(),
+            "method": "highest",
+        },
+    ).json()
+    assert {r["code"]: r["direction"] for r in highest["regions"]["items"]}.get("640104") == "up"
     # The public sees the counts, not the enterprises.
     public = client.get(
         "/api/risk/compare",

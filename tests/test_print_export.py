@@ -132,7 +132,7 @@ def test_explanation_keeps_every_top_contributor_whole() -> None:
         {"label": "重大风险（红色）企业", "count": 203, "unit": "家"},
     ]
     region = {
-        "method": "composite/area@2026.11-4",
+        "method": "composite/area@2026.11-5",
         "regional_level": "red",
         "index": 304.4,
         "explain": {"contributors": contributors, "breaks": {}, "normalise_unit": "每千平方千米"},

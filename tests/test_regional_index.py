@@ -140,3 +140,12 @@ def test_overdue_major_dangers_are_counted_as_the_danger_list_counts_them(
         DAWUKOU: 2,
         "640200": 2,
     }
+
+
+def test_too_few_units_are_not_classed(client: TestClient, session: Session) -> None:
+    _enterprises(session, DAWUKOU, {"red": 2, "blue": 3})
+    body = client.get(f"/api/risk/regions/{DAWUKOU}").json()
+    # One county with data in the country: "the top 10 %" would say nothing.
+    assert body["index"] > 0 and body["regional_level"] is None
+    assert "不分级" in body["explain"]["meaning"]
+    assert body["explain"]["breaks"]["units"] == 1

@@ -241,7 +241,7 @@ def test_the_hazard_source_rule_is_derived() -> None:
 
 
 def test_ruleset_version() -> None:
-    assert ruleset_version() == "2026.11-4"
+    assert ruleset_version() == "2026.11-5"
 
 
 RULESET_FILES = GEODATA_DIR / "risk" / "RULESET_FILES"

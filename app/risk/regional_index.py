@@ -49,6 +49,8 @@ class Normalise(TypedDict):
 class BreakRule(TypedDict):
     method: str
     lower_quantiles: dict[str, float]
+    min_units: int
+    min_units_why: str
     over: str
 
 
@@ -109,8 +111,9 @@ def score(counts: dict[str, int], *, area_km2: float, normalise: str) -> float:
 
 
 def classify(value: float, breaks: Breaks | None) -> str | None:
-    """The class of a normalised score; None when it is zero (nothing registered)."""
-    if value <= 0 or breaks is None:
+    """The class of a normalised score; None when it is zero (nothing registered) or when
+    too few units of its level have a score for classes to mean anything."""
+    if value <= 0 or breaks is None or breaks.units < config()["breaks"]["min_units"]:
         return None
     for level in reversed(CLASSES):
         if value >= breaks.values[level]:
@@ -278,6 +281,9 @@ def explain(
             "本单元无登记的企业、风险点、危险源或隐患，不分级。"
             if raw == 0
             else "全国只有一个单元，不与同级比较，不分级。"
+            if breaks is None
+            else f"全国同级有登记数据的单元仅{breaks.units}个，"
+            f"少于{config()['breaks']['min_units']}个，排名无意义，不分级。"
         ),
         "raw_score": round(raw, 2),
         "denominator": round(denominator(counts, area_km2=area_km2, normalise=normalise), 3),
