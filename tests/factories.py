@@ -1,8 +1,11 @@
 """Small builders for API payloads used across tests."""
 
+import io
 import itertools
 import random
 from typing import Any
+
+from PIL import Image
 
 from app.sites.credit_code import make_credit_code
 
@@ -64,3 +67,11 @@ def square_around(lon: float, lat: float, half_deg: float) -> dict:
 DAWUKOU = (106.3800, 39.0200)
 DONGLI = (117.3100, 39.0900)
 XIQING = (117.0100, 39.1400)
+
+
+def png(colour: str = "#c0392b", size: tuple[int, int] = (8, 8)) -> bytes:
+    """A whole PNG of one colour (photos are checked by their structure, not only by their
+    first bytes)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -17,7 +17,7 @@ from app.dangers.models import DANGER_STATUSES, HiddenDanger
 from app.datetimes import china_today
 from app.settings import GEODATA_DIR, get_settings
 from tests.conftest import PUBLIC
-from tests.factories import DONGLI, enterprise_payload
+from tests.factories import DONGLI, enterprise_payload, png
 
 TODAY = china_today()
 LATER = (TODAY + timedelta(days=30)).isoformat()
@@ -36,7 +36,7 @@ FIVE = {
     "deadline": "7天",
     "contingency_plan": "设警戒区",
 }
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = png()
 ADMIN = Scope(role="admin", username="clock", write_prefix="")
 
 
@@ -471,3 +471,34 @@ def test_an_open_major_danger_raises_its_enterprise(world: World) -> None:
     assert level() is None
     world.report(grade="major")
     assert level() is not None
+
+
+def test_places_deadlines_and_photos_that_cannot_be_right_are_refused(
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.setattr(get_settings(), "data_dir", tmp_path)
+    danger = world.report()
+    danger = world.step(danger, "official", "register")
+    danger = world.step(danger, "official", "assess", grade="general")
+    # A step taken off the coast of Africa: a typo, not a place in China.
+    assert (
+        world.step(
+            danger, "enterprise", "fix_now", expect=422, lon=2, lat=38, evidence={"text": "已整改"}
+        )["field"]
+        == "lon,lat"
+    )
+    # A deadline that never comes keeps a danger from ever being overdue.
+    far = world.step(danger, "enterprise", "schedule", expect=422, plan=FIVE, deadline="9999-12-31")
+    assert far["field"] == "deadline"
+    url = f"/api/hidden-dangers/{danger['id']}/evidence"
+    owner = world.users["enterprise"]
+    # PNG's first bytes on a file cut after 30 bytes are not a photo.
+    cut = world.client.post(url, headers=owner, files={"file": ("c.png", PNG[:30], "image/png")})
+    assert cut.status_code == 422 and cut.json()["field"] == "file"
+    danger = world.step(danger, "enterprise", "fix_now", evidence={"text": "已整改"})
+    danger = world.step(danger, "official", "accept")
+    danger = world.step(danger, "official", "close")
+    # A closed record is final: no photo is added to it.
+    late = world.client.post(url, headers=owner, files={"file": ("p.png", PNG, "image/png")})
+    assert late.status_code == 409 and late.json()["field"] == "status"
+    assert not list((tmp_path / "evidence").glob("*"))

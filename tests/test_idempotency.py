@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from app.idempotency import purge_expired, request_hash
 from tests.conftest import live_token
-from tests.factories import XINGQING, enterprise_payload
+from tests.factories import XINGQING, enterprise_payload, png
 
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(32)
+PNG = png()
 
 
 def _count(session: Session, sql: str, **params: object) -> int:

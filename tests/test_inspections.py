@@ -151,6 +151,11 @@ def test_a_bad_finding_writes_nothing(site: Site, session: Session) -> None:
         text("SELECT (SELECT count(*) FROM inspections), (SELECT count(*) FROM hidden_dangers)")
     ).one()
     assert after == before
+    # Where it was made: a place in China, not a typo off the coast of Africa.
+    assert (
+        site.inspect("admin", site.red, "spot_check", expect=422, lon=2, lat=38)["field"]
+        == "lon,lat"
+    )
     future = (datetime.now(CHINA_STANDARD_TIME) + timedelta(days=2)).isoformat()
     assert (
         site.inspect("admin", site.red, "spot_check", expect=422, inspected_at=future)["field"]

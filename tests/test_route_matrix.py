@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.leads import service as leads_service
 from app.main import create_app
 from tests.conftest import PUBLIC, TEST_PASSWORD
-from tests.factories import XINGQING, enterprise_payload, lec_point, square_around
+from tests.factories import XINGQING, enterprise_payload, lec_point, png, square_around
 
 ROLES = ("public", "admin", "official", "planner", "warden", "enterprise")
 OK = "2xx"
@@ -151,7 +151,7 @@ def _sign_in_admin(c: Context) -> tuple[str, dict[str, Any]]:
     return "/api/auth/token", {"data": {"username": "matrix-admin", "password": TEST_PASSWORD}}
 
 
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(32)
+PNG = png()
 DANGER_READERS = _expect(OK, public=404, planner=404)  # an in-scope hidden danger
 OFFICIALS = _expect(403, public=401, admin=OK, official=OK)
 DANGER_LISTS = _expect(OK, public=401, planner=403)  # hidden dangers, inspections

@@ -1,10 +1,12 @@
 """Photos as evidence: checked by their bytes, stored once under their SHA-256."""
 
 import hashlib
+import io
 import os
 import tempfile
 from pathlib import Path
 
+from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,12 +30,21 @@ def sniff_photo(data: bytes) -> str | None:
     The client's Content-Type and file name are not trusted: they are whatever it says.
     """
     if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
+        claimed = "image/jpeg"
+    elif data.startswith(b"\x89PNG\r\n\x1a\n"):
+        claimed = "image/png"
+    elif data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        claimed = "image/webp"
+    else:
+        return None
+    # The right first bytes on a cut-off or damaged file are not a photo: Pillow reads the
+    # structure (chunks and their checksums) without decoding the pixels.
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None
+    return claimed
 
 
 def store_photo(
@@ -49,7 +60,9 @@ def store_photo(
     content_type = sniff_photo(data)
     if content_type is None:
         raise InvalidInput(
-            "the file is not a JPEG, PNG or WebP image", field="file", allowed=list(PHOTO_TYPES)
+            "the file is not a whole JPEG, PNG or WebP image",
+            field="file",
+            allowed=list(PHOTO_TYPES),
         )
     digest = hashlib.sha256(data).hexdigest()
     directory = evidence_dir()

@@ -149,6 +149,7 @@ def upload_evidence(
     danger = service.danger_or_raise(session, id=id, scope=scope)
     scope.require_write(service.TABLE)
     check_written(session, scope, danger)
+    service.require_open(danger)
     data = file.file.read(evidence.MAX_PHOTO_BYTES + 1)
     row = evidence.store_photo(
         session, danger=danger, data=data, filename=file.filename, scope=scope

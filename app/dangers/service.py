@@ -26,6 +26,7 @@ from app.dangers.models import DangerEvent, EvidenceFile, HiddenDanger
 from app.dangers.schemas import DangerIn, TransitionIn
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.geo.location import ewkt, parse_location
+from app.regions.service import require_in_china
 from app.risk import grading
 from app.risk.models import RiskPoint
 from app.sites.service import enterprise_or_raise
@@ -59,6 +60,11 @@ FIELDS = (
 # hidden dangers, inspections and reports have always taken it.
 
 
+# The farthest deadline a step may set (a product bound, not a rule of the seeds: their
+# time limits are months; a deadline years away would keep a danger from ever being overdue).
+MAX_DEADLINE_AHEAD = timedelta(days=730)
+
+
 # Reading
 
 
@@ -75,6 +81,15 @@ def overdue_condition(today: date) -> ColumnElement[bool]:
         HiddenDanger.status.in_(rules.deadline_running()),
         or_(HiddenDanger.deadline < today, HiddenDanger.supervision_deadline < today),
     )
+
+
+def require_open(danger: HiddenDanger) -> None:
+    """409 for a closed (销号) danger: its record is final, no photo is added to it."""
+    if not rules.statuses()[danger.status].open:
+        raise Conflict(
+            f"hidden danger {danger.id} is {danger.status}: its record takes no new evidence",
+            field="status",
+        )
 
 
 def next_actions(danger: HiddenDanger, scope: Scope) -> list[str]:
@@ -341,6 +356,8 @@ def transition(
         if body.lon is not None and body.lat is not None
         else None
     )
+    if geom is not None:
+        require_in_china(session, geom)
     from_status = danger.status
     with atomic_write(session):
         _apply(danger, step, body)
@@ -387,6 +404,12 @@ def _check_requirements(
             raise InvalidInput(f"{step.action} needs a deadline", field="deadline")
         if body.deadline < today:
             raise InvalidInput(f"the deadline {body.deadline} is in the past", field="deadline")
+        if body.deadline > today + MAX_DEADLINE_AHEAD:
+            raise InvalidInput(
+                f"the deadline {body.deadline} lies over {MAX_DEADLINE_AHEAD.days} days ahead:"
+                " a danger whose deadline never comes is never overdue",
+                field="deadline",
+            )
     if "supervision_level" in needs:
         _check_supervision_level(danger, body.supervision_level)
     if "note" in needs and not (body.note and body.note.strip()):

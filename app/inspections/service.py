@@ -22,6 +22,7 @@ from app.geo.location import ewkt, parse_location
 from app.inspections.frequencies import frequencies
 from app.inspections.models import Inspection
 from app.inspections.schemas import InspectionIn
+from app.regions.service import require_in_china
 from app.sites.models import Enterprise
 from app.sites.service import enterprise_or_raise
 
@@ -101,11 +102,11 @@ def create_inspection(
         raise InvalidInput(
             f"inspections before {EARLIEST.date()} are not recorded", field="inspected_at"
         )
-    geom = (
-        ewkt(parse_location(lon=body.lon, lat=body.lat, geometry=None, crs=body.crs))
-        if body.lon is not None and body.lat is not None
-        else enterprise.geom
-    )
+    geom: object = enterprise.geom
+    if body.lon is not None and body.lat is not None:
+        point = ewkt(parse_location(lon=body.lon, lat=body.lat, geometry=None, crs=body.crs))
+        require_in_china(session, point)
+        geom = point
     with atomic_write(session):
         row = Inspection(
             county_code=enterprise.county_code,

@@ -5,7 +5,7 @@ import json
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from app.errors import NotFound
+from app.errors import InvalidInput, NotFound
 from app.regions.models import GridCell, Region
 from app.regions.schemas import Feature, Location, RegionOut, RegionRef
 
@@ -43,6 +43,13 @@ _LOCATE_SQL = text("""
            LATERAL county_at(p.point) AS leaf_code
      WHERE leaf_code IS NOT NULL
 """)
+
+
+def require_in_china(session: Session, point_ewkt: str, *, field: str = "lon,lat") -> None:
+    """422 naming `field` when no county contains the point (the one point-to-region rule):
+    where a step was taken or an inspection made is a place in China, or a typo."""
+    if session.scalar(text("SELECT county_at(ST_GeomFromEWKT(:g))"), {"g": point_ewkt}) is None:
+        raise InvalidInput(f"the location {point_ewkt[10:]} lies outside China", field=field)
 
 
 def locate(session: Session, *, lon: float, lat: float) -> Location:
