@@ -274,17 +274,21 @@ def danger_statistics(
 # Red/orange risk bulletin (预警)
 
 
+# Enterprises that became red or orange, from their level history (0014): every change
+# of risk_level, whatever made it (a grading through the API, a rebuild after a new rule
+# set). Not the audit log, which has no rows for jobs without an actor, nor, on the
+# cluster, for located tables (docs/scaling.md §1.5).
 _RISING_SQL = """
     SELECT DISTINCT ON (e.id) e.id, e.name, e.credit_code, e.county_code, e.risk_level,
-           a.before->>'risk_level' AS previous, a.at
-      FROM audit_log a JOIN enterprises e ON e.id = CAST(a.row_id AS int)
-     WHERE a.table_name = 'enterprises' AND a.at >= :start AND a.at < :end
-       AND a.after->>'risk_level' IN ('red', 'orange')
-       AND (a.before IS NULL
-            OR coalesce(array_position(CAST(:ranks AS text[]), a.before->>'risk_level'), 0)
-               < array_position(CAST(:ranks AS text[]), a.after->>'risk_level'))
+           c.old_level AS previous, c.changed_at AS at
+      FROM enterprise_level_changes c
+      JOIN enterprises e ON e.id = c.enterprise_id{enterprise_shard}
+     WHERE c.changed_at >= :start AND c.changed_at < :end
+       AND c.new_level IN ('red', 'orange')
+       AND coalesce(array_position(CAST(:ranks AS text[]), c.old_level), 0)
+           < array_position(CAST(:ranks AS text[]), c.new_level)
        AND e.county_code LIKE :prefix AND e.risk_level IN ('red', 'orange')
-     ORDER BY e.id, a.at DESC
+     ORDER BY e.id, c.changed_at DESC, c.id DESC
 """
 _OVERDUE_MAJOR_SQL = """
     SELECT d.id, d.title, d.county_code, d.deadline, d.supervision_level, e.name AS enterprise
@@ -306,6 +310,10 @@ def risk_bulletin(
     enterprises that became red or orange during the month, and overdue major dangers."""
     code, name, prefix = _prefix(session, scope, region)
     period = month_period(month)
+
+    def same_shard(a: str, b: str) -> str:
+        return routing.same_shard(session.connection(), (a, b))
+
     regions = aggregation.summarise_children(session, parent=code)
     previous = _previous_levels(session, [r["code"] for r in regions], before=period.first_day)
     flagged = []
@@ -340,15 +348,16 @@ def risk_bulletin(
     }
     rising = [
         {**r, "at": r["at"].isoformat()}
-        for r in session.execute(text(_RISING_SQL), params).mappings()
+        for r in session.execute(
+            text(_RISING_SQL.format(enterprise_shard=same_shard("e", "c"))), params
+        ).mappings()
     ]
     overdue = [
         {**r, "deadline": r["deadline"].isoformat()}
         for r in session.execute(
             text(
                 _OVERDUE_MAJOR_SQL.format(
-                    enterprise_shard=routing.same_shard(session.connection(), ("e", "d")),
-                    event_shard=routing.same_shard(session.connection(), ("h", "d")),
+                    enterprise_shard=same_shard("e", "d"), event_shard=same_shard("h", "d")
                 )
             ),
             params,

@@ -22,6 +22,61 @@ SELECT create_distributed_table('inspections', 'county_code', colocate_with => '
 SELECT create_distributed_table('hidden_danger_events', 'county_code', colocate_with => 'enterprises');
 SELECT create_distributed_table('evidence_files', 'county_code', colocate_with => 'enterprises');
 
+-- move_to_county (0020) takes the history along: an enterprise's inspections, and the
+-- photos of its hidden dangers (or of the danger moved), move to the new county. A
+-- danger's steps are append-only (0009: a DELETE is refused, on the shard too): they are
+-- copied to the new county, ids and all, and the old county keeps the record as written;
+-- readers find a danger's steps in the danger's county (app/dangers/service.py).
+CREATE OR REPLACE FUNCTION move_to_county(tbl regclass, row_id integer, new_county char(6),
+                                          new_geom geometry)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    moved text[] := CASE WHEN tbl = 'enterprises'::regclass
+                         THEN ARRAY['enterprises', 'hazard_sources', 'risk_points', 'hidden_dangers']
+                         ELSE ARRAY[tbl::text] END;
+    name text;
+    old_county char(6);
+    dangers integer[] := '{}';
+    history text[] := ARRAY['inspections', 'evidence_files', 'hidden_danger_events'];
+BEGIN
+    EXECUTE format('SELECT county_code FROM %s WHERE id = $1', tbl) INTO old_county USING row_id;
+    IF tbl = 'enterprises'::regclass THEN
+        SELECT coalesce(array_agg(d.id), '{}') INTO dangers FROM hidden_dangers d
+         WHERE d.county_code = old_county AND d.enterprise_id = row_id;
+    ELSIF tbl = 'hidden_dangers'::regclass THEN
+        dangers := ARRAY[row_id];
+    END IF;
+    CREATE TEMP TABLE moving_inspections ON COMMIT DROP AS
+        SELECT * FROM inspections
+         WHERE county_code = old_county AND enterprise_id = row_id
+           AND tbl = 'enterprises'::regclass;
+    CREATE TEMP TABLE moving_evidence_files ON COMMIT DROP AS
+        SELECT * FROM evidence_files WHERE county_code = old_county AND danger_id = ANY(dangers);
+    CREATE TEMP TABLE moving_hidden_danger_events ON COMMIT DROP AS
+        SELECT * FROM hidden_danger_events
+         WHERE county_code = old_county AND danger_id = ANY(dangers);
+    DELETE FROM inspections WHERE county_code = old_county AND enterprise_id = row_id
+       AND tbl = 'enterprises'::regclass;
+    DELETE FROM evidence_files WHERE county_code = old_county AND danger_id = ANY(dangers);
+
+    FOREACH name IN ARRAY moved LOOP
+        EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS SELECT * FROM %I WHERE %I = $1',
+                       'moving_' || name, name,
+                       CASE WHEN name = tbl::text THEN 'id' ELSE 'enterprise_id' END)
+          USING row_id;
+        IF name = tbl::text THEN  -- the row itself lands where it now lies
+            EXECUTE format('UPDATE %I SET geom = $1', 'moving_' || name) USING new_geom;
+        END IF;
+    END LOOP;
+    -- The enterprise's rows go with it (ON DELETE CASCADE).
+    EXECUTE format('DELETE FROM %s WHERE id = $1', tbl) USING row_id;
+    FOREACH name IN ARRAY moved || history LOOP
+        EXECUTE format('UPDATE %I SET county_code = $1', 'moving_' || name) USING new_county;
+        EXECUTE format('INSERT INTO %I SELECT * FROM %I', name, 'moving_' || name);
+        EXECUTE format('DROP TABLE %I', 'moving_' || name);
+    END LOOP;
+END $$;
+
 RESET citus.multi_shard_modify_mode;
 RESET citus.create_object_propagation;
 RESET citus.enable_unsafe_triggers;

@@ -5,6 +5,7 @@ Each reads the committed demo on the cluster and on the single-node twin
 """
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -40,4 +41,14 @@ def test_answers_alike(cluster_reader: TestClient, single_reader: TestClient, pa
     assert single.status_code == 200, single.text
     cluster = cluster_reader.get(path)
     assert cluster.status_code == 200, cluster.text
-    assert cluster.json() == single.json(), path
+    assert _unstamped(cluster.json()) == _unstamped(single.json()), path
+
+
+def _unstamped(value: Any) -> Any:
+    """An answer without `at`: the moment of a write, such as the grading when the demo was
+    loaded, which differs between the two databases' loads."""
+    if isinstance(value, dict):
+        return {k: _unstamped(v) for k, v in value.items() if k != "at"}
+    if isinstance(value, list):
+        return [_unstamped(v) for v in value]
+    return value
