@@ -17,7 +17,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
+from app.auth.models import User
+from app.auth.passwords import hash_password
 from app.datetimes import china_today
 from app.settings import get_settings
 from tests.cluster.conftest import Twin
@@ -33,6 +36,7 @@ SEQUENCES = (
     "evidence_files",
     "assessments",
     "enterprise_level_changes",
+    "spot_check_draws",
 )
 FIRST_ID = 500_000
 
@@ -241,3 +245,25 @@ def test_a_move_takes_the_history_along(client: TestClient, make_user: Any) -> N
     year = china_today().year
     table = client.get(f"/api/reports/danger-statistics?year={year}&region=640181").json()
     assert table["total"]["found"] >= 1 and table["total"]["fixed"] >= 1
+
+
+def test_a_spot_check_draw_alike(both: Both, twin: Twin) -> None:
+    """Targets, inspectors and conflicts (the last inspector, from the distributed
+    inspections) drawn alike from the same seed."""
+    for engine in (twin.cluster_owner, twin.single_owner):
+        with Session(engine) as session, session.begin():
+            session.add(
+                User(
+                    id=900_001,
+                    username="spot-official",
+                    role="official",
+                    region_code="640181",
+                    password_hash=hash_password("spot-official-password"),
+                )
+            )
+    both.send(
+        "POST",
+        "/api/spot-checks/draws",
+        expect=201,
+        json={"region": "640181", "period": f"{china_today():%Y-%m}", "seed": "twin"},
+    )
