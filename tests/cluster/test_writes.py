@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
@@ -267,3 +268,17 @@ def test_a_spot_check_draw_alike(both: Both, twin: Twin) -> None:
         expect=201,
         json={"region": "640181", "period": f"{china_today():%Y-%m}", "seed": "twin"},
     )
+
+
+def test_the_history_stays_append_only_on_the_shards(twin: Twin) -> None:
+    """0021 distributed the history with its triggers (the TRUNCATE one re-enabled): even
+    the owner cannot rewrite it."""
+    for statement in (
+        "DELETE FROM hidden_danger_events WHERE county_code = '640181'",
+        "UPDATE hidden_danger_events SET note = 'x' WHERE county_code = '640181'",
+        "TRUNCATE hidden_danger_events",
+    ):
+        with twin.cluster_owner.connect() as connection:
+            with pytest.raises(DBAPIError, match="append-only"):
+                connection.execute(text(statement))
+            connection.rollback()
