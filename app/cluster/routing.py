@@ -47,6 +47,26 @@ def distributed_tables(connection: Connection) -> frozenset[str]:
     return known
 
 
+def colocated(connection: Connection) -> bool:
+    """True where an enterprise and everything of it share one county and shard.
+
+    On the cluster an enterprise, its hazard sources, risk points and hidden dangers, their
+    history and its inspections are stored in one county (docs/scaling.md §1.2), so adding
+    `a.county_code = b.county_code` to a join on their ids changes no answer and lets Citus
+    run the join shard by shard (a join, outer join or correlated subquery on the ids alone
+    is refused or repartitioned). On one PostgreSQL a child keeps the county of its own
+    point: there statements stay as they were (and their plans with them).
+    """
+    return "enterprises" in distributed_tables(connection)
+
+
+def same_shard(connection: Connection, *pairs: tuple[str, str]) -> str:
+    """`AND a.county_code = b.county_code` for each pair of aliases where `colocated`."""
+    if not colocated(connection):
+        return ""
+    return "".join(f" AND {a}.county_code = {b}.county_code" for a, b in pairs)
+
+
 def _located(table: Any, connection: Connection) -> bool:
     return (
         isinstance(table, Table)

@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.auth.scope import Scope
+from app.cluster import routing
 from app.crud import (
     atomic_write,
     body_fields,
@@ -174,11 +175,14 @@ def render_event(event: DangerEvent) -> dict[str, Any]:
 
 def history(session: Session, *, danger: HiddenDanger) -> list[dict[str, Any]]:
     """Every recorded step of a danger, oldest first, with where it was taken."""
-    rows = session.execute(
-        select(DangerEvent, func.ST_X(DangerEvent.geom), func.ST_Y(DangerEvent.geom))
-        .where(DangerEvent.danger_id == danger.id)
-        .order_by(DangerEvent.id)
-    ).all()
+    steps = select(DangerEvent, func.ST_X(DangerEvent.geom), func.ST_Y(DangerEvent.geom)).where(
+        DangerEvent.danger_id == danger.id
+    )
+    if routing.colocated(session.connection()):
+        # On the cluster a danger's steps are kept in its county (copied there when it
+        # moves, the old county keeping its record: migrations/sql/0021_*.sql).
+        steps = steps.where(DangerEvent.county_code == danger.county_code)
+    rows = session.execute(steps.order_by(DangerEvent.id)).all()
     return [
         {**render_event(event), "location": {"lon": lon, "lat": lat}} for event, lon, lat in rows
     ]
@@ -323,7 +327,11 @@ def transition(
     """Take one lifecycle step: 409 naming the legal actions when it is not one of them,
     403 for a role not entitled to it, 422 naming a missing or bad input."""
     # One step at a time per danger: concurrent steps (and retries) queue on the row.
-    session.refresh(danger, with_for_update=True)
+    lock = select(HiddenDanger).where(HiddenDanger.id == danger.id)
+    if routing.colocated(session.connection()):
+        # Citus locks rows of one shard only (FOR UPDATE over every shard is refused).
+        lock = lock.where(HiddenDanger.county_code == danger.county_code)
+    session.scalars(lock.with_for_update().execution_options(populate_existing=True)).one()
     if idempotency_key is not None and session.scalar(
         select(DangerEvent.id).where(
             DangerEvent.danger_id == danger.id, DangerEvent.idempotency_key == idempotency_key
@@ -498,18 +506,34 @@ def escalate_overdue(session: Session, *, scope: Scope, today: date) -> list[Hid
     top = list(rules.supervision_levels())[-1]
     filters = scope.filters(TABLE, has_level=False)
     clock = func.coalesce(HiddenDanger.supervision_deadline, HiddenDanger.deadline)
-    candidates = session.scalars(
-        select(HiddenDanger)
-        .where(
-            filters.condition(TABLE, has_level=False),
-            HiddenDanger.grade.in_(major_grades),
-            HiddenDanger.status.in_(running),
-            clock < today,
-            or_(HiddenDanger.supervision_level.is_(None), HiddenDanger.supervision_level != top),
+    overdue = select(HiddenDanger).where(
+        filters.condition(TABLE, has_level=False),
+        HiddenDanger.grade.in_(major_grades),
+        HiddenDanger.status.in_(running),
+        clock < today,
+        or_(HiddenDanger.supervision_level.is_(None), HiddenDanger.supervision_level != top),
+    )
+    if routing.colocated(session.connection()):
+        # Citus locks rows of one shard at a time: find them, then lock each by its key
+        # (still overdue once locked, or left alone).
+        keys = session.execute(
+            overdue.with_only_columns(HiddenDanger.county_code, HiddenDanger.id).order_by(
+                HiddenDanger.id
+            )
+        ).all()
+        locked = (
+            session.scalars(
+                overdue.where(HiddenDanger.county_code == county, HiddenDanger.id == id_)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            ).first()
+            for county, id_ in keys
         )
-        .order_by(HiddenDanger.id)
-        .with_for_update()
-    ).all()
+        candidates = [danger for danger in locked if danger is not None]
+    else:
+        candidates = list(
+            session.scalars(overdue.order_by(HiddenDanger.id).with_for_update()).all()
+        )
     escalated = []
     with atomic_write(session):
         for danger in candidates:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.auth.scope import Scope
+from app.cluster.routing import same_shard
 from app.crud import atomic_write
 from app.dangers import service as dangers
 from app.dangers.models import HiddenDanger
@@ -207,7 +208,7 @@ _OVERDUE_SQL = """
         ON f.level = e.risk_level
       LEFT JOIN LATERAL (
            SELECT max(i.inspected_at) AS at FROM inspections i
-            WHERE i.enterprise_id = e.id AND i.kind = :kind) last ON true
+            WHERE i.enterprise_id = e.id AND i.kind = :kind{same_shard}) last ON true
      WHERE {scope}
        AND (CAST(:grid AS text) IS NULL OR e.grid_code = :grid)
        AND (CAST(:enterprise AS integer) IS NULL OR e.id = :enterprise)
@@ -238,7 +239,9 @@ def overdue(
     scope.require_read("enterprises")
     filters = scope.filters("enterprises", region=region)
     every = frequencies()[kind]
-    sql = _OVERDUE_SQL.format(scope=filters.where("e"))
+    sql = _OVERDUE_SQL.format(
+        scope=filters.where("e"), same_shard=same_shard(session.connection(), ("i", "e"))
+    )
     params = {
         **filters.params(),
         "levels": list(every),

@@ -25,6 +25,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.auth.scope import RowFilters, Scope, region_prefix
+from app.cluster import routing
 from app.crud import get_or_raise
 from app.errors import InvalidInput
 from app.geo.geodesic import M_MIN, WGS84_A, search_box
@@ -245,23 +246,32 @@ def _zones_near(
     ]
 
 
+# A hazard source's own studies (contours, distances) as a JSON list.
+_OWN_ZONES = """coalesce(jsonb_agg(jsonb_build_object(
+    'kind', z.kind, 'risk_per_year', z.risk_per_year, 'target_class', z.target_class,
+    'distance_m', z.distance_m, 'reference', z.reference)), '[]'::jsonb)"""
+_OWN_ZONES_OF = "hazard_safety_zones z WHERE z.hazard_source_id"
+
+
 def _hazard_sources_near(
     session: Session, proposal: Proposal, filters: RowFilters, radius_m: float, extra: list[int]
 ) -> list[dict[str, Any]]:
     """Graded major hazard sources within `radius_m` (and those listed in `extra`)."""
+    # On Citus the own studies (a coordinator table) cannot be read by a subquery per
+    # distributed row: they are read apart, by the sources' ids, after the search.
+    colocated = routing.colocated(session.connection())
+    own = "NULL" if colocated else f"(SELECT {_OWN_ZONES} FROM {_OWN_ZONES_OF} = t.id)"
+    same_shard = routing.same_shard(session.connection(), ("e", "t"))
     sql = f"""
         SELECT t.id, t.name, t.grade, t.substances, e.name AS enterprise_name,
                ST_AsGeoJSON(t.geom, 7) AS geometry, {geodesic_sql("t.geom", PROJECT)} AS distance_m,
-               (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                           'kind', z.kind, 'risk_per_year', z.risk_per_year,
-                           'target_class', z.target_class, 'distance_m', z.distance_m,
-                           'reference', z.reference)), '[]'::jsonb)
-                  FROM hazard_safety_zones z WHERE z.hazard_source_id = t.id) AS own
-          FROM hazard_sources t JOIN enterprises e ON e.id = t.enterprise_id
+               {own} AS own
+          FROM hazard_sources t
+          JOIN enterprises e ON e.id = t.enterprise_id{same_shard}
          WHERE t.grade IS NOT NULL AND {filters.where("t")}
            AND ((t.geom && {ENVELOPE} AND {within_sql("t.geom", PROJECT, ":radius")})
                 OR t.id = ANY(CAST(:extra AS integer[])))"""
-    return [
+    rows = [
         dict(row)
         for row in session.execute(
             text(sql),
@@ -274,6 +284,19 @@ def _hazard_sources_near(
             },
         ).mappings()
     ]
+    if colocated and rows:
+        studies: dict[int, list[dict[str, Any]]] = dict(
+            session.execute(
+                text(
+                    f"SELECT z.hazard_source_id, {_OWN_ZONES} FROM {_OWN_ZONES_OF}"
+                    " = ANY(:ids) GROUP BY z.hazard_source_id"
+                ),
+                {"ids": [row["id"] for row in rows]},
+            ).all()
+        )
+        for row in rows:
+            row["own"] = studies.get(row["id"], [])
+    return rows
 
 
 def hazard_kind_of_source(rules: RuleSet, source: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.auth.scope import Scope
+from app.cluster import routing
 from app.errors import InvalidInput
 
 # Any run of at least 4 characters of a credit code (GB 32100 alphabet) is looked for inside
@@ -43,6 +44,7 @@ def search(session: Session, *, q: str, scope: Scope, limit: int = 10) -> dict[s
     )
     credit = q.upper()
     visible = scope.filters("enterprises")
+    same_shard = routing.same_shard(session.connection(), ("h", "e"))
     enterprises = (
         []
         if not scope.can_read("enterprises")
@@ -51,13 +53,15 @@ def search(session: Session, *, q: str, scope: Scope, limit: int = 10) -> dict[s
         SELECT e.id, e.name, e.credit_code, e.sector, e.risk_level, e.county_code,
                ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat, r.name AS county_name,
                (SELECT s ->> 'name' FROM hazard_sources h, jsonb_array_elements(h.substances) s
-                 WHERE h.enterprise_id = e.id AND s ->> 'name' LIKE :like LIMIT 1) AS substance
+                 WHERE h.enterprise_id = e.id{same_shard} AND s ->> 'name' LIKE :like
+                 LIMIT 1) AS substance
           FROM enterprises e JOIN regions r ON r.code = e.county_code
          WHERE (e.name LIKE :like
                 OR (CAST(:credit AS text) IS NOT NULL
                     AND e.credit_code LIKE '%' || CAST(:credit AS text) || '%')
                 OR EXISTS (SELECT 1 FROM hazard_sources h, jsonb_array_elements(h.substances) s
-                            WHERE h.enterprise_id = e.id AND s ->> 'name' LIKE :like))
+                            WHERE h.enterprise_id = e.id{same_shard}
+                              AND s ->> 'name' LIKE :like))
            AND {visible.where("e")}
          ORDER BY (e.credit_code = :q_upper) DESC, (e.name = :q) DESC,
                   (e.credit_code LIKE :q_upper || '%') DESC, length(e.name), e.id

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.auth.scope import Scope
+from app.cluster import routing
 from app.errors import InvalidInput
 from app.regions.service import get_region_or_raise
 from app.risk import aggregation
@@ -135,6 +136,7 @@ def _enterprise_changes(
     """Enterprises whose level differs between the two dates (the level at a date: the
     new level of the last change up to it, else the old level of the first change after)."""
     where, params = _prefix_clause(code)
+    same_shard = routing.same_shard(session.connection(), ("e", "t"))
     rows = session.execute(
         text(f"""
         WITH changes AS (
@@ -142,7 +144,8 @@ def _enterprise_changes(
                    (array_agg(t.old_level ORDER BY t.changed_at, t.id))[1] AS before,
                    (array_agg(t.new_level ORDER BY t.changed_at DESC, t.id DESC))[1] AS after
               FROM enterprise_level_changes t
-              JOIN enterprises e ON e.id = t.enterprise_id  -- not those deleted since
+              JOIN enterprises e  -- not those deleted since
+                ON e.id = t.enterprise_id{same_shard}
              WHERE t.changed_at >= :start AND t.changed_at < :end AND {where}
              GROUP BY t.enterprise_id, t.county_code)
         SELECT enterprise_id, county_code, before, after FROM changes

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.auth.scope import Scope, region_prefix
+from app.cluster import routing
 from app.crud import atomic_write
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.inspections.frequencies import frequencies
@@ -73,7 +74,7 @@ _TARGETS_SQL = """
     SELECT e.id AS enterprise_id, e.name, e.risk_level, e.county_code, e.grid_code,
            g.warden_name,
            (SELECT i.user_id FROM inspections i
-             WHERE i.enterprise_id = e.id AND i.kind = 'spot_check'
+             WHERE i.enterprise_id = e.id{same_shard} AND i.kind = 'spot_check'
              ORDER BY i.inspected_at DESC, i.id DESC LIMIT 1) AS last_inspector
       FROM enterprises e
       LEFT JOIN grid_cells g ON g.code = e.grid_code
@@ -87,7 +88,13 @@ def build_pools(session: Session, *, scope: Scope, region: str, period: str) -> 
     days = period_days(period)
     filters = scope.filters("enterprises", region=region)
     rows = session.execute(
-        text(_TARGETS_SQL.format(scope=filters.where("e"))), filters.params()
+        text(
+            _TARGETS_SQL.format(
+                scope=filters.where("e"),
+                same_shard=routing.same_shard(session.connection(), ("i", "e")),
+            )
+        ),
+        filters.params(),
     ).mappings()
     prefix = region_prefix(region)
     officials = session.scalars(

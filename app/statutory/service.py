@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.scope import Scope, region_prefix
 from app.blacklist.service import LISTERS
+from app.cluster import routing
 from app.dangers import rules
 from app.datetimes import CHINA_STANDARD_TIME
 from app.errors import Forbidden, InvalidInput
@@ -122,7 +123,8 @@ _FIVE_SQL = {
     "major_dangers": """
         SELECT d.id, d.county_code, d.title AS name, e.name AS unit, d.status AS detail,
                (d.found_at AT TIME ZONE 'Asia/Shanghai')::date AS on_day
-          FROM hidden_dangers d LEFT JOIN enterprises e ON e.id = d.enterprise_id
+          FROM hidden_dangers d
+          LEFT JOIN enterprises e ON e.id = d.enterprise_id{enterprise_shard}
          WHERE d.grade = 'major' AND d.found_at >= :start AND d.found_at < :end
            AND d.county_code LIKE :prefix ORDER BY d.found_at, d.id""",
     "blacklisted": """
@@ -155,7 +157,9 @@ def five_batches(
     }
     items = []
     for key, name_zh in FIVE_BATCHES:
-        sql = _FIVE_SQL.get(key, _FIVE_SQL["enforcement"])
+        sql = _FIVE_SQL.get(key, _FIVE_SQL["enforcement"]).format(
+            enterprise_shard=routing.same_shard(session.connection(), ("e", "d"))
+        )
         rows = session.execute(text(sql), {**params, "kind": key}).mappings().all()
         entries = [{**row, "on_day": row["on_day"].isoformat()} for row in rows]
         if key == "major_dangers":  # their status, as the table's reader says it
@@ -174,10 +178,11 @@ _STATISTICS_SQL = """
     WITH found AS (
         SELECT d.id, d.county_code, d.grade, d.deadline, d.found_at,
                EXISTS (SELECT 1 FROM hidden_danger_events e
-                        WHERE e.danger_id = d.id AND e.to_status = ANY(:fixed)
+                        WHERE e.danger_id = d.id{event_shard} AND e.to_status = ANY(:fixed)
                           AND e.at < :end) AS fixed,
                (SELECT e.supervision_level FROM hidden_danger_events e
-                 WHERE e.danger_id = d.id AND e.supervision_level IS NOT NULL AND e.at < :end
+                 WHERE e.danger_id = d.id{event_shard} AND e.supervision_level IS NOT NULL
+                   AND e.at < :end
                  ORDER BY e.at DESC, e.id DESC LIMIT 1) AS supervision
           FROM hidden_dangers d
          WHERE d.found_at < :end AND d.county_code LIKE :prefix)
@@ -238,7 +243,9 @@ def danger_statistics(
     children = _children(session, code)
     per_child: dict[str, dict[str, int]] = {c: dict.fromkeys(_COUNTED, 0) for c, _ in children}
     for row in session.execute(
-        text(_STATISTICS_SQL),
+        text(
+            _STATISTICS_SQL.format(event_shard=routing.same_shard(session.connection(), ("e", "d")))
+        ),
         {
             "fixed": FIXED_STATUSES,
             "start": period.start,
@@ -267,25 +274,31 @@ def danger_statistics(
 # Red/orange risk bulletin (预警)
 
 
+# Enterprises that became red or orange, from their level history (0014): every change
+# of risk_level, whatever made it (a grading through the API, a rebuild after a new rule
+# set). Not the audit log, which has no rows for jobs without an actor, nor, on the
+# cluster, for located tables (docs/scaling.md §1.5).
 _RISING_SQL = """
     SELECT DISTINCT ON (e.id) e.id, e.name, e.credit_code, e.county_code, e.risk_level,
-           a.before->>'risk_level' AS previous, a.at
-      FROM audit_log a JOIN enterprises e ON e.id = CAST(a.row_id AS int)
-     WHERE a.table_name = 'enterprises' AND a.at >= :start AND a.at < :end
-       AND a.after->>'risk_level' IN ('red', 'orange')
-       AND (a.before IS NULL
-            OR coalesce(array_position(CAST(:ranks AS text[]), a.before->>'risk_level'), 0)
-               < array_position(CAST(:ranks AS text[]), a.after->>'risk_level'))
+           c.old_level AS previous, c.changed_at AS at
+      FROM enterprise_level_changes c
+      JOIN enterprises e ON e.id = c.enterprise_id{enterprise_shard}
+     WHERE c.changed_at >= :start AND c.changed_at < :end
+       AND c.new_level IN ('red', 'orange')
+       AND coalesce(array_position(CAST(:ranks AS text[]), c.old_level), 0)
+           < array_position(CAST(:ranks AS text[]), c.new_level)
        AND e.county_code LIKE :prefix AND e.risk_level IN ('red', 'orange')
-     ORDER BY e.id, a.at DESC
+     ORDER BY e.id, c.changed_at DESC, c.id DESC
 """
 _OVERDUE_MAJOR_SQL = """
     SELECT d.id, d.title, d.county_code, d.deadline, d.supervision_level, e.name AS enterprise
-      FROM hidden_dangers d LEFT JOIN enterprises e ON e.id = d.enterprise_id
+      FROM hidden_dangers d
+      LEFT JOIN enterprises e ON e.id = d.enterprise_id{enterprise_shard}
      WHERE d.grade = 'major' AND d.found_at < :end AND d.county_code LIKE :prefix
        AND d.deadline < :last_day + 1
        AND NOT EXISTS (SELECT 1 FROM hidden_danger_events h
-                        WHERE h.danger_id = d.id AND h.to_status = ANY(:fixed) AND h.at < :end)
+                        WHERE h.danger_id = d.id{event_shard} AND h.to_status = ANY(:fixed)
+                          AND h.at < :end)
      ORDER BY d.deadline, d.id
 """
 
@@ -297,6 +310,10 @@ def risk_bulletin(
     enterprises that became red or orange during the month, and overdue major dangers."""
     code, name, prefix = _prefix(session, scope, region)
     period = month_period(month)
+
+    def same_shard(a: str, b: str) -> str:
+        return routing.same_shard(session.connection(), (a, b))
+
     regions = aggregation.summarise_children(session, parent=code)
     previous = _previous_levels(session, [r["code"] for r in regions], before=period.first_day)
     flagged = []
@@ -331,11 +348,20 @@ def risk_bulletin(
     }
     rising = [
         {**r, "at": r["at"].isoformat()}
-        for r in session.execute(text(_RISING_SQL), params).mappings()
+        for r in session.execute(
+            text(_RISING_SQL.format(enterprise_shard=same_shard("e", "c"))), params
+        ).mappings()
     ]
     overdue = [
         {**r, "deadline": r["deadline"].isoformat()}
-        for r in session.execute(text(_OVERDUE_MAJOR_SQL), params).mappings()
+        for r in session.execute(
+            text(
+                _OVERDUE_MAJOR_SQL.format(
+                    enterprise_shard=same_shard("e", "d"), event_shard=same_shard("h", "d")
+                )
+            ),
+            params,
+        ).mappings()
     ]
     return {
         "region": code,

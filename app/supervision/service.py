@@ -10,10 +10,11 @@ from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, delete, func, or_, select, text
+from sqlalchemy import ColumnElement, Integer, and_, delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from app.auth.scope import Scope, region_prefix
+from app.cluster import routing
 from app.crud import atomic_write
 from app.dangers import rules
 from app.dangers.models import HiddenDanger
@@ -82,19 +83,17 @@ def _check_read(scope: Scope, region: str) -> None:
         raise Forbidden(f"region {region} lies outside what {scope.username} reads", field="region")
 
 
-def _counts(today: date) -> tuple[ColumnElement[int], ColumnElement[int]]:
-    """Per enterprise: its overdue hidden dangers, and those found in the last year."""
-    overdue = (
-        select(func.count())
-        .where(HiddenDanger.enterprise_id == Enterprise.id, overdue_condition(today))
-        .scalar_subquery()
+def _counts(today: date, *, colocated: bool) -> tuple[ColumnElement[int], ColumnElement[int]]:
+    """Per enterprise: its overdue hidden dangers, and those found in the last year (in its
+    county too where `colocated`: routing.colocated)."""
+    own = and_(
+        HiddenDanger.enterprise_id == Enterprise.id,
+        *([HiddenDanger.county_code == Enterprise.county_code] if colocated else []),
     )
+    overdue = select(func.count()).where(own, overdue_condition(today)).scalar_subquery()
     findings = (
         select(func.count())
-        .where(
-            HiddenDanger.enterprise_id == Enterprise.id,
-            HiddenDanger.found_at >= today - timedelta(days=FINDINGS_DAYS),
-        )
+        .where(own, HiddenDanger.found_at >= today - timedelta(days=FINDINGS_DAYS))
         .scalar_subquery()
     )
     return overdue, findings
@@ -106,7 +105,7 @@ def candidate_enterprises(
     """Enterprises of the region that are red, have overdue dangers or repeated findings,
     the most pressing first."""
     filters = scope.filters("enterprises", region=region)
-    overdue, findings = _counts(today)
+    overdue, findings = _counts(today, colocated=routing.colocated(session.connection()))
     red = (Enterprise.risk_level == "red").cast(Integer)
     rows = session.execute(
         select(
@@ -137,18 +136,23 @@ def candidate_enterprises(
     ]
 
 
-_COUNTY_CANDIDATES_SQL = """
-    SELECT r.code, r.name,
-           (SELECT count(*) FROM enterprises e
-             WHERE e.county_code = r.code AND e.risk_level = 'red') AS red,
-           (SELECT count(*) FROM hidden_dangers d
-             WHERE d.county_code = r.code AND d.status = ANY(:running)
-               AND (d.deadline < :today OR d.supervision_deadline < :today)) AS overdue_dangers,
-           (SELECT count(*) FROM hidden_dangers d
-             WHERE d.county_code = r.code AND d.found_at >= :since) AS findings
-      FROM regions r
-     WHERE r.parent_code = :region AND r.level = 'county'
-     ORDER BY red DESC, overdue_dangers DESC, findings DESC, r.code
+# Per county of a city: red enterprises, overdue hidden dangers and recent findings. Counts
+# grouped by county over the city's counties, not a correlated count per row of
+# `regions`, which Citus (where regions is a reference table) cannot run; on one
+# PostgreSQL the county index serves both (1 M enterprises: 35 ms against 47 ms).
+_COUNTY_RED_SQL = """
+    SELECT county_code, count(*) AS red FROM enterprises
+     WHERE county_code = ANY(CAST(:counties AS char(6)[])) AND risk_level = 'red'
+     GROUP BY county_code
+"""
+_COUNTY_DANGERS_SQL = """
+    SELECT county_code,
+           count(*) FILTER (WHERE status = ANY(:running)
+                              AND (deadline < :today OR supervision_deadline < :today))
+               AS overdue_dangers,
+           count(*) FILTER (WHERE found_at >= :since) AS findings
+      FROM hidden_dangers WHERE county_code = ANY(CAST(:counties AS char(6)[]))
+     GROUP BY county_code
 """
 
 
@@ -159,17 +163,36 @@ def candidate_units(
     aggregates, like the map's); a county's townships are not in the region table."""
     if rule.unit_kind != "county":
         return []
+    counties = session.execute(
+        text("SELECT code, name FROM regions WHERE parent_code = :region AND level = 'county'"),
+        {"region": region},
+    ).all()
+    codes = {"counties": [code for code, _ in counties]}
     running = [s.status for s in rules.statuses().values() if s.deadline_runs]
-    rows = session.execute(
-        text(_COUNTY_CANDIDATES_SQL),
+    red: dict[str, int] = dict(session.execute(text(_COUNTY_RED_SQL), codes).all())
+    dangers = {
+        row.county_code: row
+        for row in session.execute(
+            text(_COUNTY_DANGERS_SQL),
+            {
+                **codes,
+                "running": running,
+                "today": today,
+                "since": today - timedelta(days=FINDINGS_DAYS),
+            },
+        )
+    }
+    rows = [
         {
-            "region": region,
-            "running": running,
-            "today": today,
-            "since": today - timedelta(days=FINDINGS_DAYS),
-        },
-    ).mappings()
-    return [dict(row) for row in rows]
+            "code": code,
+            "name": name,
+            "red": red.get(code, 0),
+            "overdue_dangers": dangers[code].overdue_dangers if code in dangers else 0,
+            "findings": dangers[code].findings if code in dangers else 0,
+        }
+        for code, name in counties
+    ]
+    return sorted(rows, key=lambda r: (-r["red"], -r["overdue_dangers"], -r["findings"], r["code"]))
 
 
 def _render_entry(entry: KeySupervisionEntry) -> dict[str, Any]:

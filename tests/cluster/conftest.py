@@ -66,9 +66,11 @@ def cluster_settings() -> ClusterSettings:
     reason = build.unavailable_reason(settings)
     if reason:
         pytest.skip(f"no Citus cluster: {reason}")
-    every = nodes.nodes(settings)
-    for node in every:
-        if nodes.is_running(node):
+    # Nodes are started first (once Citus is built), so a database left by an earlier run
+    # is dropped on every node, stopped or not.
+    if build.is_installed():
+        for node in nodes.nodes(settings):
+            nodes.start(node, settings)
             with nodes.admin(node) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
     service.start(settings)

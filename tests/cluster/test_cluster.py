@@ -68,7 +68,15 @@ def test_located_tables_are_distributed_by_county_and_colocated(twin: Any) -> No
         )
     }
     colocation = partitions["enterprises"][1]
-    for table in (*LOCATED, "tile_cells", "region_county_counts", "enterprise_level_changes"):
+    for table in (
+        *LOCATED,
+        "tile_cells",
+        "region_county_counts",
+        "enterprise_level_changes",
+        "inspections",
+        "hidden_danger_events",
+        "evidence_files",
+    ):
         assert partitions[table] == ("h", colocation, "county_code"), table
     for table in ("regions", "region_parts", "grid_cells", "count_sources"):
         assert partitions[table][0] == "n", table
