@@ -112,6 +112,8 @@ def _template(name: str) -> str:
 
 def _point_filters(layer: Layer) -> str:
     clauses = RowFilters(layer.table).clauses("t", has_level=layer.has_level)
+    if layer.row_filter is not None:
+        clauses.append(layer.row_filter)
     return "\n       ".join(f"AND {clause}" for clause in clauses)
 
 
@@ -141,7 +143,7 @@ def tile_sql(layer_name: str, mode: str, geometry: str = "geom") -> TextClause:
         table=layer.table,
         anchor=anchor,
         filters=_point_filters(layer),
-        level="t.risk_level" if layer.has_level else "NULL",
+        level=layer.colour,
         properties=", ".join(f"{expr} AS {key}" for key, expr in layer.properties.items()),
     )
     return text(sql)
