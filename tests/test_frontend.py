@@ -642,6 +642,36 @@ def test_the_hidden_dangers_layer_draws_open_dangers(official_page: Page, engine
     assert page.errors == []
 
 
+def test_busy_tiles_are_asked_again_after_retry_after(official_page: Page) -> None:
+    """A server whose render queue is full answers 503 + Retry-After: the map asks again."""
+    page = official_page
+    refused: set[str] = set()
+    asked: list[str] = []
+
+    def busy_once(route) -> None:
+        asked.append(route.request.url)
+        if route.request.url in refused:
+            route.continue_()
+            return
+        refused.add(route.request.url)
+        route.fulfill(
+            status=503,
+            headers={"Retry-After": "1"},
+            content_type="application/json",
+            body='{"detail": "the tile renderer is busy; retry shortly"}',
+        )
+
+    page.context.route("**/tiles/enterprises/**", busy_once)
+    page.open(f"/#/{NINGXIA}")
+    page.page.wait_for_function(
+        "() => document.querySelectorAll('.leaflet-enterprises-pane canvas.leaflet-tile').length > 0"
+    )
+    page.wait_tiles()
+    assert refused and all(asked.count(url) == 2 for url in refused)
+    assert page.painted("enterprises") > 200
+    assert [e for e in page.errors if "status of 503" not in e] == []
+
+
 def _png_size(data: bytes) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     return struct.unpack(">II", data[16:24])
