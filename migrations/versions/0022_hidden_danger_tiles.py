@@ -5,12 +5,15 @@ open rows (status not 'closed') are counted in `tile_cells` by colour of grade (
 较大 orange, 一般 yellow) through a new `row_filter` of `tile_cell_sources`, kept at commit
 by the same statement triggers, with per-cell versions and a tile epoch
 (`tiles:hidden_dangers`) bumped by TRUNCATE (migrations/sql/0022_hidden_danger_tiles.sql).
+On a Citus database (0020 applied) the same with 0020's trigger bodies
+(migrations/sql/0022_hidden_danger_tiles_citus.sql).
 
 Revision ID: 0022
 Revises: 0020
 Create Date: 2026-11-29 15:00:00
 """
 
+import importlib.util
 from pathlib import Path
 
 from alembic import op
@@ -22,6 +25,7 @@ branch_labels = None
 depends_on = None
 
 SQL = Path(__file__).resolve().parent.parent / "sql" / "0022_hidden_danger_tiles.sql"
+CITUS_SQL = SQL.with_name("0022_hidden_danger_tiles_citus.sql")
 TABLE = "hidden_dangers"
 EVENTS = (
     ("INSERT", "NEW TABLE AS new_rows"),
@@ -47,10 +51,25 @@ def _distributed() -> bool:
     return bool(op.get_bind().execute(query).scalar())
 
 
+def _citus_statements(script: str) -> list[str]:
+    """0020's splitter: Citus sends some DDL to the workers as the text the client sent."""
+    spec = importlib.util.spec_from_file_location(
+        "citus_distribution_0020", Path(__file__).with_name("0020_citus_distribution.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    found: list[str] = module.statements(script)
+    return found
+
+
 def upgrade() -> None:
     if _distributed():
-        # The Citus triggers of 0020 write co-located shards with their own bodies; this
-        # layer is not yet carried over to them (docs/scaling.md 1.5).
+        # 0020's trigger bodies, which write the co-located shards; each statement on its
+        # own (see 0020).
+        with op.get_context().autocommit_block():
+            for statement in _citus_statements(CITUS_SQL.read_text(encoding="utf-8")):
+                op.execute(statement)
         return
     op.execute(SQL.read_text(encoding="utf-8"))
     op.execute(f"INSERT INTO layer_versions (layer, version) VALUES ('tiles:{TABLE}', 1)")
@@ -71,7 +90,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if _distributed():
-        return
+        raise NotImplementedError(
+            "a distributed database is not un-distributed: restore a single-node backup"
+        )
     for event in ("insert", "update", "delete", "truncate"):
         op.execute(f"DROP TRIGGER {TABLE}_tiles_{event} ON {TABLE}")
     op.execute(f"DROP TRIGGER {TABLE}_layer_versions_truncate ON {TABLE}")
