@@ -1,9 +1,9 @@
 """Many clients asking for cold tiles at once: queue bound off and on (issue 16, item 4).
 
     nice -n 10 python -m bench.burst_bench [--database-url URL] [--tiles 2000]
-        [--clients 100] [--bounds 0,500]
+        [--clients 100] [--bounds 0,500] [--workers 1]
 
-One RiskAtlas process with its tile cache off serves the invalidation benchmark's
+One RiskAtlas process (--workers: more) with its tile cache off serves the invalidation benchmark's
 2,000 enterprise tiles z4–z14 (bench/invalidation_bench.py) to --clients threads, each on
 its own keep-alive connection, taking the next tile of the list as soon as the last one
 came back, until the list is done. Once per value of RISKATLAS_TILE_QUEUE_MS in --bounds
@@ -118,17 +118,21 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--bounds", default="0,500", help="RISKATLAS_TILE_QUEUE_MS values")
     parser.add_argument("--seed", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
     args = parser.parse_args()
     url = national.bench_database_url(args.database_url)
     tiles, _ = tile_list(url, args.tiles)
-    print(f"{len(tiles)} enterprise tiles z4–z14, cold (cache off), {args.clients} clients")
+    print(
+        f"{len(tiles)} enterprise tiles z4–z14, cold (cache off), {args.clients} clients,"
+        f" {args.workers} server process(es)"
+    )
     os.environ["RISKATLAS_TILE_CACHE_MB"] = "0"
     # An untimed pass first, so every bound meets PostgreSQL's buffers filled alike.
     bounds = [int(b) for b in args.bounds.split(",")]
     results = []
     for index, bound in enumerate([bounds[0], *bounds]):
         os.environ["RISKATLAS_TILE_QUEUE_MS"] = str(bound)
-        process, port = start_server(url, 1)
+        process, port = start_server(url, args.workers)
         try:
             headers = sign_in(f"http://127.0.0.1:{port}", url)
             burst = run_burst(port, tiles, args.clients, headers, bound, args.seed)
