@@ -63,12 +63,10 @@ def request_id_of(scope: Scope) -> str | None:
 
 
 def error_response(scope: Scope, status: int, body: dict[str, Any]) -> JSONResponse:
-    """An error body with the request id, and Retry-After on 503."""
+    """An error body with the request id, and Retry-After on 429 and 503."""
     request_id = request_id_of(scope)
     headers = {REQUEST_ID_HEADER: request_id} if request_id else {}
-    if status == 503:
-        headers["Retry-After"] = str(RETRY_AFTER_S)
-    if status == 429:
+    if status in (429, 503):
         headers["Retry-After"] = str(body.pop("retry_after_s", RETRY_AFTER_S))
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"

@@ -60,7 +60,10 @@ def create_app() -> FastAPI:
     settings = get_settings()
     app.state.user_cache = UserCache(settings.user_cache_seconds)
     app.state.tile_cache = TileCache(max_bytes=settings.tile_cache_mb * 1024 * 1024)
-    app.state.tile_renders = RenderQueue(settings.tile_renders)
+    app.state.tile_renders = RenderQueue(
+        settings.tile_renders,
+        max_wait_s=settings.tile_queue_ms / 1000 if settings.tile_queue_ms else None,
+    )
     app.state.layer_versions = LayerVersions(
         settings.libpq_url if settings.tile_versions == "notify" else None
     )

@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     # PostgreSQL round trips, so 4 per core keeps the cores busy without thrashing
     # (bench/README.md: 2 vs 8 on 2 cores).
     tile_renders: int = Field(default_factory=lambda: 4 * (os.cpu_count() or 2), ge=1)
+    # A tile render that would wait longer than this for a slot is refused at once (503,
+    # Retry-After: 1; the web map retries) instead of queueing; 0 (default): never refused.
+    # Off by default: with 100 clients in a closed loop it made the time to get a tile
+    # worse (retries wait a second), bench/burst_bench.py and bench/README.md; it sheds
+    # load that arrives faster than the renders can ever serve.
+    tile_queue_ms: int = Field(0, ge=0)
 
     # The imprint every exported map carries (app/reports/cartography.py): the review
     # number (审图号) the map was approved under, who compiled it, and the date the data

@@ -78,6 +78,7 @@ def test_ogc_landing_conformance_and_collections(client: TestClient) -> None:
         "hazard_sources",
         "public_zones",
         "risk_points",
+        "hidden_dangers",
         "regions",
         "grid",
         "emergency_resources",

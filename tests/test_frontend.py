@@ -595,6 +595,83 @@ def test_heat_map_toggle_draws_it(official_page: Page) -> None:
     assert page.errors == []
 
 
+def test_the_hidden_dangers_layer_draws_open_dangers(official_page: Page, engine: Engine) -> None:
+    page = official_page
+    page.open(f"/#/{NINGXIA}")
+    label = page.page.locator("#layers-control label:has(input[data-layer='hidden_dangers'])")
+    assert label.inner_text().strip() == "隐患"
+    with page.page.expect_response(lambda r: "/tiles/hidden_dangers/" in r.url) as response:
+        label.locator("input").check()
+    assert response.value.status == 200
+    page.wait_tiles()
+    with engine.connect() as connection:
+        open_dangers = connection.execute(
+            text("SELECT count(*) FROM hidden_dangers WHERE status <> 'closed'")
+        ).scalar_one()
+    assert open_dangers > 0
+    assert page.painted("hidden_dangers") > 0
+    assert "hidden_dangers" in page.page.url
+    page.screenshot("16-hidden-dangers.png")
+    page.page.set_viewport_size({"width": 360, "height": 640})
+    page.wait_tiles()
+    page.screenshot("16-hidden-dangers-phone.png")
+    # A lone open danger at street zoom: its popup names its title, grade and status.
+    with engine.connect() as connection:
+        danger = (
+            connection.execute(
+                text("""
+            SELECT d.title, d.grade, ST_X(d.geom) AS lng, ST_Y(d.geom) AS lat
+              FROM hidden_dangers d
+             WHERE d.status <> 'closed' AND NOT EXISTS (
+                   SELECT 1 FROM hidden_dangers o WHERE o.id <> d.id AND o.status <> 'closed'
+                      AND ST_DWithin(o.geom::geography, d.geom::geography, 40))
+             ORDER BY d.id LIMIT 1""")
+            )
+            .mappings()
+            .one()
+        )
+    page.page.set_viewport_size({"width": 1400, "height": 900})
+    page.open(f"/#/{NINGXIA}?c={danger['lat']:.5f},{danger['lng']:.5f}&z=16&l=hidden_dangers")
+    page.page.mouse.click(*_screen_point(page, danger["lat"], danger["lng"]))
+    popup = page.page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    grade = {"major": "重大隐患", "larger": "较大隐患", "general": "一般隐患"}[danger["grade"]]
+    assert danger["title"] in popup.inner_text() and grade in popup.inner_text()
+    assert "隐患等级" in popup.inner_text() and "状态" in popup.inner_text()
+    page.screenshot("16-hidden-danger-popup.png")
+    assert page.errors == []
+
+
+def test_busy_tiles_are_asked_again_after_retry_after(official_page: Page) -> None:
+    """A server whose render queue is full answers 503 + Retry-After: the map asks again."""
+    page = official_page
+    refused: set[str] = set()
+    asked: list[str] = []
+
+    def busy_once(route) -> None:
+        asked.append(route.request.url)
+        if route.request.url in refused:
+            route.continue_()
+            return
+        refused.add(route.request.url)
+        route.fulfill(
+            status=503,
+            headers={"Retry-After": "1"},
+            content_type="application/json",
+            body='{"detail": "the tile renderer is busy; retry shortly"}',
+        )
+
+    page.context.route("**/tiles/enterprises/**", busy_once)
+    page.open(f"/#/{NINGXIA}")
+    page.page.wait_for_function(
+        "() => document.querySelectorAll('.leaflet-enterprises-pane canvas.leaflet-tile').length > 0"
+    )
+    page.wait_tiles()
+    assert refused and all(asked.count(url) == 2 for url in refused)
+    assert page.painted("enterprises") > 200
+    assert [e for e in page.errors if "status of 503" not in e] == []
+
+
 def _png_size(data: bytes) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     return struct.unpack(">II", data[16:24])

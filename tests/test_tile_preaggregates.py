@@ -299,3 +299,49 @@ def test_the_listener_reloads_cell_versions_when_the_epoch_moves(engine) -> None
         versions.stop()
         with engine.begin() as connection:
             connection.execute(text("DELETE FROM emergency_resources WHERE name = '纪元测试'"))
+
+
+def test_the_render_queue_refuses_what_would_wait_too_long(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def slow_render(session, work, *args, **kwargs) -> bytes:
+        await asyncio.sleep(0.02)
+        return b"tile"
+
+    monkeypatch.setattr(service, "run_in_session_thread", slow_render)
+    layer = POINT_LAYERS["enterprises"]
+    filters = PUBLIC_SCOPE.filters("enterprises")
+    # Two slots, 20 ms a render: waiting up to 60 ms is ~6 renders in line.
+    queue = service.RenderQueue(2, max_wait_s=0.06)
+
+    async def one(etag: str) -> tuple[str, float]:
+        started = time.perf_counter()
+        try:
+            await service.get_tile(
+                SimpleNamespace(info={}),  # type: ignore[arg-type]
+                service.TileCache(max_bytes=1 << 20),
+                queue,
+                etag=etag,
+                layer=layer,
+                z=14,
+                x=1,
+                y=1,
+                filters=filters,
+            )
+        except service.ServiceUnavailable:
+            return "refused", time.perf_counter() - started
+        return "served", time.perf_counter() - started
+
+    async def burst() -> list[tuple[str, float]]:
+        await one('"warm-up"')  # the queue learns how long a render takes
+        return await asyncio.gather(*(one(f'"{n}"') for n in range(40)))
+
+    results = asyncio.run(burst())
+    served = [seconds for outcome, seconds in results if outcome == "served"]
+    refused = [seconds for outcome, seconds in results if outcome == "refused"]
+    assert refused and served, (len(served), len(refused))
+    assert max(refused) < 0.01  # refused at once, not after waiting
+    # A served render waited at most about the bound (and the line's estimate): never
+    # the 400 ms that 40 renders two at a time would take.
+    assert max(served) < 0.06 + 0.02 + 0.05
+    assert queue.refused == len(refused) and queue.running == queue.waiting == 0

@@ -106,6 +106,8 @@ def _where(layer: Layer, filters: RowFilters) -> str:
         "(CAST(:end AS timestamptz) IS NULL OR t.updated_at <= CAST(:end AS timestamptz))",
         *filters.clauses("t", has_level=layer.has_level),
     ]
+    if layer.row_filter is not None:
+        clauses.append(layer.row_filter)
     return " AND ".join(clauses)
 
 

@@ -25,9 +25,27 @@ class Layer:
     geometry_types: tuple[str, ...] = ("Point",)
     datetime_column: str = "t.updated_at"
     extra_fields: dict[str, str] = field(default_factory=dict)
+    # SQL over `t` giving the colour a row is drawn and counted in (None: its risk_level
+    # when the layer has levels, else none).
+    colour_sql: str | None = None
+    # SQL over `t`: which rows of the table are on the layer at all (None: every row).
+    row_filter: str | None = None
+
+    @property
+    def colour(self) -> str:
+        """SQL over `t`: the colour of a row, NULL for a layer without colours."""
+        if self.colour_sql is not None:
+            return self.colour_sql
+        return "t.risk_level" if self.has_level else "NULL"
 
 
 _ENTERPRISE_SECTOR = "(SELECT e.sector FROM enterprises e WHERE e.id = t.enterprise_id)"
+# A hidden danger's colour by grade: 重大 red, 较大 orange, 一般 yellow (the same text, over
+# `r`, is the colour of its cells in migrations/sql/0022_hidden_danger_tiles.sql).
+DANGER_COLOUR = "CASE t.grade WHEN 'major' THEN 'red' WHEN 'larger' THEN 'orange' ELSE 'yellow' END"
+# Closed (销号) dangers are off the map; every other status is open (geodata/dangers/
+# statuses.csv).
+OPEN_DANGER = "t.status <> 'closed'"
 
 POINT_LAYERS = {
     "enterprises": Layer(
@@ -88,6 +106,27 @@ POINT_LAYERS = {
         },
         sector_sql=_ENTERPRISE_SECTOR,
         aggregate_below=13,
+    ),
+    # Open hidden dangers (事故隐患), coloured by grade; no level filter (they have a grade,
+    # not a risk level).
+    "hidden_dangers": Layer(
+        "hidden_dangers",
+        "hidden_dangers",
+        "隐患",
+        {
+            "id": "t.id",
+            "title": "t.title",
+            "level": DANGER_COLOUR,
+            "grade": "t.grade",
+            "status": "t.status",
+            "supervision_level": "t.supervision_level",
+            "enterprise_id": "t.enterprise_id",
+        },
+        has_level=False,
+        sector_sql=_ENTERPRISE_SECTOR,
+        aggregate_below=10,
+        colour_sql=DANGER_COLOUR,
+        row_filter=OPEN_DANGER,
     ),
     "emergency_resources": Layer(
         "emergency_resources",

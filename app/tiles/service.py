@@ -9,12 +9,14 @@ API processes agree without talking to each other.
 
 Renders that need the database go through one queue per process (`RenderQueue`), at
 most as many at a time as the database can run, so a burst waits in line instead of
-thrashing the cores and timing out.
+thrashing the cores; a render that would wait longer than the configured bound is
+refused at once (503, Retry-After) rather than timing out.
 """
 
 import asyncio
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
@@ -28,7 +30,7 @@ from sqlalchemy.orm import Session
 from app.audit.service import reads_only
 from app.auth.scope import PUBLIC_SCOPE, RowFilters, Scope
 from app.db import run_in_session_thread
-from app.errors import InvalidInput
+from app.errors import InvalidInput, ServiceUnavailable
 from app.risk.aggregation import method_label, regional_methods
 from app.risk.gb18218 import grade_level
 from app.risk.methods import LEVELS
@@ -112,6 +114,8 @@ def _template(name: str) -> str:
 
 def _point_filters(layer: Layer) -> str:
     clauses = RowFilters(layer.table).clauses("t", has_level=layer.has_level)
+    if layer.row_filter is not None:
+        clauses.append(layer.row_filter)
     return "\n       ".join(f"AND {clause}" for clause in clauses)
 
 
@@ -141,7 +145,7 @@ def tile_sql(layer_name: str, mode: str, geometry: str = "geom") -> TextClause:
         table=layer.table,
         anchor=anchor,
         filters=_point_filters(layer),
-        level="t.risk_level" if layer.has_level else "NULL",
+        level=layer.colour,
         properties=", ".join(f"{expr} AS {key}" for key, expr in layer.properties.items()),
     )
     return text(sql)
@@ -291,25 +295,50 @@ async def current_etag(
 
 
 class RenderQueue:
-    """At most `limit` tile renders of this process at a time; the rest wait in line."""
+    """At most `limit` tile renders of this process at a time; the rest wait in line.
 
-    def __init__(self, limit: int) -> None:
+    The line is bounded in time, not length: a render that would wait longer than
+    `max_wait_s` (the renders ahead of it × the recent render time ÷ the slots) is refused
+    at once with 503 and `Retry-After: 1` instead of waiting, so a burst beyond what the
+    cores can render gets fast answers to retry rather than ever longer waits and client
+    timeouts. None: never refused.
+    """
+
+    def __init__(self, limit: int, max_wait_s: float | None = None) -> None:
         self.limit = limit
+        self.max_wait_s = max_wait_s
         self._slots = asyncio.Semaphore(limit)
         self.running = 0
         self.waiting = 0
+        self.refused = 0
+        # Recent seconds per render (exponentially weighted), measured under the load.
+        self.render_s = 0.0
+
+    def expected_wait_s(self) -> float:
+        """How long a render asked for now would wait for a slot."""
+        if self.running < self.limit:
+            return 0.0
+        return (self.waiting + 1) * self.render_s / self.limit
 
     async def run(self, work: Callable[[], Awaitable[T]]) -> T:
-        """Await `work()` when a slot is free."""
+        """Await `work()` when a slot is free; refuse (503) when that would be too late."""
+        if self.max_wait_s is not None and self.expected_wait_s() > self.max_wait_s:
+            self.refused += 1
+            raise ServiceUnavailable(
+                "the tile renderer is busy; retry shortly", field=None, retry_after_s=1
+            )
         self.waiting += 1
         try:
             await self._slots.acquire()
         finally:
             self.waiting -= 1
         self.running += 1
+        started = time.perf_counter()
         try:
             return await work()
         finally:
+            elapsed = time.perf_counter() - started
+            self.render_s = elapsed if not self.render_s else 0.8 * self.render_s + 0.2 * elapsed
             self.running -= 1
             self._slots.release()
 

@@ -490,6 +490,7 @@ const LAYER_ITEMS = [
   ['public_zones', () => '<span class="sym sym-public-zones"></span>'],
   ['grid', () => '<span class="sym sym-grid"></span>'],
   ['emergency_resources', () => `<span class="sym">${resourceSymbolSvg('hospital', 14)}</span>`],
+  ['hidden_dangers', () => '<span class="sym sym-hidden-dangers"></span>'],
   ['heat', () => '<span class="sym sym-heat"></span>'],
 ];
 
@@ -586,7 +587,8 @@ const LegendControl = L.Control.extend({
 // are region aggregates anyone may see.
 const LAYER_TABLE = { enterprises: 'enterprises', risk_points: 'risk_points',
   hazard_sources: 'hazard_sources', public_zones: 'public_zones',
-  emergency_resources: 'emergency_resources', heat: 'risk_points' };
+  emergency_resources: 'emergency_resources', hidden_dangers: 'hidden_dangers',
+  heat: 'risk_points' };
 const LOCK_SVG = '<svg viewBox="0 0 24 24" width="12" height="12" aria-hidden="true"><rect x="5" y="11" width="14" height="10" rx="2" fill="currentColor"/><path d="M8 11V8a4 4 0 0 1 8 0v3" stroke="currentColor" stroke-width="2" fill="none"/></svg>';
 
 /** Why a layer is not shown: 'signin' (the public), 'role' (the user's role), else null. */

@@ -9,13 +9,13 @@ import { sourceOf } from './tiles/styles.js';
 import { WorkerTileLayer } from './tiles/layer.js';
 
 export const POINT_LAYERS = ['enterprises', 'risk_points', 'hazard_sources', 'public_zones',
-  'emergency_resources'];
+  'emergency_resources', 'hidden_dangers'];
 export const ALL_LAYERS = ['choropleth', 'boundaries', 'grid', ...POINT_LAYERS, 'heat'];
-const HAS_SECTOR = new Set(['enterprises', 'risk_points', 'hazard_sources']);
+const HAS_SECTOR = new Set(['enterprises', 'risk_points', 'hazard_sources', 'hidden_dangers']);
 const HAS_LEVEL = new Set(['enterprises', 'risk_points', 'hazard_sources', 'public_zones', 'grid']);
 const PANES = { choropleth: 350, boundaries: 360, grid: 370, public_zones: 380, heat: 390,
   risk_points: 410, enterprises: 420, emergency_resources: 430, hazard_sources: 440,
-  highlight: 450, labels: 460 };
+  hidden_dangers: 445, highlight: 450, labels: 460 };
 
 // The heat map's ramp: purples, so a hot spot is never read as one of the four risk colours.
 export const HEAT_GRADIENT = { 0.15: '#dadaeb', 0.4: '#9e9ac8', 0.7: '#6a51a3', 1: '#3f007d' };
@@ -390,6 +390,11 @@ export class RiskMap {
         rows.splice(0, 1);
         rows.push([t('popup.kind'), escapeHtml(t(`res.${p.kind}`, p.kind))],
           [t('popup.contact'), escapeHtml(p.contact)], [t('popup.phone'), phoneLink(p.phone)]);
+      } else if (name === 'hidden_dangers') {
+        // Coloured by grade (重大 red, 较大 orange, 一般 yellow): the grade is the row to show.
+        rows.splice(0, 1);
+        rows.push([t('popup.dangerGrade'), p.level ? `<i class="badge ${escapeHtml(p.level)}">${escapeHtml(t(`danger.${p.grade}`, p.grade))}</i>` : null],
+          [t('popup.status'), escapeHtml(t(`status.${p.status}`, p.status))]);
       } else if (name === 'grid') {
         rows.push([t('popup.warden'), escapeHtml(p.warden)],
           [t('panel.riskPoints'), LEVELS.map((l) => num(p[l])).join(' / ')]);
@@ -397,7 +402,7 @@ export class RiskMap {
       // Points of an enterprise open its dossier in the panel (app.js listens for data-enterprise).
       const enterprise = name === 'enterprises' ? p.id : p.enterprise_id;
       const link = enterprise ? `<a class="more" href="#" data-enterprise="${Number(enterprise)}">${escapeHtml(t('dossier.open'))} →</a>` : '';
-      html = `<div class="popup"><h3>${escapeHtml(p.name || p.code || '')}</h3>${factList(rows)}${link}</div>`;
+      html = `<div class="popup"><h3>${escapeHtml(p.name || p.title || p.code || '')}</h3>${factList(rows)}${link}</div>`;
     }
     L.popup({ maxWidth: 300 }).setLatLng(e.latlng).setContent(html).openOn(this.map);
   }

@@ -40,6 +40,8 @@ export const STYLES = {
     radius: Math.min(14, 4 + Math.sqrt(p.count) * 1.5), fillColor: RESOURCE_COLOUR,
     fillOpacity: 0.85, color: '#fff', weight: 1.5, opacity: 1 }
     : { symbol: `resource.${RESOURCE_KINDS.includes(p.kind) ? p.kind : 'other'}`, size: 18 }),
+  // A dark ring tells a danger from an enterprise of the same colour.
+  hidden_dangers: (p, z) => ({ ...pointStyle(p, z, 3.5), color: '#1f2d3d', weight: 1.8 }),
   grid: (p) => ({ fill: true, fillColor: colourOf(p.level), fillOpacity: 0.45, color: '#ffffff',
     weight: 0.8, opacity: 0.9 }),
   boundaries: () => ({ fill: false, color: '#7d8b9b', weight: 0.8, opacity: 0.9 }),

@@ -80,10 +80,28 @@ function drawGroup(ctx, group, ratio) {
   }
 }
 
+// A server whose tile renderer is busy answers 503 with Retry-After (app/tiles/service.py,
+// RenderQueue): asked again after that (plus jitter, so a burst does not return at once).
+const BUSY_RETRIES = 3;
+
+const pause = (ms, signal) => new Promise((resolve, reject) => {
+  const timer = setTimeout(resolve, ms);
+  signal.addEventListener('abort', () => { clearTimeout(timer); reject(new DOMException('aborted', 'AbortError')); }, { once: true });
+});
+
+async function fetchTile(url, headers, signal) {
+  for (let attempt = 0; ; attempt += 1) {
+    const response = await fetch(url, { signal, headers });
+    if (response.status !== 503 || attempt >= BUSY_RETRIES) return response;
+    const after = Number(response.headers.get('Retry-After')) || 1;
+    await pause(after * 1000 * (1 + Math.random() * 0.5), signal);
+  }
+}
+
 /** Fetch and decode one server tile; its features in picture pixels (offset by `at`). */
 async function loadPiece({ url, at: [dx, dy] }, layer, pieceSize, token, signal) {
   const headers = token ? { Authorization: `Bearer ${token}` } : {};
-  const response = await fetch(url, { signal, headers });
+  const response = await fetchTile(url, headers, signal);
   if (!response.ok) throw Object.assign(new Error(response.statusText), { status: response.status });
   const tileLayer = decodeTile(await response.arrayBuffer())[sourceOf(layer)];
   if (!tileLayer) return [];
