@@ -10,7 +10,7 @@ from app.settings import get_settings
 target_metadata = Base.metadata
 
 
-def include_object(obj, name, type_, reflected, compare_to):  # noqa: ANN001
+def include_object(obj, name, type_, reflected, compare_to):
     """Leave PostGIS's own tables alone."""
     return not (type_ == "table" and reflected and compare_to is None)
 
@@ -21,8 +21,10 @@ def run_migrations_online() -> None:
     engine = create_engine(url)
     with engine.connect() as connection:
         context.configure(
-            connection=connection, target_metadata=target_metadata,
-            include_object=include_object, compare_type=True,
+            connection=connection,
+            target_metadata=target_metadata,
+            include_object=include_object,
+            compare_type=True,
             process_revision_directives=alembic_helpers.writer,
             render_item=alembic_helpers.render_item,
         )

@@ -10,11 +10,11 @@ Revises: 0020
 Create Date: 2026-11-29 15:00:00
 """
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 from alembic import op
+
+from app.cluster.migration_sql import distributed, statements
 
 revision = "0021"
 down_revision = "0020"
@@ -24,29 +24,16 @@ depends_on = None
 SQL = Path(__file__).resolve().parent.parent / "sql" / "0021_citus_closed_loop.sql"
 
 
-def _load_0020() -> ModuleType:
-    """Migration 0020, for its probe for citus and its statement splitter (one home)."""
-    path = Path(__file__).resolve().parent / "0020_citus_distribution.py"
-    spec = importlib.util.spec_from_file_location("riskatlas_migration_0020", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_citus = _load_0020()
-
-
 def upgrade() -> None:
-    if not _citus._distributed():
+    if not distributed(op.get_bind()):
         return
     with op.get_context().autocommit_block():
-        for statement in _citus.statements(SQL.read_text(encoding="utf-8")):
+        for statement in statements(SQL.read_text(encoding="utf-8")):
             op.execute(statement)
 
 
 def downgrade() -> None:
-    if _citus._distributed():
+    if distributed(op.get_bind()):
         raise NotImplementedError(
             "a distributed database is not un-distributed: restore a single-node backup"
         )

@@ -9,18 +9,19 @@ On a Citus database (0020 applied) the same with 0020's trigger bodies
 (migrations/sql/0022_hidden_danger_tiles_citus.sql).
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-11-29 15:00:00
 """
 
-import importlib.util
 from pathlib import Path
 
 from alembic import op
+
+from app.cluster.migration_sql import distributed, statements
 from sqlalchemy import text
 
 revision = "0022"
-down_revision = "0020"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
@@ -46,29 +47,12 @@ $$
 """
 
 
-def _distributed() -> bool:
-    query = text("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')")
-    return bool(op.get_bind().execute(query).scalar())
-
-
-def _citus_statements(script: str) -> list[str]:
-    """0020's splitter: Citus sends some DDL to the workers as the text the client sent."""
-    spec = importlib.util.spec_from_file_location(
-        "citus_distribution_0020", Path(__file__).with_name("0020_citus_distribution.py")
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    found: list[str] = module.statements(script)
-    return found
-
-
 def upgrade() -> None:
-    if _distributed():
+    if distributed(op.get_bind()):
         # 0020's trigger bodies, which write the co-located shards; each statement on its
         # own (see 0020).
         with op.get_context().autocommit_block():
-            for statement in _citus_statements(CITUS_SQL.read_text(encoding="utf-8")):
+            for statement in statements(CITUS_SQL.read_text(encoding="utf-8")):
                 op.execute(statement)
         return
     op.execute(SQL.read_text(encoding="utf-8"))
@@ -89,7 +73,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if _distributed():
+    if distributed(op.get_bind()):
         raise NotImplementedError(
             "a distributed database is not un-distributed: restore a single-node backup"
         )
