@@ -263,3 +263,22 @@ def test_file_uploads_have_their_own_larger_limit(client: TestClient) -> None:
     assert client.post("/api/enterprises", files=three_mb).status_code == 422
     seven_mb = {"file": ("photo.png", b"\x89PNG" + b"0" * 7 * 1024 * 1024, "image/png")}
     _assert_error_body(client.post("/api/enterprises", files=seven_mb), 413, "body")
+
+
+@pytest.mark.parametrize(
+    ("geometry", "says"),
+    [
+        # GEOS's GeoJSON reader would say "ParseException: … json.exception.type_error …".
+        ({"type": "Polygon", "coordinates": "abc"}, "RFC 7946"),
+        # An empty geometry is "valid" to GEOS ("Valid Geometry"): say it is empty.
+        ({"type": "Polygon", "coordinates": []}, "no coordinates"),
+    ],
+)
+def test_geometry_refusals_speak_of_the_input_not_the_parser(
+    client: TestClient, geometry: dict, says: str
+) -> None:
+    zone = {"name": "广场", "kind": "square", "geometry": geometry}
+    body = _assert_error_body(client.post("/api/public-zones", json=zone), 422, "geometry")
+    assert says in body["detail"]
+    for internal in ("Exception", "json.exception", "Valid Geometry"):
+        assert internal not in body["detail"]

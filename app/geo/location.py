@@ -43,7 +43,10 @@ def parse_location(
         try:
             shape = shapely.from_geojson(json.dumps(geometry))
         except (shapely.errors.GEOSException, TypeError, ValueError) as error:
-            raise InvalidInput(f"not a GeoJSON geometry: {error}", field=field) from error
+            # The parser's own words name its internals, not the caller's mistake.
+            raise InvalidInput(
+                "not a GeoJSON geometry: give {type, coordinates} (RFC 7946)", field=field
+            ) from error
     elif lon is not None and lat is not None:
         shape, field = shapely.Point(lon, lat), "lon,lat"
     else:
@@ -56,8 +59,10 @@ def parse_location(
         raise InvalidInput(
             f"{shape.geom_type} is not allowed here", field=field, allowed=list(allowed)
         )
-    if shape.is_empty or not shape.is_valid:
-        raise InvalidInput(f"invalid geometry: {shapely.is_valid_reason(shape)}", field=field)
+    if shape.is_empty:
+        raise InvalidInput("the geometry has no coordinates", field=field)
+    if not shape.is_valid:
+        raise InvalidInput(f"invalid geometry ({shapely.is_valid_reason(shape)})", field=field)
     min_x, min_y, max_x, max_y = shape.bounds
     if min_x < -180 or max_x > 180 or min_y < -90 or max_y > 90:
         raise InvalidInput("coordinates out of range (lon −180…180, lat −90…90)", field=field)

@@ -81,12 +81,16 @@ class PublicZoneIn(LocationIn):
     risk_level: Level | None = Field(None, description="graded by government")
 
 
+MAX_EXPOSED_PEOPLE = 1_000_000
+
+
 class HazardAssessIn(BaseModel):
     substances: Substances
     exposed_people: int | None = Field(
         None,
         ge=0,
-        le=INT4_MAX,
+        # A 500 m ring holds tens of thousands at the densest; more is a typo.
+        le=MAX_EXPOSED_PEOPLE,
         description="resident population (常住人口) within 500 m outside the plant boundary",
     )
     geometry: dict[str, Any] | None = Field(
