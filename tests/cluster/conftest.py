@@ -28,7 +28,7 @@ from app.auth.models import User
 from app.auth.passwords import hash_password
 from app.cluster import build, nodes, service
 from app.cluster.config import ClusterSettings
-from app.db import get_session
+from app.db import get_search_session, get_session
 from app.db_roles import APP_ROLE, OWNER_ROLE
 from app.main import create_app
 from app.regions.loader import load_regions
@@ -145,6 +145,8 @@ def reader(engine: Engine) -> Iterator[TestClient]:
             yield session
 
     app.dependency_overrides[get_session] = engine_session
+    # Searches too (with the planner's defaults: the same answers).
+    app.dependency_overrides[get_search_session] = engine_session
     with Session(engine) as session:
         admin = session.scalars(select(User).where(User.username == "cluster-admin")).one()
         token, _ = tokens.issue(admin.id, admin.token_version, "access")

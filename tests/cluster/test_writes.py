@@ -25,9 +25,9 @@ from app.auth.passwords import hash_password
 from app.datetimes import china_today
 from app.settings import get_settings
 from tests.cluster.conftest import Twin
-from tests.factories import LINGWU, XINGQING, enterprise_payload
+from tests.factories import LINGWU, XINGQING, enterprise_payload, png
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = png()
 # Tables written here whose ids the answers show: their sequences start alike on both
 # databases (rolled-back tests before this one advanced the cluster's).
 SEQUENCES = (
