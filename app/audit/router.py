@@ -27,7 +27,7 @@ def audit_log(
     return service.query(
         session,
         scope=scope,
-        table=table,
+        table_name=table,
         row_id=id,
         username=user,
         start=start,

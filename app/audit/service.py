@@ -3,16 +3,23 @@
 Database triggers (migrations/sql/0008_audit.sql) write one row per changed row, with the
 actor taken from transaction-local settings that `tell_database_who` makes the session set
 at the start of every transaction. Jobs without an actor (loads, rebuilds) are not audited.
+
+On a Citus cluster (migration 0023) the entries of located rows are written on the
+workers, into `audit_log_located` (distributed by county); the settings are then made with
+SET LOCAL, which Citus sends on to the workers (set_config() it does not), and readers
+read both tables. A single-node database is untouched.
 """
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, event, select, text
+from sqlalchemy import ColumnElement, Connection, MetaData, Row, Table, event, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 from app.audit.models import AuditEntry
 from app.auth.scope import Scope
+from app.cluster.routing import distributed_tables
 
 ACTOR_KEY = "riskatlas_actor"
 MAX_AUDIT_ROWS = 500
@@ -23,6 +30,26 @@ _SET_ACTOR = text(
     " set_config('riskatlas.client_address', :client_address, true),"
     " set_config('riskatlas.request_id', :request_id, true)"
 )
+AUDIT_LOG = cast(Table, AuditEntry.__table__)
+# The cluster's entries of located rows (migration 0023): audit_log's columns.
+LOCATED_AUDIT_LOG = AUDIT_LOG.to_metadata(MetaData(), name="audit_log_located")
+
+
+def on_cluster(connection: Connection) -> bool:
+    """True where located rows are audited on the workers (a Citus database, 0023)."""
+    return LOCATED_AUDIT_LOG.name in distributed_tables(connection)
+
+
+def _set_local(actor: dict[str, str]) -> str:
+    """The settings as SET LOCAL statements, propagated by Citus to every worker the
+    transaction reaches (a SET takes no parameters: the values are quoted here)."""
+    quoted = {name: "'" + value.replace("'", "''") + "'" for name, value in actor.items()}
+    return "; ".join(
+        [
+            "SET LOCAL citus.propagate_set_commands = 'local'",
+            *(f"SET LOCAL riskatlas.{name} = {value}" for name, value in quoted.items()),
+        ]
+    )
 
 
 def tell_database_who(
@@ -52,11 +79,35 @@ def reads_only(session: Session) -> None:
 @event.listens_for(Session, "after_begin")
 def _set_actor(session: Session, _: SessionTransaction, connection: Connection) -> None:
     actor = session.info.get(ACTOR_KEY)
-    if actor is not None:
+    if actor is None:
+        return
+    if on_cluster(connection):
+        connection.exec_driver_sql(_set_local(actor))
+    else:
         connection.execute(_SET_ACTOR, actor)
 
 
-def render_entry(entry: AuditEntry) -> dict[str, Any]:
+def newest(
+    session: Session,
+    where: Callable[[Table], list[ColumnElement[bool]]],
+    limit: int,
+) -> list[Row[Any]]:
+    """The newest `limit` entries matching `where` (given the table), newest first: from
+    audit_log, and on the cluster from audit_log_located too (each worker numbers its
+    entries from its own range, so there they are ordered by moment, then id)."""
+    if not on_cluster(session.connection()):
+        statement = select(AUDIT_LOG).where(*where(AUDIT_LOG))
+        return list(session.execute(statement.order_by(AUDIT_LOG.c.id.desc()).limit(limit)))
+    found: list[Row[Any]] = []
+    for table in (AUDIT_LOG, LOCATED_AUDIT_LOG):
+        statement = select(table).where(*where(table))
+        found += session.execute(
+            statement.order_by(table.c.at.desc(), table.c.id.desc()).limit(limit)
+        )
+    return sorted(found, key=lambda entry: (entry.at, entry.id), reverse=True)[:limit]
+
+
+def render_entry(entry: Row[Any]) -> dict[str, Any]:
     """An audit row for the API."""
     return {
         "id": entry.id,
@@ -78,7 +129,7 @@ def query(
     session: Session,
     *,
     scope: Scope,
-    table: str | None = None,
+    table_name: str | None = None,
     row_id: str | None = None,
     username: str | None = None,
     start: datetime | None = None,
@@ -87,17 +138,21 @@ def query(
 ) -> list[dict[str, Any]]:
     """Audit rows, newest first, limited to the counties of the caller's scope."""
     scope.require_role("admin", "official")
-    statement = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(min(limit, MAX_AUDIT_ROWS))
-    if scope.role != "admin":
-        statement = statement.where(AuditEntry.county_code.startswith(scope.read_prefix))
-    if table:
-        statement = statement.where(AuditEntry.table_name == table)
-    if row_id:
-        statement = statement.where(AuditEntry.row_id == row_id)
-    if username:
-        statement = statement.where(AuditEntry.username == username)
-    if start:
-        statement = statement.where(AuditEntry.at >= start)
-    if end:
-        statement = statement.where(AuditEntry.at <= end)
-    return [render_entry(entry) for entry in session.scalars(statement)]
+
+    def where(table: Table) -> list[ColumnElement[bool]]:
+        conditions = []
+        if scope.role != "admin":
+            conditions.append(table.c.county_code.startswith(scope.read_prefix))
+        if table_name:
+            conditions.append(table.c.table_name == table_name)
+        if row_id:
+            conditions.append(table.c.row_id == row_id)
+        if username:
+            conditions.append(table.c.username == username)
+        if start:
+            conditions.append(table.c.at >= start)
+        if end:
+            conditions.append(table.c.at <= end)
+        return conditions
+
+    return [render_entry(entry) for entry in newest(session, where, min(limit, MAX_AUDIT_ROWS))]

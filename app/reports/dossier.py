@@ -10,10 +10,10 @@ the enterprise (404 otherwise, like every read).
 from datetime import date
 from typing import Any
 
-from sqlalchemy import case, select, tuple_
+from sqlalchemy import Row, case, select, tuple_
 from sqlalchemy.orm import Session
 
-from app.audit.models import AuditEntry
+from app.audit.service import newest
 from app.auth.scope import Scope
 from app.blacklist.service import status_of as blacklist_status
 from app.crud import get_or_raise
@@ -66,7 +66,7 @@ def _render_assessment(row: Assessment) -> dict[str, Any]:
     }
 
 
-def _render_change(entry: AuditEntry) -> dict[str, Any]:
+def _render_change(entry: Row[Any]) -> dict[str, Any]:
     before, after = entry.before or {}, entry.after or {}
     changed = sorted(
         key for key in {*before, *after} - UNREPORTED_FIELDS if before.get(key) != after.get(key)
@@ -121,12 +121,11 @@ def enterprise_dossier(session: Session, *, id: int, scope: Scope) -> dict[str, 
         *(("risk_points", str(p.id)) for p in risk_points),
         *(("hazard_sources", str(h.id)) for h in hazard_sources),
     ]
-    changes = session.scalars(
-        select(AuditEntry)
-        .where(tuple_(AuditEntry.table_name, AuditEntry.row_id).in_(rows))
-        .order_by(AuditEntry.id.desc())
-        .limit(RECENT_CHANGES)
-    ).all()
+    changes = newest(
+        session,
+        lambda table: [tuple_(table.c.table_name, table.c.row_id).in_(rows)],
+        RECENT_CHANGES,
+    )
     today = china_today()
     rendered = [_render_danger(danger, today) for danger in open_dangers]
     return {
