@@ -25,7 +25,7 @@ from app.auth.passwords import hash_password
 from app.datetimes import china_today
 from app.settings import get_settings
 from tests.cluster.conftest import Twin
-from tests.factories import LINGWU, XINGQING, enterprise_payload, png
+from tests.factories import LINGWU, XINGQING, enterprise_payload, lec_point, png
 
 PNG = png()
 # Tables written here whose ids the answers show: their sequences start alike on both
@@ -282,3 +282,55 @@ def test_the_history_stays_append_only_on_the_shards(twin: Twin) -> None:
             with pytest.raises(DBAPIError, match="append-only"):
                 connection.execute(text(statement))
             connection.rollback()
+
+
+def _entries(answer: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Audit entries without their ids (each worker numbers its own from its range)."""
+    return [{k: v for k, v in entry.items() if k != "id"} for entry in answer]
+
+
+def test_the_audit_of_located_rows_alike(
+    both: Both, twin: Twin, cluster_reader: TestClient, single_reader: TestClient
+) -> None:
+    """The same writes leave the same audit entries on the cluster (on the workers, in
+    audit_log_located, migration 0023) and on one node: actor, action, table, row, county,
+    before and after; GET /api/audit and the dossier's 修改记录 show them alike."""
+    for engine in (twin.cluster_owner, twin.single_owner):
+        with engine.begin() as connection:
+            for table in ("enterprises", "risk_points"):
+                connection.execute(
+                    text("SELECT setval(pg_get_serial_sequence(:t, 'id'), :n)"),
+                    {"t": table, "n": FIRST_ID},
+                )
+    enterprise = both.send(
+        "POST", "/api/enterprises", expect=201, json=enterprise_payload(XINGQING, employees=40)
+    )
+    both.send("PATCH", f"/api/enterprises/{enterprise['id']}", json={"employees": 41})
+    point = both.send(
+        "POST", "/api/risk-points", expect=201, json=lec_point(enterprise["id"], 3, 6, 7)
+    )
+    both.send("PATCH", f"/api/risk-points/{point['id']}", json={"inputs": {"l": 6, "e": 6, "c": 7}})
+    dossier = both.send("GET", f"/api/map/enterprises/{enterprise['id']}")
+    assert {c["table"] for c in dossier["changes"]} == {"enterprises", "risk_points"}
+
+    def audit(path: str) -> list[dict[str, Any]]:
+        answers = [client.get(path) for client in (cluster_reader, single_reader)]
+        for answer in answers:
+            assert answer.status_code == 200, answer.text
+        cluster, single = (_strip(_entries(a.json())) for a in answers)
+        assert cluster == single, path
+        return single
+
+    mine = audit(f"/api/audit?table=enterprises&id={enterprise['id']}")
+    assert mine[-1]["action"] == "insert"
+    assert {e["username"] for e in mine} == {"cluster-admin"}
+    assert {e["county_code"] for e in mine} == {"640104"}
+    for client in (cluster_reader, single_reader):
+        assert client.delete(f"/api/enterprises/{enterprise['id']}").status_code == 204
+    # The delete cascades to the risk point: audited on its shard as on one node.
+    points = audit(f"/api/audit?table=risk_points&id={point['id']}")
+    assert points[0]["action"] == "delete"
+    assert audit(f"/api/audit?table=enterprises&id={enterprise['id']}")[0]["action"] == "delete"
+    # Everything written in this module, every table, newest first.
+    everything = audit("/api/audit?limit=500")
+    assert {"inspections", "hidden_dangers", "evidence_files"} <= {e["table"] for e in everything}
