@@ -6,8 +6,8 @@
 -- audit_log is not there. So the entries of located rows go to `audit_log_located`, the
 -- same columns distributed by county_code and co-located with the enterprises: the
 -- trigger on a shard writes the co-located audit shard (shard_of, as 0020's aggregate
--- triggers do). Rows without a county (users, leads…, coordinator tables) keep writing
--- audit_log on the coordinator. The actor reaches the workers because on this database
+-- triggers do). The coordinator tables (users, leads, blacklist…) keep writing audit_log
+-- on the coordinator. The actor reaches the workers because on this database
 -- the API names it with SET LOCAL, which Citus propagates
 -- (citus.propagate_set_commands = 'local', app/audit/service.py); set_config() is not.
 
