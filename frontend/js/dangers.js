@@ -49,7 +49,7 @@ export function fill(text, values) {
 }
 
 /** POST JSON (or a FormData) with the user's token; resolves to the parsed answer, or
- *  rejects with {status, detail, allowed} taken from the error body. */
+ *  rejects with {status, detail, field, allowed} taken from the error body and what was sent. */
 export async function send(url, payload, method = 'POST') {
   const options = { method, headers: { Accept: 'application/json' } };
   if (payload instanceof FormData) options.body = payload;
@@ -66,18 +66,65 @@ export async function send(url, payload, method = 'POST') {
     error.detail = answer && answer.detail;
     error.allowed = answer && answer.allowed;
     error.field = answer && answer.field;
+    if (!(payload instanceof FormData)) error.sent = payload;
     throw error;
   }
   return answer;
 }
 
-/** The message an error shows: what the server said, and the allowed actions on a 409. */
+/** The message an error shows, in the interface's language: the refusal the server's `field`
+ *  and `allowed` describe (plan items, grades, levels and actions by their names). */
 export function errorText(error) {
-  let text = `${t('dz.failed')}${error.detail || error.message}`;
-  if (error.allowed && error.allowed.length) {
-    text += ` · ${t('dz.allowed')}${error.allowed.map((a) => actionName(a)).join('、')}`;
+  return `${t('dz.failed')}${refusal(error)}`;
+}
+
+const listed = (values, label) => values.map(label).join('、');
+const gradeName = (grade) => t(`danger.${grade}`, grade);
+const levelName = (level) => t(`dz.level.${level}`, level);
+const choices = (text, allowed, label) => (allowed.length ? `${text} · ${t('dz.err.choose')}${listed(allowed, label)}` : text);
+
+function refusal(error) {
+  const { status } = error;
+  const field = error.field || '';
+  const allowed = error.allowed || [];
+  const sent = error.sent || {};
+  if (status === undefined) return error instanceof TypeError ? t('dz.err.network') : String(error.message);
+  if (field.startsWith('plan.')) return planRefusal(field.slice(5), allowed, sent.plan || {});
+  if (status === 409 && field === 'action') {
+    return `${t('dz.err.illegal')}${allowed.length ? ` · ${t('dz.allowed')}${listed(allowed, actionName)}` : ''}`;
   }
-  return text;
+  if (status === 401) return t('dz.err.signin');
+  if (status === 403) return t('dz.err.forbidden');
+  if (status === 404) return t('dz.err.notFound');
+  if (status === 413) return t('dz.err.tooLarge');
+  if (status === 429) return t('dz.err.tooMany');
+  if (status >= 500) return t('dz.err.unavailable');
+  // What the client sent tells a missing input from a refused one.
+  if (field === 'grade') return choices(t(sent.grade ? 'dz.err.grade' : 'dz.err.gradeMissing'), allowed, gradeName);
+  if (field === 'supervision_level') {
+    return choices(t(sent.supervision_level ? 'dz.err.level' : 'dz.err.levelMissing'), allowed, levelName);
+  }
+  if (field === 'deadline') return t(sent.deadline ? 'dz.err.deadlinePast' : 'dz.err.deadlineMissing');
+  if (field === 'note') return t('dz.err.note');
+  if (field === 'evidence') return t('dz.err.evidence');
+  if (field === 'evidence.photos') return t('dz.err.photos');
+  if (field === 'lon,lat') return t('dz.err.place');
+  const label = t(`dz.err.field.${field}`, field);
+  const count = /names (\d+)–(\d+) \w+, not (\d+)/.exec(String(error.detail));
+  if (count) return `${label}${fill(t('dz.err.count'), { low: count[1], high: count[2], n: count[3] })}`;
+  if (field) return choices(`${t('dz.err.invalid')}${label}`, allowed, String);
+  return String(error.detail || error.message);
+}
+
+/** A plan refused: the items missing (of those the client sent blank), by their names. */
+function planRefusal(item, allowed, plan) {
+  const kinds = (state.lifecycle && state.lifecycle.plan_items) || {};
+  const items = Object.values(kinds).find((list) => list.length === allowed.length
+    && list.every((entry) => allowed.includes(entry.item))) || [];
+  const label = (name) => (items.find((entry) => entry.item === name) || {}).name_zh || name;
+  if (!allowed.includes(item)) return `${t('dz.err.notItem')}${item}`;
+  const missing = allowed.filter((name) => !String(plan[name] || '').trim());
+  return `${t('dz.err.missing')}${listed(missing.length ? missing : [item], label)}`;
 }
 
 function isOfficial() { return OFFICIAL_ROLES.includes(currentRole()); }
@@ -422,10 +469,18 @@ function timelineItem(event) {
       ${event.from_status ? `${statusText(event.from_status)} → ` : ''}${statusText(event.to_status)}
       <small>${escapeHtml(t('dz.by'))} ${escapeHtml(event.username || t('dz.system'))}</small></div>
     ${details ? `<div class="detail">${details}</div>` : ''}
-    ${event.note ? `<div class="note">${escapeHtml(event.note)}</div>` : ''}
+    ${event.note ? `<div class="note">${escapeHtml(noteText(event.note))}</div>` : ''}
     ${evidence.text ? `<div class="note evidence">${escapeHtml(evidence.text)}</div>` : ''}
     ${evidence.photos && evidence.photos.length ? `<div class="detail">📷 ${num(evidence.photos.length)}</div>` : ''}
   </li>`;
+}
+
+/** A note the server wrote in English (a danger an inspection found), in the interface's
+ *  language; people's notes as they are. */
+function noteText(note) {
+  const found = /^found by (\w+) inspection (\d+)$/.exec(note);
+  if (!found) return note;
+  return fill(t('dz.found.by'), { kind: t(`dz.inspection.${found[1]}`, found[1]), id: found[2] });
 }
 
 /** Photos need the token: fetched, then shown as data: URLs (the page's policy allows

@@ -23,11 +23,52 @@ async function api(method, url, body) {
     body: body ? JSON.stringify(body) : undefined,
   });
   const data = response.headers.get('content-type')?.includes('json') ? await response.json() : null;
-  if (!response.ok) {
-    const where = data && data.field ? `${data.field}: ` : '';
-    throw new Error(`${where}${(data && data.detail) || response.status}`);
-  }
+  if (!response.ok) throw new Error(refusal(response.status, data || {}));
   return data;
+}
+
+// The server's refusals (English `detail`, a `field`) in the planners' words.
+const GEOMETRY_REFUSALS = [
+  [/^invalid geometry: Self-intersection\[([-\d.]+) ([-\d.]+)\]/, (m) => `场址边线自相交（约 ${m[1]}, ${m[2]} 处），请重新绘制`],
+  [/^invalid geometry/, () => '场址几何无效，请重新绘制'],
+  [/outside China/, () => '场址不在中国境内'],
+  [/outside the region/, () => '场址不在您的辖区内'],
+  [/^more than (\d+) vertices/, (m) => `场址顶点过多（最多 ${m[1]} 个）`],
+  [/is not allowed here/, () => '该项目类型不支持这种几何（点、线或面）'],
+  [/out of range/, () => '坐标超出范围（经度 −180…180，纬度 −90…90）'],
+  [/^not a GeoJSON geometry/, () => '不是有效的 GeoJSON 几何'],
+];
+const ATTRIBUTE_REFUSALS = [
+  [/is required/, '为必填项'], [/whole number/, '须为整数'], [/must be a number/, '须为数字'],
+  [/must lie in (\S+)…(\S+),/, '须在 $1–$2 之间'], [/is not an attribute/, '不是该项目类型的参数'],
+];
+
+function refusal(status, { field = '', detail = '' }) {
+  if (status === 401) return '请先登录';
+  if (status === 403) return '该账号无权执行此操作';
+  if (status === 404) return '未找到';
+  if (status === 413) return '文件过大';
+  if (status >= 500) return '服务暂时不可用，请稍后再试';
+  const text = String(detail);
+  if (field === 'geometry' || field === 'lon,lat') {
+    for (const [pattern, say] of GEOMETRY_REFUSALS) {
+      const match = pattern.exec(text);
+      if (match) return say(match);
+    }
+    return '场址几何有误';
+  }
+  if (field.startsWith('attributes.')) {
+    const name = field.slice(11).split(/[.[]/)[0];
+    const spec = (state.kinds[$('kind').value] || { attributes: {} }).attributes[name];
+    const label = spec ? spec.label_zh : name;
+    for (const [pattern, say] of ATTRIBUTE_REFUSALS) {
+      const match = pattern.exec(text);
+      if (match) return `${label}${match[0].replace(pattern, say)}`;
+    }
+    return `${label}填写有误`;
+  }
+  const names = { kind: '项目类型', crs: '坐标系', title: '报告标题', note: '备注' };
+  return `输入有误：${names[field] || field || text || status}`;
 }
 
 function showError(id, error) {
@@ -132,13 +173,33 @@ function zoningText(z) {
   return `人口密集场所 ${escapeHtml(z.other_name)} 距离 ${Number(z.distance_m).toFixed(1)} m（${Number(z.required_m)} m 内不得规划高风险项目）`;
 }
 
+/** The check's notes (GB 18218 grading) in Chinese; any other note as written. */
+function noteText(note) {
+  const minor = /^S = (\S+) < 1: not a major hazard source/.exec(note);
+  if (minor) return `GB 18218-2018：S = ${minor[1]} < 1，未构成重大危险源，按设计规范自身的间距执行`;
+  const major = /^GB 18218-2018: S = (\S+), R = (\S+), grade (\d) \((\S+); α from (\d+) people within 500 m\)/.exec(note);
+  if (major) {
+    return `GB 18218-2018：S = ${major[1]}，R = ${major[2]}，${major[3]}级重大危险源（${major[4]}；α 按 500 m 内 ${major[5]} 人取值）`;
+  }
+  return note;
+}
+
+/** A hazard project by its kind's name; a hazardous-chemical one says whether GB 18218 makes
+ *  it a major hazard source (its setbacks then come from that row). */
+function hazardText(result) {
+  const label = (state.kinds[result.kind] || {}).label_zh || result.kind;
+  const kind = state.kinds[result.kind] || {};
+  if (kind.hazard_kind !== 'major_hazard_source') return label;
+  return `${label}（${result.hazard_kind ? '构成重大危险源' : '未构成重大危险源'}）`;
+}
+
 function renderResult(result, saved = null) {
   state.result = result;
   $('result').hidden = false;
   const verdict = $('verdict');
   verdict.textContent = result.verdict === 'pass' ? '通过' : '不通过';
   verdict.className = `verdict ${result.verdict === 'pass' ? 'pass' : 'fail'}`;
-  const cls = result.target_class ? `防护目标：${CLASS_ZH[result.target_class] || result.target_class}` : `危险源：${result.hazard_kind || '—'}`;
+  const cls = result.target_class ? `防护目标：${CLASS_ZH[result.target_class] || result.target_class}` : `危险源：${hazardText(result)}`;
   $('meta').textContent = `${cls} · 规则版本 ${result.rule_set_version} · 冲突 ${result.conflicts.length} 项`;
   $('conflicts').querySelector('tbody').innerHTML = result.conflicts.map((c, i) => `<tr>
       <td>${i + 1}</td>
@@ -151,7 +212,7 @@ function renderResult(result, saved = null) {
   $('zoning').innerHTML = result.zoning.map((z) => `<li class="${z.ok ? 'ok' : 'bad'}">
       ${z.ok ? '符合' : '不符合'}：${zoningText(z)}
       <small>${escapeHtml(z.source_clause)}</small></li>`).join('')
-    + result.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('');
+    + result.notes.map((n) => `<li>${escapeHtml(noteText(n))}</li>`).join('');
   const people = result.people_within;
   $('people').textContent = `周边 ${people.radius_m} m 内公共区域 ${people.zones} 处，约 ${people.people} 人`;
   $('save').hidden = Boolean(saved);

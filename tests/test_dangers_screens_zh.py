@@ -1,0 +1,159 @@
+"""The hidden-danger screens speak Chinese to a zh-CN user, whatever the server answered:
+refusals (422/409 with `field` and `allowed`) by the names of plan items and steps, and
+the timeline's notes written by the server. Real browser, live server (tests/test_frontend.py).
+"""
+
+# The fixtures of tests/test_frontend.py are imported and then named as parameters.
+# ruff: noqa: F811
+
+import re
+import shutil
+from pathlib import Path
+
+import httpx
+
+from tests.test_dangers_frontend import ENTERPRISE_USER, extra_users  # noqa: F401
+from tests.test_frontend import (  # noqa: F401
+    Page,
+    _session_of,
+    browser,
+    demo,
+    server,
+    sessions,
+)
+
+SHOTS = Path("/work/shots")
+# English words of two letters or more: none may reach a zh-CN message.
+ENGLISH = re.compile(r"[A-Za-z]{2,}")
+
+
+def _shot(page: Page, name: str) -> None:
+    path = page.screenshot(f"fe-{name}.png")
+    if SHOTS.is_dir():
+        shutil.copy(path, SHOTS / path.name)
+
+
+def _post(server: str, session: dict, path: str, body: dict) -> httpx.Response:
+    return httpx.post(
+        f"{server}{path}",
+        headers={"Authorization": f"Bearer {session['access_token']}"},
+        json=body,
+        timeout=30,
+    )
+
+
+def _assessed_major(server: str, official: dict, enterprise_id: int) -> int:
+    """A major danger of the enterprise, registered and assessed: its next step is the plan."""
+    created = _post(
+        server,
+        official,
+        "/api/hidden-dangers",
+        {"enterprise_id": enterprise_id, "title": "储罐区防火堤破损", "grade": "major"},
+    )
+    assert created.status_code == 201, created.text
+    danger = int(created.json()["id"])
+    for step in ({"action": "register"}, {"action": "assess", "grade": "major"}):
+        answer = _post(server, official, f"/api/hidden-dangers/{danger}/transitions", step)
+        assert answer.status_code == 200, answer.text
+    return danger
+
+
+def _open_detail(page: Page, danger: int) -> None:
+    page.open("/")
+    p = page.page
+    p.click("#btn-dangers")
+    p.wait_for_selector("#dz-list", timeout=20_000)
+    p.evaluate("(id) => import('/static/js/dangers.js').then((m) => m.openDanger(id))", danger)
+    p.wait_for_selector("#dz-detail[data-status]")
+
+
+def test_a_plan_with_a_blank_item_is_refused_by_the_items_name(
+    browser, server: str, sessions: dict[str, dict], extra_users: dict
+) -> None:
+    danger = _assessed_major(server, sessions["official"], extra_users["enterprise_id"])
+    page = Page(browser, server, session=_session_of(server, ENTERPRISE_USER))
+    try:
+        _open_detail(page, danger)
+        p = page.page
+        p.click("#dz-actions button[data-action=plan]")
+        areas = p.locator("#dz-step textarea[name^='plan.']")
+        for index in range(areas.count()):
+            name = areas.nth(index).get_attribute("name")
+            # Blank to the server (trimmed), yet past the browser's `required`.
+            areas.nth(index).fill(" " if name == "plan.funds_materials" else "已落实")
+        p.fill("#dz-step input[name=deadline]", "2099-12-31")
+        p.click("#dz-step button[type=submit]")
+        p.wait_for_selector(".dz-message.error")
+        shown = p.inner_text(".dz-message.error")
+        assert shown == "操作未完成：缺少：经费和物资的落实", shown
+        _shot(page, "plan-refused-desktop")
+    finally:
+        page.close()
+
+
+def test_a_stale_step_names_the_allowed_steps_in_chinese(
+    browser, server: str, sessions: dict[str, dict], extra_users: dict
+) -> None:
+    official = sessions["official"]
+    created = _post(
+        server,
+        official,
+        "/api/hidden-dangers",
+        {
+            "enterprise_id": extra_users["enterprise_id"],
+            "title": "配电室门未关",
+            "grade": "general",
+        },
+    )
+    danger = int(created.json()["id"])
+    page = Page(browser, server, session=official)
+    try:
+        _open_detail(page, danger)
+        p = page.page
+        p.click("#dz-actions button[data-action=register]")
+        # Someone else registers it meanwhile: this page's step is no longer legal.
+        done = _post(
+            server, official, f"/api/hidden-dangers/{danger}/transitions", {"action": "register"}
+        )
+        assert done.status_code == 200
+        p.click("#dz-step button[type=submit]")
+        p.wait_for_selector(".dz-message.error")
+        shown = p.inner_text(".dz-message.error")
+        assert shown == "操作未完成：当前状态下不能执行此操作 · 当前允许的操作：评估定级", shown
+        assert not ENGLISH.search(shown)
+    finally:
+        page.close()
+
+
+def test_the_timeline_says_which_inspection_found_it_in_chinese(
+    browser, server: str, sessions: dict[str, dict], extra_users: dict
+) -> None:
+    official = sessions["official"]
+    created = _post(
+        server,
+        official,
+        "/api/hidden-dangers",
+        {
+            "enterprise_id": extra_users["enterprise_id"],
+            "title": "消防通道堵塞",
+            "grade": "general",
+        },
+    )
+    danger = int(created.json()["id"])
+    page = Page(browser, server, session=official)
+
+    def found_by_inspection(route) -> None:
+        # The note an inspection's finding carries (app/inspections), on this danger's report.
+        events = route.fetch().json()
+        events[0]["note"] = "found by spot_check inspection 50"
+        route.fulfill(json=events)
+
+    try:
+        page.page.route(f"**/api/hidden-dangers/{danger}/history", found_by_inspection)
+        _open_detail(page, danger)
+        timeline = page.page.inner_text("#dz-timeline")
+        assert "由政府抽查（检查 #50）发现" in timeline, timeline
+        assert "found by" not in timeline
+        _shot(page, "timeline-desktop")
+    finally:
+        page.close()
