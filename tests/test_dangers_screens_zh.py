@@ -157,3 +157,136 @@ def test_the_timeline_says_which_inspection_found_it_in_chinese(
         _shot(page, "timeline-desktop")
     finally:
         page.close()
+
+
+def test_enterprise_names_and_the_plan_in_the_order_of_the_rules(
+    browser, server: str, sessions: dict[str, dict], extra_users: dict
+) -> None:
+    official = sessions["official"]
+    danger = _assessed_major(server, official, extra_users["enterprise_id"])
+    items = httpx.get(f"{server}/api/hidden-dangers/lifecycle", timeout=30).json()["plan_items"]
+    order = [i["name_zh"] for i in items["plan"]]
+    # Sent (and stored) in the reverse order.
+    plan = {i["item"]: f"第{n}项" for n, i in reversed(list(enumerate(items["plan"])))}
+    enterprise = _session_of(server, ENTERPRISE_USER)
+    answer = _post(
+        server,
+        enterprise,
+        f"/api/hidden-dangers/{danger}/transitions",
+        {"action": "plan", "plan": plan, "deadline": "2099-12-31"},
+    )
+    assert answer.status_code == 200, answer.text
+    name = answer.json()["enterprise_name"]
+    assert name
+    page = Page(browser, server, session=official)
+    try:
+        _open_detail(page, danger)
+        p = page.page
+        facts = p.inner_text("#dz-detail .facts")
+        assert f"{name} ({extra_users['enterprise_id']})" in facts
+        shown = p.locator(".dz-section:has(h3:text('治理方案')) dt").all_inner_texts()
+        assert shown == order
+        p.click("#dz-back")
+        p.wait_for_selector("#dz-list")
+        first = p.locator("#dz-list tbody tr").first
+        listed = httpx.get(
+            f"{server}/api/hidden-dangers?region=640000&limit=1",
+            headers={"Authorization": f"Bearer {official['access_token']}"},
+            timeout=30,
+        ).json()["items"][0]
+        assert f"{listed['enterprise_name']} ({listed['enterprise_id']})" in first.inner_text()
+        _shot(page, "detail-plan-desktop")
+    finally:
+        page.close()
+
+
+def test_the_major_danger_layer_has_status_colours_of_its_own(
+    browser, server: str, sessions: dict[str, dict]
+) -> None:
+    page = Page(browser, server, session=sessions["official"])
+    try:
+        page.open("/#/640000")
+        p = page.page
+        p.wait_for_selector("#dangers-layer-toggle")
+        p.check("#dangers-layer-toggle")
+        p.wait_for_selector("#dangers-layer-count")
+        fills = set(
+            p.evaluate(
+                "() => [...document.querySelectorAll('path.dz-marker')]"
+                ".map((m) => m.getAttribute('fill').toLowerCase())"
+            )
+        )
+        legend = set(
+            p.evaluate(
+                "() => [...document.querySelectorAll('.dz-legend .dz-dot:not(.ring)')]"
+                ".map((d) => getComputedStyle(d).backgroundColor)"
+            )
+        )
+        risk = {"#e8222d", "#f5891f", "#f7d117", "#2f6fd6"}
+        assert fills and not fills & risk, fills
+        assert len(legend) == 4 and not legend & {
+            "rgb(232, 34, 45)",
+            "rgb(245, 137, 31)",
+            "rgb(247, 209, 23)",
+            "rgb(47, 111, 214)",
+        }
+        _shot(page, "danger-layer-desktop")
+    finally:
+        page.close()
+
+
+def test_tabs_key_supervision_and_the_public_spot_check_fit_a_phone(
+    browser, server: str, sessions: dict[str, dict], extra_users: dict
+) -> None:
+    official = sessions["official"]
+    page = Page(browser, server, width=360, height=640, session=official)
+    try:
+        page.open("/")
+        p = page.page
+        p.click("#btn-dangers")
+        p.wait_for_selector("#dz-list", timeout=20_000)
+        # Every tab an official has lies on the screen (the tab bar wraps, it does not scroll).
+        tabs = p.evaluate(
+            "() => [...document.querySelectorAll('.dz-tabs [data-tab]')].filter((t) => !t.hidden)"
+            ".map((t) => { const r = t.getBoundingClientRect(); return [t.dataset.tab, r.left, r.right]; })"
+        )
+        assert {t[0] for t in tabs} >= {"list", "inbox", "spot", "key", "overdue", "leads"}
+        assert all(left >= 0 and right <= 360 for _, left, right in tabs), tabs
+        _shot(page, "tabs-phone")
+        p.click("[data-tab=key]")
+        p.fill("#key-form input[name=region]", "640100")
+        p.click("#key-form button[type=submit]")
+        p.wait_for_selector("#key-units input[data-unit]")
+        # The reason (依据) inputs are shown and inside the screen.
+        reason = p.locator("#key-units input[data-unit-reason]").first
+        assert reason.is_visible()
+        box = reason.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 360
+        assert p.evaluate("() => document.querySelector('#dangers-body').scrollWidth <= 360")
+        _shot(page, "key-phone")
+    finally:
+        page.close()
+    drawn = _post(
+        server,
+        official,
+        "/api/spot-checks/draws",
+        {"region": "640100", "period": "2026-Q3", "seed": "phone-1"},
+    )
+    assert drawn.status_code == 201, drawn.text
+    public = Page(browser, server, width=360, height=640)
+    try:
+        public.page.goto(f"{server}/spot-checks/{drawn.json()['id']}")
+        p = public.page
+        p.wait_for_selector("#targets tbody tr")
+        # The table fits its box: the inspectors' column is not clipped.
+        assert p.evaluate(
+            "() => { const t = document.querySelector('#targets');"
+            " return t.scrollWidth <= t.parentElement.clientWidth; }"
+        )
+        cell = p.locator("#targets tbody tr td.inspectors").first
+        box = cell.bounding_box()
+        assert box and box["x"] + box["width"] <= 360 and cell.inner_text().strip()
+        p.locator("#targets").scroll_into_view_if_needed()
+        _shot(public, "spot-public-phone")
+    finally:
+        public.close()

@@ -140,6 +140,10 @@ function actionName(action) {
   return t(`dz.action.${action}`, action);
 }
 
+// The enterprise by its name (escaped), its id beside it.
+const enterpriseText = (d) => (d.enterprise_name
+  ? `${escapeHtml(d.enterprise_name)} (${Number(d.enterprise_id)})`
+  : `${escapeHtml(t('dz.col.enterprise'))} ${Number(d.enterprise_id)}`);
 const gradeTag = (grade) => `<span class="tag ${escapeHtml(grade)}">${escapeHtml(t(`danger.${grade}`, grade))}</span>`;
 const statusText = (status) => escapeHtml(t(`status.${status}`, status));
 const levelText = (level) => (level ? escapeHtml(t(`dz.level.${level}`, level)) : '–');
@@ -314,7 +318,7 @@ function dangerTable(items, id) {
       <th>${escapeHtml(t('dz.col.status'))}</th><th>${escapeHtml(t('dz.col.deadline'))}</th>
       <th class="wide">${escapeHtml(t('dz.col.supervision'))}</th></tr></thead>
     <tbody>${items.map((d) => `<tr data-danger="${Number(d.id)}" tabindex="0" class="${d.overdue ? 'overdue' : ''}">
-      <td><a href="#" data-danger-link="${Number(d.id)}">${escapeHtml(d.title)}</a><small>#${Number(d.id)}${d.enterprise_id ? ` · ${escapeHtml(t('dz.col.enterprise'))} ${Number(d.enterprise_id)}` : ''}</small></td>
+      <td><a href="#" data-danger-link="${Number(d.id)}">${escapeHtml(d.title)}</a><small>#${Number(d.id)}${d.enterprise_id ? ` · ${enterpriseText(d)}` : ''}</small></td>
       <td>${gradeTag(d.grade)}</td>
       <td>${statusText(d.status)}${d.overdue ? ` <span class="dz-flag overdue">${escapeHtml(t('dz.overdue'))}</span>` : ''}</td>
       <td>${day(d.supervision_deadline || d.deadline)}</td>
@@ -416,8 +420,6 @@ async function renderDetail(id) {
     return;
   }
   if (!still()) return;
-  const planNames = {};
-  for (const items of Object.values(rules.plan_items)) for (const item of items) planNames[item.item] = item.name_zh;
   const photos = history.flatMap((event) => ((event.evidence && event.evidence.photos) || []));
   body.innerHTML = `
     <button type="button" class="link-btn" id="dz-back">${escapeHtml(t('dz.back'))}</button>
@@ -431,7 +433,7 @@ async function renderDetail(id) {
       </div><div id="dz-action-form"></div></section>
       <section class="dz-section"><h3>${escapeHtml(t('dz.facts'))}</h3>${factList([
         ['#', String(Number(danger.id))],
-        [t('dz.col.enterprise'), danger.enterprise_id ? String(Number(danger.enterprise_id)) : null],
+        [t('dz.col.enterprise'), danger.enterprise_id ? enterpriseText(danger) : null],
         [t('dz.found'), when(danger.found_at)],
         [t('dz.deadline'), danger.deadline ? day(danger.deadline) : null],
         [t('dz.level'), danger.supervision_level ? levelText(danger.supervision_level) : null],
@@ -440,7 +442,7 @@ async function renderDetail(id) {
         [t('dz.report.description'), danger.description ? escapeHtml(danger.description) : null],
       ], 'facts')}</section>
       ${danger.plan ? `<section class="dz-section"><h3>${escapeHtml(t('dz.plan'))}</h3>${factList(
-        Object.entries(danger.plan).map(([item, text]) => [planNames[item] || item, escapeHtml(text)]), 'facts')}</section>` : ''}
+        planRows(rules, danger.plan), 'facts')}</section>` : ''}
       <section class="dz-section"><h3>${escapeHtml(t('dz.timeline'))} <small>${num(history.length)}</small></h3>
         ${history.length ? `<ol class="dz-timeline" id="dz-timeline">${history.map((event) => timelineItem(event)).join('')}</ol>`
           : `<p class="dz-empty" id="dz-timeline">${escapeHtml(t('dz.inbox.empty'))}</p>`}</section>
@@ -454,6 +456,15 @@ async function renderDetail(id) {
   }));
   loadPhotos(danger.id);
   body.scrollTop = 0;
+}
+
+/** The plan's items in the order of the data file (总局令第16号 第十五条), by their names;
+ *  the list (plan or 五落实) is the one whose items the stored plan has. */
+function planRows(rules, plan) {
+  const given = Object.keys(plan);
+  const items = Object.values(rules.plan_items).find((list) => given.every((name) => list.some((i) => i.item === name)));
+  if (!items) return given.map((name) => [name, escapeHtml(plan[name])]);
+  return items.filter((i) => i.item in plan).map((i) => [i.name_zh, escapeHtml(plan[i.item])]);
 }
 
 function timelineItem(event) {

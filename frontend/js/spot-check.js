@@ -24,8 +24,9 @@ async function load() {
   }
   document.getElementById('xlsx').href = `/api/spot-checks/draws/${draw.id}/public/xlsx`;
   document.querySelector('#targets tbody').innerHTML = draw.targets.map((t, i) => `<tr>
-    <td>${i + 1}</td><td>${escapeHtml(t.name)}</td><td>${escapeHtml(t.credit_code || '')}</td>
-    <td>${escapeHtml(t.inspectors.join('、'))}</td></tr>`).join('');
+    <td>${i + 1}</td><td>${escapeHtml(t.name)}<small class="code">${escapeHtml(t.credit_code || '')}</small></td>
+    <td class="code">${escapeHtml(t.credit_code || '')}</td>
+    <td class="inspectors">${t.inspectors.map((name) => `<span>${escapeHtml(name)}</span>`).join('')}</td></tr>`).join('');
   document.querySelector('#inspectors tbody').innerHTML = draw.inspectors.map((name, i) => `<tr>
     <td>${i + 1}</td><td>${escapeHtml(name)}</td></tr>`).join('');
 }
