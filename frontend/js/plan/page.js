@@ -4,6 +4,7 @@
 
 import { authFetch, currentUser, onAuthChange, signIn, signOut } from '../auth.js';
 import { escapeHtml } from '../fragments.js';
+import { basemapLayer, vectorTileLayer } from '../map.js';
 import { SiteTools, geometryFromGeoJSON, geometryFromKML } from './draw.js';
 
 const PARK_COLOURS = { A: '#e8222d', B: '#f5891f', C: '#f7d117', D: '#2f6fd6' };
@@ -127,6 +128,24 @@ function clearOverlay() {
   state.overlay = L.layerGroup().addTo(state.map);
 }
 
+/** The setback circles of a target's conflicts: one per hazard point and distance, numbered
+ *  as in the conflicts table. */
+function setbackRings(conflicts) {
+  const rings = new Map();
+  conflicts.forEach((conflict, index) => {
+    const shape = conflict.other_geometry;
+    if (!shape || shape.type !== 'Point') return;
+    const key = `${shape.coordinates.join(',')}@${conflict.required_m}`;
+    const ring = rings.get(key);
+    if (ring) ring.numbers.push(index + 1);
+    else {
+      rings.set(key, { centre: L.latLng(shape.coordinates[1], shape.coordinates[0]),
+        radius_m: conflict.required_m, numbers: [index + 1] });
+    }
+  });
+  return [...rings.values()];
+}
+
 function drawResult(result) {
   clearOverlay();
   // Rings of the same radius are drawn once, labelled with every class they keep away.
@@ -152,6 +171,19 @@ function drawResult(result) {
       .addTo(state.overlay);
     bounds.extend(layer.getBounds());
   });
+  // A protection target: the server's ring is the search range; each conflict's setback is
+  // drawn around the hazard that needs it (the site lies inside it).
+  if (result.role === 'target') {
+    setbackRings(result.conflicts).forEach((ring) => {
+      const circle = L.circle(ring.centre, { radius: ring.radius_m, color: '#e8222d', weight: 1.5,
+        dashArray: '4 4', fillOpacity: 0.05, interactive: false, className: 'setback-ring' }).addTo(state.overlay);
+      L.tooltip({ permanent: true, direction: 'top', className: 'ring-label setback', interactive: false })
+        .setLatLng([circle.getBounds().getNorth(), ring.centre.lng])
+        .setContent(`${ring.numbers.join('、')} 号 防护距离 ${Number(ring.radius_m)} m`)
+        .addTo(state.overlay);
+      bounds.extend(circle.getBounds());
+    });
+  }
   const others = [...result.conflicts, ...result.zoning.filter((z) => z.other_geometry)];
   others.forEach((item, i) => {
     if (!item.other_geometry) return;
@@ -244,12 +276,20 @@ async function downloadPdf(event) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+/** No result on screen (a check failed): its card, rings and conflicts go. */
+function clearResult() {
+  state.result = null;
+  $('result').hidden = true;
+  clearOverlay();
+}
+
 async function check(event) {
   event.preventDefault();
   showError('error', null);
   try {
     renderResult(await api('POST', '/api/planning/check', proposal()));
   } catch (error) {
+    clearResult();
     showError('error', error);
   }
 }
@@ -329,14 +369,13 @@ function startMap() {
   state.map = L.map('map', { center: [38.3, 106.3], zoom: 9, zoomSnap: 0.25 });
   state.map.attributionControl.setPrefix(false);
   L.control.scale({ imperial: false }).addTo(state.map);
-  if (settings.basemap === 'osm') {
-    L.tileLayer('https://tile.openstreetmap.org/{z}/{x}/{y}.png', { maxZoom: 19, attribution: '© OpenStreetMap' }).addTo(state.map);
-  } else if (settings.basemap?.startsWith('tdt') && settings.tdtKey) {
-    const [base, labels] = settings.basemap === 'tdt-vec' ? ['vec_w', 'cva_w'] : ['img_w', 'cia_w'];
-    const url = (l) => `https://t{s}.tianditu.gov.cn/DataServer?T=${l}&x={x}&y={y}&l={z}&tk=${encodeURIComponent(settings.tdtKey)}`;
-    L.tileLayer(url(base), { subdomains: '01234567', maxZoom: 18, attribution: '© 天地图' }).addTo(state.map);
-    L.tileLayer(url(labels), { subdomains: '01234567', maxZoom: 18 }).addTo(state.map);
-  }
+  // The officials' map's context: the basemap chosen in its settings (none by default) and
+  // the region outlines from the vector tiles, under the site and its rings.
+  const basemap = basemapLayer(settings.basemap, settings.tdtKey);
+  if (basemap) basemap.addTo(state.map);
+  state.map.createPane('boundaries').style.zIndex = '250';
+  state.map.getPane('boundaries').style.pointerEvents = 'none';
+  vectorTileLayer('boundaries', '', { pane: 'boundaries' }).addTo(state.map);
   state.tools = new SiteTools(state.map, {
     onSite,
     onMeasure: (metres) => { $('measure-out').hidden = false; $('measure-out').textContent = `测距：${metres.toFixed(1)} m`; },
