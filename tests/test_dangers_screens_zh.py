@@ -290,3 +290,18 @@ def test_tabs_key_supervision_and_the_public_spot_check_fit_a_phone(
         _shot(public, "spot-public-phone")
     finally:
         public.close()
+
+
+def test_a_spot_check_page_that_names_no_draw_says_not_found(browser, server: str) -> None:
+    page = Page(browser, server, width=360, height=640)
+    try:
+        for path, status in (("abc", 404), ("0", 404), ("9" * 30, 404), ("2000000000", 200)):
+            answer = page.page.goto(f"{server}/spot-checks/{path}")
+            assert answer is not None and answer.status == status, path
+            assert "text/html" in answer.headers["content-type"]
+            page.page.wait_for_selector("#missing:not([hidden])")
+            assert page.page.inner_text("#missing") == "未找到该抽查结果。"
+            assert page.page.is_hidden("#draw")
+        _shot(page, "spot-missing-phone")
+    finally:
+        page.close()

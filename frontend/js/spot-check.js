@@ -7,10 +7,11 @@ import './i18n-spotcheck.js';
 
 async function load() {
   const id = location.pathname.split('/').pop();
-  const response = await fetch(`/api/spot-checks/draws/${encodeURIComponent(id)}/public`, {
-    headers: { Accept: 'application/json' },
-  });
-  if (!response.ok) {
+  // Not a draw's number: not found, without asking.
+  const response = /^\d{1,19}$/.test(id) && Number(id) > 0
+    ? await fetch(`/api/spot-checks/draws/${id}/public`, { headers: { Accept: 'application/json' } })
+    : null;
+  if (!response || !response.ok) {
     document.getElementById('missing').hidden = false;
     return;
   }
