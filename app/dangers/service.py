@@ -98,7 +98,7 @@ def render_dangers(
         found = session.execute(
             select(Enterprise.id, Enterprise.name).where(Enterprise.id.in_(ids))
         )
-        names = dict(found.tuples().all())
+        names = {id: name for id, name in found}
     rendered = []
     for danger in dangers:
         body = render_located(danger, FIELDS)
