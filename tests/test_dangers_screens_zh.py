@@ -305,3 +305,29 @@ def test_a_spot_check_page_that_names_no_draw_says_not_found(browser, server: st
         _shot(page, "spot-missing-phone")
     finally:
         page.close()
+
+
+def test_back_from_a_danger_returns_to_the_list_and_leaves_the_map(
+    browser, server: str, sessions: dict[str, dict]
+) -> None:
+    page = Page(browser, server, session=sessions["official"])
+    try:
+        page.open("/#/640100")
+        p = page.page
+        p.click("#btn-dangers")
+        p.wait_for_selector("#dz-list", timeout=20_000)
+        p.locator("#dz-list tbody tr").first.click()
+        p.wait_for_selector("#dz-detail")
+        p.go_back()
+        p.wait_for_selector("#dz-list")
+        assert p.evaluate("() => document.body.dataset.code") == "640100"
+        assert "#/640100" in p.url
+        # Again, back by the page's own link: the same list, the history entry gone.
+        p.locator("#dz-list tbody tr").first.click()
+        p.wait_for_selector("#dz-detail")
+        p.click("#dz-back")
+        p.wait_for_selector("#dz-list")
+        assert p.evaluate("() => history.state") is None
+        assert p.evaluate("() => document.body.dataset.code") == "640100"
+    finally:
+        page.close()

@@ -184,11 +184,21 @@ view.querySelector('.dz-tabs').addEventListener('click', (e) => {
   render();
 });
 
-/** Open one danger's detail (the map layer's popups link here). */
+/** Open one danger's detail (the map layer's popups link here). The detail is a history
+ *  entry of the same address: the browser's Back returns to the list, not the map's last
+ *  region (app.js sees the same hash and leaves the map where it is). */
 export function openDanger(id) {
+  if (!(history.state && history.state.dzDetail === id)) history.pushState({ dzDetail: id }, '', location.href);
   state.detail = id;
   if (view.hidden) setOpen(true); else render();
 }
+
+window.addEventListener('popstate', (event) => {
+  const wanted = (event.state && event.state.dzDetail) || null;
+  if (view.hidden || wanted === state.detail) return;
+  state.detail = wanted;
+  render();
+});
 
 function render() {
   state.shown += 1;
@@ -519,6 +529,8 @@ async function loadPhotos(id) {
 }
 
 function back() {
+  // The detail's own history entry goes too (popstate then shows the list).
+  if (history.state && history.state.dzDetail === state.detail) { history.back(); return; }
   state.detail = null;
   render();
 }
