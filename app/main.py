@@ -2,9 +2,8 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
 
-from fastapi import Depends, FastAPI, Path
+from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
@@ -138,9 +137,16 @@ def create_app() -> FastAPI:
         return FileResponse(FRONTEND_DIR / "blacklist.html", headers={"Cache-Control": "no-cache"})
 
     # The publication (公示) of a spot-check draw (issue 12); the page reads its id from the URL.
+    # Whatever the address names, a person gets the page: an id that is no draw's (not a
+    # number, or unknown) is said to be not found there, in the page's language, not in JSON.
     @app.get("/spot-checks/{id}", include_in_schema=False)
-    def spot_check_page(id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> FileResponse:
-        return FileResponse(FRONTEND_DIR / "spot-check.html", headers={"Cache-Control": "no-cache"})
+    def spot_check_page(id: str) -> FileResponse:
+        found = id.isascii() and id.isdigit() and 1 <= int(id) < 2**63
+        return FileResponse(
+            FRONTEND_DIR / "spot-check.html",
+            status_code=200 if found else 404,
+            headers={"Cache-Control": "no-cache"},
+        )
 
     app.include_router(field_router)
     app.mount("/static", StaticFiles(directory=FRONTEND_DIR, check_dir=False), name="static")

@@ -502,3 +502,28 @@ def test_places_deadlines_and_photos_that_cannot_be_right_are_refused(
     late = world.client.post(url, headers=owner, files={"file": ("p.png", PNG, "image/png")})
     assert late.status_code == 409 and late.json()["field"] == "status"
     assert not list((tmp_path / "evidence").glob("*"))
+
+
+def test_list_detail_and_inbox_name_the_enterprise(world: World) -> None:
+    """The screens show the enterprise's name, not its id: list, detail, inbox and a step's
+    answer carry `enterprise_name` (the enterprise's own account reads it too)."""
+    danger = world.report()
+    name = world.enterprise["name"]
+    assert danger["enterprise_name"] == name
+    for role in ("admin", "official", "enterprise"):
+        headers = world.users[role]
+        listed = world.client.get(
+            f"/api/hidden-dangers?enterprise_id={world.enterprise['id']}", headers=headers
+        ).json()["items"]
+        assert {d["enterprise_name"] for d in listed} == {name}, role
+        one = world.client.get(f"/api/hidden-dangers/{danger['id']}", headers=headers).json()
+        assert one["enterprise_name"] == name
+    inbox = world.client.get("/api/hidden-dangers/inbox", headers=world.users["official"]).json()
+    waiting = [d for d in inbox["to_register"]["items"] if d["id"] == danger["id"]]
+    assert waiting and waiting[0]["enterprise_name"] == name
+    assert world.step(danger, "official", "register")["enterprise_name"] == name
+    # Outside the caller's region the danger (and so the name) is not found.
+    outsider = world.client.get(
+        f"/api/hidden-dangers/{danger['id']}", headers=world.users["outsider"]
+    )
+    assert outsider.status_code == 404 and name not in outsider.text

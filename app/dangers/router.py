@@ -56,7 +56,7 @@ def list_dangers(
 def create_danger(body: DangerIn, session: SessionDep, scope: ScopeDep) -> dict[str, Any]:
     """Report a hidden danger (enterprises their own; officials in their region)."""
     danger = service.create_danger(session, body=body, scope=scope)
-    return service.render_danger(danger, scope=scope, today=china_today())
+    return service.render_danger(session, danger, scope=scope, today=china_today())
 
 
 @router.get("/inbox", name="hidden_danger_inbox")
@@ -72,7 +72,7 @@ def escalate(session: SessionDep, scope: ScopeDep) -> dict[str, Any]:
     escalated = service.escalate_overdue(session, scope=scope, today=today)
     return {
         "today": today.isoformat(),
-        "escalated": [service.render_danger(d, scope=scope, today=today) for d in escalated],
+        "escalated": service.render_dangers(session, escalated, scope=scope, today=today),
     }
 
 
@@ -111,7 +111,7 @@ def get_danger(
     """One hidden danger with the caller's next allowed actions."""
     danger = service.danger_or_raise(session, id=id, scope=scope)
     response.headers["ETag"] = f'"{danger.version}"'
-    return service.render_danger(danger, scope=scope, today=china_today())
+    return service.render_danger(session, danger, scope=scope, today=china_today())
 
 
 @router.post("/{id}/transitions", name="transition_hidden_danger")
@@ -128,7 +128,7 @@ def transition(
     danger = service.transition(
         session, danger=danger, body=body, scope=scope, today=today, idempotency_key=idempotency_key
     )
-    return service.render_danger(danger, scope=scope, today=today)
+    return service.render_danger(session, danger, scope=scope, today=today)
 
 
 @router.get("/{id}/history", name="hidden_danger_history")

@@ -6,6 +6,7 @@ when, note, evidence and where, in one transaction. Dates that decide "overdue" 
 a `today` argument, so the rules can be tested with a fixed clock.
 """
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -30,6 +31,7 @@ from app.geo.location import ewkt, parse_location
 from app.regions.service import require_in_china
 from app.risk import grading
 from app.risk.models import RiskPoint
+from app.sites.models import Enterprise
 from app.sites.service import enterprise_or_raise
 
 TABLE = "hidden_dangers"
@@ -99,13 +101,43 @@ def next_actions(danger: HiddenDanger, scope: Scope) -> list[str]:
     return list(dict.fromkeys(step.action for step in legal if scope.role in step.roles))
 
 
-def render_danger(danger: HiddenDanger, *, scope: Scope, today: date) -> dict[str, Any]:
-    """A hidden danger for the API, with its overdue flag and the caller's next actions."""
-    body = render_located(danger, FIELDS)
-    for name in ("deadline", "supervision_deadline", "escalated_at", "found_at", "closed_at"):
-        value = body[name]
-        body[name] = value.isoformat() if value is not None else None
-    return {**body, "overdue": is_overdue(danger, today), "actions": next_actions(danger, scope)}
+def render_dangers(
+    session: Session, dangers: Sequence[HiddenDanger], *, scope: Scope, today: date
+) -> list[dict[str, Any]]:
+    """Hidden dangers for the API, each with its enterprise's name, its overdue flag and the
+    caller's next actions. The names come in one query: the dangers were read in scope,
+    and a danger's enterprise is the one it was reported at."""
+    ids = {d.enterprise_id for d in dangers if d.enterprise_id is not None}
+    names: dict[int, str] = {}
+    if ids:
+        found = session.execute(
+            select(Enterprise.id, Enterprise.name).where(Enterprise.id.in_(ids))
+        )
+        names = {id: name for id, name in found}
+    rendered = []
+    for danger in dangers:
+        body = render_located(danger, FIELDS)
+        for name in ("deadline", "supervision_deadline", "escalated_at", "found_at", "closed_at"):
+            value = body[name]
+            body[name] = value.isoformat() if value is not None else None
+        rendered.append(
+            {
+                **body,
+                "enterprise_name": names.get(danger.enterprise_id)
+                if danger.enterprise_id is not None
+                else None,
+                "overdue": is_overdue(danger, today),
+                "actions": next_actions(danger, scope),
+            }
+        )
+    return rendered
+
+
+def render_danger(
+    session: Session, danger: HiddenDanger, *, scope: Scope, today: date
+) -> dict[str, Any]:
+    """One hidden danger for the API (see `render_dangers`)."""
+    return render_dangers(session, [danger], scope=scope, today=today)[0]
 
 
 def danger_or_raise(session: Session, *, id: int, scope: Scope) -> HiddenDanger:
@@ -147,7 +179,7 @@ def list_dangers(
     total = session.scalar(select(func.count()).select_from(statement.subquery()))
     rows = session.scalars(statement.order_by(HiddenDanger.id).limit(limit).offset(offset))
     return {
-        "items": [render_danger(row, scope=scope, today=today) for row in rows],
+        "items": render_dangers(session, list(rows), scope=scope, today=today),
         "total": total,
         "limit": limit,
         "offset": offset,
@@ -590,7 +622,7 @@ def inbox(
         )
         result[name] = {
             "total": total,
-            "items": [render_danger(row, scope=scope, today=today) for row in rows],
+            "items": render_dangers(session, list(rows), scope=scope, today=today),
         }
     return result
 

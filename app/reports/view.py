@@ -347,7 +347,8 @@ def filtered_counts(
 ) -> dict[str, Any]:
     """Counts by colour (hazard sources by grade) in a region under the map's colour and
     sector filters, so the legend and the panel say what the map shows. Public zones have
-    no sector: None under a sector filter. Aggregates, public like region_counts."""
+    no sector: None under a sector filter. `dangers`: open hidden dangers (and major ones)
+    at the enterprises kept. Aggregates, public like region_counts."""
     if code is not None:
         get_region_or_raise(session, code=code)
     region = (
@@ -378,4 +379,16 @@ def filtered_counts(
         found = {k: n for k, n in rows if k is not None}
         keys = ("1", "2", "3", "4") if table == "hazard_sources" else LEVELS
         out[table] = {k: int(found.get(k, 0)) for k in keys}
+    # Hidden dangers not yet closed (as region_counts counts them) at the enterprises the
+    # filters keep: a danger has no colour of its own, its enterprise's is the one shown.
+    by_sector = "t.sector = CAST(:sector AS text)" if sector is not None else "true"
+    dangers = session.execute(
+        text(f"""
+        SELECT count(*) AS open, count(*) FILTER (WHERE d.grade = 'major') AS open_major
+          FROM hidden_dangers d JOIN enterprises t ON t.id = d.enterprise_id
+         WHERE d.status <> 'closed' AND {region} AND {wanted} AND {by_sector}
+    """),
+        params,
+    ).one()
+    out["dangers"] = {"open": int(dangers.open), "open_major": int(dangers.open_major)}
     return out

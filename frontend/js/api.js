@@ -17,10 +17,12 @@ export function progress(delta) {
 }
 
 export class ApiError extends Error {
-  constructor(status, detail, url) {
+  constructor(status, detail, url, { field, allowed } = {}) {
     super(`${status} ${detail || ''} (${url})`);
     this.status = status;
     this.detail = detail;
+    this.field = field;
+    this.allowed = allowed;
   }
 }
 
@@ -31,9 +33,9 @@ export async function getJSON(url, { signal, anonymous = false } = {}) {
   try {
     const response = await authFetch(url, { signal, anonymous, headers: { Accept: 'application/json' } });
     if (!response.ok) {
-      let detail = '';
-      try { detail = (await response.json()).detail; } catch (e) { /* not JSON */ }
-      throw new ApiError(response.status, detail, url);
+      let body = {};
+      try { body = (await response.json()) || {}; } catch (e) { /* not JSON */ }
+      throw new ApiError(response.status, body.detail || '', url, body);
     }
     return await response.json();
   } finally {

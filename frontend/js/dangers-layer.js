@@ -15,7 +15,9 @@ const GROUPS = {
   supervised: 'supervised',
   rectified: 'checking', accepted: 'checking', verified: 'checking',
 };
-const COLOURS = { waiting: '#8e44ad', treating: '#f5891f', supervised: '#c0392b', checking: '#2f6fd6' };
+// Colours of their own, none of the four risk colours (red/orange/yellow/blue) the map
+// beneath is drawn in; red is kept for the overdue ring.
+const COLOURS = { waiting: '#7f8c8d', treating: '#138d90', supervised: '#8e44ad', checking: '#2e9e44' };
 
 const groupOf = (p) => (p.supervision_level && GROUPS[p.status] === 'treating' ? 'supervised' : GROUPS[p.status] || 'waiting');
 

@@ -49,7 +49,7 @@ export function fill(text, values) {
 }
 
 /** POST JSON (or a FormData) with the user's token; resolves to the parsed answer, or
- *  rejects with {status, detail, allowed} taken from the error body. */
+ *  rejects with {status, detail, field, allowed} taken from the error body and what was sent. */
 export async function send(url, payload, method = 'POST') {
   const options = { method, headers: { Accept: 'application/json' } };
   if (payload instanceof FormData) options.body = payload;
@@ -66,18 +66,65 @@ export async function send(url, payload, method = 'POST') {
     error.detail = answer && answer.detail;
     error.allowed = answer && answer.allowed;
     error.field = answer && answer.field;
+    if (!(payload instanceof FormData)) error.sent = payload;
     throw error;
   }
   return answer;
 }
 
-/** The message an error shows: what the server said, and the allowed actions on a 409. */
+/** The message an error shows, in the interface's language: the refusal the server's `field`
+ *  and `allowed` describe (plan items, grades, levels and actions by their names). */
 export function errorText(error) {
-  let text = `${t('dz.failed')}${error.detail || error.message}`;
-  if (error.allowed && error.allowed.length) {
-    text += ` · ${t('dz.allowed')}${error.allowed.map((a) => actionName(a)).join('、')}`;
+  return `${t('dz.failed')}${refusal(error)}`;
+}
+
+const listed = (values, label) => values.map(label).join('、');
+const gradeName = (grade) => t(`danger.${grade}`, grade);
+const levelName = (level) => t(`dz.level.${level}`, level);
+const choices = (text, allowed, label) => (allowed.length ? `${text} · ${t('dz.err.choose')}${listed(allowed, label)}` : text);
+
+function refusal(error) {
+  const { status } = error;
+  const field = error.field || '';
+  const allowed = error.allowed || [];
+  const sent = error.sent || {};
+  if (status === undefined) return error instanceof TypeError ? t('dz.err.network') : String(error.message);
+  if (field.startsWith('plan.')) return planRefusal(field.slice(5), allowed, sent.plan || {});
+  if (status === 409 && field === 'action') {
+    return `${t('dz.err.illegal')}${allowed.length ? ` · ${t('dz.allowed')}${listed(allowed, actionName)}` : ''}`;
   }
-  return text;
+  if (status === 401) return t('dz.err.signin');
+  if (status === 403) return t('dz.err.forbidden');
+  if (status === 404) return t('dz.err.notFound');
+  if (status === 413) return t('dz.err.tooLarge');
+  if (status === 429) return t('dz.err.tooMany');
+  if (status >= 500) return t('dz.err.unavailable');
+  // What the client sent tells a missing input from a refused one.
+  if (field === 'grade') return choices(t(sent.grade ? 'dz.err.grade' : 'dz.err.gradeMissing'), allowed, gradeName);
+  if (field === 'supervision_level') {
+    return choices(t(sent.supervision_level ? 'dz.err.level' : 'dz.err.levelMissing'), allowed, levelName);
+  }
+  if (field === 'deadline') return t(sent.deadline ? 'dz.err.deadlinePast' : 'dz.err.deadlineMissing');
+  if (field === 'note') return t('dz.err.note');
+  if (field === 'evidence') return t('dz.err.evidence');
+  if (field === 'evidence.photos') return t('dz.err.photos');
+  if (field === 'lon,lat') return t('dz.err.place');
+  const label = t(`dz.err.field.${field}`, field);
+  const count = /names (\d+)–(\d+) \w+, not (\d+)/.exec(String(error.detail));
+  if (count) return `${label}${fill(t('dz.err.count'), { low: count[1], high: count[2], n: count[3] })}`;
+  if (field) return choices(`${t('dz.err.invalid')}${label}`, allowed, String);
+  return String(error.detail || error.message);
+}
+
+/** A plan refused: the items missing (of those the client sent blank), by their names. */
+function planRefusal(item, allowed, plan) {
+  const kinds = (state.lifecycle && state.lifecycle.plan_items) || {};
+  const items = Object.values(kinds).find((list) => list.length === allowed.length
+    && list.every((entry) => allowed.includes(entry.item))) || [];
+  const label = (name) => (items.find((entry) => entry.item === name) || {}).name_zh || name;
+  if (!allowed.includes(item)) return `${t('dz.err.notItem')}${item}`;
+  const missing = allowed.filter((name) => !String(plan[name] || '').trim());
+  return `${t('dz.err.missing')}${listed(missing.length ? missing : [item], label)}`;
 }
 
 function isOfficial() { return OFFICIAL_ROLES.includes(currentRole()); }
@@ -93,6 +140,10 @@ function actionName(action) {
   return t(`dz.action.${action}`, action);
 }
 
+// The enterprise by its name (escaped), its id beside it.
+const enterpriseText = (d) => (d.enterprise_name
+  ? `${escapeHtml(d.enterprise_name)} (${Number(d.enterprise_id)})`
+  : `${escapeHtml(t('dz.col.enterprise'))} ${Number(d.enterprise_id)}`);
 const gradeTag = (grade) => `<span class="tag ${escapeHtml(grade)}">${escapeHtml(t(`danger.${grade}`, grade))}</span>`;
 const statusText = (status) => escapeHtml(t(`status.${status}`, status));
 const levelText = (level) => (level ? escapeHtml(t(`dz.level.${level}`, level)) : '–');
@@ -133,11 +184,21 @@ view.querySelector('.dz-tabs').addEventListener('click', (e) => {
   render();
 });
 
-/** Open one danger's detail (the map layer's popups link here). */
+/** Open one danger's detail (the map layer's popups link here). The detail is a history
+ *  entry of the same address: the browser's Back returns to the list, not the map's last
+ *  region (app.js sees the same hash and leaves the map where it is). */
 export function openDanger(id) {
+  if (!(history.state && history.state.dzDetail === id)) history.pushState({ dzDetail: id }, '', location.href);
   state.detail = id;
   if (view.hidden) setOpen(true); else render();
 }
+
+window.addEventListener('popstate', (event) => {
+  const wanted = (event.state && event.state.dzDetail) || null;
+  if (view.hidden || wanted === state.detail) return;
+  state.detail = wanted;
+  render();
+});
 
 function render() {
   state.shown += 1;
@@ -267,7 +328,7 @@ function dangerTable(items, id) {
       <th>${escapeHtml(t('dz.col.status'))}</th><th>${escapeHtml(t('dz.col.deadline'))}</th>
       <th class="wide">${escapeHtml(t('dz.col.supervision'))}</th></tr></thead>
     <tbody>${items.map((d) => `<tr data-danger="${Number(d.id)}" tabindex="0" class="${d.overdue ? 'overdue' : ''}">
-      <td><a href="#" data-danger-link="${Number(d.id)}">${escapeHtml(d.title)}</a><small>#${Number(d.id)}${d.enterprise_id ? ` · ${escapeHtml(t('dz.col.enterprise'))} ${Number(d.enterprise_id)}` : ''}</small></td>
+      <td><a href="#" data-danger-link="${Number(d.id)}">${escapeHtml(d.title)}</a><small>#${Number(d.id)}${d.enterprise_id ? ` · ${enterpriseText(d)}` : ''}</small></td>
       <td>${gradeTag(d.grade)}</td>
       <td>${statusText(d.status)}${d.overdue ? ` <span class="dz-flag overdue">${escapeHtml(t('dz.overdue'))}</span>` : ''}</td>
       <td>${day(d.supervision_deadline || d.deadline)}</td>
@@ -369,8 +430,6 @@ async function renderDetail(id) {
     return;
   }
   if (!still()) return;
-  const planNames = {};
-  for (const items of Object.values(rules.plan_items)) for (const item of items) planNames[item.item] = item.name_zh;
   const photos = history.flatMap((event) => ((event.evidence && event.evidence.photos) || []));
   body.innerHTML = `
     <button type="button" class="link-btn" id="dz-back">${escapeHtml(t('dz.back'))}</button>
@@ -384,7 +443,7 @@ async function renderDetail(id) {
       </div><div id="dz-action-form"></div></section>
       <section class="dz-section"><h3>${escapeHtml(t('dz.facts'))}</h3>${factList([
         ['#', String(Number(danger.id))],
-        [t('dz.col.enterprise'), danger.enterprise_id ? String(Number(danger.enterprise_id)) : null],
+        [t('dz.col.enterprise'), danger.enterprise_id ? enterpriseText(danger) : null],
         [t('dz.found'), when(danger.found_at)],
         [t('dz.deadline'), danger.deadline ? day(danger.deadline) : null],
         [t('dz.level'), danger.supervision_level ? levelText(danger.supervision_level) : null],
@@ -393,7 +452,7 @@ async function renderDetail(id) {
         [t('dz.report.description'), danger.description ? escapeHtml(danger.description) : null],
       ], 'facts')}</section>
       ${danger.plan ? `<section class="dz-section"><h3>${escapeHtml(t('dz.plan'))}</h3>${factList(
-        Object.entries(danger.plan).map(([item, text]) => [planNames[item] || item, escapeHtml(text)]), 'facts')}</section>` : ''}
+        planRows(rules, danger.plan), 'facts')}</section>` : ''}
       <section class="dz-section"><h3>${escapeHtml(t('dz.timeline'))} <small>${num(history.length)}</small></h3>
         ${history.length ? `<ol class="dz-timeline" id="dz-timeline">${history.map((event) => timelineItem(event)).join('')}</ol>`
           : `<p class="dz-empty" id="dz-timeline">${escapeHtml(t('dz.inbox.empty'))}</p>`}</section>
@@ -409,6 +468,15 @@ async function renderDetail(id) {
   body.scrollTop = 0;
 }
 
+/** The plan's items in the order of the data file (总局令第16号 第十五条), by their names;
+ *  the list (plan or 五落实) is the one whose items the stored plan has. */
+function planRows(rules, plan) {
+  const given = Object.keys(plan);
+  const items = Object.values(rules.plan_items).find((list) => given.every((name) => list.some((i) => i.item === name)));
+  if (!items) return given.map((name) => [name, escapeHtml(plan[name])]);
+  return items.filter((i) => i.item in plan).map((i) => [i.name_zh, escapeHtml(plan[i.item])]);
+}
+
 function timelineItem(event) {
   const evidence = event.evidence || {};
   const details = [
@@ -422,10 +490,18 @@ function timelineItem(event) {
       ${event.from_status ? `${statusText(event.from_status)} → ` : ''}${statusText(event.to_status)}
       <small>${escapeHtml(t('dz.by'))} ${escapeHtml(event.username || t('dz.system'))}</small></div>
     ${details ? `<div class="detail">${details}</div>` : ''}
-    ${event.note ? `<div class="note">${escapeHtml(event.note)}</div>` : ''}
+    ${event.note ? `<div class="note">${escapeHtml(noteText(event.note))}</div>` : ''}
     ${evidence.text ? `<div class="note evidence">${escapeHtml(evidence.text)}</div>` : ''}
     ${evidence.photos && evidence.photos.length ? `<div class="detail">📷 ${num(evidence.photos.length)}</div>` : ''}
   </li>`;
+}
+
+/** A note the server wrote in English (a danger an inspection found), in the interface's
+ *  language; people's notes as they are. */
+function noteText(note) {
+  const found = /^found by (\w+) inspection (\d+)$/.exec(note);
+  if (!found) return note;
+  return fill(t('dz.found.by'), { kind: t(`dz.inspection.${found[1]}`, found[1]), id: found[2] });
 }
 
 /** Photos need the token: fetched, then shown as data: URLs (the page's policy allows
@@ -453,6 +529,8 @@ async function loadPhotos(id) {
 }
 
 function back() {
+  // The detail's own history entry goes too (popstate then shows the list).
+  if (history.state && history.state.dzDetail === state.detail) { history.back(); return; }
   state.detail = null;
   render();
 }

@@ -66,10 +66,10 @@ function show(root, list, context) {
     }
   }
   const unitRows = counties
-    ? `<table class="dz-table" id="key-units"><thead><tr><th></th><th>${escapeHtml(t('key.units'))}</th><th>${escapeHtml(t('key.red'))}</th><th>${escapeHtml(t('key.overdueDangers'))}</th><th>${escapeHtml(t('key.findings'))}</th><th class="wide">${escapeHtml(t('key.reason'))}</th></tr></thead>
+    ? `<table class="dz-table key-table" id="key-units"><thead><tr><th></th><th>${escapeHtml(t('key.units'))}</th><th>${escapeHtml(t('key.red'))}</th><th>${escapeHtml(t('key.overdueDangers'))}</th><th>${escapeHtml(t('key.findings'))}</th><th class="wide">${escapeHtml(t('key.reason'))}</th></tr></thead>
       <tbody>${list.candidates.units.map((u) => `<tr><td><input type="checkbox" data-unit="${escapeHtml(u.code)}" ${chosenUnits.has(u.code) ? 'checked' : ''} aria-label="${escapeHtml(u.name)}"></td>
         <td>${escapeHtml(u.name)}<small>${escapeHtml(u.code)}</small></td><td>${num(u.red)}</td><td>${num(u.overdue_dangers)}</td><td>${num(u.findings)}</td>
-        <td class="wide"><input class="reason" data-unit-reason="${escapeHtml(u.code)}" maxlength="1000" value="${escapeHtml(chosenUnits.get(u.code) || '')}"></td></tr>`).join('')}</tbody></table>`
+        <td class="wide"><input class="reason" placeholder="${escapeHtml(t('key.reason'))}" data-unit-reason="${escapeHtml(u.code)}" maxlength="1000" value="${escapeHtml(chosenUnits.get(u.code) || '')}"></td></tr>`).join('')}</tbody></table>`
     : `<div id="key-units">${[0, 1, 2].map((i) => {
       const unit = list.units[i];
       return `<label class="dz-field"><span>${escapeHtml(t('key.units'))} ${i + 1}</span><input data-township="${i}" maxlength="100" value="${escapeHtml(unit ? unit.name : '')}"></label>`;
@@ -81,11 +81,11 @@ function show(root, list, context) {
     <div class="dz-columns">
       <section class="dz-section"><h3>${escapeHtml(t('key.units'))} <small>${num(list.units.length)}</small></h3>${unitRows}</section>
       <section class="dz-section"><h3>${escapeHtml(t('key.enterprises'))} <small>${num(list.enterprises.length)}</small> · ${escapeHtml(t('key.candidates'))}</h3>
-        <table class="dz-table" id="key-enterprises"><thead><tr><th></th><th>${escapeHtml(t('dz.col.enterprise'))}</th><th>${escapeHtml(t('spot.level'))}</th><th>${escapeHtml(t('key.overdueDangers'))}</th><th>${escapeHtml(t('key.findings'))}</th><th class="wide">${escapeHtml(t('key.reason'))}</th></tr></thead>
+        <table class="dz-table key-table" id="key-enterprises"><thead><tr><th></th><th>${escapeHtml(t('dz.col.enterprise'))}</th><th>${escapeHtml(t('spot.level'))}</th><th>${escapeHtml(t('key.overdueDangers'))}</th><th>${escapeHtml(t('key.findings'))}</th><th class="wide">${escapeHtml(t('key.reason'))}</th></tr></thead>
         <tbody>${candidates.map((c) => `<tr><td><input type="checkbox" data-enterprise="${Number(c.enterprise_id)}" ${chosenEnterprises.has(String(c.enterprise_id)) ? 'checked' : ''} aria-label="${escapeHtml(c.name)}"></td>
           <td>${escapeHtml(c.name)}<small>${Number(c.enterprise_id)}</small></td><td>${c.risk_level ? levelBadge(c.risk_level) : '–'}</td>
           <td>${num(c.overdue_dangers)}</td><td>${num(c.findings)}</td>
-          <td class="wide"><input class="reason" data-enterprise-reason="${Number(c.enterprise_id)}" maxlength="1000" value="${escapeHtml(chosenEnterprises.get(String(c.enterprise_id)) || '')}"></td></tr>`).join('')}</tbody></table></section>
+          <td class="wide"><input class="reason" placeholder="${escapeHtml(t('key.reason'))}" data-enterprise-reason="${Number(c.enterprise_id)}" maxlength="1000" value="${escapeHtml(chosenEnterprises.get(String(c.enterprise_id)) || '')}"></td></tr>`).join('')}</tbody></table></section>
     </div>
     <div class="dz-buttons"><button type="button" class="dz-btn primary" id="key-save">${escapeHtml(t('key.save'))}</button></div>`;
   $('#key-save', holder).addEventListener('click', async () => {

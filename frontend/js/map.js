@@ -73,6 +73,32 @@ function featureContains(feature, bbox, lng, lat) {
     && !polygon.slice(1).some((hole) => ringContains(hole, lng, lat)));
 }
 
+/** The basemap chosen in the settings: OpenStreetMap, 天地图 (vector or imagery, with the
+ *  user's key) or none (null). Shared with the planners' page. */
+export function basemapLayer(kind, key) {
+  if (kind === 'osm') {
+    return L.tileLayer('https://tile.openstreetmap.org/{z}/{x}/{y}.png', {
+      maxZoom: 19, attribution: '© OpenStreetMap contributors' });
+  }
+  if ((kind === 'tdt-vec' || kind === 'tdt-img') && key) {
+    const [base, labels] = kind === 'tdt-vec' ? ['vec_w', 'cva_w'] : ['img_w', 'cia_w'];
+    const url = (layer) => `https://t{s}.tianditu.gov.cn/DataServer?T=${layer}&x={x}&y={y}&l={z}&tk=${encodeURIComponent(key)}`;
+    return L.layerGroup([
+      L.tileLayer(url(base), { subdomains: '01234567', maxZoom: 18, attribution: '© 天地图 Tianditu' }),
+      L.tileLayer(url(labels), { subdomains: '01234567', maxZoom: 18 }),
+    ]);
+  }
+  return null;
+}
+
+/** A vector-tile layer of the server's tiles (`boundaries`: the region outlines), drawn by
+ *  the tile workers; `query` filters the rows, `options` go to the layer (e.g. its pane). */
+export function vectorTileLayer(name, query = '', options = {}) {
+  return new WorkerTileLayer(`/tiles/${sourceOf(name)}/{z}/{x}/{y}.mvt${query}`, {
+    layer: name, interactive: name !== 'boundaries', maxNativeZoom: 16, maxZoom: 18, ...options,
+  });
+}
+
 export class RiskMap {
   constructor(element, { onDrill, onMoveEnd, onHover } = {}) {
     this.onDrill = onDrill || (() => {});
@@ -157,17 +183,7 @@ export class RiskMap {
 
   setBasemap(kind, key) {
     if (this.basemap) { this.map.removeLayer(this.basemap); this.basemap = null; }
-    if (kind === 'osm') {
-      this.basemap = L.tileLayer('https://tile.openstreetmap.org/{z}/{x}/{y}.png', {
-        maxZoom: 19, attribution: '© OpenStreetMap contributors' });
-    } else if ((kind === 'tdt-vec' || kind === 'tdt-img') && key) {
-      const [base, labels] = kind === 'tdt-vec' ? ['vec_w', 'cva_w'] : ['img_w', 'cia_w'];
-      const url = (layer) => `https://t{s}.tianditu.gov.cn/DataServer?T=${layer}&x={x}&y={y}&l={z}&tk=${encodeURIComponent(key)}`;
-      this.basemap = L.layerGroup([
-        L.tileLayer(url(base), { subdomains: '01234567', maxZoom: 18, attribution: '© 天地图 Tianditu' }),
-        L.tileLayer(url(labels), { subdomains: '01234567', maxZoom: 18 }),
-      ]);
-    }
+    this.basemap = basemapLayer(kind, key);
     if (this.basemap) this.basemap.addTo(this.map);
     this.basemapKind = this.basemap ? kind : 'none';
     this._styleChoropleth();
@@ -330,10 +346,7 @@ export class RiskMap {
   }
 
   _vectorLayer(name) {
-    const layer = new WorkerTileLayer(`/tiles/${sourceOf(name)}/{z}/{x}/{y}.mvt${this.tileQuery(name)}`, {
-      layer: name, interactive: name !== 'boundaries', pane: name, maxNativeZoom: 16, maxZoom: 18,
-      minZoom: name === 'grid' ? 9 : 0,
-    });
+    const layer = vectorTileLayer(name, this.tileQuery(name), { pane: name, minZoom: name === 'grid' ? 9 : 0 });
     layer.on('loading', () => this._tilesLoading(layer, true));
     layer.on('load remove', () => this._tilesLoading(layer, false));
     return layer;

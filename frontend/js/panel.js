@@ -56,9 +56,9 @@ function countsTable(region, filtered) {
   return `<table class="counts"><thead><tr><th></th>${head}<th>${escapeHtml(t('common.total'))}</th></tr></thead><tbody>${body}</tbody></table>`;
 }
 
-function hazardGrades(region) {
+function hazardGrades(grades) {
   return `<div class="grades">${[1, 2, 3, 4].map((g) => `<div class="g" data-grade="${g}">${gradeSymbolSvg(g, 20)}
-    <div class="v">${num(region.hazard_sources[String(g)] || 0)}</div>
+    <div class="v">${num(grades[String(g)] || 0)}</div>
     <div class="k">${escapeHtml(gradeLabel(g))}</div></div>`).join('')}</div>`;
 }
 
@@ -104,8 +104,23 @@ function whyBlock(r) {
   return `<div class="section why" id="level-why"><h2>${escapeHtml(t('why.title'))}</h2>${body}</div>`;
 }
 
+const sum = (counts) => Object.values(counts || {}).reduce((a, b) => a + (b || 0), 0);
+
+/** The figures of the panel's cards: the region's, or under the map's filters those of what
+ *  the map shows (dangers at the enterprises kept, when the server counted them). */
+function kpis(r, filtered) {
+  const dangers = filtered && filtered.dangers;
+  return {
+    openMajor: dangers ? dangers.open_major : r.open_major_dangers,
+    open: dangers ? dangers.open : r.open_dangers,
+    enterprises: filtered && filtered.enterprises ? sum(filtered.enterprises) : r.enterprises_total,
+    hazards: (filtered && filtered.hazard_sources) || r.hazard_sources,
+  };
+}
+
 export function renderPanel(root, view, { onChild, onChildHover, filtered = null } = {}) {
   const r = view.region;
+  const k = kpis(r, filtered);
   const method = methodText(r.method);
   const kind = t(`kind.${r.level}`, r.level);
   const level = r.regional_level;
@@ -122,13 +137,13 @@ export function renderPanel(root, view, { onChild, onChildHover, filtered = null
     </div>
     ${whyBlock(r)}
     <div class="section"><h2>${escapeHtml(t('panel.counts'))}${filtered ? ` <small>${escapeHtml(t('legend.filtered'))}</small>` : ''}</h2>${countsTable(r, filtered)}</div>
-    <div class="section"><div class="kpis">
-      <div class="kpi ${r.open_major_dangers ? 'alert' : ''}" id="kpi-open-major"><div class="v">${num(r.open_major_dangers)}</div><div class="k">${escapeHtml(t('panel.openMajor'))}</div></div>
-      <div class="kpi"><div class="v">${num(r.open_dangers)}</div><div class="k">${escapeHtml(t('panel.openAll'))}</div></div>
-      <div class="kpi"><div class="v">${num(r.enterprises_total)}</div><div class="k">${escapeHtml(t('panel.enterprisesTotal'))}</div></div>
-      <div class="kpi"><div class="v">${num(Object.values(r.hazard_sources).reduce((a, b) => a + b, 0))}</div><div class="k">${escapeHtml(t('panel.hazards'))}</div></div>
+    <div class="section"><div class="kpis" id="kpis">
+      <div class="kpi ${k.openMajor ? 'alert' : ''}" id="kpi-open-major"><div class="v">${num(k.openMajor)}</div><div class="k">${escapeHtml(t('panel.openMajor'))}</div></div>
+      <div class="kpi" id="kpi-open"><div class="v">${num(k.open)}</div><div class="k">${escapeHtml(t('panel.openAll'))}</div></div>
+      <div class="kpi" id="kpi-enterprises"><div class="v">${num(k.enterprises)}</div><div class="k">${escapeHtml(t('panel.enterprisesTotal'))}</div></div>
+      <div class="kpi" id="kpi-hazards"><div class="v">${num(sum(k.hazards))}</div><div class="k">${escapeHtml(t('panel.hazards'))}</div></div>
     </div></div>
-    <div class="section"><h2>${escapeHtml(t('panel.hazards'))}</h2>${hazardGrades(r)}</div>
+    <div class="section"><h2>${escapeHtml(t('panel.hazards'))}${filtered ? ` <small>${escapeHtml(t('legend.filtered'))}</small>` : ''}</h2>${hazardGrades(k.hazards)}</div>
     <div class="section trend" id="trend"><h2>${escapeHtml(t('panel.trend'))} <small>${escapeHtml(t('panel.trendDays'))}</small></h2><div class="note">${escapeHtml(t('common.loading'))}</div></div>
     <div class="section compare" id="compare"></div>
     ${ranking(view)}

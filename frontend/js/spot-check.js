@@ -7,10 +7,11 @@ import './i18n-spotcheck.js';
 
 async function load() {
   const id = location.pathname.split('/').pop();
-  const response = await fetch(`/api/spot-checks/draws/${encodeURIComponent(id)}/public`, {
-    headers: { Accept: 'application/json' },
-  });
-  if (!response.ok) {
+  // Not a draw's number: not found, without asking.
+  const response = /^\d{1,19}$/.test(id) && Number(id) > 0
+    ? await fetch(`/api/spot-checks/draws/${id}/public`, { headers: { Accept: 'application/json' } })
+    : null;
+  if (!response || !response.ok) {
     document.getElementById('missing').hidden = false;
     return;
   }
@@ -24,8 +25,9 @@ async function load() {
   }
   document.getElementById('xlsx').href = `/api/spot-checks/draws/${draw.id}/public/xlsx`;
   document.querySelector('#targets tbody').innerHTML = draw.targets.map((t, i) => `<tr>
-    <td>${i + 1}</td><td>${escapeHtml(t.name)}</td><td>${escapeHtml(t.credit_code || '')}</td>
-    <td>${escapeHtml(t.inspectors.join('、'))}</td></tr>`).join('');
+    <td>${i + 1}</td><td>${escapeHtml(t.name)}<small class="code">${escapeHtml(t.credit_code || '')}</small></td>
+    <td class="code">${escapeHtml(t.credit_code || '')}</td>
+    <td class="inspectors">${t.inspectors.map((name) => `<span>${escapeHtml(name)}</span>`).join('')}</td></tr>`).join('');
   document.querySelector('#inspectors tbody').innerHTML = draw.inspectors.map((name, i) => `<tr>
     <td>${i + 1}</td><td>${escapeHtml(name)}</td></tr>`).join('');
 }

@@ -4,6 +4,7 @@
 
 import { authFetch, currentUser, onAuthChange, signIn, signOut } from '../auth.js';
 import { escapeHtml } from '../fragments.js';
+import { basemapLayer, vectorTileLayer } from '../map.js';
 import { SiteTools, geometryFromGeoJSON, geometryFromKML } from './draw.js';
 
 const PARK_COLOURS = { A: '#e8222d', B: '#f5891f', C: '#f7d117', D: '#2f6fd6' };
@@ -23,11 +24,52 @@ async function api(method, url, body) {
     body: body ? JSON.stringify(body) : undefined,
   });
   const data = response.headers.get('content-type')?.includes('json') ? await response.json() : null;
-  if (!response.ok) {
-    const where = data && data.field ? `${data.field}: ` : '';
-    throw new Error(`${where}${(data && data.detail) || response.status}`);
-  }
+  if (!response.ok) throw new Error(refusal(response.status, data || {}));
   return data;
+}
+
+// The server's refusals (English `detail`, a `field`) in the planners' words.
+const GEOMETRY_REFUSALS = [
+  [/^invalid geometry: Self-intersection\[([-\d.]+) ([-\d.]+)\]/, (m) => `场址边线自相交（约 ${m[1]}, ${m[2]} 处），请重新绘制`],
+  [/^invalid geometry/, () => '场址几何无效，请重新绘制'],
+  [/outside China/, () => '场址不在中国境内'],
+  [/outside the region/, () => '场址不在您的辖区内'],
+  [/^more than (\d+) vertices/, (m) => `场址顶点过多（最多 ${m[1]} 个）`],
+  [/is not allowed here/, () => '该项目类型不支持这种几何（点、线或面）'],
+  [/out of range/, () => '坐标超出范围（经度 −180…180，纬度 −90…90）'],
+  [/^not a GeoJSON geometry/, () => '不是有效的 GeoJSON 几何'],
+];
+const ATTRIBUTE_REFUSALS = [
+  [/is required/, '为必填项'], [/whole number/, '须为整数'], [/must be a number/, '须为数字'],
+  [/must lie in (\S+)…(\S+),/, '须在 $1–$2 之间'], [/is not an attribute/, '不是该项目类型的参数'],
+];
+
+function refusal(status, { field = '', detail = '' }) {
+  if (status === 401) return '请先登录';
+  if (status === 403) return '该账号无权执行此操作';
+  if (status === 404) return '未找到';
+  if (status === 413) return '文件过大';
+  if (status >= 500) return '服务暂时不可用，请稍后再试';
+  const text = String(detail);
+  if (field === 'geometry' || field === 'lon,lat') {
+    for (const [pattern, say] of GEOMETRY_REFUSALS) {
+      const match = pattern.exec(text);
+      if (match) return say(match);
+    }
+    return '场址几何有误';
+  }
+  if (field.startsWith('attributes.')) {
+    const name = field.slice(11).split(/[.[]/)[0];
+    const spec = (state.kinds[$('kind').value] || { attributes: {} }).attributes[name];
+    const label = spec ? spec.label_zh : name;
+    for (const [pattern, say] of ATTRIBUTE_REFUSALS) {
+      const match = pattern.exec(text);
+      if (match) return `${label}${match[0].replace(pattern, say)}`;
+    }
+    return `${label}填写有误`;
+  }
+  const names = { kind: '项目类型', crs: '坐标系', title: '报告标题', note: '备注' };
+  return `输入有误：${names[field] || field || text || status}`;
 }
 
 function showError(id, error) {
@@ -86,6 +128,24 @@ function clearOverlay() {
   state.overlay = L.layerGroup().addTo(state.map);
 }
 
+/** The setback circles of a target's conflicts: one per hazard point and distance, numbered
+ *  as in the conflicts table. */
+function setbackRings(conflicts) {
+  const rings = new Map();
+  conflicts.forEach((conflict, index) => {
+    const shape = conflict.other_geometry;
+    if (!shape || shape.type !== 'Point') return;
+    const key = `${shape.coordinates.join(',')}@${conflict.required_m}`;
+    const ring = rings.get(key);
+    if (ring) ring.numbers.push(index + 1);
+    else {
+      rings.set(key, { centre: L.latLng(shape.coordinates[1], shape.coordinates[0]),
+        radius_m: conflict.required_m, numbers: [index + 1] });
+    }
+  });
+  return [...rings.values()];
+}
+
 function drawResult(result) {
   clearOverlay();
   // Rings of the same radius are drawn once, labelled with every class they keep away.
@@ -111,6 +171,19 @@ function drawResult(result) {
       .addTo(state.overlay);
     bounds.extend(layer.getBounds());
   });
+  // A protection target: the server's ring is the search range; each conflict's setback is
+  // drawn around the hazard that needs it (the site lies inside it).
+  if (result.role === 'target') {
+    setbackRings(result.conflicts).forEach((ring) => {
+      const circle = L.circle(ring.centre, { radius: ring.radius_m, color: '#e8222d', weight: 1.5,
+        dashArray: '4 4', fillOpacity: 0.05, interactive: false, className: 'setback-ring' }).addTo(state.overlay);
+      L.tooltip({ permanent: true, direction: 'top', className: 'ring-label setback', interactive: false })
+        .setLatLng([circle.getBounds().getNorth(), ring.centre.lng])
+        .setContent(`${ring.numbers.join('、')} 号 防护距离 ${Number(ring.radius_m)} m`)
+        .addTo(state.overlay);
+      bounds.extend(circle.getBounds());
+    });
+  }
   const others = [...result.conflicts, ...result.zoning.filter((z) => z.other_geometry)];
   others.forEach((item, i) => {
     if (!item.other_geometry) return;
@@ -132,13 +205,33 @@ function zoningText(z) {
   return `人口密集场所 ${escapeHtml(z.other_name)} 距离 ${Number(z.distance_m).toFixed(1)} m（${Number(z.required_m)} m 内不得规划高风险项目）`;
 }
 
+/** The check's notes (GB 18218 grading) in Chinese; any other note as written. */
+function noteText(note) {
+  const minor = /^S = (\S+) < 1: not a major hazard source/.exec(note);
+  if (minor) return `GB 18218-2018：S = ${minor[1]} < 1，未构成重大危险源，按设计规范自身的间距执行`;
+  const major = /^GB 18218-2018: S = (\S+), R = (\S+), grade (\d) \((\S+); α from (\d+) people within 500 m\)/.exec(note);
+  if (major) {
+    return `GB 18218-2018：S = ${major[1]}，R = ${major[2]}，${major[3]}级重大危险源（${major[4]}；α 按 500 m 内 ${major[5]} 人取值）`;
+  }
+  return note;
+}
+
+/** A hazard project by its kind's name; a hazardous-chemical one says whether GB 18218 makes
+ *  it a major hazard source (its setbacks then come from that row). */
+function hazardText(result) {
+  const label = (state.kinds[result.kind] || {}).label_zh || result.kind;
+  const kind = state.kinds[result.kind] || {};
+  if (kind.hazard_kind !== 'major_hazard_source') return label;
+  return `${label}（${result.hazard_kind ? '构成重大危险源' : '未构成重大危险源'}）`;
+}
+
 function renderResult(result, saved = null) {
   state.result = result;
   $('result').hidden = false;
   const verdict = $('verdict');
   verdict.textContent = result.verdict === 'pass' ? '通过' : '不通过';
   verdict.className = `verdict ${result.verdict === 'pass' ? 'pass' : 'fail'}`;
-  const cls = result.target_class ? `防护目标：${CLASS_ZH[result.target_class] || result.target_class}` : `危险源：${result.hazard_kind || '—'}`;
+  const cls = result.target_class ? `防护目标：${CLASS_ZH[result.target_class] || result.target_class}` : `危险源：${hazardText(result)}`;
   $('meta').textContent = `${cls} · 规则版本 ${result.rule_set_version} · 冲突 ${result.conflicts.length} 项`;
   $('conflicts').querySelector('tbody').innerHTML = result.conflicts.map((c, i) => `<tr>
       <td>${i + 1}</td>
@@ -151,7 +244,7 @@ function renderResult(result, saved = null) {
   $('zoning').innerHTML = result.zoning.map((z) => `<li class="${z.ok ? 'ok' : 'bad'}">
       ${z.ok ? '符合' : '不符合'}：${zoningText(z)}
       <small>${escapeHtml(z.source_clause)}</small></li>`).join('')
-    + result.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('');
+    + result.notes.map((n) => `<li>${escapeHtml(noteText(n))}</li>`).join('');
   const people = result.people_within;
   $('people').textContent = `周边 ${people.radius_m} m 内公共区域 ${people.zones} 处，约 ${people.people} 人`;
   $('save').hidden = Boolean(saved);
@@ -183,12 +276,20 @@ async function downloadPdf(event) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+/** No result on screen (a check failed): its card, rings and conflicts go. */
+function clearResult() {
+  state.result = null;
+  $('result').hidden = true;
+  clearOverlay();
+}
+
 async function check(event) {
   event.preventDefault();
   showError('error', null);
   try {
     renderResult(await api('POST', '/api/planning/check', proposal()));
   } catch (error) {
+    clearResult();
     showError('error', error);
   }
 }
@@ -268,14 +369,13 @@ function startMap() {
   state.map = L.map('map', { center: [38.3, 106.3], zoom: 9, zoomSnap: 0.25 });
   state.map.attributionControl.setPrefix(false);
   L.control.scale({ imperial: false }).addTo(state.map);
-  if (settings.basemap === 'osm') {
-    L.tileLayer('https://tile.openstreetmap.org/{z}/{x}/{y}.png', { maxZoom: 19, attribution: '© OpenStreetMap' }).addTo(state.map);
-  } else if (settings.basemap?.startsWith('tdt') && settings.tdtKey) {
-    const [base, labels] = settings.basemap === 'tdt-vec' ? ['vec_w', 'cva_w'] : ['img_w', 'cia_w'];
-    const url = (l) => `https://t{s}.tianditu.gov.cn/DataServer?T=${l}&x={x}&y={y}&l={z}&tk=${encodeURIComponent(settings.tdtKey)}`;
-    L.tileLayer(url(base), { subdomains: '01234567', maxZoom: 18, attribution: '© 天地图' }).addTo(state.map);
-    L.tileLayer(url(labels), { subdomains: '01234567', maxZoom: 18 }).addTo(state.map);
-  }
+  // The officials' map's context: the basemap chosen in its settings (none by default) and
+  // the region outlines from the vector tiles, under the site and its rings.
+  const basemap = basemapLayer(settings.basemap, settings.tdtKey);
+  if (basemap) basemap.addTo(state.map);
+  state.map.createPane('boundaries').style.zIndex = '250';
+  state.map.getPane('boundaries').style.pointerEvents = 'none';
+  vectorTileLayer('boundaries', '', { pane: 'boundaries' }).addTo(state.map);
   state.tools = new SiteTools(state.map, {
     onSite,
     onMeasure: (metres) => { $('measure-out').hidden = false; $('measure-out').textContent = `测距：${metres.toFixed(1)} m`; },
