@@ -25,6 +25,7 @@ from tests.factories import enterprise_payload, lec_point
 # LEC inputs giving each colour (D = L × E × C against geodata/risk/lec_bands.csv).
 LEC = {"red": (6, 6, 15), "orange": (3, 6, 15), "yellow": (3, 6, 7), "blue": (1, 1, 1)}
 WARDEN_NAME = "王网格"
+LIVE_INSPECTOR = "白玉兰"
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("RISKATLAS_SHOTS", "/work/shots"))
 
@@ -312,6 +313,15 @@ def test_the_publication_page_in_chromium(
     if not os.path.exists(CHROMIUM):
         pytest.skip("Chromium is not installed")
     admin = {"Authorization": f"Bearer {live_token(live_server_url, live_users['admin'])}"}
+    # A second inspector of 宁夏, named (live-nx-official has no display name): two per target.
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (username, password_hash, role, display_name, region_code)"
+                " VALUES ('live-nx-inspector', 'x', 'official', :name, '640000')"
+            ),
+            {"name": LIVE_INSPECTOR},
+        )
     with httpx.Client(base_url=live_server_url, headers=admin, timeout=30) as http:
         enterprise = http.post("/api/enterprises", json=enterprise_payload()).json()
         point = http.post("/api/risk-points", json=lec_point(enterprise["id"], *LEC["red"]))
@@ -337,6 +347,9 @@ def test_the_publication_page_in_chromium(
                 assert "宁夏" in page.inner_text("#f-region")
                 cells = page.inner_text("#targets tbody")
                 assert enterprise["name"] in cells and enterprise["credit_code"] in cells
+                # Inspectors by display name, never by login (accounts are not published).
+                assert LIVE_INSPECTOR in cells and draw.UNNAMED in cells
+                assert "live-nx" not in page.inner_text("body")
                 href = page.get_attribute("#xlsx", "href")
                 assert href == f"/api/spot-checks/draws/{result['id']}/public/xlsx"
                 SHOTS.mkdir(parents=True, exist_ok=True)
@@ -349,6 +362,7 @@ def test_the_publication_page_in_chromium(
             browser.close()
     finally:
         with engine.begin() as connection:
+            connection.execute(text("DELETE FROM users WHERE username = 'live-nx-inspector'"))
             connection.execute(
                 text("DELETE FROM risk_points WHERE enterprise_id = :id"), {"id": enterprise["id"]}
             )
