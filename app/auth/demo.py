@@ -162,11 +162,7 @@ def ensure_demo_accounts(session: Session, *, password: str) -> list[DemoAccount
         elif username in names:
             existing[username].display_name = names[username]
     session.flush()
-    shown = {
-        username: name
-        for username, user in existing.items()
-        if (name := names.get(username) or user.display_name)
-    } | names
+    shown = {u: user.display_name for u, user in existing.items() if user.display_name} | names
     _name_cells(
         session,
         [
