@@ -78,6 +78,7 @@ def _load_demo(seed: int, enterprises: int) -> None:
     with _owner_session() as session, session.begin():
         bar.step("demo: clearing located data", 1, 6)
         for table in (
+            "inspections",
             "hidden_dangers",
             "risk_points",
             "hazard_sources",
@@ -101,12 +102,41 @@ def _load_demo(seed: int, enterprises: int) -> None:
     print("demo data: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
+def _demo_activity(seed: int) -> None:
+    """What a running deployment would have by now: the inspections made (the demo's
+    history, app/inspections/demo.py) and today's daily run (overdue major dangers
+    escalated, expired listings removed, app/daily.py)."""
+    from app import daily  # noqa: PLC0415
+    from app.inspections.demo import write_history  # noqa: PLC0415
+
+    started = time.perf_counter()
+    with _owner_session() as session, session.begin():
+        counts = write_history(session, seed=seed, today=china_today())
+    with _owner_session() as session:
+        report = daily.run(session, today=china_today())
+    print(
+        f"demo activity in {time.perf_counter() - started:.1f} s: "
+        + ", ".join(f"{k} {v}" for k, v in {**counts, **report}.items())
+    )
+
+
+def _demo(settings: Settings, seed: int, enterprises: int) -> None:
+    """The whole demo: located data, grids and accounts, then its activity."""
+    _load_demo(seed, enterprises)
+    _demo_accounts(settings)
+    _demo_activity(seed)
+
+
 def _load(args: argparse.Namespace, settings: Settings) -> None:
     if args.what == "regions":
         provinces = {p[:2] for p in args.provinces.split(",")} if args.provinces else None
         _load_regions(provinces)
     else:
-        _load_demo(args.seed or settings.demo_seed, args.enterprises or settings.demo_enterprises)
+        _demo(
+            settings,
+            args.seed or settings.demo_seed,
+            args.enterprises or settings.demo_enterprises,
+        )
 
 
 def _grid(args: argparse.Namespace, settings: Settings) -> None:
@@ -159,8 +189,9 @@ def setup(settings: Settings) -> None:
     if regions == 0:
         _load_regions(None)
     if enterprises == 0:
-        _load_demo(settings.demo_seed, settings.demo_enterprises)
-    _demo_accounts(settings)
+        _demo(settings, settings.demo_seed, settings.demo_enterprises)
+    else:
+        _demo_accounts(settings)
 
 
 def _demo_accounts(settings: Settings) -> None:
@@ -181,12 +212,17 @@ def _demo_accounts(settings: Settings) -> None:
         # Every warden is listed: each has grid cells of their own to open /m in.
         shown = of_role if len(of_role) <= 6 or role == "warden" else [*of_role[:4]]
         for account in shown:
-            print(f"  {account.username:<22} {role:<10} {account.scope}")
+            print(f"  {account.username:<22} {role:<10} {account.display_name:<6} {account.scope}")
         if len(shown) < len(of_role):
-            print(
-                f"  … and {len(of_role) - len(shown)} more {role} accounts "
-                f"({'ent-<enterprise id>' if role == 'enterprise' else 'warden-<county>-<n>'})"
-            )
+            print(f"  … and {len(of_role) - len(shown)} more {role} accounts ({MORE[role]})")
+
+
+# How the accounts the set-up does not list one by one are named.
+MORE = {
+    "official": "inspector-<region>-<n>, spot-check inspectors",
+    "enterprise": "ent-<enterprise id>",
+    "warden": "warden-<county>-<n>",
+}
 
 
 def _users(args: argparse.Namespace, settings: Settings) -> None:

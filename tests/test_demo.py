@@ -5,13 +5,21 @@ from itertools import pairwise
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
+from app import cli
+from app.auth.scope import Scope
 from app.dangers import rules
+from app.datetimes import china_today
+from app.inspections import service as inspections
 from app.risk import grading
 from app.risk.gb18218 import assess_hazard_source
-from app.risk.methods import assess_lec, assess_ls, ruleset_version
+from app.risk.methods import LEVELS, assess_lec, assess_ls, ruleset_version
+from app.settings import get_settings
 from app.sites.credit_code import is_valid_credit_code
 from app.sites.demo import generate_demo, plan_demo, substance_inputs
+from app.spotchecks import draw
+from app.spotchecks import service as spot_checks
 
 AS_OF = date(2024, 6, 1)
 NINGXIA = "640000"
@@ -408,3 +416,118 @@ def test_plan_writes_nothing(session):
     before = _max_ids(session)
     plan_demo(session, seed=3, enterprises=50, as_of=AS_OF)
     assert _max_ids(session) == before
+
+
+@pytest.fixture
+def demo_set_up(session, connection, demo, monkeypatch, capsys):
+    """The small demo as `riskatlas setup` finishes it: graded, gridded, its accounts
+    made, its activity (inspection history, today's daily run) written — through the
+    set-up's own functions, on the test's transaction."""
+    grading.rebuild(session, regrade=True)
+    session.flush()
+    monkeypatch.setattr(
+        cli,
+        "_owner_session",
+        lambda: Session(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        ),
+    )
+    cli._demo_accounts(get_settings())
+    cli._demo_activity(42)
+    return capsys.readouterr().out
+
+
+def test_the_demo_has_named_inspectors_and_wardens(session, demo_set_up):
+    """3 named inspectors per county and city with enterprises: a draw in any of them has
+    two per target, none short, and publishes names, not logins; every demo county is
+    gridded, each cell named after its warden."""
+    assert "inspector-<region>-<n>" in demo_set_up
+    inspectors = session.execute(
+        text(
+            "SELECT username, display_name, region_code FROM users WHERE username LIKE 'inspector-%'"
+        )
+    ).all()
+    counties = set(session.scalars(text("SELECT DISTINCT county_code FROM enterprises")))
+    assert counties <= {r.region_code for r in inspectors}
+    assert {"640100", "640200", "640300", "640400", "640500"} <= {r.region_code for r in inspectors}
+    people = (
+        session.execute(
+            text(
+                "SELECT display_name FROM users WHERE username IN"
+                " ('nx-official', 'yc-official', 'ld-official', 'nx-planner')"
+                " OR username LIKE 'inspector-%' OR username LIKE 'warden-%'"
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert all(people) and len(set(people)) == len(people)
+    admin = Scope(role="admin", username="test", write_prefix="")
+    for region in ("640181", "640104", "640100", "640000"):
+        pools = spot_checks.build_pools(session, scope=admin, region=region, period="2026-12")
+        assert len(pools["inspectors"]) >= 3
+        result = draw.derive("x", pools)
+        assert result["targets"] and not any(t["short"] for t in result["targets"]), region
+        names = {n for t in result["targets"] for n in t["inspector_names"]}
+        assert names and not any(n.startswith(("inspector-", "ld-", "yc-", "nx-")) for n in names)
+        # Demo inspectors are named (accounts other tests left committed may not be).
+        demo = [u for u in result["inspectors"] if u["username"].startswith("inspector-")]
+        assert demo and all(draw.display_name(u) == u["display_name"] for u in demo)
+    cells = session.execute(
+        text(
+            "SELECT g.county_code, g.warden_name, u.display_name FROM grid_cells g"
+            " JOIN users u ON u.username LIKE 'warden-%' AND g.code = ANY(u.grid_cells)"
+        )
+    ).all()
+    assert counties <= {c.county_code for c in cells}
+    assert all(c.warden_name and c.warden_name == c.display_name for c in cells)
+
+
+def test_the_demo_has_inspections_and_escalations(session, demo, demo_set_up):
+    """A history of self-checks and spot checks leaving a minority overdue (some never
+    inspected), and today's daily job run."""
+    _, before = demo
+    mine = {"id": before["enterprises"]}
+    today = china_today()
+    graded = session.scalar(
+        text("SELECT count(*) FROM enterprises WHERE risk_level IS NOT NULL AND id > :id"), mine
+    )
+    admin = Scope(role="admin", username="test", write_prefix="")
+    for kind in ("self_check", "spot_check"):
+        rows = session.execute(
+            text(
+                "SELECT count(DISTINCT enterprise_id) AS inspected, max(inspected_at) AS last"
+                " FROM inspections WHERE kind = :kind AND enterprise_id > :id"
+            ),
+            {"kind": kind, **mine},
+        ).one()
+        assert 0.85 * graded < rows.inspected < graded, kind
+        assert rows.last.astimezone(timezone(timedelta(hours=8))).date() < today
+        page = inspections.overdue(
+            session, scope=admin, today=today, kind=kind, limit=1000, offset=0
+        )
+        levels = [i["risk_level"] for i in page["items"]]
+        assert levels == sorted(levels, key=LEVELS.index)  # red first
+        assert all(i["days_overdue"] is None or i["days_overdue"] > 0 for i in page["items"])
+        overdue = [i for i in page["items"] if i["enterprise_id"] > mine["id"]]
+        never = sum(1 for i in overdue if i["last_inspected_at"] is None)
+        assert 0 < never < len(overdue) < 0.3 * graded, kind
+    # Spot checks are made by the county's inspectors (a draw avoids the last one).
+    assert not session.scalar(
+        text(
+            "SELECT count(*) FROM inspections WHERE kind = 'spot_check' AND enterprise_id > :id"
+            " AND username NOT LIKE 'inspector-' || county_code || '-%'"
+        ),
+        mine,
+    )
+    assert "inspections (self_check)" in demo_set_up
+    # The daily job ran: overdue major dangers escalated, as a deployment shows them.
+    escalated = session.scalar(
+        text(
+            "SELECT count(*) FROM hidden_dangers d WHERE d.escalated_at IS NOT NULL"
+            " AND EXISTS (SELECT 1 FROM hidden_danger_events e WHERE e.danger_id = d.id"
+            " AND e.action = 'escalate' AND e.username = 'cli:escalate')"
+        )
+    )
+    assert escalated > 0
+    assert "dangers_escalated" in demo_set_up

@@ -218,3 +218,51 @@ def test_overdue_lists_follow_the_frequency_of_each_colour(site: Site, session: 
     assert site.red["id"] in {item["enterprise_id"] for item in response.json()["items"]}
     response = site.client.get("/api/inspections/overdue", headers=site.users["enterprise"])
     assert {item["enterprise_id"] for item in response.json()["items"]} <= {site.red["id"]}
+
+
+def test_overdue_lists_put_red_first_then_the_longest_overdue(site: Site, session: Session) -> None:
+    """Red before orange, yellow, blue; within a colour the never inspected, then the
+    longest overdue — not the order of the ids (the demo's 从未检查 by id)."""
+    today = datetime.now(CHINA_STANDARD_TIME).date()
+
+    def days_ago(days: int) -> str:
+        return (
+            datetime.combine(today - timedelta(days=days), datetime.min.time(), CHINA_STANDARD_TIME)
+            .replace(hour=9)
+            .isoformat()
+        )
+
+    blue_old = site._enterprise(1, 1, 1)
+    red_recent = site._enterprise(6, 6, 15)
+    red_old = site._enterprise(6, 6, 15)
+    # site.blue and site.red are never self-checked; blue_old is 40 - 30 = 10 days overdue,
+    # red_old 10 - 1 = 9 and red_recent 3 - 1 = 2: colour comes before days.
+    site.inspect("admin", blue_old, "self_check", inspected_at=days_ago(40))
+    site.inspect("admin", red_recent, "self_check", inspected_at=days_ago(3))
+    site.inspect("admin", red_old, "self_check", inspected_at=days_ago(10))
+    mine = {e["id"] for e in (site.red, site.blue, blue_old, red_recent, red_old)}
+    expected = [
+        (site.red["id"], None),
+        (red_old["id"], 9),
+        (red_recent["id"], 2),
+        (site.blue["id"], None),
+        (blue_old["id"], 10),
+    ]
+    page = service.overdue(
+        session, scope=ADMIN, today=today, kind="self_check", limit=1000, offset=0
+    )
+    got = [
+        (i["enterprise_id"], i["days_overdue"]) for i in page["items"] if i["enterprise_id"] in mine
+    ]
+    assert got == expected
+    levels = [i["risk_level"] for i in page["items"]]
+    assert levels == sorted(levels, key=["red", "orange", "yellow", "blue"].index)
+    response = site.client.get(
+        "/api/inspections/overdue?region=640104&kind=self_check&limit=1000",
+        headers=site.users["official"],
+    )
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    assert [
+        (i["enterprise_id"], i["days_overdue"]) for i in items if i["enterprise_id"] in mine
+    ] == expected

@@ -606,7 +606,7 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, int | str]]] = {
 
 def _draw(c: Context) -> str:
     """A spot-check draw of 银川市 made by the admin (the test enterprise graded first; the
-    official of 银川市 is the inspector pool): its URL."""
+    two officials of 银川市 are the inspector pool): its URL."""
     c.fresh("risk_points")
     response = c.admin.post(
         "/api/spot-checks/draws", json={"region": "640100", "period": "2026-11", "seed": "m"}
@@ -701,6 +701,8 @@ def context(client: TestClient, make_user, session: Session) -> Iterator[Context
         "warden": make_user("warden", grid_cells=["640104-M1"]),
         "enterprise": make_user("enterprise", enterprise_id=enterprise["id"]),
     }
+    # A second official of 银川市: a spot-check draw needs two inspectors per target.
+    make_user("official", region_code="640100")
     pair = client.post(
         "/api/auth/token",
         headers=PUBLIC,

@@ -25,6 +25,7 @@ from tests.factories import enterprise_payload, lec_point
 # LEC inputs giving each colour (D = L × E × C against geodata/risk/lec_bands.csv).
 LEC = {"red": (6, 6, 15), "orange": (3, 6, 15), "yellow": (3, 6, 7), "blue": (1, 1, 1)}
 WARDEN_NAME = "王网格"
+LIVE_INSPECTOR = "白玉兰"
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("RISKATLAS_SHOTS", "/work/shots"))
 
@@ -211,7 +212,10 @@ def test_the_xlsx_read_back_equals_the_database(region: Region, session: Session
         )
     }
     users = dict(
-        session.execute(text("SELECT id, coalesce(display_name, username) FROM users")).all()
+        session.execute(
+            text("SELECT id, coalesce(display_name, :unnamed) FROM users"),
+            {"unnamed": draw.UNNAMED},
+        ).all()
     )
     rows = list(book["抽查对象"].iter_rows(min_row=2, values_only=True))
     assert [
@@ -281,7 +285,7 @@ def test_the_publication_is_public_and_shows_no_contacts(region: Region, session
         (t["name"], codes[t["name"]], t["inspector_names"]) for t in result["targets"]
     ]
     assert published["inspectors"] == [
-        u["display_name"] or u["username"] for u in result["inspectors"]
+        u["display_name"] or draw.UNNAMED for u in result["inspectors"]
     ]
     for target in published["targets"]:
         assert set(target) == {"name", "credit_code", "inspectors"}
@@ -309,6 +313,15 @@ def test_the_publication_page_in_chromium(
     if not os.path.exists(CHROMIUM):
         pytest.skip("Chromium is not installed")
     admin = {"Authorization": f"Bearer {live_token(live_server_url, live_users['admin'])}"}
+    # A second inspector of 宁夏, named (live-nx-official has no display name): two per target.
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (username, password_hash, role, display_name, region_code)"
+                " VALUES ('live-nx-inspector', 'x', 'official', :name, '640000')"
+            ),
+            {"name": LIVE_INSPECTOR},
+        )
     with httpx.Client(base_url=live_server_url, headers=admin, timeout=30) as http:
         enterprise = http.post("/api/enterprises", json=enterprise_payload()).json()
         point = http.post("/api/risk-points", json=lec_point(enterprise["id"], *LEC["red"]))
@@ -334,6 +347,9 @@ def test_the_publication_page_in_chromium(
                 assert "宁夏" in page.inner_text("#f-region")
                 cells = page.inner_text("#targets tbody")
                 assert enterprise["name"] in cells and enterprise["credit_code"] in cells
+                # Inspectors by display name, never by login (accounts are not published).
+                assert LIVE_INSPECTOR in cells and draw.UNNAMED in cells
+                assert "live-nx" not in page.inner_text("body")
                 href = page.get_attribute("#xlsx", "href")
                 assert href == f"/api/spot-checks/draws/{result['id']}/public/xlsx"
                 SHOTS.mkdir(parents=True, exist_ok=True)
@@ -346,9 +362,111 @@ def test_the_publication_page_in_chromium(
             browser.close()
     finally:
         with engine.begin() as connection:
+            connection.execute(text("DELETE FROM users WHERE username = 'live-nx-inspector'"))
             connection.execute(
                 text("DELETE FROM risk_points WHERE enterprise_id = :id"), {"id": enterprise["id"]}
             )
             connection.execute(
                 text("DELETE FROM enterprises WHERE id = :id"), {"id": enterprise["id"]}
             )
+
+
+def test_a_pool_of_fewer_inspectors_than_a_target_needs_is_refused(
+    client: TestClient, make_user: Callable[..., dict[str, str]], session: Session
+) -> None:
+    """One official in 兴庆区 (the one drawing): every target would be short of the two
+    inspectors 双随机 needs, so the draw is refused naming the region, nothing stored."""
+    enterprise = client.post("/api/enterprises", json=enterprise_payload()).json()
+    point = client.post("/api/risk-points", json=lec_point(enterprise["id"], *LEC["red"]))
+    assert point.status_code == 201, point.text
+    alone = make_user("official", username="spot-alone", region_code="640104")
+    stored = session.scalar(text("SELECT count(*) FROM spot_check_draws"))
+    response = client.post(
+        "/api/spot-checks/draws",
+        headers=alone,
+        json={"region": "640104", "period": "2026-12", "seed": "x"},
+    )
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["field"] == "region"
+    assert (body["inspectors"], body["needed"]) == (1, 2)
+    assert "at least 2" in body["detail"] and "检查人员" in body["detail"]
+    assert session.scalar(text("SELECT count(*) FROM spot_check_draws")) == stored
+
+
+def test_a_target_short_of_inspectors_is_flagged_and_the_workbook_adds_up(
+    client: TestClient, make_user: Callable[..., dict[str, str]], session: Session
+) -> None:
+    """Two officials, one of them the last inspector of the red enterprise: that target
+    gets the other alone and is marked short; the workbook says so and its counts
+    reconcile (targets × 2 − shortfall = the inspectors' counts)."""
+    enterprise = client.post("/api/enterprises", json=enterprise_payload()).json()
+    point = client.post("/api/risk-points", json=lec_point(enterprise["id"], *LEC["red"]))
+    assert point.status_code == 201, point.text
+    boss = make_user(
+        "official", username="spot-pair-1", display_name="马建国", region_code="640104"
+    )
+    make_user("official", username="spot-pair-2", display_name="李秀英", region_code="640104")
+    last = session.scalar(text("SELECT id FROM users WHERE username = 'spot-pair-1'"))
+    session.execute(
+        text(
+            "INSERT INTO inspections (county_code, enterprise_id, kind, inspected_at, user_id,"
+            " username, checklist, geom) VALUES ('640104', :e, 'spot_check', now(), :u,"
+            " 'spot-pair-1', '[]', ST_SetSRID(ST_MakePoint(106.28, 38.47), 4326))"
+        ),
+        {"e": enterprise["id"], "u": last},
+    )
+    session.commit()
+    result = client.post(
+        "/api/spot-checks/draws",
+        headers=boss,
+        json={"region": "640104", "period": "2026-12", "seed": "pair"},
+    )
+    assert result.status_code == 201, result.text
+    drawn = result.json()
+    target = next(t for t in drawn["targets"] if t["enterprise_id"] == enterprise["id"])
+    assert target["short"] and target["inspector_names"] == ["李秀英"]
+    book = load_workbook(
+        io.BytesIO(client.get(f"/api/spot-checks/draws/{drawn['id']}/xlsx", headers=boss).content)
+    )
+    rows = {r[1]: r for r in book["抽查对象"].iter_rows(min_row=2, values_only=True)}
+    assert rows[enterprise["id"]][6] == "李秀英（缺1人）"
+    about = dict(book["抽取说明"].iter_rows(values_only=True))
+    shortfall = sum(2 - len(t["inspectors"]) for t in drawn["targets"])
+    assert about["抽取对象数"] == len(drawn["targets"]) == len(rows)
+    assert about["每个对象检查人员数"] == 2
+    assert about["检查人员缺额"] == shortfall >= 1
+    assert about["检查人员不足的对象数"] == sum(1 for t in drawn["targets"] if t["short"])
+    counted = sum(r[5] for r in book["执法检查人员"].iter_rows(min_row=2, values_only=True))
+    assert counted == 2 * len(drawn["targets"]) - shortfall
+
+
+def test_the_publication_names_inspectors_by_display_name_never_by_login(
+    region: Region, session: Session
+) -> None:
+    """Accounts are not published: an inspector with a display name is shown by it, one
+    without as （未登记姓名）, on the public page and in its workbook."""
+    session.execute(
+        text("UPDATE users SET display_name = :name WHERE username = :u"),
+        {"name": "张桂兰", "u": "spot-inspector-0"},
+    )
+    session.commit()
+    result = region.draw(seed="names", period="2026")
+    response = region.client.get(f"/api/spot-checks/draws/{result['id']}/public", headers=PUBLIC)
+    published = response.json()
+    names = set(published["inspectors"]) | {
+        name for t in published["targets"] for name in t["inspectors"]
+    }
+    assert "张桂兰" in names and draw.UNNAMED in names
+    book = region.client.get(f"/api/spot-checks/draws/{result['id']}/public/xlsx", headers=PUBLIC)
+    workbook = load_workbook(io.BytesIO(book.content))
+    cells = [
+        str(value)
+        for sheet in workbook.worksheets
+        for row in sheet.iter_rows(values_only=True)
+        for value in row
+        if value is not None
+    ]
+    assert "张桂兰" in cells and draw.UNNAMED in cells
+    for text_of in (response.text, *cells):
+        assert "spot-" not in text_of

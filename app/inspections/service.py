@@ -24,6 +24,7 @@ from app.inspections.frequencies import frequencies
 from app.inspections.models import Inspection
 from app.inspections.schemas import InspectionIn
 from app.regions.service import require_in_china
+from app.risk.methods import LEVELS
 from app.sites.models import Enterprise
 from app.sites.service import enterprise_or_raise
 
@@ -204,7 +205,8 @@ _OVERDUE_SQL = """
     SELECT e.id, e.name, e.risk_level, e.county_code, e.grid_code, f.days,
            last.at AS last_inspected_at
       FROM enterprises e
-      JOIN unnest(CAST(:levels AS text[]), CAST(:days AS int[])) AS f(level, days)
+      JOIN unnest(CAST(:every_levels AS text[]), CAST(:every_days AS int[]))
+           WITH ORDINALITY AS f(level, days, rank)
         ON f.level = e.risk_level
       LEFT JOIN LATERAL (
            SELECT max(i.inspected_at) AS at FROM inspections i
@@ -215,7 +217,8 @@ _OVERDUE_SQL = """
        AND (CAST(:cells AS text[]) IS NULL OR e.grid_code = ANY(CAST(:cells AS text[])))
        AND (last.at IS NULL
             OR CAST(last.at AT TIME ZONE 'Asia/Shanghai' AS date) + f.days < CAST(:today AS date))
-     ORDER BY last.at NULLS FIRST, e.id
+     ORDER BY f.rank,
+              CAST(last.at AT TIME ZONE 'Asia/Shanghai' AS date) + f.days NULLS FIRST, e.id
 """
 
 
@@ -233,8 +236,9 @@ def overdue(
     warden: str | None = None,
 ) -> dict[str, Any]:
     """Enterprises whose last inspection of `kind` is older than their colour's interval
-    (frequencies.csv) on `today`, never-inspected first; `warden` (a username) narrows
-    them to the enterprises in that warden's grid cells."""
+    (frequencies.csv) on `today`: red first, then orange, yellow, blue (the risk levels'
+    order), within a colour the never inspected, then the longest overdue; `warden` (a
+    username) narrows them to the enterprises in that warden's grid cells."""
     scope.require_read(SCOPE_TABLE)
     scope.require_read("enterprises")
     filters = scope.filters("enterprises", region=region)
@@ -244,8 +248,9 @@ def overdue(
     )
     params = {
         **filters.params(),
-        "levels": list(every),
-        "days": list(every.values()),
+        # In the risk levels' order: the list's order (red first).
+        "every_levels": [level for level in LEVELS if level in every],
+        "every_days": [every[level] for level in LEVELS if level in every],
         "kind": kind,
         "grid": grid,
         "enterprise": enterprise_id,
@@ -275,6 +280,7 @@ def overdue(
                 "every_days": row["days"],
                 "last_inspected_at": last.isoformat() if last else None,
                 "due": due.isoformat() if due else None,
+                "days_overdue": (today - due).days if due else None,
             }
         )
     return {

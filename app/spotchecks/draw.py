@@ -9,7 +9,13 @@ the stored pools, the seed and this file's rules, which a spreadsheet can follow
    k = ceil(pool size × min(1, period days / that colour's spot-check interval)), so each
    enterprise is drawn as often as geodata/inspections/frequencies.csv says, on average.
 2. Inspectors, per target in that order: the eligible users (no conflict with the target)
-   with the fewest targets so far, ties broken by rank; `per_target` of them.
+   with the fewest targets so far, ties broken by rank; `per_target` of them. A pool
+   smaller than `per_target` is refused before drawing (app/spotchecks/service.py); a
+   target whose conflicts leave fewer eligible users gets those there are and is marked
+   `short`.
+
+Inspectors are published under their display name only, never their account's login
+name; an account without one is published as UNNAMED.
 """
 
 import hashlib
@@ -18,6 +24,7 @@ from typing import Any
 
 METHOD = "sha256-rank/1"
 LEVEL_ORDER = ("red", "orange", "yellow", "blue")
+UNNAMED = "（未登记姓名）"
 
 
 def rank(*parts: object) -> str:
@@ -77,5 +84,12 @@ def derive(seed: str, pools: dict[str, Any]) -> dict[str, Any]:
 
 
 def display_name(user: dict[str, Any]) -> str:
-    """The name an inspector is published under: the display name, else the account."""
-    return str(user.get("display_name") or user["username"])
+    """The name an inspector is published under: the display name, else UNNAMED (a login
+    name is an account, and accounts are not published)."""
+    return str(user.get("display_name") or UNNAMED)
+
+
+def drawn(result: dict[str, Any]) -> list[tuple[int, tuple[int, ...]]]:
+    """What a draw decided, without how it is shown: each target's id and its inspectors'
+    ids, in order (names may be registered after the draw)."""
+    return [(t["enterprise_id"], tuple(t["inspectors"])) for t in result["targets"]]

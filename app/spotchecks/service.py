@@ -8,6 +8,9 @@ The pools are taken from the database at draw time and stored with the draw:
   and whoever made its last spot check;
 - the spot-check intervals by colour (geodata/inspections/frequencies.csv), the period's
   days and the inspectors per target (geodata/inspections/spot_checks.csv).
+A region whose pool holds fewer inspectors than one target needs is refused (422, field
+`region`): every target would be short. Conflicts can still leave a target short in a
+small pool; it is drawn with whom remains and marked `short` (and so in the workbooks).
 Reading a draw derives the lists again from the stored seed and pools (app/spotchecks/draw.py).
 """
 
@@ -142,10 +145,15 @@ def build_pools(session: Session, *, scope: Scope, region: str, period: str) -> 
         raise InvalidInput(
             f"region {region} has no graded enterprises to draw from", field="region"
         )
-    if not inspectors:
+    per_target = parameters()["inspectors_per_target"]
+    if len(inspectors) < per_target:
         raise InvalidInput(
-            f"region {region} has no active official accounts to draw inspectors from",
+            f"region {region} has {len(inspectors)} active official account(s) to draw"
+            f" inspectors from; a draw needs at least {per_target} (inspectors per target)"
+            f" — 该地区执法检查人员库仅{len(inspectors)}人，每个抽查对象需{per_target}名检查人员",
             field="region",
+            inspectors=len(inspectors),
+            needed=per_target,
         )
     return {
         "targets": targets,
@@ -153,7 +161,7 @@ def build_pools(session: Session, *, scope: Scope, region: str, period: str) -> 
         "conflicts": conflicts,
         "intervals": frequencies()["spot_check"],
         "period_days": days,
-        "per_target": parameters()["inspectors_per_target"],
+        "per_target": per_target,
     }
 
 
@@ -199,6 +207,7 @@ def render_draw(row: SpotCheckDraw, result: dict[str, Any]) -> dict[str, Any]:
         },
         "intervals": row.pools["intervals"],
         "period_days": row.pools["period_days"],
+        "per_target": row.pools["per_target"],
         "targets": result["targets"],
         "inspectors": result["inspectors"],
     }
@@ -215,10 +224,10 @@ def draw_or_raise(session: Session, *, scope: Scope, id: int) -> SpotCheckDraw:
 
 def get_draw(session: Session, *, scope: Scope, id: int) -> dict[str, Any]:
     """A stored draw with its lists derived again from its seed and pools; `reproduced`
-    says they equal what was stored when it was drawn."""
+    says the same targets and inspectors were drawn as stored when it was drawn."""
     row = draw_or_raise(session, scope=scope, id=id)
     result = draw.derive(row.seed, row.pools)
-    return {**render_draw(row, result), "reproduced": result == row.result}
+    return {**render_draw(row, result), "reproduced": draw.drawn(result) == draw.drawn(row.result)}
 
 
 def list_draws(session: Session, *, scope: Scope, region: str | None) -> dict[str, Any]:

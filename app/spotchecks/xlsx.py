@@ -18,6 +18,7 @@ def workbook(draw: dict[str, Any]) -> bytes:
     assert targets is not None  # a new workbook has one sheet
     targets.title = "抽查对象"
     targets.append(TARGET_HEADER)
+    per_target = draw["per_target"]
     for number, target in enumerate(draw["targets"], start=1):
         targets.append(
             (
@@ -27,7 +28,7 @@ def workbook(draw: dict[str, Any]) -> bytes:
                 LEVEL_ZH.get(target["risk_level"], target["risk_level"]),
                 target["county_code"],
                 target["grid_code"] or "",
-                "、".join(target["inspector_names"]),
+                _inspectors_cell(target, per_target),
             )
         )
     inspectors = book.create_sheet("执法检查人员")
@@ -56,6 +57,12 @@ def workbook(draw: dict[str, Any]) -> bytes:
         ("对象库企业数", draw["pool_sizes"]["targets"]),
         ("检查人员库人数", draw["pool_sizes"]["inspectors"]),
         ("回避关系数", draw["pool_sizes"]["conflicts"]),
+        # The counts that reconcile the two sheets: 执法检查人员's 抽查对象数 add up to
+        # 抽取对象数 × 每个对象检查人员数 − 检查人员缺额.
+        ("抽取对象数", len(draw["targets"])),
+        ("每个对象检查人员数", per_target),
+        ("检查人员不足的对象数", sum(1 for t in draw["targets"] if t["short"])),
+        ("检查人员缺额", sum(per_target - len(t["inspectors"]) for t in draw["targets"])),
     ):
         about.append(row)
     for sheet in (targets, inspectors):
@@ -65,6 +72,13 @@ def workbook(draw: dict[str, Any]) -> bytes:
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def _inspectors_cell(target: dict[str, Any], per_target: int) -> str:
+    """The target's inspectors' names; a short target says how many it lacks."""
+    names = "、".join(target["inspector_names"])
+    missing = per_target - len(target["inspectors"])
+    return f"{names}（缺{missing}人）" if missing > 0 else names
 
 
 PUBLIC_TARGET_HEADER = ("序号", "企业名称", "统一社会信用代码", "检查人员")
