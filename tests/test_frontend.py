@@ -1417,14 +1417,15 @@ def test_the_map_runs_under_its_content_security_policy(
     policy = response.headers["content-security-policy"]
     assert "script-src 'self';" in policy and "'unsafe-inline'" not in policy
     page.wait_ready(NINGXIA)
-    # Level colours are classes now, not style attributes: Ningxia (red), its top-ranked
-    # child and the legend's red swatch are drawn in red.
-    red = "rgb(232, 34, 45)"
+    # Level colours are classes now, not style attributes: Ningxia's top-ranked city and
+    # the legend's red swatch are drawn in red; Ningxia itself, the only province with data,
+    # is not ranked (不分级) and drawn in the grey of no level.
+    red, unranked = "rgb(232, 34, 45)", "rgb(82, 96, 109)"
     colours = page.page.evaluate("""() => [
         getComputedStyle(document.querySelector('#level-card .big')).color,
         getComputedStyle(document.querySelector('#ranking li .chip')).backgroundColor,
         getComputedStyle(document.querySelector('#legend .sw.red')).backgroundColor]""")
-    assert colours == [red] * 3
+    assert colours == [unranked, red, red]
     # Pan by dragging, as a user would.
     box = page.page.locator("#map").bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2

@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 from app.dangers import rules
 from app.datetimes import china_today
 from tests.conftest import PUBLIC
-from tests.factories import enterprise_payload, lec_point
+from tests.factories import JINFENG, LINGWU, enterprise_payload, lec_point
+
+XIXIA = (106.10, 38.50)  # 西夏区
 
 TODAY = china_today()
 MONTH = TODAY.strftime("%Y-%m")
@@ -158,9 +160,13 @@ def test_risk_bulletin_lists_red_regions_rising_enterprises_and_overdue_majors(
     client: TestClient, dangers: dict[str, int]
 ) -> None:
     client.post("/api/risk-points", json=lec_point(dangers["enterprise"], 10, 6, 7))
+    # Three more counties with a little registered: four units, so the index classes them
+    # (one county alone is not ranked) and 兴庆区 is the red one.
+    for where in (JINFENG, LINGWU, XIXIA):
+        client.post("/api/risk-points", json=lec_point(None, 1, 1, 1, lon_lat=where))
     bulletin = client.get(f"/api/reports/risk-bulletin?region=640100&month={MONTH}").json()
-    assert [r["code"] for r in bulletin["regions"]] == ["640104"]
-    assert bulletin["regions"][0]["level"] == "red"
+    levels = {r["code"]: r["level"] for r in bulletin["regions"]}
+    assert levels["640104"] == "red" and set(levels.values()) <= {"red", "orange"}
     assert [e["id"] for e in bulletin["enterprises"]] == [dangers["enterprise"]]
     assert [d["id"] for d in bulletin["overdue_major_dangers"]] == [dangers["major_open"]]
     sheets = _sheets(
