@@ -8,10 +8,12 @@ the timeline's notes written by the server. Real browser, live server (tests/tes
 
 import re
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 
+from app.datetimes import china_today
 from tests.test_dangers_frontend import ENTERPRISE_USER, extra_users  # noqa: F401
 from tests.test_frontend import (  # noqa: F401
     Page,
@@ -23,6 +25,8 @@ from tests.test_frontend import (  # noqa: F401
 )
 
 SHOTS = Path("/work/shots")
+# A deadline the server takes: ahead, and within the two years a step may set.
+LATER = (china_today() + timedelta(days=60)).isoformat()
 # English words of two letters or more: none may reach a zh-CN message.
 ENGLISH = re.compile(r"[A-Za-z]{2,}")
 
@@ -81,7 +85,7 @@ def test_a_plan_with_a_blank_item_is_refused_by_the_items_name(
             name = areas.nth(index).get_attribute("name")
             # Blank to the server (trimmed), yet past the browser's `required`.
             areas.nth(index).fill(" " if name == "plan.funds_materials" else "已落实")
-        p.fill("#dz-step input[name=deadline]", "2099-12-31")
+        p.fill("#dz-step input[name=deadline]", LATER)
         p.click("#dz-step button[type=submit]")
         p.wait_for_selector(".dz-message.error")
         shown = p.inner_text(".dz-message.error")
@@ -173,7 +177,7 @@ def test_enterprise_names_and_the_plan_in_the_order_of_the_rules(
         server,
         enterprise,
         f"/api/hidden-dangers/{danger}/transitions",
-        {"action": "plan", "plan": plan, "deadline": "2099-12-31"},
+        {"action": "plan", "plan": plan, "deadline": LATER},
     )
     assert answer.status_code == 200, answer.text
     name = answer.json()["enterprise_name"]
