@@ -290,13 +290,13 @@ def region_html(
     title = (
         f"<div class='ra-box ra-title'><h1>{name} 安全风险四色分布图</h1>"
         f"<div>区域风险等级：<b style='color:{_colour(level)}'>"
-        f"{LEVEL_NAMES_ZH.get(level or '', '无数据')}</b>"
+        f"{LEVEL_NAMES_ZH.get(level or '', '不分级')}</b>"
         f"（{html.escape(region['method'])}）· 图层：{layer_title} {len(data)} 个"
         f" · 制图日期 {day}</div></div>"
     )
     legend = (
         f"<div class='ra-box ra-legend'><b>图例</b>{legend_rows}"
-        f"<div><i style='background:{NO_LEVEL_COLOUR}'></i>无数据</div></div>"
+        f"<div><i style='background:{NO_LEVEL_COLOUR}'></i>不分级</div></div>"
     )
     north = "<div class='ra-box ra-north'>▲<br>北</div>"
     info = cartography.imprint(today)

@@ -206,7 +206,7 @@ def _legend(
     c.drawString(x + 135 * u, y, "风险点")
     c.drawString(x + 172 * u, y, "公共区域")
     rows = [(lvl, LEVEL_COLOURS[lvl], LEVEL_NAMES_ZH[lvl]) for lvl in LEVELS]
-    rows.append(("none", NO_LEVEL_COLOUR, "无登记数据"))
+    rows.append(("none", NO_LEVEL_COLOUR, "不分级"))
     for key, colour, name in rows:
         y -= 14 * u
         c.setFillColor(HexColor(colour))
@@ -435,5 +435,5 @@ def _explanation_lines(region: dict[str, Any]) -> list[str]:
     else:
         lines.append("风险指数法：加权计数按面积或企业数归一。")
     if level is None:
-        lines.append("本单元不分级（无登记数据或全国单一单元）。")
+        lines.append("本单元不分级（无登记数据，或同级有数据的单元太少）。")
     return lines
