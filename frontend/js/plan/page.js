@@ -30,8 +30,10 @@ async function api(method, url, body) {
 
 // The server's refusals (English `detail`, a `field`) in the planners' words.
 const GEOMETRY_REFUSALS = [
-  [/^invalid geometry: Self-intersection\[([-\d.]+) ([-\d.]+)\]/, (m) => `场址边线自相交（约 ${m[1]}, ${m[2]} 处），请重新绘制`],
+  [/^invalid geometry \(Self-intersection\[([-\d.]+) ([-\d.]+)\]/, (m) => `场址边线自相交（约 ${m[1]}, ${m[2]} 处），请重新绘制`],
   [/^invalid geometry/, () => '场址几何无效，请重新绘制'],
+  [/has no coordinates/, () => '场址几何为空，请重新绘制'],
+  [/over the (\d+) km²/, (m) => `场址面积过大（拟建项目不超过 ${m[1]} 平方千米）`],
   [/outside China/, () => '场址不在中国境内'],
   [/outside the region/, () => '场址不在您的辖区内'],
   [/^more than (\d+) vertices/, (m) => `场址顶点过多（最多 ${m[1]} 个）`],
