@@ -251,17 +251,19 @@ def test_a_move_takes_the_history_along(client: TestClient, make_user: Any) -> N
 def test_a_spot_check_draw_alike(both: Both, twin: Twin) -> None:
     """Targets, inspectors and conflicts (the last inspector, from the distributed
     inspections) drawn alike from the same seed."""
+    # A draw needs two inspectors in the region's pool.
     for engine in (twin.cluster_owner, twin.single_owner):
         with Session(engine) as session, session.begin():
-            session.add(
-                User(
-                    id=900_001,
-                    username="spot-official",
-                    role="official",
-                    region_code="640181",
-                    password_hash=hash_password("spot-official-password"),
+            for n in (1, 2):
+                session.add(
+                    User(
+                        id=900_000 + n,
+                        username=f"spot-official-{n}",
+                        role="official",
+                        region_code="640181",
+                        password_hash=hash_password("spot-official-password"),
+                    )
                 )
-            )
     both.send(
         "POST",
         "/api/spot-checks/draws",
