@@ -25,16 +25,17 @@ def in_threads(work: Callable[[list], None], chunks: list[list]) -> float:
 
 
 def start_server(
-    url: str, workers: int, app_dir: Path = PROJECT_ROOT
+    url: str, workers: int, app_dir: Path = PROJECT_ROOT, settings: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen, int]:
     """uvicorn with `workers` processes on a free loopback port, once /api/health answers.
 
-    `app_dir` serves another checkout's code (e.g. `git archive` of an older commit).
+    `app_dir` serves another checkout's code (e.g. `git archive` of an older commit);
+    `settings` are environment variables of the server's own.
     """
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": url}
+    env = {**os.environ, **(settings or {}), "DATABASE_URL": url}
     process = subprocess.Popen(
         [
             sys.executable,
