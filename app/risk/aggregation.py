@@ -16,6 +16,7 @@ from typing import Any, TypedDict, cast
 from sqlalchemy import CursorResult, text
 from sqlalchemy.orm import Session
 
+from app.cluster import routing
 from app.errors import InvalidInput, NotFound
 from app.regions.service import get_region_or_raise
 from app.risk import gb18218, regional_index
@@ -205,9 +206,11 @@ def summary_row(
 def counts_for(session: Session, codes: list[str]) -> dict[str, dict[str, int]]:
     """Every stored measure of each region, and its overdue open major dangers (a count of
     the day, not stored): {code: {measure: value}}."""
+    table = routing.region_counts_table(session.connection())
     rows = session.execute(
         text(
-            "SELECT region_code, measure, value FROM region_counts WHERE region_code = ANY(:codes)"
+            f"SELECT region_code, measure, sum(value) FROM {table}"
+            " WHERE region_code = ANY(:codes) GROUP BY region_code, measure"
         ),
         {"codes": codes},
     ).all()

@@ -19,6 +19,7 @@ from typing import Any, TypedDict, cast
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.cluster import routing
 from app.dangers import rules as danger_rules
 from app.datetimes import china_today
 from app.risk.methods import ruleset_version
@@ -143,11 +144,13 @@ _UNITS_SQL = {
 
 def unit_scores(session: Session, *, unit_level: str, normalise: str) -> dict[str, float]:
     """The normalised score of every unit of one level in the country (zeros left out)."""
+    table = routing.region_counts_table(session.connection())
     rows = session.execute(
         text(f"""
         WITH u AS ({_UNITS_SQL[unit_level]})
-        SELECT u.code, u.area_km2, c.measure, c.value
-          FROM u JOIN region_counts c ON c.region_code = u.code WHERE c.value <> 0
+        SELECT u.code, u.area_km2, c.measure, sum(c.value)
+          FROM u JOIN {table} c ON c.region_code = u.code
+         GROUP BY u.code, u.area_km2, c.measure HAVING sum(c.value) <> 0
     """)
     ).all()
     counts: dict[str, dict[str, int]] = {}

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.service import reads_only
 from app.auth.scope import PUBLIC_SCOPE, RowFilters, Scope
+from app.cluster import routing
 from app.db import run_in_session_thread
 from app.errors import InvalidInput, ServiceUnavailable
 from app.risk.aggregation import method_label, regional_methods
@@ -120,9 +121,11 @@ def _point_filters(layer: Layer) -> str:
 
 
 @cache
-def tile_sql(layer_name: str, mode: str, geometry: str = "geom") -> TextClause:
+def tile_sql(
+    layer_name: str, mode: str, geometry: str = "geom", counts: str = "region_counts"
+) -> TextClause:
     """The statement for one layer in one mode: points, points_aggregated, points_cells
-    or areas."""
+    or areas (reading region counts from `counts`: routing.region_counts_table)."""
     layer = layer_or_raise(layer_name)
     if mode == "areas":
         properties = {k: v for k, v in layer.properties.items() if k != "code"}
@@ -131,6 +134,7 @@ def tile_sql(layer_name: str, mode: str, geometry: str = "geom") -> TextClause:
             .format(
                 table=layer.table,
                 geometry=geometry,
+                counts=counts,
                 properties=", ".join(f"{expr} AS {key}" for key, expr in properties.items()),
                 output_properties=", ".join(f"counted.{key}" for key in properties),
                 unit_filter="AND t.level = :region_level" if layer.table == "regions" else "",
@@ -195,10 +199,11 @@ def render_tile(
         if layer.name == "grid" and z < layer.minzoom:
             return b""
         level = region_level_for_zoom(z) if layer.name == "regions" else "grid"
+        counts = routing.region_counts_table(session.connection())
         if level == "grid":  # the regions layer shows grid cells at street zooms
-            statement = tile_sql("grid", "areas")
+            statement = tile_sql("grid", "areas", counts=counts)
         else:
-            statement = tile_sql("regions", "areas", region_geometry_column(z))
+            statement = tile_sql("regions", "areas", region_geometry_column(z), counts)
         params.update({f"{lvl}_measures": m for lvl, m in _highest_measures().items()})
         params.update(region_level=level, method=method_label("highest", None))
     elif layer.aggregate_below is not None and z < layer.aggregate_below:
