@@ -14,8 +14,10 @@ import threading
 import time
 
 import psycopg
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
+
+from app.cluster import routing
 
 CHANNEL = "riskatlas_layers"
 TILES_CHANNEL = "riskatlas_tiles"
@@ -43,15 +45,45 @@ def epoch_layer(layer: str) -> str:
     return f"{EPOCH_PREFIX}{layer}"
 
 
+# On one PostgreSQL `layer_versions` and `tile_versions` are tables. On Citus they are
+# views summing per-county counters (docs/scaling.md §1.1), and Citus sums a view over every
+# key before a filter on it applies (1 s a tile at national scale): there the counters are
+# read with the filter, then summed (a layer's in two subqueries: as one UNION of the
+# coordinator's epochs and the shards' counters it took 160 ms, as two 20 ms).
+_LAYER_VERSION = "(SELECT version FROM layer_versions WHERE layer = :{key})"
+_LAYER_VERSION_CLUSTER = (
+    "CAST(coalesce((SELECT version FROM layer_epochs WHERE layer = :{key}), 0)"
+    " + coalesce((SELECT sum(version) FROM layer_county_versions WHERE layer = :{key}), 0)"
+    " AS bigint)"
+)
+_CELL_VERSION = (
+    "(SELECT {version} FROM {table} WHERE layer = :layer"
+    " AND zoom = :z AND tile_x = :x AND tile_y = :y)"
+)
+
+
+def _on_cluster(session: Session) -> bool:
+    return "layer_county_versions" in routing.distributed_tables(session.connection())
+
+
+def _layer_version_sql(session: Session, key: str) -> str:
+    return (_LAYER_VERSION_CLUSTER if _on_cluster(session) else _LAYER_VERSION).format(key=key)
+
+
+def _tile_version_sql(session: Session) -> TextClause:
+    cell = (
+        _CELL_VERSION.format(version="sum(version)::bigint", table="tile_county_versions")
+        if _on_cluster(session)
+        else _CELL_VERSION.format(version="version", table="tile_versions")
+    )
+    return text(f"SELECT {_layer_version_sql(session, 'epoch')}, coalesce({cell}, 0)")
+
+
 def query_tile_version(session: Session, layer: str, z: int, x: int, y: int) -> tuple[int, int]:
     """Read a point-layer tile's (epoch, cell version) from the database."""
     cell = version_cell(layer, z, x, y)
     row = session.execute(
-        text(
-            "SELECT (SELECT version FROM layer_versions WHERE layer = :epoch),"
-            " coalesce((SELECT version FROM tile_versions WHERE layer = :layer"
-            " AND zoom = :z AND tile_x = :x AND tile_y = :y), 0)"
-        ),
+        _tile_version_sql(session),
         {"epoch": epoch_layer(layer), "layer": cell[0], "z": cell[1], "x": cell[2], "y": cell[3]},
     ).one()
     return int(row[0]), int(row[1])
@@ -60,7 +92,7 @@ def query_tile_version(session: Session, layer: str, z: int, x: int, y: int) -> 
 def query_version(session: Session, layer: str) -> int:
     """Read a layer's version from the database."""
     version: int = session.execute(
-        text("SELECT version FROM layer_versions WHERE layer = :layer"), {"layer": layer}
+        text(f"SELECT {_layer_version_sql(session, 'layer')}"), {"layer": layer}
     ).scalar_one()
     return version
 
