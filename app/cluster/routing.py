@@ -74,6 +74,44 @@ def region_counts_table(connection: Connection) -> str:
     return "region_counts"
 
 
+# How far outside a searched box an enterprise's county may lie for its rows inside the box
+# to be found on the cluster, where they are stored in its county (docs/scaling.md §1.2):
+# about 5 km, as an enterprise's hazard sources and risk points lie on or near its site.
+CHILD_REACH_DEG = 0.05
+_COUNTIES_NEAR = text(
+    "SELECT coalesce(array_agg(DISTINCT code ORDER BY code), '{}') FROM region_parts"
+    " WHERE geom && ST_Expand(ST_MakeEnvelope(:min_lon, :min_lat, :max_lon, :max_lat, 4326),"
+    " :reach)"
+)
+
+
+def counties_near(
+    connection: Connection, min_lon: float, min_lat: float, max_lon: float, max_lat: float
+) -> list[str]:
+    """The counties whose parts' bounding boxes come within CHILD_REACH_DEG of the box.
+
+    A superset of the counties that store rows inside the box (an enterprise's rows within
+    CHILD_REACH_DEG of its county); read from the coordinator's copy of region_parts.
+    """
+    counties: list[str] = connection.execute(
+        _COUNTIES_NEAR,
+        {
+            "min_lon": min_lon,
+            "min_lat": min_lat,
+            "max_lon": max_lon,
+            "max_lat": max_lat,
+            "reach": CHILD_REACH_DEG,
+        },
+    ).scalar_one()
+    return counties
+
+
+def in_counties(alias: str) -> str:
+    """`alias`'s rows in the counties bound to :counties (e.g. from `counties_near`): with
+    the list bound, Citus sends the statement to those counties' shards only, not to all."""
+    return f"{alias}.county_code = ANY(CAST(:counties AS text[]))"
+
+
 def same_shard(connection: Connection, *pairs: tuple[str, str]) -> str:
     """`AND a.county_code = b.county_code` for each pair of aliases where `colocated`."""
     if not colocated(connection):

@@ -23,7 +23,7 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
 from app.auth.scope import RowFilters, Scope
-from app.cluster.routing import distributed_tables
+from app.cluster import routing
 from app.errors import Forbidden, InvalidInput
 from app.geo.geodesic import SearchBox, search_box
 from app.risk.methods import LEVELS
@@ -192,7 +192,15 @@ def _scope_sql(kind: Kind, filters: RowFilters) -> tuple[str, dict[str, Any]]:
     return where, params
 
 
-def _candidates_sql(kind: Kind, scope_where: str, severe_only: bool) -> str:
+def _candidates_sql(kind: Kind, scope_where: str, severe_only: bool, distributed: bool) -> str:
+    """The nearest rows of one kind, by KNN in degrees.
+
+    On Citus (issue 17) they carry their cards too, read on their shard (an enterprise's
+    rows and the enterprise share one: docs/scaling.md §1.2) from the shards of the
+    counties near the point only: a second pass for the cards of the ranked rows cost a
+    dozen more distributed steps per search. One PostgreSQL reads cards per ranked row
+    (`_card_sql`).
+    """
     level = (
         "TRUE"
         if kind.level is None or kind.has_level_column
@@ -202,46 +210,45 @@ def _candidates_sql(kind: Kind, scope_where: str, severe_only: bool) -> str:
         # Written out, so every plan (a prepared statement's generic one too) may walk the
         # partial GiST index of red and orange rows (migration 0012) instead of the whole.
         level = f"t.risk_level IN {SEVERE_SQL}"
+    card = ""
+    join = ""
+    if distributed:
+        card = f", {_card_columns(kind)}"
+        join = (
+            " LEFT JOIN enterprises e ON e.county_code = t.county_code AND e.id = t.enterprise_id"
+            if kind.joins_enterprise
+            else ""
+        )
     return f"""(
         SELECT '{kind.table}' AS kind, t.id, t.geom,
-               t.geom <-> {POINT} AS degrees
-          FROM {kind.table} t
+               t.geom <-> {POINT} AS degrees{card}
+          FROM {kind.table} t{join}
          WHERE t.geom && ST_MakeEnvelope(:min_lon, :min_lat, :max_lon, :max_lat, 4326)
-           AND {scope_where} AND {level} AND {kind.condition}
+           AND {scope_where} AND {level} AND {kind.condition}{_near_shards(distributed)}
          ORDER BY t.geom <-> {POINT}
          LIMIT :{kind.table}_candidates)"""
 
 
-def _card_sql(kind: Kind, *, distributed: bool) -> str:
-    """The cards of the ranked rows of one kind.
+def _near_shards(distributed: bool) -> str:
+    """On Citus: only the shards of the counties near the point (routing.counties_near)."""
+    return f" AND {routing.in_counties('t')}" if distributed else ""
 
-    One PostgreSQL: a look-up by primary key per ranked row (`r`, LATERAL), ≈ 0.1 ms for
-    50. On Citus (issue 17) each such look-up would run on every shard, so there the rows are
-    found by their ids as a set (and their enterprises' names by those rows' ids) — on one
-    PostgreSQL that form made the whole search 4× slower (bench.nearby_bench, p50 7 → 27 ms).
-    """
-    if not distributed:
-        join = " LEFT JOIN enterprises e ON e.id = t.enterprise_id" if kind.joins_enterprise else ""
-        return f"""
-        SELECT '{kind.table}' AS kind, t.id, t.geom, {kind.name} AS name,
-               {kind.level or "NULL"} AS risk_level,
-               jsonb_strip_nulls(jsonb_build_object({_card_fields(kind)})) AS card
+
+def _card_columns(kind: Kind) -> str:
+    return (
+        f"{kind.name} AS name, {kind.level or 'NULL'} AS risk_level,"
+        f" jsonb_strip_nulls(jsonb_build_object({_card_fields(kind)})) AS card"
+    )
+
+
+def _card_sql(kind: Kind) -> str:
+    """The card of a ranked row of one kind (`r`) on one PostgreSQL: a look-up by primary
+    key, ≈ 0.1 ms for 50 (on Citus the candidates carry their cards)."""
+    join = " LEFT JOIN enterprises e ON e.id = t.enterprise_id" if kind.joins_enterprise else ""
+    return f"""
+        SELECT '{kind.table}' AS kind, t.id, t.geom, {_card_columns(kind)}
           FROM {kind.table} t{join}
          WHERE r.kind = '{kind.table}' AND t.id = r.id"""
-    ranked_ids = f"SELECT r.id FROM ranked r WHERE r.kind = '{kind.table}'"
-    join = (
-        " LEFT JOIN (SELECT x.id, x.name FROM enterprises x WHERE x.id IN"
-        f" (SELECT c.enterprise_id FROM {kind.table} c WHERE c.id IN ({ranked_ids})))"
-        " e ON e.id = t.enterprise_id"
-        if kind.joins_enterprise
-        else ""
-    )
-    return f"""
-        SELECT '{kind.table}' AS kind, t.id, t.geom, {kind.name} AS name,
-               {kind.level or "NULL"} AS risk_level,
-               jsonb_strip_nulls(jsonb_build_object({_card_fields(kind)})) AS card
-          FROM {kind.table} t{join}
-         WHERE t.id IN ({ranked_ids})"""
 
 
 def _card_fields(kind: Kind) -> str:
@@ -251,11 +258,8 @@ def _card_fields(kind: Kind) -> str:
 # What a search of no kind at all (a role that reads none with a colour) selects.
 NO_CANDIDATES = (
     "SELECT NULL::text AS kind, NULL::integer AS id, NULL::geometry AS geom,"
-    " NULL::float8 AS degrees WHERE FALSE"
-)
-NO_CARDS = (
-    "SELECT NULL::text AS kind, NULL::integer AS id, NULL::geometry AS geom, NULL::text AS name,"
-    " NULL::text AS risk_level, NULL::jsonb AS card WHERE FALSE"
+    " NULL::float8 AS degrees, NULL::text AS name, NULL::text AS risk_level,"
+    " NULL::jsonb AS card WHERE FALSE"
 )
 
 
@@ -269,20 +273,18 @@ def _statement(
     """The search of these kinds with these scope filters (built and parsed once)."""
     taken = (
         "\n UNION ALL ".join(
-            _candidates_sql(kind, where, severe_only)
+            _candidates_sql(kind, where, severe_only, distributed)
             for kind, where in zip(kinds, scope_wheres, strict=True)
         )
         or NO_CANDIDATES
     )
-    cards = (
-        "\n UNION ALL ".join(_card_sql(kind, distributed=distributed) for kind in kinds) or NO_CARDS
-    )
-    # Per ranked row (one PostgreSQL) or joined by kind and id (Citus): see _card_sql.
-    with_cards = f"cards AS ({cards})," if distributed else ""
+    # Cards per ranked row (one PostgreSQL), or those the candidates carry (Citus).
     card_source = (
-        "ranked r JOIN cards d ON d.kind = r.kind AND d.id = r.id"
-        if distributed
-        else f"ranked r CROSS JOIN LATERAL ({cards}) d"
+        "ranked r JOIN candidates d ON d.kind = r.kind AND d.id = r.id"
+        if distributed or not kinds
+        else "ranked r CROSS JOIN LATERAL ("
+        + "\n UNION ALL ".join(_card_sql(kind) for kind in kinds)
+        + ") d"
     )
     # bearing: to the nearest point of a zone; none when the point lies on or in it.
     # measured is materialised: each distance is computed once, not in filter and sort.
@@ -295,7 +297,6 @@ def _statement(
     ranked AS (
         SELECT * FROM measured WHERE distance_m <= :radius_m
          ORDER BY distance_m, kind, id LIMIT :limit),
-    {with_cards}
     features AS (
         SELECT r.distance_m, r.kind, r.id, json_build_object(
                  'type', 'Feature', 'id', r.kind || '.' || r.id,
@@ -373,7 +374,11 @@ def find_nearby(session: Session, *, scope: Scope, search: Search) -> str:
     )
     candidates = {table: first_candidates(search.limit, search.lat) for table in kinds}
     severe_only = search.levels is not None and set(search.levels) <= set(SEVERE)
-    distributed = "enterprises" in distributed_tables(session.connection())
+    distributed = "enterprises" in routing.distributed_tables(session.connection())
+    if distributed:
+        params["counties"] = routing.counties_near(
+            session.connection(), box.min_lon, box.min_lat, box.max_lon, box.max_lat
+        )
     statement = _statement(
         tuple(KINDS[table] for table in kinds), tuple(scope_wheres), severe_only, distributed
     )
