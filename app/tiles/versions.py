@@ -71,12 +71,15 @@ def _layer_version_sql(session: Session, key: str) -> str:
 
 
 def _tile_version_sql(session: Session) -> TextClause:
-    cell = (
-        _CELL_VERSION.format(version="sum(version)::bigint", table="tile_county_versions")
-        if _on_cluster(session)
-        else _CELL_VERSION.format(version="version", table="tile_versions")
-    )
-    return text(f"SELECT {_layer_version_sql(session, 'epoch')}, coalesce({cell}, 0)")
+    if _on_cluster(session):
+        # A point layer's tile epoch rises only on the coordinator there (TRUNCATE, restore,
+        # rebuild: migrations 0020 and 0022), so one table of its own answers it.
+        epoch = "(SELECT version FROM layer_epochs WHERE layer = :epoch)"
+        cell = _CELL_VERSION.format(version="sum(version)::bigint", table="tile_county_versions")
+    else:
+        epoch = _LAYER_VERSION.format(key="epoch")
+        cell = _CELL_VERSION.format(version="version", table="tile_versions")
+    return text(f"SELECT {epoch}, coalesce({cell}, 0)")
 
 
 def query_tile_version(session: Session, layer: str, z: int, x: int, y: int) -> tuple[int, int]:
