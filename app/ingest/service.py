@@ -42,6 +42,7 @@ from app.models import Base
 from app.progress import Progress, silent
 from app.regions import grids
 from app.risk import grading, methods
+from app.sites.service import hold_credit_codes
 
 CRS_NAMES = ("wgs84", "cgcs2000", "gcj02", "bd09")
 SHIFTED = (
@@ -109,6 +110,10 @@ def import_file(
     to_wgs84(candidates, crs)
     progress("check", total, total)
     session.execute(text(f"SET LOCAL statement_timeout = '{IMPORT_STATEMENT_TIMEOUT}'"))
+    if spec.name == "enterprises" and not dry_run:
+        # Held until the commit: no other writer adds one of these codes between the
+        # look-up by code below and the write (the cluster's rule, app/sites/service.py).
+        hold_credit_codes(session, (c.data["credit_code"] for c in candidates if not c.error))
     _stage(session, spec, candidates)
     _resolve(session, spec, candidates, mapping, scope)
     report = _report(candidates, mapping)
