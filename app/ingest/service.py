@@ -23,7 +23,9 @@ from psycopg import Connection as PsycopgConnection
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.audit.service import set_for_transaction
 from app.auth.scope import Scope, region_prefix
+from app.cluster.routing import colocated, same_shard
 from app.dangers import rules
 from app.errors import Forbidden, InvalidInput
 from app.ingest.checks import (
@@ -61,8 +63,8 @@ _STAGING = """
 CREATE TEMPORARY TABLE import_staging (
     row int PRIMARY KEY, data jsonb NOT NULL, geom geometry(Geometry, 4326),
     declared char(6), credit text, county_code char(6), grid_code text, enterprise_id int,
-    enterprise_sector text, target_id int, target_county char(6), new_id int,
-    stored_lon float8, stored_lat float8
+    enterprise_sector text, enterprise_county char(6), target_id int, target_county char(6),
+    new_id int, stored_lon float8, stored_lat float8, stored_doc jsonb
 ) ON COMMIT DROP
 """
 
@@ -196,7 +198,7 @@ def _resolve(
         session.execute(
             text("""
             UPDATE import_staging s SET enterprise_id = e.id, enterprise_sector = e.sector,
-                   geom = coalesce(s.geom, e.geom)
+                   enterprise_county = e.county_code, geom = coalesce(s.geom, e.geom)
               FROM enterprises e WHERE e.credit_code = s.credit""")
         )
     # The region-codes trigger's rule (migrations/sql/0017_bulk_writes.sql), set-based.
@@ -386,6 +388,13 @@ def _write(
             " WHERE target_id IS NULL"
         )
     )
+    # On the cluster an enterprise's rows are stored in its county (docs/scaling.md §1.2),
+    # and a row changing county moves to that county's shard before it is updated.
+    cluster = colocated(session.connection())
+    county = "coalesce(s.enterprise_county, s.county_code)" if cluster else "s.county_code"
+    set_county = "" if cluster else " county_code = s.county_code,"
+    if cluster:
+        _move_across_counties(session, table, county)
     columns = _columns(spec, mapping)
     select = ", ".join("s.enterprise_id" if c == "enterprise_id" else f"r.{c}" for c in columns)
     assign = ", ".join(
@@ -400,29 +409,29 @@ def _write(
     insert = text(f"""
         WITH written AS (
             INSERT INTO {table} AS t (id, {", ".join(columns)}, geom, county_code, grid_code)
-            SELECT s.new_id, {select}, {geom}, s.county_code, s.grid_code
+            SELECT s.new_id, {select}, {geom}, {county}, s.grid_code
               FROM import_staging s
              CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, s.data) r
              WHERE s.target_id IS NULL AND s.row BETWEEN :a AND :b
              ORDER BY s.row
-         RETURNING to_jsonb(t) AS doc)
+         RETURNING t.*)
         {_AUDIT_INSERT}
         SELECT e.* FROM written w
-         CROSS JOIN LATERAL audit_entry('insert', '{table}', NULL, w.doc) e""")
+         CROSS JOIN LATERAL audit_entry('insert', '{table}', NULL, to_jsonb(w)) e""")
     update = text(f"""
         WITH stored AS (
-            SELECT t.id, to_jsonb(t) AS doc FROM {table} t
+            SELECT t.id, coalesce(s.stored_doc, to_jsonb(t)) AS doc FROM {table} t
               JOIN import_staging s ON t.id = s.target_id AND s.row BETWEEN :a AND :b),
         written AS (
-            UPDATE {table} t SET {assign}, geom = {geom}, county_code = s.county_code,
+            UPDATE {table} t SET {assign}, geom = {geom},{set_county}
                    grid_code = s.grid_code, version = t.version + 1, updated_at = now()
               FROM import_staging s
              CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, s.data) r
              WHERE t.id = s.target_id AND s.row BETWEEN :a AND :b
-         RETURNING t.id, to_jsonb(t) AS doc)
+         RETURNING t.*)
         {_AUDIT_INSERT}
-        SELECT e.* FROM written w JOIN stored USING (id)
-         CROSS JOIN LATERAL audit_entry('update', '{table}', stored.doc, w.doc) e""")
+        SELECT e.* FROM written w JOIN stored ON stored.id = w.id
+         CROSS JOIN LATERAL audit_entry('update', '{table}', stored.doc, to_jsonb(w)) e""")
     for start in range(0, last + 1, BATCH_ROWS):
         bounds = {"a": start, "b": start + BATCH_ROWS - 1}
         with _set_based_triggers(session):
@@ -450,19 +459,39 @@ def _set_based_triggers(session: Session) -> Iterator[None]:
     """Within: the statements write their own audit entries and region codes
     (migrations/sql/0017_bulk_writes.sql); every other write is the row triggers' again.
     A failed statement needs no reset: its transaction rolls back, settings with it."""
-    session.execute(
-        text(
-            "SELECT set_config('riskatlas.audit', 'bulk', true),"
-            " set_config('riskatlas.region_codes', 'derived', true)"
-        )
-    )
+    connection = session.connection()
+    set_for_transaction(connection, {"audit": "bulk", "region_codes": "derived"})
     yield
-    session.execute(
+    set_for_transaction(connection, {"audit": "", "region_codes": ""})
+
+
+def _move_across_counties(session: Session, table: str, county: str) -> None:
+    """The cluster's updated rows that change county: each moved to its new county's shard
+    (Citus updates no distribution column; `move_to_county`, as an edit by the API), its
+    stored row kept for the update's audit entry. The move writes no entry of its own: one
+    update is audited, as on one PostgreSQL."""
+    moving = session.execute(
         text(
-            "SELECT set_config('riskatlas.audit', '', true),"
-            " set_config('riskatlas.region_codes', '', true)"
+            "SELECT row, target_id FROM import_staging s"
+            f" WHERE target_id IS NOT NULL AND {county} <> target_county ORDER BY row"
         )
-    )
+    ).all()
+    with _set_based_triggers(session):
+        for row, target in moving:
+            stored = session.execute(
+                text(f"SELECT to_jsonb(t) FROM {table} t WHERE id = :id"), {"id": target}
+            ).scalar_one()
+            session.execute(
+                text("UPDATE import_staging SET stored_doc = CAST(:doc AS jsonb) WHERE row = :r"),
+                {"doc": json.dumps(stored), "r": row},
+            )
+            session.execute(
+                text(
+                    f"SELECT move_to_county(CAST(:table AS regclass), s.target_id, {county},"
+                    " s.geom) FROM import_staging s WHERE row = :row"
+                ),
+                {"table": table, "row": row},
+            )
 
 
 def _positions_before(session: Session, spec: Layer) -> list[str]:
@@ -512,9 +541,11 @@ def _derive(session: Session, spec: Layer, scope: Scope, moved: list[str]) -> No
         grading.regrade_hazard_sources(session, ids=ids, assessed_by=who)
         grading.refresh_enterprise_levels(session, ids=_enterprises(session))
     elif spec.name == "public_zones":
+        shard = same_shard(session.connection(), ("e", "h"))
         near = session.scalars(
-            text("""
-            SELECT DISTINCT h.id FROM hazard_sources h JOIN enterprises e ON e.id = h.enterprise_id
+            text(f"""
+            SELECT DISTINCT h.id FROM hazard_sources h
+              JOIN enterprises e ON e.id = h.enterprise_id{shard}
               JOIN (SELECT geom FROM import_staging
                     UNION ALL SELECT CAST(g AS geometry) FROM unnest(CAST(:moved AS text[])) g) z
                 ON coalesce(e.footprint, h.geom) && ST_Expand(z.geom, :prefilter)
