@@ -162,6 +162,21 @@ def test_an_import_alike(twin: Twin, cluster_reader: TestClient, single_reader: 
         _csv(["资源名称", "资源类型", "经度", "纬度"], [["导入消防站", "消防站", *XINGQING]]),
     )
     cluster, single = (_outcome(e, since[e]) for e in (twin.cluster, twin.single))
+    for engine in (twin.cluster, twin.single):
+        with engine.connect() as connection:
+            counted = _rows(
+                connection,
+                "SELECT region_code, value FROM region_counts"
+                " WHERE region_code = ANY(:c) AND measure = 'enterprises.total'",
+                c=list(COUNTIES),
+            )
+            stored = _rows(
+                connection,
+                "SELECT county_code, count(*) FROM enterprises WHERE county_code = ANY(:c)"
+                " GROUP BY county_code",
+                c=list(COUNTIES),
+            )
+        assert counted == stored, "the counts are exact, not only alike"
     for key in single:
         assert cluster[key] == single[key], key
     assert [row[3:5] for row in single["enterprises"] if row[0] == codes[0]] == [("640106", 2)]
