@@ -34,6 +34,12 @@ def on_cluster(connection: Connection) -> bool:
     return LOCATED_AUDIT_LOG.name in distributed_tables(connection)
 
 
+def audit_table(connection: Connection) -> str:
+    """The table the entries of located rows go to: audit_log_located on the cluster
+    (where its shard triggers write them), else audit_log."""
+    return (LOCATED_AUDIT_LOG if on_cluster(connection) else AUDIT_LOG).name
+
+
 def set_for_transaction(connection: Connection, settings: dict[str, str]) -> None:
     """Set `riskatlas.<name>` settings until the transaction ends, where every trigger
     sees them: set_config() on one PostgreSQL; on the cluster SET LOCAL statements, which

@@ -23,7 +23,7 @@ from psycopg import Connection as PsycopgConnection
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.audit.service import set_for_transaction
+from app.audit.service import audit_table, set_for_transaction
 from app.auth.scope import Scope, region_prefix
 from app.cluster.routing import colocated, same_shard
 from app.dangers import rules
@@ -393,7 +393,10 @@ def _write(
     cluster = colocated(session.connection())
     county = "coalesce(s.enterprise_county, s.county_code)" if cluster else "s.county_code"
     set_county = "" if cluster else " county_code = s.county_code,"
+    # Where the entries of located rows are kept (on the cluster, distributed by county).
+    audit = f"INSERT INTO {audit_table(session.connection())} {_AUDIT_COLUMNS}"
     if cluster:
+        _keep_stored_rows(session, table)
         _move_across_counties(session, table, county)
     columns = _columns(spec, mapping)
     select = ", ".join("s.enterprise_id" if c == "enterprise_id" else f"r.{c}" for c in columns)
@@ -415,7 +418,7 @@ def _write(
              WHERE s.target_id IS NULL AND s.row BETWEEN :a AND :b
              ORDER BY s.row
          RETURNING t.*)
-        {_AUDIT_INSERT}
+        {audit}
         SELECT e.* FROM written w
          CROSS JOIN LATERAL audit_entry('insert', '{table}', NULL, to_jsonb(w)) e""")
     update = text(f"""
@@ -429,7 +432,7 @@ def _write(
              CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, s.data) r
              WHERE t.id = s.target_id AND s.row BETWEEN :a AND :b
          RETURNING t.*)
-        {_AUDIT_INSERT}
+        {audit}
         SELECT e.* FROM written w JOIN stored ON stored.id = w.id
          CROSS JOIN LATERAL audit_entry('update', '{table}', stored.doc, to_jsonb(w)) e""")
     for start in range(0, last + 1, BATCH_ROWS):
@@ -448,9 +451,9 @@ def _write(
     return {"inserted": inserted, "updated": updated}
 
 
-_AUDIT_INSERT = (
-    "INSERT INTO audit_log (user_id, username, action, table_name, row_id, county_code,"
-    " before, after, client_address, request_id)"
+_AUDIT_COLUMNS = (
+    "(user_id, username, action, table_name, row_id, county_code, before, after,"
+    " client_address, request_id)"
 )
 
 
@@ -465,26 +468,43 @@ def _set_based_triggers(session: Session) -> Iterator[None]:
     set_for_transaction(connection, {"audit": "", "region_codes": ""})
 
 
+def _keep_stored_rows(session: Session, table: str) -> None:
+    """On the cluster, keep the stored rows the import updates (their audit entries'
+    `before`) in the staging table before anything is written. Citus runs a statement's
+    CTEs one after another, so the update's `stored` CTE could read the rows after its
+    own update (an entry with no change is no entry); on one PostgreSQL every CTE of a
+    statement sees the same snapshot, and the CTE alone does."""
+    # Read into a coordinator table first: Citus plans no UPDATE that calls to_jsonb() on
+    # a distributed table's rows ("STABLE functions used in UPDATE queries cannot be
+    # called with column references").
+    session.execute(
+        text(f"""
+        CREATE TEMPORARY TABLE import_stored ON COMMIT DROP AS
+        SELECT t.id, to_jsonb(t) AS doc FROM {table} t
+         WHERE t.id IN (SELECT target_id FROM import_staging)""")
+    )
+    session.execute(
+        text(
+            "UPDATE import_staging s SET stored_doc = k.doc FROM import_stored k"
+            " WHERE k.id = s.target_id"
+        )
+    )
+    session.execute(text("DROP TABLE import_stored"))
+
+
 def _move_across_counties(session: Session, table: str, county: str) -> None:
     """The cluster's updated rows that change county: each moved to its new county's shard
-    (Citus updates no distribution column; `move_to_county`, as an edit by the API), its
-    stored row kept for the update's audit entry. The move writes no entry of its own: one
-    update is audited, as on one PostgreSQL."""
+    (Citus updates no distribution column; `move_to_county`, as an edit by the API). The
+    move writes no entry of its own: one update is audited (its `before` kept by
+    `_keep_stored_rows`), as on one PostgreSQL."""
     moving = session.execute(
         text(
-            "SELECT row, target_id FROM import_staging s"
+            "SELECT row FROM import_staging s"
             f" WHERE target_id IS NOT NULL AND {county} <> target_county ORDER BY row"
         )
     ).all()
     with _set_based_triggers(session):
-        for row, target in moving:
-            stored = session.execute(
-                text(f"SELECT to_jsonb(t) FROM {table} t WHERE id = :id"), {"id": target}
-            ).scalar_one()
-            session.execute(
-                text("UPDATE import_staging SET stored_doc = CAST(:doc AS jsonb) WHERE row = :r"),
-                {"doc": json.dumps(stored), "r": row},
-            )
+        for (row,) in moving:
             session.execute(
                 text(
                     f"SELECT move_to_county(CAST(:table AS regclass), s.target_id, {county},"

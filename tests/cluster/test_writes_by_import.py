@@ -24,6 +24,15 @@ from tests.factories import JINFENG, XINGQING
 ENTERPRISE = ["企业名称", "统一社会信用代码", "行业", "经度", "纬度"]
 RISK_POINT = ["所属企业信用代码", "风险点名称", "评估方法", "L值", "E值", "C值", "经度", "纬度"]
 COUNTIES = ("640104", "640106")
+# The located tables an import writes, and what is compared of their rows.
+LOCATED = {
+    "enterprises": "credit_code, name, sector, county_code, version, risk_level",
+    "risk_points": "name, county_code, risk_level, version",
+    "hazard_sources": "name, county_code, grade, risk_level",
+    "hidden_dangers": "title, county_code, grade, status",
+    "public_zones": "name, county_code, population",
+    "emergency_resources": "name, county_code",
+}
 _rng = random.Random(1717)
 
 
@@ -76,14 +85,6 @@ def _audit(connection: Connection, since: datetime) -> list[tuple[Any, ...]]:
 
 def _outcome(engine: Engine, since: datetime) -> dict[str, Any]:
     """What the imports left: their rows, their counties' counts and cells, audit."""
-    located = {
-        "enterprises": "credit_code, name, sector, county_code, version, risk_level",
-        "risk_points": "name, county_code, risk_level, version",
-        "hazard_sources": "name, county_code, grade, risk_level",
-        "hidden_dangers": "title, county_code, grade, status",
-        "public_zones": "name, county_code, population",
-        "emergency_resources": "name, county_code",
-    }
     with engine.connect() as connection:
         return {
             **{
@@ -92,7 +93,7 @@ def _outcome(engine: Engine, since: datetime) -> dict[str, Any]:
                     f"SELECT {columns} FROM {table} WHERE updated_at >= :since",
                     since=since,
                 )
-                for table, columns in located.items()
+                for table, columns in LOCATED.items()
             },
             "counts": _rows(
                 connection,
@@ -177,6 +178,12 @@ def test_an_import_alike(twin: Twin, cluster_reader: TestClient, single_reader: 
                 c=list(COUNTIES),
             )
         assert counted == stored, "the counts are exact, not only alike"
+    with twin.cluster.connect() as connection:
+        coordinator = connection.execute(
+            text("SELECT count(*) FROM audit_log WHERE at >= :since AND table_name = ANY(:t)"),
+            {"since": since[twin.cluster], "t": list(LOCATED)},
+        ).scalar_one()
+    assert coordinator == 0, "the entries of located rows are kept by county on the cluster"
     for key in single:
         assert cluster[key] == single[key], key
     assert [row[3:5] for row in single["enterprises"] if row[0] == codes[0]] == [("640106", 2)]
