@@ -134,6 +134,11 @@ def geometry_json(geom: Any) -> dict[str, Any] | None:
     return None if geom is None else shapely.geometry.mapping(to_shape(geom))
 
 
+def duplicate(column: str | None) -> Conflict:
+    """The refusal of a duplicate key: one wording, whether the index or a check found it."""
+    return Conflict(f"a row with this {column} already exists", field=column)
+
+
 _KEY_COLUMNS = re.compile(r"Key \(([a-z_, ]+)\)=")
 
 
@@ -151,7 +156,7 @@ def atomic_write(session: Session) -> Iterator[None]:
         key = _KEY_COLUMNS.match(getattr(diagnostics, "message_detail", "") or "")
         column = key.group(1) if key else constraint.split("_", 2)[-1] if constraint else None
         if getattr(error.orig, "sqlstate", "") == "23505":
-            raise Conflict(f"a row with this {column} already exists", field=column) from error
+            raise duplicate(column) from error
         # The driver's message quotes the whole row: name the constraint, never the data.
         raise InvalidInput(
             f"refused by the database ({constraint or 'a constraint'})", field=column

@@ -24,12 +24,6 @@ from app.cluster.routing import distributed_tables
 ACTOR_KEY = "riskatlas_actor"
 MAX_AUDIT_ROWS = 500
 
-_SET_ACTOR = text(
-    "SELECT set_config('riskatlas.actor', :actor, true),"
-    " set_config('riskatlas.actor_id', :actor_id, true),"
-    " set_config('riskatlas.client_address', :client_address, true),"
-    " set_config('riskatlas.request_id', :request_id, true)"
-)
 AUDIT_LOG = cast(Table, AuditEntry.__table__)
 # The cluster's entries of located rows (migration 0023): audit_log's columns.
 LOCATED_AUDIT_LOG = AUDIT_LOG.to_metadata(MetaData(), name="audit_log_located")
@@ -40,16 +34,30 @@ def on_cluster(connection: Connection) -> bool:
     return LOCATED_AUDIT_LOG.name in distributed_tables(connection)
 
 
-def _set_local(actor: dict[str, str]) -> str:
-    """The settings as SET LOCAL statements, propagated by Citus to every worker the
-    transaction reaches (a SET takes no parameters: the values are quoted here)."""
-    quoted = {name: "'" + value.replace("'", "''") + "'" for name, value in actor.items()}
-    return "; ".join(
-        [
-            "SET LOCAL citus.propagate_set_commands = 'local'",
-            *(f"SET LOCAL riskatlas.{name} = {value}" for name, value in quoted.items()),
-        ]
-    )
+def audit_table(connection: Connection) -> str:
+    """The table the entries of located rows go to: audit_log_located on the cluster
+    (where its shard triggers write them), else audit_log."""
+    return (LOCATED_AUDIT_LOG if on_cluster(connection) else AUDIT_LOG).name
+
+
+def set_for_transaction(connection: Connection, settings: dict[str, str]) -> None:
+    """Set `riskatlas.<name>` settings until the transaction ends, where every trigger
+    sees them: set_config() on one PostgreSQL; on the cluster SET LOCAL statements, which
+    Citus sends to every worker the transaction reaches (set_config() it does not; a SET
+    takes no parameters: the values are quoted here). One round trip either way."""
+    if on_cluster(connection):
+        quoted = {name: "'" + value.replace("'", "''") + "'" for name, value in settings.items()}
+        connection.exec_driver_sql(
+            "; ".join(
+                [
+                    "SET LOCAL citus.propagate_set_commands = 'local'",
+                    *(f"SET LOCAL riskatlas.{name} = {value}" for name, value in quoted.items()),
+                ]
+            )
+        )
+    else:
+        calls = ", ".join(f"set_config('riskatlas.{name}', :{name}, true)" for name in settings)
+        connection.execute(text(f"SELECT {calls}"), settings)
 
 
 def tell_database_who(
@@ -81,10 +89,7 @@ def _set_actor(session: Session, _: SessionTransaction, connection: Connection) 
     actor = session.info.get(ACTOR_KEY)
     if actor is None:
         return
-    if on_cluster(connection):
-        connection.exec_driver_sql(_set_local(actor))
-    else:
-        connection.execute(_SET_ACTOR, actor)
+    set_for_transaction(connection, actor)
 
 
 def newest(

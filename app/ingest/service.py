@@ -23,7 +23,9 @@ from psycopg import Connection as PsycopgConnection
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.audit.service import audit_table, set_for_transaction
 from app.auth.scope import Scope, region_prefix
+from app.cluster.routing import colocated, same_shard
 from app.dangers import rules
 from app.errors import Forbidden, InvalidInput
 from app.ingest.checks import (
@@ -42,6 +44,7 @@ from app.models import Base
 from app.progress import Progress, silent
 from app.regions import grids
 from app.risk import grading, methods
+from app.sites.service import hold_credit_codes
 
 CRS_NAMES = ("wgs84", "cgcs2000", "gcj02", "bd09")
 SHIFTED = (
@@ -60,8 +63,8 @@ _STAGING = """
 CREATE TEMPORARY TABLE import_staging (
     row int PRIMARY KEY, data jsonb NOT NULL, geom geometry(Geometry, 4326),
     declared char(6), credit text, county_code char(6), grid_code text, enterprise_id int,
-    enterprise_sector text, target_id int, target_county char(6), new_id int,
-    stored_lon float8, stored_lat float8
+    enterprise_sector text, enterprise_county char(6), target_id int, target_county char(6),
+    new_id int, stored_lon float8, stored_lat float8, stored_doc jsonb
 ) ON COMMIT DROP
 """
 
@@ -109,6 +112,10 @@ def import_file(
     to_wgs84(candidates, crs)
     progress("check", total, total)
     session.execute(text(f"SET LOCAL statement_timeout = '{IMPORT_STATEMENT_TIMEOUT}'"))
+    if spec.name == "enterprises" and not dry_run:
+        # Held until the commit: no other writer adds one of these codes between the
+        # look-up by code below and the write (the cluster's rule, app/sites/service.py).
+        hold_credit_codes(session, (c.data["credit_code"] for c in candidates if not c.error))
     _stage(session, spec, candidates)
     _resolve(session, spec, candidates, mapping, scope)
     report = _report(candidates, mapping)
@@ -191,7 +198,7 @@ def _resolve(
         session.execute(
             text("""
             UPDATE import_staging s SET enterprise_id = e.id, enterprise_sector = e.sector,
-                   geom = coalesce(s.geom, e.geom)
+                   enterprise_county = e.county_code, geom = coalesce(s.geom, e.geom)
               FROM enterprises e WHERE e.credit_code = s.credit""")
         )
     # The region-codes trigger's rule (migrations/sql/0017_bulk_writes.sql), set-based.
@@ -381,6 +388,16 @@ def _write(
             " WHERE target_id IS NULL"
         )
     )
+    # On the cluster an enterprise's rows are stored in its county (docs/scaling.md §1.2),
+    # and a row changing county moves to that county's shard before it is updated.
+    cluster = colocated(session.connection())
+    county = "coalesce(s.enterprise_county, s.county_code)" if cluster else "s.county_code"
+    set_county = "" if cluster else " county_code = s.county_code,"
+    # Where the entries of located rows are kept (on the cluster, distributed by county).
+    audit = f"INSERT INTO {audit_table(session.connection())} {_AUDIT_COLUMNS}"
+    if cluster:
+        _keep_stored_rows(session, table)
+        _move_across_counties(session, table, county)
     columns = _columns(spec, mapping)
     select = ", ".join("s.enterprise_id" if c == "enterprise_id" else f"r.{c}" for c in columns)
     assign = ", ".join(
@@ -395,29 +412,29 @@ def _write(
     insert = text(f"""
         WITH written AS (
             INSERT INTO {table} AS t (id, {", ".join(columns)}, geom, county_code, grid_code)
-            SELECT s.new_id, {select}, {geom}, s.county_code, s.grid_code
+            SELECT s.new_id, {select}, {geom}, {county}, s.grid_code
               FROM import_staging s
              CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, s.data) r
              WHERE s.target_id IS NULL AND s.row BETWEEN :a AND :b
              ORDER BY s.row
-         RETURNING to_jsonb(t) AS doc)
-        {_AUDIT_INSERT}
+         RETURNING t.*)
+        {audit}
         SELECT e.* FROM written w
-         CROSS JOIN LATERAL audit_entry('insert', '{table}', NULL, w.doc) e""")
+         CROSS JOIN LATERAL audit_entry('insert', '{table}', NULL, to_jsonb(w)) e""")
     update = text(f"""
         WITH stored AS (
-            SELECT t.id, to_jsonb(t) AS doc FROM {table} t
+            SELECT t.id, coalesce(s.stored_doc, to_jsonb(t)) AS doc FROM {table} t
               JOIN import_staging s ON t.id = s.target_id AND s.row BETWEEN :a AND :b),
         written AS (
-            UPDATE {table} t SET {assign}, geom = {geom}, county_code = s.county_code,
+            UPDATE {table} t SET {assign}, geom = {geom},{set_county}
                    grid_code = s.grid_code, version = t.version + 1, updated_at = now()
               FROM import_staging s
              CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, s.data) r
              WHERE t.id = s.target_id AND s.row BETWEEN :a AND :b
-         RETURNING t.id, to_jsonb(t) AS doc)
-        {_AUDIT_INSERT}
-        SELECT e.* FROM written w JOIN stored USING (id)
-         CROSS JOIN LATERAL audit_entry('update', '{table}', stored.doc, w.doc) e""")
+         RETURNING t.*)
+        {audit}
+        SELECT e.* FROM written w JOIN stored ON stored.id = w.id
+         CROSS JOIN LATERAL audit_entry('update', '{table}', stored.doc, to_jsonb(w)) e""")
     for start in range(0, last + 1, BATCH_ROWS):
         bounds = {"a": start, "b": start + BATCH_ROWS - 1}
         with _set_based_triggers(session):
@@ -434,9 +451,9 @@ def _write(
     return {"inserted": inserted, "updated": updated}
 
 
-_AUDIT_INSERT = (
-    "INSERT INTO audit_log (user_id, username, action, table_name, row_id, county_code,"
-    " before, after, client_address, request_id)"
+_AUDIT_COLUMNS = (
+    "(user_id, username, action, table_name, row_id, county_code, before, after,"
+    " client_address, request_id)"
 )
 
 
@@ -445,19 +462,56 @@ def _set_based_triggers(session: Session) -> Iterator[None]:
     """Within: the statements write their own audit entries and region codes
     (migrations/sql/0017_bulk_writes.sql); every other write is the row triggers' again.
     A failed statement needs no reset: its transaction rolls back, settings with it."""
-    session.execute(
-        text(
-            "SELECT set_config('riskatlas.audit', 'bulk', true),"
-            " set_config('riskatlas.region_codes', 'derived', true)"
-        )
-    )
+    connection = session.connection()
+    set_for_transaction(connection, {"audit": "bulk", "region_codes": "derived"})
     yield
+    set_for_transaction(connection, {"audit": "", "region_codes": ""})
+
+
+def _keep_stored_rows(session: Session, table: str) -> None:
+    """On the cluster, keep the stored rows the import updates (their audit entries'
+    `before`) in the staging table before anything is written. Citus runs a statement's
+    CTEs one after another, so the update's `stored` CTE could read the rows after its
+    own update (an entry with no change is no entry); on one PostgreSQL every CTE of a
+    statement sees the same snapshot, and the CTE alone does."""
+    # Read into a coordinator table first: Citus plans no UPDATE that calls to_jsonb() on
+    # a distributed table's rows ("STABLE functions used in UPDATE queries cannot be
+    # called with column references").
+    session.execute(
+        text(f"""
+        CREATE TEMPORARY TABLE import_stored ON COMMIT DROP AS
+        SELECT t.id, to_jsonb(t) AS doc FROM {table} t
+         WHERE t.id IN (SELECT target_id FROM import_staging)""")
+    )
     session.execute(
         text(
-            "SELECT set_config('riskatlas.audit', '', true),"
-            " set_config('riskatlas.region_codes', '', true)"
+            "UPDATE import_staging s SET stored_doc = k.doc FROM import_stored k"
+            " WHERE k.id = s.target_id"
         )
     )
+    session.execute(text("DROP TABLE import_stored"))
+
+
+def _move_across_counties(session: Session, table: str, county: str) -> None:
+    """The cluster's updated rows that change county: each moved to its new county's shard
+    (Citus updates no distribution column; `move_to_county`, as an edit by the API). The
+    move writes no entry of its own: one update is audited (its `before` kept by
+    `_keep_stored_rows`), as on one PostgreSQL."""
+    moving = session.execute(
+        text(
+            "SELECT row FROM import_staging s"
+            f" WHERE target_id IS NOT NULL AND {county} <> target_county ORDER BY row"
+        )
+    ).all()
+    with _set_based_triggers(session):
+        for (row,) in moving:
+            session.execute(
+                text(
+                    f"SELECT move_to_county(CAST(:table AS regclass), s.target_id, {county},"
+                    " s.geom) FROM import_staging s WHERE row = :row"
+                ),
+                {"table": table, "row": row},
+            )
 
 
 def _positions_before(session: Session, spec: Layer) -> list[str]:
@@ -507,9 +561,11 @@ def _derive(session: Session, spec: Layer, scope: Scope, moved: list[str]) -> No
         grading.regrade_hazard_sources(session, ids=ids, assessed_by=who)
         grading.refresh_enterprise_levels(session, ids=_enterprises(session))
     elif spec.name == "public_zones":
+        shard = same_shard(session.connection(), ("e", "h"))
         near = session.scalars(
-            text("""
-            SELECT DISTINCT h.id FROM hazard_sources h JOIN enterprises e ON e.id = h.enterprise_id
+            text(f"""
+            SELECT DISTINCT h.id FROM hazard_sources h
+              JOIN enterprises e ON e.id = h.enterprise_id{shard}
               JOIN (SELECT geom FROM import_staging
                     UNION ALL SELECT CAST(g AS geometry) FROM unnest(CAST(:moved AS text[])) g) z
                 ON coalesce(e.footprint, h.geom) && ST_Expand(z.geom, :prefilter)

@@ -4,17 +4,20 @@ Every write runs in one savepoint together with the re-derivation it causes (haz
 grades, enterprise levels) and the aggregate triggers, so it lands whole or not at all.
 """
 
+from collections.abc import Iterable
 from typing import Any
 
 import shapely
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.auth.scope import Scope
+from app.cluster.routing import distributed_tables
 from app.crud import (
     atomic_write,
     body_fields,
     body_location,
+    duplicate,
     geometry_json,
     get_or_raise,
     render_located,
@@ -52,6 +55,8 @@ HAZARD_FIELDS = (
     "risk_level",
     *PERSON_FIELDS,
 )
+# The advisory-lock class of credit codes: pg_advisory_xact_lock(class, hashtext(code)).
+CREDIT_CODE_LOCK = 1701
 ZONE_FIELDS = (
     "name",
     "kind",
@@ -107,12 +112,51 @@ def _check_credit_code(code: str | None) -> None:
         )
 
 
+def hold_credit_codes(session: Session, codes: Iterable[str]) -> bool:
+    """Where only `check_credit_code_free` keeps credit codes unique (a Citus database),
+    lock `codes` until the transaction ends and return True; on one PostgreSQL the unique
+    index does: False, nothing locked.
+
+    Every write passes through the coordinator, so its advisory locks serialize the writers
+    of one code across all counties; taken in the order of their keys, they cannot deadlock.
+    """
+    if "enterprises" not in distributed_tables(session.connection()):
+        return False
+    session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(:lock, k) FROM (SELECT DISTINCT hashtext(c) AS k"
+            " FROM unnest(CAST(:codes AS text[])) c) x ORDER BY k"
+        ),
+        {"lock": CREDIT_CODE_LOCK, "codes": sorted(set(codes))},
+    )
+    return True
+
+
+def check_credit_code_free(session: Session, code: str, enterprise_id: int | None) -> None:
+    """A credit code names one enterprise in the whole country: 409 if another has it.
+
+    On one PostgreSQL the unique index on credit_code refuses a duplicate (atomic_write
+    turns it into this same 409). On Citus a unique index must hold the distribution
+    column, so it holds per county only (migration 0020): there the code is locked, then
+    looked up in every county. A second writer of the code waits on the lock until the
+    first commits, then finds its row (each statement reads what is committed).
+    """
+    if not hold_credit_codes(session, [code]):
+        return
+    others = select(Enterprise.id).where(Enterprise.credit_code == code)
+    if enterprise_id is not None:
+        others = others.where(Enterprise.id != enterprise_id)
+    if session.scalar(others.limit(1)) is not None:
+        raise duplicate("credit_code")
+
+
 def create_enterprise(session: Session, *, body: EnterpriseIn, scope: Scope) -> Enterprise:
     """Register an enterprise; its level follows from its risk points and hazard sources."""
     _check_credit_code(body.credit_code)
     geom, footprint = body_location(body), _footprint(body)
     if geom is None:
         raise InvalidInput("give lon and lat, or a GeoJSON Point", field="lon,lat")
+    check_credit_code_free(session, body.credit_code, None)
     with atomic_write(session):
         enterprise = Enterprise(**body_fields(body, "footprint"), geom=geom, footprint=footprint)
         session.add(enterprise)
@@ -128,6 +172,8 @@ def update_enterprise(
     """Change an enterprise; a moved plant re-grades its hazard sources (α)."""
     enterprise, id = row, row.id
     _check_credit_code(body.credit_code)
+    if body.credit_code is not None and body.credit_code != enterprise.credit_code:
+        check_credit_code_free(session, body.credit_code, id)
     geom, footprint = body_location(body), _footprint(body)
     with atomic_write(session):
         _apply(enterprise, body_fields(body, "footprint"))

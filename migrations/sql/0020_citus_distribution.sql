@@ -71,10 +71,12 @@ ALTER TABLE enforcement_actions DROP CONSTRAINT fk_enforcement_actions_enterpris
 
 ALTER TABLE enterprises DROP CONSTRAINT pk_enterprises,
     ADD CONSTRAINT pk_enterprises PRIMARY KEY (county_code, id);
--- Credit codes are unique per county on the cluster (a unique index must contain the
--- distribution column); across counties nothing refuses a duplicate yet (docs/scaling.md).
+-- Credit codes are unique per county by this index (a unique index must contain the
+-- distribution column); across counties the enterprise service refuses a duplicate
+-- (check_credit_code_free, app/sites/service.py), which looks a code up in every shard:
+-- credit_code leads the index, so that look-up is an index scan.
 ALTER TABLE enterprises DROP CONSTRAINT uq_enterprises_credit_code,
-    ADD CONSTRAINT uq_enterprises_credit_code UNIQUE (county_code, credit_code);
+    ADD CONSTRAINT uq_enterprises_credit_code UNIQUE (credit_code, county_code);
 ALTER TABLE risk_points DROP CONSTRAINT pk_risk_points,
     ADD CONSTRAINT pk_risk_points PRIMARY KEY (county_code, id);
 ALTER TABLE hazard_sources DROP CONSTRAINT pk_hazard_sources,

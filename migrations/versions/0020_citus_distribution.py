@@ -13,10 +13,7 @@ Create Date: 2026-11-29 12:00:00
 
 from pathlib import Path
 
-from alembic import op
-from sqlalchemy import text
-
-from app.cluster.migration_sql import distributed, statements
+from app.cluster.migration_sql import refuse_distributed_downgrade, upgrade_distributed
 
 revision = "0020"
 
@@ -28,19 +25,8 @@ SQL = Path(__file__).resolve().parent.parent / "sql" / "0020_citus_distribution.
 
 
 def upgrade() -> None:
-    if not distributed(op.get_bind()):
-        return
-    # Each statement commits on its own (after the earlier migrations): Citus gives the
-    # workers a distributed table's sequences over one connection and registers them over
-    # another, which sees them only once committed. A failure leaves the database partly
-    # distributed: this runs once, on a new database; make it again and rerun.
-    with op.get_context().autocommit_block():
-        for statement in statements(SQL.read_text(encoding="utf-8")):
-            op.execute(statement)
+    upgrade_distributed(SQL)
 
 
 def downgrade() -> None:
-    if distributed(op.get_bind()):
-        raise NotImplementedError(
-            "a distributed database is not un-distributed: restore a single-node backup"
-        )
+    refuse_distributed_downgrade()

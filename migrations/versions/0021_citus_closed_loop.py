@@ -12,9 +12,7 @@ Create Date: 2026-11-29 15:00:00
 
 from pathlib import Path
 
-from alembic import op
-
-from app.cluster.migration_sql import distributed, statements
+from app.cluster.migration_sql import refuse_distributed_downgrade, upgrade_distributed
 
 revision = "0021"
 down_revision = "0020"
@@ -25,15 +23,8 @@ SQL = Path(__file__).resolve().parent.parent / "sql" / "0021_citus_closed_loop.s
 
 
 def upgrade() -> None:
-    if not distributed(op.get_bind()):
-        return
-    with op.get_context().autocommit_block():
-        for statement in statements(SQL.read_text(encoding="utf-8")):
-            op.execute(statement)
+    upgrade_distributed(SQL)
 
 
 def downgrade() -> None:
-    if distributed(op.get_bind()):
-        raise NotImplementedError(
-            "a distributed database is not un-distributed: restore a single-node backup"
-        )
+    refuse_distributed_downgrade()

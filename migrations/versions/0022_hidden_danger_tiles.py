@@ -17,8 +17,7 @@ from pathlib import Path
 
 from alembic import op
 
-from app.cluster.migration_sql import distributed, statements
-from sqlalchemy import text
+from app.cluster.migration_sql import refuse_distributed_downgrade, upgrade_distributed
 
 revision = "0022"
 down_revision = "0021"
@@ -48,12 +47,8 @@ $$
 
 
 def upgrade() -> None:
-    if distributed(op.get_bind()):
-        # 0020's trigger bodies, which write the co-located shards; each statement on its
-        # own (see 0020).
-        with op.get_context().autocommit_block():
-            for statement in statements(CITUS_SQL.read_text(encoding="utf-8")):
-                op.execute(statement)
+    # On a distributed database, 0020's trigger bodies, which write the co-located shards.
+    if upgrade_distributed(CITUS_SQL):
         return
     op.execute(SQL.read_text(encoding="utf-8"))
     op.execute(f"INSERT INTO layer_versions (layer, version) VALUES ('tiles:{TABLE}', 1)")
@@ -73,10 +68,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if distributed(op.get_bind()):
-        raise NotImplementedError(
-            "a distributed database is not un-distributed: restore a single-node backup"
-        )
+    refuse_distributed_downgrade()
     for event in ("insert", "update", "delete", "truncate"):
         op.execute(f"DROP TRIGGER {TABLE}_tiles_{event} ON {TABLE}")
     op.execute(f"DROP TRIGGER {TABLE}_layer_versions_truncate ON {TABLE}")
