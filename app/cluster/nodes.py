@@ -232,6 +232,15 @@ def ensure_roles(node: Node, settings: ClusterSettings) -> None:
                     sql.Identifier(role)
                 )
             )
+        # The API's statements are short: one connection per worker runs a statement's
+        # tasks on that worker in turn. More are opened to run them in parallel and closed
+        # at the transaction's end (one is kept), so every request paid for new connections:
+        # a tile's version read under 4 clients, p50 154-245 ms against 76 with one.
+        conn.execute(
+            sql.SQL("ALTER ROLE {} SET citus.max_adaptive_executor_pool_size TO 1").format(
+                sql.Identifier(APP_ROLE)
+            )
+        )
 
 
 def ensure_database(node: Node, settings: ClusterSettings) -> None:

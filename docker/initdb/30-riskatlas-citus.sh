@@ -16,6 +16,7 @@ ALTER ROLE riskatlas_owner SET citus.create_object_propagation TO 'deferred';
 ALTER ROLE riskatlas_owner SET citus.enable_unsafe_triggers TO on;
 ALTER ROLE riskatlas_owner SET citus.enable_repartition_joins TO on;
 ALTER ROLE riskatlas_app SET citus.enable_repartition_joins TO on;
+ALTER ROLE riskatlas_app SET citus.max_adaptive_executor_pool_size TO 1;
 CREATE DATABASE riskatlas OWNER riskatlas_owner;
 REVOKE ALL ON DATABASE riskatlas FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE riskatlas TO riskatlas_app;
