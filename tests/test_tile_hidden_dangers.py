@@ -4,7 +4,6 @@ every write (moves, grade and status changes, deletes), per-cell ETags, the read
 import random
 from collections.abc import Callable
 
-import mapbox_vector_tile
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -16,30 +15,11 @@ from app.geo.webmercator import lonlat_to_tile, tiles_covering
 from app.tiles.catalog import POINT_LAYERS
 from tests.conftest import PUBLIC
 from tests.factories import DONGLI, XINGQING, enterprise_payload
+from tests.tile_counts import cells_and_raw, decode
 
 NINGXIA_BBOX = (104.2, 35.2, 107.7, 39.4)
 LAYER = POINT_LAYERS["hidden_dangers"]
 COLOURS = {"major": "red", "larger": "orange", "general": "yellow"}
-
-CELL_COUNTS = """
-    SELECT tile_x, tile_y, level, sum(count) FROM tile_cells
-     WHERE layer = 'hidden_dangers' AND zoom = :z GROUP BY 1, 2, 3 HAVING sum(count) <> 0
-"""
-# The open dangers recounted per tile (half-open bounds, as the tiles count) and colour.
-RAW_COUNTS = """
-    WITH p AS (SELECT ST_Transform(t.geom, 3857) AS g, {colour} AS level
-                 FROM hidden_dangers t WHERE {open}),
-    t AS (SELECT p.level, floor((ST_X(p.g) + 20037508.342789244) / (40075016.685578488 / 2 ^ :z))
-                 AS tx, floor((20037508.342789244 - ST_Y(p.g)) / (40075016.685578488 / 2 ^ :z))
-                 AS ty, p.g FROM p)
-    SELECT tx::int, ty::int, level, count(*) FROM t
-     WHERE ST_Intersects(t.g, ST_TileEnvelope(:z, tx::int, ty::int))
-     GROUP BY 1, 2, 3
-"""
-
-
-def decode(content: bytes) -> dict:
-    return mapbox_vector_tile.decode(content, default_options={"y_coord_down": True})
 
 
 def _scatter(session: Session, n: int, seed: int) -> None:
@@ -98,10 +78,13 @@ def test_cells_equal_a_raw_recount_of_open_dangers_after_random_writes(session: 
     _scatter(session, 1500, seed=7)
     _random_writes(session, random.Random(16))
     assert LAYER.colour_sql is not None and LAYER.row_filter is not None
-    raw_sql = RAW_COUNTS.format(colour=LAYER.colour_sql, open=LAYER.row_filter)
+    # The open dangers, by colour.
+    points = (
+        f"SELECT ST_Transform(t.geom, 3857) AS g, {LAYER.colour_sql} AS level"
+        f" FROM hidden_dangers t WHERE {LAYER.row_filter}"
+    )
     for z in (3, 6, 9):
-        cells = {(x, y, c): n for x, y, c, n in session.execute(text(CELL_COUNTS), {"z": z})}
-        raw = {(x, y, c): n for x, y, c, n in session.execute(text(raw_sql), {"z": z})}
+        cells, raw = cells_and_raw(session, "hidden_dangers", points, z)
         assert cells == raw, f"zoom {z}"
         assert {c for _, _, c in cells} == {"red", "orange", "yellow"}
     snapshot = (

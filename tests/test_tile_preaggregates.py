@@ -5,7 +5,6 @@ import random
 import time
 from types import SimpleNamespace
 
-import mapbox_vector_tile
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -16,30 +15,10 @@ from app.geo.webmercator import lonlat_to_tile, tiles_covering
 from app.tiles import service
 from app.tiles.catalog import POINT_LAYERS, cells_max_zoom
 from tests.factories import DONGLI, XINGQING, enterprise_payload, lec_point
+from tests.tile_counts import cells_and_raw, decode
 
 NINGXIA_BBOX = (104.2, 35.2, 107.7, 39.4)
 LEVELS = ("red", "orange", "yellow", "blue")
-
-# The rows of tile_cells per tile and colour, and the same recounted from the raw rows by
-# the tiles' own half-open bounds (ST_TileEnvelope), at one zoom.
-CELL_COUNTS = """
-    SELECT tile_x, tile_y, level, sum(count) FROM tile_cells
-     WHERE layer = :layer AND zoom = :z GROUP BY 1, 2, 3 HAVING sum(count) <> 0
-"""
-RAW_COUNTS = """
-    WITH p AS (SELECT ST_Transform({anchor}, 3857) AS g, coalesce(risk_level, '') AS level
-                 FROM {table}),
-    t AS (SELECT p.level, floor((ST_X(p.g) + 20037508.342789244) / (40075016.685578488 / 2 ^ :z))
-                 AS tx, floor((20037508.342789244 - ST_Y(p.g)) / (40075016.685578488 / 2 ^ :z))
-                 AS ty, p.g FROM p)
-    SELECT tx::int, ty::int, level, count(*) FROM t
-     WHERE ST_Intersects(t.g, ST_TileEnvelope(:z, tx::int, ty::int))
-     GROUP BY 1, 2, 3
-"""
-
-
-def decode(content: bytes) -> dict:
-    return mapbox_vector_tile.decode(content, default_options={"y_coord_down": True})
 
 
 def _scatter(session: Session, table: str, n: int, seed: int) -> None:
@@ -90,17 +69,11 @@ def test_cells_equal_a_raw_recount_after_random_writes(session: Session, table: 
     _scatter(session, table, 1500, seed=7)
     _random_writes(session, table, random.Random(table))
     anchor = "geom" if table == "risk_points" else "ST_PointOnSurface(geom)"
+    points = (
+        f"SELECT ST_Transform({anchor}, 3857) AS g, coalesce(risk_level, '') AS level FROM {table}"
+    )
     for z in (3, 6, 9):
-        cells = {
-            (x, y, level): n
-            for x, y, level, n in session.execute(text(CELL_COUNTS), {"layer": table, "z": z})
-        }
-        raw = {
-            (x, y, level): n
-            for x, y, level, n in session.execute(
-                text(RAW_COUNTS.format(anchor=anchor, table=table)), {"z": z}
-            )
-        }
+        cells, raw = cells_and_raw(session, table, points, z)
         assert cells == raw, f"zoom {z}"
     # And the rows equal a rebuild from scratch (the recount the CLI runs).
     snapshot = (

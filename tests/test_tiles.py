@@ -2,7 +2,6 @@
 
 import time
 
-import mapbox_vector_tile
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -10,13 +9,10 @@ from sqlalchemy.orm import Session
 
 from app.geo.webmercator import lonlat_to_tile, tile_to_lonlat, tiles_covering
 from tests.factories import XINGQING, enterprise_payload, lec_point
+from tests.tile_counts import decode
 
 NINGXIA_BBOX = (104.2, 35.2, 107.7, 39.4)
 EXTENT = 4096
-
-
-def decode(content: bytes) -> dict:
-    return mapbox_vector_tile.decode(content, default_options={"y_coord_down": True})
 
 
 def feature_lonlat(feature: dict, z: int, x: int, y: int) -> tuple[float, float]:
