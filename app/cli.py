@@ -316,6 +316,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         port=args.port or settings.port,
         workers=args.workers,
         access_log=not args.no_access_log,
+        timeout_keep_alive=settings.keep_alive_s,
     )
 
 

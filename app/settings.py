@@ -35,6 +35,12 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # Seconds an idle HTTP keep-alive connection stays open. When the server closes an
+    # idle connection just as the client sends on it, that request gets no answer
+    # ("server disconnected"); the side that closes first must be the client, so this is
+    # longer than the idle timeout in front of us (load balancers: 60 s by default in
+    # AWS ALB and nginx's upstream keepalive_timeout; httpx: 5 s). uvicorn's default is 5 s.
+    keep_alive_s: int = 90
     # Host names the service answers to (Host header); "*" allows any.
     trusted_hosts: list[str] = ["127.0.0.1", "localhost", "testserver", "[::1]"]
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from app.settings import PROJECT_ROOT
+from app.settings import PROJECT_ROOT, get_settings
 
 
 def in_threads(work: Callable[[list], None], chunks: list[list]) -> float:
@@ -50,6 +50,8 @@ def start_server(
             str(workers),
             "--log-level",
             "warning",
+            "--timeout-keep-alive",
+            str(get_settings().keep_alive_s),
             "--no-access-log",
         ],
         env=env,

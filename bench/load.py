@@ -829,6 +829,12 @@ class Report:
     def probe_failures(self) -> int:
         return sum(1 for p in self.run.probes if p.status != 200)
 
+    def _transport_errors(self) -> str | int:
+        """How many requests got no answer but a transport error, by the error's class."""
+        failures = Counter(a.failure for a in self.run.answers if status_class(a) == "error")
+        total = sum(failures.values())
+        return f"{total} {dict(failures)}" if total else 0
+
     def problems(self) -> list[str]:
         """What went wrong, against the targets: no 5xx (but 503s while the database is
         down or recovering), no timeouts, no lost write, every created row readable at
@@ -844,7 +850,7 @@ class Report:
                 if a.status and a.status >= 500 and not (a.status == 503 and run.affected(a))
             ),
             "timeouts": self.timeouts,
-            "transport errors": self.classes()["error"],
+            "transport errors": self._transport_errors(),
             "error answers not JSON": sum(1 for a in answers if a.status and not a.json_body),
             "503s without Retry-After": sum(
                 1 for a in answers if a.status == 503 and not a.retry_after

@@ -255,6 +255,8 @@ def served_app(env: dict[str, str]) -> Iterator[str]:
             str(port),
             "--log-level",
             "warning",
+            "--timeout-keep-alive",
+            str(get_settings().keep_alive_s),
         ],
         env={**os.environ, **env},
         cwd=PROJECT_ROOT,

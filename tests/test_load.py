@@ -4,11 +4,16 @@ bench/load.py's run, short: CLIENTS clients for SECONDS s against uvicorn on the
 database (tests/conftest.py's `live_server_url`, one process), then its checks by SQL.
 """
 
+import http.client
+import time
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from sqlalchemy import Engine, text
 
+from app.settings import get_settings
 from bench.load import longest_health_gap, measure
 from tests.conftest import COMMITTED_TABLES
 
@@ -51,3 +56,23 @@ def test_many_clients_get_answers_and_every_acknowledged_write_is_stored(
     assert report.check.count_mismatches == 0
     assert report.check.stale_levels == 0
     assert report.problems() == []
+
+
+def test_an_idle_keep_alive_connection_stays_open_longer_than_clients_keep_theirs(
+    live_server_url: str,
+) -> None:
+    # The client must be the side that closes an idle connection: a server closing it as a
+    # request arrives loses that request (the load run above once lost one that way with
+    # uvicorn's 5 s default, the same as httpx's keep-alive expiry).
+    idle_s = httpx.Limits().keepalive_expiry
+    assert idle_s is not None and get_settings().keep_alive_s > idle_s
+    host, port = urlsplit(live_server_url).netloc.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.request("GET", "/api/health")
+        assert connection.getresponse().read()
+        time.sleep(idle_s + 1)
+        connection.request("GET", "/api/health")  # on the same socket; it raises if closed
+        assert connection.getresponse().status == 200
+    finally:
+        connection.close()
