@@ -35,6 +35,7 @@ from app.sites.router import router as sites_router
 from app.spotchecks.router import router as spot_checks_router
 from app.statutory.router import router as statutory_router
 from app.supervision.router import router as key_supervision_router
+from app.tiles import read_your_writes
 from app.tiles.router import router as tiles_router
 from app.tiles.service import RenderQueue, TileCache
 from app.tiles.versions import LayerVersions
@@ -44,7 +45,9 @@ from app.tiles.versions import LayerVersions
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     size_thread_pool(get_settings())
     app.state.layer_versions.start()
+    read_your_writes.follow(app.state.layer_versions)
     yield
+    read_your_writes.follow(None)
     app.state.layer_versions.stop()
 
 

@@ -2,7 +2,7 @@
 
 import json
 from datetime import datetime
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NamedTuple, NotRequired, TypedDict
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -127,6 +127,43 @@ def page_limit(layer: Layer, detail: str, asked: int) -> int:
     return asked
 
 
+class FeaturePage(NamedTuple):
+    """One page of a layer: its Features as a JSON array built by PostgreSQL (so rows
+    never become Python objects on the way), how many and how many match in all."""
+
+    features_json: str
+    returned: int
+    matched: int
+
+
+def _page_sql(layer: Layer, geom: str, where: str) -> str:
+    """One statement for a page and its number matched (one round trip). Both parts are
+    materialised: on Citus each runs over the shards and the JSON is built from their
+    results on the coordinator."""
+    columns = dict(layer.properties)
+    if layer.table not in ("regions", "grid_cells"):
+        columns["updated_at"] = "t.updated_at"
+    selected = ", ".join(f"{expr} AS {key}" for key, expr in columns.items())
+    properties = ", ".join(f"'{key}', page.{key}" for key in columns)
+    return f"""
+WITH page AS MATERIALIZED (
+    SELECT {_key(layer)} AS fid, t.{geom} AS geom, {selected}
+      FROM {layer.table} t
+     WHERE {where}
+     ORDER BY {_key(layer)} LIMIT :limit OFFSET :offset
+),
+matched AS MATERIALIZED (SELECT count(*) AS n FROM {layer.table} t WHERE {where})
+SELECT (SELECT n FROM matched) AS matched,
+       count(page.fid) AS returned,
+       coalesce(json_agg(json_build_object(
+           'type', 'Feature',
+           'id', page.fid,
+           'geometry', ST_AsGeoJSON(page.geom, 7)::json,
+           'properties', json_build_object({properties})
+       ) ORDER BY page.fid), '[]')::text AS features
+  FROM page"""
+
+
 def query_features(
     session: Session,
     *,
@@ -139,8 +176,8 @@ def query_features(
     parent: str | None = None,
     detail: str = "full",
     fid: str | None = None,
-) -> tuple[list[Feature], int]:
-    """Return (features, number matched) of a layer."""
+) -> FeaturePage:
+    """One page of a layer's features, in id order."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must lie in 1…{MAX_LIMIT}", field="limit")
     if offset < 0:
@@ -164,45 +201,16 @@ def query_features(
     where = _where(layer, filters).format(geom=geom)
     if fid is not None:
         where += f" AND CAST({_key(layer)} AS text) = :fid"
-    properties = ", ".join(f"{expr} AS {key}" for key, expr in layer.properties.items())
-    rows = (
-        session.execute(
-            text(
-                f"SELECT {_key(layer)} AS fid, ST_AsGeoJSON(t.{geom}, 7) AS geometry, "
-                f"{properties}{', t.updated_at' if layer.table not in ('regions', 'grid_cells') else ''} "
-                f"FROM {layer.table} t WHERE {where} ORDER BY {_key(layer)} LIMIT :limit OFFSET :offset"
-            ),
-            params,
-        )
-        .mappings()
-        .all()
-    )
-    matched = session.execute(
-        text(f"SELECT count(*) FROM {layer.table} t WHERE {where}"), params
-    ).scalar_one()
-    features: list[Feature] = []
-    for row in rows:
-        props = {
-            k: (v.isoformat() if isinstance(v, datetime) else v)
-            for k, v in row.items()
-            if k not in ("fid", "geometry")
-        }
-        features.append(
-            {
-                "type": "Feature",
-                "id": row["fid"],
-                "geometry": json.loads(row["geometry"]),
-                "properties": props,
-            }
-        )
-    return features, matched
+    row = session.execute(text(_page_sql(layer, geom, where)), params).one()
+    return FeaturePage(row.features, row.returned, row.matched)
 
 
 def feature_or_raise(session: Session, *, layer: Layer, filters: RowFilters, fid: str) -> Feature:
     """One feature by id, or NotFound naming it."""
-    features, _ = query_features(
+    page = query_features(
         session, layer=layer, filters=filters, bbox=None, limit=1, offset=0, fid=fid
     )
-    if not features:
+    if not page.returned:
         raise NotFound(f"feature {fid} not found in {layer.name}", field="featureId")
-    return features[0]
+    feature: Feature = json.loads(page.features_json)[0]
+    return feature

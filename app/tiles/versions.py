@@ -21,6 +21,8 @@ from app.cluster import routing
 
 CHANNEL = "riskatlas_layers"
 TILES_CHANNEL = "riskatlas_tiles"
+# Tokens a writer sends just before its commit (app/tiles/read_your_writes.py).
+SYNC_CHANNEL = "riskatlas_sync"
 # Versions are kept per cell of zooms 0…VERSION_ZOOM (tile_version_cells_sql in
 # migrations/sql/0016_tile_preaggregates.sql); deeper tiles take their ancestor's.
 VERSION_ZOOM = 10
@@ -110,6 +112,7 @@ class LayerVersions:
         self._live = False
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._expected: dict[str, threading.Event] = {}
 
     @property
     def live(self) -> bool:
@@ -129,6 +132,13 @@ class LayerVersions:
         if epoch is None:
             return None
         return epoch, self._cells.get(version_cell(layer, z, x, y), 0)
+
+    def expect(self, token: str) -> threading.Event:
+        """An event set once the listener hears `token` on SYNC_CHANNEL (register it before
+        the token is sent)."""
+        heard = threading.Event()
+        self._expected[token] = heard
+        return heard
 
     def start(self) -> None:
         """Start listening in a daemon thread (no-op without a DSN)."""
@@ -158,6 +168,7 @@ class LayerVersions:
             # Listen first, then read: a bump between the two is not lost.
             connection.execute(f"LISTEN {CHANNEL}")
             connection.execute(f"LISTEN {TILES_CHANNEL}")
+            connection.execute(f"LISTEN {SYNC_CHANNEL}")
             self._read_tables(connection)
             while not self._stopping.is_set():
                 for notice in connection.notifies(timeout=1.0):
@@ -168,6 +179,13 @@ class LayerVersions:
 
     def _apply(self, channel: str, payload: str) -> bool:
         """Apply one notification; False when the tables must be read again first."""
+        if channel == SYNC_CHANNEL:
+            # Another process's writer's token, or one of ours: everything sent before it
+            # has been applied.
+            heard = self._expected.pop(payload, None)
+            if heard is not None:
+                heard.set()
+            return True
         if channel == TILES_CHANNEL:
             for entry in payload.split(";"):
                 cell, _, version = entry.partition("=")
