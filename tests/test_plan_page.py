@@ -135,7 +135,11 @@ def test_draw_check_save_and_download(
     page.goto(permalink)
     page.wait_for_selector("#saved:not([hidden])")
     assert "规划测试小学" in page.inner_text("#conflicts tbody")
-    assert "永宁县液化气站选址" in page.inner_text("#report-list")
+    # The list of saved reports loads beside the report, not before it.
+    page.wait_for_function(
+        "(title) => document.querySelector('#report-list').textContent.includes(title)",
+        arg="永宁县液化气站选址",
+    )
     assert errors == []
     context.close()
 
