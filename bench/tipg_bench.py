@@ -10,8 +10,9 @@ process on this machine against the same database (`python -m bench.national`), 
 enterprise tiles (z4–z14, placed on sampled enterprises) and the same bounding boxes
 (each the extent of an enterprise's 1,000 nearest: ~1,000 features, one page).
 
-In one run, per server: tiles cold (RiskAtlas: a fresh process with its tile cache off;
-tipg has none), the whole list and z12–z14 only, then warm (the second pass: RiskAtlas
+In one run, per server: tiles cold (RiskAtlas: a process with its tile cache off, its
+connections opened by an untimed pass first, as tipg's are by its untimed pass; tipg has
+no cache), the whole list and z12–z14 only, then warm (the second pass: RiskAtlas
 from its cache); tipg with all columns and with RiskAtlas's six tile properties; GeoJSON
 pages. Printed: tiles/s, latency quantiles, KB per tile, errors and timeouts, and the
 ratio RiskAtlas/tipg of each pair. An untimed pass first fills PostgreSQL's buffers.
@@ -244,12 +245,15 @@ def main() -> None:
     finally:
         stop(tipg)
 
-    # Cold: a fresh RiskAtlas per pass, tile cache off; warm: one process, second pass.
+    # Cold: RiskAtlas with its tile cache off, after an untimed pass that opens its
+    # connections (a fresh process would time PostgreSQL's connection start-ups, which
+    # tipg's untimed pass has behind it); warm: one process, second pass.
     for label, paths in (("whole list", ours_tile), ("z12–z14", deep_of(ours_tile))):
         os.environ["RISKATLAS_TILE_CACHE_MB"] = "0"
         process, port = start_server(url, 1)
         try:
             headers = sign_in(f"http://127.0.0.1:{port}", url)
+            run_requests("untimed: open connections", port, paths, args.clients, headers)
             cold = run_requests(
                 f"RiskAtlas tiles {label}, cold", port, paths, args.clients, headers
             )
@@ -261,6 +265,7 @@ def main() -> None:
         process, port = start_server(url, 1)
         try:
             headers = sign_in(f"http://127.0.0.1:{port}", url)
+            run_requests("untimed: open connections", port, ours_tile, args.burst, headers)
             burst = run_requests(
                 f"RiskAtlas tiles whole list, cold, {args.burst} clients",
                 port,
