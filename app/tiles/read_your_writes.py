@@ -39,8 +39,13 @@ def follow(versions: LayerVersions | None) -> None:
 
 
 @event.listens_for(Engine, "begin")
-def _forget_writes(connection: Connection) -> None:
+def _start_afresh(connection: Connection) -> None:
     connection.info.pop(_WROTE, None)
+    # A token left by a commit that failed after sending it: PostgreSQL drops the
+    # notifications of a transaction that did not commit, so there is nothing to wait for.
+    pending = _take_pending()
+    if pending is not None:
+        pending[0].forget(pending[1])
 
 
 @event.listens_for(Engine, "after_cursor_execute")
@@ -56,7 +61,7 @@ def _send_token(connection: Connection) -> None:
     if not connection.info.pop(_WROTE, False) or listener is None or not listener.live:
         return
     token = uuid.uuid4().hex
-    _this_thread.heard = listener.expect(token)
+    _this_thread.pending = (listener, token, listener.expect(token))
     # On the driver's connection: a statement of SQLAlchemy's would run these events again.
     dbapi_connection = connection.connection.dbapi_connection
     assert dbapi_connection is not None
@@ -65,7 +70,18 @@ def _send_token(connection: Connection) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _wait_until_heard(_: Session) -> None:
-    heard: threading.Event | None = getattr(_this_thread, "heard", None)
-    _this_thread.heard = None
-    if heard is not None and not heard.wait(WAIT_S):
+    pending = _take_pending()
+    if pending is None:
+        return
+    listener, token, heard = pending
+    if not heard.wait(WAIT_S):
+        listener.forget(token)
         log.warning("the version listener did not hear a write within %.1f s", WAIT_S)
+
+
+def _take_pending() -> tuple[LayerVersions, str, threading.Event] | None:
+    pending: tuple[LayerVersions, str, threading.Event] | None = getattr(
+        _this_thread, "pending", None
+    )
+    _this_thread.pending = None
+    return pending

@@ -140,6 +140,10 @@ class LayerVersions:
         self._expected[token] = heard
         return heard
 
+    def forget(self, token: str) -> None:
+        """Stop expecting `token` (its transaction did not commit, or it came too late)."""
+        self._expected.pop(token, None)
+
     def start(self) -> None:
         """Start listening in a daemon thread (no-op without a DSN)."""
         if self._dsn is None or self._thread is not None:
