@@ -52,7 +52,7 @@ from app.db_roles import APP_ROLE, OWNER_ROLE
 from app.settings import get_settings
 from app.sites.models import Enterprise
 from bench import national
-from bench.harness import start_server
+from bench.harness import sampled_locations, start_server
 from bench.load import sign_in
 from bench.tiles_bench import run_http, tile_list
 
@@ -125,13 +125,7 @@ def _fill(database: Database, scale: national.Scale) -> None:
 def sample_points(engine: Engine, count: int) -> list[tuple[float, float]]:
     """Enterprise locations over the whole data set (a repeatable sample), moved ~10 m."""
     with engine.connect() as connection:
-        rows = connection.execute(
-            text(
-                "SELECT ST_X(geom), ST_Y(geom) FROM enterprises"
-                " TABLESAMPLE SYSTEM (2) REPEATABLE (:seed) LIMIT :n"
-            ),
-            {"seed": SEED, "n": count * 4},
-        ).all()
+        rows = sampled_locations(connection, count * 4, seed=SEED, percent=2)
     rng = random.Random(SEED)
     picked = rng.sample(rows, min(count, len(rows)))
     return [(x + rng.uniform(-1e-4, 1e-4), y + rng.uniform(-1e-4, 1e-4)) for x, y in picked]

@@ -1,4 +1,5 @@
-"""What several benchmarks need: threads over chunks of work, and a server to measure."""
+"""What several benchmarks need: threads over chunks of work, a server to measure, and
+places where the data is."""
 
 import http.client
 import os
@@ -10,7 +11,23 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy import Connection, text
+
 from app.settings import PROJECT_ROOT, get_settings
+
+_SAMPLED_LOCATIONS = text(
+    "SELECT ST_X(geom), ST_Y(geom) FROM enterprises"
+    " TABLESAMPLE SYSTEM (CAST(:percent AS real)) REPEATABLE (:seed) LIMIT :n"
+)
+
+
+def sampled_locations(
+    connection: Connection, count: int, *, seed: int, percent: float = 1
+) -> list[tuple[float, float]]:
+    """Up to `count` enterprise locations (lon, lat) from a repeatable sample of `percent`
+    of the table's pages: the same for the same seed and data."""
+    rows = connection.execute(_SAMPLED_LOCATIONS, {"percent": percent, "seed": seed, "n": count})
+    return [(lon, lat) for lon, lat in rows]
 
 
 def in_threads(work: Callable[[list], None], chunks: list[list]) -> float:

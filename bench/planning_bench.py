@@ -40,6 +40,7 @@ from app.auth.scope import Scope
 from app.planning import service
 from app.planning.demo import load_demo_parks
 from app.settings import get_settings
+from bench.harness import sampled_locations
 
 ADMIN = Scope(role="admin", user_id=0, username="bench-planning", read_prefix="")
 KINDS: dict[str, tuple[dict[str, Any], str, float]] = {
@@ -68,13 +69,7 @@ def default_url() -> str:
 def sites(session: Session, count: int, seed: int) -> list[tuple[float, float]]:
     """Random enterprises' locations moved up to 2 km (deterministic for a seed)."""
     rng = random.Random(seed)
-    rows = session.execute(
-        text(
-            "SELECT ST_X(geom), ST_Y(geom) FROM enterprises TABLESAMPLE SYSTEM (1) REPEATABLE (:s)"
-            " LIMIT :n"
-        ),
-        {"s": seed, "n": count},
-    ).all()
+    rows = sampled_locations(session.connection(), count, seed=seed)
     return [(x + rng.uniform(-0.02, 0.02), y + rng.uniform(-0.015, 0.015)) for x, y in rows]
 
 

@@ -27,7 +27,7 @@ from app.geo.webmercator import lonlat_to_tile
 from app.tiles.catalog import LAYERS
 from app.tiles.service import parse_filters, render_tile
 from bench import national
-from bench.harness import in_threads, start_server
+from bench.harness import in_threads, sampled_locations, start_server
 from bench.load import sign_in
 
 LAYER_MIX = [
@@ -47,13 +47,7 @@ ADMIN = Scope(role="admin", user_id=0, username="bench-tiles")
 def tile_list(engine, count: int, seed: int = 1) -> list[tuple[str, int, int, int]]:
     """Tiles where the data is, z4–z14, every layer: anchored on sampled enterprises."""
     with engine.connect() as connection:
-        anchors = connection.execute(
-            text(
-                "SELECT ST_X(geom), ST_Y(geom) FROM enterprises TABLESAMPLE SYSTEM (1) REPEATABLE (:seed)"
-                " LIMIT :n"
-            ),
-            {"seed": seed, "n": count * 2},
-        ).all()
+        anchors = sampled_locations(connection, count * 2, seed=seed)
     rng = random.Random(seed)
     tiles: list[tuple[str, int, int, int]] = []
     seen = set()

@@ -33,7 +33,7 @@ from sqlalchemy import create_engine, text
 
 from app.geo.webmercator import lonlat_to_tile
 from bench import national
-from bench.harness import in_threads, start_server
+from bench.harness import in_threads, sampled_locations, start_server
 from bench.load import sign_in
 
 TIPG_PYTHON = "/work/tipg-venv/bin/python"
@@ -157,13 +157,7 @@ def workload(url: str, tiles: int, boxes: int) -> tuple[list[tuple[int, int, int
     """Enterprise tiles z4–z14 on sampled enterprises, and bboxes of ~1,000 enterprises."""
     engine = create_engine(url)
     with engine.connect() as connection:
-        anchors = connection.execute(
-            text(
-                "SELECT ST_X(geom), ST_Y(geom) FROM enterprises"
-                " TABLESAMPLE SYSTEM (1) REPEATABLE (1) LIMIT :n"
-            ),
-            {"n": tiles},
-        ).all()
+        anchors = sampled_locations(connection, tiles, seed=1)
         extents = connection.execute(
             text(
                 "SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM ("
