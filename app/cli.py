@@ -67,8 +67,6 @@ def _load_regions(provinces: set[str] | None) -> None:
 
 def _load_demo(seed: int, enterprises: int) -> None:
     """Replace located data with the Ningxia demo, grade it and snapshot today's aggregates."""
-    from datetime import date  # noqa: PLC0415
-
     from app.blacklist.demo import load_demo_blacklist  # noqa: PLC0415
     from app.planning.demo import load_demo_parks  # noqa: PLC0415
     from app.risk import aggregation, grading, history_demo, regional_index  # noqa: PLC0415
@@ -96,7 +94,7 @@ def _load_demo(seed: int, enterprises: int) -> None:
         bar.step("demo: regional index breaks", 4, 6)
         regional_index.recompute_breaks(session)
         bar.step("demo: today's snapshot", 5, 6)
-        aggregation.take_snapshot(session, day=date.today())
+        aggregation.take_snapshot(session, day=china_today())
         bar.step("demo: history", 6, 6)
         history_demo.generate_history(session, seed=seed)
     print("demo data: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -172,7 +170,7 @@ def _risk(args: argparse.Namespace, settings: Settings) -> None:
                 + ", ".join(f"{k} {v}" for k, v in report.items())
             )
         else:
-            day = date.fromisoformat(args.day) if args.day else date.today()
+            day = date.fromisoformat(args.day) if args.day else china_today()
             rows = aggregation.take_snapshot(session, day=day)
             print(f"snapshot of {day}: {rows} rows")
 

@@ -42,12 +42,17 @@ def in_threads(work: Callable[[list], None], chunks: list[list]) -> float:
 
 
 def start_server(
-    url: str, workers: int, app_dir: Path = PROJECT_ROOT, settings: dict[str, str] | None = None
+    url: str,
+    workers: int,
+    app_dir: Path = PROJECT_ROOT,
+    settings: dict[str, str] | None = None,
+    app: str = "app.main:app",
 ) -> tuple[subprocess.Popen, int]:
     """uvicorn with `workers` processes on a free loopback port, once /api/health answers.
 
     `app_dir` serves another checkout's code (e.g. `git archive` of an older commit);
-    `settings` are environment variables of the server's own.
+    `settings` are environment variables of the server's own; `app` another ASGI app
+    (bench.ceiling's).
     """
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -58,7 +63,7 @@ def start_server(
             sys.executable,
             "-m",
             "uvicorn",
-            "app.main:app",
+            app,
             "--host",
             "127.0.0.1",
             "--port",

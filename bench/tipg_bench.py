@@ -16,6 +16,8 @@ no cache), the whole list and z12–z14 only, then warm (the second pass: RiskAt
 from its cache); tipg with all columns and with RiskAtlas's six tile properties; GeoJSON
 pages. Printed: tiles/s, latency quantiles, KB per tile, errors and timeouts, and the
 ratio RiskAtlas/tipg of each pair. An untimed pass first fills PostgreSQL's buffers.
+Last, the machine's ceilings (bench.ceiling) with their ratios to tipg: the most any
+server could reach here with this client, and with these renders.
 """
 
 import argparse
@@ -33,6 +35,7 @@ from sqlalchemy import create_engine, text
 
 from app.geo.webmercator import lonlat_to_tile
 from bench import national
+from bench.ceiling import database_alone
 from bench.harness import in_threads, sampled_locations, start_server
 from bench.load import sign_in
 
@@ -177,6 +180,27 @@ def workload(url: str, tiles: int, boxes: int) -> tuple[list[tuple[int, int, int
     return list(seen), bboxes
 
 
+def machine_ceilings(
+    url: str, tiles: list[tuple[int, int, int]], paths: list[str], clients: int, cold: Run
+) -> list[Run]:
+    """What no server could beat on this machine (bench.ceiling): the same client against
+    a no-op server answering with bytes of the cold tiles' mean size, and PostgreSQL
+    rendering the list alone from one connection per core."""
+    mean_bytes = int(statistics.mean(cold.sizes)) if cold.sizes else 12288
+    process, port = start_server(
+        url, 1, settings={"BENCH_TILE_BYTES": str(mean_bytes)}, app="bench.ceiling:app"
+    )
+    try:
+        run_requests("untimed: open connections", port, paths, clients, {})
+        no_op = run_requests("ceiling: no-op server, this client", port, paths, clients, {})
+    finally:
+        stop(process)
+    cores = os.cpu_count() or 1
+    alone = Run(f"ceiling: renders alone, no HTTP, {cores} conn.")
+    alone.seconds, alone.latencies_ms, alone.sizes = database_alone(url, tiles, cores)
+    return [no_op, alone]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", default=None)
@@ -291,6 +315,10 @@ def main() -> None:
     results.append((warm_one, None))
     results.append((json_runs[0], runs["tipg json"]))
     results.append((json_runs[1], runs["tipg json same"]))
+    cold_whole = results[0][0]
+    for ceiling in machine_ceilings(url, tiles, ours_tile, args.clients, cold_whole):
+        results.append((ceiling, runs["tipg whole list"]))
+        results.append((ceiling, runs["tipg same whole list"]))
 
     header = (
         f"{'':<44}{'req/s':>9}{'×tipg':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"

@@ -1,12 +1,11 @@
 """Four-colour aggregates: consistency across levels, freshness after writes, trends."""
 
-from datetime import date
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.datetimes import china_today
 from app.regions.grids import generate_grid
 from tests.factories import JINFENG, LINGWU, XINGQING, enterprise_payload, lec_point
 
@@ -152,7 +151,7 @@ def test_unknown_region_in_summary(client: TestClient) -> None:
 
 
 def test_snapshot_day_defaults_to_today(client: TestClient) -> None:
-    assert client.post("/api/risk/snapshots").json()["day"] == date.today().isoformat()
+    assert client.post("/api/risk/snapshots").json()["day"] == china_today().isoformat()
 
 
 def test_rebuild_with_regrade_follows_changed_rules(

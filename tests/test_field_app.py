@@ -176,6 +176,8 @@ def test_a_warden_patrols_from_the_phone(
     page.click("#form-login button[type=submit]")
     page.wait_for_selector("#nearby [data-feature]", timeout=20_000)
     assert page.text_content("#where-text") == "您在这里"
+    # The page draws the grid itself (no street basemap loads here): the warden's cell filled.
+    page.wait_for_selector("#map path[fill-opacity='0.1']", state="attached", timeout=10_000)
     names = page.locator("#nearby .name").all_text_contents()
     assert "液氨储罐区1" in names and "液氨储罐区2" in names
     first = page.locator("#nearby .item").first
@@ -201,6 +203,11 @@ def test_a_warden_patrols_from_the_phone(
     page.click("#form-inspect button[type=submit]")
     enterprise_id = field["sites"][0]["enterprise"]["id"]
     page.wait_for_function("() => document.getElementById('btn-outbox').hidden")
+    # The sheet has closed: the warden is told over the map that the record went out.
+    page.wait_for_function(
+        "() => { const toast = document.getElementById('toast');"
+        " return !toast.hidden && toast.textContent === '已发送 1 条记录'; }"
+    )
     inspections = (
         "SELECT count(*) FROM inspections WHERE enterprise_id = :e AND kind = 'grid_check'"
     )
@@ -233,6 +240,7 @@ def test_a_warden_patrols_from_the_phone(
     page.click("#form-report button[type=submit]")
     page.wait_for_selector("#btn-outbox:not([hidden])")
     assert page.text_content("#outbox-count") == "1"
+    assert page.text_content("#toast") == "已保存，联网后发送：隐患 路边违规堆放液化气瓶"
     # The header holds status, 待发送 and the account on one line at 360 px.
     header = page.evaluate(
         "() => { const bar = document.querySelector('header.bar');"

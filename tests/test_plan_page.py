@@ -169,6 +169,15 @@ def test_upload_geojson_and_phone_layout(
     page.wait_for_selector("#result:not([hidden])")
     page.wait_for_timeout(300)
     page.screenshot(path=str(SHOTS / "14-plan-phone-map.png"))
+    # The map stays under the header: its sign-out button is what a tap on it reaches, and
+    # the role is named in Chinese.
+    covered = page.evaluate(
+        "() => { const b = document.getElementById('btn-signout').getBoundingClientRect();"
+        " const hit = document.elementFromPoint(b.x + b.width / 2, b.y + b.height / 2);"
+        " return hit && hit.id; }"
+    )
+    assert covered == "btn-signout"
+    assert page.text_content("#who").endswith("（规划人员）")
     page.locator("#result").scroll_into_view_if_needed()
     assert "规划测试小学" not in page.inner_text("#conflicts tbody")  # a school is no hazard
     page.screenshot(path=str(SHOTS / "14-plan-phone-result.png"))

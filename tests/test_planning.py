@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.geo.chinese_datums import wgs84_to_gcj02
+from app.planning.rules import builtin_rule_set
 from app.planning.service import geodesic_sql
 from tests.factories import enterprise_payload
 
@@ -536,3 +538,14 @@ def test_parks_layer_in_features_and_tiles(client: TestClient) -> None:
     assert (
         client.get("/api/features/chemical_parks", headers={"Authorization": ""}).status_code == 401
     )
+
+
+def test_every_clause_shown_to_planners_is_in_chinese() -> None:
+    """Standards and clauses reach the planner's page and report as written: a note in
+    English ('screening value', 'product choice') is no citation (codes like GB/T are)."""
+    rules = builtin_rule_set()
+    zoning = [rules.zoning["park_rule"], rules.zoning["dense_site"]]
+    shown = [row.source_clause for row in rules.setbacks] + [
+        f"{rule['standard']} {rule['clause']}" for rule in zoning
+    ]
+    assert [clause for clause in shown if re.search(r"[A-Za-z]{4,}", clause)] == []

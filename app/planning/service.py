@@ -506,7 +506,7 @@ def _dense_item(
     return {
         "rule": "no_high_risk_beside_dense_site",
         "ok": False,
-        "source_clause": f"{dense['standard']} ({dense['clause']})",
+        "source_clause": f"{dense['standard']}（{dense['clause']}）",
         "other_id": other["id"],
         "other_name": other["name"],
         "other_kind": other_kind,

@@ -21,6 +21,7 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.datetimes import china_today
 from app.geo.chinese_datums import gcj02_to_wgs84
 from app.settings import get_settings
 
@@ -110,7 +111,7 @@ def imprint(today: date | None = None) -> dict[str, str]:
     return {
         "review_number": settings.map_review_number,
         "compiler": settings.map_compiler,
-        "data_as_of": (settings.map_data_as_of or today or date.today()).isoformat(),
+        "data_as_of": (settings.map_data_as_of or today or china_today()).isoformat(),
         "data_source": settings.map_data_source,
     }
 

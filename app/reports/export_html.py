@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.auth.scope import Scope
+from app.datetimes import china_today
 from app.errors import InvalidInput
 from app.reports import cartography
 from app.reports.cartography import LEVEL_COLOURS, LEVEL_NAMES_ZH, NO_LEVEL_COLOUR
@@ -285,7 +286,7 @@ def region_html(
         f" · 公共区域 {region['public_zones'][lvl]}</div>"
         for lvl in LEVELS
     )
-    day = (today or date.today()).isoformat()
+    day = (today or china_today()).isoformat()
     name = html.escape(region["name"])
     title = (
         f"<div class='ra-box ra-title'><h1>{name} 安全风险四色分布图</h1>"

@@ -21,6 +21,7 @@ from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy.orm import Session
 
 from app.auth.scope import Scope
+from app.datetimes import china_today
 from app.errors import InvalidInput
 from app.reports import cartography
 from app.reports.cartography import LEVEL_COLOURS, LEVEL_NAMES_ZH, NO_LEVEL_COLOUR
@@ -386,7 +387,7 @@ def region_pdf(
 
     # Imprint
     info = cartography.imprint(today)
-    day = (today or date.today()).isoformat()
+    day = (today or china_today()).isoformat()
     c.setFont(font, 8 * u)
     c.setFillColor(HexColor("#1f2d3d"))
     c.drawString(margin, margin + 36 * u, f"{info['review_number']}")

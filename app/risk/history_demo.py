@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import CursorResult, Result, text
 from sqlalchemy.orm import Session
 
+from app.datetimes import china_today
 from app.risk.methods import LEVELS
 
 DAYS = 90
@@ -86,7 +87,7 @@ def generate_history(session: Session, *, seed: int, today: date | None = None) 
     """Write DAYS − 1 past daily snapshots (today's is taken by the caller) and the
     enterprises' past level changes; returns the snapshot rows written."""
     rng = random.Random(seed)
-    today = today or date.today()
+    today = today or china_today()
     session.execute(text("DELETE FROM enterprise_level_changes"))
     session.execute(
         text("DELETE FROM region_count_snapshots WHERE day >= :first AND day < :today"),

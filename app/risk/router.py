@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Query
 
 from app.crud import add_crud_routes
+from app.datetimes import china_today
 from app.db import api_router
 from app.deps import ScopeDep, SessionDep
 from app.regions.schemas import REGION_CODE_PATTERN
@@ -115,7 +116,7 @@ def risk_compare(
 def take_snapshot(session: SessionDep, scope: ScopeDep, day: date | None = None) -> dict[str, Any]:
     """Store the current aggregates as the snapshot of a day (today by default; admins)."""
     scope.require_role("admin")
-    day = day or date.today()
+    day = day or china_today()
     return {"day": day.isoformat(), "rows": aggregation.take_snapshot(session, day=day)}
 
 

@@ -76,7 +76,10 @@ export function detailFor(code) {
   return 'full';
 }
 
+const CHINA_DAY = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' });
+
+/** YYYY-MM-DD of `date` in China (UTC+8), the day the server's deadlines, snapshots and
+ *  map imprints count in, wherever the browser's clock is set. */
 export function isoDay(date) {
-  const d = new Date(date.getTime() - date.getTimezoneOffset() * 60000);
-  return d.toISOString().slice(0, 10);
+  return CHINA_DAY.format(date);
 }

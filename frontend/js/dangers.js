@@ -7,7 +7,7 @@
 // reads them from geodata/dangers. The leads tab (leads.js) lists patrol leads and tip-offs.
 /* global L */
 
-import { getJSON } from './api.js';
+import { getJSON, isoDay } from './api.js';
 import { authFetch, canRead, currentRole, currentUser, onAuthChange } from './auth.js';
 import './i18n-dangers.js';
 import { applyI18n, num, t } from './i18n.js';
@@ -541,7 +541,7 @@ function actionForm(danger, action) {
   const step = rules.steps.find((s) => s.action === action && s.from_status === danger.status);
   const needs = new Set(step ? step.requires : []);
   const holder = $('#dz-action-form', body);
-  const today = new Date().toISOString().slice(0, 10);
+  const today = isoDay(new Date());
   const parts = [];
   if (needs.has('grade')) {
     parts.push(`<label class="dz-field"><span>${escapeHtml(t('dz.grade'))}</span><select name="grade" required>

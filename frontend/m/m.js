@@ -11,6 +11,7 @@ const AUTH_KEY = 'ra.m.auth';
 const NEARBY_KEY = 'ra.m.nearby';
 const OVERDUE_KEY = 'ra.m.overdue';
 const RADIUS_M = 5000;
+const GRID_MIN_ZOOM = 11;  // below it a view holds too many cells to draw on a phone
 const LEVEL_ZH = { red: '重大风险', orange: '较大风险', yellow: '一般风险', blue: '低风险' };
 const KIND_ZH = {
   risk_points: '风险点', enterprises: '企业', hazard_sources: '重大危险源', public_zones: '人员密集场所',
@@ -104,14 +105,41 @@ let overdue = [];          // overdue enterprises in my cells
 let map = null;
 let youMarker = null;
 let featureLayer = null;
+let gridLayer = null;
+let gridRequest = 0;       // the newest grid request; older answers are dropped
 
 function initMap() {
   if (!window.L) return;
   map = L.map('map', { zoomControl: false, attributionControl: true }).setView([38.47, 106.27], 12);
   L.tileLayer('https://tile.openstreetmap.org/{z}/{x}/{y}.png', {
     maxZoom: 19, attribution: '© OpenStreetMap' }).addTo(map);
+  gridLayer = L.geoJSON(null, { interactive: false, style: gridStyle }).addTo(map);
   featureLayer = L.layerGroup().addTo(map);
   map.on('click', (event) => setPoint(event.latlng.lng, event.latlng.lat, 'tap'));
+  map.on('moveend', loadGrid);
+}
+
+/** My own cells filled, the others outlined. */
+function gridStyle(feature) {
+  const mine = Boolean(me && me.scope && me.scope.grid_cells.includes(feature.properties.code));
+  return { color: '#1b5ea8', weight: mine ? 2 : 1, opacity: 0.8, fillColor: '#1b5ea8',
+    fillOpacity: mine ? 0.1 : 0 };
+}
+
+/** The grid cells in view, drawn by the page itself: the warden finds their cells even
+ *  where the street basemap (fetched from outside) does not load. */
+async function loadGrid() {
+  if (!map || !auth) return;
+  const request = ++gridRequest;
+  if (map.getZoom() < GRID_MIN_ZOOM) { gridLayer.clearLayers(); return; }
+  const b = map.getBounds();
+  const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(5)).join(',');
+  try {
+    const body = await getJSON(`/api/features/grid?bbox=${bbox}&limit=1000`);
+    if (request !== gridRequest) return;
+    gridLayer.clearLayers();
+    gridLayer.addData(body);
+  } catch (error) { /* offline: the cells drawn stay */ }
 }
 
 function setNet() {
@@ -139,8 +167,8 @@ async function flushOutbox() {
   if (!auth) { renderOutbox(); return; }
   const result = await outbox.flush(apiFetch);
   renderOutbox();
-  if (result.failed > 0) $('where-sub').textContent = `有 ${result.failed} 条记录未被接受，见“待发送”`;
-  else if (result.sent > 0) $('where-sub').textContent = `已发送 ${result.sent} 条记录`;
+  if (result.failed > 0) tell(`有 ${result.failed} 条记录未被接受，见“待发送”`, { bad: true });
+  else if (result.sent > 0) tell(`已发送 ${result.sent} 条记录`);
   if (result.sent > 0 && point) loadNearby();
 }
 
@@ -345,11 +373,25 @@ function whereNote() {
     : '尚未定位：请先定位或在地图上点选';
 }
 
+let toastTimer = null;
+
+/** Say what became of the warden's records: under the location line, and as a toast over
+ *  the map, since the sheet they wrote in has closed and that line may be out of view. */
+function tell(text, { bad = false } = {}) {
+  $('where-sub').textContent = text;
+  const toast = $('toast');
+  toast.textContent = text;
+  toast.classList.toggle('bad', bad);
+  toast.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { toast.hidden = true; }, 5000);
+}
+
 function queued(label) {
   closeSheet();
   renderOutbox();
+  tell(navigator.onLine ? `正在发送：${label}` : `已保存，联网后发送：${label}`);
   flushOutbox();
-  $('where-sub').textContent = navigator.onLine ? `正在发送：${label}` : `已保存，联网后发送：${label}`;
 }
 
 function openInspect(enterpriseId, name) {
@@ -389,7 +431,7 @@ async function enqueue(entry, label) {
   try {
     await outbox.enqueue(entry);
   } catch (error) {
-    $('where-sub').textContent = `手机存储空间不足，未能保存：${label}`;
+    tell(`手机存储空间不足，未能保存：${label}`, { bad: true });
     return;
   }
   queued(label);
@@ -496,6 +538,7 @@ async function start() {
   }
   showAccount();
   if (!auth) { openLogin(); return; }
+  loadGrid();
   loadOverdue();
   flushOutbox();
   if (point) loadNearby();

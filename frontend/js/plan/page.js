@@ -4,6 +4,7 @@
 
 import { authFetch, currentUser, onAuthChange, signIn, signOut } from '../auth.js';
 import { escapeHtml } from '../fragments.js';
+import { t } from '../i18n.js';
 import { basemapLayer, vectorTileLayer } from '../map.js';
 import { SiteTools, geometryFromGeoJSON, geometryFromKML } from './draw.js';
 
@@ -391,7 +392,7 @@ async function start() {
   $('signin').hidden = Boolean(allowed);
   $('project').hidden = !allowed;
   $('btn-signout').hidden = !user;
-  $('who').textContent = user ? `${user.display_name || user.username}（${user.role}）` : '';
+  $('who').textContent = user ? `${user.display_name || user.username}（${t(`role.${user.role}`, user.role)}）` : '';
   if (user && !allowed) showError('signin-error', new Error('该账号无规划核查权限'));
   if (!allowed) return;
   const data = await api('GET', '/api/planning/kinds');
