@@ -3,10 +3,11 @@
 from datetime import date
 
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
-from app import daily
+from app import cli, daily
+from app.datetimes import china_today
 from tests.factories import XINGQING, enterprise_payload
 
 
@@ -55,3 +56,28 @@ def test_the_daily_run_does_every_daily_job(client: TestClient, session: Session
         {"d": day},
     ).one()
     assert snapshot == now >= 1
+
+
+def test_serving_an_older_database_runs_todays_jobs_first(
+    client: TestClient, session: Session, connection: Connection, monkeypatch, capsys
+) -> None:
+    """`riskatlas serve` (make run) on a database set up on an earlier day runs today's
+    daily jobs before serving: today's snapshot is there, and the run is reported."""
+    assert client.post("/api/enterprises", json=enterprise_payload()).status_code == 201
+    today = china_today()
+    session.execute(text("DELETE FROM region_count_snapshots WHERE day = :d"), {"d": today})
+    monkeypatch.setattr(
+        cli,
+        "_owner_session",
+        lambda: Session(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        ),
+    )
+
+    cli._daily_catch_up()
+
+    stored = session.execute(
+        text("SELECT count(*) FROM region_count_snapshots WHERE day = :d"), {"d": today}
+    ).scalar_one()
+    assert stored > 0
+    assert f"snapshot_rows {stored}" in capsys.readouterr().out
