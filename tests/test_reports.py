@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.regions.grids import import_grids
 from app.reports.export_html import OFFLINE_EXPORT_POLICY
 from app.risk import aggregation, grading
+from app.settings import get_settings
 from app.sites.demo import generate_demo
 from tests.conftest import PUBLIC
 from tests.factories import XINGQING, enterprise_payload, square_around
@@ -298,3 +299,20 @@ def test_frontend_and_api_are_both_served(client: TestClient) -> None:
     assert client.get("/ogc").status_code == 200
     # Every script and style the page loads comes from the project.
     assert not re.search(r"""(src|href)\s*=\s*["']https?://""", index.text)
+
+
+def test_a_deployment_home_region_is_where_the_public_starts(
+    client: TestClient, make_user, monkeypatch
+) -> None:
+    """With RISKATLAS_HOME_REGION the public's (and a national admin's) first view is that
+    region; the country stays one step up, and a user's own region still comes first."""
+    monkeypatch.setattr(get_settings(), "home_region", NINGXIA)
+    first = client.get("/api/map/view", params={"home": "true"}, headers=PUBLIC).json()
+    assert first["region"]["code"] == NINGXIA and len(first["children"]["features"]) == 5
+    assert client.get("/api/map/view", headers=PUBLIC).json()["region"]["code"] == ""
+    official = make_user("official", region_code="640100")
+    mine = client.get("/api/map/view", params={"home": "true"}, headers=official).json()
+    assert mine["region"]["code"] == "640100"
+    monkeypatch.setattr(get_settings(), "home_region", None)
+    unset = client.get("/api/map/view", params={"home": "true"}, headers=PUBLIC).json()
+    assert unset["region"]["code"] == ""

@@ -18,6 +18,7 @@ from app.regions.schemas import REGION_CODE_PATTERN
 from app.reports import cartography, dossier, export_html, export_pdf, view
 from app.reports import heat as heat_service
 from app.reports import search as search_service
+from app.settings import get_settings
 
 router = api_router(prefix="/api", tags=["map"])
 GZIP_ABOVE = 2048
@@ -62,9 +63,17 @@ def map_view(
     detail: Detail = "coarse",
     method: Method = None,
     normalise: Normalise = None,
+    home: Annotated[
+        bool,
+        Query(
+            description="without a code, for a user without a region of their own: the"
+            " deployment's home region (RISKATLAS_HOME_REGION) instead of the country"
+        ),
+    ] = False,
 ) -> Response:
     """One drill-down step: the region's aggregates, ancestors, extent, and its children's
     outlines (grid cells for a county) carrying the same rows as /api/risk/summary."""
+    deployment_home = get_settings().home_region if home else None
     return _json(
         request,
         view.map_view(
@@ -73,7 +82,7 @@ def map_view(
             detail=detail,
             method=method,
             normalise=normalise,
-            home=scope.region_code,
+            home=scope.region_code or deployment_home,
         ),
     )
 

@@ -168,10 +168,12 @@ function methodQuery() {
   return `&method=${method}${normalise ? `&normalise=${normalise}` : ''}`;
 }
 
-function viewUrl(code) {
+/** The drill-down step of `code`; without one the country, or with `home` the user's
+ *  region (the deployment's home region for a user without one). boot.js asks the same. */
+function viewUrl(code, home = false) {
   let url = `/api/map/view?detail=${detailFor(code)}`;
   if (code) url += `&code=${code}`;
-  return url + methodQuery();
+  return url + methodQuery() + (home && !code ? '&home=true' : '');
 }
 
 /** Show a region (`code`), or without one the country — or, with `home`, the signed-in
@@ -183,7 +185,7 @@ async function navigate(code, { push = false, center = null, zoom = null, fit = 
   const ticket = ++state.request;
   let view;
   try {
-    view = await firstOrFetch(viewUrl(code), { anonymous: !code && !home });
+    view = await firstOrFetch(viewUrl(code, home), { anonymous: !code && !home });
   } catch (error) {
     if (ticket !== state.request || isAbort(error)) return;
     if (error && error.status === 404 && code) {

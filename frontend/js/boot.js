@@ -17,7 +17,8 @@
   }
   var detail = !code || /0000$/.test(code) ? 'coarse' : /00$/.test(code) ? 'medium' : 'full';
   var url = '/api/map/view?detail=' + detail + (code ? '&code=' + code : '') +
-            (settings.method && settings.method !== 'highest' ? '&method=' + settings.method : '');
+            (settings.method && settings.method !== 'highest' ? '&method=' + settings.method : '') +
+            (code ? '' : '&home=true');
   window.RA_FIRST = { url: url, promise: fetch(url, { headers: headers }).then(function (r) {
     if (r.ok) return r.json();
     var error = new Error(r.status + ' ' + url);
