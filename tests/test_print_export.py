@@ -99,6 +99,8 @@ def test_inset_at_provincial_scale_not_at_county(client: TestClient, tmp_path) -
     )
     assert "南海诸岛" in province and REVIEW in province
     assert "南海诸岛" not in county and REVIEW in county
+    # The region's path is in characters the built-in Chinese font has.
+    assert "宁夏回族自治区 > 银川市 > 兴庆区" in county
 
 
 def test_bad_paper_is_refused(client: TestClient) -> None:

@@ -293,7 +293,8 @@ def region_pdf(
     c.setFillColor(HexColor("#1f2d3d"))
     c.setFont(font, 22 * u)
     c.drawCentredString(width / 2, height - margin - 18 * u, title)
-    path = " › ".join([*(a["name"] for a in view["ancestors"]), region["name"]])
+    # ">" as the step: the built-in Chinese font (STSong-Light, Adobe-GB1) has no "›".
+    path = " > ".join([*(a["name"] for a in view["ancestors"]), region["name"]])
     level = region.get("regional_level")
     c.setFont(font, 10 * u)
     c.drawCentredString(
