@@ -527,3 +527,20 @@ def test_list_detail_and_inbox_name_the_enterprise(world: World) -> None:
         f"/api/hidden-dangers/{danger['id']}", headers=world.users["outsider"]
     )
     assert outsider.status_code == 404 and name not in outsider.text
+
+
+def test_the_list_puts_what_needs_work_first(world: World) -> None:
+    """Open before closed, the nearest deadline first, then the newest report."""
+    closed = world.report()
+    closed = world.step(closed, "official", "register")
+    closed = world.step(closed, "official", "assess", grade="general")
+    closed = world.step(closed, "enterprise", "fix_now", evidence={"text": "已清理"})
+    closed = world.step(closed, "official", "accept")
+    closed = world.step(closed, "official", "close")
+    due = _major_under_treatment(world, TODAY + timedelta(days=5))
+    older = world.report()
+    newer = world.report()
+    query = f"/api/hidden-dangers?enterprise_id={world.enterprise['id']}&limit=100"
+    listed = world.client.get(query, headers=world.users["admin"]).json()["items"]
+    order = [item["id"] for item in listed]
+    assert order == [due["id"], newer["id"], older["id"], closed["id"]]

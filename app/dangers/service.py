@@ -86,6 +86,18 @@ def overdue_condition(today: date) -> ColumnElement[bool]:
     )
 
 
+def _work_order(today: date) -> tuple[ColumnElement[Any], ...]:
+    """The list's order, what needs work first: open before closed, overdue first, then
+    the nearest deadline (none yet: last), then the newest report."""
+    open_statuses = [s.status for s in rules.statuses().values() if s.open]
+    return (
+        HiddenDanger.status.in_(open_statuses).desc(),
+        overdue_condition(today).desc(),
+        HiddenDanger.deadline.asc().nulls_last(),
+        HiddenDanger.id.desc(),
+    )
+
+
 def require_open(danger: HiddenDanger) -> None:
     """409 for a closed (销号) danger: its record is final, no photo is added to it."""
     if not rules.statuses()[danger.status].open:
@@ -177,7 +189,7 @@ def list_dangers(
         condition = overdue_condition(today)
         statement = statement.where(condition if overdue else ~condition)
     total = session.scalar(select(func.count()).select_from(statement.subquery()))
-    rows = session.scalars(statement.order_by(HiddenDanger.id).limit(limit).offset(offset))
+    rows = session.scalars(statement.order_by(*_work_order(today)).limit(limit).offset(offset))
     return {
         "items": render_dangers(session, list(rows), scope=scope, today=today),
         "total": total,
