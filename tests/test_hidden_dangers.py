@@ -1,6 +1,7 @@
 """Issue 12: the hidden-danger closed loop, enforced from the data in geodata/dangers."""
 
 import csv
+import re
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -15,7 +16,7 @@ from app.auth.scope import ROLES, Scope
 from app.dangers import evidence, rules, service
 from app.dangers.models import DANGER_STATUSES, HiddenDanger
 from app.datetimes import china_today
-from app.settings import GEODATA_DIR, get_settings
+from app.settings import FRONTEND_DIR, GEODATA_DIR, get_settings
 from tests.conftest import PUBLIC
 from tests.factories import DONGLI, enterprise_payload, png
 
@@ -544,3 +545,14 @@ def test_the_list_puts_what_needs_work_first(world: World) -> None:
     listed = world.client.get(query, headers=world.users["admin"]).json()["items"]
     order = [item["id"] for item in listed]
     assert order == [due["id"], newer["id"], older["id"], closed["id"]]
+
+
+def test_the_pages_name_each_status_as_the_lifecycle_data_does() -> None:
+    """The web pages' Chinese status names are geodata/dangers/statuses.csv's (a bracketed
+    gloss may be left out): one name for one status on every screen."""
+    strings = (FRONTEND_DIR / "js" / "i18n.js").read_text(encoding="utf-8")
+    chinese = strings.split("\n  en: {")[0]
+    labels = dict(re.findall(r"'status\.(\w+)': '([^']+)'", chinese))
+    for row in _csv("statuses.csv"):
+        name = row["name_zh"]
+        assert labels[row["status"]] in (name, re.sub(r"（.*?）", "", name)), row["status"]
