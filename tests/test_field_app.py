@@ -180,6 +180,13 @@ def test_a_warden_patrols_from_the_phone(
     page.wait_for_selector("#map path[fill-opacity='0.1']", state="attached", timeout=10_000)
     names = page.locator("#nearby .name").all_text_contents()
     assert "液氨储罐区1" in names and "液氨储罐区2" in names
+    # Only the red: the orange site leaves the list (and the map) until asked back.
+    page.click("#btn-red-only")
+    red = page.locator("#nearby .name").all_text_contents()
+    assert "液氨储罐区1" in red and "液氨储罐区2" not in red
+    assert page.get_attribute("#btn-red-only", "aria-pressed") == "true"
+    page.click("#btn-red-only")
+    assert len(page.locator("#nearby .name").all_text_contents()) == len(names)
     first = page.locator("#nearby .item").first
     assert "米" in first.locator(".dist").text_content()
     # Never inspected: both enterprises are overdue, listed first and flagged in the list.

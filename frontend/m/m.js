@@ -12,6 +12,7 @@ const NEARBY_KEY = 'ra.m.nearby';
 const OVERDUE_KEY = 'ra.m.overdue';
 const RADIUS_M = 5000;
 const GRID_MIN_ZOOM = 11;  // below it a view holds too many cells to draw on a phone
+const RED_ONLY_KEY = 'ra.m.redOnly';
 const LEVEL_ZH = { red: '重大风险', orange: '较大风险', yellow: '一般风险', blue: '低风险' };
 const KIND_ZH = {
   risk_points: '风险点', enterprises: '企业', hazard_sources: '重大危险源', public_zones: '人员密集场所',
@@ -106,6 +107,8 @@ let map = null;
 let youMarker = null;
 let featureLayer = null;
 let gridLayer = null;
+// The warden's choice to list only red (重大) risks, kept on the phone.
+let redOnly = localStorage.getItem(RED_ONLY_KEY) === '1';
 let gridRequest = 0;       // the newest grid request; older answers are dropped
 
 function initMap() {
@@ -210,10 +213,12 @@ function enterpriseOf(properties) {
 
 function renderNearby() {
   const late = overdueIds();
-  const sorted = [...nearby].sort((a, b) =>
+  const shown = redOnly ? nearby.filter((feature) => feature.properties.risk_level === 'red') : nearby;
+  const sorted = [...shown].sort((a, b) =>
     Number(late.has(enterpriseOf(b.properties))) - Number(late.has(enterpriseOf(a.properties))));
+  $('btn-red-only').setAttribute('aria-pressed', String(redOnly));
   $('nearby').innerHTML = sorted.length === 0
-    ? '<li class="empty">5 公里内没有重大、较大风险</li>'
+    ? `<li class="empty">5 公里内没有${redOnly ? '重大（红色）' : '重大、较大'}风险</li>`
     : sorted.map((feature) => {
       const p = feature.properties;
       const isLate = late.has(enterpriseOf(p));
@@ -557,6 +562,11 @@ function bind() {
   $('sheet-close').addEventListener('click', closeSheet);
   $('btn-outbox').addEventListener('click', () => selectTab('outbox'));
   $('btn-send').addEventListener('click', flushOutbox);
+  $('btn-red-only').addEventListener('click', () => {
+    redOnly = !redOnly;
+    localStorage.setItem(RED_ONLY_KEY, redOnly ? '1' : '0');
+    renderNearby();
+  });
   $('resource-kind').addEventListener('change', loadResources);
   for (const tab of document.querySelectorAll('.tab')) {
     tab.addEventListener('click', () => selectTab(tab.dataset.tab));
