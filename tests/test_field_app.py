@@ -335,6 +335,8 @@ def test_the_public_tips_off_from_the_report_page(
     phone = Phone(browser, server)
     page = phone.page
     page.goto(f"{server}/report")
+    # The page draws the region outlines from this server's tiles (no street basemap here).
+    page.wait_for_selector("#map canvas", state="attached", timeout=10_000)
     page.click("#btn-locate")
     page.wait_for_function("() => document.getElementById('where').textContent.startsWith('地点')")
     page.select_option("select[name=kind]", "illegal_operation")

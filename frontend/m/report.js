@@ -1,6 +1,8 @@
 // The public tip-off page /report (举报): a place on the map, what was seen, an optional
 // contact; sent without signing in. A retry after a lost answer reuses its Idempotency-Key.
 
+import { vectorTileLayer } from '/static/js/map.js';
+
 let point = null;
 let marker = null;
 let pendingKey = null;
@@ -11,6 +13,9 @@ font.href = '/static/lib/fonts/noto-sans-sc/noto-sans-sc-400.css';
 document.head.appendChild(font);
 const map = L.map('map').setView([38.47, 106.27], 11);
 L.tileLayer('https://tile.openstreetmap.org/{z}/{x}/{y}.png', { maxZoom: 19, attribution: '© OpenStreetMap' }).addTo(map);
+// The region outlines from this server's own tiles: a place can be found even where the
+// street basemap (fetched from outside) does not load.
+vectorTileLayer('boundaries').addTo(map);
 
 function setPoint(lon, lat) {
   point = { lon, lat };
