@@ -241,7 +241,7 @@ const STRINGS = {
     'layers.aggregated': '低缩放级别下按网格聚合',
     'legend.title': '图例',
     'legend.regions': '区域',
-    'legend.heat': '热力（按风险加权，重大风险权重最高）',
+    'legend.heat': '热力（重大风险权重最高）',
     'legend.resources': '应急资源',
     'popup.level': '风险等级',
     'popup.sector': '行业',

@@ -19,6 +19,39 @@ const PANES = { choropleth: 350, boundaries: 360, grid: 370, public_zones: 380, 
 
 // The heat map's ramp: purples, so a hot spot is never read as one of the four risk colours.
 export const HEAT_GRADIENT = { 0.15: '#dadaeb', 0.4: '#9e9ac8', 0.7: '#6a51a3', 1: '#3f007d' };
+const HEAT_RADIUS_PX = 18;
+
+/** The weight that draws the darkest purple. Each point's blurred disc is laid over its
+ *  neighbours' and their opacities add up, so where cells crowd, a max taken from single
+ *  weights turned every cluster solid dark. Scaled by how many discs overlap at the busier
+ *  points (the 90th percentile of neighbours within the radius, on screen), only the
+ *  densest spots reach the dark end. */
+export function heatMax(map, points, radius) {
+  if (points.length === 0) return 1;
+  const at = points.map(([lat, lon]) => map.latLngToContainerPoint([lat, lon]));
+  const buckets = new Map();
+  const key = (x, y) => `${Math.floor(x / radius)},${Math.floor(y / radius)}`;
+  at.forEach((p, i) => {
+    const k = key(p.x, p.y);
+    if (!buckets.has(k)) buckets.set(k, []);
+    buckets.get(k).push(i);
+  });
+  const neighbours = at.map((p) => {
+    let n = 0;
+    for (let dx = -1; dx <= 1; dx += 1) {
+      for (let dy = -1; dy <= 1; dy += 1) {
+        for (const j of buckets.get(key(p.x + dx * radius, p.y + dy * radius)) || []) {
+          if ((at[j].x - p.x) ** 2 + (at[j].y - p.y) ** 2 <= radius * radius) n += 1;
+        }
+      }
+    }
+    return n;
+  }).sort((a, b) => a - b);
+  const weights = points.map((p) => p[2]).sort((a, b) => a - b);
+  const typical = weights[Math.floor(weights.length / 2)];
+  const crowd = neighbours[Math.floor(neighbours.length * 0.9)];
+  return Math.max(1, typical * crowd / 2, weights[Math.floor(weights.length * 0.97)]);
+}
 
 /** The 南海诸岛 inset as an SVG string: land and maritime boundary in an equirectangular
  *  frame (attributes only, as the CSP allows no style attribute). */
@@ -459,7 +492,7 @@ export class RiskMap {
   }
 
   _heatLayer() {
-    return L.heatLayer([], { radius: 18, blur: 15, minOpacity: 0.2, maxZoom: this.map.getZoom(),
+    return L.heatLayer([], { radius: HEAT_RADIUS_PX, blur: 15, minOpacity: 0.2, maxZoom: this.map.getZoom(),
       gradient: HEAT_GRADIENT });
   }
 
@@ -479,9 +512,7 @@ export class RiskMap {
     try {
       const data = await getJSON(`/api/heat?${params}`, { signal: this.heatController.signal });
       if (this.overlays.heat !== layer) return;
-      const weights = data.points.map((p) => p[2]).sort((a, b2) => a - b2);
-      const max = weights.length ? Math.max(1, weights[Math.floor(weights.length * 0.97)] || 1) : 1;
-      layer.setOptions({ max, maxZoom: zoom });
+      layer.setOptions({ max: heatMax(this.map, data.points, HEAT_RADIUS_PX), maxZoom: zoom });
       layer.setLatLngs(data.points);
       this.heatInfo = data;
     } catch (error) {
