@@ -265,6 +265,8 @@ def test_a_warden_patrols_from_the_phone(
     page.reload()
     page.wait_for_selector("#btn-outbox:not([hidden])")
     assert page.text_content("#outbox-count") == "1"
+    # The grid kept from the last answer is drawn without a network.
+    page.wait_for_selector("#map path[fill-opacity='0.1']", state="attached", timeout=10_000)
     page.click("#btn-outbox")
 
     # Back online: sent once, its photo attached; sending again changes nothing.

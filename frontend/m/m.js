@@ -13,6 +13,7 @@ const OVERDUE_KEY = 'ra.m.overdue';
 const RADIUS_M = 5000;
 const GRID_MIN_ZOOM = 11;  // below it a view holds too many cells to draw on a phone
 const RED_ONLY_KEY = 'ra.m.redOnly';
+const GRID_KEY = 'ra.m.grid';      // the last grid answer, drawn when the network is gone
 const LEVEL_ZH = { red: '重大风险', orange: '较大风险', yellow: '一般风险', blue: '低风险' };
 const KIND_ZH = {
   risk_points: '风险点', enterprises: '企业', hazard_sources: '重大危险源', public_zones: '人员密集场所',
@@ -142,7 +143,12 @@ async function loadGrid() {
     if (request !== gridRequest) return;
     gridLayer.clearLayers();
     gridLayer.addData(body);
-  } catch (error) { /* offline: the cells drawn stay */ }
+    try { localStorage.setItem(GRID_KEY, JSON.stringify(body)); } catch (full) { /* not kept */ }
+  } catch (error) {
+    // Offline: the cells drawn stay; a page opened offline draws the last ones kept.
+    if (gridLayer.getLayers().length > 0) return;
+    try { gridLayer.addData(JSON.parse(localStorage.getItem(GRID_KEY) || 'null') || []); } catch (e) { /* none */ }
+  }
 }
 
 function setNet() {
