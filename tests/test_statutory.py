@@ -57,7 +57,7 @@ def dangers(client: TestClient, session: Session) -> dict[str, int]:
     _event(session, ids["major_open"], level="city")
     _event(session, ids["major_fixed"], status="rectified")
     session.execute(
-        text("UPDATE hidden_dangers SET deadline = :d WHERE id = :id"),
+        text("UPDATE hidden_dangers SET deadline = :d, supervision_level = 'city' WHERE id = :id"),
         {"d": TODAY - timedelta(days=1), "id": ids["major_open"]},
     )
     session.commit()
@@ -173,6 +173,7 @@ def test_risk_bulletin_lists_red_regions_rising_enterprises_and_overdue_majors(
         client.get(f"/api/reports/risk-bulletin?region=640100&month={MONTH}&format=xlsx").content
     )
     assert len(sheets["超期重大隐患"]) == 2
+    assert sheets["超期重大隐患"][1][-1] == "市挂牌督办"  # as the reader says it, not `city`
 
 
 def test_scope_and_bad_periods(client: TestClient, make_user) -> None:

@@ -2,10 +2,17 @@
 
 from typing import Any
 
+from app.dangers import rules
 from app.registers import tables
 from app.statutory.service import STATISTICS_COLUMNS
 
 ENTRY_HEADERS = ("编号", "区县代码", "名称", "单位/依据", "情况", "日期")
+
+
+def _supervision_zh(level: str | None) -> str:
+    """A supervision level as the table's reader says it (街道（镇）挂牌督办), none: blank."""
+    known = rules.supervision_levels().get(level or "")
+    return known.name_zh if known else (level or "")
 
 
 def five_batches(table: dict[str, Any]) -> bytes:
@@ -96,7 +103,7 @@ def risk_bulletin(table: dict[str, Any]) -> bytes:
                         r["enterprise"],
                         r["county_code"],
                         r["deadline"],
-                        r["supervision_level"],
+                        _supervision_zh(r["supervision_level"]),
                     ]
                     for r in table["overdue_major_dangers"]
                 ],
