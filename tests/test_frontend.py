@@ -43,6 +43,7 @@ TABLES = (
     "enterprises",
 )
 NINGXIA = "640000"
+XINGQING_CODE = "640104"
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
 
@@ -1580,3 +1581,24 @@ def test_api_docs_run_under_their_own_policy(page: Page) -> None:
         page.page.goto(page.base + path)
         page.page.wait_for_function("() => document.body.dataset.docs === '/openapi.json'")
     assert page.violations == [] and page.errors == []
+
+
+def test_the_region_shown_stays_whole_in_a_long_breadcrumb(
+    browser, server: str, sessions: dict[str, dict]
+) -> None:
+    """At 1366 px a county's four-step path leaves its own name whole: the ancestors shrink
+    to an ellipsis (named in their titles) instead of the name slipping under the search."""
+    opened = Page(browser, server, width=1366, height=800, session=sessions["official"])
+    try:
+        opened.open(f"/#/{XINGQING_CODE}")
+        opened.wait_ready(XINGQING_CODE)
+        box = opened.page.evaluate("""() => {
+            const nav = document.getElementById('breadcrumb').getBoundingClientRect();
+            const current = document.querySelector('#breadcrumb .current');
+            const shown = current.getBoundingClientRect();
+            return [shown.right <= nav.right + 0.5, current.scrollWidth <= current.clientWidth,
+                    document.querySelector('#breadcrumb a[data-code="640100"]').title];
+        }""")
+        assert box == [True, True, "银川市"], box
+    finally:
+        opened.close()

@@ -437,7 +437,7 @@ function renderBreadcrumb() {
   nav.innerHTML = items.map((item, i) => {
     const sep = i ? '<span class="sep">›</span>' : '';
     return item.current ? `${sep}<span class="current" aria-current="page">${escapeHtml(item.name)}</span>`
-      : `${sep}<a href="#/${escapeHtml(item.code)}" data-code="${escapeHtml(item.code)}">${escapeHtml(item.name)}</a>`;
+      : `${sep}<a href="#/${escapeHtml(item.code)}" data-code="${escapeHtml(item.code)}" title="${escapeHtml(item.name)}">${escapeHtml(item.name)}</a>`;
   }).join('');
 }
 
