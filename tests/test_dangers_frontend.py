@@ -338,3 +338,21 @@ def test_the_screens_fit_a_phone(browser, server: str, sessions: dict[str, dict]
         _clean(page)
     finally:
         page.close()
+
+
+def test_escape_leaves_the_view_and_the_covered_map_takes_no_focus(official: Page) -> None:
+    _open_dangers(official)
+    p = official.page
+    covered = "['map', 'panel'].map((id) => document.getElementById(id).inert)"
+    assert p.evaluate(covered) == [True, True]
+    p.keyboard.press("Escape")
+    p.wait_for_selector("#dangers-view", state="hidden")
+    assert p.evaluate(covered) == [False, False]
+    assert p.evaluate("document.activeElement.id") == "btn-dangers"
+    # The header's menus close on Escape too, the focus back on their buttons.
+    p.click("#btn-export")
+    assert p.is_visible("#export-menu")
+    p.keyboard.press("Escape")
+    assert p.is_hidden("#export-menu")
+    assert p.evaluate("document.activeElement.id") == "btn-export"
+    _clean(official)

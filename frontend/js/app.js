@@ -976,6 +976,16 @@ document.addEventListener('click', () => {
   $('#account-menu').hidden = true;
   $('#account-chip').setAttribute('aria-expanded', 'false');
 });
+// Escape closes an open header menu and gives the focus back to its button.
+document.addEventListener('keydown', (e) => {
+  if (e.key !== 'Escape') return;
+  for (const [menu, button] of [[exportMenu, $('#btn-export')], [$('#account-menu'), $('#account-chip')]]) {
+    if (menu.hidden) continue;
+    menu.hidden = true;
+    button.setAttribute('aria-expanded', 'false');
+    button.focus();
+  }
+});
 $('#btn-signout').addEventListener('click', () => signOut());
 $('#btn-signout-menu').addEventListener('click', () => signOut());
 

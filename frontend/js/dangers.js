@@ -159,6 +159,8 @@ function setOpen(open) {
   view.hidden = !open;
   document.body.classList.toggle('dangers-open', open);
   opener.setAttribute('aria-pressed', String(open));
+  // The map and panel it covers are out of the tab order and of assistive reading.
+  for (const covered of document.querySelectorAll('#panel, #map')) covered.inert = open;
   if (open) render();
 }
 
@@ -175,6 +177,12 @@ function showOpener() {
 
 opener.addEventListener('click', () => setOpen(view.hidden));
 $('#dangers-close').addEventListener('click', () => setOpen(false));
+document.addEventListener('keydown', (e) => {
+  // Escape leaves the view, unless a dialog (which Escape closes itself) is open over it.
+  if (e.key !== 'Escape' || view.hidden || document.querySelector('dialog[open]')) return;
+  setOpen(false);
+  opener.focus();
+});
 view.querySelector('.dz-tabs').addEventListener('click', (e) => {
   const tab = e.target.closest('[data-tab]');
   if (!tab) return;
