@@ -1602,3 +1602,22 @@ def test_the_region_shown_stays_whole_in_a_long_breadcrumb(
         assert box == [True, True, "银川市"], box
     finally:
         opened.close()
+
+
+def test_the_account_menu_leads_to_the_pages_of_the_role(
+    browser, server: str, sessions: dict[str, dict]
+) -> None:
+    """An official reaches /data and /plan from the map, a planner only /plan; in the same
+    tab, so the sign-in carries over."""
+    for role, wanted in (("official", ["/data", "/plan"]), ("planner", ["/plan"])):
+        opened = Page(browser, server, session=sessions[role])
+        try:
+            opened.open("/")
+            opened.page.click("#account-chip")
+            links = opened.page.locator("#account-menu a.menu-link:visible")
+            assert [link.get_attribute("href") for link in links.all()] == wanted, role
+            if role == "official":
+                links.first.click()
+                opened.page.wait_for_selector("#work:not([hidden])")
+        finally:
+            opened.close()

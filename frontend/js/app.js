@@ -951,6 +951,9 @@ function renderAccount() {
   $('#account-chip').setAttribute('aria-expanded', 'false');
   searchPlaceholder();
   if (!user) return;
+  // The other pages this role works in (same tab: the sign-in is this tab's).
+  $('#link-data').hidden = !['admin', 'official'].includes(user.role);
+  $('#link-plan').hidden = !['admin', 'official', 'planner'].includes(user.role);
   const line = accountLine(user);
   $('#account-text').textContent = line;
   $('#account-chip').title = line;
