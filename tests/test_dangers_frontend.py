@@ -263,6 +263,12 @@ def test_spot_check_draw_and_its_xlsx_on_the_page(
     p.fill("#spot-form input[name=region]", YINCHUAN)
     p.fill("#spot-form input[name=period]", "2026-Q4")
     p.fill("#spot-form input[name=seed]", "browser-1")
+    # A draw is published for good: the first press only asks.
+    before = _api(server, sessions["official"], "/api/spot-checks/draws")
+    p.click("#spot-form button[type=submit]")
+    p.wait_for_selector(".dz-message.info")
+    assert "不可撤销" in p.inner_text(".dz-message.info")
+    assert _api(server, sessions["official"], "/api/spot-checks/draws") == before
     p.click("#spot-form button[type=submit]")
     p.wait_for_selector("#spot-targets")
     draw_id = int(p.get_attribute("#spot-draw", "data-draw") or 0)

@@ -31,8 +31,20 @@ export async function renderSpotChecks(root, { send, fill, errorText }) {
   const form = $('#spot-form', root);
   const box = $('.dz-message', root);
   const say = (text, kind = 'error') => { box.textContent = text; box.className = `dz-message ${kind}`; box.hidden = !text; };
+  const drawButton = form.querySelector('button[type=submit]');
+  // A draw is published at once and kept for good: the first press asks, the second draws.
+  const unconfirm = () => { delete drawButton.dataset.confirm; drawButton.textContent = t('spot.draw'); };
+  form.addEventListener('input', unconfirm);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
+    if (!drawButton.dataset.confirm) {
+      drawButton.dataset.confirm = 'asked';
+      drawButton.textContent = t('spot.confirmDraw');
+      say(fill(t('spot.confirmHint'), { region: form.elements.region.value.trim(),
+        period: form.elements.period.value.trim() }), 'info');
+      return;
+    }
+    unconfirm();
     const body = { region: form.elements.region.value.trim(), period: form.elements.period.value.trim() };
     if (form.elements.seed.value.trim()) body.seed = form.elements.seed.value.trim();
     try {
