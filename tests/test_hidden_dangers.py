@@ -556,3 +556,16 @@ def test_the_pages_name_each_status_as_the_lifecycle_data_does() -> None:
     for row in _csv("statuses.csv"):
         name = row["name_zh"]
         assert labels[row["status"]] in (name, re.sub(r"（.*?）", "", name)), row["status"]
+
+
+def test_the_history_names_who_acted_by_the_name_they_sign(world: World, session: Session) -> None:
+    danger = world.report()
+    world.step(danger, "official", "register")
+    step = world.history(danger)[-1]
+    session.execute(
+        text("UPDATE users SET display_name = '方忠雪' WHERE username = :u"),
+        {"u": step["username"]},
+    )
+    session.commit()
+    step = world.history(danger)[-1]
+    assert step["display_name"] == "方忠雪" and step["username"].startswith("official-")

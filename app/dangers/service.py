@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
 from sqlalchemy.orm import Session
 
+from app.auth.models import User
 from app.auth.scope import Scope
 from app.cluster import routing
 from app.crud import (
@@ -219,8 +220,16 @@ def render_event(event: DangerEvent) -> dict[str, Any]:
 
 def history(session: Session, *, danger: HiddenDanger) -> list[dict[str, Any]]:
     """Every recorded step of a danger, oldest first, with where it was taken."""
-    steps = select(DangerEvent, func.ST_X(DangerEvent.geom), func.ST_Y(DangerEvent.geom)).where(
-        DangerEvent.danger_id == danger.id
+    # Who took a step, by the name the record is signed with (users: reference data).
+    steps = (
+        select(
+            DangerEvent,
+            func.ST_X(DangerEvent.geom),
+            func.ST_Y(DangerEvent.geom),
+            User.display_name,
+        )
+        .outerjoin(User, User.id == DangerEvent.user_id)
+        .where(DangerEvent.danger_id == danger.id)
     )
     if routing.colocated(session.connection()):
         # On the cluster a danger's steps are kept in its county (copied there when it
@@ -228,7 +237,8 @@ def history(session: Session, *, danger: HiddenDanger) -> list[dict[str, Any]]:
         steps = steps.where(DangerEvent.county_code == danger.county_code)
     rows = session.execute(steps.order_by(DangerEvent.id)).all()
     return [
-        {**render_event(event), "location": {"lon": lon, "lat": lat}} for event, lon, lat in rows
+        {**render_event(event), "display_name": name, "location": {"lon": lon, "lat": lat}}
+        for event, lon, lat, name in rows
     ]
 
 

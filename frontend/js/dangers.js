@@ -496,7 +496,7 @@ function timelineItem(event) {
     <div class="when">${when(event.at)}</div>
     <div class="what"><b>${escapeHtml(actionName(event.action))}</b>
       ${event.from_status ? `${statusText(event.from_status)} → ` : ''}${statusText(event.to_status)}
-      <small>${escapeHtml(t('dz.by'))} ${escapeHtml(event.username || t('dz.system'))}</small></div>
+      <small>${escapeHtml(t('dz.by'))} ${escapeHtml(event.display_name || event.username || t('dz.system'))}</small></div>
     ${details ? `<div class="detail">${details}</div>` : ''}
     ${event.note ? `<div class="note">${escapeHtml(noteText(event.note))}</div>` : ''}
     ${evidence.text ? `<div class="note evidence">${escapeHtml(evidence.text)}</div>` : ''}
