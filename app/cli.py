@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 import time
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -104,18 +105,16 @@ def _demo_activity(seed: int) -> None:
     """What a running deployment would have by now: the inspections made (the demo's
     history, app/inspections/demo.py) and today's daily run (overdue major dangers
     escalated, expired listings removed, app/daily.py)."""
-    from app import daily  # noqa: PLC0415
     from app.inspections.demo import write_history  # noqa: PLC0415
 
     started = time.perf_counter()
     with _owner_session() as session, session.begin():
         counts = write_history(session, seed=seed, today=china_today())
-    with _owner_session() as session:
-        report = daily.run(session, today=china_today())
     print(
-        f"demo activity in {time.perf_counter() - started:.1f} s: "
-        + ", ".join(f"{k} {v}" for k, v in {**counts, **report}.items())
+        f"demo history in {time.perf_counter() - started:.1f} s: "
+        + ", ".join(f"{k} {v}" for k, v in counts.items())
     )
+    _daily_catch_up()
 
 
 def _demo(settings: Settings, seed: int, enterprises: int) -> None:
@@ -150,8 +149,6 @@ def _grid(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _risk(args: argparse.Namespace, settings: Settings) -> None:
-    from datetime import date  # noqa: PLC0415
-
     from app.risk import aggregation, grading, regional_index  # noqa: PLC0415
     from app.tiles.service import rebuild_cells  # noqa: PLC0415
 
@@ -197,11 +194,16 @@ def _daily_catch_up() -> None:
     """Today's daily run (app/daily.py) before serving: a database set up on an earlier
     day, or a server that was down when cron ran, escalates its overdue major dangers now
     instead of showing them unescalated. Every job of the run may repeat within a day."""
+    _run_daily(china_today(), "today's daily run")
+
+
+def _run_daily(today: date, label: str) -> None:
+    """Every daily job of `today` (app/daily.py), its report printed after `label`."""
     from app import daily  # noqa: PLC0415
 
     with _owner_session() as session:
-        report = daily.run(session, today=china_today())
-    print("today's daily run: " + ", ".join(f"{k} {v}" for k, v in report.items()))
+        report = daily.run(session, today=today)
+    print(f"{label}: " + ", ".join(f"{k} {v}" for k, v in report.items()))
 
 
 def _demo_accounts(settings: Settings) -> None:
@@ -287,8 +289,6 @@ def _users(args: argparse.Namespace, settings: Settings) -> None:
 
 def _dangers(args: argparse.Namespace, settings: Settings) -> None:
     """Daily hidden-danger jobs: escalate overdue major dangers (app/dangers/daily.py)."""
-    from datetime import date  # noqa: PLC0415
-
     from app.dangers import daily  # noqa: PLC0415
 
     today = date.fromisoformat(args.today) if args.today else china_today()
@@ -299,14 +299,8 @@ def _dangers(args: argparse.Namespace, settings: Settings) -> None:
 
 def _daily(args: argparse.Namespace, settings: Settings) -> None:
     """Every daily job (app/daily.py)."""
-    from datetime import date  # noqa: PLC0415
-
-    from app import daily  # noqa: PLC0415
-
     today = date.fromisoformat(args.today) if args.today else china_today()
-    with _owner_session() as session:
-        report = daily.run(session, today=today)
-    print(f"{today}: " + ", ".join(f"{k} {v}" for k, v in report.items()))
+    _run_daily(today, str(today))
 
 
 def _setup(args: argparse.Namespace, settings: Settings) -> None:
